@@ -1,0 +1,379 @@
+//! The tokenizer: encode and decode with tiktoken's semantics.
+//!
+//! A text is split with the pattern; each piece that is a whole token is emitted as
+//! is, otherwise its bytes are merged pairwise, always merging the adjacent pair whose
+//! concatenation has the lowest rank, the leftmost one on ties (tiktoken's
+//! `byte_pair_encode`).
+//!
+//! Design notes
+//! - Two merge routines give identical results (a property test checks it): a scan
+//!   that is quadratic but has tiny constants, used for short pieces, and a binary-heap
+//!   routine over a linked list, O(n log n), used for long pieces so that no input
+//!   (a megabyte of one letter, say) costs more than ordinary text per byte.
+//! - Token bytes live in one contiguous buffer indexed by an offsets table, so decode
+//!   is one lookup and one copy per token.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use hashbrown::HashMap;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::pattern::Pattern;
+use crate::ranks;
+
+/// Pieces up to this many bytes are merged with the quadratic scan.
+const SCAN_MAX: usize = 128;
+
+/// A rank table larger than this many ids per token is refused as implausibly sparse
+/// (it would make the id-indexed decode table huge).
+const MAX_SPARSITY: usize = 4;
+
+/// A byte-level BPE tokenizer: ranks (token bytes ↔ id) and a split pattern.
+///
+/// Immutable once built; share it freely across threads.
+#[derive(Debug, Clone)]
+pub struct Tokenizer {
+    pattern: Pattern,
+    encoder: HashMap<Box<[u8]>, u32>,
+    /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id`; empty if `id` is unused.
+    starts: Vec<usize>,
+    token_data: Vec<u8>,
+    byte_ranks: [u32; 256],
+}
+
+impl Tokenizer {
+    /// Builds a tokenizer from `(token bytes, rank)` pairs and a pattern.
+    ///
+    /// The pairs are read like a Python dict built from them, which is what tiktoken
+    /// does: if the same bytes appear twice, the later rank wins.
+    ///
+    /// # Errors
+    /// [`ErrorKind::BadRanks`] if the table is empty, has an empty token, gives two
+    /// tokens the same rank, lacks one of the 256 single bytes (byte-level BPE needs each
+    /// of them to encode arbitrary text), or is implausibly sparse.
+    pub fn from_ranks(pairs: Vec<(Vec<u8>, u32)>, pattern: Pattern) -> Result<Self> {
+        let mut encoder: HashMap<Box<[u8]>, u32> = HashMap::with_capacity(pairs.len());
+        for (token, rank) in pairs {
+            if token.is_empty() {
+                return Err(Error::bad_ranks("ranks contain an empty token"));
+            }
+            encoder.insert(token.into_boxed_slice(), rank);
+        }
+        let Some(&max_rank) = encoder.values().max() else {
+            return Err(Error::bad_ranks("ranks are empty"));
+        };
+        let n_ids = max_rank as usize + 1;
+        if n_ids > encoder.len().saturating_mul(MAX_SPARSITY).max(1 << 16) {
+            return Err(Error::bad_ranks(format!(
+                "ranks are too sparse: {} tokens but a largest rank of {max_rank}",
+                encoder.len()
+            )));
+        }
+        let mut by_id: Vec<Option<&[u8]>> = vec![None; n_ids];
+        for (token, &rank) in &encoder {
+            if let Some(other) = by_id[rank as usize].replace(token) {
+                let (a, b) = (
+                    String::from_utf8_lossy(other),
+                    String::from_utf8_lossy(token),
+                );
+                return Err(Error::bad_ranks(format!(
+                    "rank {rank} is given to two tokens ({a:?} and {b:?})"
+                )));
+            }
+        }
+        let mut byte_ranks = [0u32; 256];
+        for (b, slot) in byte_ranks.iter_mut().enumerate() {
+            *slot = *encoder.get(&[b as u8][..]).ok_or_else(|| {
+                Error::bad_ranks(format!(
+                    "ranks lack the single byte 0x{b:02x}; byte-level BPE needs all 256"
+                ))
+            })?;
+        }
+        let mut starts = Vec::with_capacity(n_ids + 1);
+        let mut token_data = Vec::new();
+        for token in &by_id {
+            starts.push(token_data.len());
+            token_data.extend_from_slice(token.unwrap_or(&[]));
+        }
+        starts.push(token_data.len());
+        Ok(Tokenizer {
+            pattern,
+            encoder,
+            starts,
+            token_data,
+            byte_ranks,
+        })
+    }
+
+    /// Builds a tokenizer from a `.tiktoken` rank file's contents.
+    ///
+    /// # Errors
+    /// As [`ranks::parse_tiktoken`] and [`Tokenizer::from_ranks`].
+    pub fn from_tiktoken(data: &[u8], pattern: Pattern) -> Result<Self> {
+        Self::from_ranks(ranks::parse_tiktoken(data)?, pattern)
+    }
+
+    /// The split pattern.
+    pub fn pattern(&self) -> &Pattern {
+        &self.pattern
+    }
+
+    /// One more than the largest token id (tiktoken's `n_vocab`).
+    pub fn vocab_size(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// The bytes of token `id`, or `None` if the id is unused.
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        let id = id as usize;
+        let (s, e) = (*self.starts.get(id)?, *self.starts.get(id + 1)?);
+        (s < e).then(|| &self.token_data[s..e])
+    }
+
+    /// The rank of a byte string, if it is a token.
+    pub fn token_id(&self, bytes: &[u8]) -> Option<u32> {
+        self.encoder.get(bytes).copied()
+    }
+
+    /// All tokens with their ids, in id order.
+    pub fn tokens(&self) -> impl Iterator<Item = (&[u8], u32)> + '_ {
+        (0..self.vocab_size() as u32).filter_map(|id| self.token_bytes(id).map(|t| (t, id)))
+    }
+
+    /// Encodes `text`, treating any special-token text as ordinary text.
+    ///
+    /// # Errors
+    /// [`ErrorKind::BadPattern`] if the regex engine fails while splitting.
+    pub fn encode_ordinary(&self, text: &str) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        self.pattern
+            .for_each_piece(text, |piece| self.encode_piece(piece.as_bytes(), &mut out))?;
+        Ok(out)
+    }
+
+    /// Appends the tokens of one piece (no splitting) to `out`.
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        match piece.len() {
+            0 => {}
+            1 => out.push(self.byte_ranks[piece[0] as usize]),
+            _ => {
+                if let Some(&id) = self.encoder.get(piece) {
+                    out.push(id);
+                } else if piece.len() <= SCAN_MAX {
+                    self.merge_scan(piece, out);
+                } else {
+                    self.merge_heap(piece, out);
+                }
+            }
+        }
+    }
+
+    fn rank(&self, bytes: &[u8]) -> u32 {
+        self.encoder.get(bytes).copied().unwrap_or(u32::MAX)
+    }
+
+    /// Quadratic merge for short pieces. `bounds[i]..bounds[i+1]` is token `i`;
+    /// `pair[i]` is the rank of token `i` joined with token `i + 1`.
+    fn merge_scan(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let n = piece.len();
+        let mut bounds: Vec<usize> = (0..=n).collect();
+        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ranks[b as usize]).collect();
+        let mut pair: Vec<u32> = (0..n - 1).map(|i| self.rank(&piece[i..i + 2])).collect();
+        loop {
+            let Some((i, &best)) = pair.iter().enumerate().min_by_key(|&(i, &r)| (r, i)) else {
+                break;
+            };
+            if best == u32::MAX {
+                break;
+            }
+            ids[i] = best;
+            ids.remove(i + 1);
+            bounds.remove(i + 1);
+            pair.remove(i);
+            if i < pair.len() {
+                pair[i] = self.rank(&piece[bounds[i]..bounds[i + 2]]);
+            }
+            if i > 0 {
+                pair[i - 1] = self.rank(&piece[bounds[i - 1]..bounds[i + 1]]);
+            }
+        }
+        out.extend_from_slice(&ids);
+    }
+
+    /// O(n log n) merge for long pieces: a doubly linked list of tokens and a min-heap of
+    /// `(rank, position)` with lazy deletion. Popping the least `(rank, position)` whose
+    /// pair is still current is exactly tiktoken's "lowest rank, leftmost" choice.
+    fn merge_heap(&self, piece: &[u8], out: &mut Vec<u32>) {
+        const NONE: usize = usize::MAX;
+        let n = piece.len();
+        let mut next: Vec<usize> = (1..=n).map(|i| if i == n { NONE } else { i }).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| if i == 0 { NONE } else { i - 1 }).collect();
+        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ranks[b as usize]).collect();
+        let mut alive = vec![true; n];
+        let end = |next: &[usize], j: usize| if next[j] == NONE { n } else { next[j] };
+        let pair_rank = |next: &[usize], i: usize| -> u32 {
+            let j = next[i];
+            if j == NONE {
+                u32::MAX
+            } else {
+                self.rank(&piece[i..end(next, j)])
+            }
+        };
+        let mut cur: Vec<u32> = (0..n).map(|i| pair_rank(&next, i)).collect();
+        let mut heap: BinaryHeap<Reverse<(u32, usize)>> = cur
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| r != u32::MAX)
+            .map(|(i, &r)| Reverse((r, i)))
+            .collect();
+        while let Some(Reverse((r, i))) = heap.pop() {
+            if !alive[i] || cur[i] != r {
+                continue;
+            }
+            let j = next[i];
+            alive[j] = false;
+            ids[i] = r;
+            next[i] = next[j];
+            if next[j] != NONE {
+                prev[next[j]] = i;
+            }
+            cur[i] = pair_rank(&next, i);
+            if cur[i] != u32::MAX {
+                heap.push(Reverse((cur[i], i)));
+            }
+            let p = prev[i];
+            if p != NONE {
+                cur[p] = pair_rank(&next, p);
+                if cur[p] != u32::MAX {
+                    heap.push(Reverse((cur[p], p)));
+                }
+            }
+        }
+        let mut i = 0;
+        while i != NONE {
+            out.push(ids[i]);
+            i = next[i];
+        }
+    }
+
+    /// Decodes ids to bytes (which need not be valid UTF-8).
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownToken`] naming the first id that is not a token.
+    pub fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            let bytes = self.token_bytes(id).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownToken,
+                    format!("token id {id} is not in the vocabulary"),
+                )
+            })?;
+            out.extend_from_slice(bytes);
+        }
+        Ok(out)
+    }
+
+    /// The ranks in tiktoken's `.tiktoken` format, sorted by rank.
+    pub fn export_tiktoken(&self) -> Vec<u8> {
+        ranks::write_tiktoken(self.tokens())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// All bytes, then a few merges: "ab", "abc"(= "ab"+"c"), "aa", "aaaa".
+    fn toy() -> Tokenizer {
+        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        for (i, t) in [&b"ab"[..], b"abc", b"aa", b"aaaa", b"ca"]
+            .iter()
+            .enumerate()
+        {
+            pairs.push((t.to_vec(), 256 + i as u32));
+        }
+        Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap()
+    }
+
+    #[test]
+    fn merges_lowest_rank_leftmost() {
+        let t = toy();
+        let enc = |s: &[u8]| {
+            let mut v = Vec::new();
+            t.encode_piece(s, &mut v);
+            v
+        };
+        assert_eq!(enc(b"abc"), vec![257]);
+        assert_eq!(enc(b"aaa"), vec![258, 97]);
+        assert_eq!(enc(b"aaaaa"), vec![259, 97]);
+        assert_eq!(enc(b"cab"), vec![99, 256]);
+        assert_eq!(enc(b"caa"), vec![99, 258]);
+    }
+
+    #[test]
+    fn unknown_id_is_an_error() {
+        let e = toy().decode(&[97, 99999]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownToken);
+        assert!(e.message().contains("99999"));
+    }
+
+    #[test]
+    fn rejects_bad_tables() {
+        let p = Pattern::default_pattern;
+        let bytes: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        let mut dup = bytes.clone();
+        dup.push((b"xy".to_vec(), 5));
+        assert!(Tokenizer::from_ranks(dup, p())
+            .unwrap_err()
+            .message()
+            .contains("rank 5"));
+        let missing = bytes[1..].to_vec();
+        assert!(Tokenizer::from_ranks(missing, p())
+            .unwrap_err()
+            .message()
+            .contains("0x00"));
+        assert!(Tokenizer::from_ranks(vec![], p())
+            .unwrap_err()
+            .message()
+            .contains("empty"));
+        let mut sparse = bytes.clone();
+        sparse.push((b"xy".to_vec(), 4_000_000_000));
+        assert!(Tokenizer::from_ranks(sparse, p())
+            .unwrap_err()
+            .message()
+            .contains("sparse"));
+    }
+
+    #[test]
+    fn duplicate_bytes_last_wins_like_a_dict() {
+        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        pairs.push((b"ab".to_vec(), 256));
+        pairs.push((b"ab".to_vec(), 257));
+        let t = Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap();
+        assert_eq!(t.token_id(b"ab"), Some(257));
+        assert_eq!(t.token_bytes(256), None);
+        assert_eq!(t.vocab_size(), 258);
+    }
+
+    proptest! {
+        #[test]
+        fn scan_and_heap_agree(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), any::<u8>()], 2..300)) {
+            let t = toy();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            t.merge_scan(&piece, &mut a);
+            t.merge_heap(&piece, &mut b);
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(t.decode(&a).unwrap(), piece);
+        }
+
+        #[test]
+        fn roundtrip_any_text(s in "\\PC*") {
+            let t = toy();
+            let ids = t.encode_ordinary(&s).unwrap();
+            prop_assert_eq!(t.decode(&ids).unwrap(), s.as_bytes());
+        }
+    }
+}
