@@ -1,1 +1,26 @@
-//! C ABI (placeholder)
+//! The C ABI. This module is the only place in the crate with `extern "C"`, raw
+//! pointers or `unsafe`; everything it does is check pointers, call the safe API, and
+//! translate results into status codes and owned buffers.
+//!
+//! Conventions (the header's overview says the same to C users):
+//! - every fallible export returns a [`bpekit_status`] and takes `bpekit_error **err` last;
+//! - out-params are written only on success;
+//! - every body runs inside [`boundary::call`], which turns a panic into `BPEKIT_ERR_PANIC`.
+#![allow(unsafe_code)]
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)] // the safety contract of each export is its C documentation
+
+pub mod boundary;
+pub mod buffers;
+pub mod error;
+pub mod tokenizer;
+pub mod trainer;
+pub mod version;
+
+#[cfg(test)]
+mod tests;
+
+pub use buffers::{bpekit_bytes, bpekit_slice, bpekit_tokens};
+pub use error::{bpekit_error, bpekit_status};
+pub use tokenizer::bpekit_tokenizer;
+pub use trainer::bpekit_trainer;
