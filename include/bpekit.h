@@ -284,6 +284,15 @@ size_t bpekit_tokenizer_vocab_size(const struct bpekit_tokenizer *tok);
 void bpekit_tokenizer_free(struct bpekit_tokenizer *tok);
 
 /**
+ * Borrows a named split pattern: `name` (`name_len` bytes) is one of `gpt2`,
+ * `r50k_base`, `p50k_base`, `cl100k_base`, `o200k_base`, `rustbpe` (rustbpe's default
+ * GPT-4 pattern) or `nanochat`. On success `*data` and `*len` describe the pattern's
+ * UTF-8 bytes (not NUL-terminated), static: never freed.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (unknown name).
+ */
+bpekit_status bpekit_pattern_named(const uint8_t *name, size_t name_len, const uint8_t **data, size_t *len, struct bpekit_error **err);
+
+/**
  * Creates a trainer that splits text with `pattern`.
  *
  * `pattern` is `pattern_len` bytes of UTF-8 (not NUL-terminated) in fancy-regex

@@ -37,6 +37,26 @@ pub const RUSTBPE_GPT4_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]
 /// nanochat's variant of [`RUSTBPE_GPT4_PATTERN`]: numbers split into groups of at most two digits.
 pub const NANOCHAT_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+";
 
+/// The named patterns: `(name, pattern)`. Encoding names map to their pattern, plus
+/// `"rustbpe"` and `"nanochat"`.
+pub const NAMED_PATTERNS: &[(&str, &str)] = &[
+    ("gpt2", GPT2_PATTERN),
+    ("r50k_base", GPT2_PATTERN),
+    ("p50k_base", GPT2_PATTERN),
+    ("cl100k_base", CL100K_PATTERN),
+    ("o200k_base", O200K_PATTERN),
+    ("rustbpe", RUSTBPE_GPT4_PATTERN),
+    ("nanochat", NANOCHAT_PATTERN),
+];
+
+/// The pattern of a name in [`NAMED_PATTERNS`].
+pub fn named(name: &str) -> Option<&'static str> {
+    NAMED_PATTERNS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| *p)
+}
+
 /// A compiled split pattern.
 ///
 /// Cloning is cheap enough for per-thread use (the compiled program is shared).

@@ -2,7 +2,7 @@
 
 use super::boundary::{call, call_or, try_mut, try_out, try_ref, try_slice, utf8, write};
 use super::buffers::bpekit_slice;
-use super::error::{bpekit_error, bpekit_status, CError};
+use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
 use super::tokenizer::bpekit_tokenizer;
 use crate::{Pattern, Trainer};
 
@@ -25,6 +25,42 @@ pub(crate) unsafe fn pattern_arg(
     // SAFETY: non-NULL pattern with `pattern_len` bytes (caller's contract).
     let bytes = unsafe { try_slice(pattern, pattern_len, "pattern") }?;
     Ok(Pattern::new(utf8(bytes, "pattern")?)?)
+}
+
+/// Borrows a named split pattern: `name` (`name_len` bytes) is one of `gpt2`,
+/// `r50k_base`, `p50k_base`, `cl100k_base`, `o200k_base`, `rustbpe` (rustbpe's default
+/// GPT-4 pattern) or `nanochat`. On success `*data` and `*len` describe the pattern's
+/// UTF-8 bytes (not NUL-terminated), static: never freed.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (unknown name).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_pattern_named(
+    name: *const u8,
+    name_len: usize,
+    data: *mut *const u8,
+    len: *mut usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let name = try_slice(name, name_len, "name")?;
+            let (data, len) = (try_out(data, "data")?, try_out(len, "len")?);
+            let name = String::from_utf8_lossy(name);
+            let p = crate::pattern::named(&name).ok_or_else(|| {
+                let known: Vec<&str> = crate::pattern::NAMED_PATTERNS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                CError::new(
+                    BPEKIT_ERR_INVALID_ARG,
+                    format!("unknown pattern name {name:?}; known: {}", known.join(", ")),
+                )
+            })?;
+            write(data, p.as_ptr());
+            write(len, p.len());
+            Ok(())
+        })
+    }
 }
 
 /// Creates a trainer that splits text with `pattern`.

@@ -1,0 +1,57 @@
+"""bpekit: a byte-level BPE tokenizer.
+
+Train a vocabulary with the same merges as rustbpe, encode and decode with the same
+tokens as tiktoken, from one Rust library loaded through cffi (ABI mode).
+
+>>> import bpekit
+>>> enc = bpekit.train(["hello hello hello world"], vocab_size=260)
+>>> enc.decode(enc.encode_ordinary("hello world"))
+'hello world'
+"""
+
+from ._errors import (
+    BufferTooSmallError,
+    DisallowedSpecialTokenError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidUtf8Error,
+    NullArgumentError,
+    PatternError,
+    RanksError,
+    TokenizerError,
+    UnknownTokenError,
+)
+from ._lowlevel import version as _native_version
+from .core import (
+    CL100K_PATTERN,
+    GPT2_PATTERN,
+    NANOCHAT_PATTERN,
+    O200K_PATTERN,
+    RUSTBPE_GPT4_PATTERN,
+    Encoding,
+    Trainer,
+    train,
+)
+
+__version__ = _native_version()
+
+__all__ = [
+    "CL100K_PATTERN",
+    "GPT2_PATTERN",
+    "NANOCHAT_PATTERN",
+    "O200K_PATTERN",
+    "RUSTBPE_GPT4_PATTERN",
+    "BufferTooSmallError",
+    "DisallowedSpecialTokenError",
+    "Encoding",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidUtf8Error",
+    "NullArgumentError",
+    "PatternError",
+    "RanksError",
+    "TokenizerError",
+    "Trainer",
+    "UnknownTokenError",
+    "train",
+]
