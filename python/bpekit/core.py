@@ -293,11 +293,12 @@ def train(texts: Iterable[TextLike], vocab_size: int, pattern: str | None = None
     """
     trainer = Trainer(pattern)
     try:
-        batch: list[TextLike] = []
+        batch: list[bytes] = []
         size = 0
-        for text in texts:
-            batch.append(text)
-            size += len(text)
+        for index, text in enumerate(texts):
+            raw = _item_bytes(text, index)
+            batch.append(raw)
+            size += len(raw)
             if len(batch) >= _BATCH_TEXTS or size >= _BATCH_BYTES:
                 trainer.feed_batch(batch)
                 batch, size = [], 0
