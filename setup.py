@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.dist import Distribution
 from setuptools.command.build_py import build_py as _build_py
 
 try:
@@ -57,14 +58,17 @@ class build_py(_build_py):
         build_native(Path(self.build_lib) / "bpekit")
 
 
-class bdist_wheel(_bdist_wheel):
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False  # it carries a native library
+class BinaryDistribution(Distribution):
+    """Carries a native library: install to platlib and build a platform wheel."""
 
+    def has_ext_modules(self) -> bool:
+        return True
+
+
+class bdist_wheel(_bdist_wheel):
     def get_tag(self) -> tuple[str, str, str]:
         _, _, plat = super().get_tag()
         return "py3", "none", plat
 
 
-setup(cmdclass={"build_py": build_py, "bdist_wheel": bdist_wheel})
+setup(distclass=BinaryDistribution, cmdclass={"build_py": build_py, "bdist_wheel": bdist_wheel})

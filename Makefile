@@ -1,0 +1,73 @@
+# bpekit task runner. `make demo` and `make test` are the two commands in the README.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+CBINDGEN_VERSION := 0.29.2
+VENV := .venv
+TEST_VENV := build/venv-test
+export BPEKIT_DATA ?= $(abspath ..)/shared/data
+
+.PHONY: demo test test-rust test-c test-python check-header check-cffi check-symbols \
+        header tools lib wheel sdist clean
+
+## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m bpekit
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name '*.rs' -o -name '*.py') include/bpekit.h setup.py pyproject.toml
+	$(VENV)/bin/pip install -q .
+	touch $@
+
+## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), Python on the installed wheel
+test: tools test-rust check-header check-cffi check-symbols test-c test-python
+	@echo "make test: all suites passed"
+
+tools:
+	@if [ "$$(cbindgen --version 2>/dev/null)" != "cbindgen $(CBINDGEN_VERSION)" ]; then \
+	  echo "installing cbindgen $(CBINDGEN_VERSION)"; \
+	  cargo install cbindgen --version $(CBINDGEN_VERSION) --locked --quiet; fi
+
+lib:
+	cargo build --release --locked
+
+test-rust:
+	cargo test --release --locked
+
+header: tools
+	cd core && cbindgen --config cbindgen.toml --crate bpekit --output ../include/bpekit.h
+
+check-header: tools
+	bash ci/check_header.sh
+
+check-cffi: $(VENV)/bin/python
+	$(VENV)/bin/pip install -q 'cffi>=1.17'
+	$(VENV)/bin/python ci/check_cffi_header.py
+
+check-symbols: lib
+	bash ci/check_symbols.sh target/release/libbpekit.so
+
+test-c: lib
+	bash ci/run_c_tests.sh
+
+wheel:
+	rm -rf dist && $(PYTHON) -m pip wheel -q --no-deps -w dist .
+
+sdist: $(VENV)/bin/python
+	$(VENV)/bin/pip install -q build
+	$(VENV)/bin/python -m build --sdist -o dist .
+
+## test-python: build the wheel, check its tag, install it into a fresh venv, run pytest there
+test-python: wheel
+	rm -rf $(TEST_VENV) && $(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q --upgrade pip
+	$(TEST_VENV)/bin/pip install -q dist/*.whl pytest hypothesis tiktoken rustbpe regex auditwheel
+	PYTHON=$(TEST_VENV)/bin/python bash ci/check_wheel.sh dist/*.whl
+	$(TEST_VENV)/bin/python -m pytest tests/python
+	cd build && ../$(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules --pyargs bpekit
+
+clean:
+	rm -rf target build dist $(VENV) tests/c/build python/bpekit/_native python/bpekit/_ffi.py
