@@ -21,7 +21,9 @@
  * Threads    Every function may be called from any thread. Functions taking a
  *            const bpekit_tokenizer * may run concurrently on one tokenizer. Functions
  *            taking a non-const handle need exclusive access to it. Errors and buffers
- *            belong to the caller and may be freed on any thread.
+ *            belong to the caller and may be freed on any thread. Batch functions run on
+ *            a worker pool started on first use, which lives until exit: after fork(),
+ *            do not call them in the child if the parent already did.
  * Versions   BPEKIT_VERSION_MAJOR/MINOR/PATCH and BPEKIT_ABI_VERSION describe this header;
  *            bpekit_version() and bpekit_abi_version() describe the loaded library. Before
  *            1.0 there is no ABI stability between minor versions: check that
@@ -219,13 +221,16 @@ void bpekit_error_free(struct bpekit_error *e);
  * Creates a tokenizer from ranks in tiktoken's `.tiktoken` format
  * (`base64(token) SP rank LF` per line) and a split pattern.
  *
- * `ranks` is `ranks_len` bytes (the file's contents). `pattern` is UTF-8 in fancy-regex
- * syntax; NULL means the default GPT-4 (`cl100k_base`) pattern. Both are copied.
+ * `ranks` is `ranks_len` bytes (the file's contents). Ranks may have gaps: the vocab
+ * size is the largest rank + 1 and unused ids are unknown tokens. A token listed twice
+ * keeps its last rank (as a Python dict built from the file would). `pattern` is UTF-8
+ * in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern.
+ * Both are copied; the tokenizer is independent of them and of any trainer.
  * On success `*out` receives a new tokenizer, owned by the caller (release with
  * `bpekit_tokenizer_free`).
  * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8` (pattern), `BPEKIT_ERR_BAD_PATTERN`,
  * `BPEKIT_ERR_BAD_RANKS` (a malformed line, two tokens with one rank, a missing single
- * byte; the message names the problem).
+ * byte, a largest rank far beyond the number of tokens; the message names the problem).
  */
 bpekit_status bpekit_tokenizer_from_tiktoken(const uint8_t *ranks, size_t ranks_len, const uint8_t *pattern, size_t pattern_len, struct bpekit_tokenizer **out, struct bpekit_error **err);
 
@@ -296,7 +301,8 @@ bpekit_status bpekit_pattern_named(const uint8_t *name, size_t name_len, const u
  * Creates a trainer that splits text with `pattern`.
  *
  * `pattern` is `pattern_len` bytes of UTF-8 (not NUL-terminated) in fancy-regex
- * syntax; NULL means the default GPT-4 (`cl100k_base`) pattern.
+ * syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern. Text that the
+ * pattern does not match is skipped, as in tiktoken and rustbpe.
  * On success `*out` receives a new trainer, which the caller owns and releases with
  * `bpekit_trainer_free`.
  * Errors: `BPEKIT_ERR_NULL_ARG` (`out`), `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_BAD_PATTERN`

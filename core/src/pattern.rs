@@ -176,8 +176,15 @@ impl Pattern {
     /// Compiles `source` (fancy-regex syntax); a named pattern also gets the fast path.
     ///
     /// # Errors
-    /// [`ErrorKind::BadPattern`] with the regex engine's message if it does not compile.
+    /// [`ErrorKind::BadPattern`] with the regex engine's message if it does not compile,
+    /// or if it is empty.
     pub fn new(source: &str) -> Result<Self> {
+        if source.is_empty() {
+            return Err(Error::new(
+                ErrorKind::BadPattern,
+                "invalid split pattern: the pattern is empty",
+            ));
+        }
         let regex = Regex::new(source).map_err(|e| {
             Error::new(ErrorKind::BadPattern, format!("invalid split pattern: {e}"))
         })?;

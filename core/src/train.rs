@@ -237,7 +237,8 @@ pub fn train_from_counts(counts: &PieceCounts, vocab_size: u32) -> Result<TrainR
         .collect();
 
     // ---- Merge loop ----
-    let mut merges: Vec<Pair> = Vec::with_capacity(num_merges);
+    // Never size anything by `vocab_size` alone: it comes from the caller and may be huge.
+    let mut merges: Vec<Pair> = Vec::with_capacity(num_merges.min(heap.len()));
     let mut new_words: HashMap<Pair, Vec<u32>> = HashMap::new();
     while merges.len() < num_merges {
         let Some(mut job) = heap.pop() else { break };

@@ -20,13 +20,16 @@ impl bpekit_tokenizer {
 /// Creates a tokenizer from ranks in tiktoken's `.tiktoken` format
 /// (`base64(token) SP rank LF` per line) and a split pattern.
 ///
-/// `ranks` is `ranks_len` bytes (the file's contents). `pattern` is UTF-8 in fancy-regex
-/// syntax; NULL means the default GPT-4 (`cl100k_base`) pattern. Both are copied.
+/// `ranks` is `ranks_len` bytes (the file's contents). Ranks may have gaps: the vocab
+/// size is the largest rank + 1 and unused ids are unknown tokens. A token listed twice
+/// keeps its last rank (as a Python dict built from the file would). `pattern` is UTF-8
+/// in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern.
+/// Both are copied; the tokenizer is independent of them and of any trainer.
 /// On success `*out` receives a new tokenizer, owned by the caller (release with
 /// `bpekit_tokenizer_free`).
 /// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8` (pattern), `BPEKIT_ERR_BAD_PATTERN`,
 /// `BPEKIT_ERR_BAD_RANKS` (a malformed line, two tokens with one rank, a missing single
-/// byte; the message names the problem).
+/// byte, a largest rank far beyond the number of tokens; the message names the problem).
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_from_tiktoken(
     ranks: *const u8,

@@ -11,7 +11,8 @@ pub struct bpekit_trainer {
     inner: Trainer,
 }
 
-/// Compiles an optional pattern: NULL means the default (GPT-4 / cl100k) pattern.
+/// Compiles an optional pattern: `(NULL, 0)` means the default (GPT-4 / cl100k) pattern;
+/// NULL with a length is `BPEKIT_ERR_NULL_ARG`.
 ///
 /// # Safety
 /// As [`try_slice`].
@@ -19,7 +20,7 @@ pub(crate) unsafe fn pattern_arg(
     pattern: *const u8,
     pattern_len: usize,
 ) -> Result<Pattern, CError> {
-    if pattern.is_null() {
+    if pattern.is_null() && pattern_len == 0 {
         return Ok(Pattern::default_pattern());
     }
     // SAFETY: non-NULL pattern with `pattern_len` bytes (caller's contract).
@@ -66,7 +67,8 @@ pub unsafe extern "C" fn bpekit_pattern_named(
 /// Creates a trainer that splits text with `pattern`.
 ///
 /// `pattern` is `pattern_len` bytes of UTF-8 (not NUL-terminated) in fancy-regex
-/// syntax; NULL means the default GPT-4 (`cl100k_base`) pattern.
+/// syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern. Text that the
+/// pattern does not match is skipped, as in tiktoken and rustbpe.
 /// On success `*out` receives a new trainer, which the caller owns and releases with
 /// `bpekit_trainer_free`.
 /// Errors: `BPEKIT_ERR_NULL_ARG` (`out`), `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_BAD_PATTERN`
