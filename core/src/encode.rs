@@ -16,7 +16,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use hashbrown::HashMap;
+use aho_corasick::{AhoCorasick, MatchKind};
+use hashbrown::{HashMap, HashSet};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pattern::Pattern;
@@ -36,10 +37,84 @@ const MAX_SPARSITY: usize = 4;
 pub struct Tokenizer {
     pattern: Pattern,
     encoder: HashMap<Box<[u8]>, u32>,
-    /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id`; empty if `id` is unused.
+    /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id` (a rank or a
+    /// special token); empty if `id` is unused.
     starts: Vec<usize>,
     token_data: Vec<u8>,
     byte_ranks: [u32; 256],
+    specials: Specials,
+}
+
+/// Special tokens: text that encodes to one id when allowed, never produced by BPE.
+#[derive(Debug, Clone, Default)]
+struct Specials {
+    /// In id order.
+    tokens: Vec<(Box<str>, u32)>,
+    by_text: HashMap<Box<str>, u32>,
+    /// Leftmost-longest matcher over `tokens`' texts (pattern index = index in `tokens`).
+    matcher: Option<AhoCorasick>,
+    /// The same texts, for overlapping search (the disallowed-special check).
+    overlapping: Option<AhoCorasick>,
+}
+
+/// Where encoded ids go: a vector, or a counter.
+trait Sink {
+    fn piece(&mut self, tok: &Tokenizer, piece: &[u8]);
+    fn special(&mut self, id: u32);
+}
+
+impl Sink for Vec<u32> {
+    #[inline]
+    fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
+        tok.encode_piece(piece, self);
+    }
+    fn special(&mut self, id: u32) {
+        self.push(id);
+    }
+}
+
+/// Counts tokens, encoding each piece into a small reused buffer.
+#[derive(Default)]
+struct Counter {
+    n: usize,
+    scratch: Vec<u32>,
+}
+
+impl Sink for Counter {
+    #[inline]
+    fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
+        if piece.len() == 1 || tok.encoder.contains_key(piece) {
+            self.n += 1;
+        } else {
+            tok.encode_piece(piece, &mut self.scratch);
+            self.n += self.scratch.len();
+            self.scratch.clear();
+        }
+    }
+    fn special(&mut self, _: u32) {
+        self.n += 1;
+    }
+}
+
+/// Which special tokens an encode call treats as special.
+#[derive(Debug, Clone, Copy)]
+pub enum Allowed<'a> {
+    /// None: special-token text is ordinary text.
+    None,
+    /// All of the tokenizer's special tokens.
+    All,
+    /// Only these.
+    Some(&'a HashSet<&'a str>),
+}
+
+impl Allowed<'_> {
+    fn allows(&self, token: &str) -> bool {
+        match self {
+            Allowed::None => false,
+            Allowed::All => true,
+            Allowed::Some(set) => set.contains(token),
+        }
+    }
 }
 
 impl Tokenizer {
@@ -73,10 +148,7 @@ impl Tokenizer {
         let mut by_id: Vec<Option<&[u8]>> = vec![None; n_ids];
         for (token, &rank) in &encoder {
             if let Some(other) = by_id[rank as usize].replace(token) {
-                let (a, b) = (
-                    String::from_utf8_lossy(other),
-                    String::from_utf8_lossy(token),
-                );
+                let (a, b) = (String::from_utf8_lossy(other), String::from_utf8_lossy(token));
                 return Err(Error::bad_ranks(format!(
                     "rank {rank} is given to two tokens ({a:?} and {b:?})"
                 )));
@@ -97,13 +169,88 @@ impl Tokenizer {
             token_data.extend_from_slice(token.unwrap_or(&[]));
         }
         starts.push(token_data.len());
-        Ok(Tokenizer {
-            pattern,
-            encoder,
-            starts,
-            token_data,
-            byte_ranks,
-        })
+        Ok(Tokenizer { pattern, encoder, starts, token_data, byte_ranks, specials: Specials::default() })
+    }
+
+    /// Adds special tokens `(text, id)`, replacing any the tokenizer had.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArg`] for an empty or repeated text, a repeated id, or an id
+    /// that is already a rank.
+    pub fn with_special_tokens(mut self, tokens: Vec<(String, u32)>) -> Result<Self> {
+        for (_, id) in std::mem::take(&mut self.specials.tokens) {
+            self.set_token_bytes(id, &[]);
+        }
+        let mut by_text = HashMap::with_capacity(tokens.len());
+        let mut ids = HashSet::with_capacity(tokens.len());
+        for (text, id) in &tokens {
+            if text.is_empty() {
+                return Err(Error::invalid_arg("a special token is the empty string"));
+            }
+            if by_text.insert(text.clone().into_boxed_str(), *id).is_some() {
+                return Err(Error::invalid_arg(format!("special token {text:?} is given twice")));
+            }
+            if !ids.insert(*id) {
+                return Err(Error::invalid_arg(format!("id {id} is given to two special tokens")));
+            }
+            if self.token_bytes(*id).is_some() {
+                return Err(Error::invalid_arg(format!(
+                    "special token {text:?} has id {id}, which is already the rank of a token"
+                )));
+            }
+        }
+        let max_id = tokens.iter().map(|t| t.1).max().unwrap_or(0) as usize;
+        if max_id + 1 > self.vocab_size() {
+            let limit = (self.encoder.len() + tokens.len()).saturating_mul(MAX_SPARSITY).max(1 << 16);
+            if max_id + 1 > limit {
+                return Err(Error::invalid_arg(format!("special token id {max_id} is implausibly large")));
+            }
+            let last = *self.starts.last().unwrap_or(&0);
+            self.starts.resize(max_id + 2, last);
+        }
+        let mut sorted: Vec<(Box<str>, u32)> =
+            tokens.into_iter().map(|(t, id)| (t.into_boxed_str(), id)).collect();
+        sorted.sort_by_key(|t| t.1);
+        for (text, id) in &sorted {
+            self.set_token_bytes(*id, text.as_bytes());
+        }
+        let build = |kind: MatchKind| -> Result<Option<AhoCorasick>> {
+            if sorted.is_empty() {
+                return Ok(None);
+            }
+            let built = AhoCorasick::builder().match_kind(kind).build(sorted.iter().map(|t| t.0.as_bytes()));
+            Ok(Some(built.map_err(|e| Error::invalid_arg(format!("cannot index special tokens: {e}")))?))
+        };
+        let matcher = build(MatchKind::LeftmostLongest)?;
+        let overlapping = build(MatchKind::Standard)?;
+        self.specials = Specials { tokens: sorted, by_text, matcher, overlapping };
+        Ok(self)
+    }
+
+    /// Sets the bytes of one id in the id table (shifting the offsets after it).
+    fn set_token_bytes(&mut self, id: u32, bytes: &[u8]) {
+        let id = id as usize;
+        let (s, e) = (self.starts[id], self.starts[id + 1]);
+        self.token_data.splice(s..e, bytes.iter().copied());
+        let delta = bytes.len() as isize - (e - s) as isize;
+        for start in &mut self.starts[id + 1..] {
+            *start = (*start as isize + delta) as usize;
+        }
+    }
+
+    /// The special tokens `(text, id)`, in id order.
+    pub fn special_tokens(&self) -> impl ExactSizeIterator<Item = (&str, u32)> + '_ {
+        self.specials.tokens.iter().map(|(t, id)| (&**t, *id))
+    }
+
+    /// The id of a special token.
+    pub fn special_token_id(&self, text: &str) -> Option<u32> {
+        self.specials.by_text.get(text).copied()
+    }
+
+    /// Whether `id` is a special token.
+    pub fn is_special(&self, id: u32) -> bool {
+        self.specials.tokens.binary_search_by_key(&id, |t| t.1).is_ok()
     }
 
     /// Builds a tokenizer from a `.tiktoken` rank file's contents.
@@ -136,9 +283,82 @@ impl Tokenizer {
         self.encoder.get(bytes).copied()
     }
 
-    /// All tokens with their ids, in id order.
+    /// All ranked (BPE) tokens with their ids, in id order; special tokens are not included.
     pub fn tokens(&self) -> impl Iterator<Item = (&[u8], u32)> + '_ {
-        (0..self.vocab_size() as u32).filter_map(|id| self.token_bytes(id).map(|t| (t, id)))
+        (0..self.vocab_size() as u32)
+            .filter(|&id| self.specials.tokens.is_empty() || !self.is_special(id))
+            .filter_map(|id| self.token_bytes(id).map(|t| (t, id)))
+    }
+
+    /// Encodes `text`; special-token text becomes its special id when `allowed` allows
+    /// it, and is ordinary text otherwise. (tiktoken's `encode` without its
+    /// disallowed-special check; see [`Tokenizer::find_special`] for that.)
+    ///
+    /// # Errors
+    /// [`ErrorKind::BadPattern`] if the regex engine fails while splitting.
+    pub fn encode(&self, text: &str, allowed: Allowed<'_>) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        self.encode_into(text, allowed, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Tokenizer::encode`], appending to `out` (left unchanged on error).
+    pub fn encode_into(&self, text: &str, allowed: Allowed<'_>, out: &mut Vec<u32>) -> Result<()> {
+        let before = out.len();
+        let result = self.encode_into_inner(text, allowed, out);
+        if result.is_err() {
+            out.truncate(before);
+        }
+        result
+    }
+
+    fn encode_into_inner(&self, text: &str, allowed: Allowed<'_>, out: &mut impl Sink) -> Result<()> {
+        let matcher = match (&self.specials.matcher, allowed) {
+            (Some(m), Allowed::All | Allowed::Some(_)) => m,
+            _ => return self.encode_ordinary_into(text, out),
+        };
+        let mut start = 0;
+        let mut search = 0;
+        while start < text.len() {
+            // The next allowed special token at or after `search` (tiktoken's loop:
+            // a disallowed match is skipped by resuming one character later).
+            let mut next = None;
+            while search < text.len() {
+                let Some(m) = matcher.find(&text.as_bytes()[search..]) else { break };
+                let (s, e) = (search + m.start(), search + m.end());
+                let token = &*self.specials.tokens[m.pattern().as_usize()].0;
+                if allowed.allows(token) {
+                    next = Some((s, e, self.specials.tokens[m.pattern().as_usize()].1));
+                    break;
+                }
+                search = s + text[s..].chars().next().map_or(1, char::len_utf8);
+            }
+            let end = next.map_or(text.len(), |n| n.0);
+            self.encode_ordinary_into(&text[start..end], out)?;
+            let Some((_, e, id)) = next else { break };
+            out.special(id);
+            start = e;
+            search = e;
+        }
+        Ok(())
+    }
+
+    /// The first (leftmost, then longest) special token in `text` for which `pred` holds,
+    /// overlapping matches included. Used for tiktoken's disallowed-special check.
+    pub fn find_special(&self, text: &str, pred: impl Fn(&str) -> bool) -> Option<&str> {
+        let ac = self.specials.overlapping.as_ref()?;
+        let mut best: Option<(usize, usize, &str)> = None;
+        for m in ac.find_overlapping_iter(text.as_bytes()) {
+            let token = &*self.specials.tokens[m.pattern().as_usize()].0;
+            let better = match best {
+                None => true,
+                Some((s, e, _)) => m.start() < s || (m.start() == s && m.end() > e),
+            };
+            if better && pred(token) {
+                best = Some((m.start(), m.end(), token));
+            }
+        }
+        best.map(|b| b.2)
     }
 
     /// Encodes `text`, treating any special-token text as ordinary text.
@@ -147,9 +367,22 @@ impl Tokenizer {
     /// [`ErrorKind::BadPattern`] if the regex engine fails while splitting.
     pub fn encode_ordinary(&self, text: &str) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        self.pattern
-            .for_each_piece(text, |piece| self.encode_piece(piece.as_bytes(), &mut out))?;
+        self.encode_ordinary_into(text, &mut out)?;
         Ok(out)
+    }
+
+    fn encode_ordinary_into(&self, text: &str, out: &mut impl Sink) -> Result<()> {
+        self.pattern.for_each_piece(text, |piece| out.piece(self, piece.as_bytes()))
+    }
+
+    /// The number of tokens `encode(text, allowed)` gives, without building the list.
+    ///
+    /// # Errors
+    /// As [`Tokenizer::encode`].
+    pub fn count(&self, text: &str, allowed: Allowed<'_>) -> Result<usize> {
+        let mut counter = Counter::default();
+        self.encode_into_inner(text, allowed, &mut counter)?;
+        Ok(counter.n)
     }
 
     /// Appends the tokens of one piece (no splitting) to `out`.
@@ -221,12 +454,8 @@ impl Tokenizer {
             }
         };
         let mut cur: Vec<u32> = (0..n).map(|i| pair_rank(&next, i)).collect();
-        let mut heap: BinaryHeap<Reverse<(u32, usize)>> = cur
-            .iter()
-            .enumerate()
-            .filter(|(_, &r)| r != u32::MAX)
-            .map(|(i, &r)| Reverse((r, i)))
-            .collect();
+        let mut heap: BinaryHeap<Reverse<(u32, usize)>> =
+            cur.iter().enumerate().filter(|(_, &r)| r != u32::MAX).map(|(i, &r)| Reverse((r, i))).collect();
         while let Some(Reverse((r, i))) = heap.pop() {
             if !alive[i] || cur[i] != r {
                 continue;
@@ -265,10 +494,7 @@ impl Tokenizer {
         let mut out = Vec::with_capacity(ids.len() * 4);
         for &id in ids {
             let bytes = self.token_bytes(id).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::UnknownToken,
-                    format!("token id {id} is not in the vocabulary"),
-                )
+                Error::new(ErrorKind::UnknownToken, format!("token id {id} is not in the vocabulary"))
             })?;
             out.extend_from_slice(bytes);
         }
@@ -289,10 +515,7 @@ mod tests {
     /// All bytes, then a few merges: "ab", "abc"(= "ab"+"c"), "aa", "aaaa".
     fn toy() -> Tokenizer {
         let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
-        for (i, t) in [&b"ab"[..], b"abc", b"aa", b"aaaa", b"ca"]
-            .iter()
-            .enumerate()
-        {
+        for (i, t) in [&b"ab"[..], b"abc", b"aa", b"aaaa", b"ca"].iter().enumerate() {
             pairs.push((t.to_vec(), 256 + i as u32));
         }
         Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap()
@@ -326,25 +549,13 @@ mod tests {
         let bytes: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
         let mut dup = bytes.clone();
         dup.push((b"xy".to_vec(), 5));
-        assert!(Tokenizer::from_ranks(dup, p())
-            .unwrap_err()
-            .message()
-            .contains("rank 5"));
+        assert!(Tokenizer::from_ranks(dup, p()).unwrap_err().message().contains("rank 5"));
         let missing = bytes[1..].to_vec();
-        assert!(Tokenizer::from_ranks(missing, p())
-            .unwrap_err()
-            .message()
-            .contains("0x00"));
-        assert!(Tokenizer::from_ranks(vec![], p())
-            .unwrap_err()
-            .message()
-            .contains("empty"));
+        assert!(Tokenizer::from_ranks(missing, p()).unwrap_err().message().contains("0x00"));
+        assert!(Tokenizer::from_ranks(vec![], p()).unwrap_err().message().contains("empty"));
         let mut sparse = bytes.clone();
         sparse.push((b"xy".to_vec(), 4_000_000_000));
-        assert!(Tokenizer::from_ranks(sparse, p())
-            .unwrap_err()
-            .message()
-            .contains("sparse"));
+        assert!(Tokenizer::from_ranks(sparse, p()).unwrap_err().message().contains("sparse"));
     }
 
     #[test]
@@ -358,7 +569,64 @@ mod tests {
         assert_eq!(t.vocab_size(), 258);
     }
 
+    fn with_specials() -> Tokenizer {
+        toy()
+            .with_special_tokens(vec![("<|end|>".into(), 300), ("<|end|>x".into(), 301), ("<s>".into(), 302)])
+            .unwrap()
+    }
+
+    #[test]
+    fn special_tokens_encode_only_when_allowed() {
+        let t = with_specials();
+        let text = "ab<|end|>cab<s>";
+        let ordinary = t.encode_ordinary(text).unwrap();
+        assert_eq!(t.encode(text, Allowed::None).unwrap(), ordinary);
+        let all = t.encode(text, Allowed::All).unwrap();
+        assert_eq!(all, vec![256, 300, 99, 256, 302]);
+        let only_s: HashSet<&str> = ["<s>"].into_iter().collect();
+        let some = t.encode(text, Allowed::Some(&only_s)).unwrap();
+        assert_eq!(*some.last().unwrap(), 302);
+        assert!(!some.contains(&300));
+        assert_eq!(t.decode(&some).unwrap(), text.as_bytes());
+        // Leftmost-longest: "<|end|>x" wins over "<|end|>".
+        assert_eq!(t.encode("<|end|>x", Allowed::All).unwrap(), vec![301]);
+        assert_eq!(t.count(text, Allowed::All).unwrap(), all.len());
+        assert_eq!(t.count(text, Allowed::None).unwrap(), ordinary.len());
+        assert_eq!(t.vocab_size(), 303);
+        assert!(t.is_special(301) && !t.is_special(256));
+        assert_eq!(t.tokens().count(), 256 + 5, "special tokens are not ranks");
+    }
+
+    #[test]
+    fn find_special_sees_overlaps() {
+        let t = with_specials();
+        assert_eq!(t.find_special("a <|end|>x b", |_| true), Some("<|end|>x"));
+        assert_eq!(t.find_special("a <|end|>x b", |s| s == "<|end|>"), Some("<|end|>"));
+        assert_eq!(t.find_special("nothing here", |_| true), None);
+    }
+
+    #[test]
+    fn bad_special_tokens() {
+        let e = |v: Vec<(String, u32)>| toy().with_special_tokens(v).unwrap_err().message().to_string();
+        assert!(e(vec![("".into(), 400)]).contains("empty"));
+        assert!(e(vec![("<a>".into(), 400), ("<a>".into(), 401)]).contains("twice"));
+        assert!(e(vec![("<a>".into(), 400), ("<b>".into(), 400)]).contains("two special"));
+        assert!(e(vec![("<a>".into(), 97)]).contains("already the rank"));
+        assert!(e(vec![("<a>".into(), u32::MAX)]).contains("implausibly"));
+    }
+
     proptest! {
+        #[test]
+        fn specials_roundtrip(parts in proptest::collection::vec(prop_oneof![Just("<|end|>"), Just("<s>"), Just("ab"), Just(" c"), Just("<|"), Just("é")], 0..20)) {
+            let t = with_specials();
+            let text = parts.concat();
+            for allowed in [Allowed::None, Allowed::All] {
+                let ids = t.encode(&text, allowed).unwrap();
+                prop_assert_eq!(t.decode(&ids).unwrap(), text.as_bytes());
+                prop_assert_eq!(t.count(&text, allowed).unwrap(), ids.len());
+            }
+        }
+
         #[test]
         fn scan_and_heap_agree(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), any::<u8>()], 2..300)) {
             let t = toy();

@@ -16,6 +16,9 @@ pub enum ErrorKind {
     BadPattern,
     /// A rank table (tiktoken format or in memory) is malformed.
     BadRanks,
+    /// A serialized bpekit object (a count table, a tokenizer file) is truncated,
+    /// corrupted, of another version, or not a bpekit file at all.
+    BadFormat,
 }
 
 /// An error with a kind and a human-readable message.
@@ -31,10 +34,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// Creates an error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-        }
+        Error { kind, message: message.into() }
     }
 
     /// The kind of failure.
@@ -53,6 +53,10 @@ impl Error {
 
     pub(crate) fn bad_ranks(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRanks, message)
+    }
+
+    pub(crate) fn bad_format(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadFormat, message)
     }
 }
 

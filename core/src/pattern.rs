@@ -67,21 +67,14 @@ pub const NAMED_PATTERNS: &[(&str, &str)] = &[
 
 /// The pattern of a name in [`NAMED_PATTERNS`].
 pub fn named(name: &str) -> Option<&'static str> {
-    NAMED_PATTERNS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, p)| *p)
+    NAMED_PATTERNS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
 }
 
 /// For each named pattern: the same pattern without look-around or possessive
 /// quantifiers (its `\s+(?!\S)` branch and what follows it become `\s+`), and whether
 /// it has a `\s*[\r\n]` branch before that.
 const FAST_FORMS: &[(&str, &str, bool)] = &[
-    (
-        GPT2_PATTERN,
-        r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+$|\s+",
-        false,
-    ),
+    (GPT2_PATTERN, r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+$|\s+", false),
     (
         CL100K_PATTERN,
         r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+$|\s*[\r\n]|\s+",
@@ -118,13 +111,9 @@ pub struct FastSplit {
 
 impl FastSplit {
     fn for_source(source: &str) -> Option<Self> {
-        let &(_, fast, newline_branch) =
-            FAST_FORMS.iter().find(|(named, _, _)| *named == source)?;
+        let &(_, fast, newline_branch) = FAST_FORMS.iter().find(|(named, _, _)| *named == source)?;
         let regex = meta::Regex::new(fast).ok()?;
-        Some(FastSplit {
-            regex,
-            newline_branch,
-        })
+        Some(FastSplit { regex, newline_branch })
     }
 
     /// The end of the piece that starts at or after `at`: `(start, end)`, or `None` at the end.
@@ -146,8 +135,7 @@ impl FastSplit {
             if let Some(last) = chars.next_back() {
                 let all_space = last.is_whitespace() && chars.clone().all(char::is_whitespace);
                 let ends_in_newline = matches!(last, '\r' | '\n');
-                if all_space && chars.next().is_some() && !(self.newline_branch && ends_in_newline)
-                {
+                if all_space && chars.next().is_some() && !(self.newline_branch && ends_in_newline) {
                     end -= last.len_utf8();
                 }
             }
@@ -180,19 +168,11 @@ impl Pattern {
     /// or if it is empty.
     pub fn new(source: &str) -> Result<Self> {
         if source.is_empty() {
-            return Err(Error::new(
-                ErrorKind::BadPattern,
-                "invalid split pattern: the pattern is empty",
-            ));
+            return Err(Error::new(ErrorKind::BadPattern, "invalid split pattern: the pattern is empty"));
         }
-        let regex = Regex::new(source).map_err(|e| {
-            Error::new(ErrorKind::BadPattern, format!("invalid split pattern: {e}"))
-        })?;
-        Ok(Pattern {
-            source: source.to_owned(),
-            regex,
-            fast: FastSplit::for_source(source),
-        })
+        let regex = Regex::new(source)
+            .map_err(|e| Error::new(ErrorKind::BadPattern, format!("invalid split pattern: {e}")))?;
+        Ok(Pattern { source: source.to_owned(), regex, fast: FastSplit::for_source(source) })
     }
 
     /// Like [`Pattern::new`] but always on fancy-regex (the reference for the fast path).
@@ -253,10 +233,7 @@ impl Pattern {
         }
         for m in self.regex.find_iter(text) {
             let m = m.map_err(|e| {
-                Error::new(
-                    ErrorKind::BadPattern,
-                    format!("split pattern failed while matching: {e}"),
-                )
+                Error::new(ErrorKind::BadPattern, format!("split pattern failed while matching: {e}"))
             })?;
             f(m.as_str());
         }
@@ -318,12 +295,7 @@ mod tests {
         BOTH.get_or_init(|| {
             NAMED_PATTERNS
                 .iter()
-                .map(|(_, src)| {
-                    (
-                        Pattern::new(src).unwrap(),
-                        Pattern::new_general(src).unwrap(),
-                    )
-                })
+                .map(|(_, src)| (Pattern::new(src).unwrap(), Pattern::new_general(src).unwrap()))
                 .collect()
         })
     }
@@ -340,13 +312,7 @@ mod tests {
 
     #[test]
     fn named_patterns_compile() {
-        for p in [
-            GPT2_PATTERN,
-            CL100K_PATTERN,
-            O200K_PATTERN,
-            RUSTBPE_GPT4_PATTERN,
-            NANOCHAT_PATTERN,
-        ] {
+        for p in [GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN, NANOCHAT_PATTERN] {
             Pattern::new(p).unwrap();
         }
     }
@@ -355,23 +321,13 @@ mod tests {
     fn bad_pattern_is_an_error() {
         let e = Pattern::new("(unclosed").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BadPattern);
-        assert!(
-            e.message().contains("invalid split pattern"),
-            "{}",
-            e.message()
-        );
+        assert!(e.message().contains("invalid split pattern"), "{}", e.message());
     }
 
     #[test]
     fn cl100k_splits_like_tiktoken() {
         let p = Pattern::default_pattern();
-        let pieces: Vec<&str> = p
-            .split("Hello world's 12345  \n end")
-            .map(|r| r.unwrap())
-            .collect();
-        assert_eq!(
-            pieces,
-            ["Hello", " world", "'s", " ", "123", "45", "  \n", " end"]
-        );
+        let pieces: Vec<&str> = p.split("Hello world's 12345  \n end").map(|r| r.unwrap()).collect();
+        assert_eq!(pieces, ["Hello", " world", "'s", " ", "123", "45", "  \n", " end"]);
     }
 }

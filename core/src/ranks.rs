@@ -9,24 +9,12 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 /// Standard base64 with padding.
 pub fn base64_encode(data: &[u8], out: &mut Vec<u8>) {
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(B64[(n >> 18) as usize & 63]);
         out.push(B64[(n >> 12) as usize & 63]);
-        out.push(if chunk.len() > 1 {
-            B64[(n >> 6) as usize & 63]
-        } else {
-            b'='
-        });
-        out.push(if chunk.len() > 2 {
-            B64[n as usize & 63]
-        } else {
-            b'='
-        });
+        out.push(if chunk.len() > 1 { B64[(n >> 6) as usize & 63] } else { b'=' });
+        out.push(if chunk.len() > 2 { B64[n as usize & 63] } else { b'=' });
     }
 }
 
@@ -50,11 +38,7 @@ pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
     let quads = s.len() / 4;
     for (i, q) in s.chunks(4).enumerate() {
         let last = i + 1 == quads;
-        let pad = if last {
-            q.iter().rev().take_while(|&&c| c == b'=').count()
-        } else {
-            0
-        };
+        let pad = if last { q.iter().rev().take_while(|&&c| c == b'=').count() } else { 0 };
         if pad > 2 {
             return None;
         }
@@ -87,12 +71,8 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
         if line.is_empty() {
             continue;
         }
-        let bad = |what: &str| {
-            Error::bad_ranks(format!(
-                "malformed tiktoken ranks at line {}: {what}",
-                lineno + 1
-            ))
-        };
+        let bad =
+            |what: &str| Error::bad_ranks(format!("malformed tiktoken ranks at line {}: {what}", lineno + 1));
         let mut fields = line.split(|&b| b == b' ').filter(|f| !f.is_empty());
         let (Some(tok), Some(rank), None) = (fields.next(), fields.next(), fields.next()) else {
             return Err(bad("expected `<base64 token> <rank>`"));
@@ -144,12 +124,7 @@ mod tests {
             assert_eq!(base64_decode(enc).unwrap(), raw);
         }
         for bad in [&b"Zg="[..], b"Zg=a", b"Z===", b"Zh==", b"Zm9*", b"=Zm9"] {
-            assert_eq!(
-                base64_decode(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert_eq!(base64_decode(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 
@@ -166,14 +141,7 @@ mod tests {
     fn parse_and_write_roundtrip() {
         let text = b"IQ== 0\nIg== 1\r\n\nIHRoZQ== 2\n";
         let ranks = parse_tiktoken(text).unwrap();
-        assert_eq!(
-            ranks,
-            vec![
-                (b"!".to_vec(), 0),
-                (b"\"".to_vec(), 1),
-                (b" the".to_vec(), 2)
-            ]
-        );
+        assert_eq!(ranks, vec![(b"!".to_vec(), 0), (b"\"".to_vec(), 1), (b" the".to_vec(), 2)]);
         let written = write_tiktoken(ranks.iter().map(|(t, r)| (t.as_slice(), *r)));
         assert_eq!(written, b"IQ== 0\nIg== 1\nIHRoZQ== 2\n");
     }

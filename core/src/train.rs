@@ -22,6 +22,8 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use rayon::prelude::*;
@@ -131,7 +133,107 @@ impl PieceCounts {
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
         self.counts.iter().map(|(p, &c)| (&**p, c))
     }
+
+    /// Serializes the table with the pattern it was counted with, pieces sorted (so
+    /// equal tables give equal bytes). Layout, little-endian: [`COUNTS_MAGIC`], format
+    /// version `u32`, pattern (`u32` length + UTF-8), texts `u64`, bytes `u64`, piece
+    /// count `u64`, then per piece its length `u32`, its bytes and its count `u64`.
+    pub fn to_bytes(&self, pattern: &str) -> Vec<u8> {
+        let mut pieces: Vec<(&[u8], u64)> = self.iter().collect();
+        pieces.sort_unstable();
+        let size: usize = pieces.iter().map(|(p, _)| p.len() + 12).sum();
+        let mut out = Vec::with_capacity(48 + pattern.len() + size);
+        out.extend_from_slice(COUNTS_MAGIC);
+        out.extend_from_slice(&COUNTS_VERSION.to_le_bytes());
+        out.extend_from_slice(&(pattern.len() as u32).to_le_bytes());
+        out.extend_from_slice(pattern.as_bytes());
+        for v in [self.texts, self.bytes, pieces.len() as u64] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for (p, c) in pieces {
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            out.extend_from_slice(p);
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads [`PieceCounts::to_bytes`]'s output: `(pattern, table)`.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::BadFormat`] naming what is wrong: not a count table, another
+    /// format version, truncated, trailing bytes, pieces out of order or repeated.
+    pub fn from_bytes(data: &[u8]) -> Result<(String, PieceCounts)> {
+        let mut r = Reader { data, at: 0 };
+        if r.take(COUNTS_MAGIC.len())? != COUNTS_MAGIC {
+            return Err(Error::bad_format("not a bpekit count table (bad magic bytes)"));
+        }
+        let version = r.u32()?;
+        if version != COUNTS_VERSION {
+            return Err(Error::bad_format(format!(
+                "count table format version {version}; this bpekit reads version {COUNTS_VERSION}"
+            )));
+        }
+        let plen = r.u32()? as usize;
+        let pattern = std::str::from_utf8(r.take(plen)?)
+            .map_err(|_| Error::bad_format("count table: the pattern is not UTF-8"))?
+            .to_owned();
+        let (texts, bytes, n) = (r.u64()?, r.u64()?, r.u64()?);
+        // Each piece takes at least 13 bytes: a corrupt count cannot make us over-allocate.
+        if n > (data.len() / 13) as u64 {
+            return Err(Error::bad_format("count table: truncated (piece count exceeds the data)"));
+        }
+        let mut counts: HashMap<Box<[u8]>, u64> = HashMap::with_capacity(n as usize);
+        let mut prev: Option<&[u8]> = None;
+        for _ in 0..n {
+            let len = r.u32()? as usize;
+            let piece = r.take(len)?;
+            let c = r.u64()?;
+            if piece.is_empty() || prev.is_some_and(|p| p >= piece) {
+                return Err(Error::bad_format("count table: pieces empty, repeated or out of order"));
+            }
+            prev = Some(piece);
+            counts.insert(piece.into(), c);
+        }
+        if r.at != data.len() {
+            return Err(Error::bad_format("count table: trailing bytes after the last piece"));
+        }
+        Ok((pattern, PieceCounts { counts, texts, bytes }))
+    }
 }
+
+/// First bytes of a serialized [`PieceCounts`].
+pub const COUNTS_MAGIC: &[u8; 8] = b"BPEKITCT";
+const COUNTS_VERSION: u32 = 1;
+
+/// A bounds-checked little-endian reader.
+pub(crate) struct Reader<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) at: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
+        let end = end.ok_or_else(|| Error::bad_format("truncated data"))?;
+        let out = &self.data[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+}
+
 
 /// The merges learned by [`train_from_counts`], in order: merge `k` made token `256 + k`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,9 +284,7 @@ impl PartialOrd for MergeJob {
 impl Ord for MergeJob {
     /// Max-heap order: higher count first, then the smaller pair.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.count
-            .cmp(&other.count)
-            .then_with(|| other.pair.cmp(&self.pair))
+        self.count.cmp(&other.count).then_with(|| other.pair.cmp(&self.pair))
     }
 }
 
@@ -205,7 +305,15 @@ pub fn train_from_counts(counts: &PieceCounts, vocab_size: u32) -> Result<TrainR
             "vocab_size must be at least 256 (one token per byte), got {vocab_size}"
         )));
     }
-    let num_merges = (vocab_size - 256) as usize;
+    Ok(learn_merges(counts, (vocab_size - 256) as usize, None))
+}
+
+/// The merge phase: up to `num_merges` merges, reporting to `progress` if given.
+fn learn_merges(counts: &PieceCounts, num_merges: usize, progress: Option<&Progress>) -> TrainResult {
+    if let Some(p) = progress {
+        p.merges_done.store(0, Relaxed);
+        p.merges_total.store(num_merges as u64, Relaxed);
+    }
 
     // ---- Words: unique pieces of two or more bytes, as byte ids ----
     let mut words: Vec<Vec<u32>> = Vec::with_capacity(counts.len());
@@ -229,11 +337,7 @@ pub fn train_from_counts(counts: &PieceCounts, vocab_size: u32) -> Result<TrainR
     }
     let mut heap: BinaryHeap<MergeJob> = where_
         .into_iter()
-        .map(|(pair, words)| MergeJob {
-            count: pair_counts[&pair] as u64,
-            pair,
-            words,
-        })
+        .map(|(pair, words)| MergeJob { count: pair_counts[&pair] as u64, pair, words })
         .collect();
 
     // ---- Merge loop ----
@@ -265,15 +369,18 @@ pub fn train_from_counts(counts: &PieceCounts, vocab_size: u32) -> Result<TrainR
         for (pair, words) in new_words.drain() {
             let c = pair_counts.get(&pair).copied().unwrap_or(0);
             if c > 0 {
-                heap.push(MergeJob {
-                    count: c as u64,
-                    pair,
-                    words,
-                });
+                heap.push(MergeJob { count: c as u64, pair, words });
             }
         }
+        if let Some(p) = progress {
+            p.merges_done.store(merges.len() as u64, Relaxed);
+        }
     }
-    Ok(TrainResult { merges })
+    if let Some(p) = progress {
+        // Stopped early (no pair left): the total is what was reached.
+        p.merges_total.store(merges.len() as u64, Relaxed);
+    }
+    TrainResult { merges }
 }
 
 /// Replaces each non-overlapping occurrence of `pair` in `word`, left to right, by
@@ -310,6 +417,40 @@ fn merge_word(word: &mut Vec<u32>, pair: Pair, new_id: u32, mut delta: impl FnMu
     word.truncate(out);
 }
 
+/// How far a trainer is, readable from any thread while it works.
+#[derive(Debug, Default)]
+pub struct Progress {
+    texts: AtomicU64,
+    bytes: AtomicU64,
+    merges_done: AtomicU64,
+    merges_total: AtomicU64,
+}
+
+/// A snapshot of [`Progress`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgressSnapshot {
+    /// Texts counted so far.
+    pub texts: u64,
+    /// Text bytes counted so far.
+    pub bytes: u64,
+    /// Merges learned so far by the running (or last) finish.
+    pub merges_done: u64,
+    /// Merges the running (or last) finish aims for.
+    pub merges_total: u64,
+}
+
+impl Progress {
+    /// The current values.
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        ProgressSnapshot {
+            texts: self.texts.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            merges_done: self.merges_done.load(Relaxed),
+            merges_total: self.merges_total.load(Relaxed),
+        }
+    }
+}
+
 /// A streaming trainer: feed text as often as you like, then finish to a vocab size.
 ///
 /// # Example
@@ -319,10 +460,13 @@ fn merge_word(word: &mut Vec<u32>, pair: Pair, new_id: u32, mut delta: impl FnMu
 /// let tok = t.finish(300).unwrap();
 /// assert!(tok.vocab_size() > 256);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Trainer {
     pattern: Pattern,
     counts: PieceCounts,
+    special_tokens: Vec<String>,
+    pool: Option<rayon::ThreadPool>,
+    progress: Arc<Progress>,
 }
 
 impl Trainer {
@@ -331,6 +475,9 @@ impl Trainer {
         Trainer {
             pattern,
             counts: PieceCounts::new(),
+            special_tokens: Vec::new(),
+            pool: None,
+            progress: Arc::default(),
         }
     }
 
@@ -339,13 +486,69 @@ impl Trainer {
         &self.pattern
     }
 
+    /// Sets the special tokens. [`Trainer::finish`] gives them the ids right after the
+    /// last merge, in this order (nanochat's convention); they count in `vocab_size`.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidArg`] for an empty or repeated token.
+    pub fn set_special_tokens(&mut self, tokens: Vec<String>) -> Result<()> {
+        {
+            let mut seen = hashbrown::HashSet::new();
+            for t in &tokens {
+                if t.is_empty() {
+                    return Err(Error::invalid_arg("a special token is the empty string"));
+                }
+                if !seen.insert(t.as_str()) {
+                    return Err(Error::invalid_arg(format!("special token {t:?} is given twice")));
+                }
+            }
+        }
+        self.special_tokens = tokens;
+        Ok(())
+    }
+
+    /// The special tokens.
+    pub fn special_tokens(&self) -> &[String] {
+        &self.special_tokens
+    }
+
+    /// Runs this trainer's parallel work on `n` threads (0: rayon's global pool, which
+    /// uses every core or `RAYON_NUM_THREADS`).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidArg`] if the threads cannot be started.
+    pub fn set_num_threads(&mut self, n: usize) -> Result<()> {
+        self.pool = if n == 0 {
+            None
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| Error::invalid_arg(format!("cannot start {n} threads: {e}")))?;
+            Some(pool)
+        };
+        Ok(())
+    }
+
+    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+
+    /// A handle on this trainer's progress, to read from another thread.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
     /// Counts one text.
     ///
     /// # Errors
     /// [`crate::ErrorKind::BadPattern`] if the regex engine fails; nothing is counted then.
     pub fn feed(&mut self, text: &str) -> Result<()> {
         let local = PieceCounts::count_text(&self.pattern, text)?;
-        self.counts.merge(local);
+        self.add_counts(local);
         Ok(())
     }
 
@@ -354,14 +557,33 @@ impl Trainer {
     /// # Errors
     /// As [`Trainer::feed`]; nothing of the batch is counted then.
     pub fn feed_batch<S: AsRef<str> + Sync>(&mut self, texts: &[S]) -> Result<()> {
-        let local = PieceCounts::count_batch(&self.pattern, texts)?;
-        self.counts.merge(local);
+        let local = self.run(|| PieceCounts::count_batch(&self.pattern, texts))?;
+        self.add_counts(local);
         Ok(())
     }
 
     /// Adds a counts table made elsewhere (e.g. on another machine).
     pub fn add_counts(&mut self, counts: PieceCounts) {
+        self.progress.texts.fetch_add(counts.texts, Relaxed);
+        self.progress.bytes.fetch_add(counts.bytes, Relaxed);
         self.counts.merge(counts);
+    }
+
+    /// Adds a serialized counts table ([`PieceCounts::to_bytes`]).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::BadFormat`] for a damaged table; [`crate::ErrorKind::InvalidArg`]
+    /// if it was counted with another pattern. Nothing is added then.
+    pub fn add_counts_bytes(&mut self, data: &[u8]) -> Result<()> {
+        let (pattern, counts) = PieceCounts::from_bytes(data)?;
+        if pattern != self.pattern.as_str() {
+            return Err(Error::invalid_arg(format!(
+                "the count table was made with another split pattern ({pattern:?}, this trainer uses {:?})",
+                self.pattern.as_str()
+            )));
+        }
+        self.add_counts(counts);
+        Ok(())
     }
 
     /// The counts so far.
@@ -369,20 +591,34 @@ impl Trainer {
         &self.counts
     }
 
-    /// Learns the merges and returns them (the trainer keeps its counts).
-    ///
-    /// # Errors
-    /// As [`train_from_counts`].
-    pub fn train(&self, vocab_size: u32) -> Result<TrainResult> {
-        train_from_counts(&self.counts, vocab_size)
+    /// The counts so far, serialized with this trainer's pattern.
+    pub fn counts_bytes(&self) -> Vec<u8> {
+        self.counts.to_bytes(self.pattern.as_str())
     }
 
-    /// Learns the merges and builds a tokenizer with the trainer's pattern.
+    /// Learns up to `num_merges` merges from the counts (the trainer keeps its counts).
+    pub fn train_merges(&self, num_merges: usize) -> TrainResult {
+        self.run(|| learn_merges(&self.counts, num_merges, Some(&self.progress)))
+    }
+
+    /// Learns the merges for a tokenizer of `vocab_size` tokens in all (256 bytes, the
+    /// merges, then the special tokens) and builds it with the trainer's pattern.
     ///
     /// # Errors
-    /// As [`train_from_counts`].
+    /// [`crate::ErrorKind::InvalidArg`] if `vocab_size` is below 256 plus the number of
+    /// special tokens.
     pub fn finish(&self, vocab_size: u32) -> Result<Tokenizer> {
-        self.train(vocab_size)?.into_tokenizer(self.pattern.clone())
+        let n_special = self.special_tokens.len();
+        let base = 256 + n_special as u64;
+        if u64::from(vocab_size) < base {
+            return Err(Error::invalid_arg(format!(
+                "vocab_size must be at least {base} (256 byte tokens + {n_special} special tokens), got {vocab_size}"
+            )));
+        }
+        let result = self.train_merges((u64::from(vocab_size) - base) as usize);
+        let first_special = 256 + result.merges.len() as u32;
+        let specials = self.special_tokens.iter().cloned().zip(first_special..).collect::<Vec<(String, u32)>>();
+        result.into_tokenizer(self.pattern.clone())?.with_special_tokens(specials)
     }
 }
 
@@ -393,10 +629,8 @@ mod tests {
 
     /// The obvious O(merges × text) trainer the incremental one must equal.
     fn reference(counts: &PieceCounts, vocab_size: u32) -> Vec<Pair> {
-        let mut words: Vec<(Vec<u32>, u64)> = counts
-            .iter()
-            .map(|(p, c)| (p.iter().map(|&b| b as u32).collect(), c))
-            .collect();
+        let mut words: Vec<(Vec<u32>, u64)> =
+            counts.iter().map(|(p, c)| (p.iter().map(|&b| b as u32).collect(), c)).collect();
         let mut merges = Vec::new();
         while merges.len() < (vocab_size - 256) as usize {
             let mut pc: std::collections::BTreeMap<Pair, u64> = Default::default();
@@ -447,6 +681,61 @@ mod tests {
     }
 
     #[test]
+    fn special_tokens_follow_the_last_merge() {
+        let mut t = Trainer::new(Pattern::default_pattern());
+        t.feed("ab ab ab").unwrap();
+        t.set_special_tokens(vec!["<|bos|>".into(), "<|eos|>".into()]).unwrap();
+        // Only 2 merges are possible ("ab", " ab"), so the specials get 258 and 259.
+        let tok = t.finish(1000).unwrap();
+        assert_eq!(tok.special_token_id("<|bos|>"), Some(258));
+        assert_eq!(tok.special_token_id("<|eos|>"), Some(259));
+        let tok = t.finish(259).unwrap(); // 256 + 1 merge + 2 specials
+        assert_eq!(tok.special_token_id("<|eos|>"), Some(258));
+        assert_eq!(tok.vocab_size(), 259);
+        assert!(t.finish(257).unwrap_err().message().contains("at least 258"));
+        assert!(t.set_special_tokens(vec!["x".into(), "x".into()]).is_err());
+        let p = t.progress().snapshot();
+        assert_eq!((p.texts, p.bytes, p.merges_done, p.merges_total), (1, 8, 1, 1));
+    }
+
+    #[test]
+    fn count_tables_roundtrip_and_reject_damage() {
+        let mut t = Trainer::new(Pattern::default_pattern());
+        t.feed("the cat sat on the mat").unwrap();
+        let bytes = t.counts_bytes();
+        let (pattern, back) = PieceCounts::from_bytes(&bytes).unwrap();
+        assert_eq!(pattern, crate::pattern::CL100K_PATTERN);
+        assert_eq!(&back, t.counts());
+        let mut u = Trainer::new(Pattern::default_pattern());
+        u.add_counts_bytes(&bytes).unwrap();
+        u.add_counts_bytes(&bytes).unwrap();
+        assert_eq!(u.counts().get(b" the"), 2);
+        assert_eq!(u.counts().texts(), 2);
+        for cut in [0, 7, 12, bytes.len() - 1] {
+            let e = PieceCounts::from_bytes(&bytes[..cut]).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::BadFormat, "cut at {cut}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(PieceCounts::from_bytes(&extra).unwrap_err().message().contains("trailing"));
+        let mut other = Trainer::new(Pattern::new(r"\w+").unwrap());
+        assert!(other.add_counts_bytes(&bytes).unwrap_err().message().contains("another split pattern"));
+        assert_eq!(other.counts().texts(), 0);
+    }
+
+    #[test]
+    fn thread_count_does_not_change_merges() {
+        let texts: Vec<String> = (0..300).map(|i| format!("doc {i}: the quick brown fox {}", i % 13)).collect();
+        let merges = |threads| {
+            let mut t = Trainer::new(Pattern::default_pattern());
+            t.set_num_threads(threads).unwrap();
+            t.feed_batch(&texts).unwrap();
+            t.train_merges(200)
+        };
+        assert_eq!(merges(1), merges(3));
+    }
+
+    #[test]
     fn vocab_below_256_is_an_error() {
         let e = train_from_counts(&PieceCounts::new(), 255).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::InvalidArg);
@@ -463,7 +752,7 @@ mod tests {
         b.feed_batch(&texts).unwrap();
         assert_eq!(a.counts(), b.counts());
         assert_eq!(a.counts().texts(), 3);
-        assert_eq!(a.train(300).unwrap(), b.train(300).unwrap());
+        assert_eq!(a.train_merges(44), b.train_merges(44));
     }
 
     proptest! {

@@ -80,17 +80,9 @@ pub(crate) fn try_out<T>(p: *mut T, arg: &str) -> Result<*mut T, CError> {
 ///
 /// # Safety
 /// Unless NULL, `p` points to `len` initialised `T`s that outlive `'a`.
-pub(crate) unsafe fn try_slice<'a, T>(
-    p: *const T,
-    len: usize,
-    arg: &str,
-) -> Result<&'a [T], CError> {
+pub(crate) unsafe fn try_slice<'a, T>(p: *const T, len: usize, arg: &str) -> Result<&'a [T], CError> {
     if p.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(CError::null(arg))
-        };
+        return if len == 0 { Ok(&[]) } else { Err(CError::null(arg)) };
     }
     // SAFETY: non-NULL, and the caller guarantees `len` readable elements.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
@@ -98,12 +90,8 @@ pub(crate) unsafe fn try_slice<'a, T>(
 
 /// Validates `bytes` as UTF-8 text, naming `arg` in the error.
 pub(crate) fn utf8<'a>(bytes: &'a [u8], arg: &str) -> Result<&'a str, CError> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        CError::new(
-            BPEKIT_ERR_INVALID_UTF8,
-            format!("`{arg}` is not valid UTF-8: {e}"),
-        )
-    })
+    std::str::from_utf8(bytes)
+        .map_err(|e| CError::new(BPEKIT_ERR_INVALID_UTF8, format!("`{arg}` is not valid UTF-8: {e}")))
 }
 
 /// Writes `value` to `out`.

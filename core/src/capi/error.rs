@@ -27,6 +27,9 @@ pub const BPEKIT_ERR_BAD_RANKS: bpekit_status = 7;
 pub const BPEKIT_ERR_BUFFER_TOO_SMALL: bpekit_status = 8;
 /// A bug in bpekit: a panic was caught at the boundary. Please report it.
 pub const BPEKIT_ERR_PANIC: bpekit_status = 9;
+/// Serialized data (a count table, a tokenizer file) is truncated, corrupted, of another
+/// version, or not bpekit's.
+pub const BPEKIT_ERR_BAD_FORMAT: bpekit_status = 10;
 // Codes are never renumbered or reused; new codes take the next free number.
 
 /// An error: a status code and a message. Created by bpekit, owned by the caller,
@@ -45,10 +48,7 @@ pub(crate) struct CError {
 
 impl CError {
     pub(crate) fn new(code: bpekit_status, message: impl Into<String>) -> Self {
-        CError {
-            code,
-            message: message.into(),
-        }
+        CError { code, message: message.into() }
     }
 
     pub(crate) fn null(arg: &str) -> Self {
@@ -59,10 +59,7 @@ impl CError {
         // A message is user-visible text; an interior NUL would truncate it in C.
         let message = CString::new(self.message.replace('\0', "\\0"))
             .unwrap_or_else(|_| CString::from(c"(unprintable message)"));
-        Box::new(bpekit_error {
-            code: self.code,
-            message,
-        })
+        Box::new(bpekit_error { code: self.code, message })
     }
 }
 
@@ -74,6 +71,7 @@ impl From<crate::Error> for CError {
             ErrorKind::UnknownToken => BPEKIT_ERR_UNKNOWN_TOKEN,
             ErrorKind::BadPattern => BPEKIT_ERR_BAD_PATTERN,
             ErrorKind::BadRanks => BPEKIT_ERR_BAD_RANKS,
+            ErrorKind::BadFormat => BPEKIT_ERR_BAD_FORMAT,
         };
         CError::new(code, e.message())
     }

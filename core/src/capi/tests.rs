@@ -13,10 +13,7 @@ use super::version::*;
 /// Takes ownership of `*err` and returns its code and message.
 unsafe fn take(err: *mut bpekit_error) -> (bpekit_status, String) {
     let code = unsafe { bpekit_error_code(err) };
-    let msg = unsafe { CStr::from_ptr(bpekit_error_message(err)) }
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let msg = unsafe { CStr::from_ptr(bpekit_error_message(err)) }.to_str().unwrap().to_owned();
     unsafe { bpekit_error_free(err) };
     (code, msg)
 }
@@ -24,19 +21,10 @@ unsafe fn take(err: *mut bpekit_error) -> (bpekit_status, String) {
 unsafe fn trained(text: &str, vocab: u32) -> *mut bpekit_tokenizer {
     unsafe {
         let mut t = ptr::null_mut();
-        assert_eq!(
-            bpekit_trainer_new(ptr::null(), 0, &mut t, ptr::null_mut()),
-            BPEKIT_OK
-        );
-        assert_eq!(
-            bpekit_trainer_feed(t, text.as_ptr(), text.len(), ptr::null_mut()),
-            BPEKIT_OK
-        );
+        assert_eq!(bpekit_trainer_new(ptr::null(), 0, &mut t, ptr::null_mut()), BPEKIT_OK);
+        assert_eq!(bpekit_trainer_feed(t, text.as_ptr(), text.len(), ptr::null_mut()), BPEKIT_OK);
         let mut tok = ptr::null_mut();
-        assert_eq!(
-            bpekit_trainer_finish(t, vocab, &mut tok, ptr::null_mut()),
-            BPEKIT_OK
-        );
+        assert_eq!(bpekit_trainer_finish(t, vocab, &mut tok, ptr::null_mut()), BPEKIT_OK);
         bpekit_trainer_free(t);
         tok
     }
@@ -48,10 +36,7 @@ fn train_encode_decode_export_import() {
         let tok = trained("hello hello hello world, hello there", 270);
         assert!(bpekit_tokenizer_vocab_size(tok) > 256);
         let text = "hello world";
-        let mut ids = bpekit_tokens {
-            ids: ptr::null_mut(),
-            len: 0,
-        };
+        let mut ids = bpekit_tokens { ids: ptr::null_mut(), len: 0 };
         let mut err = ptr::null_mut();
         assert_eq!(
             bpekit_tokenizer_encode_ordinary(tok, text.as_ptr(), text.len(), &mut ids, &mut err),
@@ -59,51 +44,20 @@ fn train_encode_decode_export_import() {
         );
         assert!(err.is_null());
         assert!(ids.len < text.len());
-        let mut bytes = bpekit_bytes {
-            data: ptr::null_mut(),
-            len: 0,
-        };
-        assert_eq!(
-            bpekit_tokenizer_decode(tok, ids.ids, ids.len, &mut bytes, &mut err),
-            BPEKIT_OK
-        );
-        assert_eq!(
-            std::slice::from_raw_parts(bytes.data, bytes.len),
-            text.as_bytes()
-        );
+        let mut bytes = bpekit_bytes { data: ptr::null_mut(), len: 0 };
+        assert_eq!(bpekit_tokenizer_decode(tok, ids.ids, ids.len, &mut bytes, &mut err), BPEKIT_OK);
+        assert_eq!(std::slice::from_raw_parts(bytes.data, bytes.len), text.as_bytes());
 
-        let mut ranks = bpekit_bytes {
-            data: ptr::null_mut(),
-            len: 0,
-        };
-        assert_eq!(
-            bpekit_tokenizer_export_tiktoken(tok, &mut ranks, ptr::null_mut()),
-            BPEKIT_OK
-        );
+        let mut ranks = bpekit_bytes { data: ptr::null_mut(), len: 0 };
+        assert_eq!(bpekit_tokenizer_export_tiktoken(tok, &mut ranks, ptr::null_mut()), BPEKIT_OK);
         let mut tok2 = ptr::null_mut();
         assert_eq!(
-            bpekit_tokenizer_from_tiktoken(
-                ranks.data,
-                ranks.len,
-                ptr::null(),
-                0,
-                &mut tok2,
-                ptr::null_mut()
-            ),
+            bpekit_tokenizer_from_tiktoken(ranks.data, ranks.len, ptr::null(), 0, &mut tok2, ptr::null_mut()),
             BPEKIT_OK
         );
-        let mut ids2 = bpekit_tokens {
-            ids: ptr::null_mut(),
-            len: 0,
-        };
+        let mut ids2 = bpekit_tokens { ids: ptr::null_mut(), len: 0 };
         assert_eq!(
-            bpekit_tokenizer_encode_ordinary(
-                tok2,
-                text.as_ptr(),
-                text.len(),
-                &mut ids2,
-                ptr::null_mut()
-            ),
+            bpekit_tokenizer_encode_ordinary(tok2, text.as_ptr(), text.len(), &mut ids2, ptr::null_mut()),
             BPEKIT_OK
         );
         assert_eq!(
@@ -112,19 +66,10 @@ fn train_encode_decode_export_import() {
         );
 
         let (mut data, mut len) = (ptr::null(), 0usize);
-        assert_eq!(
-            bpekit_tokenizer_token_bytes(tok, 104, &mut data, &mut len, ptr::null_mut()),
-            BPEKIT_OK
-        );
+        assert_eq!(bpekit_tokenizer_token_bytes(tok, 104, &mut data, &mut len, ptr::null_mut()), BPEKIT_OK);
         assert_eq!(std::slice::from_raw_parts(data, len), b"h");
-        assert_eq!(
-            bpekit_tokenizer_pattern(tok, &mut data, &mut len, ptr::null_mut()),
-            BPEKIT_OK
-        );
-        assert_eq!(
-            std::slice::from_raw_parts(data, len),
-            crate::pattern::CL100K_PATTERN.as_bytes()
-        );
+        assert_eq!(bpekit_tokenizer_pattern(tok, &mut data, &mut len, ptr::null_mut()), BPEKIT_OK);
+        assert_eq!(std::slice::from_raw_parts(data, len), crate::pattern::CL100K_PATTERN.as_bytes());
 
         for b in [&mut bytes, &mut ranks] {
             bpekit_bytes_free(b);
@@ -143,10 +88,7 @@ fn train_encode_decode_export_import() {
 fn null_arguments_are_errors_and_frees_accept_null() {
     unsafe {
         let mut err = ptr::null_mut();
-        let mut out = bpekit_tokens {
-            ids: ptr::null_mut(),
-            len: 0,
-        };
+        let mut out = bpekit_tokens { ids: ptr::null_mut(), len: 0 };
         assert_eq!(
             bpekit_tokenizer_encode_ordinary(ptr::null(), ptr::null(), 0, &mut out, &mut err),
             BPEKIT_ERR_NULL_ARG
@@ -154,10 +96,7 @@ fn null_arguments_are_errors_and_frees_accept_null() {
         let (code, msg) = take(err);
         assert_eq!(code, BPEKIT_ERR_NULL_ARG);
         assert!(msg.contains("`tok`"), "{msg}");
-        assert_eq!(
-            bpekit_trainer_new(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()),
-            BPEKIT_ERR_NULL_ARG
-        );
+        assert_eq!(bpekit_trainer_new(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()), BPEKIT_ERR_NULL_ARG);
         let tok = trained("abc", 257);
         assert_eq!(
             bpekit_tokenizer_encode_ordinary(tok, ptr::null(), 5, &mut out, ptr::null_mut()),
@@ -179,10 +118,7 @@ fn null_arguments_are_errors_and_frees_accept_null() {
         bpekit_tokens_free(ptr::null_mut());
         bpekit_bytes_free(ptr::null_mut());
         assert_eq!(bpekit_error_code(ptr::null()), BPEKIT_OK);
-        assert_eq!(
-            CStr::from_ptr(bpekit_error_message(ptr::null())).to_bytes(),
-            b""
-        );
+        assert_eq!(CStr::from_ptr(bpekit_error_message(ptr::null())).to_bytes(), b"");
     }
 }
 
@@ -193,69 +129,37 @@ fn bad_inputs_give_typed_errors_and_leave_outputs_untouched() {
         // Bad pattern: message from the regex engine.
         let mut t = ptr::null_mut();
         let pat = "(unclosed";
-        assert_eq!(
-            bpekit_trainer_new(pat.as_ptr(), pat.len(), &mut t, &mut err),
-            BPEKIT_ERR_BAD_PATTERN
-        );
+        assert_eq!(bpekit_trainer_new(pat.as_ptr(), pat.len(), &mut t, &mut err), BPEKIT_ERR_BAD_PATTERN);
         assert!(t.is_null());
         let (_, msg) = take(err);
         assert!(msg.contains("invalid split pattern"), "{msg}");
         // Invalid UTF-8 text.
-        assert_eq!(
-            bpekit_trainer_new(ptr::null(), 0, &mut t, ptr::null_mut()),
-            BPEKIT_OK
-        );
+        assert_eq!(bpekit_trainer_new(ptr::null(), 0, &mut t, ptr::null_mut()), BPEKIT_OK);
         let bad = [b'a', 0xff, b'b'];
-        assert_eq!(
-            bpekit_trainer_feed(t, bad.as_ptr(), bad.len(), &mut err),
-            BPEKIT_ERR_INVALID_UTF8
-        );
+        assert_eq!(bpekit_trainer_feed(t, bad.as_ptr(), bad.len(), &mut err), BPEKIT_ERR_INVALID_UTF8);
         bpekit_error_free(err);
         assert_eq!(bpekit_trainer_texts(t), 0);
         // Batch with one bad text counts nothing and names the index.
         let good = "fine";
-        let batch = [
-            bpekit_slice {
-                data: good.as_ptr(),
-                len: 4,
-            },
-            bpekit_slice {
-                data: bad.as_ptr(),
-                len: 3,
-            },
-        ];
-        assert_eq!(
-            bpekit_trainer_feed_batch(t, batch.as_ptr(), 2, &mut err),
-            BPEKIT_ERR_INVALID_UTF8
-        );
+        let batch =
+            [bpekit_slice { data: good.as_ptr(), len: 4 }, bpekit_slice { data: bad.as_ptr(), len: 3 }];
+        assert_eq!(bpekit_trainer_feed_batch(t, batch.as_ptr(), 2, &mut err), BPEKIT_ERR_INVALID_UTF8);
         let (_, msg) = take(err);
         assert!(msg.contains("texts[1]"), "{msg}");
         assert_eq!(bpekit_trainer_texts(t), 0);
-        assert_eq!(
-            bpekit_trainer_feed_batch(t, batch.as_ptr(), 1, ptr::null_mut()),
-            BPEKIT_OK
-        );
+        assert_eq!(bpekit_trainer_feed_batch(t, batch.as_ptr(), 1, ptr::null_mut()), BPEKIT_OK);
         assert_eq!((bpekit_trainer_texts(t), bpekit_trainer_bytes(t)), (1, 4));
         // Vocab too small.
         let sentinel = 0x1234usize as *mut bpekit_tokenizer;
         let mut tok = sentinel;
-        assert_eq!(
-            bpekit_trainer_finish(t, 255, &mut tok, &mut err),
-            BPEKIT_ERR_INVALID_ARG
-        );
+        assert_eq!(bpekit_trainer_finish(t, 255, &mut tok, &mut err), BPEKIT_ERR_INVALID_ARG);
         assert_eq!(tok, sentinel, "out-param written on failure");
         let (_, msg) = take(err);
         assert!(msg.contains("256"), "{msg}");
         // Unknown id.
-        assert_eq!(
-            bpekit_trainer_finish(t, 256, &mut tok, ptr::null_mut()),
-            BPEKIT_OK
-        );
+        assert_eq!(bpekit_trainer_finish(t, 256, &mut tok, ptr::null_mut()), BPEKIT_OK);
         let ids = [1u32, 70000];
-        let mut out = bpekit_bytes {
-            data: ptr::null_mut(),
-            len: 7,
-        };
+        let mut out = bpekit_bytes { data: ptr::null_mut(), len: 7 };
         assert_eq!(
             bpekit_tokenizer_decode(tok, ids.as_ptr(), 2, &mut out, &mut err),
             BPEKIT_ERR_UNKNOWN_TOKEN
@@ -267,14 +171,7 @@ fn bad_inputs_give_typed_errors_and_leave_outputs_untouched() {
         let ranks = b"not base64! 0\n";
         let mut tok2 = ptr::null_mut();
         assert_eq!(
-            bpekit_tokenizer_from_tiktoken(
-                ranks.as_ptr(),
-                ranks.len(),
-                ptr::null(),
-                0,
-                &mut tok2,
-                &mut err
-            ),
+            bpekit_tokenizer_from_tiktoken(ranks.as_ptr(), ranks.len(), ptr::null(), 0, &mut tok2, &mut err),
             BPEKIT_ERR_BAD_RANKS
         );
         let (_, msg) = take(err);
@@ -293,17 +190,12 @@ fn panics_become_an_error_not_an_abort() {
     assert_eq!(code, BPEKIT_ERR_PANIC);
     assert!(msg.contains("boom"), "{msg}");
     // With err == NULL the error object is freed inside (no leak under Miri/valgrind).
-    assert_eq!(
-        unsafe { call(ptr::null_mut(), || panic!("quiet")) },
-        BPEKIT_ERR_PANIC
-    );
+    assert_eq!(unsafe { call(ptr::null_mut(), || panic!("quiet")) }, BPEKIT_ERR_PANIC);
 }
 
 #[test]
 fn versions() {
-    let v = unsafe { CStr::from_ptr(bpekit_version()) }
-        .to_str()
-        .unwrap();
+    let v = unsafe { CStr::from_ptr(bpekit_version()) }.to_str().unwrap();
     assert_eq!(v, env!("CARGO_PKG_VERSION"));
     assert_eq!(bpekit_abi_version(), BPEKIT_ABI_VERSION);
 }

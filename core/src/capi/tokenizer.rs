@@ -123,10 +123,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_token_bytes(
             let tok = try_ref(tok, "tok")?;
             let (data, len) = (try_out(data, "data")?, try_out(len, "len")?);
             let bytes = tok.inner.token_bytes(id).ok_or_else(|| {
-                CError::new(
-                    BPEKIT_ERR_UNKNOWN_TOKEN,
-                    format!("token id {id} is not in the vocabulary"),
-                )
+                CError::new(BPEKIT_ERR_UNKNOWN_TOKEN, format!("token id {id} is not in the vocabulary"))
             })?;
             write(data, bytes.as_ptr());
             write(len, bytes.len());
@@ -184,9 +181,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_pattern(
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_vocab_size(tok: *const bpekit_tokenizer) -> usize {
     // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
-    call_or(0, || {
-        unsafe { tok.as_ref() }.map_or(0, |t| t.inner.vocab_size())
-    })
+    call_or(0, || unsafe { tok.as_ref() }.map_or(0, |t| t.inner.vocab_size()))
 }
 
 /// Releases a tokenizer. `bpekit_tokenizer_free(NULL)` does nothing. No other thread

@@ -16,10 +16,7 @@ pub struct bpekit_trainer {
 ///
 /// # Safety
 /// As [`try_slice`].
-pub(crate) unsafe fn pattern_arg(
-    pattern: *const u8,
-    pattern_len: usize,
-) -> Result<Pattern, CError> {
+pub(crate) unsafe fn pattern_arg(pattern: *const u8, pattern_len: usize) -> Result<Pattern, CError> {
     if pattern.is_null() && pattern_len == 0 {
         return Ok(Pattern::default_pattern());
     }
@@ -48,10 +45,7 @@ pub unsafe extern "C" fn bpekit_pattern_named(
             let (data, len) = (try_out(data, "data")?, try_out(len, "len")?);
             let name = String::from_utf8_lossy(name);
             let p = crate::pattern::named(&name).ok_or_else(|| {
-                let known: Vec<&str> = crate::pattern::NAMED_PATTERNS
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect();
+                let known: Vec<&str> = crate::pattern::NAMED_PATTERNS.iter().map(|(n, _)| *n).collect();
                 CError::new(
                     BPEKIT_ERR_INVALID_ARG,
                     format!("unknown pattern name {name:?}; known: {}", known.join(", ")),
@@ -85,9 +79,7 @@ pub unsafe extern "C" fn bpekit_trainer_new(
         call(err, || {
             let out = try_out(out, "out")?;
             let pattern = pattern_arg(pattern, pattern_len)?;
-            let t = Box::new(bpekit_trainer {
-                inner: Trainer::new(pattern),
-            });
+            let t = Box::new(bpekit_trainer { inner: Trainer::new(pattern) });
             write(out, Box::into_raw(t));
             Ok(())
         })
@@ -174,18 +166,14 @@ pub unsafe extern "C" fn bpekit_trainer_finish(
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_trainer_texts(t: *const bpekit_trainer) -> u64 {
     // SAFETY: `t` is NULL or a live trainer (caller's contract).
-    call_or(0, || {
-        unsafe { t.as_ref() }.map_or(0, |t| t.inner.counts().texts())
-    })
+    call_or(0, || unsafe { t.as_ref() }.map_or(0, |t| t.inner.counts().texts()))
 }
 
 /// Returns the number of text bytes counted so far (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_trainer_bytes(t: *const bpekit_trainer) -> u64 {
     // SAFETY: `t` is NULL or a live trainer (caller's contract).
-    call_or(0, || {
-        unsafe { t.as_ref() }.map_or(0, |t| t.inner.counts().bytes())
-    })
+    call_or(0, || unsafe { t.as_ref() }.map_or(0, |t| t.inner.counts().bytes()))
 }
 
 /// Releases a trainer. `bpekit_trainer_free(NULL)` does nothing.

@@ -32,17 +32,8 @@ mod tests {
 
     #[test]
     fn header_version_matches_cargo() {
-        assert_eq!(
-            BPEKIT_VERSION_MAJOR.to_string(),
-            env!("CARGO_PKG_VERSION_MAJOR")
-        );
-        assert_eq!(
-            BPEKIT_VERSION_MINOR.to_string(),
-            env!("CARGO_PKG_VERSION_MINOR")
-        );
-        assert_eq!(
-            BPEKIT_VERSION_PATCH.to_string(),
-            env!("CARGO_PKG_VERSION_PATCH")
-        );
+        assert_eq!(BPEKIT_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
+        assert_eq!(BPEKIT_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
+        assert_eq!(BPEKIT_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
     }
 }
