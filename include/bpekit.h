@@ -42,6 +42,17 @@
 #include <stdint.h>
 
 /**
+ * Treat every special token as allowed (tiktoken's `allowed_special="all"`).
+ */
+#define BPEKIT_SPECIAL_ALLOW_ALL 1
+
+/**
+ * Disallow every special token that is not allowed (tiktoken's default,
+ * `disallowed_special="all"`); the `disallowed` list is then ignored.
+ */
+#define BPEKIT_SPECIAL_DISALLOW_ALL 2
+
+/**
  * Major version of bpekit (the header's copy; a test checks it against Cargo.toml).
  */
 #define BPEKIT_VERSION_MAJOR 0
@@ -62,6 +73,22 @@
 #define BPEKIT_ABI_VERSION 1
 
 /**
+ * Which special tokens an encode call treats as special.
+ */
+typedef struct Allowed Allowed;
+
+/**
+ * Which special tokens an encode call refuses to see in its text (tiktoken's
+ * `disallowed_special`).
+ */
+typedef struct Disallowed Disallowed;
+
+/**
+ * tiktoken's `allowed_special` / `disallowed_special` pair.
+ */
+typedef struct SpecialPolicy SpecialPolicy;
+
+/**
  * An error: a status code and a message. Created by bpekit, owned by the caller,
  * released with `bpekit_error_free`.
  */
@@ -73,7 +100,9 @@ typedef struct bpekit_error bpekit_error;
 typedef struct bpekit_tokenizer bpekit_tokenizer;
 
 /**
- * A trainer: counts text, then learns merges. Mutable: one thread at a time.
+ * A trainer: counts text, then learns merges. Calls that change it need exclusive
+ * access; `bpekit_trainer_progress`, `bpekit_trainer_texts` and `bpekit_trainer_bytes`
+ * may run on other threads meanwhile.
  */
 typedef struct bpekit_trainer bpekit_trainer;
 
@@ -110,6 +139,20 @@ typedef struct bpekit_bytes {
 } bpekit_bytes;
 
 /**
+ * Offsets owned by the caller (from batch calls); release with `bpekit_offsets_free`.
+ */
+typedef struct bpekit_offsets {
+    /**
+     * The offsets; `len` of them.
+     */
+    size_t *data;
+    /**
+     * Number of offsets.
+     */
+    size_t len;
+} bpekit_offsets;
+
+/**
  * A status code: `BPEKIT_OK` (0) or one of the `BPEKIT_ERR_*` codes.
  */
 typedef int32_t bpekit_status;
@@ -128,6 +171,70 @@ typedef struct bpekit_slice {
      */
     size_t len;
 } bpekit_slice;
+
+/**
+ * A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
+ */
+typedef struct bpekit_special_token {
+    /**
+     * The token's text (UTF-8, not NUL-terminated).
+     */
+    struct bpekit_slice text;
+    /**
+     * Its id; must not be a rank of the ranks table.
+     */
+    uint32_t id;
+} bpekit_special_token;
+
+/**
+ * How an encode call treats special-token text (tiktoken's `allowed_special` and
+ * `disallowed_special`). Passing NULL for a policy means tiktoken's default: nothing
+ * allowed, every special token disallowed (`flags == BPEKIT_SPECIAL_DISALLOW_ALL`).
+ */
+typedef struct bpekit_special_policy {
+    /**
+     * Special tokens encoded as their ids (UTF-8 texts; unknown texts are ignored).
+     */
+    const struct bpekit_slice *allowed;
+    /**
+     * Number of `allowed` texts.
+     */
+    size_t n_allowed;
+    /**
+     * Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`.
+     */
+    const struct bpekit_slice *disallowed;
+    /**
+     * Number of `disallowed` texts.
+     */
+    size_t n_disallowed;
+    /**
+     * `BPEKIT_SPECIAL_ALLOW_ALL` and/or `BPEKIT_SPECIAL_DISALLOW_ALL`, or 0.
+     */
+    uint32_t flags;
+} bpekit_special_policy;
+
+/**
+ * A snapshot of a trainer's progress.
+ */
+typedef struct bpekit_progress {
+    /**
+     * Texts counted so far.
+     */
+    uint64_t texts;
+    /**
+     * Bytes of text counted so far.
+     */
+    uint64_t bytes;
+    /**
+     * Merges learned so far by the running (or last) `bpekit_trainer_finish`.
+     */
+    uint64_t merges_done;
+    /**
+     * Merges that finish aims for (lowered to what was reached if it stopped early).
+     */
+    uint64_t merges_total;
+} bpekit_progress;
 
 /**
  * Success.
@@ -155,7 +262,7 @@ typedef struct bpekit_slice {
 #define BPEKIT_ERR_UNKNOWN_TOKEN 4
 
 /**
- * Text contains a special token that the call does not allow (reserved; used by special-token encode).
+ * Text contains a special token that the call does not allow.
  */
 #define BPEKIT_ERR_DISALLOWED_SPECIAL 5
 
@@ -179,6 +286,16 @@ typedef struct bpekit_slice {
  */
 #define BPEKIT_ERR_PANIC 9
 
+/**
+ * Serialized data (a count table, a tokenizer file) is truncated, corrupted, of another
+ * version, or not bpekit's.
+ */
+#define BPEKIT_ERR_BAD_FORMAT 10
+
+
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -196,6 +313,13 @@ void bpekit_tokens_free(struct bpekit_tokens *t);
  * `b` may be NULL. Only for buffers filled by bpekit: never use libc `free()` on them.
  */
 void bpekit_bytes_free(struct bpekit_bytes *b);
+
+/**
+ * Releases the offsets in `o` and zeroes `*o`, so a second call is a no-op.
+ *
+ * `o` may be NULL. Only for buffers filled by bpekit: never use libc `free()` on them.
+ */
+void bpekit_offsets_free(struct bpekit_offsets *o);
 
 /**
  * Returns the status code of `e`.
@@ -233,6 +357,63 @@ void bpekit_error_free(struct bpekit_error *e);
  * byte, a largest rank far beyond the number of tokens; the message names the problem).
  */
 bpekit_status bpekit_tokenizer_from_tiktoken(const uint8_t *ranks, size_t ranks_len, const uint8_t *pattern, size_t pattern_len, struct bpekit_tokenizer **out, struct bpekit_error **err);
+
+/**
+ * Creates a tokenizer from tiktoken ranks (as `bpekit_tokenizer_from_tiktoken`), a
+ * pattern, and `n_special` special tokens (NULL allowed when `n_special` is 0).
+ *
+ * On success `*out` receives a new tokenizer, owned by the caller (release with
+ * `bpekit_tokenizer_free`). Errors: as `bpekit_tokenizer_from_tiktoken`, plus
+ * `BPEKIT_ERR_INVALID_UTF8` (a special token's text) and `BPEKIT_ERR_INVALID_ARG` (an
+ * empty or repeated special token, a repeated id, an id that is also a rank).
+ */
+bpekit_status bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const uint8_t *pattern, size_t pattern_len, const struct bpekit_special_token *specials, size_t n_special, struct bpekit_tokenizer **out, struct bpekit_error **err);
+
+/**
+ * Encodes `len` bytes of UTF-8 text with tiktoken's `encode` semantics under `policy`
+ * (NULL: nothing allowed, every special token disallowed).
+ *
+ * Allowed special-token text becomes its id; disallowed special-token text is
+ * `BPEKIT_ERR_DISALLOWED_SPECIAL` (the message names the token); other special-token
+ * text is ordinary text. On success `*out` is filled with ids owned by the caller
+ * (release with `bpekit_tokens_free`); on error `*out` is untouched.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_INVALID_ARG`
+ * (unknown flags), `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
+ */
+bpekit_status bpekit_tokenizer_encode(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *out, struct bpekit_error **err);
+
+/**
+ * Counts the tokens `bpekit_tokenizer_encode` would give, without building them:
+ * on success `*out` is the count. Arguments and errors as `bpekit_tokenizer_encode`.
+ */
+bpekit_status bpekit_tokenizer_count(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, size_t *out, struct bpekit_error **err);
+
+/**
+ * Encodes `n` texts in parallel, in one call, as `bpekit_tokenizer_encode` would each.
+ *
+ * `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
+ * `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`). On
+ * success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
+ * offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
+ * caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
+ * neither is touched. Errors: as `bpekit_tokenizer_encode`; the message names the
+ * first failing text as `texts[i]`.
+ */
+bpekit_status bpekit_tokenizer_encode_batch(const struct bpekit_tokenizer *tok, const struct bpekit_slice *texts, size_t n, const struct bpekit_special_policy *policy, size_t num_threads, struct bpekit_tokens *ids, struct bpekit_offsets *offsets, struct bpekit_error **err);
+
+/**
+ * Returns the number of special tokens (0 for NULL). Index them with
+ * `bpekit_tokenizer_special_token`.
+ */
+size_t bpekit_tokenizer_special_count(const struct bpekit_tokenizer *tok);
+
+/**
+ * Borrows special token `index` (in id order, `index < bpekit_tokenizer_special_count`):
+ * on success `*text`/`*len` describe its UTF-8 text, valid until
+ * `bpekit_tokenizer_free(tok)`, and `*id` is its id.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (index out of range).
+ */
+bpekit_status bpekit_tokenizer_special_token(const struct bpekit_tokenizer *tok, size_t index, const uint8_t **text, size_t *len, uint32_t *id, struct bpekit_error **err);
 
 /**
  * Encodes `len` bytes of UTF-8 text, treating special-token text as ordinary text.
@@ -349,6 +530,50 @@ uint64_t bpekit_trainer_texts(const struct bpekit_trainer *t);
  * Returns the number of text bytes counted so far (0 for NULL).
  */
 uint64_t bpekit_trainer_bytes(const struct bpekit_trainer *t);
+
+/**
+ * Sets the special tokens: `n` UTF-8 texts. `bpekit_trainer_finish` gives them the ids
+ * right after the last merge, in this order, and counts them in its `vocab_size`.
+ * Replaces any earlier set; `n == 0` clears it.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_INVALID_ARG` (an empty
+ * or repeated token). On error the trainer is unchanged. Needs exclusive access to `t`.
+ */
+bpekit_status bpekit_trainer_set_special_tokens(struct bpekit_trainer *t, const struct bpekit_slice *tokens, size_t n, struct bpekit_error **err);
+
+/**
+ * Runs the trainer's parallel work (batch counting) on `num_threads` threads of its
+ * own; 0 (the default) uses the shared pool, one thread per core (or
+ * `RAYON_NUM_THREADS`). The merges never depend on the thread count.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (threads cannot be started).
+ * Needs exclusive access to `t`.
+ */
+bpekit_status bpekit_trainer_set_threads(struct bpekit_trainer *t, size_t num_threads, struct bpekit_error **err);
+
+/**
+ * Fills `*out` with how far the trainer is: texts and bytes counted, merges done of
+ * the total of the running (or last) finish.
+ * May be called from another thread while `bpekit_trainer_feed`, `bpekit_trainer_feed_batch`
+ * or `bpekit_trainer_finish` runs on `t` (that is what it is for).
+ * Errors: `BPEKIT_ERR_NULL_ARG`.
+ */
+bpekit_status bpekit_trainer_progress(const struct bpekit_trainer *t, struct bpekit_progress *out, struct bpekit_error **err);
+
+/**
+ * Serializes the counts so far (each unique piece of text and how often it occurred,
+ * plus the pattern) into `*out`, owned by the caller (release with
+ * `bpekit_bytes_free`). Feed the result to `bpekit_trainer_add_counts` of another
+ * trainer, e.g. to count shards of a corpus on several machines and train once.
+ * Equal counts give equal bytes. Errors: `BPEKIT_ERR_NULL_ARG`.
+ */
+bpekit_status bpekit_trainer_export_counts(const struct bpekit_trainer *t, struct bpekit_bytes *out, struct bpekit_error **err);
+
+/**
+ * Adds counts exported by `bpekit_trainer_export_counts` (`len` bytes at `data`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_BAD_FORMAT` (truncated, corrupted or not a
+ * count table), `BPEKIT_ERR_INVALID_ARG` (counted with another pattern). On error
+ * nothing is added. Needs exclusive access to `t`.
+ */
+bpekit_status bpekit_trainer_add_counts(struct bpekit_trainer *t, const uint8_t *data, size_t len, struct bpekit_error **err);
 
 /**
  * Releases a trainer. `bpekit_trainer_free(NULL)` does nothing.

@@ -107,6 +107,36 @@ pub enum Allowed<'a> {
     Some(&'a HashSet<&'a str>),
 }
 
+/// Which special tokens an encode call refuses to see in its text (tiktoken's
+/// `disallowed_special`).
+#[derive(Debug, Clone, Copy)]
+pub enum Disallowed<'a> {
+    /// None: no check.
+    None,
+    /// Every special token that is not allowed (tiktoken's default, `"all"`).
+    AllNotAllowed,
+    /// Only these.
+    Some(&'a HashSet<&'a str>),
+}
+
+/// tiktoken's `allowed_special` / `disallowed_special` pair.
+#[derive(Debug, Clone, Copy)]
+pub struct SpecialPolicy<'a> {
+    /// Special tokens encoded as their ids.
+    pub allowed: Allowed<'a>,
+    /// Special tokens whose text is an error.
+    pub disallowed: Disallowed<'a>,
+}
+
+impl SpecialPolicy<'_> {
+    /// tiktoken's default: nothing allowed, everything else disallowed.
+    pub const DEFAULT: SpecialPolicy<'static> =
+        SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::AllNotAllowed };
+    /// `encode_ordinary`: special-token text is ordinary text, no check.
+    pub const ORDINARY: SpecialPolicy<'static> =
+        SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
+}
+
 impl Allowed<'_> {
     fn allows(&self, token: &str) -> bool {
         match self {
@@ -343,6 +373,77 @@ impl Tokenizer {
         Ok(())
     }
 
+    /// Encodes `text` with tiktoken's `encode` semantics: first the disallowed-special
+    /// check, then [`Tokenizer::encode`] with the allowed set.
+    ///
+    /// # Errors
+    /// [`ErrorKind::DisallowedSpecial`] naming the token; [`ErrorKind::BadPattern`].
+    pub fn encode_with(&self, text: &str, policy: &SpecialPolicy<'_>) -> Result<Vec<u32>> {
+        self.check_disallowed(text, policy)?;
+        self.encode(text, policy.allowed)
+    }
+
+    /// [`Tokenizer::encode_with`]'s count, without building the list.
+    ///
+    /// # Errors
+    /// As [`Tokenizer::encode_with`].
+    pub fn count_with(&self, text: &str, policy: &SpecialPolicy<'_>) -> Result<usize> {
+        self.check_disallowed(text, policy)?;
+        self.count(text, policy.allowed)
+    }
+
+    /// Encodes many texts in parallel (on the current rayon pool): the ids of all texts
+    /// one after another, and `texts.len() + 1` offsets (text `i` is `ids[off[i]..off[i+1]]`).
+    ///
+    /// # Errors
+    /// The first failing text's error, prefixed with its index; no partial output.
+    pub fn encode_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy<'_>,
+    ) -> Result<(Vec<u32>, Vec<usize>)> {
+        use rayon::prelude::*;
+        let parts: Vec<Vec<u32>> = texts
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                self.encode_with(t.as_ref(), policy)
+                    .map_err(|e| Error::new(e.kind(), format!("texts[{i}]: {}", e.message())))
+            })
+            .collect::<Result<_>>()?;
+        let mut offsets = Vec::with_capacity(parts.len() + 1);
+        let total = parts.iter().map(Vec::len).sum();
+        let mut ids = Vec::with_capacity(total);
+        offsets.push(0);
+        for p in parts {
+            ids.extend_from_slice(&p);
+            offsets.push(ids.len());
+        }
+        Ok((ids, offsets))
+    }
+
+    fn check_disallowed(&self, text: &str, policy: &SpecialPolicy<'_>) -> Result<()> {
+        let found = match policy.disallowed {
+            Disallowed::None => None,
+            Disallowed::AllNotAllowed => self.find_special(text, |t| !policy.allowed.allows(t)),
+            Disallowed::Some(set) => self.find_special(text, |t| set.contains(t)),
+        };
+        match found {
+            None => Ok(()),
+            Some(token) => Err(Error::new(
+                ErrorKind::DisallowedSpecial,
+                format!(
+                    "Encountered text corresponding to disallowed special token {token:?}.\n\
+                     If you want this text to be encoded as a special token, allow it \
+                     (allowed_special={{{token:?}, ...}}).\n\
+                     If you want this text to be encoded as normal text, disable the check for \
+                     this token (disallowed_special=(special_tokens - {{{token:?}}})).\n\
+                     To disable this check for all special tokens, pass disallowed_special=()."
+                ),
+            )),
+        }
+    }
+
     /// The first (leftmost, then longest) special token in `text` for which `pred` holds,
     /// overlapping matches included. Used for tiktoken's disallowed-special check.
     pub fn find_special(&self, text: &str, pred: impl Fn(&str) -> bool) -> Option<&str> {
@@ -573,6 +674,26 @@ mod tests {
         toy()
             .with_special_tokens(vec![("<|end|>".into(), 300), ("<|end|>x".into(), 301), ("<s>".into(), 302)])
             .unwrap()
+    }
+
+    #[test]
+    fn disallowed_special_is_an_error() {
+        let t = with_specials();
+        let e = t.encode_with("x <s> y", &SpecialPolicy::DEFAULT).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DisallowedSpecial);
+        assert!(e.message().contains("\"<s>\""), "{}", e.message());
+        let allowed: HashSet<&str> = ["<s>"].into_iter().collect();
+        let p = SpecialPolicy { allowed: Allowed::Some(&allowed), disallowed: Disallowed::AllNotAllowed };
+        assert_eq!(t.encode_with("x<s>", &p).unwrap(), vec![120, 302]);
+        assert!(t.encode_with("x<s><|end|>", &p).is_err());
+        assert_eq!(
+            t.encode_with("x<s>", &SpecialPolicy::ORDINARY).unwrap(),
+            t.encode_ordinary("x<s>").unwrap()
+        );
+        let (ids, off) = t.encode_batch(&["ab", "", "<s>c"], &SpecialPolicy::ORDINARY).unwrap();
+        assert_eq!(off, vec![0, 1, 1, ids.len()]);
+        let e = t.encode_batch(&["ab", "<s>"], &SpecialPolicy::DEFAULT).unwrap_err();
+        assert!(e.message().starts_with("texts[1]: "), "{}", e.message());
     }
 
     #[test]

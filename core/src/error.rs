@@ -16,6 +16,8 @@ pub enum ErrorKind {
     BadPattern,
     /// A rank table (tiktoken format or in memory) is malformed.
     BadRanks,
+    /// Text contains a special token that the call does not allow.
+    DisallowedSpecial,
     /// A serialized bpekit object (a count table, a tokenizer file) is truncated,
     /// corrupted, of another version, or not a bpekit file at all.
     BadFormat,

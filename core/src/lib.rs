@@ -27,7 +27,7 @@ pub mod pattern;
 pub mod ranks;
 pub mod train;
 
-pub use encode::{Allowed, Tokenizer};
+pub use encode::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 pub use error::{Error, ErrorKind, Result};
 pub use pattern::Pattern;
 pub use train::{train_from_counts, PieceCounts, TrainResult, Trainer};

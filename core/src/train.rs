@@ -234,7 +234,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-
 /// The merges learned by [`train_from_counts`], in order: merge `k` made token `256 + k`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrainResult {
@@ -617,7 +616,8 @@ impl Trainer {
         }
         let result = self.train_merges((u64::from(vocab_size) - base) as usize);
         let first_special = 256 + result.merges.len() as u32;
-        let specials = self.special_tokens.iter().cloned().zip(first_special..).collect::<Vec<(String, u32)>>();
+        let specials =
+            self.special_tokens.iter().cloned().zip(first_special..).collect::<Vec<(String, u32)>>();
         result.into_tokenizer(self.pattern.clone())?.with_special_tokens(specials)
     }
 }
@@ -725,7 +725,8 @@ mod tests {
 
     #[test]
     fn thread_count_does_not_change_merges() {
-        let texts: Vec<String> = (0..300).map(|i| format!("doc {i}: the quick brown fox {}", i % 13)).collect();
+        let texts: Vec<String> =
+            (0..300).map(|i| format!("doc {i}: the quick brown fox {}", i % 13)).collect();
         let merges = |threads| {
             let mut t = Trainer::new(Pattern::default_pattern());
             t.set_num_threads(threads).unwrap();

@@ -58,15 +58,6 @@ pub(crate) unsafe fn try_ref<'a, T>(p: *const T, arg: &str) -> Result<&'a T, CEr
     unsafe { p.as_ref() }.ok_or_else(|| CError::null(arg))
 }
 
-/// Borrows `*p` mutably, or fails with `BPEKIT_ERR_NULL_ARG` naming `arg`.
-///
-/// # Safety
-/// `p` is NULL or points to a live `T`, exclusively ours for `'a`.
-pub(crate) unsafe fn try_mut<'a, T>(p: *mut T, arg: &str) -> Result<&'a mut T, CError> {
-    // SAFETY: delegated to the caller.
-    unsafe { p.as_mut() }.ok_or_else(|| CError::null(arg))
-}
-
 /// Checks an out-pointer is not NULL (the write happens later, on success).
 pub(crate) fn try_out<T>(p: *mut T, arg: &str) -> Result<*mut T, CError> {
     if p.is_null() {
@@ -102,4 +93,25 @@ pub(crate) fn utf8<'a>(bytes: &'a [u8], arg: &str) -> Result<&'a str, CError> {
 pub(crate) unsafe fn write<T>(out: *mut T, value: T) {
     // SAFETY: delegated to the caller; `write` does not drop the old (maybe uninit) value.
     unsafe { out.write(value) }
+}
+
+/// Borrows an array of `n` `bpekit_slice`s as UTF-8 strings; errors name `arg[i]`.
+///
+/// # Safety
+/// Unless NULL (allowed when `n == 0`), `p` points to `n` slices, each valid as
+/// [`try_slice`] requires, all outliving `'a`.
+pub(crate) unsafe fn try_strs<'a>(
+    p: *const super::buffers::bpekit_slice,
+    n: usize,
+    arg: &str,
+) -> Result<Vec<&'a str>, CError> {
+    // SAFETY: delegated to the caller.
+    let slices = unsafe { try_slice(p, n, arg) }?;
+    let mut out = Vec::with_capacity(n);
+    for (i, s) in slices.iter().enumerate() {
+        let what = format!("{arg}[{i}]");
+        // SAFETY: each slice is valid by the caller's contract.
+        out.push(utf8(unsafe { try_slice(s.data, s.len, &what) }?, &what)?);
+    }
+    Ok(out)
 }

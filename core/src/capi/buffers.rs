@@ -24,6 +24,15 @@ pub struct bpekit_bytes {
     pub len: usize,
 }
 
+/// Offsets owned by the caller (from batch calls); release with `bpekit_offsets_free`.
+#[repr(C)]
+pub struct bpekit_offsets {
+    /// The offsets; `len` of them.
+    pub data: *mut usize,
+    /// Number of offsets.
+    pub len: usize,
+}
+
 /// A borrowed byte string passed in by the caller (for batch inputs). bpekit copies
 /// what it needs before the call returns. `data` may be NULL when `len` is 0.
 #[repr(C)]
@@ -62,6 +71,13 @@ impl bpekit_tokens {
     }
 }
 
+impl bpekit_offsets {
+    pub(crate) fn from_vec(v: Vec<usize>) -> Self {
+        let (data, len) = into_raw(v);
+        bpekit_offsets { data, len }
+    }
+}
+
 impl bpekit_bytes {
     pub(crate) fn from_vec(v: Vec<u8>) -> Self {
         let (data, len) = into_raw(v);
@@ -94,5 +110,19 @@ pub unsafe extern "C" fn bpekit_bytes_free(b: *mut bpekit_bytes) {
         unsafe { drop_raw(b.data, b.len) };
         b.data = ptr::null_mut();
         b.len = 0;
+    }
+}
+
+/// Releases the offsets in `o` and zeroes `*o`, so a second call is a no-op.
+///
+/// `o` may be NULL. Only for buffers filled by bpekit: never use libc `free()` on them.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_offsets_free(o: *mut bpekit_offsets) {
+    // SAFETY: the caller passes NULL or a `bpekit_offsets` that bpekit filled (or zeroed).
+    if let Some(o) = unsafe { o.as_mut() } {
+        // SAFETY: `data`/`len` were made by `into_raw` (or are NULL) and are reset below.
+        unsafe { drop_raw(o.data, o.len) };
+        o.data = ptr::null_mut();
+        o.len = 0;
     }
 }

@@ -17,7 +17,7 @@ pub const BPEKIT_ERR_INVALID_ARG: bpekit_status = 2;
 pub const BPEKIT_ERR_INVALID_UTF8: bpekit_status = 3;
 /// A token id is not in the vocabulary.
 pub const BPEKIT_ERR_UNKNOWN_TOKEN: bpekit_status = 4;
-/// Text contains a special token that the call does not allow (reserved; used by special-token encode).
+/// Text contains a special token that the call does not allow.
 pub const BPEKIT_ERR_DISALLOWED_SPECIAL: bpekit_status = 5;
 /// The split pattern does not compile, or the regex engine failed while matching.
 pub const BPEKIT_ERR_BAD_PATTERN: bpekit_status = 6;
@@ -72,6 +72,7 @@ impl From<crate::Error> for CError {
             ErrorKind::BadPattern => BPEKIT_ERR_BAD_PATTERN,
             ErrorKind::BadRanks => BPEKIT_ERR_BAD_RANKS,
             ErrorKind::BadFormat => BPEKIT_ERR_BAD_FORMAT,
+            ErrorKind::DisallowedSpecial => BPEKIT_ERR_DISALLOWED_SPECIAL,
         };
         CError::new(code, e.message())
     }

@@ -1,10 +1,115 @@
 //! `bpekit_tokenizer`: encode, decode and export through the C ABI.
 
-use super::boundary::{call, call_or, try_out, try_ref, try_slice, utf8, write};
-use super::buffers::{bpekit_bytes, bpekit_tokens};
-use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_UNKNOWN_TOKEN};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use hashbrown::{HashMap, HashSet};
+
+use super::boundary::{call, call_or, try_out, try_ref, try_slice, try_strs, utf8, write};
+use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
+use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG, BPEKIT_ERR_UNKNOWN_TOKEN};
 use super::trainer::pattern_arg;
-use crate::Tokenizer;
+use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
+
+/// Treat every special token as allowed (tiktoken's `allowed_special="all"`).
+pub const BPEKIT_SPECIAL_ALLOW_ALL: u32 = 1;
+/// Disallow every special token that is not allowed (tiktoken's default,
+/// `disallowed_special="all"`); the `disallowed` list is then ignored.
+pub const BPEKIT_SPECIAL_DISALLOW_ALL: u32 = 2;
+
+/// A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct bpekit_special_token {
+    /// The token's text (UTF-8, not NUL-terminated).
+    pub text: bpekit_slice,
+    /// Its id; must not be a rank of the ranks table.
+    pub id: u32,
+}
+
+/// How an encode call treats special-token text (tiktoken's `allowed_special` and
+/// `disallowed_special`). Passing NULL for a policy means tiktoken's default: nothing
+/// allowed, every special token disallowed (`flags == BPEKIT_SPECIAL_DISALLOW_ALL`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct bpekit_special_policy {
+    /// Special tokens encoded as their ids (UTF-8 texts; unknown texts are ignored).
+    pub allowed: *const bpekit_slice,
+    /// Number of `allowed` texts.
+    pub n_allowed: usize,
+    /// Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`.
+    pub disallowed: *const bpekit_slice,
+    /// Number of `disallowed` texts.
+    pub n_disallowed: usize,
+    /// `BPEKIT_SPECIAL_ALLOW_ALL` and/or `BPEKIT_SPECIAL_DISALLOW_ALL`, or 0.
+    pub flags: u32,
+}
+
+/// An owned, decoded policy: the sets the borrowed [`SpecialPolicy`] points into.
+struct PolicySets<'a> {
+    allowed: HashSet<&'a str>,
+    disallowed: HashSet<&'a str>,
+    flags: u32,
+}
+
+impl<'a> PolicySets<'a> {
+    /// # Safety
+    /// `p` is NULL or a valid policy whose arrays outlive `'a`.
+    unsafe fn read(p: *const bpekit_special_policy) -> Result<Self, CError> {
+        // SAFETY: delegated to the caller.
+        let Some(p) = (unsafe { p.as_ref() }) else {
+            return Ok(PolicySets {
+                allowed: HashSet::new(),
+                disallowed: HashSet::new(),
+                flags: BPEKIT_SPECIAL_DISALLOW_ALL,
+            });
+        };
+        if p.flags & !(BPEKIT_SPECIAL_ALLOW_ALL | BPEKIT_SPECIAL_DISALLOW_ALL) != 0 {
+            return Err(CError::new(BPEKIT_ERR_INVALID_ARG, format!("unknown policy flags {:#x}", p.flags)));
+        }
+        // SAFETY: the arrays are valid by the caller's contract.
+        let allowed = unsafe { try_strs(p.allowed, p.n_allowed, "policy.allowed") }?.into_iter().collect();
+        // SAFETY: as above.
+        let disallowed =
+            unsafe { try_strs(p.disallowed, p.n_disallowed, "policy.disallowed") }?.into_iter().collect();
+        Ok(PolicySets { allowed, disallowed, flags: p.flags })
+    }
+
+    fn policy(&self) -> SpecialPolicy<'_> {
+        let allowed = if self.flags & BPEKIT_SPECIAL_ALLOW_ALL != 0 {
+            Allowed::All
+        } else if self.allowed.is_empty() {
+            Allowed::None
+        } else {
+            Allowed::Some(&self.allowed)
+        };
+        let disallowed = if self.flags & BPEKIT_SPECIAL_DISALLOW_ALL != 0 {
+            Disallowed::AllNotAllowed
+        } else if self.disallowed.is_empty() {
+            Disallowed::None
+        } else {
+            Disallowed::Some(&self.disallowed)
+        };
+        SpecialPolicy { allowed, disallowed }
+    }
+}
+
+/// Thread pools for batch calls, one per requested size, built on first use.
+fn pool(num_threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, CError> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    if num_threads == 0 {
+        return Ok(None);
+    }
+    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&num_threads) {
+        return Ok(Some(Arc::clone(p)));
+    }
+    let p = rayon::ThreadPoolBuilder::new().num_threads(num_threads).build().map_err(|e| {
+        CError::new(BPEKIT_ERR_INVALID_ARG, format!("cannot start {num_threads} threads: {e}"))
+    })?;
+    let p = Arc::new(p);
+    pools.insert(num_threads, Arc::clone(&p));
+    Ok(Some(p))
+}
 
 /// A tokenizer. Immutable: any number of threads may use one at once.
 pub struct bpekit_tokenizer {
@@ -47,6 +152,179 @@ pub unsafe extern "C" fn bpekit_tokenizer_from_tiktoken(
             let pattern = pattern_arg(pattern, pattern_len)?;
             let tok = Tokenizer::from_tiktoken(ranks, pattern)?;
             write(out, bpekit_tokenizer::into_raw(tok));
+            Ok(())
+        })
+    }
+}
+
+/// Creates a tokenizer from tiktoken ranks (as `bpekit_tokenizer_from_tiktoken`), a
+/// pattern, and `n_special` special tokens (NULL allowed when `n_special` is 0).
+///
+/// On success `*out` receives a new tokenizer, owned by the caller (release with
+/// `bpekit_tokenizer_free`). Errors: as `bpekit_tokenizer_from_tiktoken`, plus
+/// `BPEKIT_ERR_INVALID_UTF8` (a special token's text) and `BPEKIT_ERR_INVALID_ARG` (an
+/// empty or repeated special token, a repeated id, an id that is also a rank).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_new(
+    ranks: *const u8,
+    ranks_len: usize,
+    pattern: *const u8,
+    pattern_len: usize,
+    specials: *const bpekit_special_token,
+    n_special: usize,
+    out: *mut *mut bpekit_tokenizer,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let out = try_out(out, "out")?;
+            let ranks = try_slice(ranks, ranks_len, "ranks")?;
+            let pattern = pattern_arg(pattern, pattern_len)?;
+            let mut list = Vec::with_capacity(n_special);
+            for (i, s) in try_slice(specials, n_special, "specials")?.iter().enumerate() {
+                let what = format!("specials[{i}].text");
+                list.push((utf8(try_slice(s.text.data, s.text.len, &what)?, &what)?.to_owned(), s.id));
+            }
+            let tok = Tokenizer::from_tiktoken(ranks, pattern)?.with_special_tokens(list)?;
+            write(out, bpekit_tokenizer::into_raw(tok));
+            Ok(())
+        })
+    }
+}
+
+/// Encodes `len` bytes of UTF-8 text with tiktoken's `encode` semantics under `policy`
+/// (NULL: nothing allowed, every special token disallowed).
+///
+/// Allowed special-token text becomes its id; disallowed special-token text is
+/// `BPEKIT_ERR_DISALLOWED_SPECIAL` (the message names the token); other special-token
+/// text is ordinary text. On success `*out` is filled with ids owned by the caller
+/// (release with `bpekit_tokens_free`); on error `*out` is untouched.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_INVALID_ARG`
+/// (unknown flags), `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode(
+    tok: *const bpekit_tokenizer,
+    text: *const u8,
+    len: usize,
+    policy: *const bpekit_special_policy,
+    out: *mut bpekit_tokens,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let text = utf8(try_slice(text, len, "text")?, "text")?;
+            let sets = PolicySets::read(policy)?;
+            let ids = tok.inner.encode_with(text, &sets.policy())?;
+            write(out, bpekit_tokens::from_vec(ids));
+            Ok(())
+        })
+    }
+}
+
+/// Counts the tokens `bpekit_tokenizer_encode` would give, without building them:
+/// on success `*out` is the count. Arguments and errors as `bpekit_tokenizer_encode`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_count(
+    tok: *const bpekit_tokenizer,
+    text: *const u8,
+    len: usize,
+    policy: *const bpekit_special_policy,
+    out: *mut usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let text = utf8(try_slice(text, len, "text")?, "text")?;
+            let sets = PolicySets::read(policy)?;
+            write(out, tok.inner.count_with(text, &sets.policy())?);
+            Ok(())
+        })
+    }
+}
+
+/// Encodes `n` texts in parallel, in one call, as `bpekit_tokenizer_encode` would each.
+///
+/// `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
+/// `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`). On
+/// success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
+/// offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
+/// caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
+/// neither is touched. Errors: as `bpekit_tokenizer_encode`; the message names the
+/// first failing text as `texts[i]`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_batch(
+    tok: *const bpekit_tokenizer,
+    texts: *const bpekit_slice,
+    n: usize,
+    policy: *const bpekit_special_policy,
+    num_threads: usize,
+    ids: *mut bpekit_tokens,
+    offsets: *mut bpekit_offsets,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let (ids, offsets) = (try_out(ids, "ids")?, try_out(offsets, "offsets")?);
+            let texts = try_strs(texts, n, "texts")?;
+            let sets = PolicySets::read(policy)?;
+            let policy = sets.policy();
+            let run = || tok.inner.encode_batch(&texts, &policy);
+            let (flat, offs) = match pool(num_threads)? {
+                Some(p) => p.install(run),
+                None => run(),
+            }?;
+            write(ids, bpekit_tokens::from_vec(flat));
+            write(offsets, bpekit_offsets::from_vec(offs));
+            Ok(())
+        })
+    }
+}
+
+/// Returns the number of special tokens (0 for NULL). Index them with
+/// `bpekit_tokenizer_special_token`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_special_count(tok: *const bpekit_tokenizer) -> usize {
+    // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
+    call_or(0, || unsafe { tok.as_ref() }.map_or(0, |t| t.inner.special_tokens().len()))
+}
+
+/// Borrows special token `index` (in id order, `index < bpekit_tokenizer_special_count`):
+/// on success `*text`/`*len` describe its UTF-8 text, valid until
+/// `bpekit_tokenizer_free(tok)`, and `*id` is its id.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (index out of range).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_special_token(
+    tok: *const bpekit_tokenizer,
+    index: usize,
+    text: *mut *const u8,
+    len: *mut usize,
+    id: *mut u32,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let (text, len, id) = (try_out(text, "text")?, try_out(len, "len")?, try_out(id, "id")?);
+            let n = tok.inner.special_tokens().len();
+            let (t, i) = tok.inner.special_tokens().nth(index).ok_or_else(|| {
+                CError::new(
+                    BPEKIT_ERR_INVALID_ARG,
+                    format!("special token index {index} is out of range (0..{n})"),
+                )
+            })?;
+            write(text, t.as_ptr());
+            write(len, t.len());
+            write(id, i);
             Ok(())
         })
     }

@@ -1,14 +1,44 @@
 //! `bpekit_trainer`: streaming training through the C ABI.
 
-use super::boundary::{call, call_or, try_mut, try_out, try_ref, try_slice, utf8, write};
-use super::buffers::bpekit_slice;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::boundary::{call, call_or, try_out, try_ref, try_slice, try_strs, utf8, write};
+use super::buffers::{bpekit_bytes, bpekit_slice};
 use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
 use super::tokenizer::bpekit_tokenizer;
+use crate::train::Progress;
 use crate::{Pattern, Trainer};
 
-/// A trainer: counts text, then learns merges. Mutable: one thread at a time.
+/// A trainer: counts text, then learns merges. Calls that change it need exclusive
+/// access; `bpekit_trainer_progress`, `bpekit_trainer_texts` and `bpekit_trainer_bytes`
+/// may run on other threads meanwhile.
 pub struct bpekit_trainer {
-    inner: Trainer,
+    // The mutex makes concurrent misuse safe (it serializes); progress is outside it so
+    // it can be read while a long call holds the lock.
+    inner: Mutex<Trainer>,
+    progress: Arc<Progress>,
+}
+
+impl bpekit_trainer {
+    fn lock(&self) -> MutexGuard<'_, Trainer> {
+        // A panic while locked was already reported as BPEKIT_ERR_PANIC; the trainer's
+        // state is still consistent (every mutation is all-or-nothing), so go on.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A snapshot of a trainer's progress.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct bpekit_progress {
+    /// Texts counted so far.
+    pub texts: u64,
+    /// Bytes of text counted so far.
+    pub bytes: u64,
+    /// Merges learned so far by the running (or last) `bpekit_trainer_finish`.
+    pub merges_done: u64,
+    /// Merges that finish aims for (lowered to what was reached if it stopped early).
+    pub merges_total: u64,
 }
 
 /// Compiles an optional pattern: `(NULL, 0)` means the default (GPT-4 / cl100k) pattern;
@@ -79,7 +109,9 @@ pub unsafe extern "C" fn bpekit_trainer_new(
         call(err, || {
             let out = try_out(out, "out")?;
             let pattern = pattern_arg(pattern, pattern_len)?;
-            let t = Box::new(bpekit_trainer { inner: Trainer::new(pattern) });
+            let trainer = Trainer::new(pattern);
+            let progress = trainer.progress();
+            let t = Box::new(bpekit_trainer { inner: Mutex::new(trainer), progress });
             write(out, Box::into_raw(t));
             Ok(())
         })
@@ -102,9 +134,9 @@ pub unsafe extern "C" fn bpekit_trainer_feed(
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     unsafe {
         call(err, || {
-            let t = try_mut(t, "t")?;
+            let t = try_ref(t, "t")?;
             let text = utf8(try_slice(text, len, "text")?, "text")?;
-            Ok(t.inner.feed(text)?)
+            Ok(t.lock().feed(text)?)
         })
     }
 }
@@ -124,14 +156,9 @@ pub unsafe extern "C" fn bpekit_trainer_feed_batch(
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     unsafe {
         call(err, || {
-            let t = try_mut(t, "t")?;
-            let slices = try_slice(texts, n, "texts")?;
-            let mut strs = Vec::with_capacity(n);
-            for (i, s) in slices.iter().enumerate() {
-                let what = format!("texts[{i}]");
-                strs.push(utf8(try_slice(s.data, s.len, &what)?, &what)?);
-            }
-            Ok(t.inner.feed_batch(&strs)?)
+            let t = try_ref(t, "t")?;
+            let strs = try_strs(texts, n, "texts")?;
+            Ok(t.lock().feed_batch(&strs)?)
         })
     }
 }
@@ -155,7 +182,7 @@ pub unsafe extern "C" fn bpekit_trainer_finish(
         call(err, || {
             let t = try_ref(t, "t")?;
             let out = try_out(out, "out")?;
-            let tok = t.inner.finish(vocab_size)?;
+            let tok = t.lock().finish(vocab_size)?;
             write(out, bpekit_tokenizer::into_raw(tok));
             Ok(())
         })
@@ -166,14 +193,130 @@ pub unsafe extern "C" fn bpekit_trainer_finish(
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_trainer_texts(t: *const bpekit_trainer) -> u64 {
     // SAFETY: `t` is NULL or a live trainer (caller's contract).
-    call_or(0, || unsafe { t.as_ref() }.map_or(0, |t| t.inner.counts().texts()))
+    call_or(0, || unsafe { t.as_ref() }.map_or(0, |t| t.progress.snapshot().texts))
 }
 
 /// Returns the number of text bytes counted so far (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_trainer_bytes(t: *const bpekit_trainer) -> u64 {
     // SAFETY: `t` is NULL or a live trainer (caller's contract).
-    call_or(0, || unsafe { t.as_ref() }.map_or(0, |t| t.inner.counts().bytes()))
+    call_or(0, || unsafe { t.as_ref() }.map_or(0, |t| t.progress.snapshot().bytes))
+}
+
+/// Sets the special tokens: `n` UTF-8 texts. `bpekit_trainer_finish` gives them the ids
+/// right after the last merge, in this order, and counts them in its `vocab_size`.
+/// Replaces any earlier set; `n == 0` clears it.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_INVALID_ARG` (an empty
+/// or repeated token). On error the trainer is unchanged. Needs exclusive access to `t`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_trainer_set_special_tokens(
+    t: *mut bpekit_trainer,
+    tokens: *const bpekit_slice,
+    n: usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let t = try_ref(t, "t")?;
+            let tokens = try_strs(tokens, n, "tokens")?;
+            Ok(t.lock().set_special_tokens(tokens.into_iter().map(String::from).collect())?)
+        })
+    }
+}
+
+/// Runs the trainer's parallel work (batch counting) on `num_threads` threads of its
+/// own; 0 (the default) uses the shared pool, one thread per core (or
+/// `RAYON_NUM_THREADS`). The merges never depend on the thread count.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (threads cannot be started).
+/// Needs exclusive access to `t`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_trainer_set_threads(
+    t: *mut bpekit_trainer,
+    num_threads: usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let t = try_ref(t, "t")?;
+            Ok(t.lock().set_num_threads(num_threads)?)
+        })
+    }
+}
+
+/// Fills `*out` with how far the trainer is: texts and bytes counted, merges done of
+/// the total of the running (or last) finish.
+/// May be called from another thread while `bpekit_trainer_feed`, `bpekit_trainer_feed_batch`
+/// or `bpekit_trainer_finish` runs on `t` (that is what it is for).
+/// Errors: `BPEKIT_ERR_NULL_ARG`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_trainer_progress(
+    t: *const bpekit_trainer,
+    out: *mut bpekit_progress,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let t = try_ref(t, "t")?;
+            let out = try_out(out, "out")?;
+            let p = t.progress.snapshot();
+            write(
+                out,
+                bpekit_progress {
+                    texts: p.texts,
+                    bytes: p.bytes,
+                    merges_done: p.merges_done,
+                    merges_total: p.merges_total,
+                },
+            );
+            Ok(())
+        })
+    }
+}
+
+/// Serializes the counts so far (each unique piece of text and how often it occurred,
+/// plus the pattern) into `*out`, owned by the caller (release with
+/// `bpekit_bytes_free`). Feed the result to `bpekit_trainer_add_counts` of another
+/// trainer, e.g. to count shards of a corpus on several machines and train once.
+/// Equal counts give equal bytes. Errors: `BPEKIT_ERR_NULL_ARG`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_trainer_export_counts(
+    t: *const bpekit_trainer,
+    out: *mut bpekit_bytes,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let t = try_ref(t, "t")?;
+            let out = try_out(out, "out")?;
+            write(out, bpekit_bytes::from_vec(t.lock().counts_bytes()));
+            Ok(())
+        })
+    }
+}
+
+/// Adds counts exported by `bpekit_trainer_export_counts` (`len` bytes at `data`).
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_BAD_FORMAT` (truncated, corrupted or not a
+/// count table), `BPEKIT_ERR_INVALID_ARG` (counted with another pattern). On error
+/// nothing is added. Needs exclusive access to `t`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_trainer_add_counts(
+    t: *mut bpekit_trainer,
+    data: *const u8,
+    len: usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let t = try_ref(t, "t")?;
+            let data = try_slice(data, len, "data")?;
+            Ok(t.lock().add_counts_bytes(data)?)
+        })
+    }
 }
 
 /// Releases a trainer. `bpekit_trainer_free(NULL)` does nothing.
