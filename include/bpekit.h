@@ -443,6 +443,13 @@ bpekit_status bpekit_tokenizer_decode(const struct bpekit_tokenizer *tok, const 
 bpekit_status bpekit_tokenizer_token_bytes(const struct bpekit_tokenizer *tok, uint32_t id, const uint8_t **data, size_t *len, struct bpekit_error **err);
 
 /**
+ * Looks up the id of `len` bytes that form one token: a rank, else a special token's
+ * text. On success `*id` is the id.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_UNKNOWN_TOKEN` (the bytes are not one token).
+ */
+bpekit_status bpekit_tokenizer_token_id(const struct bpekit_tokenizer *tok, const uint8_t *bytes, size_t len, uint32_t *id, struct bpekit_error **err);
+
+/**
  * Exports the ranks in tiktoken's `.tiktoken` format, sorted by rank: the output loads
  * with tiktoken's `load_tiktoken_bpe` and with `bpekit_tokenizer_from_tiktoken`.
  *

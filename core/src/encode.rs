@@ -273,6 +273,13 @@ impl Tokenizer {
         self.specials.tokens.iter().map(|(t, id)| (&**t, *id))
     }
 
+    /// The id of a byte string that is one token: a rank, else a special token's text
+    /// (tiktoken's `encode_single_token`).
+    pub fn single_token_id(&self, bytes: &[u8]) -> Option<u32> {
+        self.token_id(bytes)
+            .or_else(|| std::str::from_utf8(bytes).ok().and_then(|t| self.special_token_id(t)))
+    }
+
     /// The id of a special token.
     pub fn special_token_id(&self, text: &str) -> Option<u32> {
         self.specials.by_text.get(text).copied()

@@ -12,6 +12,7 @@ tokens as tiktoken, from one Rust library loaded through cffi (ABI mode).
 from ._errors import (
     BufferTooSmallError,
     DisallowedSpecialTokenError,
+    FormatError,
     InternalError,
     InvalidArgumentError,
     InvalidUtf8Error,
@@ -22,6 +23,7 @@ from ._errors import (
     UnknownTokenError,
 )
 from ._lowlevel import version as _native_version
+from ._registry import get_encoding, list_encoding_names
 from .core import (
     CL100K_PATTERN,
     GPT2_PATTERN,
@@ -44,6 +46,7 @@ __all__ = [
     "BufferTooSmallError",
     "DisallowedSpecialTokenError",
     "Encoding",
+    "FormatError",
     "InternalError",
     "InvalidArgumentError",
     "InvalidUtf8Error",
@@ -53,5 +56,7 @@ __all__ = [
     "TokenizerError",
     "Trainer",
     "UnknownTokenError",
+    "get_encoding",
+    "list_encoding_names",
     "train",
 ]

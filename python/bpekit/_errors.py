@@ -76,6 +76,13 @@ class InternalError(TokenizerError, RuntimeError):
     code = 9
 
 
+class FormatError(TokenizerError, ValueError):
+    """Serialized data (a count table, a tokenizer file) is truncated, corrupted, of
+    another version, or not bpekit's."""
+
+    code = 10
+
+
 by_code: dict[int, type[TokenizerError]] = {
     cls.code: cls
     for cls in (
@@ -88,6 +95,7 @@ by_code: dict[int, type[TokenizerError]] = {
         RanksError,
         BufferTooSmallError,
         InternalError,
+        FormatError,
     )
 }
 

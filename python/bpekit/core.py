@@ -1,13 +1,19 @@
-"""The Python API: :class:`Encoding` (encode/decode), :class:`Trainer` and :func:`train`."""
+"""The Python API: :class:`Encoding` (tiktoken's), :class:`Trainer` and :func:`train`."""
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
 from array import array
-from typing import Any, Iterable, Sequence, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
-from ._errors import InvalidArgumentError
+from ._errors import DisallowedSpecialTokenError, InvalidArgumentError, UnknownTokenError
 from ._lowlevel import ffi, lib, rustcall
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 TextLike = Union[str, bytes]
 
@@ -33,6 +39,9 @@ RUSTBPE_GPT4_PATTERN: str = _named_pattern("rustbpe")
 NANOCHAT_PATTERN: str = _named_pattern("nanochat")
 
 
+# ==== Marshalling helpers ====
+
+
 def _pattern_arg(pattern: str | None) -> tuple[Any, int]:
     if pattern is None:
         return ffi.NULL, 0
@@ -49,6 +58,8 @@ def _text_bytes(text: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+    except AttributeError:
+        raise TypeError(f"expected str, got {type(text).__name__}") from None
 
 
 def _item_bytes(item: object, index: int) -> bytes:
@@ -59,10 +70,63 @@ def _item_bytes(item: object, index: int) -> bytes:
     raise TypeError(f"texts must be str or bytes; item {index} is {type(item).__name__}")
 
 
+class _Slices:
+    """A ``bpekit_slice[]`` over byte strings, keeping them alive while it lives."""
+
+    __slots__ = ("array", "_keep", "n")
+
+    def __init__(self, items: Sequence[bytes]) -> None:
+        self.n = len(items)
+        self.array = ffi.new("bpekit_slice[]", self.n)
+        self._keep = []
+        for i, raw in enumerate(items):
+            buf = ffi.from_buffer(raw)
+            self._keep.append(buf)
+            self.array[i].data = ffi.cast("const uint8_t *", buf)
+            self.array[i].len = len(raw)
+
+
 def _ids_buffer(tokens: Sequence[int]) -> array:
     if isinstance(tokens, array) and tokens.typecode == "I" and tokens.itemsize == 4:
         return tokens
-    return array("I", tokens)  # OverflowError for ids outside 0..2**32-1
+    try:
+        return array("I", tokens)  # OverflowError for ids outside 0..2**32-1
+    except TypeError:
+        try:
+            import numpy as np
+
+            if isinstance(tokens, np.ndarray):
+                return array("I", tokens.astype(np.uint32, casting="safe").tobytes())
+        except ImportError:
+            pass
+        raise
+
+
+def _take_tokens(out: Any) -> list[int]:
+    try:
+        return ffi.unpack(out.ids, out.len) if out.len else []
+    finally:
+        lib.bpekit_tokens_free(out)
+
+
+def _take_bytes(out: Any) -> bytes:
+    try:
+        return ffi.unpack(ffi.cast("char *", out.data), out.len) if out.len else b""
+    finally:
+        lib.bpekit_bytes_free(out)
+
+
+def _raise_disallowed(token: str) -> None:
+    # tiktoken's exact message, so code that matches on it keeps working.
+    raise DisallowedSpecialTokenError(
+        f"Encountered text corresponding to disallowed special token {token!r}.\n"
+        "If you want this text to be encoded as a special token, "
+        f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
+        f"If you want this text to be encoded as normal text, disable the check for this token "
+        f"by passing `disallowed_special=(enc.special_tokens_set - {{{token!r}}})`.\n"
+        "To disable this check for all special tokens, pass `disallowed_special=()`.\n",
+        5,
+    )
 
 
 # ==== Handles ====
@@ -72,8 +136,9 @@ class _Handle:
     """Owns one native handle: freed by ``close()``, ``with``, or garbage collection."""
 
     _free: Any = None
+    _raw: Any = None
 
-    def __init__(self, ptr: Any) -> None:
+    def _own(self, ptr: Any) -> None:
         self._raw = ffi.gc(ptr, type(self)._free)
 
     @property
@@ -95,59 +160,157 @@ class _Handle:
         self.close()
 
 
+AllowedSpecial = Union[Literal["all"], AbstractSet[str]]
+DisallowedSpecial = Union[Literal["all"], Collection[str]]
+
+
 # ==== Encoding ====
 
 
 class Encoding(_Handle):
-    """A byte-level BPE tokenizer: ranks and a split pattern, immutable, thread-safe.
+    """A byte-level BPE tokenizer with tiktoken's API: ranks, a split pattern and
+    special tokens; immutable and safe to share between threads.
 
-    Build one with :func:`train`, :meth:`from_tiktoken_bytes` or
-    :meth:`from_tiktoken_file`. Methods follow ``tiktoken.Encoding``.
+    The constructor is tiktoken's, so ``bpekit.Encoding`` drops in for
+    ``tiktoken.Encoding``:
 
-    >>> enc = train(["low lower lowest"] * 3, vocab_size=270)
-    >>> enc.decode(enc.encode_ordinary("lowest"))
-    'lowest'
+    >>> ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256}
+    >>> enc = Encoding("toy", pat_str=CL100K_PATTERN, mergeable_ranks=ranks,
+    ...                special_tokens={"<|endoftext|>": 257})
+    >>> enc.encode("abab<|endoftext|>", allowed_special="all")
+    [256, 256, 257]
+
+    Other ways to get one: :func:`train`, :func:`get_encoding`, :meth:`from_tiktoken_file`.
     """
 
     _free = lib.bpekit_tokenizer_free
 
-    def __init__(self, ptr: Any, name: str = "bpekit") -> None:
-        super().__init__(ptr)
+    def __init__(
+        self,
+        name: str,
+        *,
+        pat_str: str,
+        mergeable_ranks: dict[bytes, int],
+        special_tokens: dict[str, int],
+        explicit_n_vocab: int | None = None,
+    ) -> None:
+        if explicit_n_vocab is not None:
+            if len(mergeable_ranks) + len(special_tokens) != explicit_n_vocab:
+                raise ValueError(
+                    f"explicit_n_vocab={explicit_n_vocab} but there are {len(mergeable_ranks)} ranks "
+                    f"and {len(special_tokens)} special tokens"
+                )
+            top = max([*mergeable_ranks.values(), *special_tokens.values()])
+            if top != explicit_n_vocab - 1:
+                raise ValueError(f"explicit_n_vocab={explicit_n_vocab} but the largest token id is {top}")
+        blob = b"".join(base64.b64encode(t) + b" %d\n" % r for t, r in sorted(mergeable_ranks.items(), key=lambda kv: kv[1]))
+        self._init_from(self._build(blob, pat_str, special_tokens), name)
+
+    @staticmethod
+    def _build(blob: bytes, pat_str: str | None, special_tokens: dict[str, int]) -> Any:
+        out = ffi.new("bpekit_tokenizer **")
+        pat, pat_len = _pattern_arg(pat_str)
+        texts = [t.encode("utf-8") for t in special_tokens]
+        slices = _Slices(texts)
+        specials = ffi.new("bpekit_special_token[]", len(texts))
+        for i, (raw, tid) in enumerate(zip(texts, special_tokens.values())):
+            specials[i].text = slices.array[i]
+            specials[i].id = tid
+        rustcall(lib.bpekit_tokenizer_new, blob, len(blob), pat, pat_len, specials, len(texts), out)
+        return out[0]
+
+    def _init_from(self, ptr: Any, name: str) -> None:
+        self._own(ptr)
         self.name = name
-
-    def __repr__(self) -> str:
-        return f"<Encoding {self.name!r} n_vocab={self.n_vocab}>"
-
-    # ---- construction ----
+        self._policies: dict[tuple[Any, Any], Any] = {}
+        self._special_tokens = self._read_special_tokens()
+        self.special_tokens_set: frozenset[str] = frozenset(self._special_tokens)
 
     @classmethod
-    def from_tiktoken_bytes(cls, data: bytes, pat_str: str | None = None, *, name: str = "bpekit") -> Encoding:
+    def _from_ptr(cls, ptr: Any, name: str) -> Encoding:
+        self = cls.__new__(cls)
+        self._init_from(ptr, name)
+        return self
+
+    def _read_special_tokens(self) -> dict[str, int]:
+        n = lib.bpekit_tokenizer_special_count(self._ptr)
+        text, size, tid = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("uint32_t *")
+        out = {}
+        for i in range(n):
+            rustcall(lib.bpekit_tokenizer_special_token, self._ptr, i, text, size, tid)
+            out[bytes(ffi.buffer(text[0], size[0])).decode("utf-8")] = tid[0]
+        return out
+
+    # ---- construction from files ----
+
+    @classmethod
+    def from_tiktoken_bytes(
+        cls,
+        data: bytes,
+        pat_str: str | None = None,
+        *,
+        special_tokens: dict[str, int] | None = None,
+        name: str = "bpekit",
+    ) -> Encoding:
         """Loads ranks in tiktoken's format (``base64(token) rank`` lines).
 
         ``pat_str`` defaults to the GPT-4 (cl100k_base) pattern.
         Raises :class:`RanksError` or :class:`PatternError` on bad input.
         """
-        out = ffi.new("bpekit_tokenizer **")
-        pat, pat_len = _pattern_arg(pat_str)
-        data = bytes(data)
-        rustcall(lib.bpekit_tokenizer_from_tiktoken, data, len(data), pat, pat_len, out)
-        return cls(out[0], name)
+        return cls._from_ptr(cls._build(bytes(data), pat_str, special_tokens or {}), name)
 
     @classmethod
-    def from_tiktoken_file(cls, path: str | os.PathLike[str], pat_str: str | None = None, *, name: str | None = None) -> Encoding:
+    def from_tiktoken_file(
+        cls,
+        path: str | os.PathLike[str],
+        pat_str: str | None = None,
+        *,
+        special_tokens: dict[str, int] | None = None,
+        name: str | None = None,
+    ) -> Encoding:
         """Loads a ``.tiktoken`` rank file (see :meth:`from_tiktoken_bytes`)."""
         with open(path, "rb") as f:
             data = f.read()
         if name is None:
             name = os.path.basename(os.fspath(path)).rsplit(".", 1)[0]
-        return cls.from_tiktoken_bytes(data, pat_str, name=name)
+        return cls.from_tiktoken_bytes(data, pat_str, special_tokens=special_tokens, name=name)
+
+    def __repr__(self) -> str:
+        return f"<Encoding {self.name!r}>"
+
+    def __getstate__(self) -> object:
+        return {
+            "name": self.name,
+            "pat_str": self.pat_str,
+            "ranks": self.export_tiktoken(),
+            "special_tokens": self._special_tokens,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ptr = self._build(state["ranks"], state["pat_str"], state["special_tokens"])
+        self._init_from(ptr, state["name"])
 
     # ---- properties ----
 
     @property
     def n_vocab(self) -> int:
-        """One more than the largest token id."""
+        """One more than the largest token id (ranks and special tokens)."""
         return int(lib.bpekit_tokenizer_vocab_size(self._ptr))
+
+    @property
+    def max_token_value(self) -> int:
+        """The largest token id."""
+        return self.n_vocab - 1
+
+    @property
+    def eot_token(self) -> int:
+        """The id of ``<|endoftext|>`` (``KeyError`` if there is none)."""
+        return self._special_tokens["<|endoftext|>"]
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        """Special token text → id (a copy)."""
+        return dict(self._special_tokens)
 
     @property
     def pat_str(self) -> str:
@@ -163,7 +326,80 @@ class Encoding(_Handle):
 
         return parse(self.export_tiktoken())
 
+    def is_special_token(self, token: int) -> bool:
+        """Whether ``token`` is the id of a special token."""
+        return token in self._special_ids
+
+    @functools.cached_property
+    def _special_ids(self) -> frozenset[int]:
+        return frozenset(self._special_tokens.values())
+
+    def token_byte_values(self) -> list[bytes]:
+        """The bytes of every ranked token, sorted (as tiktoken returns them)."""
+        return sorted(self.mergeable_ranks)
+
     # ---- encoding ----
+
+    def _policy(self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> Any:
+        """The native policy for a tiktoken (allowed, disallowed) pair; NULL for the default."""
+        if not self._special_tokens:
+            return ffi.NULL  # nothing to allow or disallow
+        if allowed_special == "all":
+            allowed: Any = "all"
+        else:
+            allowed = frozenset(allowed_special)
+        disallowed: Any = "all" if disallowed_special == "all" else frozenset(disallowed_special)
+        if allowed == frozenset() and disallowed == "all":
+            return ffi.NULL
+        key = (allowed, disallowed)
+        cached = self._policies.get(key)
+        if cached is not None:
+            return cached[0]
+        flags = (1 if allowed == "all" else 0) | (2 if disallowed == "all" else 0)
+        allow = _Slices([] if allowed == "all" else [t.encode("utf-8") for t in allowed])
+        disallow = _Slices([] if disallowed == "all" else [t.encode("utf-8") for t in disallowed])
+        policy = ffi.new("bpekit_special_policy *")
+        policy.allowed, policy.n_allowed = allow.array, allow.n
+        policy.disallowed, policy.n_disallowed = disallow.array, disallow.n
+        policy.flags = flags
+        if len(self._policies) > 64:
+            self._policies.clear()
+        self._policies[key] = (policy, allow, disallow)
+        return policy
+
+    def _disallowed_error(self, text: str, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> None:
+        allowed = self.special_tokens_set if allowed_special == "all" else set(allowed_special)
+        disallowed = (self.special_tokens_set - allowed) if disallowed_special == "all" else set(disallowed_special)
+        hits = [(text.find(t), -len(t), t) for t in disallowed if t in text]
+        _raise_disallowed(min(hits)[2] if hits else "?")
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006 (tiktoken's signature)
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
+        """Encodes ``text`` to token ids, with tiktoken's special-token rules.
+
+        Special-token text in ``allowed_special`` becomes its special id; text of a
+        token in ``disallowed_special`` (by default every special token not allowed)
+        raises ``ValueError``, because silently encoding, say, ``<|endoftext|>`` from
+        user input as a control token is a classic prompt-injection bug; anything else
+        is ordinary text.
+
+        >>> enc = train(["hello world"], vocab_size=260, special_tokens=["<|eos|>"])
+        >>> enc.decode(enc.encode("hi<|eos|>", allowed_special={"<|eos|>"}))
+        'hi<|eos|>'
+        """
+        raw = _text_bytes(text)
+        policy = self._policy(allowed_special, disallowed_special)
+        out = ffi.new("bpekit_tokens *")
+        try:
+            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
+        except DisallowedSpecialTokenError:
+            self._disallowed_error(text, allowed_special, disallowed_special)
+        return _take_tokens(out)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encodes ``text``, treating special-token text as ordinary text.
@@ -175,10 +411,111 @@ class Encoding(_Handle):
         raw = _text_bytes(text)
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
+        return _take_tokens(out)
+
+    def count(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> int:
+        """``len(self.encode(text, ...))`` without building the list."""
+        raw = _text_bytes(text)
+        policy = self._policy(allowed_special, disallowed_special)
+        out = ffi.new("size_t *")
         try:
-            return ffi.unpack(out.ids, out.len) if out.len else []
+            rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy, out)
+        except DisallowedSpecialTokenError:
+            self._disallowed_error(text, allowed_special, disallowed_special)
+        return int(out[0])
+
+    def encode_to_numpy(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> npt.NDArray[np.uint32]:
+        """Like :meth:`encode`, as a ``numpy.uint32`` array (no Python list in between)."""
+        import numpy as np
+
+        raw = _text_bytes(text)
+        policy = self._policy(allowed_special, disallowed_special)
+        out = ffi.new("bpekit_tokens *")
+        try:
+            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
+        except DisallowedSpecialTokenError:
+            self._disallowed_error(text, allowed_special, disallowed_special)
+        try:
+            if not out.len:
+                return np.zeros(0, dtype=np.uint32)
+            return np.frombuffer(ffi.buffer(out.ids, out.len * 4), dtype=np.uint32).copy()
         finally:
             lib.bpekit_tokens_free(out)
+
+    def _encode_batch_flat(self, texts: Sequence[str], policy: Any, num_threads: int) -> tuple[Any, Any]:
+        raws = [_text_bytes(t) for t in texts]
+        slices = _Slices(raws)
+        ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
+        rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy, num_threads, ids, offsets)
+        return ids, offsets
+
+    def encode_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int = 8,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[list[int]]:
+        """Encodes many texts in one native call, on up to ``num_threads`` threads."""
+        policy = self._policy(allowed_special, disallowed_special)
+        try:
+            ids, offsets = self._encode_batch_flat(text, policy, num_threads)
+        except DisallowedSpecialTokenError:
+            for t in text:  # find the text at fault, raise tiktoken's message for it
+                self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
+            raise
+        try:
+            flat = ffi.unpack(ids.ids, ids.len) if ids.len else []
+            offs = ffi.unpack(offsets.data, offsets.len)
+        finally:
+            lib.bpekit_tokens_free(ids)
+            lib.bpekit_offsets_free(offsets)
+        return [flat[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
+
+    def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
+        """Encodes many texts (special-token text as ordinary text) in one native call."""
+        return self.encode_batch(text, num_threads=num_threads, disallowed_special=())
+
+    def encode_batch_to_numpy(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int = 8,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]:
+        """Encodes many texts: one flat ``uint32`` id array and ``len(text) + 1`` offsets."""
+        import numpy as np
+
+        policy = self._policy(allowed_special, disallowed_special)
+        ids, offsets = self._encode_batch_flat(text, policy, num_threads)
+        try:
+            flat = np.frombuffer(ffi.buffer(ids.ids, ids.len * 4), dtype=np.uint32).copy() if ids.len else np.zeros(0, np.uint32)
+            offs = np.frombuffer(ffi.buffer(offsets.data, offsets.len * ffi.sizeof("size_t")), dtype=np.uintp).astype(np.uint64)
+        finally:
+            lib.bpekit_tokens_free(ids)
+            lib.bpekit_offsets_free(offsets)
+        return flat, offs
+
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """The id of text or bytes that form exactly one token (``KeyError`` otherwise)."""
+        raw = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        out = ffi.new("uint32_t *")
+        rustcall(lib.bpekit_tokenizer_token_id, self._ptr, raw, len(raw), out)
+        return int(out[0])
 
     # ---- decoding ----
 
@@ -187,10 +524,7 @@ class Encoding(_Handle):
         ids = _ids_buffer(tokens)
         out = ffi.new("bpekit_bytes *")
         rustcall(lib.bpekit_tokenizer_decode, self._ptr, ffi.from_buffer("uint32_t[]", ids), len(ids), out)
-        try:
-            return ffi.unpack(ffi.cast("char *", out.data), out.len) if out.len else b""
-        finally:
-            lib.bpekit_bytes_free(out)
+        return _take_bytes(out)
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
         """Decodes ids to text; invalid UTF-8 is handled per ``errors`` (as ``bytes.decode``)."""
@@ -198,9 +532,33 @@ class Encoding(_Handle):
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token. Raises :class:`UnknownTokenError`."""
+        if not 0 <= token < 2**32:
+            raise UnknownTokenError(f"token id {token} is not in the vocabulary", 4)
         data, size = ffi.new("const uint8_t **"), ffi.new("size_t *")
         rustcall(lib.bpekit_tokenizer_token_bytes, self._ptr, token, data, size)
         return bytes(ffi.buffer(data[0], size[0]))
+
+    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        """The bytes of each token."""
+        return [self.decode_single_token_bytes(t) for t in tokens]
+
+    def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
+        """The text and, for each token, the index of the character it starts in
+        (a token that starts inside a character is counted from that character)."""
+        token_bytes = self.decode_tokens_bytes(tokens)
+        text_len, offsets = 0, []
+        for token in token_bytes:
+            offsets.append(max(0, text_len - (0x80 <= token[0] < 0xC0)))
+            text_len += sum(1 for c in token if not 0x80 <= c < 0xC0)
+        return b"".join(token_bytes).decode("utf-8", errors="strict"), offsets
+
+    def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace", num_threads: int = 8) -> list[str]:
+        """Decodes many id lists."""
+        return [self.decode(tokens, errors=errors) for tokens in batch]
+
+    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
+        """Decodes many id lists to bytes."""
+        return [self.decode_bytes(tokens) for tokens in batch]
 
     # ---- export ----
 
@@ -208,10 +566,7 @@ class Encoding(_Handle):
         """The ranks in tiktoken's ``.tiktoken`` format, sorted by rank."""
         out = ffi.new("bpekit_bytes *")
         rustcall(lib.bpekit_tokenizer_export_tiktoken, self._ptr, out)
-        try:
-            return ffi.unpack(ffi.cast("char *", out.data), out.len) if out.len else b""
-        finally:
-            lib.bpekit_bytes_free(out)
+        return _take_bytes(out)
 
 
 # ==== Training ====
@@ -228,11 +583,29 @@ class Trainer(_Handle):
 
     _free = lib.bpekit_trainer_free
 
-    def __init__(self, pattern: str | None = None) -> None:
+    def __init__(
+        self,
+        pattern: str | None = None,
+        *,
+        special_tokens: Sequence[str] = (),
+        num_threads: int | None = None,
+    ) -> None:
         out = ffi.new("bpekit_trainer **")
         pat, pat_len = _pattern_arg(pattern)
         rustcall(lib.bpekit_trainer_new, pat, pat_len, out)
-        super().__init__(out[0])
+        self._own(out[0])
+        if isinstance(special_tokens, str):
+            raise TypeError("special_tokens must be a sequence of str, not a str")
+        if special_tokens:
+            for i, t in enumerate(special_tokens):
+                if not isinstance(t, str):
+                    raise TypeError(f"special_tokens[{i}] is {type(t).__name__}, not str")
+            slices = _Slices([t.encode("utf-8") for t in special_tokens])
+            rustcall(lib.bpekit_trainer_set_special_tokens, self._ptr, slices.array, slices.n)
+        if num_threads is not None:
+            if not isinstance(num_threads, int) or num_threads < 0:
+                raise InvalidArgumentError(f"num_threads must be a non-negative int, got {num_threads!r}", 2)
+            rustcall(lib.bpekit_trainer_set_threads, self._ptr, num_threads)
 
     def feed(self, text: TextLike) -> None:
         """Counts one text (``str``, or ``bytes`` of UTF-8)."""
@@ -241,15 +614,15 @@ class Trainer(_Handle):
 
     def feed_batch(self, texts: Sequence[TextLike]) -> None:
         """Counts many texts in one native call, in parallel; all or nothing."""
-        raws = [_item_bytes(t, i) for i, t in enumerate(texts)]
-        slices = ffi.new("bpekit_slice[]", len(raws))
-        keep = []  # the cdata buffers must outlive the call
-        for i, raw in enumerate(raws):
-            buf = ffi.from_buffer(raw)
-            keep.append(buf)
-            slices[i].data = ffi.cast("const uint8_t *", buf)
-            slices[i].len = len(raw)
-        rustcall(lib.bpekit_trainer_feed_batch, self._ptr, slices, len(raws))
+        slices = _Slices([_item_bytes(t, i) for i, t in enumerate(texts)])
+        rustcall(lib.bpekit_trainer_feed_batch, self._ptr, slices.array, slices.n)
+
+    def progress(self) -> dict[str, int]:
+        """``texts``, ``bytes`` counted; ``merges_done`` of ``merges_total`` of the
+        running (or last) :meth:`finish`. Safe to call from another thread meanwhile."""
+        out = ffi.new("bpekit_progress *")
+        rustcall(lib.bpekit_trainer_progress, self._ptr, out)
+        return {k: int(getattr(out, k)) for k in ("texts", "bytes", "merges_done", "merges_total")}
 
     @property
     def texts(self) -> int:
@@ -261,49 +634,99 @@ class Trainer(_Handle):
         """Number of text bytes counted so far."""
         return int(lib.bpekit_trainer_bytes(self._ptr))
 
-    def finish(self, vocab_size: int, *, name: str = "bpekit") -> Encoding:
+    def export_counts(self) -> bytes:
+        """The counts so far (unique pieces and their counts, with the pattern), to
+        merge into another trainer with :meth:`add_counts` (e.g. one per machine)."""
+        out = ffi.new("bpekit_bytes *")
+        rustcall(lib.bpekit_trainer_export_counts, self._ptr, out)
+        return _take_bytes(out)
+
+    def add_counts(self, data: bytes) -> None:
+        """Adds counts from :meth:`export_counts`. Raises :class:`FormatError` for damaged
+        data and :class:`InvalidArgumentError` for counts made with another pattern."""
+        data = bytes(data)
+        rustcall(lib.bpekit_trainer_add_counts, self._ptr, data, len(data))
+
+    def finish(self, vocab_size: int, *, name: str = "bpekit", progress: bool | None = False) -> Encoding:
         """Learns merges and returns the :class:`Encoding` (the trainer stays usable).
 
-        ``vocab_size`` counts the 256 byte tokens; training stops early if no pair is left.
+        ``vocab_size`` counts everything: 256 byte tokens, the merges, then the special
+        tokens, which get the ids right after the last merge. Training stops early,
+        without error, if no pair of tokens is left to merge.
         """
         if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
             raise TypeError(f"vocab_size must be an int, not {type(vocab_size).__name__}")
         if not 0 <= vocab_size < 2**32:
-            raise InvalidArgumentError(f"vocab_size must be in 256..2**32-1, got {vocab_size}")
+            raise InvalidArgumentError(f"vocab_size must be in 256..2**32-1, got {vocab_size}", 2)
         out = ffi.new("bpekit_tokenizer **")
-        rustcall(lib.bpekit_trainer_finish, self._ptr, vocab_size, out)
-        return Encoding(out[0], name)
+        from ._progress import merging
+
+        with merging(self, enabled=progress):
+            rustcall(lib.bpekit_trainer_finish, self._ptr, vocab_size, out)
+        return Encoding._from_ptr(out[0], name)
 
 
-_BATCH_TEXTS = 1024
+_BATCH_TEXTS = 4096
 _BATCH_BYTES = 16 << 20
 
 
-def train(texts: Iterable[TextLike], vocab_size: int, pattern: str | None = None) -> Encoding:
+def train(
+    texts: Iterable[TextLike],
+    vocab_size: int,
+    *,
+    pattern: str | None = None,
+    special_tokens: Sequence[str] = (),
+    num_threads: int | None = None,
+    progress: bool | None = None,
+    name: str = "bpekit",
+) -> Encoding:
     """Trains a byte-level BPE vocabulary of ``vocab_size`` tokens on ``texts``.
 
     ``texts`` may be any iterable (a generator too) of ``str`` or UTF-8 ``bytes``; it is
-    consumed in batches, each counted in parallel in one native call. Each text is split
-    with ``pattern`` on its own (default: the GPT-4 / cl100k_base pattern). The merges are
-    those rustbpe learns from the same texts and pattern.
+    consumed in batches, each counted in parallel in one native call (without the GIL).
+    Each text is split with ``pattern`` on its own (default: the GPT-4 / cl100k_base
+    pattern). The merges are those rustbpe learns from the same texts and pattern.
+    ``special_tokens`` get the ids right after the last merge and count in
+    ``vocab_size``. ``num_threads`` defaults to one per core. ``progress`` shows a bar
+    (tqdm if installed) on stderr; ``None`` means only when stderr is a terminal.
 
     >>> enc = train(["aaabdaaabac"], vocab_size=259)
     >>> [enc.decode_single_token_bytes(i) for i in range(256, 259)]
     [b'aa', b'ab', b'aaab']
     """
-    trainer = Trainer(pattern)
+    from ._progress import counting
+
+    trainer = Trainer(pattern, special_tokens=special_tokens, num_threads=num_threads)
     try:
-        batch: list[bytes] = []
-        size = 0
-        for index, text in enumerate(texts):
-            raw = _item_bytes(text, index)
-            batch.append(raw)
-            size += len(raw)
-            if len(batch) >= _BATCH_TEXTS or size >= _BATCH_BYTES:
-                trainer.feed_batch(batch)
-                batch, size = [], 0
-        if batch:
-            trainer.feed_batch(batch)
-        return trainer.finish(vocab_size)
+        with counting(trainer, enabled=progress) as bar:
+            batch: list[bytes] = []
+            size = consumed = 0
+            for text in texts:
+                batch.append(_item_bytes(text, consumed))
+                size += len(batch[-1])
+                consumed += 1
+                if len(batch) >= _BATCH_TEXTS or size >= _BATCH_BYTES:
+                    _feed(trainer, batch, consumed - len(batch))
+                    bar.update()
+                    batch, size = [], 0
+            if batch:
+                _feed(trainer, batch, consumed - len(batch))
+                bar.update()
+        return trainer.finish(vocab_size, name=name, progress=progress)
     finally:
         trainer.close()
+
+
+def _feed(trainer: Trainer, batch: list[bytes], first_index: int) -> None:
+    """Feeds a batch; an error naming ``texts[i]`` of the batch is renumbered to the
+    index in the caller's iterable."""
+    try:
+        trainer.feed_batch(batch)
+    except Exception as e:
+        import re
+
+        msg = str(e)
+        fixed = re.sub(r"texts\[(\d+)\]", lambda m: f"texts[{first_index + int(m.group(1))}]", msg, count=1)
+        if fixed != msg:
+            e.args = (fixed, *e.args[1:])
+        raise

@@ -134,6 +134,15 @@ def test_training_matches_rustbpe_on_real_text(name: str, pattern_name: str) -> 
     assert ours == _rustbpe_ranks(texts, 512, pattern)
 
 
+@pytest.mark.parametrize("name", ["english", "code", "multilingual"])
+@pytest.mark.parametrize("vocab_size", [4096, 32768])
+def test_training_matches_rustbpe_at_large_vocab(name: str, vocab_size: int) -> None:
+    texts = corpus(name, 4 << 20).split("\n\n")
+    pattern = bpekit.RUSTBPE_GPT4_PATTERN
+    ours = _ranks_list(bpekit.train(texts, vocab_size, pattern=pattern, num_threads=2))
+    assert ours == _rustbpe_ranks(texts, vocab_size, pattern)
+
+
 tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
 
 

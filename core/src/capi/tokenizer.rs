@@ -410,6 +410,35 @@ pub unsafe extern "C" fn bpekit_tokenizer_token_bytes(
     }
 }
 
+/// Looks up the id of `len` bytes that form one token: a rank, else a special token's
+/// text. On success `*id` is the id.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_UNKNOWN_TOKEN` (the bytes are not one token).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_token_id(
+    tok: *const bpekit_tokenizer,
+    bytes: *const u8,
+    len: usize,
+    id: *mut u32,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let id = try_out(id, "id")?;
+            let bytes = try_slice(bytes, len, "bytes")?;
+            let found = tok.inner.single_token_id(bytes).ok_or_else(|| {
+                CError::new(
+                    BPEKIT_ERR_UNKNOWN_TOKEN,
+                    format!("{:?} is not a single token", String::from_utf8_lossy(bytes)),
+                )
+            })?;
+            write(id, found);
+            Ok(())
+        })
+    }
+}
+
 /// Exports the ranks in tiktoken's `.tiktoken` format, sorted by rank: the output loads
 /// with tiktoken's `load_tiktoken_bpe` and with `bpekit_tokenizer_from_tiktoken`.
 ///

@@ -1,0 +1,289 @@
+"""tiktoken's behaviours, run against tiktoken and bpekit side by side (same outputs,
+same exception types), plus what bpekit adds (count, numpy, batch offsets)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import pickle
+import shutil
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bpekit
+from conftest import DATA, corpus
+
+tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
+from tiktoken.load import load_tiktoken_bpe  # noqa: E402
+
+SPECIALS = ["<|endoftext|>", "<|fim|>", "<|end|>"]
+
+
+@pytest.fixture(scope="module")
+def toy_pair() -> tuple[bpekit.Encoding, object]:
+    """A small trained encoding with special tokens, in both libraries (always available)."""
+    texts = ["The quick brown fox jumps over the lazy dog. " * 30, "def f(x):\n    return x * 2\n" * 20, "héllo 你好 🙂 " * 10]
+    ours = bpekit.train(texts, vocab_size=600, special_tokens=SPECIALS, name="toy")
+    ranks = ours.mergeable_ranks
+    tk = tiktoken.Encoding("toy", pat_str=ours.pat_str, mergeable_ranks=ranks, special_tokens=ours.special_tokens)
+    return ours, tk
+
+
+@functools.lru_cache(maxsize=None)
+def real_pair(name: str) -> tuple[bpekit.Encoding, object]:
+    path = DATA / f"{name}.tiktoken"
+    if not path.exists():
+        pytest.skip(f"{path} not found (set BPEKIT_DATA)")
+    ours = bpekit.get_encoding(name, data_dir=DATA)
+    from bpekit._registry import PRESETS
+
+    _, _, pat, specials, n_vocab = PRESETS[name]
+    tk = tiktoken.Encoding(name, pat_str=pat, mergeable_ranks=load_tiktoken_bpe(str(path)), special_tokens=specials, explicit_n_vocab=n_vocab)
+    return ours, tk
+
+
+@pytest.fixture(scope="module", params=["toy", "r50k_base", "cl100k_base", "o200k_base"])
+def pair(request, toy_pair):
+    return toy_pair if request.param == "toy" else real_pair(request.param)
+
+
+def same(f, *args, **kwargs):
+    """Calls f on both encodings: equal results, or the same exception type."""
+
+    def run(enc):
+        try:
+            return ("ok", f(enc, *args, **kwargs))
+        except Exception as e:  # noqa: BLE001
+            return ("err", type(e).__mro__)
+
+    return run
+
+
+def both(pair, f):
+    ours, tk = pair
+    a, b = _call(f, ours), _call(f, tk)
+    if a[0] == "err" or b[0] == "err":
+        assert a[0] == b[0] == "err", (a, b)
+        # bpekit's exception is-a whatever tiktoken raised (ValueError, KeyError, ...)
+        assert issubclass(a[1], b[1]) or b[1] in a[1].__mro__, (a[1], b[1])
+        return a
+    assert a[1] == b[1]
+    return a
+
+
+def _call(f, enc):
+    try:
+        return ("ok", f(enc))
+    except Exception as e:  # noqa: BLE001
+        return ("err", type(e))
+
+
+# ==== Special tokens, case by case (tiktoken's semantics) ====
+
+CASES = [
+    ("hello <|endoftext|>", {}, "plain default: disallowed raises"),
+    ("hello <|endoftext|>", {"allowed_special": "all"}, "all allowed"),
+    ("hello <|endoftext|>", {"disallowed_special": ()}, "check off: ordinary text"),
+    ("hello <|endoftext|>", {"allowed_special": {"<|endoftext|>"}}, "one allowed"),
+    ("<|fim|><|endoftext|>", {"allowed_special": {"<|endoftext|>"}}, "other still disallowed"),
+    ("<|fim|><|endoftext|>", {"allowed_special": {"<|endoftext|>"}, "disallowed_special": ()}, "other ordinary"),
+    ("x<|endoftext|>y", {"disallowed_special": {"<|fim|>"}}, "explicit disallowed set, absent"),
+    ("x<|fim|>y", {"disallowed_special": {"<|fim|>"}}, "explicit disallowed set, present"),
+    ("<|endoftext|><|endoftext|>", {"allowed_special": "all"}, "repeated"),
+    ("<|endoftext", {}, "partial is ordinary"),
+    ("", {"allowed_special": "all"}, "empty"),
+]
+
+
+@pytest.mark.parametrize("text, kwargs, why", CASES, ids=[c[2] for c in CASES])
+def test_special_token_semantics(pair, text, kwargs, why):
+    ours, tk = pair
+    text = text.replace("<|fim|>", "<|fim_prefix|>") if "<|fim_prefix|>" in tk.special_tokens_set else text
+    if "<|fim|>" in text and "<|fim|>" not in tk.special_tokens_set:
+        pytest.skip("encoding has no <|fim|>")
+    kwargs = {k: ({t.replace("<|fim|>", "<|fim_prefix|>") for t in v} if isinstance(v, set) else v) for k, v in kwargs.items()}
+    result = both(pair, lambda e: e.encode(text, **kwargs))
+    if result[0] == "ok":
+        assert ours.count(text, **kwargs) == len(result[1])
+    else:
+        with pytest.raises(ValueError):
+            ours.count(text, **kwargs)
+
+
+def test_disallowed_message_is_tiktokens(toy_pair):
+    ours, tk = toy_pair
+    with pytest.raises(ValueError) as a:
+        ours.encode("a <|end|> b")
+    with pytest.raises(ValueError) as b:
+        tk.encode("a <|end|> b")
+    assert str(a.value) == str(b.value)
+    assert isinstance(a.value, bpekit.DisallowedSpecialTokenError)
+
+
+@given(st.lists(st.sampled_from(["<|endoftext|>", "<|end|>", "<|fim|>", "<|end", "|>", "a", " b", "\n", "é", "🙂", "  "]), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_specials_any_mix(toy_pair, parts):
+    ours, tk = toy_pair
+    text = "".join(parts)
+    for kw in ({"allowed_special": "all"}, {"disallowed_special": ()}, {"allowed_special": {"<|end|>"}, "disallowed_special": ()}):
+        assert ours.encode(text, **kw) == tk.encode(text, **kw)
+        assert ours.count(text, **kw) == len(tk.encode(text, **kw))
+
+
+# ==== Encoding and decoding, any text ====
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_any_text_like_tiktoken(toy_pair, text):
+    ours, tk = toy_pair
+    assert ours.encode_ordinary(text) == tk.encode_ordinary(text)
+    assert ours.encode(text, disallowed_special=()) == tk.encode(text, disallowed_special=())
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base"])
+def test_real_encodings_match_tiktoken_on_corpora(name):
+    ours, tk = real_pair(name)
+    for sample in ["english", "code", "multilingual"]:
+        text = corpus(sample, 1_000_000)
+        ids = ours.encode_ordinary(text)
+        assert ids == tk.encode_ordinary(text), sample
+        assert ours.decode(ids) == text
+    assert ours.n_vocab == tk.n_vocab and ours.max_token_value == tk.max_token_value
+    assert ours.eot_token == tk.eot_token
+    assert ours.special_tokens_set == tk.special_tokens_set
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base"])
+@given(text=st.lists(st.characters() | st.sampled_from(["\ud800", "\udfff", " ", "  ", "\n", "'s", "1234", "<|endoftext|>"]), max_size=60).map("".join))
+@settings(max_examples=150, deadline=None)
+def test_real_encodings_any_text_incl_surrogates(name, text):
+    ours, tk = real_pair(name)
+    assert ours.encode_ordinary(text) == tk.encode_ordinary(text)
+    assert ours.encode(text, allowed_special="all") == tk.encode(text, allowed_special="all")
+
+
+@pytest.mark.parametrize("long", ["a" * 100_000, " " * 100_000, "1" * 100_000, "日本語" * 30_000, "a b" * 30_000, " \n" * 20_000])
+def test_long_runs_like_tiktoken(long):
+    ours, tk = real_pair("cl100k_base")
+    assert ours.encode_ordinary(long) == tk.encode_ordinary(long)
+
+
+def test_decode_family(pair):
+    ours, tk = pair
+    ids = tk.encode("hello wörld 🙂 <|endoftext|>", allowed_special="all")
+    for f in (
+        lambda e: e.decode(ids),
+        lambda e: e.decode_bytes(ids),
+        lambda e: e.decode_tokens_bytes(ids),
+        lambda e: e.decode_with_offsets(ids),
+        lambda e: e.decode_batch([ids, ids[:3]]),
+        lambda e: e.decode_bytes_batch([ids, []]),
+        lambda e: e.decode_single_token_bytes(ids[0]),
+        lambda e: e.decode([ids[-2]] if len(ids) > 1 else ids, errors="strict"),
+        lambda e: e.decode_single_token_bytes(10**7),
+        lambda e: e.decode_bytes([10**7]),
+        lambda e: e.encode_single_token("hello"),
+        lambda e: e.encode_single_token(b"\xff"),
+        lambda e: e.encode_single_token("<|endoftext|>"),
+        lambda e: e.is_special_token(ids[-1]),
+        lambda e: e.is_special_token(0),
+    ):
+        both(pair, f)
+
+
+def test_token_byte_values(toy_pair):
+    ours, tk = toy_pair
+    assert ours.token_byte_values() == tk.token_byte_values()
+
+
+# ==== Batch, count, numpy ====
+
+
+def test_batches_equal_single_calls(pair):
+    ours, tk = pair
+    texts = ["hello world", "", "<|endoftext|> x", "日本語 text " * 50] * 5
+    assert ours.encode_ordinary_batch(texts) == tk.encode_ordinary_batch(texts)
+    assert ours.encode_batch(texts, allowed_special="all") == tk.encode_batch(texts, allowed_special="all")
+    for n in (1, 2, 3):
+        assert ours.encode_ordinary_batch(texts, num_threads=n) == [ours.encode_ordinary(t) for t in texts]
+    with pytest.raises(ValueError):
+        ours.encode_batch(texts)
+    flat, offs = ours.encode_batch_to_numpy(texts, allowed_special="all")
+    assert [flat[offs[i] : offs[i + 1]].tolist() for i in range(len(texts))] == ours.encode_batch(texts, allowed_special="all")
+
+
+def test_numpy(pair):
+    import numpy as np
+
+    ours, tk = pair
+    text = "numpy without lists 🙂" * 20
+    a, b = ours.encode_to_numpy(text), tk.encode_to_numpy(text)
+    assert a.dtype == np.uint32 and a.tolist() == b.tolist()
+    assert ours.decode(a) == text
+    assert ours.encode_to_numpy("").tolist() == []
+
+
+def test_shared_encoding_threads_agree(toy_pair):
+    ours, _ = toy_pair
+    texts = [f"thread {i} <|end|> text " * (i + 1) for i in range(40)]
+    expected = [ours.encode(t, allowed_special="all") for t in texts]
+    bad: list[int] = []
+
+    def work() -> None:
+        for _ in range(20):
+            if [ours.encode(t, allowed_special="all") for t in texts] != expected:
+                bad.append(1)
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
+
+
+# ==== Construction, pickling, get_encoding ====
+
+
+def test_constructor_is_tiktokens(toy_pair):
+    ours, tk = toy_pair
+    again = bpekit.Encoding("again", pat_str=tk._pat_str, mergeable_ranks=tk._mergeable_ranks, special_tokens=tk._special_tokens)
+    assert again.encode("x <|end|>", allowed_special="all") == tk.encode("x <|end|>", allowed_special="all")
+    with pytest.raises(ValueError):
+        bpekit.Encoding("bad", pat_str=tk._pat_str, mergeable_ranks=tk._mergeable_ranks, special_tokens={}, explicit_n_vocab=5)
+
+
+def test_pickle_roundtrip(toy_pair):
+    ours, _ = toy_pair
+    back = pickle.loads(pickle.dumps(ours))
+    text = "pickled <|end|> text"
+    assert back.encode(text, allowed_special="all") == ours.encode(text, allowed_special="all")
+    assert back.name == ours.name and back.special_tokens == ours.special_tokens
+
+
+def test_get_encoding_offline_and_errors(tmp_path, monkeypatch):
+    if not (DATA / "cl100k_base.tiktoken").exists():
+        pytest.skip(f"{DATA} has no rank files")
+    monkeypatch.setenv("BPEKIT_DATA", str(DATA))
+    enc = bpekit.get_encoding("cl100k_base")
+    assert enc.name == "cl100k_base" and enc.n_vocab == 100277
+    # tiktoken's cache layout (sha1 of the URL) through TIKTOKEN_CACHE_DIR
+    monkeypatch.delenv("BPEKIT_DATA")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    url = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+    shutil.copy(DATA / "o200k_base.tiktoken", cache / hashlib.sha1(url.encode()).hexdigest())
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    assert bpekit.get_encoding("o200k_base").n_vocab == 200019
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="Looked in"):
+        bpekit.get_encoding("cl100k_base", data_dir=tmp_path)
+    (tmp_path / "cl100k_base.tiktoken").write_bytes(b"YQ== 0\n")
+    with pytest.raises(ValueError, match="sha256"):
+        bpekit.get_encoding("cl100k_base", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="Unknown encoding"):
+        bpekit.get_encoding("nope")
