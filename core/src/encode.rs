@@ -19,6 +19,7 @@ use std::collections::BinaryHeap;
 use aho_corasick::{AhoCorasick, MatchKind};
 use hashbrown::{HashMap, HashSet};
 
+use crate::bytemap::{BytesMap, Key};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pattern::Pattern;
 use crate::ranks;
@@ -36,7 +37,7 @@ const MAX_SPARSITY: usize = 4;
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
     pattern: Pattern,
-    encoder: HashMap<Box<[u8]>, u32>,
+    encoder: BytesMap<u32>,
     /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id` (a rank or a
     /// special token); empty if `id` is unused.
     starts: Vec<usize>,
@@ -83,7 +84,7 @@ struct Counter {
 impl Sink for Counter {
     #[inline]
     fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
-        if piece.len() == 1 || tok.encoder.contains_key(piece) {
+        if piece.len() == 1 || tok.encoder.get(piece).is_some() {
             self.n += 1;
         } else {
             tok.encode_piece(piece, &mut self.scratch);
@@ -158,12 +159,12 @@ impl Tokenizer {
     /// tokens the same rank, lacks one of the 256 single bytes (byte-level BPE needs each
     /// of them to encode arbitrary text), or is implausibly sparse.
     pub fn from_ranks(pairs: Vec<(Vec<u8>, u32)>, pattern: Pattern) -> Result<Self> {
-        let mut encoder: HashMap<Box<[u8]>, u32> = HashMap::with_capacity(pairs.len());
+        let mut encoder: BytesMap<u32> = BytesMap::with_capacity(pairs.len());
         for (token, rank) in pairs {
             if token.is_empty() {
                 return Err(Error::bad_ranks("ranks contain an empty token"));
             }
-            encoder.insert(token.into_boxed_slice(), rank);
+            encoder.insert(&token, rank);
         }
         let Some(&max_rank) = encoder.values().max() else {
             return Err(Error::bad_ranks("ranks are empty"));
@@ -175,12 +176,14 @@ impl Tokenizer {
                 encoder.len()
             )));
         }
-        let mut by_id: Vec<Option<&[u8]>> = vec![None; n_ids];
-        for (token, &rank) in &encoder {
-            if let Some(other) = by_id[rank as usize].replace(token) {
-                let (a, b) = (String::from_utf8_lossy(other), String::from_utf8_lossy(token));
+        let mut by_rank: Vec<(u32, Key<'_>)> = encoder.iter().map(|(k, &r)| (r, k)).collect();
+        by_rank.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| (*a.1).cmp(&*b.1)));
+        for w in by_rank.windows(2) {
+            if w[0].0 == w[1].0 {
+                let (a, b) = (String::from_utf8_lossy(&w[0].1), String::from_utf8_lossy(&w[1].1));
                 return Err(Error::bad_ranks(format!(
-                    "rank {rank} is given to two tokens ({a:?} and {b:?})"
+                    "rank {} is given to two tokens ({a:?} and {b:?})",
+                    w[0].0
                 )));
             }
         }
@@ -194,11 +197,15 @@ impl Tokenizer {
         }
         let mut starts = Vec::with_capacity(n_ids + 1);
         let mut token_data = Vec::new();
-        for token in &by_id {
+        let mut next = by_rank.iter().peekable();
+        for id in 0..n_ids as u32 {
             starts.push(token_data.len());
-            token_data.extend_from_slice(token.unwrap_or(&[]));
+            if let Some((_, token)) = next.next_if(|(r, _)| *r == id) {
+                token_data.extend_from_slice(token);
+            }
         }
         starts.push(token_data.len());
+        drop(by_rank);
         Ok(Tokenizer { pattern, encoder, starts, token_data, byte_ranks, specials: Specials::default() })
     }
 

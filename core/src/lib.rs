@@ -20,6 +20,7 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod bytemap;
 pub mod capi;
 pub mod encode;
 pub mod error;

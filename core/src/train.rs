@@ -28,6 +28,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
+use crate::bytemap::{BytesMap, Key};
 use crate::encode::Tokenizer;
 use crate::error::{Error, Result};
 use crate::pattern::Pattern;
@@ -37,7 +38,7 @@ use crate::pattern::Pattern;
 /// Memory grows with the number of unique pieces, not with the amount of text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PieceCounts {
-    counts: HashMap<Box<[u8]>, u64>,
+    counts: BytesMap<u64>,
     texts: u64,
     bytes: u64,
 }
@@ -81,12 +82,9 @@ impl PieceCounts {
     }
 
     /// Adds `count` occurrences of `piece`.
+    #[inline]
     pub fn add_piece(&mut self, piece: &[u8], count: u64) {
-        if let Some(c) = self.counts.get_mut(piece) {
-            *c += count;
-        } else {
-            self.counts.insert(piece.into(), count);
-        }
+        *self.counts.get_or_insert_with(piece, || 0) += count;
     }
 
     /// Adds every count of `other` into `self` (order does not matter).
@@ -96,9 +94,7 @@ impl PieceCounts {
         } else {
             (other, std::mem::take(self))
         };
-        for (piece, c) in small.counts {
-            *big.counts.entry(piece).or_insert(0) += c;
-        }
+        big.counts.merge_with(small.counts, |a, b| *a += b);
         big.texts += small.texts;
         big.bytes += small.bytes;
         *self = big;
@@ -129,9 +125,9 @@ impl PieceCounts {
         self.counts.get(piece).copied().unwrap_or(0)
     }
 
-    /// Every `(piece, count)`, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
-        self.counts.iter().map(|(p, &c)| (&**p, c))
+    /// Every `(piece, count)`, in no particular order (a [`Key`] derefs to the bytes).
+    pub fn iter(&self) -> impl Iterator<Item = (Key<'_>, u64)> + '_ {
+        self.counts.iter().map(|(p, &c)| (p, c))
     }
 
     /// Serializes the table with the pattern it was counted with, pieces sorted (so
@@ -139,8 +135,8 @@ impl PieceCounts {
     /// version `u32`, pattern (`u32` length + UTF-8), texts `u64`, bytes `u64`, piece
     /// count `u64`, then per piece its length `u32`, its bytes and its count `u64`.
     pub fn to_bytes(&self, pattern: &str) -> Vec<u8> {
-        let mut pieces: Vec<(&[u8], u64)> = self.iter().collect();
-        pieces.sort_unstable();
+        let mut pieces: Vec<(Key<'_>, u64)> = self.iter().collect();
+        pieces.sort_unstable_by(|a, b| (*a.0).cmp(&*b.0));
         let size: usize = pieces.iter().map(|(p, _)| p.len() + 12).sum();
         let mut out = Vec::with_capacity(48 + pattern.len() + size);
         out.extend_from_slice(COUNTS_MAGIC);
@@ -152,7 +148,7 @@ impl PieceCounts {
         }
         for (p, c) in pieces {
             out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-            out.extend_from_slice(p);
+            out.extend_from_slice(&p);
             out.extend_from_slice(&c.to_le_bytes());
         }
         out
@@ -183,7 +179,7 @@ impl PieceCounts {
         if n > (data.len() / 13) as u64 {
             return Err(Error::bad_format("count table: truncated (piece count exceeds the data)"));
         }
-        let mut counts: HashMap<Box<[u8]>, u64> = HashMap::with_capacity(n as usize);
+        let mut counts: BytesMap<u64> = BytesMap::with_capacity(n as usize);
         let mut prev: Option<&[u8]> = None;
         for _ in 0..n {
             let len = r.u32()? as usize;
@@ -193,7 +189,7 @@ impl PieceCounts {
                 return Err(Error::bad_format("count table: pieces empty, repeated or out of order"));
             }
             prev = Some(piece);
-            counts.insert(piece.into(), c);
+            counts.insert(piece, c);
         }
         if r.at != data.len() {
             return Err(Error::bad_format("count table: trailing bytes after the last piece"));

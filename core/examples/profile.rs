@@ -1,0 +1,50 @@
+//! Where the time goes: split, count, merge, encode — single-threaded, one corpus.
+//!
+//! `cargo run --release --example profile -- FILE [VOCAB]` (FILE: plain UTF-8 text).
+use std::time::Instant;
+
+use bpekit::pattern::{CL100K_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN};
+use bpekit::{Pattern, PieceCounts, Tokenizer};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).expect("usage: profile FILE [VOCAB] [RANKS]");
+    let vocab: u32 = args.get(2).map_or(32768, |v| v.parse().expect("vocab"));
+    let text = std::fs::read_to_string(path).expect("read UTF-8 text");
+    let mb = text.len() as f64 / 1e6;
+    for (name, src) in
+        [("rustbpe", RUSTBPE_GPT4_PATTERN), ("cl100k", CL100K_PATTERN), ("o200k", O200K_PATTERN)]
+    {
+        for (engine, p) in
+            [("fast", Pattern::new(src).unwrap()), ("fancy", Pattern::new_general(src).unwrap())]
+        {
+            let t = Instant::now();
+            let mut n = 0usize;
+            p.for_each_piece(&text, |_| n += 1).unwrap();
+            let s = t.elapsed().as_secs_f64();
+            println!("split {name:8} {engine:5}: {:7.1} MB/s ({n} pieces)", mb / s);
+        }
+    }
+    let p = Pattern::new(RUSTBPE_GPT4_PATTERN).unwrap();
+    let t = Instant::now();
+    let counts = PieceCounts::count_text(&p, &text).unwrap();
+    let count_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let r = bpekit::train_from_counts(&counts, vocab).unwrap();
+    let merge_s = t.elapsed().as_secs_f64();
+    println!(
+        "count: {count_s:.3} s ({:.1} MB/s, {} unique)  merge to {vocab}: {merge_s:.3} s ({} merges)",
+        mb / count_s,
+        counts.len(),
+        r.merges.len()
+    );
+    if let Some(ranks) = args.get(3) {
+        let data = std::fs::read(ranks).unwrap();
+        let pat = if ranks.contains("o200k") { O200K_PATTERN } else { CL100K_PATTERN };
+        let tok = Tokenizer::from_tiktoken(&data, Pattern::new(pat).unwrap()).unwrap();
+        let t = Instant::now();
+        let ids = tok.encode_ordinary(&text).unwrap();
+        let s = t.elapsed().as_secs_f64();
+        println!("encode {ranks}: {:.1} MB/s ({} tokens)", mb / s, ids.len());
+    }
+}
