@@ -42,6 +42,11 @@
 #include <stdint.h>
 
 /**
+ * Longest key stored packed.
+ */
+#define SHORT_MAX 15
+
+/**
  * Treat every special token as allowed (tiktoken's `allowed_special="all"`).
  */
 #define BPEKIT_SPECIAL_ALLOW_ALL 1
@@ -73,20 +78,9 @@
 #define BPEKIT_ABI_VERSION 1
 
 /**
- * Which special tokens an encode call treats as special.
+ * The largest count a piece can have; counts saturate there.
  */
-typedef struct Allowed Allowed;
-
-/**
- * Which special tokens an encode call refuses to see in its text (tiktoken's
- * `disallowed_special`).
- */
-typedef struct Disallowed Disallowed;
-
-/**
- * tiktoken's `allowed_special` / `disallowed_special` pair.
- */
-typedef struct SpecialPolicy SpecialPolicy;
+#define MAX_COUNT (1 << 48)
 
 /**
  * An error: a status code and a message. Created by bpekit, owned by the caller,
@@ -201,7 +195,8 @@ typedef struct bpekit_special_policy {
      */
     size_t n_allowed;
     /**
-     * Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`.
+     * Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`
+     * (texts that are not special tokens of the tokenizer are ignored).
      */
     const struct bpekit_slice *disallowed;
     /**
@@ -227,11 +222,13 @@ typedef struct bpekit_progress {
      */
     uint64_t bytes;
     /**
-     * Merges learned so far by the running (or last) `bpekit_trainer_finish`.
+     * Merges learned so far by the running (or last) `bpekit_trainer_finish`; starts
+     * again from 0 at each finish.
      */
     uint64_t merges_done;
     /**
      * Merges that finish aims for (lowered to what was reached if it stopped early).
+     * The four fields are read one by one, not as one atomic snapshot.
      */
     uint64_t merges_total;
 } bpekit_progress;
@@ -365,7 +362,8 @@ bpekit_status bpekit_tokenizer_from_tiktoken(const uint8_t *ranks, size_t ranks_
  * On success `*out` receives a new tokenizer, owned by the caller (release with
  * `bpekit_tokenizer_free`). Errors: as `bpekit_tokenizer_from_tiktoken`, plus
  * `BPEKIT_ERR_INVALID_UTF8` (a special token's text) and `BPEKIT_ERR_INVALID_ARG` (an
- * empty or repeated special token, a repeated id, an id that is also a rank).
+ * empty or repeated special token, a repeated id, an id that is also a rank, an id far
+ * beyond the vocabulary).
  */
 bpekit_status bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const uint8_t *pattern, size_t pattern_len, const struct bpekit_special_token *specials, size_t n_special, struct bpekit_tokenizer **out, struct bpekit_error **err);
 
@@ -373,7 +371,8 @@ bpekit_status bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const
  * Encodes `len` bytes of UTF-8 text with tiktoken's `encode` semantics under `policy`
  * (NULL: nothing allowed, every special token disallowed).
  *
- * Allowed special-token text becomes its id; disallowed special-token text is
+ * Allowed special-token text becomes its id (where special tokens overlap, the
+ * leftmost allowed one wins, then the longest); disallowed special-token text is
  * `BPEKIT_ERR_DISALLOWED_SPECIAL` (the message names the token); other special-token
  * text is ordinary text. On success `*out` is filled with ids owned by the caller
  * (release with `bpekit_tokens_free`); on error `*out` is untouched.
@@ -570,7 +569,9 @@ bpekit_status bpekit_trainer_progress(const struct bpekit_trainer *t, struct bpe
  * plus the pattern) into `*out`, owned by the caller (release with
  * `bpekit_bytes_free`). Feed the result to `bpekit_trainer_add_counts` of another
  * trainer, e.g. to count shards of a corpus on several machines and train once.
- * Equal counts give equal bytes. Errors: `BPEKIT_ERR_NULL_ARG`.
+ * Equal counts give equal bytes; the data carries a checksum. If another thread is in
+ * `bpekit_trainer_feed` or `bpekit_trainer_finish` on `t`, this call waits for it.
+ * Errors: `BPEKIT_ERR_NULL_ARG`.
  */
 bpekit_status bpekit_trainer_export_counts(const struct bpekit_trainer *t, struct bpekit_bytes *out, struct bpekit_error **err);
 

@@ -52,8 +52,8 @@ struct Specials {
     /// In id order.
     tokens: Vec<(Box<str>, u32)>,
     by_text: HashMap<Box<str>, u32>,
-    /// Leftmost-longest matcher over `tokens`' texts (pattern index = index in `tokens`).
-    matcher: Option<AhoCorasick>,
+    /// Length of the longest special token, in bytes.
+    max_len: usize,
     /// The same texts, for overlapping search (the disallowed-special check).
     overlapping: Option<AhoCorasick>,
 }
@@ -258,9 +258,9 @@ impl Tokenizer {
             let built = AhoCorasick::builder().match_kind(kind).build(sorted.iter().map(|t| t.0.as_bytes()));
             Ok(Some(built.map_err(|e| Error::invalid_arg(format!("cannot index special tokens: {e}")))?))
         };
-        let matcher = build(MatchKind::LeftmostLongest)?;
+        let max_len = sorted.iter().map(|t| t.0.len()).max().unwrap_or(0);
         let overlapping = build(MatchKind::Standard)?;
-        self.specials = Specials { tokens: sorted, by_text, matcher, overlapping };
+        self.specials = Specials { tokens: sorted, by_text, max_len, overlapping };
         Ok(self)
     }
 
@@ -357,34 +357,40 @@ impl Tokenizer {
     }
 
     fn encode_into_inner(&self, text: &str, allowed: Allowed<'_>, out: &mut impl Sink) -> Result<()> {
-        let matcher = match (&self.specials.matcher, allowed) {
-            (Some(m), Allowed::All | Allowed::Some(_)) => m,
-            _ => return self.encode_ordinary_into(text, out),
-        };
+        if self.specials.tokens.is_empty() || matches!(allowed, Allowed::None) {
+            return self.encode_ordinary_into(text, out);
+        }
         let mut start = 0;
-        let mut search = 0;
         while start < text.len() {
-            // The next allowed special token at or after `search` (tiktoken's loop:
-            // a disallowed match is skipped by resuming one character later).
-            let mut next = None;
-            while search < text.len() {
-                let Some(m) = matcher.find(&text.as_bytes()[search..]) else { break };
-                let (s, e) = (search + m.start(), search + m.end());
-                let token = &*self.specials.tokens[m.pattern().as_usize()].0;
-                if allowed.allows(token) {
-                    next = Some((s, e, self.specials.tokens[m.pattern().as_usize()].1));
-                    break;
-                }
-                search = s + text[s..].chars().next().map_or(1, char::len_utf8);
-            }
+            let next = self.next_allowed(text, start, allowed);
             let end = next.map_or(text.len(), |n| n.0);
             self.encode_ordinary_into(&text[start..end], out)?;
             let Some((_, e, id)) = next else { break };
             out.special(id);
             start = e;
-            search = e;
         }
         Ok(())
+    }
+
+    /// The next allowed special token at or after byte `from`: `(start, end, id)`. Where
+    /// special tokens overlap, the leftmost allowed one wins, then the longest. (tiktoken
+    /// takes whichever its regex alternation tries first, which depends on hash order.)
+    fn next_allowed(&self, text: &str, from: usize, allowed: Allowed<'_>) -> Option<(usize, usize, u32)> {
+        let ac = self.specials.overlapping.as_ref()?;
+        let mut best: Option<(usize, usize, u32)> = None;
+        for m in ac.find_overlapping_iter(&text.as_bytes()[from..]) {
+            let (s, e) = (from + m.start(), from + m.end());
+            // Matches come by increasing end: once one ends past the best start plus the
+            // longest token, none that follows can start at or before it.
+            if best.is_some_and(|(bs, _, _)| e > bs + self.specials.max_len) {
+                break;
+            }
+            let (token, id) = &self.specials.tokens[m.pattern().as_usize()];
+            if allowed.allows(token) && best.is_none_or(|(bs, be, _)| s < bs || (s == bs && e > be)) {
+                best = Some((s, e, *id));
+            }
+        }
+        best
     }
 
     /// Encodes `text` with tiktoken's `encode` semantics: first the disallowed-special
@@ -417,14 +423,13 @@ impl Tokenizer {
         policy: &SpecialPolicy<'_>,
     ) -> Result<(Vec<u32>, Vec<usize>)> {
         use rayon::prelude::*;
-        let parts: Vec<Vec<u32>> = texts
-            .par_iter()
-            .enumerate()
-            .map(|(i, t)| {
-                self.encode_with(t.as_ref(), policy)
-                    .map_err(|e| Error::new(e.kind(), format!("texts[{i}]: {}", e.message())))
-            })
-            .collect::<Result<_>>()?;
+        let results: Vec<Result<Vec<u32>>> =
+            texts.par_iter().map(|t| self.encode_with(t.as_ref(), policy)).collect();
+        let mut parts = Vec::with_capacity(results.len());
+        for (i, r) in results.into_iter().enumerate() {
+            // The first failing text in order, whichever thread failed first.
+            parts.push(r.map_err(|e| Error::new(e.kind(), format!("texts[{i}]: {}", e.message())))?);
+        }
         let mut offsets = Vec::with_capacity(parts.len() + 1);
         let total = parts.iter().map(Vec::len).sum();
         let mut ids = Vec::with_capacity(total);
@@ -723,8 +728,11 @@ mod tests {
         assert_eq!(*some.last().unwrap(), 302);
         assert!(!some.contains(&300));
         assert_eq!(t.decode(&some).unwrap(), text.as_bytes());
-        // Leftmost-longest: "<|end|>x" wins over "<|end|>".
+        // Leftmost, then longest: "<|end|>x" wins over "<|end|>"...
         assert_eq!(t.encode("<|end|>x", Allowed::All).unwrap(), vec![301]);
+        // ...unless only the shorter one is allowed.
+        let only_end: HashSet<&str> = ["<|end|>"].into_iter().collect();
+        assert_eq!(t.encode("<|end|>x", Allowed::Some(&only_end)).unwrap(), vec![300, 120]);
         assert_eq!(t.count(text, Allowed::All).unwrap(), all.len());
         assert_eq!(t.count(text, Allowed::None).unwrap(), ordinary.len());
         assert_eq!(t.vocab_size(), 303);

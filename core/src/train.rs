@@ -66,25 +66,57 @@ impl PieceCounts {
     /// # Errors
     /// The first regex failure; no partial table is returned.
     pub fn count_batch<S: AsRef<str> + Sync>(pattern: &Pattern, texts: &[S]) -> Result<Self> {
-        texts
-            .par_iter()
-            .try_fold(PieceCounts::new, |mut acc, text| {
+        // One table per chunk of about equal bytes, a couple of chunks per thread: rayon's
+        // adaptive splitting would otherwise make many small tables, and merging tables
+        // costs about as much as counting into them.
+        let threads = rayon::current_num_threads();
+        let chunks = if threads == 1 { 1 } else { threads * 2 };
+        let total: usize = texts.iter().map(|t| t.as_ref().len()).sum();
+        let target = total / chunks + 1;
+        let mut ranges = Vec::with_capacity(chunks + 1);
+        let (mut start, mut acc) = (0, 0);
+        for (i, t) in texts.iter().enumerate() {
+            acc += t.as_ref().len();
+            if acc >= target {
+                ranges.push(start..i + 1);
+                (start, acc) = (i + 1, 0);
+            }
+        }
+        if start < texts.len() {
+            ranges.push(start..texts.len());
+        }
+        let count_range = |r: std::ops::Range<usize>| -> Result<PieceCounts> {
+            let mut local = PieceCounts::new();
+            for (i, text) in texts[r.clone()].iter().enumerate() {
                 let text = text.as_ref();
-                pattern.for_each_piece(text, |piece| acc.add_piece(piece.as_bytes(), 1))?;
-                acc.texts += 1;
-                acc.bytes += text.len() as u64;
-                Ok(acc)
-            })
-            .try_reduce(PieceCounts::new, |mut a, b| {
-                a.merge(b);
-                Ok(a)
-            })
+                pattern
+                    .for_each_piece(text, |piece| local.add_piece(piece.as_bytes(), 1))
+                    .map_err(|e| Error::new(e.kind(), format!("texts[{}]: {}", r.start + i, e.message())))?;
+                local.texts += 1;
+                local.bytes += text.len() as u64;
+            }
+            Ok(local)
+        };
+        // Collect every chunk's result so the error reported is the first text's in order.
+        let tables: Vec<Result<PieceCounts>> = if ranges.len() <= 1 {
+            ranges.into_iter().map(count_range).collect()
+        } else {
+            ranges.into_par_iter().map(count_range).collect()
+        };
+        let mut out = PieceCounts::new();
+        for t in tables {
+            out.merge(t?);
+        }
+        Ok(out)
     }
 
     /// Adds `count` occurrences of `piece`.
+    /// Counts saturate at [`MAX_COUNT`] (2^48: far beyond any corpus, and small enough
+    /// that sums over all pieces cannot overflow the merge phase's `i64` pair counts).
     #[inline]
     pub fn add_piece(&mut self, piece: &[u8], count: u64) {
-        *self.counts.get_or_insert_with(piece, || 0) += count;
+        let c = self.counts.get_or_insert_with(piece, || 0);
+        *c = c.saturating_add(count).min(MAX_COUNT);
     }
 
     /// Adds every count of `other` into `self` (order does not matter).
@@ -94,9 +126,9 @@ impl PieceCounts {
         } else {
             (other, std::mem::take(self))
         };
-        big.counts.merge_with(small.counts, |a, b| *a += b);
-        big.texts += small.texts;
-        big.bytes += small.bytes;
+        big.counts.merge_with(small.counts, |a, b| *a = a.saturating_add(b).min(MAX_COUNT));
+        big.texts = big.texts.saturating_add(small.texts);
+        big.bytes = big.bytes.saturating_add(small.bytes);
         *self = big;
     }
 
@@ -151,6 +183,8 @@ impl PieceCounts {
             out.extend_from_slice(&p);
             out.extend_from_slice(&c.to_le_bytes());
         }
+        let sum = checksum(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
         out
     }
 
@@ -160,10 +194,15 @@ impl PieceCounts {
     /// [`crate::ErrorKind::BadFormat`] naming what is wrong: not a count table, another
     /// format version, truncated, trailing bytes, pieces out of order or repeated.
     pub fn from_bytes(data: &[u8]) -> Result<(String, PieceCounts)> {
-        let mut r = Reader { data, at: 0 };
-        if r.take(COUNTS_MAGIC.len())? != COUNTS_MAGIC {
+        if data.len() < COUNTS_MAGIC.len() || &data[..COUNTS_MAGIC.len()] != COUNTS_MAGIC {
             return Err(Error::bad_format("not a bpekit count table (bad magic bytes)"));
         }
+        let Some(body_len) = data.len().checked_sub(8) else {
+            return Err(Error::bad_format("count table: truncated"));
+        };
+        let (body, sum) = data.split_at(body_len);
+        let mut r = Reader { data: body, at: 0 };
+        r.take(COUNTS_MAGIC.len())?;
         let version = r.u32()?;
         if version != COUNTS_VERSION {
             return Err(Error::bad_format(format!(
@@ -175,6 +214,9 @@ impl PieceCounts {
             .map_err(|_| Error::bad_format("count table: the pattern is not UTF-8"))?
             .to_owned();
         let (texts, bytes, n) = (r.u64()?, r.u64()?, r.u64()?);
+        if u64::from_le_bytes(sum.try_into().unwrap_or([0; 8])) != checksum(body) {
+            return Err(Error::bad_format("count table: checksum mismatch (truncated or corrupted)"));
+        }
         // Each piece takes at least 13 bytes: a corrupt count cannot make us over-allocate.
         if n > (data.len() / 13) as u64 {
             return Err(Error::bad_format("count table: truncated (piece count exceeds the data)"));
@@ -188,14 +230,29 @@ impl PieceCounts {
             if piece.is_empty() || prev.is_some_and(|p| p >= piece) {
                 return Err(Error::bad_format("count table: pieces empty, repeated or out of order"));
             }
+            if c > MAX_COUNT {
+                return Err(Error::bad_format(format!("count table: count {c} exceeds 2^48")));
+            }
             prev = Some(piece);
             counts.insert(piece, c);
         }
-        if r.at != data.len() {
+        if r.at != body.len() {
             return Err(Error::bad_format("count table: trailing bytes after the last piece"));
         }
         Ok((pattern, PieceCounts { counts, texts, bytes }))
     }
+}
+
+/// The largest count a piece can have; counts saturate there.
+pub const MAX_COUNT: u64 = 1 << 48;
+
+/// FNV-1a, 64-bit: enough to catch truncation and corruption (not an adversary).
+fn checksum(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// First bytes of a serialized [`PieceCounts`].
@@ -713,7 +770,12 @@ mod tests {
         }
         let mut extra = bytes.clone();
         extra.push(0);
-        assert!(PieceCounts::from_bytes(&extra).unwrap_err().message().contains("trailing"));
+        assert_eq!(PieceCounts::from_bytes(&extra).unwrap_err().kind(), crate::ErrorKind::BadFormat);
+        for i in 8..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[i] ^= 0x10;
+            assert!(PieceCounts::from_bytes(&flipped).is_err(), "flip at {i} accepted");
+        }
         let mut other = Trainer::new(Pattern::new(r"\w+").unwrap());
         assert!(other.add_counts_bytes(&bytes).unwrap_err().message().contains("another split pattern"));
         assert_eq!(other.counts().texts(), 0);

@@ -340,8 +340,16 @@ class Encoding(_Handle):
 
     # ---- encoding ----
 
-    def _policy(self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> Any:
-        """The native policy for a tiktoken (allowed, disallowed) pair; NULL for the default."""
+    def _policy(self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial, text: str) -> Any:
+        """The native policy for a tiktoken (allowed, disallowed) pair; NULL for the default.
+
+        tiktoken forbids any text listed in ``disallowed_special``, special token or not;
+        the native check knows only special tokens, so other strings are checked here.
+        """
+        if disallowed_special != "all" and disallowed_special:
+            for t in frozenset(disallowed_special) - self.special_tokens_set:
+                if t in text:
+                    _raise_disallowed(t)
         if not self._special_tokens:
             return ffi.NULL  # nothing to allow or disallow
         if allowed_special == "all":
@@ -366,6 +374,12 @@ class Encoding(_Handle):
             self._policies.clear()
         self._policies[key] = (policy, allow, disallow)
         return policy
+
+    def _batch_policy(self, texts: Sequence[str], allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> Any:
+        if disallowed_special != "all" and disallowed_special:
+            for t in texts:  # only non-special disallowed strings are checked here
+                self._policy(allowed_special, disallowed_special, t)
+        return self._policy(allowed_special, disallowed_special, "")
 
     def _disallowed_error(self, text: str, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> None:
         allowed = self.special_tokens_set if allowed_special == "all" else set(allowed_special)
@@ -393,7 +407,7 @@ class Encoding(_Handle):
         'hi<|eos|>'
         """
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special)
+        policy = self._policy(allowed_special, disallowed_special, text)
         out = ffi.new("bpekit_tokens *")
         try:
             rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
@@ -422,7 +436,7 @@ class Encoding(_Handle):
     ) -> int:
         """``len(self.encode(text, ...))`` without building the list."""
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special)
+        policy = self._policy(allowed_special, disallowed_special, text)
         out = ffi.new("size_t *")
         try:
             rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy, out)
@@ -441,7 +455,7 @@ class Encoding(_Handle):
         import numpy as np
 
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special)
+        policy = self._policy(allowed_special, disallowed_special, text)
         out = ffi.new("bpekit_tokens *")
         try:
             rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
@@ -470,7 +484,7 @@ class Encoding(_Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
         """Encodes many texts in one native call, on up to ``num_threads`` threads."""
-        policy = self._policy(allowed_special, disallowed_special)
+        policy = self._batch_policy(text, allowed_special, disallowed_special)
         try:
             ids, offsets = self._encode_batch_flat(text, policy, num_threads)
         except DisallowedSpecialTokenError:
@@ -500,7 +514,7 @@ class Encoding(_Handle):
         """Encodes many texts: one flat ``uint32`` id array and ``len(text) + 1`` offsets."""
         import numpy as np
 
-        policy = self._policy(allowed_special, disallowed_special)
+        policy = self._batch_policy(text, allowed_special, disallowed_special)
         ids, offsets = self._encode_batch_flat(text, policy, num_threads)
         try:
             flat = np.frombuffer(ffi.buffer(ids.ids, ids.len * 4), dtype=np.uint32).copy() if ids.len else np.zeros(0, np.uint32)

@@ -2,10 +2,14 @@
  * test_capi.c: tests of the bpekit C ABI, written against include/bpekit.h alone.
  *
  * Covers every function in the header, every documented error path (NULL arguments,
- * invalid UTF-8, bad sizes, bad patterns, malformed ranks, unknown ids), the ownership
+ * invalid UTF-8, bad sizes, bad patterns, malformed ranks, unknown ids, bad special
+ * tokens and policies, disallowed special tokens, damaged count tables), the ownership
  * rules (out-params untouched on failure, `*err` cleared on success, `err == NULL`
  * accepted, zeroed buffers and NULL handles freed harmlessly), a decode of all 256
- * single-byte tokens, and one tokenizer shared by several threads.
+ * single-byte tokens, one tokenizer shared by several threads, special-token encoding
+ * (tiktoken's allowed/disallowed rules, leftmost-longest matching), count == encode,
+ * batch == per-text encode for several thread counts, trainer special tokens, progress
+ * read from a second thread during training, and count tables moved between trainers.
  *
  * Build from the repository root (ci/run_c_tests.sh does this, also under valgrind and
  * ASan/UBSan):
@@ -21,11 +25,14 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpekit.h"
@@ -116,6 +123,12 @@ static int bytes_untouched(const bpekit_bytes *b)
 }
 
 #define U8(s) ((const uint8_t *)(s))
+
+/* How many of a list of `n` thread counts to try: all of them. */
+static size_t thread_counts(size_t n)
+{
+    return n;
+}
 
 /* ==== Fixtures ==== */
 
@@ -1152,6 +1165,1261 @@ static void test_threads(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* ==== Special tokens: fixtures and helpers ==== */
+
+#define SLICE(s) {U8(s), sizeof(s) - 1}
+
+/* The special tokens of special_tokenizer(), given out of id order. "<|x|>" is a prefix of
+ * "<|x|>y", and "|x|>yy" starts inside both: they exercise the leftmost-longest rule. */
+static const struct {
+    const char *text;
+    uint32_t id;
+} fixture_specials[] = {
+    {"<|pad|>", 300}, /* after a gap: ids 263..299 are unused */
+    {"<|endoftext|>", 259},
+    {"<|x|>", 261},
+    {"<|x|>y", 260},
+    {"|x|>yy", 262},
+};
+#define N_FIXTURE_SPECIALS (sizeof fixture_specials / sizeof fixture_specials[0])
+
+/* make_ranks(-1) (bytes at their own value, "th" 256, "the" 257, " the" 258) plus the
+ * fixture's special tokens, default pattern; NULL on failure. */
+static bpekit_tokenizer *special_tokenizer(void)
+{
+    static struct blob b;
+    bpekit_special_token sp[N_FIXTURE_SPECIALS];
+    bpekit_tokenizer *tok = NULL;
+    bpekit_error *err = NULL;
+    for (size_t i = 0; i < N_FIXTURE_SPECIALS; i++)
+        sp[i] = (bpekit_special_token){{U8(fixture_specials[i].text),
+                                        strlen(fixture_specials[i].text)},
+                                       fixture_specials[i].id};
+    make_ranks(&b, -1);
+    EXPECT_OK(bpekit_tokenizer_new(U8(b.data), b.len, NULL, 0, sp, N_FIXTURE_SPECIALS, &tok, &err),
+              &err);
+    return tok;
+}
+
+static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
+}
+
+static void print_ids(const char *what, const uint32_t *ids, size_t n)
+{
+    fprintf(stderr, "    %s:", what);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, " %u", (unsigned)ids[i]);
+    fprintf(stderr, "\n");
+}
+
+/* Checks that encode(text, policy) succeeds with exactly `want`. */
+static void expect_ids(const char *file, int line, const bpekit_tokenizer *tok, const char *text,
+                       const bpekit_special_policy *policy, const uint32_t *want, size_t n)
+{
+    bpekit_tokens got = {0};
+    bpekit_error *err = NULL;
+    expect_ok(file, line,
+              bpekit_tokenizer_encode(tok, U8(text), strlen(text), policy, &got, &err), &err);
+    int same = same_ids(got.ids, got.len, want, n);
+    CHECK_AT(same, file, line);
+    if (!same) {
+        fprintf(stderr, "%s:%d:   encode(\"%s\") differs\n", file, line, text);
+        print_ids("got ", got.ids, got.len);
+        print_ids("want", want, n);
+    }
+    bpekit_tokens_free(&got);
+}
+
+#define EXPECT_IDS(tok, text, policy, ...)                                                  \
+    expect_ids(__FILE__, __LINE__, (tok), (text), (policy), (const uint32_t[]){__VA_ARGS__}, \
+               sizeof((const uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t))
+
+/* Checks that encode(text, policy) succeeds and equals encode_ordinary(text): the special
+ * text in it is ordinary text under `policy`. */
+static void expect_as_ordinary(const char *file, int line, const bpekit_tokenizer *tok,
+                               const char *text, const bpekit_special_policy *policy)
+{
+    bpekit_tokens got = {0}, want = {0};
+    bpekit_error *err = NULL;
+    size_t n = strlen(text);
+    expect_ok(file, line, bpekit_tokenizer_encode(tok, U8(text), n, policy, &got, &err), &err);
+    expect_ok(file, line, bpekit_tokenizer_encode_ordinary(tok, U8(text), n, &want, &err), &err);
+    CHECK_AT(want.len > 1 && same_ids(got.ids, got.len, want.ids, want.len), file, line);
+    bpekit_tokens_free(&got);
+    bpekit_tokens_free(&want);
+}
+
+#define EXPECT_AS_ORDINARY(tok, text, policy) \
+    expect_as_ordinary(__FILE__, __LINE__, (tok), (text), (policy))
+
+static const bpekit_offsets sentinel_offsets = {SENTINEL, SENTINEL_LEN};
+
+static int offsets_untouched(const bpekit_offsets *o)
+{
+    return o->data == sentinel_offsets.data && o->len == sentinel_offsets.len;
+}
+
+/* ==== Tokenizer with special tokens: construction and listing ==== */
+
+static void test_tokenizer_new(void)
+{
+    static struct blob b, bad;
+    bpekit_tokenizer *tok = special_tokenizer(), *plain = SENTINEL;
+    bpekit_error *err = SENTINEL;
+    if (tok == NULL)
+        return;
+    make_ranks(&b, -1);
+
+    /* The specials count in the vocab size (the largest id + 1); the gap is unknown. */
+    CHECK(bpekit_tokenizer_vocab_size(tok) == 301);
+    CHECK(bpekit_tokenizer_special_count(tok) == N_FIXTURE_SPECIALS);
+    CHECK(bpekit_tokenizer_special_count(NULL) == 0);
+
+    /* Listed in id order, whatever order they were given in. */
+    static const struct {
+        const char *text;
+        uint32_t id;
+    } by_id[] = {{"<|endoftext|>", 259}, {"<|x|>y", 260}, {"<|x|>", 261},
+                 {"|x|>yy", 262},        {"<|pad|>", 300}};
+    for (size_t i = 0; i < sizeof by_id / sizeof by_id[0]; i++) {
+        const uint8_t *text = SENTINEL, *again = NULL;
+        size_t len = SENTINEL_LEN;
+        uint32_t id = 0xDEADBEEF;
+        err = SENTINEL;
+        EXPECT_OK(bpekit_tokenizer_special_token(tok, i, &text, &len, &id, &err), &err);
+        size_t want = strlen(by_id[i].text);
+        CHECK(id == by_id[i].id);
+        CHECK(text != NULL && len == want && memcmp(text, by_id[i].text, want) == 0);
+        /* Borrowed from tok: the same storage every time. */
+        CHECK(bpekit_tokenizer_special_token(tok, i, &again, &len, &id, NULL) == BPEKIT_OK);
+        CHECK(again == text);
+        /* A special token's id is a token: token_bytes and decode give its text. */
+        const uint8_t *data = NULL;
+        size_t dlen = 0;
+        EXPECT_OK(bpekit_tokenizer_token_bytes(tok, by_id[i].id, &data, &dlen, &err), &err);
+        CHECK(dlen == want && data != NULL && memcmp(data, by_id[i].text, want) == 0);
+        bpekit_bytes dec = {0};
+        EXPECT_OK(bpekit_tokenizer_decode(tok, &by_id[i].id, 1, &dec, &err), &err);
+        CHECK(dec.len == want && memcmp(dec.data, by_id[i].text, want) == 0);
+        bpekit_bytes_free(&dec);
+    }
+    uint32_t gap = 280;
+    const uint8_t *data = SENTINEL;
+    size_t len = SENTINEL_LEN;
+    EXPECT_ERR(bpekit_tokenizer_token_bytes(tok, gap, &data, &len, &err), &err,
+               BPEKIT_ERR_UNKNOWN_TOKEN, "280");
+    CHECK(data == SENTINEL && len == SENTINEL_LEN);
+
+    /* The export holds the ranks only (tiktoken files carry no special tokens). */
+    bpekit_bytes exported = export_ranks(tok);
+    CHECK(exported.len == b.len && memcmp(exported.data, b.data, b.len) == 0);
+    bpekit_bytes_free(&exported);
+
+    /* special_token errors leave every out-param untouched. */
+    const uint8_t *text = SENTINEL;
+    uint32_t id = 0xDEADBEEF;
+    len = SENTINEL_LEN;
+    EXPECT_ERR(bpekit_tokenizer_special_token(NULL, 0, &text, &len, &id, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_tokenizer_special_token(tok, 0, NULL, &len, &id, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "text");
+    EXPECT_ERR(bpekit_tokenizer_special_token(tok, 0, &text, NULL, &id, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "len");
+    EXPECT_ERR(bpekit_tokenizer_special_token(tok, 0, &text, &len, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "id");
+    CHECK(text == SENTINEL && len == SENTINEL_LEN && id == 0xDEADBEEF);
+    EXPECT_ERR(bpekit_tokenizer_special_token(tok, N_FIXTURE_SPECIALS, &text, &len, &id, &err),
+               &err, BPEKIT_ERR_INVALID_ARG, "out of range");
+    EXPECT_ERR(bpekit_tokenizer_special_token(tok, SIZE_MAX, &text, &len, &id, &err), &err,
+               BPEKIT_ERR_INVALID_ARG, NULL);
+    CHECK(bpekit_tokenizer_special_token(tok, 99, &text, &len, &id, NULL) ==
+          BPEKIT_ERR_INVALID_ARG);
+    CHECK(text == SENTINEL && len == SENTINEL_LEN && id == 0xDEADBEEF);
+    bpekit_tokenizer_free(tok);
+
+    /* No specials (NULL, 0): the same as from_tiktoken; err == NULL accepted. */
+    CHECK(bpekit_tokenizer_new(U8(b.data), b.len, NULL, 0, NULL, 0, &plain, NULL) == BPEKIT_OK);
+    CHECK(plain != NULL && plain != SENTINEL);
+    CHECK(bpekit_tokenizer_special_count(plain) == 0);
+    CHECK(bpekit_tokenizer_vocab_size(plain) == 259);
+    EXPECT_ERR(bpekit_tokenizer_special_token(plain, 0, &text, &len, &id, &err), &err,
+               BPEKIT_ERR_INVALID_ARG, NULL);
+    bpekit_tokenizer_free(plain);
+
+    /* An explicit pattern and a special token whose text is also a token's bytes ("the",
+     * rank 257): allowed, since only ids must not collide. */
+    bpekit_special_token the = {SLICE("the"), 400};
+    tok = NULL;
+    EXPECT_OK(bpekit_tokenizer_new(U8(b.data), b.len, U8("\\S+|\\s+"), 7, &the, 1, &tok, &err),
+              &err);
+    if (tok != NULL) {
+        bpekit_special_policy all = {.flags = BPEKIT_SPECIAL_ALLOW_ALL};
+        EXPECT_IDS(tok, "the", &all, 400);
+        const bpekit_special_policy none = {0};
+        EXPECT_IDS(tok, "the", &none, 257);
+    }
+    bpekit_tokenizer_free(tok);
+
+    /* Errors; *out untouched. */
+    static const uint8_t bad_utf8[] = {'<', 0xff, '>'};
+    bpekit_special_token ok1 = {SLICE("<|a|>"), 300};
+    struct {
+        bpekit_special_token second; /* appended after ok1 */
+        bpekit_status code;
+        const char *needle;
+    } cases[] = {
+        {{{bad_utf8, sizeof bad_utf8}, 301}, BPEKIT_ERR_INVALID_UTF8, "specials[1].text"},
+        {{{NULL, 3}, 301}, BPEKIT_ERR_NULL_ARG, "specials[1].text"},
+        {{{NULL, 0}, 301}, BPEKIT_ERR_INVALID_ARG, "empty"},
+        {{{U8("<|b|>"), 0}, 301}, BPEKIT_ERR_INVALID_ARG, "empty"},
+        {{SLICE("<|a|>"), 301}, BPEKIT_ERR_INVALID_ARG, "<|a|>"},    /* repeated text */
+        {{SLICE("<|b|>"), 300}, BPEKIT_ERR_INVALID_ARG, "300"},      /* repeated id */
+        {{SLICE("<|b|>"), 65}, BPEKIT_ERR_INVALID_ARG, "65"},        /* id of rank 'A' */
+        {{SLICE("<|b|>"), 258}, BPEKIT_ERR_INVALID_ARG, "258"},      /* id of rank " the" */
+        {{SLICE("<|b|>"), UINT32_MAX}, BPEKIT_ERR_INVALID_ARG, NULL}, /* would need 4G ids */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bpekit_special_token sp[2] = {ok1, cases[i].second};
+        bpekit_tokenizer *t = SENTINEL;
+        bpekit_status st = bpekit_tokenizer_new(U8(b.data), b.len, NULL, 0, sp, 2, &t, &err);
+        if (st != cases[i].code)
+            fprintf(stderr, "  (tokenizer_new case %zu)\n", i);
+        EXPECT_ERR(st, &err, cases[i].code, cases[i].needle);
+        CHECK(t == SENTINEL);
+        if (t != SENTINEL)
+            bpekit_tokenizer_free(t);
+    }
+    tok = SENTINEL;
+    EXPECT_ERR(bpekit_tokenizer_new(U8(b.data), b.len, NULL, 0, &ok1, 1, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out");
+    EXPECT_ERR(bpekit_tokenizer_new(NULL, 5, NULL, 0, &ok1, 1, &tok, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "ranks");
+    EXPECT_ERR(bpekit_tokenizer_new(U8(b.data), b.len, NULL, 0, NULL, 2, &tok, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "specials");
+    EXPECT_ERR(bpekit_tokenizer_new(U8(b.data), b.len, bad_utf8, sizeof bad_utf8, &ok1, 1, &tok,
+                                    &err),
+               &err, BPEKIT_ERR_INVALID_UTF8, "pattern");
+    EXPECT_ERR(bpekit_tokenizer_new(U8(b.data), b.len, U8("(?<"), 3, &ok1, 1, &tok, &err), &err,
+               BPEKIT_ERR_BAD_PATTERN, NULL);
+    make_ranks(&bad, 'q');
+    EXPECT_ERR(bpekit_tokenizer_new(U8(bad.data), bad.len, NULL, 0, &ok1, 1, &tok, &err), &err,
+               BPEKIT_ERR_BAD_RANKS, "0x71");
+    CHECK(bpekit_tokenizer_new(U8(bad.data), bad.len, NULL, 0, &ok1, 1, &tok, NULL) ==
+          BPEKIT_ERR_BAD_RANKS);
+    CHECK(tok == SENTINEL);
+}
+
+/* ==== Tokenizer: encode with a special-token policy, count ==== */
+
+static const bpekit_slice s_eot[] = {SLICE("<|endoftext|>")};
+static const bpekit_slice s_pad[] = {SLICE("<|pad|>")};
+static const bpekit_slice s_far[] = {SLICE("|x|>yy")};
+static const bpekit_slice s_pad_eot[] = {SLICE("<|pad|>"), SLICE("<|endoftext|>")};
+static const bpekit_slice s_all[] = {SLICE("<|pad|>"), SLICE("<|endoftext|>"), SLICE("<|x|>"),
+                                     SLICE("<|x|>y"), SLICE("|x|>yy")};
+static const bpekit_slice s_unknown[] = {SLICE("<|nope|>"), SLICE("hello")};
+
+static void test_encode_policy(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    bpekit_error *err = SENTINEL;
+    bpekit_tokens out = sentinel_tokens;
+    if (tok == NULL)
+        return;
+
+    const bpekit_special_policy allow_all = {.flags = BPEKIT_SPECIAL_ALLOW_ALL};
+    const bpekit_special_policy allow_all_disallow_all = {
+        .flags = BPEKIT_SPECIAL_ALLOW_ALL | BPEKIT_SPECIAL_DISALLOW_ALL};
+    const bpekit_special_policy none = {0}; /* nothing allowed, nothing checked */
+    const bpekit_special_policy disallow_all = {.flags = BPEKIT_SPECIAL_DISALLOW_ALL};
+    const bpekit_special_policy eot_only = {.allowed = s_eot, .n_allowed = 1}; /* no check */
+    const bpekit_special_policy eot_strict = {.allowed = s_eot, .n_allowed = 1,
+                                              .flags = BPEKIT_SPECIAL_DISALLOW_ALL};
+    const bpekit_special_policy pad_disallowed = {.disallowed = s_pad, .n_disallowed = 1};
+    const bpekit_special_policy eot_both = {.allowed = s_eot, .n_allowed = 1,
+                                            .disallowed = s_eot, .n_disallowed = 1};
+    const bpekit_special_policy unknown = {.allowed = s_unknown, .n_allowed = 2,
+                                           .disallowed = s_unknown, .n_disallowed = 2};
+    const bpekit_special_policy far_only = {.allowed = s_far, .n_allowed = 1};
+
+    /* Plain text: every policy gives the ordinary encoding ("the" is 257, " the" 258). */
+    EXPECT_IDS(tok, "the the", NULL, 257, 258);
+    EXPECT_IDS(tok, "the the", &allow_all, 257, 258);
+    EXPECT_IDS(tok, "the the", &none, 257, 258);
+    out = sentinel_tokens;
+    EXPECT_OK(bpekit_tokenizer_encode(tok, NULL, 0, NULL, &out, &err), &err);
+    CHECK(out.ids == NULL && out.len == 0);
+
+    /* Allowed special text becomes its id; pieces around it are ordinary text. */
+    EXPECT_IDS(tok, "a<|endoftext|>b", &allow_all, 'a', 259, 'b');
+    EXPECT_IDS(tok, "a<|endoftext|>b", &allow_all_disallow_all, 'a', 259, 'b');
+    EXPECT_IDS(tok, "a<|endoftext|>b", &eot_only, 'a', 259, 'b');
+    EXPECT_IDS(tok, "a<|endoftext|>b", &eot_strict, 'a', 259, 'b');
+    EXPECT_IDS(tok, "<|endoftext|><|endoftext|>the", &eot_only, 259, 259, 257);
+    EXPECT_IDS(tok, "<|pad|>\n<|endoftext|>", &allow_all, 300, '\n', 259);
+
+    /* Not allowed and not checked: ordinary text. */
+    EXPECT_AS_ORDINARY(tok, "a<|endoftext|>b", &none);
+    EXPECT_AS_ORDINARY(tok, "x <|pad|> y", &eot_only);
+    EXPECT_AS_ORDINARY(tok, "<|endoftext|>", &pad_disallowed);
+    /* Unknown texts in the lists are ignored (no error, no special id). */
+    EXPECT_AS_ORDINARY(tok, "hello <|nope|>", &unknown);
+    const bpekit_special_policy unknown_and_all = {.allowed = s_unknown, .n_allowed = 2,
+                                                   .flags = BPEKIT_SPECIAL_ALLOW_ALL};
+    EXPECT_IDS(tok, "<|pad|>", &unknown_and_all, 300);
+
+    /* Disallowed text is an error naming the token; *out untouched. NULL is tiktoken's
+     * default: every special token disallowed. */
+    struct {
+        const char *text;
+        const bpekit_special_policy *policy;
+        const char *needle;
+    } disallowed[] = {
+        {"hello <|endoftext|>", NULL, "<|endoftext|>"},
+        {"hello <|endoftext|>", &disallow_all, "<|endoftext|>"},
+        {"a<|endoftext|>b <|pad|>", &eot_strict, "<|pad|>"},
+        {"<|pad|>", &pad_disallowed, "<|pad|>"},
+        {"<|endoftext|>", &eot_both, "<|endoftext|>"}, /* tiktoken: the check comes first */
+        {"<|x|>yy", NULL, "<|x|>y"},                   /* leftmost, then longest */
+        {"ab|x|>yy <|pad|>", NULL, "|x|>yy"},           /* the leftmost one is named */
+    };
+    for (size_t i = 0; i < sizeof disallowed / sizeof disallowed[0]; i++) {
+        const char *text = disallowed[i].text;
+        size_t count = SENTINEL_LEN;
+        out = sentinel_tokens;
+        EXPECT_ERR(bpekit_tokenizer_encode(tok, U8(text), strlen(text), disallowed[i].policy,
+                                           &out, &err),
+                   &err, BPEKIT_ERR_DISALLOWED_SPECIAL, disallowed[i].needle);
+        CHECK(tokens_untouched(&out));
+        EXPECT_ERR(bpekit_tokenizer_count(tok, U8(text), strlen(text), disallowed[i].policy,
+                                          &count, &err),
+                   &err, BPEKIT_ERR_DISALLOWED_SPECIAL, disallowed[i].needle);
+        CHECK(count == SENTINEL_LEN);
+    }
+    CHECK(bpekit_tokenizer_encode(tok, U8("<|pad|>"), 7, NULL, &out, NULL) ==
+          BPEKIT_ERR_DISALLOWED_SPECIAL);
+    CHECK(tokens_untouched(&out));
+
+    /* Leftmost-longest among overlapping special tokens. */
+    EXPECT_IDS(tok, "<|x|>y", &allow_all, 260);
+    EXPECT_IDS(tok, "<|x|>yy", &allow_all, 260, 'y');  /* not "<" + "|x|>yy" */
+    EXPECT_IDS(tok, "<|x|>z", &allow_all, 261, 'z');
+    EXPECT_IDS(tok, "<|x|><|x|>y", &allow_all, 261, 260);
+    EXPECT_IDS(tok, "a|x|>yy", &allow_all, 'a', 262);
+    /* A match that is not allowed is skipped one character on (tiktoken's loop), so an
+     * allowed token starting inside it is still found. */
+    EXPECT_IDS(tok, "<|x|>yy", &far_only, '<', 262);
+
+    /* Unknown flags. */
+    static const uint32_t bad_flags[] = {4, 8, 0x80000000u, 0xffffffffu};
+    for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; i++) {
+        bpekit_special_policy p = {.flags = bad_flags[i]};
+        size_t count = SENTINEL_LEN;
+        out = sentinel_tokens;
+        EXPECT_ERR(bpekit_tokenizer_encode(tok, U8("the"), 3, &p, &out, &err), &err,
+                   BPEKIT_ERR_INVALID_ARG, "flags");
+        CHECK(tokens_untouched(&out));
+        EXPECT_ERR(bpekit_tokenizer_count(tok, U8("the"), 3, &p, &count, &err), &err,
+                   BPEKIT_ERR_INVALID_ARG, "flags");
+        CHECK(count == SENTINEL_LEN);
+    }
+
+    /* Bad policy lists: the message names the list and the element. */
+    static const uint8_t bad_utf8[] = {'<', '|', 0xc3, '|', '>'};
+    const bpekit_slice bad_first[] = {{bad_utf8, sizeof bad_utf8}};
+    const bpekit_slice bad_second[] = {SLICE("<|pad|>"), {bad_utf8, sizeof bad_utf8}};
+    const bpekit_slice null_elem[] = {{NULL, 2}};
+    struct {
+        bpekit_special_policy policy;
+        bpekit_status code;
+        const char *needle;
+    } bad_policies[] = {
+        {{.allowed = bad_first, .n_allowed = 1}, BPEKIT_ERR_INVALID_UTF8, "policy.allowed[0]"},
+        {{.allowed = bad_second, .n_allowed = 2, .flags = BPEKIT_SPECIAL_ALLOW_ALL},
+         BPEKIT_ERR_INVALID_UTF8, "policy.allowed[1]"},
+        {{.disallowed = bad_second, .n_disallowed = 2}, BPEKIT_ERR_INVALID_UTF8,
+         "policy.disallowed[1]"},
+        {{.disallowed = bad_first, .n_disallowed = 1, .flags = BPEKIT_SPECIAL_DISALLOW_ALL},
+         BPEKIT_ERR_INVALID_UTF8, "policy.disallowed[0]"},
+        {{.allowed = NULL, .n_allowed = 1}, BPEKIT_ERR_NULL_ARG, "policy.allowed"},
+        {{.disallowed = NULL, .n_disallowed = 3}, BPEKIT_ERR_NULL_ARG, "policy.disallowed"},
+        {{.allowed = null_elem, .n_allowed = 1}, BPEKIT_ERR_NULL_ARG, "policy.allowed[0]"},
+    };
+    for (size_t i = 0; i < sizeof bad_policies / sizeof bad_policies[0]; i++) {
+        size_t count = SENTINEL_LEN;
+        out = sentinel_tokens;
+        EXPECT_ERR(bpekit_tokenizer_encode(tok, U8("the"), 3, &bad_policies[i].policy, &out, &err),
+                   &err, bad_policies[i].code, bad_policies[i].needle);
+        CHECK(tokens_untouched(&out));
+        EXPECT_ERR(bpekit_tokenizer_count(tok, U8("the"), 3, &bad_policies[i].policy, &count,
+                                          &err),
+                   &err, bad_policies[i].code, bad_policies[i].needle);
+        CHECK(count == SENTINEL_LEN);
+    }
+
+    /* NULL arguments and bad text, for encode and count. */
+    static const uint8_t bad_text[] = {'o', 'k', 0xed, 0xa0, 0x80};
+    size_t count = SENTINEL_LEN;
+    out = sentinel_tokens;
+    EXPECT_ERR(bpekit_tokenizer_encode(NULL, U8("x"), 1, NULL, &out, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_tokenizer_encode(tok, U8("x"), 1, NULL, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out");
+    EXPECT_ERR(bpekit_tokenizer_encode(tok, NULL, 1, NULL, &out, &err), &err, BPEKIT_ERR_NULL_ARG,
+               "text");
+    EXPECT_ERR(bpekit_tokenizer_encode(tok, bad_text, sizeof bad_text, &allow_all, &out, &err),
+               &err, BPEKIT_ERR_INVALID_UTF8, "text");
+    CHECK(tokens_untouched(&out));
+    EXPECT_ERR(bpekit_tokenizer_count(NULL, U8("x"), 1, NULL, &count, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_tokenizer_count(tok, U8("x"), 1, NULL, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out");
+    EXPECT_ERR(bpekit_tokenizer_count(tok, NULL, 1, NULL, &count, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "text");
+    EXPECT_ERR(bpekit_tokenizer_count(tok, bad_text, sizeof bad_text, NULL, &count, &err), &err,
+               BPEKIT_ERR_INVALID_UTF8, "text");
+    CHECK(bpekit_tokenizer_count(tok, bad_text, sizeof bad_text, NULL, &count, NULL) ==
+          BPEKIT_ERR_INVALID_UTF8);
+    CHECK(count == SENTINEL_LEN);
+    err = SENTINEL;
+    EXPECT_OK(bpekit_tokenizer_count(tok, NULL, 0, NULL, &count, &err), &err);
+    CHECK(count == 0);
+
+    /* count == the length of encode, or the same error, for every policy and text. */
+    static char longtext[3000];
+    for (size_t i = 0; i < sizeof longtext - 1; i++)
+        longtext[i] = "the <|endoftext|> cat"[i % 21];
+    const char *texts[] = {
+        "", "the the", "a<|endoftext|>b", "<|x|>yy <|x|>z a|x|>yy", "x <|pad|> y",
+        "Ünïcödé 東京 🎉 <|endoftext|>", "<|endoftext|><|endoftext|>", longtext,
+        corpus[0], corpus[3],
+    };
+    const bpekit_special_policy *policies[] = {
+        NULL,      &allow_all, &allow_all_disallow_all, &none,     &disallow_all,
+        &eot_only, &eot_strict, &pad_disallowed,        &eot_both, &unknown, &far_only,
+    };
+    int count_mismatch = 0, count_ok = 0;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        for (size_t j = 0; j < sizeof policies / sizeof policies[0]; j++) {
+            bpekit_tokens ids = {0};
+            size_t n = SENTINEL_LEN;
+            size_t len = strlen(texts[i]);
+            bpekit_status se = bpekit_tokenizer_encode(tok, U8(texts[i]), len, policies[j], &ids,
+                                                       NULL);
+            bpekit_status sc = bpekit_tokenizer_count(tok, U8(texts[i]), len, policies[j], &n,
+                                                      NULL);
+            if (se != sc || (se == BPEKIT_OK && n != ids.len) ||
+                (se != BPEKIT_OK && n != SENTINEL_LEN)) {
+                count_mismatch++;
+                fprintf(stderr, "  (count vs encode: text %zu, policy %zu: %d/%d, %zu vs %zu)\n",
+                        i, j, (int)se, (int)sc, n, ids.len);
+            }
+            count_ok += se == BPEKIT_OK;
+            bpekit_tokens_free(&ids);
+        }
+    }
+    CHECK(count_mismatch == 0);
+    CHECK(count_ok > 40); /* most combinations succeed: the comparison means something */
+
+    /* A tokenizer without special tokens: any policy is the ordinary encoding. */
+    bpekit_tokenizer *plain = ranks_tokenizer();
+    if (plain != NULL) {
+        EXPECT_AS_ORDINARY(plain, "a<|endoftext|>b", NULL);
+        EXPECT_AS_ORDINARY(plain, "a<|endoftext|>b", &allow_all);
+        EXPECT_AS_ORDINARY(plain, "a<|endoftext|>b", &eot_strict);
+    }
+    bpekit_tokenizer_free(plain);
+    bpekit_tokenizer_free(tok);
+}
+
+/* ==== Tokenizer: batch encode ==== */
+
+/* Checks one encode_batch result against per-text encode calls. */
+static void check_batch(const char *file, int line, const bpekit_tokenizer *tok,
+                        const bpekit_slice *texts, size_t n,
+                        const bpekit_special_policy *policy, const bpekit_tokens *ids,
+                        const bpekit_offsets *offs)
+{
+    CHECK_AT(offs->len == n + 1, file, line);
+    CHECK_AT(offs->data != NULL && offs->data[0] == 0, file, line);
+    if (offs->len != n + 1 || offs->data == NULL)
+        return;
+    CHECK_AT(offs->data[n] == ids->len, file, line);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bpekit_tokens want = {0};
+        if (offs->data[i] > offs->data[i + 1] || offs->data[i + 1] > ids->len) {
+            bad++;
+            continue;
+        }
+        if (bpekit_tokenizer_encode(tok, texts[i].data, texts[i].len, policy, &want, NULL) !=
+                BPEKIT_OK ||
+            !same_ids(ids->ids + offs->data[i], offs->data[i + 1] - offs->data[i], want.ids,
+                      want.len))
+            bad++;
+        bpekit_tokens_free(&want);
+    }
+    CHECK_AT(bad == 0, file, line);
+    if (bad != 0)
+        fprintf(stderr, "%s:%d:   %zu of %zu texts differ from encode\n", file, line, bad, n);
+}
+
+static void test_encode_batch(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    bpekit_error *err = SENTINEL;
+    bpekit_tokens ids = sentinel_tokens;
+    bpekit_offsets offs = sentinel_offsets;
+    if (tok == NULL)
+        return;
+
+    static char longtext[6000];
+    for (size_t i = 0; i < sizeof longtext; i++)
+        longtext[i] = "the<|x|>yy "[i % 11];
+    const bpekit_slice base[] = {
+        SLICE("hello world"),
+        {NULL, 0},
+        SLICE(""),
+        SLICE("a<|endoftext|>b the <|pad|> end"),
+        SLICE("Ünïcödé 東京 🎉 the the the"),
+        SLICE("<|x|>yy <|x|>z"),
+        {U8(longtext), sizeof longtext},
+        {U8(corpus[1]), 0},
+    };
+    enum { N_BASE = sizeof base / sizeof base[0], N_BATCH = 90 };
+    bpekit_slice texts[N_BATCH];
+    for (size_t i = 0; i < N_BATCH; i++) {
+        texts[i] = base[i % N_BASE];
+        if (i % N_BASE == N_BASE - 1) /* prefixes of a corpus text, of growing length */
+            texts[i].len = i % strlen(corpus[1]);
+    }
+    const bpekit_special_policy policies[] = {
+        {.flags = BPEKIT_SPECIAL_ALLOW_ALL},
+        {0},
+        {.allowed = s_eot, .n_allowed = 1},
+        {.allowed = s_pad_eot, .n_allowed = 2, .disallowed = s_unknown, .n_disallowed = 2},
+        {.allowed = s_all, .n_allowed = 5, .flags = BPEKIT_SPECIAL_DISALLOW_ALL},
+    };
+    static const size_t threads[] = {0, 1, 3};
+    const size_t n_threads = thread_counts(sizeof threads / sizeof threads[0]);
+    for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
+        for (size_t t = 0; t < n_threads; t++) {
+            ids = sentinel_tokens;
+            offs = sentinel_offsets;
+            err = SENTINEL;
+            EXPECT_OK(bpekit_tokenizer_encode_batch(tok, texts, N_BATCH, &policies[p], threads[t],
+                                                    &ids, &offs, &err),
+                      &err);
+            if (tokens_untouched(&ids) || offsets_untouched(&offs))
+                continue;
+            check_batch(__FILE__, __LINE__, tok, texts, N_BATCH, &policies[p], &ids, &offs);
+            bpekit_tokens_free(&ids);
+            bpekit_offsets_free(&offs);
+            CHECK(offs.data == NULL && offs.len == 0);
+            bpekit_offsets_free(&offs); /* a no-op: the first free zeroed it */
+        }
+    }
+
+    /* NULL policy (tiktoken's default) on texts without special tokens. */
+    const bpekit_slice plain[] = {SLICE("the cat"), SLICE(""), SLICE("東京")};
+    EXPECT_OK(bpekit_tokenizer_encode_batch(tok, plain, 3, NULL, threads[n_threads - 1], &ids,
+                                            &offs, &err),
+              &err);
+    check_batch(__FILE__, __LINE__, tok, plain, 3, NULL, &ids, &offs);
+    CHECK(offs.len == 4 && offs.data[1] == offs.data[2]); /* the empty text */
+    bpekit_tokens_free(&ids);
+    bpekit_offsets_free(&offs);
+
+    /* Only empty texts: no ids (NULL, 0), offsets all 0. */
+    const bpekit_slice empties[] = {{NULL, 0}, SLICE("")};
+    EXPECT_OK(bpekit_tokenizer_encode_batch(tok, empties, 2, NULL, threads[n_threads - 1], &ids,
+                                            &offs, &err),
+              &err);
+    CHECK(ids.ids == NULL && ids.len == 0);
+    CHECK(offs.len == 3 && offs.data != NULL && offs.data[0] == 0 && offs.data[1] == 0 &&
+          offs.data[2] == 0);
+    bpekit_tokens_free(&ids);
+    bpekit_offsets_free(&offs);
+
+    /* The empty batch (NULL, 0): no ids and one offset, 0. */
+    for (size_t t = 0; t < n_threads; t++) {
+        ids = sentinel_tokens;
+        offs = sentinel_offsets;
+        err = SENTINEL;
+        EXPECT_OK(bpekit_tokenizer_encode_batch(tok, NULL, 0, NULL, threads[t], &ids, &offs, &err),
+                  &err);
+        CHECK(ids.ids == NULL && ids.len == 0);
+        CHECK(offs.len == 1 && offs.data != NULL && offs.data != SENTINEL && offs.data[0] == 0);
+        if (!offsets_untouched(&offs))
+            bpekit_offsets_free(&offs);
+    }
+
+    /* Errors: the message names the text; neither output is touched. */
+    static const uint8_t bad_utf8[] = {0xf4, 0x90, 0x80, 0x80};
+    const bpekit_slice bad_text[] = {SLICE("fine"), SLICE("also fine"),
+                                     {bad_utf8, sizeof bad_utf8}};
+    const bpekit_slice null_elem[] = {SLICE("fine"), {NULL, 4}};
+    const bpekit_slice with_special[] = {SLICE("fine"), SLICE("x <|pad|> y"), SLICE("fine")};
+    const bpekit_special_policy bad_flags = {.flags = 0x10};
+    const bpekit_slice bad_list[] = {{bad_utf8, sizeof bad_utf8}};
+    const bpekit_special_policy bad_policy = {.allowed = bad_list, .n_allowed = 1};
+    struct {
+        const bpekit_slice *texts;
+        size_t n;
+        const bpekit_special_policy *policy;
+        bpekit_status code;
+        const char *needle;
+    } cases[] = {
+        {bad_text, 3, NULL, BPEKIT_ERR_INVALID_UTF8, "texts[2]"},
+        {null_elem, 2, NULL, BPEKIT_ERR_NULL_ARG, "texts[1]"},
+        {NULL, 2, NULL, BPEKIT_ERR_NULL_ARG, "texts"},
+        {with_special, 3, NULL, BPEKIT_ERR_DISALLOWED_SPECIAL, "texts[1]"},
+        {with_special, 3, NULL, BPEKIT_ERR_DISALLOWED_SPECIAL, "<|pad|>"},
+        {plain, 3, &bad_flags, BPEKIT_ERR_INVALID_ARG, "flags"},
+        {plain, 3, &bad_policy, BPEKIT_ERR_INVALID_UTF8, "policy.allowed[0]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t t = 0; t < n_threads; t++) {
+            ids = sentinel_tokens;
+            offs = sentinel_offsets;
+            EXPECT_ERR(bpekit_tokenizer_encode_batch(tok, cases[i].texts, cases[i].n,
+                                                     cases[i].policy, threads[t], &ids, &offs,
+                                                     &err),
+                       &err, cases[i].code, cases[i].needle);
+            CHECK(tokens_untouched(&ids) && offsets_untouched(&offs));
+        }
+    }
+    /* Allowing the token makes the same batch fine. */
+    EXPECT_OK(bpekit_tokenizer_encode_batch(tok, with_special, 3, &policies[3], 0, &ids, &offs,
+                                            &err),
+              &err);
+    check_batch(__FILE__, __LINE__, tok, with_special, 3, &policies[3], &ids, &offs);
+    bpekit_tokens_free(&ids);
+    bpekit_offsets_free(&offs);
+
+    ids = sentinel_tokens;
+    offs = sentinel_offsets;
+    EXPECT_ERR(bpekit_tokenizer_encode_batch(NULL, plain, 3, NULL, 0, &ids, &offs, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_tokenizer_encode_batch(tok, plain, 3, NULL, 0, NULL, &offs, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "ids");
+    CHECK(offsets_untouched(&offs));
+    EXPECT_ERR(bpekit_tokenizer_encode_batch(tok, plain, 3, NULL, 0, &ids, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "offsets");
+    CHECK(tokens_untouched(&ids));
+    CHECK(bpekit_tokenizer_encode_batch(tok, bad_text, 3, NULL, 0, &ids, &offs, NULL) ==
+          BPEKIT_ERR_INVALID_UTF8);
+    CHECK(tokens_untouched(&ids) && offsets_untouched(&offs));
+
+    /* Offsets: NULL and zeroed structs are freed harmlessly, any number of times. */
+    bpekit_offsets zo = {0};
+    bpekit_offsets_free(NULL);
+    bpekit_offsets_free(&zo);
+    bpekit_offsets_free(&zo);
+    CHECK(zo.data == NULL && zo.len == 0);
+
+    bpekit_tokenizer_free(tok);
+}
+
+/* ==== Trainer: special tokens ==== */
+
+/* A trainer with the default pattern fed `corpus`; NULL on failure. */
+static bpekit_trainer *corpus_trainer(void)
+{
+    bpekit_trainer *t = NULL;
+    bpekit_error *err = NULL;
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &t, &err), &err);
+    for (size_t i = 0; t != NULL && i < N_CORPUS; i++)
+        EXPECT_OK(bpekit_trainer_feed(t, U8(corpus[i]), strlen(corpus[i]), &err), &err);
+    return t;
+}
+
+/* Checks that `tok` has exactly the special tokens `texts` (n of them) at ids `first`,
+ * `first + 1`, ... */
+static void expect_specials(const char *file, int line, const bpekit_tokenizer *tok,
+                            const char *const *texts, size_t n, uint32_t first)
+{
+    CHECK_AT(bpekit_tokenizer_special_count(tok) == n, file, line);
+    for (size_t i = 0; i < n && bpekit_tokenizer_special_count(tok) == n; i++) {
+        const uint8_t *text = NULL;
+        size_t len = 0;
+        uint32_t id = 0;
+        bpekit_error *err = NULL;
+        expect_ok(file, line, bpekit_tokenizer_special_token(tok, i, &text, &len, &id, &err),
+                  &err);
+        CHECK_AT(id == first + i, file, line);
+        CHECK_AT(text != NULL && len == strlen(texts[i]) && memcmp(text, texts[i], len) == 0,
+                 file, line);
+    }
+}
+
+#define EXPECT_SPECIALS(tok, texts, n, first) \
+    expect_specials(__FILE__, __LINE__, (tok), (texts), (n), (first))
+
+static void test_trainer_special_tokens(void)
+{
+    static const char *const two[] = {"<|bos|>", "<|eos|>"};
+    static const char *const one[] = {"<|user|>"};
+    const bpekit_slice two_s[] = {SLICE("<|bos|>"), SLICE("<|eos|>")};
+    const bpekit_slice one_s[] = {SLICE("<|user|>")};
+    bpekit_trainer *t = corpus_trainer(), *plain = corpus_trainer();
+    bpekit_tokenizer *tok = SENTINEL, *ref = NULL;
+    bpekit_error *err = SENTINEL;
+    if (t == NULL || plain == NULL) {
+        bpekit_trainer_free(t);
+        bpekit_trainer_free(plain);
+        return;
+    }
+
+    /* The specials take the ids right after the last merge, and count in vocab_size:
+     * 300 = 256 bytes + 42 merges + 2 specials. */
+    EXPECT_OK(bpekit_trainer_set_special_tokens(t, two_s, 2, &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(t, 300, &tok, &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(plain, 298, &ref, &err), &err);
+    if (tok != NULL && tok != SENTINEL && ref != NULL) {
+        CHECK(bpekit_tokenizer_vocab_size(tok) == 300);
+        EXPECT_SPECIALS(tok, two, 2, 298);
+        /* The merges are those of a 298-token vocabulary without specials. */
+        bpekit_bytes a = export_ranks(tok), b = export_ranks(ref);
+        CHECK(a.len > 0 && same_bytes(&a, &b));
+        bpekit_bytes_free(&a);
+        bpekit_bytes_free(&b);
+        const bpekit_special_policy all = {.flags = BPEKIT_SPECIAL_ALLOW_ALL};
+        EXPECT_IDS(tok, "<|bos|><|eos|>", &all, 298, 299);
+        bpekit_tokens out = sentinel_tokens;
+        EXPECT_ERR(bpekit_tokenizer_encode(tok, U8("x<|eos|>"), 8, NULL, &out, &err), &err,
+                   BPEKIT_ERR_DISALLOWED_SPECIAL, "<|eos|>");
+        CHECK(tokens_untouched(&out));
+    }
+    if (tok != SENTINEL)
+        bpekit_tokenizer_free(tok);
+    bpekit_tokenizer_free(ref);
+
+    /* The smallest vocab is 256 + the specials (no merges); one less is INVALID_ARG. */
+    tok = SENTINEL;
+    EXPECT_ERR(bpekit_trainer_finish(t, 257, &tok, &err), &err, BPEKIT_ERR_INVALID_ARG, "258");
+    CHECK(tok == SENTINEL);
+    EXPECT_ERR(bpekit_trainer_finish(t, 256, &tok, &err), &err, BPEKIT_ERR_INVALID_ARG, "258");
+    CHECK(tok == SENTINEL);
+    tok = NULL;
+    EXPECT_OK(bpekit_trainer_finish(t, 258, &tok, &err), &err);
+    CHECK(bpekit_tokenizer_vocab_size(tok) == 258);
+    EXPECT_SPECIALS(tok, two, 2, 256);
+    bpekit_tokenizer_free(tok);
+
+    /* A later set replaces the earlier one. */
+    tok = NULL;
+    EXPECT_OK(bpekit_trainer_set_special_tokens(t, one_s, 1, &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(t, 300, &tok, &err), &err);
+    CHECK(bpekit_tokenizer_vocab_size(tok) == 300);
+    EXPECT_SPECIALS(tok, one, 1, 299);
+    bpekit_tokenizer_free(tok);
+
+    /* Errors leave the set unchanged (still "<|user|>"). */
+    static const uint8_t bad_utf8[] = {'<', 0xc0, 0x80, '>'};
+    const bpekit_slice bad[] = {SLICE("<|a|>"), {bad_utf8, sizeof bad_utf8}};
+    const bpekit_slice empty[] = {SLICE("<|a|>"), SLICE("")};
+    const bpekit_slice null_empty[] = {{NULL, 0}};
+    const bpekit_slice null_elem[] = {SLICE("<|a|>"), {NULL, 1}};
+    const bpekit_slice twice[] = {SLICE("<|a|>"), SLICE("<|b|>"), SLICE("<|a|>")};
+    EXPECT_ERR(bpekit_trainer_set_special_tokens(t, bad, 2, &err), &err, BPEKIT_ERR_INVALID_UTF8,
+               "tokens[1]");
+    EXPECT_ERR(bpekit_trainer_set_special_tokens(t, empty, 2, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "empty");
+    EXPECT_ERR(bpekit_trainer_set_special_tokens(t, null_empty, 1, &err), &err,
+               BPEKIT_ERR_INVALID_ARG, "empty");
+    EXPECT_ERR(bpekit_trainer_set_special_tokens(t, null_elem, 2, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "tokens[1]");
+    EXPECT_ERR(bpekit_trainer_set_special_tokens(t, twice, 3, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "<|a|>");
+    EXPECT_ERR(bpekit_trainer_set_special_tokens(t, NULL, 2, &err), &err, BPEKIT_ERR_NULL_ARG,
+               "tokens");
+    EXPECT_ERR(bpekit_trainer_set_special_tokens(NULL, one_s, 1, &err), &err, BPEKIT_ERR_NULL_ARG,
+               "`t`");
+    CHECK(bpekit_trainer_set_special_tokens(t, twice, 3, NULL) == BPEKIT_ERR_INVALID_ARG);
+    tok = NULL;
+    EXPECT_OK(bpekit_trainer_finish(t, 300, &tok, &err), &err);
+    EXPECT_SPECIALS(tok, one, 1, 299);
+    bpekit_tokenizer_free(tok);
+
+    /* n == 0 clears the set. */
+    tok = NULL;
+    err = SENTINEL;
+    EXPECT_OK(bpekit_trainer_set_special_tokens(t, NULL, 0, &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(t, 300, &tok, &err), &err);
+    CHECK(bpekit_tokenizer_special_count(tok) == 0);
+    CHECK(bpekit_tokenizer_vocab_size(tok) == 300);
+    bpekit_tokenizer_free(tok);
+
+    /* Training that stops early (no pair left) still puts the specials right after the
+     * last merge: "ab ab ab" has 2 merges ("ab", " ab"), so 258 and 259. */
+    bpekit_trainer *small = NULL;
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &small, &err), &err);
+    EXPECT_OK(bpekit_trainer_feed(small, U8("ab ab ab"), 8, &err), &err);
+    EXPECT_OK(bpekit_trainer_set_special_tokens(small, two_s, 2, &err), &err);
+    tok = NULL;
+    EXPECT_OK(bpekit_trainer_finish(small, 1000, &tok, &err), &err);
+    CHECK(bpekit_tokenizer_vocab_size(tok) == 260);
+    EXPECT_SPECIALS(tok, two, 2, 258);
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    EXPECT_OK(bpekit_tokenizer_token_bytes(tok, 257, &data, &len, &err), &err);
+    CHECK(len == 3 && data != NULL && memcmp(data, " ab", 3) == 0); /* the last merge */
+    bpekit_tokenizer_free(tok);
+    bpekit_trainer_free(small);
+
+    bpekit_trainer_free(plain);
+    bpekit_trainer_free(t);
+}
+
+/* ==== Trainer: progress ==== */
+
+static void test_trainer_progress(void)
+{
+    bpekit_trainer *t = NULL;
+    bpekit_tokenizer *tok = NULL;
+    bpekit_error *err = SENTINEL;
+    const bpekit_progress sentinel_progress = {1, 2, 3, 4};
+    bpekit_progress p = sentinel_progress;
+
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &t, &err), &err);
+    if (t == NULL)
+        return;
+
+    /* Errors leave *out untouched. */
+    EXPECT_ERR(bpekit_trainer_progress(NULL, &p, &err), &err, BPEKIT_ERR_NULL_ARG, "`t`");
+    EXPECT_ERR(bpekit_trainer_progress(t, NULL, &err), &err, BPEKIT_ERR_NULL_ARG, "out");
+    CHECK(bpekit_trainer_progress(NULL, &p, NULL) == BPEKIT_ERR_NULL_ARG);
+    CHECK(memcmp(&p, &sentinel_progress, sizeof p) == 0);
+
+    /* A new trainer: all zero. */
+    err = SENTINEL;
+    EXPECT_OK(bpekit_trainer_progress(t, &p, &err), &err);
+    CHECK(p.texts == 0 && p.bytes == 0 && p.merges_done == 0 && p.merges_total == 0);
+
+    /* Texts and bytes after feeds (the same as trainer_texts / trainer_bytes). */
+    EXPECT_OK(bpekit_trainer_feed(t, U8("hello world"), 11, &err), &err);
+    EXPECT_OK(bpekit_trainer_progress(t, &p, &err), &err);
+    CHECK(p.texts == 1 && p.bytes == 11 && p.merges_done == 0 && p.merges_total == 0);
+    const bpekit_slice batch[] = {SLICE("one two"), {NULL, 0}, SLICE("three")};
+    EXPECT_OK(bpekit_trainer_feed_batch(t, batch, 3, &err), &err);
+    for (size_t i = 0; i < N_CORPUS; i++)
+        EXPECT_OK(bpekit_trainer_feed(t, U8(corpus[i]), strlen(corpus[i]), &err), &err);
+    uint64_t corpus_bytes = 0;
+    for (size_t i = 0; i < N_CORPUS; i++)
+        corpus_bytes += strlen(corpus[i]);
+    /* A failed feed counts nothing. */
+    static const uint8_t bad_utf8[] = {0xff};
+    CHECK(bpekit_trainer_feed(t, bad_utf8, 1, NULL) == BPEKIT_ERR_INVALID_UTF8);
+    EXPECT_OK(bpekit_trainer_progress(t, &p, &err), &err);
+    CHECK(p.texts == 4 + N_CORPUS && p.bytes == 23 + corpus_bytes);
+    CHECK(p.texts == bpekit_trainer_texts(t) && p.bytes == bpekit_trainer_bytes(t));
+
+    /* After finish: merges_done == merges_total == vocab_size - 256. */
+    EXPECT_OK(bpekit_trainer_finish(t, 300, &tok, &err), &err);
+    EXPECT_OK(bpekit_trainer_progress(t, &p, &err), &err);
+    CHECK(p.merges_done == 44 && p.merges_total == 44);
+    CHECK(p.texts == 4 + N_CORPUS); /* finishing counts no text */
+    bpekit_tokenizer_free(tok);
+
+    /* A failed finish changes nothing; special tokens lower the merges aimed for. */
+    CHECK(bpekit_trainer_finish(t, 100, &tok, NULL) == BPEKIT_ERR_INVALID_ARG);
+    EXPECT_OK(bpekit_trainer_progress(t, &p, &err), &err);
+    CHECK(p.merges_done == 44 && p.merges_total == 44);
+    const bpekit_slice specials[] = {SLICE("<|a|>"), SLICE("<|b|>"), SLICE("<|c|>")};
+    EXPECT_OK(bpekit_trainer_set_special_tokens(t, specials, 3, &err), &err);
+    tok = NULL;
+    EXPECT_OK(bpekit_trainer_finish(t, 280, &tok, &err), &err);
+    EXPECT_OK(bpekit_trainer_progress(t, &p, &err), &err);
+    CHECK(p.merges_done == 21 && p.merges_total == 21);
+    bpekit_tokenizer_free(tok);
+    bpekit_trainer_free(t);
+
+    /* Training that stops early lowers merges_total to what was reached. */
+    t = NULL;
+    tok = NULL;
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &t, &err), &err);
+    EXPECT_OK(bpekit_trainer_feed(t, U8("ab ab ab"), 8, &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(t, 1000, &tok, &err), &err);
+    EXPECT_OK(bpekit_trainer_progress(t, &p, &err), &err);
+    CHECK(p.texts == 1 && p.bytes == 8);
+    CHECK(p.merges_done == 2 && p.merges_total == 2);
+    CHECK(bpekit_tokenizer_vocab_size(tok) == 258);
+    bpekit_tokenizer_free(tok);
+    bpekit_trainer_free(t);
+}
+
+/* A pseudo-random corpus of n texts of `words` words each, made of a few syllables, in
+ * `buf`; `texts` gets the slices. */
+static void make_corpus(char *buf, size_t cap, bpekit_slice *texts, size_t n, size_t words,
+                        uint32_t seed)
+{
+    static const char *const syl[] = {"ka", "to", "ri",  "mu", "sen", "lo", "pa", "qui",
+                                      "th", "er", "an",  "ing", "ve", "do", "la", "ne"};
+    size_t at = 0;
+    uint32_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        size_t start = at;
+        for (size_t w = 0; w < words; w++) {
+            x = x * 1103515245u + 12345u;
+            unsigned k = 1 + (x >> 16) % 4;
+            for (unsigned s = 0; s < k; s++) {
+                x = x * 1103515245u + 12345u;
+                const char *y = syl[(x >> 16) % 16];
+                size_t l = strlen(y);
+                if (at + l + 2 > cap)
+                    break;
+                memcpy(buf + at, y, l);
+                at += l;
+            }
+            if (at + 2 <= cap)
+                buf[at++] = w + 1 < words ? ' ' : '.';
+        }
+        texts[i] = (bpekit_slice){U8(buf + start), at - start};
+    }
+}
+
+#define BIG_TEXTS 400
+#define BIG_WORDS 80
+#define BIG_MERGES 3000
+
+struct progress_reader {
+    const bpekit_trainer *t;
+    atomic_int stop;
+    uint64_t want_texts, want_bytes, want_total;
+    long reads, errors, not_monotone, bad_total, bad_counted, done_changes;
+    bpekit_progress last;
+};
+
+/* Reads the progress until told to stop (and once more after), checking each value. */
+static void *progress_reader_main(void *arg)
+{
+    struct progress_reader *r = arg;
+    bpekit_progress prev = {0};
+    int stop;
+    do {
+        stop = atomic_load(&r->stop);
+        bpekit_progress p;
+        if (bpekit_trainer_progress(r->t, &p, NULL) != BPEKIT_OK) {
+            r->errors++;
+            continue;
+        }
+        r->reads++;
+        if (p.texts < prev.texts || p.bytes < prev.bytes || p.merges_done < prev.merges_done)
+            r->not_monotone++;
+        if (p.texts > r->want_texts || p.bytes > r->want_bytes)
+            r->bad_counted++;
+        if ((p.merges_total != 0 && p.merges_total != r->want_total) ||
+            p.merges_done > r->want_total)
+            r->bad_total++;
+        r->done_changes += p.merges_done != prev.merges_done;
+        prev = p;
+        struct timespec pause = {0, 100000}; /* 0.1 ms */
+        nanosleep(&pause, NULL);
+    } while (!stop);
+    r->last = prev;
+    return NULL;
+}
+
+/* Another thread reads the progress while feed_batch and finish run on a larger corpus. */
+static void test_progress_concurrent(void)
+{
+    static char buf[BIG_TEXTS * BIG_WORDS * 16];
+    static bpekit_slice texts[BIG_TEXTS];
+    static struct progress_reader r;
+    bpekit_trainer *t = NULL;
+    bpekit_tokenizer *tok = NULL;
+    bpekit_error *err = NULL;
+    pthread_t th;
+
+    make_corpus(buf, sizeof buf, texts, BIG_TEXTS, BIG_WORDS, 7);
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &t, &err), &err);
+    if (t == NULL)
+        return;
+    r = (struct progress_reader){.t = t, .want_texts = BIG_TEXTS, .want_total = BIG_MERGES};
+    for (size_t i = 0; i < BIG_TEXTS; i++)
+        r.want_bytes += texts[i].len;
+    atomic_init(&r.stop, 0);
+    int started = pthread_create(&th, NULL, progress_reader_main, &r) == 0;
+    CHECK(started);
+    EXPECT_OK(bpekit_trainer_feed_batch(t, texts, BIG_TEXTS, &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(t, 256 + BIG_MERGES, &tok, &err), &err);
+    atomic_store(&r.stop, 1);
+    if (started) {
+        CHECK(pthread_join(th, NULL) == 0);
+        CHECK(r.reads > 0 && r.errors == 0);
+        CHECK(r.not_monotone == 0);
+        CHECK(r.bad_counted == 0);
+        CHECK(r.bad_total == 0);
+        CHECK(r.last.texts == BIG_TEXTS && r.last.bytes == r.want_bytes);
+        CHECK(r.last.merges_done == BIG_MERGES && r.last.merges_total == BIG_MERGES);
+        if (r.not_monotone || r.bad_counted || r.bad_total || r.errors)
+            fprintf(stderr, "  (progress reader: %ld reads, %ld errors, %ld not monotone, "
+                    "%ld bad counts, %ld bad totals)\n", r.reads, r.errors, r.not_monotone,
+                    r.bad_counted, r.bad_total);
+    }
+    CHECK(bpekit_tokenizer_vocab_size(tok) == 256 + BIG_MERGES); /* did not stop early */
+    bpekit_tokenizer_free(tok);
+    bpekit_trainer_free(t);
+}
+
+/* ==== Trainer: threads ==== */
+
+static void test_trainer_set_threads(void)
+{
+    static char buf[120 * 30 * 16];
+    static bpekit_slice texts[120];
+    static const size_t threads[] = {0, 1, 4, 2};
+    const size_t n_threads = thread_counts(sizeof threads / sizeof threads[0]);
+    bpekit_bytes first_ranks = {0}, first_counts = {0};
+    bpekit_error *err = SENTINEL;
+
+    EXPECT_ERR(bpekit_trainer_set_threads(NULL, 2, &err), &err, BPEKIT_ERR_NULL_ARG, "`t`");
+    CHECK(bpekit_trainer_set_threads(NULL, 0, NULL) == BPEKIT_ERR_NULL_ARG);
+
+    make_corpus(buf, sizeof buf, texts, 120, 30, 99);
+    for (size_t i = 0; i < n_threads; i++) {
+        bpekit_trainer *t = NULL;
+        bpekit_tokenizer *tok = NULL;
+        bpekit_bytes counts = {0};
+        EXPECT_OK(bpekit_trainer_new(NULL, 0, &t, &err), &err);
+        if (t == NULL)
+            continue;
+        err = SENTINEL;
+        EXPECT_OK(bpekit_trainer_set_threads(t, threads[i], &err), &err);
+        if (i == 3) /* a second call replaces the first */
+            EXPECT_OK(bpekit_trainer_set_threads(t, 3, &err), &err);
+        EXPECT_OK(bpekit_trainer_feed_batch(t, texts, 60, &err), &err);
+        EXPECT_OK(bpekit_trainer_feed_batch(t, texts + 60, 60, &err), &err);
+        EXPECT_OK(bpekit_trainer_finish(t, 600, &tok, &err), &err);
+        EXPECT_OK(bpekit_trainer_export_counts(t, &counts, &err), &err);
+        CHECK(bpekit_trainer_texts(t) == 120);
+        bpekit_bytes ranks = export_ranks(tok);
+        CHECK(bpekit_tokenizer_vocab_size(tok) == 600);
+        if (i == 0) {
+            first_ranks = ranks;
+            first_counts = counts;
+        } else {
+            CHECK(same_bytes(&ranks, &first_ranks));
+            CHECK(same_bytes(&counts, &first_counts));
+            bpekit_bytes_free(&ranks);
+            bpekit_bytes_free(&counts);
+        }
+        bpekit_tokenizer_free(tok);
+        bpekit_trainer_free(t);
+    }
+    bpekit_bytes_free(&first_ranks);
+    bpekit_bytes_free(&first_counts);
+}
+
+/* ==== Trainer: count tables ==== */
+
+/* Checks that `t` still holds exactly the counts `want` (and `texts` texts). */
+static void expect_counts(const char *file, int line, const bpekit_trainer *t,
+                          const bpekit_bytes *want, uint64_t texts)
+{
+    bpekit_bytes now = {0};
+    bpekit_error *err = NULL;
+    expect_ok(file, line, bpekit_trainer_export_counts(t, &now, &err), &err);
+    CHECK_AT(same_bytes(&now, want), file, line);
+    CHECK_AT(bpekit_trainer_texts(t) == texts, file, line);
+    bpekit_bytes_free(&now);
+}
+
+#define EXPECT_COUNTS(t, want, texts) expect_counts(__FILE__, __LINE__, (t), (want), (texts))
+
+/* Trains `t` to 300 and exports the ranks; empty on failure. */
+static bpekit_bytes finish_and_export(bpekit_trainer *t)
+{
+    bpekit_tokenizer *tok = NULL;
+    bpekit_error *err = NULL;
+    bpekit_bytes out = {0};
+    EXPECT_OK(bpekit_trainer_finish(t, 300, &tok, &err), &err);
+    if (tok != NULL)
+        out = export_ranks(tok);
+    bpekit_tokenizer_free(tok);
+    return out;
+}
+
+static void test_trainer_counts(void)
+{
+    bpekit_trainer *a = corpus_trainer(), *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+    bpekit_error *err = SENTINEL;
+    bpekit_bytes counts = sentinel_bytes;
+    if (a == NULL)
+        return;
+
+    /* Errors of export leave *out untouched. */
+    EXPECT_ERR(bpekit_trainer_export_counts(NULL, &counts, &err), &err, BPEKIT_ERR_NULL_ARG,
+               "`t`");
+    EXPECT_ERR(bpekit_trainer_export_counts(a, NULL, &err), &err, BPEKIT_ERR_NULL_ARG, "out");
+    CHECK(bytes_untouched(&counts));
+
+    /* export -> add into a fresh trainer: the same counts, texts and tokenizer. */
+    err = SENTINEL;
+    EXPECT_OK(bpekit_trainer_export_counts(a, &counts, &err), &err);
+    CHECK(counts.len > 8 && counts.data != NULL);
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &b, &err), &err);
+    err = SENTINEL;
+    EXPECT_OK(bpekit_trainer_add_counts(b, counts.data, counts.len, &err), &err);
+    EXPECT_COUNTS(b, &counts, N_CORPUS); /* equal counts give equal bytes */
+    CHECK(bpekit_trainer_bytes(b) == bpekit_trainer_bytes(a));
+    bpekit_bytes ra = finish_and_export(a), rb = finish_and_export(b);
+    CHECK(ra.len > 0 && same_bytes(&ra, &rb));
+    bpekit_bytes_free(&rb);
+
+    /* Shards counted apart and added together give what counting it all in one did. */
+    bpekit_bytes half1 = {0}, half2 = {0};
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &c, &err), &err);
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &d, &err), &err);
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &e, &err), &err);
+    for (size_t i = 0; i < N_CORPUS; i++)
+        EXPECT_OK(bpekit_trainer_feed(i % 2 ? c : d, U8(corpus[i]), strlen(corpus[i]), &err),
+                  &err);
+    EXPECT_OK(bpekit_trainer_export_counts(c, &half1, &err), &err);
+    EXPECT_OK(bpekit_trainer_export_counts(d, &half2, &err), &err);
+    EXPECT_OK(bpekit_trainer_add_counts(e, half1.data, half1.len, &err), &err);
+    EXPECT_OK(bpekit_trainer_add_counts(e, half2.data, half2.len, NULL), &err);
+    EXPECT_COUNTS(e, &counts, N_CORPUS);
+    bpekit_bytes re = finish_and_export(e);
+    CHECK(same_bytes(&ra, &re));
+    bpekit_bytes_free(&re);
+    bpekit_bytes_free(&half1);
+    bpekit_bytes_free(&half2);
+
+    /* Adding the same table again doubles every count. */
+    EXPECT_OK(bpekit_trainer_add_counts(b, counts.data, counts.len, &err), &err);
+    CHECK(bpekit_trainer_texts(b) == 2 * N_CORPUS);
+    CHECK(bpekit_trainer_bytes(b) == 2 * bpekit_trainer_bytes(a));
+    bpekit_bytes doubled = {0};
+    EXPECT_OK(bpekit_trainer_export_counts(b, &doubled, &err), &err);
+    CHECK(!same_bytes(&doubled, &counts));
+    bpekit_bytes_free(&doubled);
+
+    /* An empty trainer's table adds nothing. */
+    bpekit_trainer *empty = NULL;
+    bpekit_bytes none = {0};
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &empty, &err), &err);
+    EXPECT_OK(bpekit_trainer_export_counts(empty, &none, &err), &err);
+    CHECK(none.len > 0); /* still a table: magic, pattern, zero counts */
+    EXPECT_OK(bpekit_trainer_add_counts(e, none.data, none.len, &err), &err);
+    EXPECT_COUNTS(e, &counts, N_CORPUS);
+    bpekit_bytes_free(&none);
+    bpekit_trainer_free(empty);
+
+    /* Damaged or foreign data is BAD_FORMAT; the trainer is unchanged. Every truncation: */
+    long truncation_failures = 0;
+    for (size_t cut = 0; cut < counts.len; cut++) {
+        bpekit_status st = bpekit_trainer_add_counts(e, counts.data, cut, &err);
+        if (st != BPEKIT_ERR_BAD_FORMAT || bpekit_error_code(err) != BPEKIT_ERR_BAD_FORMAT) {
+            truncation_failures++;
+            fprintf(stderr, "  (count table cut at %zu of %zu: status %d)\n", cut, counts.len,
+                    (int)st);
+        }
+        bpekit_error_free(err);
+        err = NULL;
+    }
+    CHECK(truncation_failures == 0);
+    EXPECT_COUNTS(e, &counts, N_CORPUS);
+    EXPECT_ERR(bpekit_trainer_add_counts(e, NULL, 0, &err), &err, BPEKIT_ERR_BAD_FORMAT, NULL);
+
+    static uint8_t damaged[1 << 16];
+    CHECK(counts.len + 1 <= sizeof damaged);
+    if (counts.len + 1 <= sizeof damaged) {
+        /* A trailing byte. */
+        memcpy(damaged, counts.data, counts.len);
+        damaged[counts.len] = 0;
+        EXPECT_ERR(bpekit_trainer_add_counts(e, damaged, counts.len + 1, &err), &err,
+                   BPEKIT_ERR_BAD_FORMAT, NULL);
+        /* The first byte (the format's magic) changed. */
+        damaged[0] ^= 0x20;
+        EXPECT_ERR(bpekit_trainer_add_counts(e, damaged, counts.len, &err), &err,
+                   BPEKIT_ERR_BAD_FORMAT, NULL);
+        /* The whole table twice, back to back. */
+        CHECK(2 * counts.len <= sizeof damaged);
+        if (2 * counts.len <= sizeof damaged) {
+            memcpy(damaged, counts.data, counts.len);
+            memcpy(damaged + counts.len, counts.data, counts.len);
+            EXPECT_ERR(bpekit_trainer_add_counts(e, damaged, 2 * counts.len, &err), &err,
+                       BPEKIT_ERR_BAD_FORMAT, NULL);
+        }
+    }
+    /* Foreign data: a tiktoken rank file, plain text, zeros. */
+    EXPECT_ERR(bpekit_trainer_add_counts(e, ra.data, ra.len, &err), &err, BPEKIT_ERR_BAD_FORMAT,
+               NULL);
+    EXPECT_ERR(bpekit_trainer_add_counts(e, U8(corpus[0]), strlen(corpus[0]), &err), &err,
+               BPEKIT_ERR_BAD_FORMAT, NULL);
+    memset(damaged, 0, 256);
+    EXPECT_ERR(bpekit_trainer_add_counts(e, damaged, 256, &err), &err, BPEKIT_ERR_BAD_FORMAT,
+               NULL);
+    CHECK(bpekit_trainer_add_counts(e, damaged, 256, NULL) == BPEKIT_ERR_BAD_FORMAT);
+    EXPECT_COUNTS(e, &counts, N_CORPUS);
+
+    /* Every single-byte change either fails cleanly (trainer unchanged) or is accepted
+     * (a count or piece changed in a way the format cannot tell); never anything else. */
+    bpekit_trainer *f = NULL;
+    bpekit_bytes small = {0};
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &f, &err), &err);
+    EXPECT_OK(bpekit_trainer_feed(f, U8("the cat sat on the mat"), 22, &err), &err);
+    EXPECT_OK(bpekit_trainer_export_counts(f, &small, &err), &err);
+    long unclean = 0, rejected = 0;
+    for (size_t i = 0; i < small.len && small.len <= sizeof damaged; i++) {
+        memcpy(damaged, small.data, small.len);
+        damaged[i] ^= 0xff;
+        uint64_t texts = bpekit_trainer_texts(f), bytes = bpekit_trainer_bytes(f);
+        bpekit_status st = bpekit_trainer_add_counts(f, damaged, small.len, &err);
+        if (st == BPEKIT_OK) {
+            CHECK(err == NULL);
+            continue;
+        }
+        rejected++;
+        if ((st != BPEKIT_ERR_BAD_FORMAT && st != BPEKIT_ERR_INVALID_ARG) ||
+            bpekit_error_code(err) != st || bpekit_trainer_texts(f) != texts ||
+            bpekit_trainer_bytes(f) != bytes) {
+            unclean++;
+            fprintf(stderr, "  (byte %zu flipped: status %d)\n", i, (int)st);
+        }
+        bpekit_error_free(err);
+        err = NULL;
+    }
+    CHECK(unclean == 0);
+    CHECK(rejected > 0);
+    bpekit_bytes_free(&small);
+    bpekit_trainer_free(f);
+
+    /* Counts made with another pattern are INVALID_ARG; the trainer is unchanged. */
+    bpekit_trainer *other = NULL;
+    bpekit_bytes other_counts = {0};
+    EXPECT_OK(bpekit_trainer_new(U8("\\w+|\\s+"), 7, &other, &err), &err);
+    EXPECT_OK(bpekit_trainer_feed(other, U8("the cat"), 7, &err), &err);
+    EXPECT_OK(bpekit_trainer_export_counts(other, &other_counts, &err), &err);
+    EXPECT_ERR(bpekit_trainer_add_counts(e, other_counts.data, other_counts.len, &err), &err,
+               BPEKIT_ERR_INVALID_ARG, "pattern");
+    EXPECT_COUNTS(e, &counts, N_CORPUS);
+    /* ... and the other way round. */
+    EXPECT_ERR(bpekit_trainer_add_counts(other, counts.data, counts.len, &err), &err,
+               BPEKIT_ERR_INVALID_ARG, "pattern");
+    CHECK(bpekit_trainer_texts(other) == 1);
+    bpekit_bytes_free(&other_counts);
+    bpekit_trainer_free(other);
+
+    /* NULL arguments. */
+    EXPECT_ERR(bpekit_trainer_add_counts(NULL, counts.data, counts.len, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "`t`");
+    EXPECT_ERR(bpekit_trainer_add_counts(e, NULL, 10, &err), &err, BPEKIT_ERR_NULL_ARG, "data");
+    EXPECT_COUNTS(e, &counts, N_CORPUS);
+
+    bpekit_bytes_free(&ra);
+    bpekit_bytes_free(&counts);
+    bpekit_trainer_free(e);
+    bpekit_trainer_free(d);
+    bpekit_trainer_free(c);
+    bpekit_trainer_free(b);
+    bpekit_trainer_free(a);
+}
+
 /* ==== Main ==== */
 
 int main(void)
@@ -1172,6 +2440,14 @@ int main(void)
     test_export_and_pattern();
     test_pattern_named();
     test_threads();
+    test_tokenizer_new();
+    test_encode_policy();
+    test_encode_batch();
+    test_trainer_special_tokens();
+    test_trainer_progress();
+    test_progress_concurrent();
+    test_trainer_set_threads();
+    test_trainer_counts();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

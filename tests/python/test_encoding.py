@@ -94,6 +94,7 @@ CASES = [
     ("x<|fim|>y", {"disallowed_special": {"<|fim|>"}}, "explicit disallowed set, present"),
     ("<|endoftext|><|endoftext|>", {"allowed_special": "all"}, "repeated"),
     ("<|endoftext", {}, "partial is ordinary"),
+    ("say foo", {"disallowed_special": {"foo"}}, "non-special disallowed text raises, as in tiktoken"),
     ("", {"allowed_special": "all"}, "empty"),
 ]
 

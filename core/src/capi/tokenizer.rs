@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashSet;
 
 use super::boundary::{call, call_or, try_out, try_ref, try_slice, try_strs, utf8, write};
 use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
@@ -36,7 +36,8 @@ pub struct bpekit_special_policy {
     pub allowed: *const bpekit_slice,
     /// Number of `allowed` texts.
     pub n_allowed: usize,
-    /// Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`.
+    /// Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`
+    /// (texts that are not special tokens of the tokenizer are ignored).
     pub disallowed: *const bpekit_slice,
     /// Number of `disallowed` texts.
     pub n_disallowed: usize,
@@ -95,19 +96,20 @@ impl<'a> PolicySets<'a> {
 
 /// Thread pools for batch calls, one per requested size, built on first use.
 fn pool(num_threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, CError> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    // A Vec rather than a map: a handful of sizes, and valgrind can see its pointers.
+    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
     if num_threads == 0 {
         return Ok(None);
     }
     let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = pools.get(&num_threads) {
+    if let Some((_, p)) = pools.iter().find(|(n, _)| *n == num_threads) {
         return Ok(Some(Arc::clone(p)));
     }
     let p = rayon::ThreadPoolBuilder::new().num_threads(num_threads).build().map_err(|e| {
         CError::new(BPEKIT_ERR_INVALID_ARG, format!("cannot start {num_threads} threads: {e}"))
     })?;
     let p = Arc::new(p);
-    pools.insert(num_threads, Arc::clone(&p));
+    pools.push((num_threads, Arc::clone(&p)));
     Ok(Some(p))
 }
 
@@ -163,7 +165,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_from_tiktoken(
 /// On success `*out` receives a new tokenizer, owned by the caller (release with
 /// `bpekit_tokenizer_free`). Errors: as `bpekit_tokenizer_from_tiktoken`, plus
 /// `BPEKIT_ERR_INVALID_UTF8` (a special token's text) and `BPEKIT_ERR_INVALID_ARG` (an
-/// empty or repeated special token, a repeated id, an id that is also a rank).
+/// empty or repeated special token, a repeated id, an id that is also a rank, an id far
+/// beyond the vocabulary).
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_new(
     ranks: *const u8,
@@ -196,7 +199,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_new(
 /// Encodes `len` bytes of UTF-8 text with tiktoken's `encode` semantics under `policy`
 /// (NULL: nothing allowed, every special token disallowed).
 ///
-/// Allowed special-token text becomes its id; disallowed special-token text is
+/// Allowed special-token text becomes its id (where special tokens overlap, the
+/// leftmost allowed one wins, then the longest); disallowed special-token text is
 /// `BPEKIT_ERR_DISALLOWED_SPECIAL` (the message names the token); other special-token
 /// text is ordinary text. On success `*out` is filled with ids owned by the caller
 /// (release with `bpekit_tokens_free`); on error `*out` is untouched.

@@ -35,9 +35,11 @@ pub struct bpekit_progress {
     pub texts: u64,
     /// Bytes of text counted so far.
     pub bytes: u64,
-    /// Merges learned so far by the running (or last) `bpekit_trainer_finish`.
+    /// Merges learned so far by the running (or last) `bpekit_trainer_finish`; starts
+    /// again from 0 at each finish.
     pub merges_done: u64,
     /// Merges that finish aims for (lowered to what was reached if it stopped early).
+    /// The four fields are read one by one, not as one atomic snapshot.
     pub merges_total: u64,
 }
 
@@ -280,7 +282,9 @@ pub unsafe extern "C" fn bpekit_trainer_progress(
 /// plus the pattern) into `*out`, owned by the caller (release with
 /// `bpekit_bytes_free`). Feed the result to `bpekit_trainer_add_counts` of another
 /// trainer, e.g. to count shards of a corpus on several machines and train once.
-/// Equal counts give equal bytes. Errors: `BPEKIT_ERR_NULL_ARG`.
+/// Equal counts give equal bytes; the data carries a checksum. If another thread is in
+/// `bpekit_trainer_feed` or `bpekit_trainer_finish` on `t`, this call waits for it.
+/// Errors: `BPEKIT_ERR_NULL_ARG`.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_trainer_export_counts(
     t: *const bpekit_trainer,
