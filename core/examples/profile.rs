@@ -12,12 +12,16 @@ fn main() {
     let vocab: u32 = args.get(2).map_or(32768, |v| v.parse().expect("vocab"));
     let text = std::fs::read_to_string(path).expect("read UTF-8 text");
     let mb = text.len() as f64 / 1e6;
+    let skip_train = vocab == 0; // `profile FILE 0 RANKS`: encode only
     for (name, src) in
         [("rustbpe", RUSTBPE_GPT4_PATTERN), ("cl100k", CL100K_PATTERN), ("o200k", O200K_PATTERN)]
     {
         for (engine, p) in
             [("fast", Pattern::new(src).unwrap()), ("fancy", Pattern::new_general(src).unwrap())]
         {
+            if skip_train {
+                continue;
+            }
             let t = Instant::now();
             let mut n = 0usize;
             p.for_each_piece(&text, |_| n += 1).unwrap();
@@ -26,6 +30,9 @@ fn main() {
         }
     }
     let p = Pattern::new(RUSTBPE_GPT4_PATTERN).unwrap();
+    if skip_train {
+        return encode(&args, &text, mb);
+    }
     let t = Instant::now();
     let counts = PieceCounts::count_text(&p, &text).unwrap();
     let count_s = t.elapsed().as_secs_f64();
@@ -38,13 +45,21 @@ fn main() {
         counts.len(),
         r.merges.len()
     );
+    encode(&args, &text, mb);
+}
+
+fn encode(args: &[String], text: &str, mb: f64) {
     if let Some(ranks) = args.get(3) {
         let data = std::fs::read(ranks).unwrap();
         let pat = if ranks.contains("o200k") { O200K_PATTERN } else { CL100K_PATTERN };
         let tok = Tokenizer::from_tiktoken(&data, Pattern::new(pat).unwrap()).unwrap();
-        let t = Instant::now();
-        let ids = tok.encode_ordinary(&text).unwrap();
-        let s = t.elapsed().as_secs_f64();
+        let mut s = f64::MAX;
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            ids = tok.encode_ordinary(text).unwrap();
+            s = s.min(t.elapsed().as_secs_f64());
+        }
         println!("encode {ranks}: {:.1} MB/s ({} tokens)", mb / s, ids.len());
     }
 }

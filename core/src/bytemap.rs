@@ -52,6 +52,8 @@ pub fn concat(a: u128, b: u128) -> Option<u128> {
 pub enum Key<'a> {
     /// A packed short key.
     Short([u8; 16]),
+    /// A packed middle key.
+    Mid([u8; 32]),
     /// A long key.
     Long(&'a [u8]),
 }
@@ -61,33 +63,51 @@ impl Deref for Key<'_> {
     fn deref(&self) -> &[u8] {
         match self {
             Key::Short(buf) => &buf[..buf[15] as usize],
+            Key::Mid(buf) => &buf[..buf[31] as usize],
             Key::Long(s) => s,
         }
     }
 }
 
-/// A hash map from byte strings to `V`.
+/// Longest key stored in the middle tier (two `u128`s: 31 bytes and the length).
+pub const MID_MAX: usize = 31;
+
+#[inline]
+fn pack_mid(bytes: &[u8]) -> [u128; 2] {
+    let mut buf = [0u8; 32];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    buf[31] = bytes.len() as u8;
+    let (a, b) = buf.split_at(16);
+    [
+        u128::from_le_bytes(a.try_into().unwrap_or([0; 16])),
+        u128::from_le_bytes(b.try_into().unwrap_or([0; 16])),
+    ]
+}
+
+/// A hash map from byte strings to `V`, in three tiers by key length (see the module
+/// notes): up to 15 bytes packed in a `u128`, up to 31 in two, longer ones boxed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BytesMap<V> {
     short: HashMap<u128, V>,
+    mid: HashMap<[u128; 2], V>,
     long: HashMap<Box<[u8]>, V>,
 }
 
 impl<V> Default for BytesMap<V> {
     fn default() -> Self {
-        BytesMap { short: HashMap::new(), long: HashMap::new() }
+        BytesMap { short: HashMap::new(), mid: HashMap::new(), long: HashMap::new() }
     }
 }
 
 impl<V> BytesMap<V> {
     /// An empty map with room for `n` short keys.
     pub fn with_capacity(n: usize) -> Self {
-        BytesMap { short: HashMap::with_capacity(n), long: HashMap::new() }
+        BytesMap { short: HashMap::with_capacity(n), mid: HashMap::new(), long: HashMap::new() }
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.short.len() + self.long.len()
+        self.short.len() + self.mid.len() + self.long.len()
     }
 
     /// Whether the map is empty.
@@ -98,9 +118,10 @@ impl<V> BytesMap<V> {
     /// The value of `key`.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&V> {
-        match pack(key) {
-            Some(k) => self.short.get(&k),
-            None => self.long.get(key),
+        match key.len() {
+            0..=SHORT_MAX => self.short.get(&pack(key)?),
+            16..=MID_MAX => self.mid.get(&pack_mid(key)),
+            _ => self.long.get(key),
         }
     }
 
@@ -112,18 +133,20 @@ impl<V> BytesMap<V> {
 
     /// Inserts, returning the old value.
     pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
-        match pack(key) {
-            Some(k) => self.short.insert(k, value),
-            None => self.long.insert(key.into(), value),
+        match key.len() {
+            0..=SHORT_MAX => self.short.insert(pack(key)?, value),
+            16..=MID_MAX => self.mid.insert(pack_mid(key), value),
+            _ => self.long.insert(key.into(), value),
         }
     }
 
     /// The value of `key`, inserted with `default()` first if missing.
     #[inline]
     pub fn get_or_insert_with(&mut self, key: &[u8], default: impl FnOnce() -> V) -> &mut V {
-        match pack(key) {
-            Some(k) => self.short.entry(k).or_insert_with(default),
-            None => {
+        match key.len() {
+            0..=SHORT_MAX => self.short.entry(pack(key).unwrap_or(0)).or_insert_with(default),
+            16..=MID_MAX => self.mid.entry(pack_mid(key)).or_insert_with(default),
+            _ => {
                 if !self.long.contains_key(key) {
                     self.long.insert(key.into(), default());
                 }
@@ -135,18 +158,32 @@ impl<V> BytesMap<V> {
     /// Every `(key, value)`, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (Key<'_>, &V)> + '_ {
         let short = self.short.iter().map(|(k, v)| (Key::Short(k.to_le_bytes()), v));
-        short.chain(self.long.iter().map(|(k, v)| (Key::Long(&**k), v)))
+        let mid = self.mid.iter().map(|(k, v)| {
+            let mut buf = [0u8; 32];
+            buf[..16].copy_from_slice(&k[0].to_le_bytes());
+            buf[16..].copy_from_slice(&k[1].to_le_bytes());
+            (Key::Mid(buf), v)
+        });
+        short.chain(mid).chain(self.long.iter().map(|(k, v)| (Key::Long(&**k), v)))
     }
 
     /// Every value, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
-        self.short.values().chain(self.long.values())
+        self.short.values().chain(self.mid.values()).chain(self.long.values())
     }
 
     /// Moves every entry of `other` into `self`, combining values of equal keys with `add`.
     pub fn merge_with(&mut self, other: BytesMap<V>, mut add: impl FnMut(&mut V, V)) {
         for (k, v) in other.short {
             match self.short.entry(k) {
+                hashbrown::hash_map::Entry::Occupied(mut e) => add(e.get_mut(), v),
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+            }
+        }
+        for (k, v) in other.mid {
+            match self.mid.entry(k) {
                 hashbrown::hash_map::Entry::Occupied(mut e) => add(e.get_mut(), v),
                 hashbrown::hash_map::Entry::Vacant(e) => {
                     e.insert(v);
@@ -171,7 +208,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn packed_keys_roundtrip_and_concat(a in proptest::collection::vec(any::<u8>(), 0..20), b in proptest::collection::vec(any::<u8>(), 0..20)) {
+        fn packed_keys_roundtrip_and_concat(a in proptest::collection::vec(any::<u8>(), 0..40), b in proptest::collection::vec(any::<u8>(), 0..20)) {
             let mut m = BytesMap::default();
             m.insert(&a, 1u32);
             prop_assert_eq!(m.get(&a), Some(&1));

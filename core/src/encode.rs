@@ -19,7 +19,7 @@ use std::collections::BinaryHeap;
 use aho_corasick::{AhoCorasick, MatchKind};
 use hashbrown::{HashMap, HashSet};
 
-use crate::bytemap::{BytesMap, Key};
+use crate::bytemap::{BytesMap, Key, MID_MAX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pattern::Pattern;
 use crate::ranks;
@@ -36,6 +36,8 @@ const MAX_SPARSITY: usize = 4;
 /// Immutable once built; share it freely across threads.
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
+    /// Identifies the ranks for the per-thread piece cache (clones share it: same ranks).
+    id: u64,
     pattern: Pattern,
     encoder: BytesMap<u32>,
     /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id` (a rank or a
@@ -44,6 +46,47 @@ pub struct Tokenizer {
     token_data: Vec<u8>,
     byte_ranks: [u32; 256],
     specials: Specials,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Tokens kept per cache before it starts over.
+const CACHE_MAX_TOKENS: usize = 1 << 20;
+/// Tokenizers a thread keeps caches for at once.
+const CACHE_SLOTS: usize = 4;
+
+/// A per-thread cache of short pieces that are not whole tokens: piece → its tokens.
+/// Words repeat (Zipf), so most such pieces are merged once per thread.
+struct PieceCache {
+    owner: u64,
+    last_use: u64,
+    map: BytesMap<(u32, u32)>,
+    arena: Vec<u32>,
+}
+
+impl PieceCache {
+    /// The cache of tokenizer `owner`, taking over the least recently used slot if needed.
+    fn for_owner(caches: &mut Vec<PieceCache>, owner: u64) -> &mut PieceCache {
+        let clock = caches.iter().map(|c| c.last_use).max().unwrap_or(0) + 1;
+        let slot = match caches.iter().position(|c| c.owner == owner) {
+            Some(i) => i,
+            None if caches.len() < CACHE_SLOTS => {
+                caches.push(PieceCache { owner, last_use: 0, map: BytesMap::default(), arena: Vec::new() });
+                caches.len() - 1
+            }
+            None => {
+                let i = (0..caches.len()).min_by_key(|&i| caches[i].last_use).unwrap_or(0);
+                caches[i] = PieceCache { owner, last_use: 0, map: BytesMap::default(), arena: Vec::new() };
+                i
+            }
+        };
+        caches[slot].last_use = clock;
+        &mut caches[slot]
+    }
+}
+
+thread_local! {
+    static CACHES: std::cell::RefCell<Vec<PieceCache>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Special tokens: text that encodes to one id when allowed, never produced by BPE.
@@ -206,7 +249,8 @@ impl Tokenizer {
         }
         starts.push(token_data.len());
         drop(by_rank);
-        Ok(Tokenizer { pattern, encoder, starts, token_data, byte_ranks, specials: Specials::default() })
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Tokenizer { id, pattern, encoder, starts, token_data, byte_ranks, specials: Specials::default() })
     }
 
     /// Adds special tokens `(text, id)`, replacing any the tokenizer had.
@@ -513,6 +557,8 @@ impl Tokenizer {
             _ => {
                 if let Some(&id) = self.encoder.get(piece) {
                     out.push(id);
+                } else if piece.len() <= MID_MAX {
+                    self.merge_cached(piece, out);
                 } else if piece.len() <= SCAN_MAX {
                     self.merge_scan(piece, out);
                 } else {
@@ -522,6 +568,29 @@ impl Tokenizer {
         }
     }
 
+    /// [`Tokenizer::merge_scan`] through this thread's cache of merged pieces.
+    fn merge_cached(&self, piece: &[u8], out: &mut Vec<u32>) {
+        CACHES.with(|caches| {
+            let Ok(mut caches) = caches.try_borrow_mut() else {
+                return self.merge_scan(piece, out);
+            };
+            let cache = PieceCache::for_owner(&mut caches, self.id);
+            if let Some(&(off, len)) = cache.map.get(piece) {
+                out.extend_from_slice(&cache.arena[off as usize..(off + len) as usize]);
+                return;
+            }
+            let start = out.len();
+            self.merge_scan(piece, out);
+            if cache.arena.len() >= CACHE_MAX_TOKENS {
+                cache.map = BytesMap::default();
+                cache.arena.clear();
+            }
+            let off = cache.arena.len() as u32;
+            cache.arena.extend_from_slice(&out[start..]);
+            cache.map.insert(piece, (off, (out.len() - start) as u32));
+        })
+    }
+
     fn rank(&self, bytes: &[u8]) -> u32 {
         self.encoder.get(bytes).copied().unwrap_or(u32::MAX)
     }
@@ -529,29 +598,45 @@ impl Tokenizer {
     /// Quadratic merge for short pieces. `bounds[i]..bounds[i+1]` is token `i`;
     /// `pair[i]` is the rank of token `i` joined with token `i + 1`.
     fn merge_scan(&self, piece: &[u8], out: &mut Vec<u32>) {
+        // Fixed arrays on the stack: no allocation per piece (pieces here are <= SCAN_MAX).
         let n = piece.len();
-        let mut bounds: Vec<usize> = (0..=n).collect();
-        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ranks[b as usize]).collect();
-        let mut pair: Vec<u32> = (0..n - 1).map(|i| self.rank(&piece[i..i + 2])).collect();
-        loop {
-            let Some((i, &best)) = pair.iter().enumerate().min_by_key(|&(i, &r)| (r, i)) else {
-                break;
-            };
+        debug_assert!((2..=SCAN_MAX).contains(&n));
+        let mut bounds = [0u32; SCAN_MAX + 1];
+        let mut ids = [0u32; SCAN_MAX];
+        let mut pair = [u32::MAX; SCAN_MAX];
+        for i in 0..n {
+            bounds[i] = i as u32;
+            ids[i] = self.byte_ranks[piece[i] as usize];
+        }
+        bounds[n] = n as u32;
+        for i in 0..n - 1 {
+            pair[i] = self.rank(&piece[i..i + 2]);
+        }
+        let mut len = n; // tokens; pairs are len - 1
+        while len > 1 {
+            let (mut i, mut best) = (0, u32::MAX);
+            for (j, &r) in pair[..len - 1].iter().enumerate() {
+                if r < best {
+                    (i, best) = (j, r);
+                }
+            }
             if best == u32::MAX {
                 break;
             }
             ids[i] = best;
-            ids.remove(i + 1);
-            bounds.remove(i + 1);
-            pair.remove(i);
-            if i < pair.len() {
-                pair[i] = self.rank(&piece[bounds[i]..bounds[i + 2]]);
+            ids.copy_within(i + 2..len, i + 1);
+            bounds.copy_within(i + 2..=len, i + 1);
+            pair.copy_within(i + 1..len - 1, i);
+            len -= 1;
+            let span = |a: usize, b: usize| &piece[bounds[a] as usize..bounds[b] as usize];
+            if i + 1 < len {
+                pair[i] = self.rank(span(i, i + 2));
             }
             if i > 0 {
-                pair[i - 1] = self.rank(&piece[bounds[i - 1]..bounds[i + 1]]);
+                pair[i - 1] = self.rank(span(i - 1, i + 1));
             }
         }
-        out.extend_from_slice(&ids);
+        out.extend_from_slice(&ids[..len]);
     }
 
     /// O(n log n) merge for long pieces: a doubly linked list of tokens and a min-heap of
@@ -771,7 +856,7 @@ mod tests {
         }
 
         #[test]
-        fn scan_and_heap_agree(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), any::<u8>()], 2..300)) {
+        fn scan_and_heap_agree(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), any::<u8>()], 2..=SCAN_MAX)) {
             let t = toy();
             let (mut a, mut b) = (Vec::new(), Vec::new());
             t.merge_scan(&piece, &mut a);
