@@ -164,7 +164,7 @@ impl<V> BytesMap<V> {
             buf[16..].copy_from_slice(&k[1].to_le_bytes());
             (Key::Mid(buf), v)
         });
-        short.chain(mid).chain(self.long.iter().map(|(k, v)| (Key::Long(&**k), v)))
+        short.chain(mid).chain(self.long.iter().map(|(k, v)| (Key::Long(k), v)))
     }
 
     /// Every value, in no particular order.

@@ -97,7 +97,8 @@ impl<'a> PolicySets<'a> {
 /// Thread pools for batch calls, one per requested size, built on first use.
 fn pool(num_threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, CError> {
     // A Vec rather than a map: a handful of sizes, and valgrind can see its pointers.
-    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
+    type Pools = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
+    static POOLS: OnceLock<Pools> = OnceLock::new();
     if num_threads == 0 {
         return Ok(None);
     }
