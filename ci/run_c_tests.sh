@@ -54,7 +54,8 @@ done
 # exits, as the header documents (batch functions run on pools started on first use):
 # - the TLS block glibc allocates in pthread_create for each pool thread (when the thread
 #   reuses a cached stack, the report points at whichever pthread_create made it);
-# - crossbeam-epoch's per-thread records, which rayon's threads register.
+# - crossbeam-epoch's per-thread records, which rayon's threads register;
+# - the per-thread cache of merged pieces (bounded; see encode.rs) of pool threads.
 # Real leaks of bpekit objects ("definitely lost") are not suppressed.
 cat >"$build/valgrind.supp" <<'EOF'
 {
@@ -66,6 +67,13 @@ cat >"$build/valgrind.supp" <<'EOF'
    fun:_dl_allocate_tls
    ...
    fun:pthread_create*
+}
+{
+   per-thread-piece-cache
+   Memcheck:Leak
+   match-leak-kinds: possible
+   ...
+   fun:*bpekit*encode*Tokenizer*encode_piece*
 }
 {
    rayon-crossbeam-epoch-registration

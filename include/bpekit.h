@@ -23,7 +23,8 @@
  *            taking a non-const handle need exclusive access to it. Errors and buffers
  *            belong to the caller and may be freed on any thread. Batch functions run on
  *            a worker pool started on first use, which lives until exit: after fork(),
- *            do not call them in the child if the parent already did.
+ *            do not call them in the child if the parent already did. Each thread that
+ *            encodes keeps a small cache of merged pieces (a few MB at most).
  * Versions   BPEKIT_VERSION_MAJOR/MINOR/PATCH and BPEKIT_ABI_VERSION describe this header;
  *            bpekit_version() and bpekit_abi_version() describe the loaded library. Before
  *            1.0 there is no ABI stability between minor versions: check that
@@ -45,6 +46,11 @@
  * Longest key stored packed.
  */
 #define SHORT_MAX 15
+
+/**
+ * Longest key stored in the middle tier (two `u128`s: 31 bytes and the length).
+ */
+#define MID_MAX 31
 
 /**
  * Treat every special token as allowed (tiktoken's `allowed_special="all"`).
@@ -76,6 +82,11 @@
  * ABI version this header describes; compare with `bpekit_abi_version()` at run time.
  */
 #define BPEKIT_ABI_VERSION 1
+
+/**
+ * The format version this bpekit writes and reads.
+ */
+#define FILE_VERSION 1
 
 /**
  * The largest count a piece can have; counts saturate there.
@@ -289,6 +300,11 @@ typedef struct bpekit_progress {
  */
 #define BPEKIT_ERR_BAD_FORMAT 10
 
+/**
+ * Reading or writing a file failed (the message names the file and the OS error).
+ */
+#define BPEKIT_ERR_IO 11
+
 
 
 
@@ -463,6 +479,42 @@ bpekit_status bpekit_tokenizer_export_tiktoken(const struct bpekit_tokenizer *to
  * Errors: `BPEKIT_ERR_NULL_ARG`.
  */
 bpekit_status bpekit_tokenizer_pattern(const struct bpekit_tokenizer *tok, const uint8_t **data, size_t *len, struct bpekit_error **err);
+
+/**
+ * Saves the tokenizer (pattern, ranks, special tokens) to the file at `path`
+ * (`path_len` bytes, not NUL-terminated; any bytes on Unix, UTF-8 elsewhere) in
+ * bpekit's own versioned, checksummed format. The write is atomic: a temporary file in
+ * the same directory is synced and renamed over `path`, so on any failure the old file
+ * (if any) is untouched and no partial file is left.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (empty path),
+ * `BPEKIT_ERR_IO` (the message names the path, the step and the OS error).
+ */
+bpekit_status bpekit_tokenizer_save(const struct bpekit_tokenizer *tok, const uint8_t *path, size_t path_len, struct bpekit_error **err);
+
+/**
+ * Loads a tokenizer saved by `bpekit_tokenizer_save` from `path` (as there).
+ *
+ * Everything is validated: a truncated, corrupted, foreign or newer-version file is an
+ * error, never a crash or a silently wrong tokenizer. On success `*out` receives a new
+ * tokenizer owned by the caller (release with `bpekit_tokenizer_free`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG`, `BPEKIT_ERR_IO`,
+ * `BPEKIT_ERR_BAD_FORMAT`, and those of `bpekit_tokenizer_new` for invalid content.
+ */
+bpekit_status bpekit_tokenizer_load(const uint8_t *path, size_t path_len, struct bpekit_tokenizer **out, struct bpekit_error **err);
+
+/**
+ * Serializes the tokenizer in bpekit's file format into `*out` (owned by the caller,
+ * release with `bpekit_bytes_free`), e.g. to store it elsewhere than in a file.
+ * Errors: `BPEKIT_ERR_NULL_ARG`.
+ */
+bpekit_status bpekit_tokenizer_to_bytes(const struct bpekit_tokenizer *tok, struct bpekit_bytes *out, struct bpekit_error **err);
+
+/**
+ * Reads `len` bytes made by `bpekit_tokenizer_to_bytes` (or a saved file's contents),
+ * validating them as `bpekit_tokenizer_load` does. On success `*out` receives a new
+ * tokenizer owned by the caller. Errors: as `bpekit_tokenizer_load`, without `BPEKIT_ERR_IO`.
+ */
+bpekit_status bpekit_tokenizer_from_bytes(const uint8_t *data, size_t len, struct bpekit_tokenizer **out, struct bpekit_error **err);
 
 /**
  * Returns one more than the largest token id (tiktoken's `n_vocab`); 0 for NULL.

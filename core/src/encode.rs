@@ -50,8 +50,13 @@ pub struct Tokenizer {
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// A number never returned twice in this process.
+pub(crate) fn unique_id() -> u64 {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Tokens kept per cache before it starts over.
-const CACHE_MAX_TOKENS: usize = 1 << 20;
+const CACHE_MAX_TOKENS: usize = 1 << 18;
 /// Tokenizers a thread keeps caches for at once.
 const CACHE_SLOTS: usize = 4;
 
@@ -249,7 +254,7 @@ impl Tokenizer {
         }
         starts.push(token_data.len());
         drop(by_rank);
-        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = unique_id();
         Ok(Tokenizer { id, pattern, encoder, starts, token_data, byte_ranks, specials: Specials::default() })
     }
 

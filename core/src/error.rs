@@ -18,6 +18,8 @@ pub enum ErrorKind {
     BadRanks,
     /// Text contains a special token that the call does not allow.
     DisallowedSpecial,
+    /// Reading or writing a file failed.
+    Io,
     /// A serialized bpekit object (a count table, a tokenizer file) is truncated,
     /// corrupted, of another version, or not a bpekit file at all.
     BadFormat,

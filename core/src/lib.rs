@@ -24,6 +24,7 @@ pub mod bytemap;
 pub mod capi;
 pub mod encode;
 pub mod error;
+pub mod file;
 pub mod pattern;
 pub mod ranks;
 pub mod train;

@@ -247,7 +247,7 @@ impl PieceCounts {
 pub const MAX_COUNT: u64 = 1 << 48;
 
 /// FNV-1a, 64-bit: enough to catch truncation and corruption (not an adversary).
-fn checksum(data: &[u8]) -> u64 {
+pub(crate) fn checksum(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in data {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);

@@ -15,6 +15,7 @@ from ._errors import (
     FormatError,
     InternalError,
     InvalidArgumentError,
+    IoError,
     InvalidUtf8Error,
     NullArgumentError,
     PatternError,
@@ -32,6 +33,7 @@ from .core import (
     RUSTBPE_GPT4_PATTERN,
     Encoding,
     Trainer,
+    load,
     train,
 )
 
@@ -48,6 +50,7 @@ __all__ = [
     "Encoding",
     "FormatError",
     "InternalError",
+    "IoError",
     "InvalidArgumentError",
     "InvalidUtf8Error",
     "NullArgumentError",
@@ -58,5 +61,6 @@ __all__ = [
     "UnknownTokenError",
     "get_encoding",
     "list_encoding_names",
+    "load",
     "train",
 ]

@@ -83,6 +83,12 @@ class FormatError(TokenizerError, ValueError):
     code = 10
 
 
+class IoError(TokenizerError, OSError):
+    """Reading or writing a file failed (an ``OSError``)."""
+
+    code = 11
+
+
 by_code: dict[int, type[TokenizerError]] = {
     cls.code: cls
     for cls in (
@@ -96,6 +102,7 @@ by_code: dict[int, type[TokenizerError]] = {
         BufferTooSmallError,
         InternalError,
         FormatError,
+        IoError,
     )
 }
 

@@ -279,16 +279,38 @@ class Encoding(_Handle):
         return f"<Encoding {self.name!r}>"
 
     def __getstate__(self) -> object:
-        return {
-            "name": self.name,
-            "pat_str": self.pat_str,
-            "ranks": self.export_tiktoken(),
-            "special_tokens": self._special_tokens,
-        }
+        return {"name": self.name, "bpekit": self.to_bytes()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        ptr = self._build(state["ranks"], state["pat_str"], state["special_tokens"])
-        self._init_from(ptr, state["name"])
+        out = ffi.new("bpekit_tokenizer **")
+        data = state["bpekit"]
+        rustcall(lib.bpekit_tokenizer_from_bytes, data, len(data), out)
+        self._init_from(out[0], state["name"])
+
+    # ---- bpekit's own file format ----
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Saves pattern, ranks and special tokens to one versioned, checksummed file.
+
+        The write is atomic (a temporary file renamed over ``path``): on any failure the
+        old file is untouched and nothing partial is left. Load it with :func:`load`.
+        """
+        raw = os.fsencode(path)
+        rustcall(lib.bpekit_tokenizer_save, self._ptr, raw, len(raw))
+
+    def to_bytes(self) -> bytes:
+        """The tokenizer in bpekit's file format, as bytes (:meth:`from_bytes` reads it)."""
+        out = ffi.new("bpekit_bytes *")
+        rustcall(lib.bpekit_tokenizer_to_bytes, self._ptr, out)
+        return _take_bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, name: str = "bpekit") -> Encoding:
+        """Reads :meth:`to_bytes` output; :class:`FormatError` for damaged data."""
+        out = ffi.new("bpekit_tokenizer **")
+        data = bytes(data)
+        rustcall(lib.bpekit_tokenizer_from_bytes, data, len(data), out)
+        return cls._from_ptr(out[0], name)
 
     # ---- properties ----
 
@@ -581,6 +603,20 @@ class Encoding(_Handle):
         out = ffi.new("bpekit_bytes *")
         rustcall(lib.bpekit_tokenizer_export_tiktoken, self._ptr, out)
         return _take_bytes(out)
+
+
+def load(path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:
+    """Loads a tokenizer saved with :meth:`Encoding.save`.
+
+    Raises ``OSError`` (:class:`IoError`) if the file cannot be read and
+    :class:`FormatError` if it is truncated, corrupted or not a bpekit file.
+    """
+    raw = os.fsencode(path)
+    out = ffi.new("bpekit_tokenizer **")
+    rustcall(lib.bpekit_tokenizer_load, raw, len(raw), out)
+    if name is None:
+        name = os.path.basename(os.fsdecode(raw)).split(".", 1)[0] or "bpekit"
+    return Encoding._from_ptr(out[0], name)
 
 
 # ==== Training ====

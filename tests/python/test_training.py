@@ -83,3 +83,34 @@ def test_non_text_items_name_their_index():
         bpekit.train([*(["ok"] * 5000), None], 300)
     with pytest.raises(bpekit.InvalidUtf8Error, match=r"texts\[4100\]"):
         bpekit.train([*(["ok"] * 4100), b"\xff"], 300)
+
+
+def test_save_load_roundtrip_and_damage(tmp_path):
+    enc = bpekit.train(TEXTS, 500, special_tokens=["<|eos|>"])
+    path = tmp_path / "tok.bpekit"
+    enc.save(path)
+    back = bpekit.load(path)
+    text = "the quick fox <|eos|>"
+    assert back.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
+    assert back.pat_str == enc.pat_str and back.special_tokens == enc.special_tokens
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tok.bpekit"]  # no temp file left
+    data = path.read_bytes()
+    assert bpekit.Encoding.from_bytes(data).to_bytes() == data
+    for damaged in (data[:-1], data[: len(data) // 2], b"", data[:8] + b"\x02" + data[9:]):
+        path.write_bytes(damaged)
+        with pytest.raises(bpekit.FormatError):
+            bpekit.load(path)
+    flipped = bytearray(data)
+    flipped[len(data) // 3] ^= 0x40
+    with pytest.raises(bpekit.TokenizerError):
+        bpekit.Encoding.from_bytes(bytes(flipped))
+    with pytest.raises(OSError):
+        bpekit.load(tmp_path / "missing.bpekit")
+    with pytest.raises(bpekit.IoError):
+        enc.save(tmp_path / "no" / "such" / "dir" / "tok.bpekit")
+    path.write_bytes(b"old")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x").mkdir()
+    with pytest.raises(OSError):
+        enc.save(tmp_path / "sub")
+    assert path.read_bytes() == b"old"

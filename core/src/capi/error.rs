@@ -30,6 +30,8 @@ pub const BPEKIT_ERR_PANIC: bpekit_status = 9;
 /// Serialized data (a count table, a tokenizer file) is truncated, corrupted, of another
 /// version, or not bpekit's.
 pub const BPEKIT_ERR_BAD_FORMAT: bpekit_status = 10;
+/// Reading or writing a file failed (the message names the file and the OS error).
+pub const BPEKIT_ERR_IO: bpekit_status = 11;
 // Codes are never renumbered or reused; new codes take the next free number.
 
 /// An error: a status code and a message. Created by bpekit, owned by the caller,
@@ -73,6 +75,7 @@ impl From<crate::Error> for CError {
             ErrorKind::BadRanks => BPEKIT_ERR_BAD_RANKS,
             ErrorKind::BadFormat => BPEKIT_ERR_BAD_FORMAT,
             ErrorKind::DisallowedSpecial => BPEKIT_ERR_DISALLOWED_SPECIAL,
+            ErrorKind::Io => BPEKIT_ERR_IO,
         };
         CError::new(code, e.message())
     }

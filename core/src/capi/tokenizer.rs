@@ -489,6 +489,119 @@ pub unsafe extern "C" fn bpekit_tokenizer_pattern(
     }
 }
 
+/// Turns `(ptr, len)` path bytes into a path: any bytes on Unix, UTF-8 elsewhere.
+///
+/// # Safety
+/// As [`try_slice`].
+unsafe fn path_arg(path: *const u8, len: usize) -> Result<std::path::PathBuf, CError> {
+    // SAFETY: delegated to the caller.
+    let bytes = unsafe { try_slice(path, len, "path") }?;
+    if bytes.is_empty() {
+        return Err(CError::new(BPEKIT_ERR_INVALID_ARG, "argument `path` is empty"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(std::ffi::OsStr::from_bytes(bytes).into())
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(utf8(bytes, "path")?.into())
+    }
+}
+
+/// Saves the tokenizer (pattern, ranks, special tokens) to the file at `path`
+/// (`path_len` bytes, not NUL-terminated; any bytes on Unix, UTF-8 elsewhere) in
+/// bpekit's own versioned, checksummed format. The write is atomic: a temporary file in
+/// the same directory is synced and renamed over `path`, so on any failure the old file
+/// (if any) is untouched and no partial file is left.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (empty path),
+/// `BPEKIT_ERR_IO` (the message names the path, the step and the OS error).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_save(
+    tok: *const bpekit_tokenizer,
+    path: *const u8,
+    path_len: usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let path = path_arg(path, path_len)?;
+            Ok(tok.inner.save(&path)?)
+        })
+    }
+}
+
+/// Loads a tokenizer saved by `bpekit_tokenizer_save` from `path` (as there).
+///
+/// Everything is validated: a truncated, corrupted, foreign or newer-version file is an
+/// error, never a crash or a silently wrong tokenizer. On success `*out` receives a new
+/// tokenizer owned by the caller (release with `bpekit_tokenizer_free`).
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG`, `BPEKIT_ERR_IO`,
+/// `BPEKIT_ERR_BAD_FORMAT`, and those of `bpekit_tokenizer_new` for invalid content.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_load(
+    path: *const u8,
+    path_len: usize,
+    out: *mut *mut bpekit_tokenizer,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let out = try_out(out, "out")?;
+            let path = path_arg(path, path_len)?;
+            let tok = Tokenizer::load(&path)?;
+            write(out, bpekit_tokenizer::into_raw(tok));
+            Ok(())
+        })
+    }
+}
+
+/// Serializes the tokenizer in bpekit's file format into `*out` (owned by the caller,
+/// release with `bpekit_bytes_free`), e.g. to store it elsewhere than in a file.
+/// Errors: `BPEKIT_ERR_NULL_ARG`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_to_bytes(
+    tok: *const bpekit_tokenizer,
+    out: *mut bpekit_bytes,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            write(out, bpekit_bytes::from_vec(tok.inner.to_bytes()?));
+            Ok(())
+        })
+    }
+}
+
+/// Reads `len` bytes made by `bpekit_tokenizer_to_bytes` (or a saved file's contents),
+/// validating them as `bpekit_tokenizer_load` does. On success `*out` receives a new
+/// tokenizer owned by the caller. Errors: as `bpekit_tokenizer_load`, without `BPEKIT_ERR_IO`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_from_bytes(
+    data: *const u8,
+    len: usize,
+    out: *mut *mut bpekit_tokenizer,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let out = try_out(out, "out")?;
+            let data = try_slice(data, len, "data")?;
+            let tok = Tokenizer::from_bytes(data)?;
+            write(out, bpekit_tokenizer::into_raw(tok));
+            Ok(())
+        })
+    }
+}
+
 /// Returns one more than the largest token id (tiktoken's `n_vocab`); 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_vocab_size(tok: *const bpekit_tokenizer) -> usize {
