@@ -23,7 +23,7 @@ $(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name
 	touch $@
 
 ## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), Python on the installed wheel
-test: tools test-rust check-header check-cffi check-symbols test-c test-python
+test: tools test-rust check-header check-cffi check-symbols test-c test-python test-sdist
 	@echo "make test: all suites passed"
 
 tools:
@@ -68,6 +68,14 @@ test-python: wheel
 	PYTHON=$(TEST_VENV)/bin/python bash ci/check_wheel.sh dist/*.whl
 	$(TEST_VENV)/bin/python -m pytest tests/python
 	cd build && ../$(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules --pyargs bpekit
+
+## test-sdist: the source distribution builds and installs into a fresh venv, and works
+test-sdist: $(VENV)/bin/python
+	rm -rf build/sdist build/venv-sdist && $(VENV)/bin/pip install -q build
+	$(VENV)/bin/python -m build -q --sdist -o build/sdist . >/dev/null
+	$(PYTHON) -m venv build/venv-sdist
+	CARGO_TARGET_DIR=$(abspath target) build/venv-sdist/bin/pip install -q build/sdist/*.tar.gz
+	cd build && venv-sdist/bin/python -c "import bpekit; e = bpekit.train(['sdist works'] * 3, 260); assert e.decode(e.encode('sdist')) == 'sdist'; print('sdist ok:', bpekit.__file__)"
 
 clean:
 	rm -rf target build dist $(VENV) tests/c/build python/bpekit/_native python/bpekit/_ffi.py
