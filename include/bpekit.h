@@ -285,7 +285,7 @@ typedef struct bpekit_progress {
 #define BPEKIT_ERR_BAD_RANKS 7
 
 /**
- * A caller-provided buffer is too small (reserved; used by caller-allocated variants).
+ * A caller-provided buffer is too small (`bpekit_tokenizer_encode_into`).
  */
 #define BPEKIT_ERR_BUFFER_TOO_SMALL 8
 
@@ -396,6 +396,17 @@ bpekit_status bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const
  * (unknown flags), `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
  */
 bpekit_status bpekit_tokenizer_encode(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *out, struct bpekit_error **err);
+
+/**
+ * Encodes like `bpekit_tokenizer_encode`, into a buffer the caller owns: `out` has room
+ * for `cap` ids (a text of `len` bytes never needs more than `len` ids, so `cap >= len`
+ * always suffices). On success `*out_len` is the number of ids written.
+ * If they do not fit, returns `BPEKIT_ERR_BUFFER_TOO_SMALL` and sets `*out_len` to the
+ * number needed: the one documented case where an out-param is written on failure.
+ * `out` may be NULL when `cap` is 0 (to ask for the size). Other errors as
+ * `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary.
+ */
+bpekit_status bpekit_tokenizer_encode_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, uint32_t *out, size_t cap, size_t *out_len, struct bpekit_error **err);
 
 /**
  * Counts the tokens `bpekit_tokenizer_encode` would give, without building them:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import os
+import threading
 from array import array
 from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
@@ -100,6 +101,35 @@ def _ids_buffer(tokens: Sequence[int]) -> array:
         except ImportError:
             pass
         raise
+
+
+# ---- The short-text fast path ----
+# One native call into a per-thread buffer, no allocation crossing the boundary and no
+# error object: a failing call returns None and the caller redoes it on the slow path,
+# which raises the typed error (calls on this path have no side effects, so redoing one
+# is safe). This is what keeps short-string latency near tiktoken's despite cffi's
+# per-call costs.
+_SCRATCH_MAX = 1 << 16
+_tls = threading.local()
+_ORDINARY_POLICY = ffi.new("bpekit_special_policy *")  # nothing allowed, nothing checked
+_encode_into = lib.bpekit_tokenizer_encode_into
+
+
+def _scratch() -> tuple[Any, Any]:
+    s = getattr(_tls, "s", None)
+    if s is None:
+        s = _tls.s = (ffi.new("uint32_t[]", _SCRATCH_MAX), ffi.new("size_t *"))
+    return s
+
+
+def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
+    n = len(raw)
+    if n > _SCRATCH_MAX:
+        return None
+    buf, ln = _scratch()
+    if _encode_into(ptr, raw, n, policy, buf, _SCRATCH_MAX, ln, ffi.NULL) != 0:
+        return None
+    return ffi.unpack(buf, ln[0])
 
 
 def _take_tokens(out: Any) -> list[int]:
@@ -368,7 +398,10 @@ class Encoding(_Handle):
         tiktoken forbids any text listed in ``disallowed_special``, special token or not;
         the native check knows only special tokens, so other strings are checked here.
         """
-        if disallowed_special != "all" and disallowed_special:
+        if disallowed_special == "all":
+            if not allowed_special:
+                return ffi.NULL  # tiktoken's default, the common case
+        elif disallowed_special:
             for t in frozenset(disallowed_special) - self.special_tokens_set:
                 if t in text:
                     _raise_disallowed(t)
@@ -430,6 +463,9 @@ class Encoding(_Handle):
         """
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special, text)
+        ids = _encode_fast(self._ptr, raw, policy)
+        if ids is not None:
+            return ids
         out = ffi.new("bpekit_tokens *")
         try:
             rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
@@ -445,6 +481,9 @@ class Encoding(_Handle):
         [104, 105]
         """
         raw = _text_bytes(text)
+        ids = _encode_fast(self._ptr, raw, _ORDINARY_POLICY)
+        if ids is not None:
+            return ids
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
         return _take_tokens(out)
@@ -459,7 +498,9 @@ class Encoding(_Handle):
         """``len(self.encode(text, ...))`` without building the list."""
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special, text)
-        out = ffi.new("size_t *")
+        out = _scratch()[1]
+        if lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy, out, ffi.NULL) == 0:
+            return int(out[0])
         try:
             rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy, out)
         except DisallowedSpecialTokenError:
@@ -559,7 +600,9 @@ class Encoding(_Handle):
         """Decodes ids to bytes. Raises :class:`UnknownTokenError` (a ``KeyError``)."""
         ids = _ids_buffer(tokens)
         out = ffi.new("bpekit_bytes *")
-        rustcall(lib.bpekit_tokenizer_decode, self._ptr, ffi.from_buffer("uint32_t[]", ids), len(ids), out)
+        buf = ffi.from_buffer("uint32_t[]", ids)
+        if lib.bpekit_tokenizer_decode(self._ptr, buf, len(ids), out, ffi.NULL) != 0:
+            rustcall(lib.bpekit_tokenizer_decode, self._ptr, buf, len(ids), out)  # raises
         return _take_bytes(out)
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:

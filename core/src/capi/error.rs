@@ -23,7 +23,7 @@ pub const BPEKIT_ERR_DISALLOWED_SPECIAL: bpekit_status = 5;
 pub const BPEKIT_ERR_BAD_PATTERN: bpekit_status = 6;
 /// A rank table is malformed.
 pub const BPEKIT_ERR_BAD_RANKS: bpekit_status = 7;
-/// A caller-provided buffer is too small (reserved; used by caller-allocated variants).
+/// A caller-provided buffer is too small (`bpekit_tokenizer_encode_into`).
 pub const BPEKIT_ERR_BUFFER_TOO_SMALL: bpekit_status = 8;
 /// A bug in bpekit: a panic was caught at the boundary. Please report it.
 pub const BPEKIT_ERR_PANIC: bpekit_status = 9;

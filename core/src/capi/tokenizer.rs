@@ -6,7 +6,10 @@ use hashbrown::HashSet;
 
 use super::boundary::{call, call_or, try_out, try_ref, try_slice, try_strs, utf8, write};
 use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
-use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG, BPEKIT_ERR_UNKNOWN_TOKEN};
+use super::error::{
+    bpekit_error, bpekit_status, CError, BPEKIT_ERR_BUFFER_TOO_SMALL, BPEKIT_ERR_INVALID_ARG,
+    BPEKIT_ERR_UNKNOWN_TOKEN,
+};
 use super::trainer::pattern_arg;
 use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 
@@ -225,6 +228,49 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode(
             let sets = PolicySets::read(policy)?;
             let ids = tok.inner.encode_with(text, &sets.policy())?;
             write(out, bpekit_tokens::from_vec(ids));
+            Ok(())
+        })
+    }
+}
+
+/// Encodes like `bpekit_tokenizer_encode`, into a buffer the caller owns: `out` has room
+/// for `cap` ids (a text of `len` bytes never needs more than `len` ids, so `cap >= len`
+/// always suffices). On success `*out_len` is the number of ids written.
+/// If they do not fit, returns `BPEKIT_ERR_BUFFER_TOO_SMALL` and sets `*out_len` to the
+/// number needed: the one documented case where an out-param is written on failure.
+/// `out` may be NULL when `cap` is 0 (to ask for the size). Other errors as
+/// `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_into(
+    tok: *const bpekit_tokenizer,
+    text: *const u8,
+    len: usize,
+    policy: *const bpekit_special_policy,
+    out: *mut u32,
+    cap: usize,
+    out_len: *mut usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out_len = try_out(out_len, "out_len")?;
+            let text = utf8(try_slice(text, len, "text")?, "text")?;
+            let sets = PolicySets::read(policy)?;
+            let ids = tok.inner.encode_with(text, &sets.policy())?;
+            if ids.len() > cap {
+                write(out_len, ids.len());
+                return Err(CError::new(
+                    BPEKIT_ERR_BUFFER_TOO_SMALL,
+                    format!("{} ids do not fit in a buffer of {cap}", ids.len()),
+                ));
+            }
+            if !ids.is_empty() {
+                let out = try_out(out, "out")?;
+                std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
+            }
+            write(out_len, ids.len());
             Ok(())
         })
     }
