@@ -2424,6 +2424,50 @@ static void test_trainer_counts(void)
 
 /* ==== Main ==== */
 
+/* Caller-allocated encode: same ids as bpekit_tokenizer_encode; too small a buffer gives
+ * BPEKIT_ERR_BUFFER_TOO_SMALL with the needed size in *out_len and nothing written. */
+static void test_encode_into(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    const char *text = "the cat sat on the mat <|endoftext|>";
+    bpekit_special_policy all = {NULL, 0, NULL, 0, BPEKIT_SPECIAL_ALLOW_ALL};
+    bpekit_tokens ref = sentinel_tokens;
+    uint32_t buf[64];
+    size_t n = SENTINEL_LEN;
+
+    EXPECT_OK(bpekit_tokenizer_encode(tok, U8(text), strlen(text), &all, &ref, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &all, buf, 64, &n, &err), &err);
+    CHECK(same_ids(buf, n, ref.ids, ref.len));
+    /* Asking for the size with cap 0 and a NULL buffer. */
+    n = SENTINEL_LEN;
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &all, NULL, 0, &n, &err), &err,
+               BPEKIT_ERR_BUFFER_TOO_SMALL, "do not fit");
+    CHECK(n == ref.len);
+    /* One short: nothing written past what the caller has, size reported. */
+    for (size_t i = 0; i < 64; i++)
+        buf[i] = 0xABCDu;
+    n = SENTINEL_LEN;
+    CHECK(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &all, buf, ref.len - 1, &n, NULL) ==
+          BPEKIT_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == ref.len);
+    CHECK(buf[0] == 0xABCDu);
+    /* Errors other than size leave *out_len alone. */
+    n = SENTINEL_LEN;
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), NULL, buf, 64, &n, &err), &err,
+               BPEKIT_ERR_DISALLOWED_SPECIAL, "<|endoftext|>");
+    CHECK(n == SENTINEL_LEN);
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8("x"), 1, NULL, buf, 64, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out_len");
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8("x"), 1, NULL, NULL, 4, &n, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out");
+    /* Empty text: zero ids, buffer may be NULL. */
+    EXPECT_OK(bpekit_tokenizer_encode_into(tok, NULL, 0, NULL, NULL, 0, &n, &err), &err);
+    CHECK(n == 0);
+    bpekit_tokens_free(&ref);
+    bpekit_tokenizer_free(tok);
+}
+
 /* bpekit's own file format: save/load and to_bytes/from_bytes, atomic writes, damage. */
 static void test_file_format(void)
 {
@@ -2532,6 +2576,7 @@ int main(void)
     test_trainer_set_threads();
     test_trainer_counts();
     test_file_format();
+    test_encode_into();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
