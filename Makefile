@@ -7,7 +7,7 @@ VENV := .venv
 TEST_VENV := build/venv-test
 export BPEKIT_DATA ?= $(abspath ..)/shared/data
 
-.PHONY: demo test test-rust test-c test-python check-header check-cffi check-symbols \
+.PHONY: demo test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
         header tools lib wheel sdist clean
 
 ## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
@@ -23,7 +23,7 @@ $(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name
 	touch $@
 
 ## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), Python on the installed wheel
-test: tools test-rust check-header check-cffi check-symbols test-c test-python test-sdist
+test: tools test-rust check-header check-cffi check-symbols test-c test-cpp test-python test-sdist
 	@echo "make test: all suites passed"
 
 tools:
@@ -52,6 +52,10 @@ check-symbols: lib
 
 test-c: lib
 	bash ci/run_c_tests.sh
+
+## test-cpp: C++ wrapper tests (GoogleTest) and CMake/pkg-config consumers of the installed tree
+test-cpp: lib
+	bash ci/check_install.sh
 
 wheel:
 	rm -rf dist && $(PYTHON) -m pip wheel -q --no-deps -w dist .

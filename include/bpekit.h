@@ -43,25 +43,21 @@
 #include <stdint.h>
 
 /**
- * Longest key stored packed.
- */
-#define SHORT_MAX 15
-
-/**
- * Longest key stored in the middle tier (two `u128`s: 31 bytes and the length).
- */
-#define MID_MAX 31
-
-/**
- * Treat every special token as allowed (tiktoken's `allowed_special="all"`).
+ * Treat every special token as allowed (tiktoken's `allowed_special="all"`); the
+ * `allowed` list is then not read.
  */
 #define BPEKIT_SPECIAL_ALLOW_ALL 1
 
 /**
  * Disallow every special token that is not allowed (tiktoken's default,
- * `disallowed_special="all"`); the `disallowed` list is then ignored.
+ * `disallowed_special="all"`); the `disallowed` list is then not read.
  */
 #define BPEKIT_SPECIAL_DISALLOW_ALL 2
+
+/**
+ * The most threads a batch call may ask for.
+ */
+#define BPEKIT_MAX_THREADS 1024
 
 /**
  * Major version of bpekit (the header's copy; a test checks it against Cargo.toml).
@@ -84,16 +80,6 @@
 #define BPEKIT_ABI_VERSION 1
 
 /**
- * The format version this bpekit writes and reads.
- */
-#define FILE_VERSION 1
-
-/**
- * The largest count a piece can have; counts saturate there.
- */
-#define MAX_COUNT (1 << 48)
-
-/**
  * An error: a status code and a message. Created by bpekit, owned by the caller,
  * released with `bpekit_error_free`.
  */
@@ -107,7 +93,8 @@ typedef struct bpekit_tokenizer bpekit_tokenizer;
 /**
  * A trainer: counts text, then learns merges. Calls that change it need exclusive
  * access; `bpekit_trainer_progress`, `bpekit_trainer_texts` and `bpekit_trainer_bytes`
- * may run on other threads meanwhile.
+ * may run on other threads meanwhile (`bpekit_trainer_export_counts` may too, but waits
+ * for the running call to end).
  */
 typedef struct bpekit_trainer bpekit_trainer;
 
@@ -361,7 +348,8 @@ void bpekit_error_free(struct bpekit_error *e);
  * `ranks` is `ranks_len` bytes (the file's contents). Ranks may have gaps: the vocab
  * size is the largest rank + 1 and unused ids are unknown tokens. A token listed twice
  * keeps its last rank (as a Python dict built from the file would). `pattern` is UTF-8
- * in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern.
+ * in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern,
+ * while a non-NULL empty pattern is `BPEKIT_ERR_BAD_PATTERN` (it would drop all text).
  * Both are copied; the tokenizer is independent of them and of any trainer.
  * On success `*out` receives a new tokenizer, owned by the caller (release with
  * `bpekit_tokenizer_free`).
@@ -418,12 +406,14 @@ bpekit_status bpekit_tokenizer_count(const struct bpekit_tokenizer *tok, const u
  * Encodes `n` texts in parallel, in one call, as `bpekit_tokenizer_encode` would each.
  *
  * `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
- * `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`). On
+ * `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
+ * `BPEKIT_MAX_THREADS`); each distinct count starts a pool that is kept until exit. On
  * success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
  * offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
  * caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
- * neither is touched. Errors: as `bpekit_tokenizer_encode`; the message names the
- * first failing text as `texts[i]`.
+ * neither is touched. Errors: as `bpekit_tokenizer_encode`, with the message naming the
+ * first failing text as `texts[i]`; `BPEKIT_ERR_INVALID_ARG` if `num_threads` is too
+ * large or the threads cannot start.
  */
 bpekit_status bpekit_tokenizer_encode_batch(const struct bpekit_tokenizer *tok, const struct bpekit_slice *texts, size_t n, const struct bpekit_special_policy *policy, size_t num_threads, struct bpekit_tokens *ids, struct bpekit_offsets *offsets, struct bpekit_error **err);
 
@@ -461,7 +451,8 @@ bpekit_status bpekit_tokenizer_encode_ordinary(const struct bpekit_tokenizer *to
 bpekit_status bpekit_tokenizer_decode(const struct bpekit_tokenizer *tok, const uint32_t *ids, size_t n, struct bpekit_bytes *out, struct bpekit_error **err);
 
 /**
- * Borrows the bytes of token `id`: on success `*data` and `*len` describe them.
+ * Borrows the bytes of token `id` (for a special token, its text): on success `*data`
+ * and `*len` describe them.
  *
  * The bytes belong to `tok` and stay valid until `bpekit_tokenizer_free(tok)`; do not
  * free them. Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_UNKNOWN_TOKEN`.
@@ -478,6 +469,8 @@ bpekit_status bpekit_tokenizer_token_id(const struct bpekit_tokenizer *tok, cons
 /**
  * Exports the ranks in tiktoken's `.tiktoken` format, sorted by rank: the output loads
  * with tiktoken's `load_tiktoken_bpe` and with `bpekit_tokenizer_from_tiktoken`.
+ * Special tokens are not part of that format and are left out (list them with
+ * `bpekit_tokenizer_special_token`; `bpekit_tokenizer_to_bytes` keeps everything).
  *
  * On success `*out` is filled with bytes owned by the caller (release with
  * `bpekit_bytes_free`). Errors: `BPEKIT_ERR_NULL_ARG`.
@@ -551,8 +544,9 @@ bpekit_status bpekit_pattern_named(const uint8_t *name, size_t name_len, const u
  * Creates a trainer that splits text with `pattern`.
  *
  * `pattern` is `pattern_len` bytes of UTF-8 (not NUL-terminated) in fancy-regex
- * syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern. Text that the
- * pattern does not match is skipped, as in tiktoken and rustbpe.
+ * syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern, while a non-NULL
+ * empty pattern is `BPEKIT_ERR_BAD_PATTERN`. Text that the pattern does not match is
+ * skipped, as in tiktoken and rustbpe.
  * On success `*out` receives a new trainer, which the caller owns and releases with
  * `bpekit_trainer_free`.
  * Errors: `BPEKIT_ERR_NULL_ARG` (`out`), `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_BAD_PATTERN`
@@ -613,7 +607,8 @@ bpekit_status bpekit_trainer_set_special_tokens(struct bpekit_trainer *t, const 
  * Runs the trainer's parallel work (batch counting) on `num_threads` threads of its
  * own; 0 (the default) uses the shared pool, one thread per core (or
  * `RAYON_NUM_THREADS`). The merges never depend on the thread count.
- * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (threads cannot be started).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (more than
+ * `BPEKIT_MAX_THREADS`, or the threads cannot be started).
  * Needs exclusive access to `t`.
  */
 bpekit_status bpekit_trainer_set_threads(struct bpekit_trainer *t, size_t num_threads, struct bpekit_error **err);

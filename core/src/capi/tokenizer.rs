@@ -13,10 +13,11 @@ use super::error::{
 use super::trainer::pattern_arg;
 use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 
-/// Treat every special token as allowed (tiktoken's `allowed_special="all"`).
+/// Treat every special token as allowed (tiktoken's `allowed_special="all"`); the
+/// `allowed` list is then not read.
 pub const BPEKIT_SPECIAL_ALLOW_ALL: u32 = 1;
 /// Disallow every special token that is not allowed (tiktoken's default,
-/// `disallowed_special="all"`); the `disallowed` list is then ignored.
+/// `disallowed_special="all"`); the `disallowed` list is then not read.
 pub const BPEKIT_SPECIAL_DISALLOW_ALL: u32 = 2;
 
 /// A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
@@ -70,11 +71,19 @@ impl<'a> PolicySets<'a> {
         if p.flags & !(BPEKIT_SPECIAL_ALLOW_ALL | BPEKIT_SPECIAL_DISALLOW_ALL) != 0 {
             return Err(CError::new(BPEKIT_ERR_INVALID_ARG, format!("unknown policy flags {:#x}", p.flags)));
         }
-        // SAFETY: the arrays are valid by the caller's contract.
-        let allowed = unsafe { try_strs(p.allowed, p.n_allowed, "policy.allowed") }?.into_iter().collect();
-        // SAFETY: as above.
-        let disallowed =
-            unsafe { try_strs(p.disallowed, p.n_disallowed, "policy.disallowed") }?.into_iter().collect();
+        // A list its flag overrides is not read at all (it may be anything).
+        let allowed = if p.flags & BPEKIT_SPECIAL_ALLOW_ALL != 0 {
+            HashSet::new()
+        } else {
+            // SAFETY: the array is valid by the caller's contract.
+            unsafe { try_strs(p.allowed, p.n_allowed, "policy.allowed") }?.into_iter().collect()
+        };
+        let disallowed = if p.flags & BPEKIT_SPECIAL_DISALLOW_ALL != 0 {
+            HashSet::new()
+        } else {
+            // SAFETY: as above.
+            unsafe { try_strs(p.disallowed, p.n_disallowed, "policy.disallowed") }?.into_iter().collect()
+        };
         Ok(PolicySets { allowed, disallowed, flags: p.flags })
     }
 
@@ -97,8 +106,17 @@ impl<'a> PolicySets<'a> {
     }
 }
 
+/// The most threads a batch call may ask for.
+pub const BPEKIT_MAX_THREADS: usize = 1024;
+
 /// Thread pools for batch calls, one per requested size, built on first use.
 fn pool(num_threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, CError> {
+    if num_threads > BPEKIT_MAX_THREADS {
+        return Err(CError::new(
+            BPEKIT_ERR_INVALID_ARG,
+            format!("num_threads {num_threads} exceeds BPEKIT_MAX_THREADS ({BPEKIT_MAX_THREADS})"),
+        ));
+    }
     // A Vec rather than a map: a handful of sizes, and valgrind can see its pointers.
     type Pools = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
     static POOLS: OnceLock<Pools> = OnceLock::new();
@@ -134,7 +152,8 @@ impl bpekit_tokenizer {
 /// `ranks` is `ranks_len` bytes (the file's contents). Ranks may have gaps: the vocab
 /// size is the largest rank + 1 and unused ids are unknown tokens. A token listed twice
 /// keeps its last rank (as a Python dict built from the file would). `pattern` is UTF-8
-/// in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern.
+/// in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern,
+/// while a non-NULL empty pattern is `BPEKIT_ERR_BAD_PATTERN` (it would drop all text).
 /// Both are copied; the tokenizer is independent of them and of any trainer.
 /// On success `*out` receives a new tokenizer, owned by the caller (release with
 /// `bpekit_tokenizer_free`).
@@ -303,12 +322,14 @@ pub unsafe extern "C" fn bpekit_tokenizer_count(
 /// Encodes `n` texts in parallel, in one call, as `bpekit_tokenizer_encode` would each.
 ///
 /// `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
-/// `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`). On
+/// `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
+/// `BPEKIT_MAX_THREADS`); each distinct count starts a pool that is kept until exit. On
 /// success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
 /// offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
 /// caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
-/// neither is touched. Errors: as `bpekit_tokenizer_encode`; the message names the
-/// first failing text as `texts[i]`.
+/// neither is touched. Errors: as `bpekit_tokenizer_encode`, with the message naming the
+/// first failing text as `texts[i]`; `BPEKIT_ERR_INVALID_ARG` if `num_threads` is too
+/// large or the threads cannot start.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_encode_batch(
     tok: *const bpekit_tokenizer,
@@ -434,7 +455,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_decode(
     }
 }
 
-/// Borrows the bytes of token `id`: on success `*data` and `*len` describe them.
+/// Borrows the bytes of token `id` (for a special token, its text): on success `*data`
+/// and `*len` describe them.
 ///
 /// The bytes belong to `tok` and stay valid until `bpekit_tokenizer_free(tok)`; do not
 /// free them. Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_UNKNOWN_TOKEN`.
@@ -492,6 +514,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_token_id(
 
 /// Exports the ranks in tiktoken's `.tiktoken` format, sorted by rank: the output loads
 /// with tiktoken's `load_tiktoken_bpe` and with `bpekit_tokenizer_from_tiktoken`.
+/// Special tokens are not part of that format and are left out (list them with
+/// `bpekit_tokenizer_special_token`; `bpekit_tokenizer_to_bytes` keeps everything).
 ///
 /// On success `*out` is filled with bytes owned by the caller (release with
 /// `bpekit_bytes_free`). Errors: `BPEKIT_ERR_NULL_ARG`.

@@ -11,7 +11,8 @@ use crate::{Pattern, Trainer};
 
 /// A trainer: counts text, then learns merges. Calls that change it need exclusive
 /// access; `bpekit_trainer_progress`, `bpekit_trainer_texts` and `bpekit_trainer_bytes`
-/// may run on other threads meanwhile.
+/// may run on other threads meanwhile (`bpekit_trainer_export_counts` may too, but waits
+/// for the running call to end).
 pub struct bpekit_trainer {
     // The mutex makes concurrent misuse safe (it serializes); progress is outside it so
     // it can be read while a long call holds the lock.
@@ -93,8 +94,9 @@ pub unsafe extern "C" fn bpekit_pattern_named(
 /// Creates a trainer that splits text with `pattern`.
 ///
 /// `pattern` is `pattern_len` bytes of UTF-8 (not NUL-terminated) in fancy-regex
-/// syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern. Text that the
-/// pattern does not match is skipped, as in tiktoken and rustbpe.
+/// syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern, while a non-NULL
+/// empty pattern is `BPEKIT_ERR_BAD_PATTERN`. Text that the pattern does not match is
+/// skipped, as in tiktoken and rustbpe.
 /// On success `*out` receives a new trainer, which the caller owns and releases with
 /// `bpekit_trainer_free`.
 /// Errors: `BPEKIT_ERR_NULL_ARG` (`out`), `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_BAD_PATTERN`
@@ -230,7 +232,8 @@ pub unsafe extern "C" fn bpekit_trainer_set_special_tokens(
 /// Runs the trainer's parallel work (batch counting) on `num_threads` threads of its
 /// own; 0 (the default) uses the shared pool, one thread per core (or
 /// `RAYON_NUM_THREADS`). The merges never depend on the thread count.
-/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (threads cannot be started).
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (more than
+/// `BPEKIT_MAX_THREADS`, or the threads cannot be started).
 /// Needs exclusive access to `t`.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_trainer_set_threads(
@@ -242,6 +245,12 @@ pub unsafe extern "C" fn bpekit_trainer_set_threads(
     unsafe {
         call(err, || {
             let t = try_ref(t, "t")?;
+            if num_threads > super::tokenizer::BPEKIT_MAX_THREADS {
+                return Err(CError::new(
+                    BPEKIT_ERR_INVALID_ARG,
+                    format!("num_threads {num_threads} exceeds BPEKIT_MAX_THREADS"),
+                ));
+            }
             Ok(t.lock().set_num_threads(num_threads)?)
         })
     }

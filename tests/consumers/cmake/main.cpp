@@ -1,0 +1,35 @@
+// Trains a small tokenizer through bpekit.hpp, encodes and decodes, checks the round trip.
+// Exits 1 on any failure (a bpekit::Error is reported with its code and message).
+#include <bpekit.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+int main() {
+    try {
+        bpekit::CheckAbi();
+        bpekit::Trainer trainer;
+        std::vector<std::string> corpus;
+        for (int i = 0; i < 50; ++i) {
+            corpus.push_back("The tokenizer learns merges from the training text, round " + std::to_string(i));
+            corpus.push_back("then it encodes new text with the merges it has learned.");
+        }
+        trainer.feed_batch(corpus);
+        const bpekit::Tokenizer tok = trainer.finish(320);
+
+        const std::string text = "The tokenizer encodes new text: caf\xc3\xa9!";
+        const std::vector<uint32_t> ids = tok.Encode(text);
+        const std::string back = tok.Decode(ids);
+        if (back != text) {
+            std::fprintf(stderr, "consumer: round trip failed\n");
+            return 1;
+        }
+        std::printf("cmake consumer: bpekit %s, vocab %zu, %zu bytes -> %zu tokens, round trip ok\n",
+                    bpekit::Version(), tok.VocabSize(), text.size(), ids.size());
+        return 0;
+    } catch (const bpekit::Error &e) {
+        std::fprintf(stderr, "consumer: %s: %s\n", e.code_name(), e.what());
+        return 1;
+    }
+}
