@@ -1539,12 +1539,8 @@ static void test_encode_policy(void)
         const char *needle;
     } bad_policies[] = {
         {{.allowed = bad_first, .n_allowed = 1}, BPEKIT_ERR_INVALID_UTF8, "policy.allowed[0]"},
-        {{.allowed = bad_second, .n_allowed = 2, .flags = BPEKIT_SPECIAL_ALLOW_ALL},
-         BPEKIT_ERR_INVALID_UTF8, "policy.allowed[1]"},
         {{.disallowed = bad_second, .n_disallowed = 2}, BPEKIT_ERR_INVALID_UTF8,
          "policy.disallowed[1]"},
-        {{.disallowed = bad_first, .n_disallowed = 1, .flags = BPEKIT_SPECIAL_DISALLOW_ALL},
-         BPEKIT_ERR_INVALID_UTF8, "policy.disallowed[0]"},
         {{.allowed = NULL, .n_allowed = 1}, BPEKIT_ERR_NULL_ARG, "policy.allowed"},
         {{.disallowed = NULL, .n_disallowed = 3}, BPEKIT_ERR_NULL_ARG, "policy.disallowed"},
         {{.allowed = null_elem, .n_allowed = 1}, BPEKIT_ERR_NULL_ARG, "policy.allowed[0]"},
@@ -1559,6 +1555,22 @@ static void test_encode_policy(void)
                                           &err),
                    &err, bad_policies[i].code, bad_policies[i].needle);
         CHECK(count == SENTINEL_LEN);
+    }
+
+    /* A list its flag overrides is not read: bad entries or NULL arrays there are fine. */
+    {
+        const bpekit_special_policy not_read[] = {
+            {.allowed = bad_second, .n_allowed = 2, .flags = BPEKIT_SPECIAL_ALLOW_ALL},
+            {.allowed = NULL, .n_allowed = 7, .flags = BPEKIT_SPECIAL_ALLOW_ALL},
+            {.disallowed = bad_first, .n_disallowed = 1, .flags = BPEKIT_SPECIAL_DISALLOW_ALL},
+            {.disallowed = NULL, .n_disallowed = 3, .flags = BPEKIT_SPECIAL_DISALLOW_ALL},
+        };
+        for (size_t i = 0; i < sizeof not_read / sizeof not_read[0]; i++) {
+            out = sentinel_tokens;
+            EXPECT_OK(bpekit_tokenizer_encode(tok, U8("the"), 3, &not_read[i], &out, &err), &err);
+            CHECK(!tokens_untouched(&out));
+            bpekit_tokens_free(&out);
+        }
     }
 
     /* NULL arguments and bad text, for encode and count. */
