@@ -52,26 +52,7 @@ fi
 # ---- 2. Every backticked name is declared ----
 # Declared names come from the header with comments removed: functions (an identifier
 # followed by "("), typedef names, struct tags, macros, and extern variables.
-awk '
-{
-    line = $0; out = ""
-    while (line != "") {
-        if (in_comment) {
-            i = index(line, "*/")
-            if (i == 0) { line = "" } else { line = substr(line, i + 2); in_comment = 0 }
-        } else {
-            i = index(line, "/*"); j = index(line, "//")
-            if (j > 0 && (i == 0 || j < i)) {
-                out = out substr(line, 1, j - 1); line = ""
-            } else if (i > 0) {
-                out = out substr(line, 1, i - 1) " "; line = substr(line, i + 2); in_comment = 1
-            } else {
-                out = out line; line = ""
-            }
-        }
-    }
-    print out
-}' "$header" >"$tmp/code"
+awk -f "$(dirname "$0")/strip_c_comments.awk" "$header" >"$tmp/code"
 id='[A-Za-z_][A-Za-z0-9_]*'
 {
     grep -v '^[[:space:]]*#' "$tmp/code" | grep -o "${id}[[:space:]]*(" |

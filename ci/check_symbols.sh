@@ -38,26 +38,7 @@ fi
 # Comments are removed first, so names mentioned in documentation do not count; what is
 # left is declarations, and a function declaration is an identifier followed by "(".
 # Global variables (cbindgen writes `extern const T name;`) count as declared too.
-awk '
-{
-    line = $0; out = ""
-    while (line != "") {
-        if (in_comment) {
-            i = index(line, "*/")
-            if (i == 0) { line = "" } else { line = substr(line, i + 2); in_comment = 0 }
-        } else {
-            i = index(line, "/*"); j = index(line, "//")
-            if (j > 0 && (i == 0 || j < i)) {
-                out = out substr(line, 1, j - 1); line = ""
-            } else if (i > 0) {
-                out = out substr(line, 1, i - 1) " "; line = substr(line, i + 2); in_comment = 1
-            } else {
-                out = out line; line = ""
-            }
-        }
-    }
-    print out
-}' "$header" >"$tmp/code"
+awk -f "$(dirname "$0")/strip_c_comments.awk" "$header" >"$tmp/code"
 {
     grep -v '^[[:space:]]*#' "$tmp/code" | grep -o 'bpekit_[A-Za-z0-9_]*[[:space:]]*(' |
         sed 's/[[:space:]]*($//' || true

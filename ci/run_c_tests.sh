@@ -57,34 +57,8 @@ done
 # - crossbeam-epoch's per-thread records, which rayon's threads register;
 # - the per-thread cache of merged pieces (bounded; see encode.rs) of pool threads.
 # Real leaks of bpekit objects ("definitely lost") are not suppressed.
-cat >"$build/valgrind.supp" <<'EOF'
-{
-   pool-thread-tls
-   Memcheck:Leak
-   match-leak-kinds: possible
-   fun:calloc
-   ...
-   fun:_dl_allocate_tls
-   ...
-   fun:pthread_create*
-}
-{
-   per-thread-piece-cache
-   Memcheck:Leak
-   match-leak-kinds: possible
-   ...
-   fun:*bpekit*encode*Tokenizer*encode_piece*
-}
-{
-   rayon-crossbeam-epoch-registration
-   Memcheck:Leak
-   match-leak-kinds: possible
-   ...
-   fun:*crossbeam_epoch*Collector*register*
-}
-EOF
 if command -v valgrind >/dev/null; then
-    vg=(valgrind -q --leak-check=full --error-exitcode=1 --suppressions="$build/valgrind.supp")
+    vg=(valgrind -q --leak-check=full --error-exitcode=1 --suppressions="$root/ci/valgrind.supp")
     for prog in "${examples[@]}" "$build/test_capi"; do
         step "valgrind $(basename "$prog")" "${vg[@]}" "$prog"
     done

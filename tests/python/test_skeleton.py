@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
@@ -65,24 +64,6 @@ def test_exported_ranks_reload_identically(enc: bpekit.Encoding) -> None:
     sample = "The lazy fox returns x * 2 🙂"
     assert again.encode_ordinary(sample) == enc.encode_ordinary(sample)
     assert again.n_vocab == enc.n_vocab
-
-
-def test_shared_encoding_across_threads(enc: bpekit.Encoding) -> None:
-    texts = [f"thread text {i} " * (i + 1) for i in range(50)]
-    expected = [enc.encode_ordinary(t) for t in texts]
-    failures: list[int] = []
-
-    def work() -> None:
-        for _ in range(20):
-            if [enc.encode_ordinary(t) for t in texts] != expected:
-                failures.append(1)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not failures
 
 
 # ==== Parity: reference, rustbpe, tiktoken ====
