@@ -7,7 +7,7 @@ VENV := .venv
 TEST_VENV := build/venv-test
 export BPEKIT_DATA ?= $(abspath ..)/shared/data
 
-.PHONY: demo test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
+.PHONY: demo corpora test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
         header tools lib wheel sdist clean
 
 ## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
@@ -34,8 +34,21 @@ tools:
 lib:
 	cargo build --release --locked
 
-test-rust:
-	cargo test --release --locked
+## corpora: the first 4 MB of each shared text sample, decompressed, for the Rust corpus tests
+corpora:
+	@rm -rf build/corpora && mkdir -p build/corpora
+	@$(PYTHON) -c 'import lzma, os, sys; d = os.environ["BPEKIT_DATA"]; \
+	  names = [n for n in ("english", "code", "multilingual") if os.path.exists(f"{d}/{n}.txt.xz")]; \
+	  [open(f"build/corpora/{n}.txt", "wb").write((lambda r: r[: r.rfind(b"\n") + 1])(lzma.open(f"{d}/{n}.txt.xz").read(4 << 20))) for n in names]; \
+	  print("corpora:", names or f"none (no samples in {d}; corpus tests will skip)")'
+
+test-rust: corpora
+	@if ls build/corpora/*.txt >/dev/null 2>&1; then \
+	  echo "cargo test (with the corpus tests)"; \
+	  BPEKIT_CORPORA=$(abspath build/corpora) cargo test --release --locked -- --include-ignored; \
+	else \
+	  echo "cargo test (corpus tests ignored: no shared samples in $$BPEKIT_DATA)"; \
+	  cargo test --release --locked; fi
 
 header: tools
 	cd core && cbindgen --config cbindgen.toml --crate bpekit --output ../include/bpekit.h
