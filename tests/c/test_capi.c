@@ -2436,6 +2436,32 @@ static void test_trainer_counts(void)
 
 /* ==== Main ==== */
 
+/* Byte string -> id: ranks first, then special-token text; anything else is unknown. */
+static void test_token_id(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    uint32_t id = 0xFFFFFFFFu;
+    const uint8_t *data = NULL;
+    size_t len = 0;
+
+    EXPECT_OK(bpekit_tokenizer_token_id(tok, U8("a"), 1, &id, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_token_bytes(tok, id, &data, &len, &err), &err);
+    CHECK(len == 1 && data[0] == 'a');
+    EXPECT_OK(bpekit_tokenizer_token_id(tok, U8("<|endoftext|>"), 13, &id, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_token_bytes(tok, id, &data, &len, &err), &err);
+    CHECK(len == 13 && memcmp(data, "<|endoftext|>", 13) == 0);
+    id = 0xFFFFFFFFu;
+    EXPECT_ERR(bpekit_tokenizer_token_id(tok, U8("not one token at all"), 20, &id, &err), &err,
+               BPEKIT_ERR_UNKNOWN_TOKEN, "not a single token");
+    CHECK(id == 0xFFFFFFFFu);
+    EXPECT_ERR(bpekit_tokenizer_token_id(tok, U8(""), 0, &id, &err), &err, BPEKIT_ERR_UNKNOWN_TOKEN, NULL);
+    EXPECT_ERR(bpekit_tokenizer_token_id(NULL, U8("a"), 1, &id, &err), &err, BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_tokenizer_token_id(tok, U8("a"), 1, NULL, &err), &err, BPEKIT_ERR_NULL_ARG, "id");
+    EXPECT_ERR(bpekit_tokenizer_token_id(tok, NULL, 1, &id, &err), &err, BPEKIT_ERR_NULL_ARG, "bytes");
+    bpekit_tokenizer_free(tok);
+}
+
 /* Caller-allocated encode: same ids as bpekit_tokenizer_encode; too small a buffer gives
  * BPEKIT_ERR_BUFFER_TOO_SMALL with the needed size in *out_len and nothing written. */
 static void test_encode_into(void)
@@ -2589,6 +2615,7 @@ int main(void)
     test_trainer_counts();
     test_file_format();
     test_encode_into();
+    test_token_id();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
