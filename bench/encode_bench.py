@@ -116,8 +116,8 @@ def timed(fn, *a):
 # ---------------------------------------------------------------------------------------------
 
 WORST_INPUTS = {
-    "a": "'a' x 1 MiB",
-    "spaces": "spaces x 1 MiB",
+    "a": "'a' repeated",
+    "spaces": "spaces",
     "digits": "random digits",
     "latin1": "random bytes as latin-1",
     "cjk": "CJK, no spaces",
@@ -238,7 +238,7 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
                     dec_rows.append([corpus, encoding, n, f"{mb / dmed:.1f}", fmt_ratio(ref_dec / dmed)])
             print(f"  encode/decode {encoding} {corpus} done", file=sys.stderr, flush=True)
     if "encode" in sections or "decode" in sections:
-        print(f"## encode_ordinary, single thread, one call per document; MB/s = MiB of UTF-8 per second")
+        print("## encode_ordinary, single thread, one call per document; MB/s = MiB of UTF-8 per second")
         print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "bytes/token", "ids = tiktoken"],
                       enc_rows, right={3, 4, 5}))
         print()
@@ -248,31 +248,47 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
         print()
 
 
-def section_batch(args, engines, corpora, docs, nbytes):
+def section_batch(args, engines, corpora, docs, nbytes, failures):
     rows = []
     for encoding in args.encodings:
         engs = {name: Engine(name, encoding, args.ranks) for name in engines}
+        variants = {}  # label -> fn(docs, threads)
+        for n, e in engs.items():
+            variants[n] = e.encode_batch
+            native = getattr(e.keep, "encode_ordinary_batch", None) if n == "bpekit" else None
+            if native is not None:  # bpekit's own batch call: one native call on its rayon pool
+                variants["bpekit native"] = (lambda f: lambda d, t: f(d, num_threads=t))(native)
         for corpus in corpora:
             texts = docs[corpus]
             mb = nbytes[corpus] / C.MIB
             med = {}
             for nthr in args.threads:
-                times = {n: [] for n in engines}
-                for _ in range(args.repeat):
-                    for n, e in engs.items():
-                        s, _ = timed(e.encode_batch, texts, nthr)
-                        times[n].append(s)
-                for n in engines:
-                    med[(n, nthr)] = C.median(times[n])
+                times = {v: [] for v in variants}
+                for rep in range(args.repeat):
+                    outs = {}
+                    for v, fn in variants.items():
+                        s, out = timed(fn, texts, nthr)
+                        times[v].append(s)
+                        if rep == 0:
+                            outs[v] = out
+                    ref = outs.get("tiktoken")
+                    for v, out in outs.items():
+                        if ref is not None and out != ref:
+                            failures.append(f"batch {v} {encoding} {corpus} threads {nthr}: ids differ from tiktoken")
+                    outs.clear()
+                for v in variants:
+                    med[(v, nthr)] = C.median(times[v])
             for nthr in args.threads:
-                for n in engines:
-                    m = med[(n, nthr)]
-                    one = med.get((n, args.threads[0]))
+                for v in variants:
+                    m = med[(v, nthr)]
+                    one = med.get((v, args.threads[0]))
                     ref = med.get(("tiktoken", nthr), float("nan"))
-                    rows.append([corpus, encoding, nthr, n, f"{mb / m:.1f}", fmt_ratio(one / m), fmt_ratio(ref / m)])
+                    rows.append([corpus, encoding, nthr, v, f"{mb / m:.1f}", fmt_ratio(one / m), fmt_ratio(ref / m)])
             print(f"  batch {encoding} {corpus} done", file=sys.stderr, flush=True)
     print("## batch encode of all documents; tiktoken: encode_ordinary_batch(num_threads=n); "
-          "bpekit and bpe-openai: concurrent.futures.ThreadPoolExecutor(n) over one shared encoder")
+          "bpekit and bpe-openai: concurrent.futures.ThreadPoolExecutor(n) over one shared encoder "
+          "(Python threads; cffi releases the GIL during bpekit's calls); "
+          "bpekit native: Encoding.encode_ordinary_batch(num_threads=n), one call on its own thread pool")
     print(C.table(["corpus", "encoding", "threads", "engine", "MB/s", f"x vs {args.threads[0]} thr", "vs tiktoken"],
                   rows, right={2, 4, 5, 6}))
     print()
@@ -284,7 +300,7 @@ def section_worst(args, engines, tmp: Path, failures):
     ref_path = tmp / "worst-english.txt"
     ref_path.write_bytes(ref_raw)
     ref_mib = len(ref_raw) / C.MIB
-    rows = []
+    rows, notes = [], []
     for encoding in args.encodings:
         ref_row = [encoding, f"english text ({ref_mib:.2f} MiB)"]
         cells = {}
@@ -295,8 +311,9 @@ def section_worst(args, engines, tmp: Path, failures):
             for n in engines:
                 spec = {"engine": n, "encoding": encoding, "ranks": str(args.ranks), "ref": str(ref_path),
                         "input": str(path), "repeat": args.repeat, "budget": args.timeout}
+                env = dict(os.environ, RUST_BACKTRACE="0")
                 res = C.run_child([sys.executable, __file__, "--worst-child", json.dumps(spec)],
-                                  dict(os.environ), timeout=args.timeout + 30)
+                                  env, timeout=args.timeout + 30)
                 lines = C.json_lines(res["stdout"])
                 ref_s = [x["s"] for x in lines if x["kind"] == "ref"]
                 worst_s = [x["s"] for x in lines if x["kind"] == "worst"]
@@ -311,17 +328,23 @@ def section_worst(args, engines, tmp: Path, failures):
                     ran = (time.time() - start[0]) if start else args.timeout
                     row.append(f"> {ran:.0f} s (timeout)")
                 else:
-                    tail = (res["stderr"].strip().splitlines() or ["no output"])[-1][:60]
-                    row.append(f"error: {tail}")
-                    failures.append(f"worst {n} {encoding} {key}: rc {res['rc']}: {tail}")
+                    lines_err = [x.strip() for x in res["stderr"].splitlines() if x.strip()]
+                    msg = next((x for x in reversed(lines_err) if "Error" in x or "Exception" in x),
+                               lines_err[-1] if lines_err else f"exit status {res['rc']}")
+                    notes.append(f"{n}, {encoding}, {WORST_INPUTS[key]}: {msg[:240]}")
+                    row.append(f"error [{len(notes)}]")
+                    if n == "bpekit":
+                        failures.append(f"worst {n} {encoding} {key}: rc {res['rc']}: {msg[:240]}")
                 print(f"  worst {encoding} {key} {n}: {row[-1]}", file=sys.stderr, flush=True)
             cells[key] = row
         ref_row += [f"{refs[n]:.3f} s (1.0x)" if n in refs else "-" for n in engines]
         rows.append(ref_row)
         rows += [cells[k] for k in inputs]
     print(f"## worst cases: one encode_ordinary call per input; seconds per MiB of UTF-8 input, "
-          f"(x) = relative to the same engine on English text; time limit {args.timeout:.0f} s per engine and input")
+          f"(x) = relative to the same engine on English text; limit {args.timeout:.0f} s per engine and input")
     print(C.table(["encoding", "input"] + engines, rows, right=set(range(2, 2 + len(engines)))))
+    for i, note in enumerate(notes, 1):
+        print(f"[{i}] {note}")
     print()
 
 
@@ -390,7 +413,7 @@ def main(argv=None) -> int:
         if "worst" in sections:
             section_worst(args, engines, tmp, failures)
         if "batch" in sections:
-            section_batch(args, engines, corpora, docs, nbytes)
+            section_batch(args, engines, corpora, docs, nbytes, failures)
     finally:
         for p in tmp.iterdir():
             p.unlink()

@@ -3,13 +3,14 @@
 same split pattern (rustbpe's GPT-4 pattern), same vocabulary sizes.
 
 Every measurement runs in its own child process with RAYON_NUM_THREADS / RAYON_RS_NUM_CPUS
-set to the thread count, so wall time and peak RSS (os.wait4 -> ru_maxrss of that child) are
+set to the thread count, so wall time and peak RSS (getrusage ru_maxrss of that child) are
 per engine.  The wall time is the training call alone (documents already in memory as a list
-of str); peak RSS is the child's whole life (Python, the loaded documents, the engine).
+of str); peak RSS is the child's ru_maxrss right after training (Python, the loaded
+documents, the engine).
 Medians of --repeat runs.  Also checks that bpekit learns exactly rustbpe's merges and says
 how far HF's merges agree.
 
-    python bench/train_bench.py                       # default: ~10 min on 2 cores
+    python bench/train_bench.py                       # default: ~5 min on 2 cores
     python bench/train_bench.py --data /tmp/bigdata --megabytes 100 --repeat 1
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
+import resource
 import sys
 import tempfile
 import time
@@ -52,24 +53,24 @@ def _bytes_to_unicode() -> dict[int, str]:
 def _train_bpekit(texts, vocab, pattern):
     import bpekit
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     enc = bpekit.train(texts, vocab, pattern=pattern)
-    t1 = time.perf_counter()
+    stats = _stats(t0, c0)
     ranks = enc.mergeable_ranks
     tokens = [tok for tok, _ in sorted(ranks.items(), key=lambda kv: kv[1]) if len(tok) > 1]
-    return t1 - t0, tokens
+    return stats, tokens
 
 
 def _train_rustbpe(texts, vocab, pattern):
     import rustbpe
 
     tok = rustbpe.Tokenizer()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     tok.train_from_iterator(iter(texts), vocab, buffer_size=8192, pattern=pattern)
-    t1 = time.perf_counter()
+    stats = _stats(t0, c0)
     ranks = tok.get_mergeable_ranks()
     tokens = [t for t, _ in sorted(ranks, key=lambda kv: kv[1]) if len(t) > 1]
-    return t1 - t0, tokens
+    return stats, tokens
 
 
 def _train_hf(texts, vocab, pattern):
@@ -87,16 +88,27 @@ def _train_hf(texts, vocab, pattern):
         special_tokens=[],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     tok.train_from_iterator(texts, trainer, length=len(texts))
-    t1 = time.perf_counter()
+    stats = _stats(t0, c0)
     merges = json.loads(tok.to_str())["model"]["merges"]
     back = {c: b for b, c in _bytes_to_unicode().items()}
     tokens = []
     for m in merges:
         a, b = m.split(" ", 1) if isinstance(m, str) else m
         tokens.append(bytes(back[ch] for ch in a + b))
-    return t1 - t0, tokens
+    return stats, tokens
+
+
+def _cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return u.ru_utime + u.ru_stime
+
+
+def _stats(t0: float, c0: float) -> tuple[float, float, float]:
+    """Wall and CPU seconds since (t0, c0), and this process's peak RSS so far in MB: taken
+    right after the training call, before the merges are read out for the comparison."""
+    return time.perf_counter() - t0, _cpu() - c0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_main(spec: dict) -> int:
@@ -108,14 +120,16 @@ def child_main(spec: dict) -> int:
     pattern = getattr(bpekit, spec["pattern"])
     engine = spec["engine"]
     if engine == "none":
-        print(json.dumps({"train_s": 0.0, "load_s": load_s, "merges": 0, "sha": ""}), flush=True)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"train_s": 0.0, "train_cpu_s": 0.0, "rss_mb": rss, "load_s": load_s,
+                          "merges": 0, "sha": ""}), flush=True)
         return 0
     fn = {"bpekit": _train_bpekit, "rustbpe": _train_rustbpe, "hf": _train_hf}[engine]
-    train_s, tokens = fn(texts, spec["vocab"], pattern)
+    (train_s, cpu, rss), tokens = fn(texts, spec["vocab"], pattern)
     blob = b"\n".join(t.hex().encode() for t in tokens)
     if spec.get("merges_out"):
         Path(spec["merges_out"]).write_bytes(blob)
-    print(json.dumps({"train_s": train_s, "load_s": load_s, "merges": len(tokens),
+    print(json.dumps({"train_s": train_s, "train_cpu_s": cpu, "rss_mb": rss, "load_s": load_s, "merges": len(tokens),
                       "sha": hashlib.sha256(blob).hexdigest()}), flush=True)
     return 0
 
@@ -194,7 +208,8 @@ def main(argv=None) -> int:
     for name in corpora:
         res = C.run_child([sys.executable, __file__, "--child", json.dumps(
             {"cache": str(caches[name]), "pattern": args.pattern, "engine": "none"})], C.thread_env(1))
-        baseline[name] = res["maxrss_mb"]
+        rows = C.json_lines(res["stdout"])
+        baseline[name] = rows[-1]["rss_mb"] if rows else float("nan")
     total = args.repeat * len(corpora) * len(vocabs) * len(threads) * len(engines)
     done = 0
     for rep in range(args.repeat):
@@ -211,14 +226,15 @@ def main(argv=None) -> int:
                         res = C.run_child([sys.executable, __file__, "--child", json.dumps(spec)],
                                           C.thread_env(nthr), timeout=args.timeout)
                         rows = C.json_lines(res["stdout"])
-                        res["result"] = rows[-1] if rows and res["ok"] else None
+                        res["result"] = rows[-1] if rows and res["ok"] and "rss_mb" in rows[-1] else None
                         if not res["result"]:
                             tail = (res["stderr"].strip().splitlines() or ["(no output)"])[-1]
                             failures.append(f"{key}: {'timeout' if res['timeout'] else 'rc ' + str(res['rc'])}: {tail}")
                         runs.setdefault(key, []).append(res)
                         done += 1
                         print(f"  [{done}/{total}] {name} vocab {vocab} threads {nthr} {engine}: "
-                              + (f"{res['result']['train_s']:.2f} s, {res['maxrss_mb']:.0f} MB"
+                              + (f"{res['result']['train_s']:.2f} s, {res['result']['rss_mb']:.0f} MB "
+                                 f"(whole child: {res['maxrss_mb']:.0f} MB)"
                                  if res["result"] else "FAILED"),
                               file=sys.stderr, flush=True)
 
@@ -229,7 +245,7 @@ def main(argv=None) -> int:
         nbytes, ndocs = info[name]
         print(f"## {name}: {nbytes / C.MIB:.1f} MiB, {ndocs} documents; peak RSS of a child that only "
               f"loads them: {baseline[name]:.0f} MB")
-        headers = ["vocab", "thr", "engine", "wall s", "cpu s", "peak MB", "time/bpekit", "mem/bpekit", "merges vs bpekit"]
+        headers = ["vocab", "thr", "engine", "wall s", "spread", "cpu s", "peak MB", "time/bpekit", "mem/bpekit", "merges vs bpekit"]
         rows = []
         for vocab in vocabs:
             for nthr in threads:
@@ -238,11 +254,13 @@ def main(argv=None) -> int:
                     key = (name, vocab, nthr, engine)
                     ok = [r for r in runs[key] if r["result"]]
                     if not ok:
-                        rows.append([vocab, nthr, ENGINE_LABEL[engine], "FAILED", "", "", "", "", ""])
+                        rows.append([vocab, nthr, ENGINE_LABEL[engine], "FAILED", "", "", "", "", "", ""])
                         continue
                     wall = C.median([r["result"]["train_s"] for r in ok])
-                    cpu = C.median([r["cpu_s"] - r["result"]["load_s"] for r in ok])
-                    mem = C.median([r["maxrss_mb"] for r in ok])
+                    cpu = C.median([r["result"]["train_cpu_s"] for r in ok])
+                    mem = C.median([r["result"]["rss_mb"] for r in ok])
+                    walls = [r["result"]["train_s"] for r in ok]
+                    spread = 100.0 * (max(walls) - min(walls)) / wall if wall > 0 else 0.0
                     if engine == "bpekit":
                         ref = (wall, mem)
                     tr = wall / ref[0] if ref and engine != "bpekit" else float("nan")
@@ -258,9 +276,9 @@ def main(argv=None) -> int:
                     elif engine == "bpekit":
                         shas = {r["result"]["sha"] for r in ok}
                         verdict = f"{ok[0]['result']['merges']} merges" + ("" if len(shas) == 1 else " (NOT deterministic across repeats)")
-                    rows.append([vocab, nthr, ENGINE_LABEL[engine], f"{wall:.2f}", f"{cpu:.2f}", f"{mem:.0f}",
+                    rows.append([vocab, nthr, ENGINE_LABEL[engine], f"{wall:.2f}", f"{spread:.0f}%", f"{cpu:.2f}", f"{mem:.0f}",
                                  fmt_ratio(tr), fmt_ratio(mr), verdict])
-        print(C.table(headers, rows, right={0, 1, 3, 4, 5, 6, 7}))
+        print(C.table(headers, rows, right={0, 1, 3, 4, 5, 6, 7, 8}))
         print()
     # determinism across thread counts, per corpus and vocab
     for name in corpora:
@@ -272,8 +290,10 @@ def main(argv=None) -> int:
 
     print("time/bpekit = peer's median wall time / bpekit's (>1 means bpekit is faster); "
           "mem/bpekit = peer's peak RSS / bpekit's (>1 means bpekit uses less).")
-    print("wall s = the training call only; cpu s = child's user+sys CPU minus document loading; "
-          "peak MB = the child's ru_maxrss (includes Python and the documents).")
+    print("wall s = the training call alone (median); spread = (max - min) / median of the wall times; "
+          "cpu s = user+sys CPU of the training call, all threads;")
+    print("peak MB = the child's ru_maxrss right after training (includes Python and the documents, "
+          "see the load-only line).")
     if "rustbpe" in engines and "bpekit" in engines:
         if bad_parity:
             print("bpekit vs rustbpe merges: MISMATCH")
@@ -289,8 +309,8 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps([
             {"corpus": k[0], "vocab": k[1], "threads": k[2], "engine": k[3],
-             "runs": [{"train_s": r["result"]["train_s"] if r["result"] else None, "maxrss_mb": r["maxrss_mb"],
-                       "cpu_s": r["cpu_s"]} for r in v]} for k, v in runs.items()], indent=1))
+             "runs": [dict(r["result"] or {}, child_maxrss_mb=r["maxrss_mb"], child_cpu_s=r["cpu_s"],
+                           child_wall_s=r["wall"]) for r in v]} for k, v in runs.items()], indent=1))
     for p in sorted(tmp.rglob("*"), reverse=True):
         p.unlink() if p.is_file() else p.rmdir()
     tmp.rmdir()

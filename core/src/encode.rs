@@ -45,6 +45,8 @@ pub struct Tokenizer {
     starts: Vec<usize>,
     token_data: Vec<u8>,
     byte_ranks: [u32; 256],
+    /// Length of the longest ranked token, in bytes.
+    max_token_len: usize,
     specials: Specials,
 }
 
@@ -255,7 +257,17 @@ impl Tokenizer {
         starts.push(token_data.len());
         drop(by_rank);
         let id = unique_id();
-        Ok(Tokenizer { id, pattern, encoder, starts, token_data, byte_ranks, specials: Specials::default() })
+        let max_token_len = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
+        Ok(Tokenizer {
+            id,
+            pattern,
+            encoder,
+            starts,
+            token_data,
+            byte_ranks,
+            max_token_len,
+            specials: Specials::default(),
+        })
     }
 
     /// Adds special tokens `(text, id)`, replacing any the tokenizer had.
@@ -596,7 +608,13 @@ impl Tokenizer {
         })
     }
 
+    #[inline]
     fn rank(&self, bytes: &[u8]) -> u32 {
+        // Longer than every token: no lookup (this keeps long runs, where candidate pairs
+        // grow far beyond any token, from hashing ever longer slices).
+        if bytes.len() > self.max_token_len {
+            return u32::MAX;
+        }
         self.encoder.get(bytes).copied().unwrap_or(u32::MAX)
     }
 

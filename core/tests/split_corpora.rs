@@ -27,7 +27,12 @@ fn fast_split_equals_fancy_regex_on_corpora() {
             slow.for_each_piece(&text, |p| b.push(p)).unwrap();
             if a != b {
                 let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-                panic!("{}: pattern {name}: piece {i} differs: fast {:?} vs fancy {:?}", path.display(), a.get(i), b.get(i));
+                panic!(
+                    "{}: pattern {name}: piece {i} differs: fast {:?} vs fancy {:?}",
+                    path.display(),
+                    a.get(i),
+                    b.get(i)
+                );
             }
             println!("{}: {name}: {} pieces identical", path.display(), a.len());
         }
