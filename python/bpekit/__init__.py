@@ -33,6 +33,7 @@ from .core import (
     RUSTBPE_GPT4_PATTERN,
     Encoding,
     Trainer,
+    from_tiktoken,
     load,
     train,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "TokenizerError",
     "Trainer",
     "UnknownTokenError",
+    "from_tiktoken",
     "get_encoding",
     "list_encoding_names",
     "load",

@@ -641,11 +641,28 @@ class Encoding(_Handle):
 
     # ---- export ----
 
+    def to_tiktoken(self) -> Any:
+        """A real ``tiktoken.Encoding`` with the same ranks, pattern and special tokens
+        (needs tiktoken installed)."""
+        import tiktoken
+
+        return tiktoken.Encoding(
+            self.name, pat_str=self.pat_str, mergeable_ranks=self.mergeable_ranks, special_tokens=self.special_tokens
+        )
+
     def export_tiktoken(self) -> bytes:
         """The ranks in tiktoken's ``.tiktoken`` format, sorted by rank."""
         out = ffi.new("bpekit_bytes *")
         rustcall(lib.bpekit_tokenizer_export_tiktoken, self._ptr, out)
         return _take_bytes(out)
+
+
+def from_tiktoken(enc: Any) -> Encoding:
+    """The bpekit :class:`Encoding` of a ``tiktoken.Encoding`` (same ranks, pattern and
+    special tokens, so the same ids, faster)."""
+    return Encoding(
+        enc.name, pat_str=enc._pat_str, mergeable_ranks=enc._mergeable_ranks, special_tokens=enc._special_tokens
+    )
 
 
 def load(path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:

@@ -258,6 +258,15 @@ def test_constructor_is_tiktokens(toy_pair):
         bpekit.Encoding("bad", pat_str=tk._pat_str, mergeable_ranks=tk._mergeable_ranks, special_tokens={}, explicit_n_vocab=5)
 
 
+def test_to_and_from_tiktoken(toy_pair):
+    ours, tk = toy_pair
+    text = "convert <|end|> both ways"
+    assert ours.to_tiktoken().encode(text, allowed_special="all") == tk.encode(text, allowed_special="all")
+    back = bpekit.from_tiktoken(tk)
+    assert back.encode(text, allowed_special="all") == tk.encode(text, allowed_special="all")
+    assert back.name == tk.name and back.special_tokens == tk._special_tokens
+
+
 def test_pickle_roundtrip(toy_pair):
     ours, _ = toy_pair
     back = pickle.loads(pickle.dumps(ours))
