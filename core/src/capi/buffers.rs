@@ -85,6 +85,17 @@ impl bpekit_bytes {
     }
 }
 
+/// Drops a buffer made by [`into_raw`] and zeroes its fields, so a second free is a no-op.
+///
+/// # Safety
+/// `*data`/`*len` are NULL/0 or came from [`into_raw`] for the same `T`.
+unsafe fn free_fields<T>(data: &mut *mut T, len: &mut usize) {
+    // SAFETY: delegated to the caller; the fields are reset right after.
+    unsafe { drop_raw(*data, *len) };
+    *data = ptr::null_mut();
+    *len = 0;
+}
+
 /// Releases the ids in `t` and zeroes `*t`, so a second call is a no-op.
 ///
 /// `t` may be NULL. Only for buffers filled by bpekit: never use libc `free()` on them.
@@ -92,10 +103,8 @@ impl bpekit_bytes {
 pub unsafe extern "C" fn bpekit_tokens_free(t: *mut bpekit_tokens) {
     // SAFETY: the caller passes NULL or a `bpekit_tokens` that bpekit filled (or zeroed).
     if let Some(t) = unsafe { t.as_mut() } {
-        // SAFETY: `ids`/`len` were made by `into_raw` (or are NULL) and are reset below.
-        unsafe { drop_raw(t.ids, t.len) };
-        t.ids = ptr::null_mut();
-        t.len = 0;
+        // SAFETY: its fields came from `into_raw` or are zero.
+        unsafe { free_fields(&mut t.ids, &mut t.len) };
     }
 }
 
@@ -106,10 +115,8 @@ pub unsafe extern "C" fn bpekit_tokens_free(t: *mut bpekit_tokens) {
 pub unsafe extern "C" fn bpekit_bytes_free(b: *mut bpekit_bytes) {
     // SAFETY: the caller passes NULL or a `bpekit_bytes` that bpekit filled (or zeroed).
     if let Some(b) = unsafe { b.as_mut() } {
-        // SAFETY: `data`/`len` were made by `into_raw` (or are NULL) and are reset below.
-        unsafe { drop_raw(b.data, b.len) };
-        b.data = ptr::null_mut();
-        b.len = 0;
+        // SAFETY: its fields came from `into_raw` or are zero.
+        unsafe { free_fields(&mut b.data, &mut b.len) };
     }
 }
 
@@ -120,9 +127,7 @@ pub unsafe extern "C" fn bpekit_bytes_free(b: *mut bpekit_bytes) {
 pub unsafe extern "C" fn bpekit_offsets_free(o: *mut bpekit_offsets) {
     // SAFETY: the caller passes NULL or a `bpekit_offsets` that bpekit filled (or zeroed).
     if let Some(o) = unsafe { o.as_mut() } {
-        // SAFETY: `data`/`len` were made by `into_raw` (or are NULL) and are reset below.
-        unsafe { drop_raw(o.data, o.len) };
-        o.data = ptr::null_mut();
-        o.len = 0;
+        // SAFETY: its fields came from `into_raw` or are zero.
+        unsafe { free_fields(&mut o.data, &mut o.len) };
     }
 }
