@@ -5,8 +5,9 @@
  * after the last merge, nanochat's convention, and count in the vocab size), list them,
  * encode a text with a policy that allows one of them, show that a text holding another
  * one is refused (BPEKIT_ERR_DISALLOWED_SPECIAL), count tokens without building them, and
- * encode a batch of texts in one call, printing the offsets that split its ids. Any
- * unexpected failure prints the bpekit error message and exits non-zero.
+ * encode a batch of texts in one call, printing the offsets that split its ids; then save
+ * the tokenizer to a file, load it back, and check the loaded one decodes what the first
+ * encoded. Any unexpected failure prints the bpekit error message and exits non-zero.
  *
  * Build and run from the repository root:
  *
@@ -187,6 +188,32 @@ int main(void)
     for (size_t i = 0; i < n; i++) {
         printf("  text %zu:", i);
         print_ids(batch_ids.ids + offsets.data[i], offsets.data[i + 1] - offsets.data[i]);
+    }
+
+    /* ---- Save to bpekit's own file, load it back, decode with the loaded one ---- */
+    {
+        const char *path = "special_tokens.bpekit";
+        bpekit_tokenizer *loaded = NULL;
+        bpekit_bytes text_back = {0};
+        if (bpekit_tokenizer_save(tok, U8(path), strlen(path), &err) != BPEKIT_OK) {
+            report("bpekit_tokenizer_save", err);
+            goto done;
+        }
+        if (bpekit_tokenizer_load(U8(path), strlen(path), &loaded, &err) != BPEKIT_OK) {
+            report("bpekit_tokenizer_load", err);
+            remove(path);
+            goto done;
+        }
+        remove(path);
+        int ok = bpekit_tokenizer_decode(loaded, ids.ids, ids.len, &text_back, &err) == BPEKIT_OK;
+        if (!ok)
+            report("bpekit_tokenizer_decode", err);
+        ok = ok && text_back.len == sizeof text - 1 && memcmp(text_back.data, text, text_back.len) == 0;
+        printf("saved %s, loaded it, decoded the first ids: %s\n", path, ok ? "same text" : "MISMATCH");
+        bpekit_bytes_free(&text_back);
+        bpekit_tokenizer_free(loaded);
+        if (!ok)
+            goto done;
     }
 
     status = EXIT_SUCCESS;
