@@ -531,11 +531,24 @@ class Encoding(_Handle):
         finally:
             lib.bpekit_tokens_free(out)
 
-    def _encode_batch_flat(self, texts: Sequence[str], policy: Any, num_threads: int) -> tuple[Any, Any]:
-        raws = [_text_bytes(t) for t in texts]
-        slices = _Slices(raws)
+    def _encode_batch_flat(
+        self,
+        texts: Sequence[str],
+        allowed_special: AllowedSpecial,
+        disallowed_special: DisallowedSpecial,
+        num_threads: int,
+    ) -> tuple[Any, Any]:
+        """One native batch call: the owned ids and offsets buffers (caller frees them).
+        A disallowed special token raises tiktoken's message for the first text at fault."""
+        policy = self._batch_policy(texts, allowed_special, disallowed_special)
+        slices = _Slices([_text_bytes(t) for t in texts])
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
-        rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy, num_threads, ids, offsets)
+        try:
+            rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy, num_threads, ids, offsets)
+        except DisallowedSpecialTokenError:
+            for t in texts:
+                self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
+            raise
         return ids, offsets
 
     def encode_batch(
@@ -547,13 +560,7 @@ class Encoding(_Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
         """Encodes many texts in one native call, on up to ``num_threads`` threads."""
-        policy = self._batch_policy(text, allowed_special, disallowed_special)
-        try:
-            ids, offsets = self._encode_batch_flat(text, policy, num_threads)
-        except DisallowedSpecialTokenError:
-            for t in text:  # find the text at fault, raise tiktoken's message for it
-                self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
-            raise
+        ids, offsets = self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads)
         try:
             flat = ffi.unpack(ids.ids, ids.len) if ids.len else []
             offs = ffi.unpack(offsets.data, offsets.len)
@@ -577,8 +584,7 @@ class Encoding(_Handle):
         """Encodes many texts: one flat ``uint32`` id array and ``len(text) + 1`` offsets."""
         import numpy as np
 
-        policy = self._batch_policy(text, allowed_special, disallowed_special)
-        ids, offsets = self._encode_batch_flat(text, policy, num_threads)
+        ids, offsets = self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads)
         try:
             flat = np.frombuffer(ffi.buffer(ids.ids, ids.len * 4), dtype=np.uint32).copy() if ids.len else np.zeros(0, np.uint32)
             offs = np.frombuffer(ffi.buffer(offsets.data, offsets.len * ffi.sizeof("size_t")), dtype=np.uintp).astype(np.uint64)
