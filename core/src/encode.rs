@@ -48,6 +48,8 @@ pub struct Tokenizer {
     /// Length of the longest ranked token, in bytes.
     max_token_len: usize,
     specials: Specials,
+    /// The token trie for long pieces, built when the first one comes.
+    trie: std::sync::OnceLock<std::sync::Arc<long::Trie>>,
 }
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -267,6 +269,7 @@ impl Tokenizer {
             byte_ranks,
             max_token_len,
             specials: Specials::default(),
+            trie: std::sync::OnceLock::new(),
         })
     }
 
@@ -579,7 +582,7 @@ impl Tokenizer {
                 } else if piece.len() <= SCAN_MAX {
                     self.merge_scan(piece, out);
                 } else {
-                    self.merge_heap(piece, out);
+                    self.merge_backtrack(piece, out);
                 }
             }
         }
@@ -608,6 +611,21 @@ impl Tokenizer {
         })
     }
 
+    /// The token trie (see [`long`]), built on first use.
+    fn trie(&self) -> &long::Trie {
+        self.trie.get_or_init(|| std::sync::Arc::new(long::Trie::new(self.tokens())))
+    }
+
+    /// The plain merge, without cache or trie: the scan for short input, else the heap.
+    fn merge_reference(&self, piece: &[u8], out: &mut Vec<u32>) {
+        match piece.len() {
+            0 => {}
+            1 => out.push(self.byte_ranks[piece[0] as usize]),
+            n if n <= SCAN_MAX => self.merge_scan(piece, out),
+            _ => self.merge_heap(piece, out),
+        }
+    }
+
     #[inline]
     fn rank(&self, bytes: &[u8]) -> u32 {
         // Longer than every token: no lookup (this keeps long runs, where candidate pairs
@@ -621,6 +639,13 @@ impl Tokenizer {
     /// Quadratic merge for short pieces. `bounds[i]..bounds[i+1]` is token `i`;
     /// `pair[i]` is the rank of token `i` joined with token `i + 1`.
     fn merge_scan(&self, piece: &[u8], out: &mut Vec<u32>) {
+        self.merge_scan_with(piece, out, |_, _, _| {});
+    }
+
+    /// [`Tokenizer::merge_scan`], calling `on_merge(i, id, len)` after each merge: the
+    /// tokens at `i` and `i + 1` became `id`, leaving `len` tokens.
+    #[inline]
+    fn merge_scan_with(&self, piece: &[u8], out: &mut Vec<u32>, mut on_merge: impl FnMut(usize, u32, usize)) {
         // Fixed arrays on the stack: no allocation per piece (pieces here are <= SCAN_MAX).
         let n = piece.len();
         debug_assert!((2..=SCAN_MAX).contains(&n));
@@ -651,6 +676,7 @@ impl Tokenizer {
             bounds.copy_within(i + 2..=len, i + 1);
             pair.copy_within(i + 1..len - 1, i);
             len -= 1;
+            on_merge(i, best, len);
             let span = |a: usize, b: usize| &piece[bounds[a] as usize..bounds[b] as usize];
             if i + 1 < len {
                 pair[i] = self.rank(span(i, i + 2));
@@ -866,6 +892,49 @@ mod tests {
         assert!(e(vec![("<a>".into(), u32::MAX)]).contains("implausibly"));
     }
 
+    /// The shared rank files, or a panic naming where they were looked for.
+    fn shared_ranks(name: &str) -> Vec<u8> {
+        let dir = std::env::var("BPEKIT_DATA")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data").to_string());
+        let path = std::path::Path::new(&dir).join(format!("{name}.tiktoken"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (set BPEKIT_DATA)", path.display()))
+    }
+
+    /// Long pieces on the real vocabularies: the backtracking search against the heap,
+    /// on runs built from bytes that real tokens chain (letters, spaces, CJK, Latin-1,
+    /// digits, raw bytes).
+    #[test]
+    #[ignore = "needs the shared rank files: BPEKIT_DATA (make test-rust runs it when they exist)"]
+    fn backtrack_equals_heap_on_real_vocabularies() {
+        let atoms: &[&[u8]] = &[
+            b"a", b"b", b"ab", b"aa", b"e", b"the", b" ", b"  ", b"\n", b"\t", b"1", b"23", b"=", b"-", b".",
+            "é".as_bytes(), "中".as_bytes(), "の".as_bytes(), "ж".as_bytes(), b"\xff", b"\xc3", b"\x80",
+        ];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let t = Tokenizer::from_tiktoken(&shared_ranks(name), Pattern::default_pattern()).unwrap();
+            for case in 0..300 {
+                // A few atoms per piece, so that runs repeat and mix.
+                let alphabet: Vec<&[u8]> = (0..1 + case % 4).map(|_| atoms[next() as usize % atoms.len()]).collect();
+                let len = SCAN_MAX + 1 + next() as usize % 3000;
+                let mut piece = Vec::with_capacity(len + 8);
+                while piece.len() < len {
+                    piece.extend_from_slice(alphabet[next() as usize % alphabet.len()]);
+                }
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                t.merge_backtrack(&piece, &mut a);
+                t.merge_heap(&piece, &mut b);
+                assert_eq!(a, b, "{name}: piece {:?}", String::from_utf8_lossy(&piece));
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn specials_roundtrip(parts in proptest::collection::vec(prop_oneof![Just("<|end|>"), Just("<s>"), Just("ab"), Just(" c"), Just("<|"), Just("é")], 0..20)) {
@@ -889,6 +958,40 @@ mod tests {
         }
 
         #[test]
+        fn backtrack_and_heap_agree(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), any::<u8>()], 1..400)) {
+            let t = toy();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            t.merge_backtrack(&piece, &mut a);
+            t.merge_heap(&piece, &mut b);
+            prop_assert_eq!(&a, &b);
+        }
+
+        /// Any rank table, not just one made by training: random tokens over a small
+        /// alphabet with random ranks.
+        #[test]
+        fn backtrack_is_exact_for_arbitrary_ranks(
+            tokens in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c')], 2..7), 1..60),
+            order in proptest::collection::vec(any::<u32>(), 60),
+            pieces in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), Just(b'd')], 1..200), 1..8),
+        ) {
+            let mut extra: Vec<Vec<u8>> = tokens;
+            extra.sort();
+            extra.dedup();
+            // A random permutation of ranks above the single bytes.
+            let mut ranked: Vec<(u32, Vec<u8>)> = extra.into_iter().zip(&order).map(|(t, &o)| (o, t)).collect();
+            ranked.sort();
+            let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+            pairs.extend(ranked.into_iter().enumerate().map(|(i, (_, t))| (t, 256 + i as u32)));
+            let t = Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap();
+            for piece in pieces {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                t.merge_backtrack(&piece, &mut a);
+                t.merge_heap(&piece, &mut b);
+                prop_assert_eq!(&a, &b, "piece {:?}", String::from_utf8_lossy(&piece));
+            }
+        }
+
+        #[test]
         fn roundtrip_any_text(s in "\\PC*") {
             let t = toy();
             let ids = t.encode_ordinary(&s).unwrap();
@@ -896,3 +999,6 @@ mod tests {
         }
     }
 }
+
+mod long;
+mod unstable;

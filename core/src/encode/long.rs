@@ -1,0 +1,378 @@
+//! Long pieces in linear time: tiktoken's result, found by backtracking search.
+//!
+//! Design notes
+//! - Write `BPE(s)` for tiktoken's merge of the bytes `s` (lowest rank, leftmost first,
+//!   where a pair's rank is the rank of its concatenated bytes), and call a token
+//!   sequence *valid* if it is `BPE` of its own bytes. Two facts, both true for any rank
+//!   table (no assumption that tokens were built from pairs):
+//!   1. A contiguous part of a valid sequence is valid. Before the first merge that
+//!      crosses the part's edges (there is none: the sequence is the final result), the
+//!      merges inside the part happen in the order the part alone would do them, since
+//!      each was the lowest-ranked, leftmost pair of the whole.
+//!   2. If `[.., p]` and `[p, ..]` are valid, so is `[.., p, ..]`: by the same argument
+//!      each side's merges interleave without ever making a pair across `p`'s edges the
+//!      lowest, or the side that contains that pair would have merged it.
+//! - So a token sequence covering the piece is *the* result exactly when its first token
+//!   is valid alone and every adjacent pair `(p, t)` is valid (`BPE(p ++ t) == [p, t]`).
+//!   The search below builds such a sequence left to right: take the longest token at
+//!   the current position that is compatible with the previous one; if none is, give up
+//!   the previous token and try its next shorter alternative. The result is unique, so
+//!   the search cannot end anywhere else.
+//! - By fact 1 the valid sequence ending at a position is unique, so a position once
+//!   found to be a dead end stays one (`dead`), and each position is given up at most
+//!   once: the work is linear in the piece times the number of tokens that start at a
+//!   position (bounded by the longest token, and small in practice).
+//! - Pair checks run the ordinary merge on at most two tokens' bytes and are memoized
+//!   per piece; long pieces are repetitive (runs of one letter, of spaces), so almost
+//!   all of them are hits.
+//! - Tokens are found with a byte trie of all ranked tokens in compressed-row form,
+//!   built the first time a tokenizer meets a long piece.
+
+use super::{Tokenizer, SCAN_MAX};
+
+/// A byte trie of the ranked tokens. Node 0 is the root; node `v`'s children are
+/// `edges[first[v]..first[v + 1]]`, sorted by byte; `token[v]` is the id whose bytes
+/// spell the path to `v`, or `NO_TOKEN`.
+pub(crate) struct Trie {
+    first: Vec<u32>,
+    edges: Vec<(u8, u32)>,
+    token: Vec<u32>,
+    /// The node two bytes down, indexed by those bytes (big-endian), or `NO_TOKEN`:
+    /// skips the two widest levels.
+    depth2: Vec<u32>,
+}
+
+const NO_TOKEN: u32 = u32::MAX;
+
+impl std::fmt::Debug for Trie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Trie({} nodes)", self.token.len())
+    }
+}
+
+impl Trie {
+    /// Builds the trie of `tokens` (bytes, id).
+    pub(crate) fn new<'a>(tokens: impl Iterator<Item = (&'a [u8], u32)>) -> Trie {
+        let mut sorted: Vec<(&[u8], u32)> = tokens.collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // Insert in sorted order: a node's new child always comes after its last one, so
+        // only the last child of each node is ever looked at. Edges are collected as
+        // (parent, byte, child), already in byte order per parent, then grouped by parent.
+        let mut last_child: Vec<(u8, u32)> = vec![(0, 0)];
+        let mut token = vec![NO_TOKEN];
+        let mut raw: Vec<(u32, u8, u32)> = Vec::with_capacity(sorted.len() * 2);
+        for (bytes, id) in sorted {
+            let mut node = 0usize;
+            for &b in bytes {
+                let (lb, lc) = last_child[node];
+                node = if lc != 0 && lb == b {
+                    lc as usize
+                } else {
+                    let child = token.len() as u32;
+                    raw.push((node as u32, b, child));
+                    last_child[node] = (b, child);
+                    last_child.push((0, 0));
+                    token.push(NO_TOKEN);
+                    child as usize
+                };
+            }
+            token[node] = id;
+        }
+        let mut first = vec![0u32; token.len() + 1];
+        for &(parent, _, _) in &raw {
+            first[parent as usize + 1] += 1;
+        }
+        for i in 1..first.len() {
+            first[i] += first[i - 1];
+        }
+        let mut fill = first.clone();
+        let mut edges = vec![(0u8, 0u32); raw.len()];
+        for (parent, b, child) in raw {
+            edges[fill[parent as usize] as usize] = (b, child);
+            fill[parent as usize] += 1;
+        }
+        let mut trie = Trie { first, edges, token, depth2: Vec::new() };
+        let mut depth2 = vec![NO_TOKEN; 1 << 16];
+        for a in 0..=255u8 {
+            if let Some(node) = trie.child(0, a) {
+                for b in 0..=255u8 {
+                    if let Some(node) = trie.child(node, b) {
+                        depth2[usize::from(a) << 8 | usize::from(b)] = node;
+                    }
+                }
+            }
+        }
+        trie.depth2 = depth2;
+        trie
+    }
+
+    #[inline]
+    fn child(&self, node: u32, byte: u8) -> Option<u32> {
+        let kids = &self.edges[self.first[node as usize] as usize..self.first[node as usize + 1] as usize];
+        if kids.len() == 256 {
+            return Some(kids[byte as usize].1); // a full node (the root): direct index
+        }
+        if kids.len() <= 8 {
+            return kids.iter().find(|e| e.0 == byte).map(|e| e.1);
+        }
+        kids.binary_search_by_key(&byte, |e| e.0).ok().map(|i| kids[i].1)
+    }
+
+    /// Appends `(length, id)` of every token that is a prefix of `text`, shortest first.
+    #[inline]
+    fn prefixes(&self, text: &[u8], out: &mut Vec<(u32, u32)>) {
+        out.clear();
+        let mut node = 0;
+        if text.len() >= 2 {
+            let Some(first) = self.child(0, text[0]) else { return };
+            let id = self.token[first as usize];
+            if id != NO_TOKEN {
+                out.push((1, id));
+            }
+            node = self.depth2[usize::from(text[0]) << 8 | usize::from(text[1])];
+            if node == NO_TOKEN {
+                return;
+            }
+            let id = self.token[node as usize];
+            if id != NO_TOKEN {
+                out.push((2, id));
+            }
+        }
+        let skip = if node == 0 { 0 } else { 2 };
+        for (i, &b) in text.iter().enumerate().skip(skip) {
+            let Some(next) = self.child(node, b) else { break };
+            node = next;
+            let id = self.token[node as usize];
+            if id != NO_TOKEN {
+                out.push((i as u32 + 1, id));
+            }
+        }
+    }
+}
+
+/// Slots in the pair-check memo (a power of two).
+const PAIR_SLOTS: usize = 1 << 16;
+
+/// One merge in a token's merge of its own bytes: the new token (its rank), then the
+/// first and the last token of the sequence after it.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    rank: u32,
+    first: u32,
+    last: u32,
+}
+
+const UNKNOWN: (u32, u32) = (u32::MAX, 0);
+const TOO_LONG: (u32, u32) = (u32::MAX, 1);
+
+/// Merge steps a thread's memo keeps before it starts over.
+const MAX_STEPS: usize = 1 << 20;
+
+/// What a thread's searches have learned about one tokenizer's tokens and pairs.
+#[derive(Default)]
+struct Memo {
+    /// The tokenizer (its `id`) this memo is about.
+    owner: u64,
+    /// Recent pair checks, direct-mapped: `(left << 32 | right, valid)` (`left ==
+    /// NO_TOKEN`: `right` alone); `u64::MAX` marks an empty slot.
+    pairs: Vec<(u64, bool)>,
+    /// Token id → its merge history `steps[start..start + len]`: `(start, len)`;
+    /// `UNKNOWN` if not computed yet, `TOO_LONG` if the token is longer than the scan
+    /// handles (then its pairs are checked by merging their bytes), and `len ==
+    /// u32::MAX` if the token's bytes do not merge back into it.
+    histories: Vec<(u32, u32)>,
+    steps: Vec<Step>,
+    bytes: Vec<u8>,
+    ids: Vec<u32>,
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(Memo::default());
+}
+
+impl Memo {
+    /// Empties the memo if it is about another tokenizer or has grown too large.
+    fn prepare(&mut self, owner: u64, vocab_size: usize) {
+        if self.pairs.is_empty() {
+            self.pairs = vec![(u64::MAX, false); PAIR_SLOTS];
+        }
+        if self.owner != owner || self.steps.len() > MAX_STEPS {
+            self.owner = owner;
+            self.pairs.fill((u64::MAX, false));
+            self.histories.clear();
+            self.steps.clear();
+        }
+        if self.histories.len() < vocab_size {
+            self.histories.resize(vocab_size, UNKNOWN);
+        }
+    }
+}
+
+impl Tokenizer {
+    /// The merge history of token `id` within `memo` (see [`Step`]), or `None` for a
+    /// token too long for the scan. A token whose own bytes do not merge back into it
+    /// gets an empty history and is never valid (`valid_alone` is false).
+    fn history(&self, id: u32, memo: &mut Memo) -> Option<(u32, u32)> {
+        let known = memo.histories[id as usize];
+        if known != UNKNOWN {
+            return (known != TOO_LONG).then_some(known);
+        }
+        let bytes = self.token_bytes(id).unwrap_or_default();
+        let start = memo.steps.len() as u32;
+        let h = if bytes.len() > SCAN_MAX {
+            TOO_LONG
+        } else if bytes.len() <= 1 {
+            (start, 0)
+        } else {
+            let (mut first, mut last) =
+                (self.byte_ranks[bytes[0] as usize], self.byte_ranks[bytes[bytes.len() - 1] as usize]);
+            memo.ids.clear();
+            let steps = &mut memo.steps;
+            self.merge_scan_with(bytes, &mut memo.ids, |i, new, len| {
+                if i == 0 {
+                    first = new;
+                }
+                if i + 1 == len {
+                    last = new;
+                }
+                steps.push(Step { rank: new, first, last });
+            });
+            if memo.ids[..] == [id] {
+                (start, memo.steps.len() as u32 - start)
+            } else {
+                memo.steps.truncate(start as usize);
+                (start, u32::MAX)
+            }
+        };
+        memo.histories[id as usize] = h;
+        (h != TOO_LONG).then_some(h)
+    }
+
+    /// The rank of token `a`'s bytes followed by token `b`'s.
+    fn joined_rank(&self, a: u32, b: u32, buf: &mut Vec<u8>) -> u32 {
+        let (x, y) = (self.token_bytes(a).unwrap_or_default(), self.token_bytes(b).unwrap_or_default());
+        if x.len() + y.len() > self.max_token_len {
+            return NO_TOKEN;
+        }
+        buf.clear();
+        buf.extend_from_slice(x);
+        buf.extend_from_slice(y);
+        self.rank(buf)
+    }
+
+    /// Whether `[left, right]` is what the merge makes of their bytes, given that
+    /// `[left]` is (`left == NO_TOKEN`: whether `[right]` is what it makes of its own).
+    ///
+    /// Merging `left ++ right` runs each side's own merges, interleaved by rank, until
+    /// the pair across the middle is the lowest (the leftmost wins ties, and the middle
+    /// pair is right of every pair in `left` and left of every pair in `right`). So the
+    /// two histories are replayed in rank order, watching only the middle pair.
+    fn valid_pair(&self, left: u32, right: u32, memo: &mut Memo) -> bool {
+        let key = (u64::from(left) << 32) | u64::from(right);
+        let slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PAIR_SLOTS.trailing_zeros())) as usize;
+        if memo.pairs[slot].0 == key {
+            return memo.pairs[slot].1;
+        }
+        let v = self.check_pair(left, right, memo);
+        memo.pairs[slot] = (key, v);
+        v
+    }
+
+    fn check_pair(&self, left: u32, right: u32, memo: &mut Memo) -> bool {
+        let hr = self.history(right, memo);
+        if let Some((_, u32::MAX)) = hr {
+            return false; // `right` alone does not merge into itself
+        }
+        if left == NO_TOKEN {
+            if hr.is_some() {
+                return true;
+            }
+        } else if let (Some((ls, ll @ 0..=0xffff_fffe)), Some((rs, rl))) = (self.history(left, memo), hr) {
+            let (lb, rb) =
+                (self.token_bytes(left).unwrap_or_default(), self.token_bytes(right).unwrap_or_default());
+            let mut x = self.byte_ranks[lb[lb.len() - 1] as usize];
+            let mut y = self.byte_ranks[rb[0] as usize];
+            let lsteps = &memo.steps[ls as usize..(ls + ll) as usize];
+            let rsteps = &memo.steps[rs as usize..(rs + rl) as usize];
+            let (mut i, mut j) = (0, 0);
+            let mut mid = self.joined_rank(x, y, &mut memo.bytes);
+            loop {
+                let next_l = lsteps.get(i).map_or(NO_TOKEN, |s| s.rank);
+                let next_r = rsteps.get(j).map_or(NO_TOKEN, |s| s.rank);
+                if mid < next_l && mid <= next_r {
+                    return false; // the middle pair merges
+                }
+                if next_l == NO_TOKEN && next_r == NO_TOKEN {
+                    return true;
+                }
+                if next_l <= next_r {
+                    i += 1;
+                    if lsteps[i - 1].last != x {
+                        x = lsteps[i - 1].last;
+                        mid = self.joined_rank(x, y, &mut memo.bytes);
+                    }
+                } else {
+                    j += 1;
+                    if rsteps[j - 1].first != y {
+                        y = rsteps[j - 1].first;
+                        mid = self.joined_rank(x, y, &mut memo.bytes);
+                    }
+                }
+            }
+        }
+        // A token too long for the scan: merge the bytes of both.
+        memo.bytes.clear();
+        memo.ids.clear();
+        if left != NO_TOKEN {
+            memo.bytes.extend_from_slice(self.token_bytes(left).unwrap_or_default());
+        }
+        memo.bytes.extend_from_slice(self.token_bytes(right).unwrap_or_default());
+        self.merge_reference(&memo.bytes, &mut memo.ids);
+        match memo.ids[..] {
+            [a, b] => left != NO_TOKEN && a == left && b == right,
+            [a] => left == NO_TOKEN && a == right,
+            _ => false,
+        }
+    }
+
+    /// Merges one long piece (see the module notes); same result as
+    /// [`Tokenizer::merge_heap`].
+    pub(crate) fn merge_backtrack(&self, piece: &[u8], out: &mut Vec<u32>) {
+        MEMO.with(|memo| match memo.try_borrow_mut() {
+            Ok(mut memo) => self.backtrack(piece, out, &mut memo),
+            Err(_) => self.backtrack(piece, out, &mut Memo::default()),
+        })
+    }
+
+    fn backtrack(&self, piece: &[u8], out: &mut Vec<u32>, memo: &mut Memo) {
+        memo.prepare(self.id, self.vocab_size());
+        let trie = self.trie();
+        let n = piece.len();
+        let mut stack: Vec<(u32, usize)> = Vec::with_capacity(n / 4 + 1); // (id, start)
+        let mut dead = vec![false; n + 1];
+        let mut cands = Vec::new();
+        let (mut pos, mut limit) = (0usize, u32::MAX);
+        while pos < n {
+            trie.prefixes(&piece[pos..n.min(pos + self.max_token_len)], &mut cands);
+            let prev = stack.last().map_or(NO_TOKEN, |t| t.0);
+            let found = cands.iter().rev().find(|&&(len, id)| {
+                len < limit && !dead[pos + len as usize] && self.valid_pair(prev, id, memo)
+            });
+            if let Some(&(len, id)) = found {
+                stack.push((id, pos));
+                pos += len as usize;
+                limit = u32::MAX;
+                continue;
+            }
+            dead[pos] = true;
+            let Some((_, start)) = stack.pop() else {
+                // Unreachable: every single byte is a valid token, so the search always
+                // succeeds. Stay correct anyway.
+                return self.merge_heap(piece, out);
+            };
+            limit = (pos - start) as u32;
+            pos = start;
+        }
+        out.extend(stack.iter().map(|t| t.0));
+    }
+}
