@@ -647,6 +647,25 @@ bpekit_status bpekit_trainer_add_counts(struct bpekit_trainer *t, const uint8_t 
 void bpekit_trainer_free(struct bpekit_trainer *t);
 
 /**
+ * Encodes `len` bytes of UTF-8 text for completion (tiktoken's `encode_with_unstable`),
+ * under `policy` as `bpekit_tokenizer_encode` does (NULL: nothing allowed, every
+ * special token disallowed).
+ *
+ * On success `*stable` holds the ids that no continuation of the text can change (a
+ * prefix of what `bpekit_tokenizer_encode` gives), and `*completions` with `*offsets`
+ * holds every id sequence the rest of the text could start with once more text
+ * follows, sorted and distinct: `n + 1` offsets for `n` sequences, sequence `i` being
+ * `completions.ids[offsets[i] .. offsets[i + 1]]`. Empty text, or text ending in an
+ * allowed special token, gives no sequences (one offset, 0). All three are owned by
+ * the caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
+ * none is touched. Errors: as `bpekit_tokenizer_encode`.
+ * The search is brute force, as in tiktoken: it costs far more than an encode. The
+ * first call on a tokenizer sorts its ranks into a table (4 bytes per rank), kept for
+ * the 4 tokenizers used most recently.
+ */
+bpekit_status bpekit_tokenizer_encode_with_unstable(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *stable, struct bpekit_tokens *completions, struct bpekit_offsets *offsets, struct bpekit_error **err);
+
+/**
  * Returns the library version, e.g. `"0.1.0"`: a static NUL-terminated string; do not free it.
  */
 const char *bpekit_version(void);

@@ -473,6 +473,50 @@ class Encoding(_Handle):
             self._disallowed_error(text, allowed_special, disallowed_special)
         return _take_tokens(out)
 
+    def encode_with_unstable(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> tuple[list[int], list[list[int]]]:
+        """Encodes ``text`` for completion: the stable tokens, and the token sequences
+        that the end of ``text`` could become once more text is typed.
+
+        Appending text can change how the last piece of ``text`` (with any
+        whitespace-only tokens just before it) is merged, so its tokens are left out of
+        the stable ones. Each completion decodes to bytes that start with what they
+        covered, and stops at the first token that reaches its end, so
+        ``stable + completion`` always decodes to a continuation of ``text``. Special
+        tokens are handled as in :meth:`encode`; text that ends in an allowed special
+        token has no completions. The results are tiktoken's, with the completions
+        sorted (tiktoken returns them in set order). The search is brute force, as in
+        tiktoken, and costs far more than :meth:`encode`.
+
+        >>> ranks = {bytes([b]): b for b in range(256)} | {b" h": 256, b" hi": 257, b" hit": 258}
+        >>> enc = Encoding("toy", pat_str=CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={})
+        >>> stable, completions = enc.encode_with_unstable("say h")
+        >>> enc.decode(stable), completions
+        ('say', [[256], [257], [258]])
+        """
+        raw = _text_bytes(text)
+        policy = self._policy(allowed_special, disallowed_special, text)
+        stable, completions = ffi.new("bpekit_tokens *"), ffi.new("bpekit_tokens *")
+        offsets = ffi.new("bpekit_offsets *")
+        try:
+            rustcall(lib.bpekit_tokenizer_encode_with_unstable, self._ptr, raw, len(raw), policy, stable, completions, offsets)
+        except DisallowedSpecialTokenError:
+            self._disallowed_error(text, allowed_special, disallowed_special)
+        try:
+            ids = ffi.unpack(stable.ids, stable.len) if stable.len else []
+            flat = ffi.unpack(completions.ids, completions.len) if completions.len else []
+            offs = ffi.unpack(offsets.data, offsets.len)
+        finally:
+            lib.bpekit_tokens_free(stable)
+            lib.bpekit_tokens_free(completions)
+            lib.bpekit_offsets_free(offsets)
+        return ids, [flat[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
+
     def encode_ordinary(self, text: str) -> list[int]:
         """Encodes ``text``, treating special-token text as ordinary text.
 

@@ -15,6 +15,7 @@ pub mod buffers;
 pub mod error;
 pub mod tokenizer;
 pub mod trainer;
+pub mod unstable;
 pub mod version;
 
 #[cfg(test)]

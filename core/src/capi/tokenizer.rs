@@ -50,7 +50,7 @@ pub struct bpekit_special_policy {
 }
 
 /// An owned, decoded policy: the sets the borrowed [`SpecialPolicy`] points into.
-struct PolicySets<'a> {
+pub(super) struct PolicySets<'a> {
     allowed: HashSet<&'a str>,
     disallowed: HashSet<&'a str>,
     flags: u32,
@@ -59,7 +59,7 @@ struct PolicySets<'a> {
 impl<'a> PolicySets<'a> {
     /// # Safety
     /// `p` is NULL or a valid policy whose arrays outlive `'a`.
-    unsafe fn read(p: *const bpekit_special_policy) -> Result<Self, CError> {
+    pub(super) unsafe fn read(p: *const bpekit_special_policy) -> Result<Self, CError> {
         // SAFETY: delegated to the caller.
         let Some(p) = (unsafe { p.as_ref() }) else {
             return Ok(PolicySets {
@@ -87,7 +87,7 @@ impl<'a> PolicySets<'a> {
         Ok(PolicySets { allowed, disallowed, flags: p.flags })
     }
 
-    fn policy(&self) -> SpecialPolicy<'_> {
+    pub(super) fn policy(&self) -> SpecialPolicy<'_> {
         let allowed = if self.flags & BPEKIT_SPECIAL_ALLOW_ALL != 0 {
             Allowed::All
         } else if self.allowed.is_empty() {
@@ -137,7 +137,7 @@ fn pool(num_threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, CError> {
 
 /// A tokenizer. Immutable: any number of threads may use one at once.
 pub struct bpekit_tokenizer {
-    inner: Tokenizer,
+    pub(super) inner: Tokenizer,
 }
 
 impl bpekit_tokenizer {
