@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import random
@@ -248,6 +249,20 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
         print()
 
 
+class _FlatBatch:
+    """A flat batch result that compares equal to the list of lists it stands for."""
+
+    def __init__(self, flat, offsets):
+        self.flat, self.offsets = flat, offsets
+
+    def __eq__(self, other):
+        o = self.offsets.tolist()
+        return [self.flat[o[i]:o[i + 1]].tolist() for i in range(len(o) - 1)] == other
+
+    def __ne__(self, other):
+        return not self == other
+
+
 def section_batch(args, engines, corpora, docs, nbytes, failures):
     rows = []
     for encoding in args.encodings:
@@ -258,6 +273,12 @@ def section_batch(args, engines, corpora, docs, nbytes, failures):
             native = getattr(e.keep, "encode_ordinary_batch", None) if n == "bpekit" else None
             if native is not None:  # bpekit's own batch call: one native call on its rayon pool
                 variants["bpekit native"] = (lambda f: lambda d, t: f(d, num_threads=t))(native)
+                to_numpy = getattr(e.keep, "encode_batch_to_numpy", None)
+                if to_numpy is not None and importlib.util.find_spec("numpy") is not None:
+                    # The same call returning one flat uint32 array and offsets: the native
+                    # scaling, without building Python lists (compared as lists below).
+                    variants["bpekit native numpy"] = (lambda f: lambda d, t: _FlatBatch(
+                        *f(d, num_threads=t, disallowed_special=())))(to_numpy)
         for corpus in corpora:
             texts = docs[corpus]
             mb = nbytes[corpus] / C.MIB

@@ -397,6 +397,16 @@ bpekit_status bpekit_tokenizer_encode(const struct bpekit_tokenizer *tok, const 
 bpekit_status bpekit_tokenizer_encode_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, uint32_t *out, size_t cap, size_t *out_len, struct bpekit_error **err);
 
 /**
+ * The leanest encode, for bindings where each call argument costs time (cffi's ABI
+ * mode, say): `bpekit_tokenizer_encode_ordinary` into a buffer the caller owns, with
+ * no error object. Returns the number of ids written to `out` (room for `cap`; `cap >=
+ * len` always suffices), or a negated status: `-BPEKIT_ERR_BUFFER_TOO_SMALL` if they
+ * do not fit, `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ... For the error's
+ * message, call `bpekit_tokenizer_encode_ordinary`. On error `out` is untouched.
+ */
+int64_t bpekit_tokenizer_encode_ordinary_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, uint32_t *out, size_t cap);
+
+/**
  * Counts the tokens `bpekit_tokenizer_encode` would give, without building them:
  * on success `*out` is the count. Arguments and errors as `bpekit_tokenizer_encode`.
  */

@@ -27,6 +27,10 @@ use crate::ranks;
 /// Pieces up to this many bytes are merged with the quadratic scan.
 const SCAN_MAX: usize = 128;
 
+/// Pieces this long or longer (and not whole tokens) are merged by backtracking search:
+/// past the cached lengths it beats the scan (100 bytes of one letter: 0.6 µs vs 8 µs).
+const BACKTRACK_MIN: usize = MID_MAX + 1;
+
 /// A rank table larger than this many ids per token is refused as implausibly sparse
 /// (it would make the id-indexed decode table huge).
 const MAX_SPARSITY: usize = 4;
@@ -495,13 +499,21 @@ impl Tokenizer {
             parts.push(r.map_err(|e| Error::new(e.kind(), format!("texts[{i}]: {}", e.message())))?);
         }
         let mut offsets = Vec::with_capacity(parts.len() + 1);
-        let total = parts.iter().map(Vec::len).sum();
-        let mut ids = Vec::with_capacity(total);
         offsets.push(0);
-        for p in parts {
-            ids.extend_from_slice(&p);
-            offsets.push(ids.len());
+        for p in &parts {
+            offsets.push(offsets[offsets.len() - 1] + p.len());
         }
+        // Copy the parts into place in parallel too: serial, this copy is a visible share
+        // of a batch call on many threads.
+        let mut ids = vec![0u32; offsets[parts.len()]];
+        let mut slots = Vec::with_capacity(parts.len());
+        let mut rest = &mut ids[..];
+        for p in &parts {
+            let (slot, tail) = rest.split_at_mut(p.len());
+            slots.push(slot);
+            rest = tail;
+        }
+        slots.into_par_iter().zip(parts.par_iter()).for_each(|(slot, p)| slot.copy_from_slice(p));
         Ok((ids, offsets))
     }
 
@@ -579,7 +591,7 @@ impl Tokenizer {
                     out.push(id);
                 } else if piece.len() <= MID_MAX {
                     self.merge_cached(piece, out);
-                } else if piece.len() <= SCAN_MAX {
+                } else if piece.len() < BACKTRACK_MIN {
                     self.merge_scan(piece, out);
                 } else {
                     self.merge_backtrack(piece, out);

@@ -113,6 +113,7 @@ _SCRATCH_MAX = 1 << 16
 _tls = threading.local()
 _ORDINARY_POLICY = ffi.new("bpekit_special_policy *")  # nothing allowed, nothing checked
 _encode_into = lib.bpekit_tokenizer_encode_into
+_encode_ordinary_into = lib.bpekit_tokenizer_encode_ordinary_into  # 5 arguments: the cheapest call
 
 
 def _scratch() -> tuple[Any, Any]:
@@ -524,10 +525,18 @@ class Encoding(_Handle):
         >>> enc.encode_ordinary("hi")
         [104, 105]
         """
-        raw = _text_bytes(text)
-        ids = _encode_fast(self._ptr, raw, _ORDINARY_POLICY)
-        if ids is not None:
-            return ids
+        try:
+            raw = text.encode("utf-8")
+        except (UnicodeEncodeError, AttributeError):
+            raw = _text_bytes(text)
+        try:
+            buf = _tls.ordinary
+        except AttributeError:
+            buf = _tls.ordinary = ffi.new("uint32_t[]", _SCRATCH_MAX)
+        # A closed handle passes NULL (None) and fails here; the slow path raises for it.
+        n = _encode_ordinary_into(self._raw, raw, len(raw), buf, _SCRATCH_MAX)
+        if n >= 0:
+            return ffi.unpack(buf, n)
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
         return _take_tokens(out)
@@ -606,12 +615,15 @@ class Encoding(_Handle):
         """Encodes many texts in one native call, on up to ``num_threads`` threads."""
         ids, offsets = self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads)
         try:
-            flat = ffi.unpack(ids.ids, ids.len) if ids.len else []
             offs = ffi.unpack(offsets.data, offsets.len)
+            if not ids.len:
+                return [[] for _ in range(len(offs) - 1)]
+            base, unpack = ids.ids, ffi.unpack
+            # One list per text straight from the native buffer (no flat list to slice).
+            return [unpack(base + offs[i], offs[i + 1] - offs[i]) for i in range(len(offs) - 1)]
         finally:
             lib.bpekit_tokens_free(ids)
             lib.bpekit_offsets_free(offsets)
-        return [flat[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts (special-token text as ordinary text) in one native call."""

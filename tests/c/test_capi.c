@@ -2507,6 +2507,34 @@ static void test_encode_into(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* The lean form: a count or a negated status, no error object. */
+static void test_encode_ordinary_into(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    const char *text = "the cat sat on the mat <|endoftext|>";
+    bpekit_tokens ref = sentinel_tokens;
+    uint32_t buf[64];
+
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(text), strlen(text), &ref, &err), &err);
+    int64_t got = bpekit_tokenizer_encode_ordinary_into(tok, U8(text), strlen(text), buf, 64);
+    CHECK(got == (int64_t)ref.len);
+    CHECK(same_ids(buf, (size_t)got, ref.ids, ref.len));
+    /* One short: a negated status, and nothing written. */
+    for (size_t i = 0; i < 64; i++)
+        buf[i] = 0xABCDu;
+    CHECK(bpekit_tokenizer_encode_ordinary_into(tok, U8(text), strlen(text), buf, ref.len - 1) ==
+          -BPEKIT_ERR_BUFFER_TOO_SMALL);
+    CHECK(buf[0] == 0xABCDu);
+    CHECK(bpekit_tokenizer_encode_ordinary_into(NULL, U8(text), strlen(text), buf, 64) == -BPEKIT_ERR_NULL_ARG);
+    CHECK(bpekit_tokenizer_encode_ordinary_into(tok, U8("\xff"), 1, buf, 64) == -BPEKIT_ERR_INVALID_UTF8);
+    CHECK(bpekit_tokenizer_encode_ordinary_into(tok, U8("x"), 1, NULL, 4) == -BPEKIT_ERR_NULL_ARG);
+    CHECK(bpekit_tokenizer_encode_ordinary_into(tok, NULL, 0, NULL, 0) == 0);
+    CHECK(buf[0] == 0xABCDu);
+    bpekit_tokens_free(&ref);
+    bpekit_tokenizer_free(tok);
+}
+
 /* ==== Tokenizer: encode for completion (tiktoken's encode_with_unstable) ==== */
 
 /* Checks one successful result: `stable` is a prefix of encode(text, policy), the offsets
@@ -2792,6 +2820,7 @@ int main(void)
     test_trainer_counts();
     test_file_format();
     test_encode_into();
+    test_encode_ordinary_into();
     test_encode_with_unstable();
     test_token_id();
     printf("%d passed, %d failed\n", passed, failed);

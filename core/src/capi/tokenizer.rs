@@ -8,7 +8,7 @@ use super::boundary::{call, call_or, try_out, try_ref, try_slice, try_strs, utf8
 use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
 use super::error::{
     bpekit_error, bpekit_status, CError, BPEKIT_ERR_BUFFER_TOO_SMALL, BPEKIT_ERR_INVALID_ARG,
-    BPEKIT_ERR_UNKNOWN_TOKEN,
+    BPEKIT_ERR_UNKNOWN_TOKEN, BPEKIT_OK,
 };
 use super::trainer::pattern_arg;
 use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
@@ -292,6 +292,45 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_into(
             write(out_len, ids.len());
             Ok(())
         })
+    }
+}
+
+/// The leanest encode, for bindings where each call argument costs time (cffi's ABI
+/// mode, say): `bpekit_tokenizer_encode_ordinary` into a buffer the caller owns, with
+/// no error object. Returns the number of ids written to `out` (room for `cap`; `cap >=
+/// len` always suffices), or a negated status: `-BPEKIT_ERR_BUFFER_TOO_SMALL` if they
+/// do not fit, `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ... For the error's
+/// message, call `bpekit_tokenizer_encode_ordinary`. On error `out` is untouched.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_into(
+    tok: *const bpekit_tokenizer,
+    text: *const u8,
+    len: usize,
+    out: *mut u32,
+    cap: usize,
+) -> i64 {
+    let mut written = 0usize;
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    let status = unsafe {
+        call(std::ptr::null_mut(), || {
+            let tok = try_ref(tok, "tok")?;
+            let text = utf8(try_slice(text, len, "text")?, "text")?;
+            let ids = tok.inner.encode_ordinary(text)?;
+            if ids.len() > cap {
+                return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
+            }
+            if !ids.is_empty() {
+                let out = try_out(out, "out")?;
+                std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
+            }
+            written = ids.len();
+            Ok(())
+        })
+    };
+    if status == BPEKIT_OK {
+        written as i64
+    } else {
+        -i64::from(status)
     }
 }
 
