@@ -1,8 +1,11 @@
 """Helpers shared by the benchmark scripts: finding and loading the corpora, running one
-measurement in a child process, formatting tables.  Standard library only."""
+measurement in a child process, formatting tables, and the short-string latency measurement
+(encode_bench.py's latency section and latency_bench.py).  Standard library only at import
+time (bpekit and tiktoken are imported by latency_encoders when it is called)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import lzma
 import os
@@ -188,3 +191,178 @@ def versions(mods: list[str]) -> str:
         except metadata.PackageNotFoundError:
             parts.append(f"{m} (not installed)")
     return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# short-string latency (encode_bench.py --sections latency, latency_bench.py)
+# ---------------------------------------------------------------------------------------------
+
+# Rows of the latency table: (kind, length in characters).  Every row except the 'x' run
+# times distinct strings of exactly that length: prose, code and mixed Unicode are windows of
+# the english, code and multilingual corpora (see latency_samples).
+LATENCY_ROWS = [
+    ("char", 1),
+    ("prose", 10), ("code", 10), ("unicode", 10),
+    ("prose", 45), ("code", 45), ("unicode", 45),
+    ("prose", 85), ("code", 85), ("unicode", 85),
+    ("prose", 100), ("code", 100), ("unicode", 100), ("x run", 100),
+]
+LATENCY_KINDS = {
+    "char": "single characters, ASCII and not",
+    "prose": "ASCII prose (english corpus, whitespace collapsed)",
+    "code": "source code from a line start (code corpus, ASCII)",
+    "unicode": "mixed Unicode text (multilingual corpus, >= 25% non-ASCII, some ASCII, whitespace collapsed)",
+    "x run": "'x' * 100, one string",
+}
+LATENCY_ROUNDS = 3
+# distinct strings per round; the rounds use disjoint sets, and a round cycles through its set
+LATENCY_POOL = 300
+# used only when a corpus file is missing (the strings of the first latency_bench.py)
+_FALLBACK_TEXT = {
+    "english": "The quick brown fox jumps over the lazy dog. hello world. " * 40,
+    "code": "def per_call(f, s, calls):\n    for _ in range(calls):\n        f(s)\n    return best * 1e6\n" * 30,
+    "multilingual": "naïve café, 東京 🙂 Привет мир, γειά σου κόσμε. " * 60,
+}
+
+
+def _window_ok(kind: str, w: str) -> bool:
+    if "<|" in w or not w.strip() or len(set(w)) < 2:
+        return False
+    if kind == "prose":
+        return w.isascii() and w.isprintable()
+    if kind == "code":
+        return w.isascii() and sum(c.isspace() for c in w) * 2 < len(w)
+    if kind == "unicode":
+        non_ascii = sum(ord(c) > 127 for c in w)
+        ascii_visible = sum(ord(c) < 128 and not c.isspace() for c in w)
+        return w.isprintable() and non_ascii * 4 >= len(w) and ascii_visible >= 1
+    raise ValueError(kind)
+
+
+def _windows(kind: str, text: str, n: int, count: int) -> list[str]:
+    """Up to `count` distinct windows of exactly `n` characters spread over `text`, each
+    starting at a word start (prose, unicode) or a line start (code)."""
+    if kind == "code":
+        starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    else:
+        starts = [0] + [i + 1 for i, c in enumerate(text) if c == " "]
+    starts = [s for s in starts if s + n <= len(text)]
+    found: dict[str, None] = {}
+    # several passes with a shrinking stride: spread over the text first, then fill up
+    for stride in (max(1, len(starts) // (4 * count)), 1):
+        for s in starts[::stride]:
+            w = text[s:s + n]
+            if w not in found and _window_ok(kind, w):
+                found[w] = None
+                if len(found) >= count:
+                    return list(found)
+    return list(found)
+
+
+def latency_samples(data_dir: Path, rows=None, pool: int = LATENCY_POOL,
+                    rounds: int = LATENCY_ROUNDS, megabytes: float = 1) -> tuple[dict, list[str]]:
+    """{(kind, length): [strings of round 1, strings of round 2, ...]} and notes.
+
+    The strings come from the first `megabytes` MiB of the corpora in `data_dir`; a row gets
+    `pool` distinct strings per round, different in every round (fewer if the text has fewer).
+    """
+    rows = rows or LATENCY_ROWS
+    texts, notes = {}, []
+    for corpus in ("english", "code", "multilingual"):
+        try:
+            raw, _ = load_corpus(data_dir, corpus, megabytes)
+            text = raw.decode("utf-8", errors="replace")
+        except (SystemExit, OSError):
+            notes.append(f"latency: no {corpus} corpus in {data_dir}; its rows use a short built-in text")
+            text = _FALLBACK_TEXT[corpus]
+        if corpus != "code":
+            text = " ".join(text.split())
+        texts[corpus] = text
+    samples = {}
+    for kind, n in rows:
+        if kind == "x run":
+            samples[(kind, n)] = [["x" * n]] * rounds
+            continue
+        if kind == "char":
+            ascii_chars = [chr(c) for c in range(33, 127)]
+            other = list(dict.fromkeys(c for c in texts["multilingual"] if ord(c) > 127 and c.isprintable()))
+            both = [c for pair in zip(ascii_chars, other) for c in pair]
+            strings = both[: pool * rounds]
+        else:
+            corpus = {"prose": "english", "code": "code", "unicode": "multilingual"}[kind]
+            strings = _windows(kind, texts[corpus], n, pool * rounds)
+        if len(strings) < rounds:
+            notes.append(f"latency: only {len(strings)} distinct {kind} strings of {n} characters")
+            strings = (strings * rounds)[:rounds] if strings else ["x" * n] * rounds
+        samples[(kind, n)] = [strings[r::rounds] for r in range(rounds)]
+    return samples, notes
+
+
+def best_per_call(fns: dict, rounds: list[list[str]], calls: int) -> dict:
+    """Microseconds per call of each function in `fns`: `calls` calls per round, cycling
+    through that round's strings; the best round counts.  The functions take turns within
+    each round (so drift hits all alike); the garbage collector is off while a round runs."""
+    best = {name: float("inf") for name in fns}
+    for f in fns.values():  # warm up (lazy tables, first-use costs)
+        for s in rounds[0][:10]:
+            f(s)
+    for pool in rounds:
+        seq = (pool * (calls // len(pool) + 1))[:calls]
+        for name, f in fns.items():
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                for s in seq:
+                    f(s)
+                dt = time.perf_counter() - t0
+            finally:
+                gc.enable()
+            best[name] = min(best[name], dt / calls)
+    return {name: t * 1e6 for name, t in best.items()}
+
+
+def per_call(f, s: str, calls: int) -> float:
+    """Microseconds per call of f(s), best of LATENCY_ROUNDS rounds of `calls` calls."""
+    return best_per_call({"f": f}, [[s]] * LATENCY_ROUNDS, calls)["f"]
+
+
+def latency_encoders(name: str, ranks_dir: Path):
+    """(bpekit, tiktoken) encodings `name` with the same ranks, pattern and special tokens:
+    bpekit.get_encoding(name, data_dir=ranks_dir) and a tiktoken.Encoding built from the same
+    rank file, bpekit's pat_str and special tokens (so `encode` checks the same specials)."""
+    import bpekit
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    ours = bpekit.get_encoding(name, data_dir=ranks_dir)
+    theirs = tiktoken.Encoding(f"{name}-bench", pat_str=ours.pat_str,
+                               mergeable_ranks=load_tiktoken_bpe(str(Path(ranks_dir) / f"{name}.tiktoken")),
+                               special_tokens=dict(ours.special_tokens))
+    return ours, theirs
+
+
+LATENCY_HEADERS = ["encoding", "chars", "text", "method", "bpekit µs", "tiktoken µs", "tiktoken/bpekit"]
+
+
+def latency_rows(encodings: list[str], ranks_dir: Path, samples: dict, calls: int,
+                 failures: list[str], progress=True) -> list[list[str]]:
+    """The latency table (LATENCY_HEADERS) for `encodings`.  Also checks that bpekit's ids equal
+    tiktoken's for every sample string and method; differences go to `failures`."""
+    rows = []
+    for name in encodings:
+        ours, theirs = latency_encoders(name, ranks_dir)
+        for (kind, n), rounds in samples.items():
+            distinct = list(dict.fromkeys(s for pool in rounds for s in pool))
+            for method in ("encode", "encode_ordinary"):
+                a, b = getattr(ours, method), getattr(theirs, method)
+                bad = sum(1 for s in distinct if list(a(s)) != list(b(s)))
+                if bad:
+                    failures.append(f"latency bpekit {name} {kind} {n} chars {method}: ids differ from "
+                                    f"tiktoken on {bad}/{len(distinct)} strings")
+                us = best_per_call({"bpekit": a, "tiktoken": b}, rounds, calls)
+                rows.append([name, n, kind, method, f"{us['bpekit']:.2f}", f"{us['tiktoken']:.2f}",
+                             f"{us['tiktoken'] / us['bpekit']:.2f}"])
+            if progress:
+                print(f"  latency {name} {kind} {n} done", file=sys.stderr, flush=True)
+    return rows

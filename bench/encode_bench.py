@@ -6,6 +6,10 @@ Sections (all medians of --repeat runs; ratios are against tiktoken):
   encode  single-thread encode_ordinary throughput, one call per document, and a check that
           every engine's ids equal tiktoken's;
   decode  decode throughput (ids -> str), one call per document;
+  numpy   single-thread encode_to_numpy throughput, one call per document (bpekit and tiktoken;
+          bpe-openai has none), and a check that the arrays equal tiktoken's ids;
+  latency short strings (1 to 100 characters: prose, code, mixed Unicode, 'x' * 100), microseconds
+          per call of encode and encode_ordinary, best of 3 rounds (bpekit and tiktoken);
   worst   adversarial 1 MiB inputs in one call ('a' x 1M, spaces, digits, random bytes as
           latin-1 text, CJK without spaces), seconds per MiB and relative to English text; each
           runs in a child process with a time limit, so a quadratic engine shows "> N s";
@@ -14,6 +18,7 @@ Sections (all medians of --repeat runs; ratios are against tiktoken):
 
     python bench/encode_bench.py                            # default sizes
     python bench/encode_bench.py --sections worst --timeout 60
+    python bench/encode_bench.py --sections numpy,latency --megabytes 1 --repeat 1   # quick look
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import _common as C  # noqa: E402
 
 ENGINES = ("bpekit", "tiktoken", "bpe-openai")
 ENCODINGS = ("cl100k_base", "o200k_base")
-SECTIONS = ("encode", "decode", "worst", "batch")
+SECTIONS = ("encode", "decode", "numpy", "latency", "worst", "batch")
 PATTERN_CONST = {"cl100k_base": "CL100K_PATTERN", "o200k_base": "O200K_PATTERN"}
 
 
@@ -60,6 +65,7 @@ class Engine:
             enc = bpekit.Encoding.from_tiktoken_file(rank_file, pattern)
             self.encode, self.decode = enc.encode_ordinary, enc.decode
             self.batch = None
+            self.to_numpy = _ordinary_to_numpy(enc)
             self.keep = enc
         elif name == "tiktoken":
             import tiktoken
@@ -69,6 +75,7 @@ class Engine:
                                     mergeable_ranks=load_tiktoken_bpe(str(rank_file)), special_tokens={})
             self.encode, self.decode = enc.encode_ordinary, enc.decode
             self.batch = lambda docs, n: enc.encode_ordinary_batch(docs, num_threads=n)
+            self.to_numpy = _ordinary_to_numpy(enc)
             self.keep = enc
         elif name == "bpe-openai":
             # the Rust tokenizer itself (bpe_openai._bindings), with the ranks its wheel bundles;
@@ -78,6 +85,7 @@ class Engine:
             tok = b.tokenizer_for_encoding(encoding)
             self.encode, self.decode = tok.encode, tok.decode
             self.batch = None
+            self.to_numpy = None  # bpe-openai has no numpy output
             self.keep = tok
         else:
             raise ValueError(name)
@@ -87,6 +95,13 @@ class Engine:
             return self.batch(docs, threads)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             return list(pool.map(self.encode, docs))
+
+
+def _ordinary_to_numpy(enc):
+    """enc.encode_to_numpy without special-token handling (like encode_ordinary; the bench
+    encodings have no special tokens anyway), or None if the library has no encode_to_numpy."""
+    f = getattr(enc, "encode_to_numpy", None)
+    return None if f is None else (lambda text: f(text, disallowed_special=()))
 
 
 def available_engines(wanted: list[str]) -> tuple[list[str], list[str]]:
@@ -249,6 +264,93 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
         print()
 
 
+def section_numpy(args, engines, corpora, docs, nbytes, failures):
+    try:
+        import numpy as np
+    except ImportError:
+        print("## encode_to_numpy: skipped, numpy is not installed (`pip install numpy` to include it)")
+        print()
+        return
+    rows, notes = [], []
+    if "bpe-openai" in engines:
+        notes.append("bpe-openai skipped: it has no encode_to_numpy")
+    for encoding in args.encodings:
+        engs = {}
+        for name in engines:
+            if name == "bpe-openai":
+                continue
+            e = Engine(name, encoding, args.ranks)
+            if e.to_numpy is None:
+                note = f"{name} skipped: the installed {name} has no encode_to_numpy"
+                if note not in notes:
+                    notes.append(note)
+                continue
+            engs[name] = e
+        if not engs:
+            continue
+        for corpus in corpora:
+            texts = docs[corpus]
+            mb = nbytes[corpus] / C.MIB
+            times = {n: [] for n in engs}
+            arrays = {}
+            for _ in range(args.repeat):
+                for n, e in engs.items():  # interleaved, as in the encode section
+                    s, out = timed(lambda: [e.to_numpy(t) for t in texts])
+                    times[n].append(s)
+                    arrays.setdefault(n, out)
+            ref = arrays.get("tiktoken")
+            ref_t = C.median(times["tiktoken"]) if "tiktoken" in engs else float("nan")
+            for n in engs:
+                med = C.median(times[n])
+                wrong_type = [a for a in arrays[n] if not isinstance(a, np.ndarray) or a.dtype != np.uint32]
+                if wrong_type:
+                    a = wrong_type[0]
+                    kind = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+                    check = f"NO: {kind}, not a uint32 array ({len(wrong_type)}/{len(texts)} docs)"
+                    failures.append(f"numpy {n} {encoding} {corpus}: returns {kind}, not a numpy uint32 array")
+                elif n == "tiktoken":
+                    check = "(reference)"
+                elif ref is None:
+                    check = "no tiktoken to compare"
+                else:
+                    bad = [i for i, (a, b) in enumerate(zip(arrays[n], ref)) if not np.array_equal(a, b)]
+                    check = (f"yes ({len(texts)} docs)" if not bad
+                             else f"NO: {len(bad)}/{len(texts)} docs differ (first: doc {bad[0]})")
+                    if bad:
+                        failures.append(f"numpy {n} {encoding} {corpus}: arrays differ from tiktoken's ids "
+                                        f"in {len(bad)} documents")
+                rows.append([corpus, encoding, n, f"{mb / med:.1f}", fmt_ratio(ref_t / med), check])
+            arrays.clear()
+            print(f"  numpy {encoding} {corpus} done", file=sys.stderr, flush=True)
+    print("## encode_to_numpy (uint32 array, no special-token handling), single thread, one call per document; "
+          "MB/s = MiB of UTF-8 per second")
+    for note in notes:
+        print(f"# note: {note}")
+    if rows:
+        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "ids = tiktoken"], rows, right={3, 4}))
+    print()
+
+
+def section_latency(args, engines, failures):
+    missing = [n for n in ("bpekit", "tiktoken") if n not in engines]
+    if missing:
+        print(f"## short-string latency: skipped, needs bpekit and tiktoken ({', '.join(missing)} not selected "
+              f"or not importable)")
+        print()
+        return
+    samples, notes = C.latency_samples(args.data)
+    rows = C.latency_rows(args.encodings, args.ranks, samples, args.calls, failures)
+    print(f"## short-string latency: µs per call, best of {C.LATENCY_ROUNDS} rounds of {args.calls} calls "
+          f"(each round cycles through its own {C.LATENCY_POOL} distinct strings); encodings with their "
+          f"special tokens (bpekit.get_encoding), so encode checks them; tiktoken/bpekit > 1 means bpekit is faster")
+    for note in notes:
+        print(f"# note: {note}")
+    print(C.table(C.LATENCY_HEADERS, rows, right={1, 4, 5, 6}))
+    for kind, what in C.LATENCY_KINDS.items():
+        print(f"  {kind}: {what}")
+    print()
+
+
 class _FlatBatch:
     """A flat batch result that compares equal to the list of lists it stands for."""
 
@@ -386,6 +488,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; medians reported (default 3)")
     ap.add_argument("--worst-size", type=int, default=C.MIB, help="bytes per worst-case input (default 1 MiB)")
     ap.add_argument("--timeout", type=float, default=20, help="seconds allowed per worst-case engine and input")
+    ap.add_argument("--calls", type=int, default=20000, help="calls per round in the latency section (default 20000)")
     ap.add_argument("--worst-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worst_child:
@@ -419,7 +522,7 @@ def main(argv=None) -> int:
     print()
     started = time.perf_counter()
     docs, nbytes = {}, {}
-    if any(s in sections for s in ("encode", "decode", "batch")):
+    if any(s in sections for s in ("encode", "decode", "numpy", "batch")):
         for corpus in corpora:
             raw, starts = C.load_corpus(args.data, corpus, args.megabytes)
             docs[corpus] = C.split_documents(raw, starts)
@@ -431,6 +534,10 @@ def main(argv=None) -> int:
     try:
         if "encode" in sections or "decode" in sections:
             section_encode_decode(args, engines, corpora, docs, nbytes, sections, failures)
+        if "numpy" in sections:
+            section_numpy(args, engines, corpora, docs, nbytes, failures)
+        if "latency" in sections:
+            section_latency(args, engines, failures)
         if "worst" in sections:
             section_worst(args, engines, tmp, failures)
         if "batch" in sections:

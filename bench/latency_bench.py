@@ -1,52 +1,56 @@
 """Short-string latency: microseconds per call of encode / encode_ordinary, bpekit vs
-tiktoken, same cl100k_base ranks. Best of 3 rounds of N calls each.
+tiktoken, same ranks and special tokens. Best of 3 rounds of N calls each.
 
-    python bench/latency_bench.py [--data DIR] [--calls 20000]
+Strings of 1, 10, 45, 85 and 100 characters: ASCII prose, code and mixed Unicode cut from the
+corpora (300 distinct strings per round, different in each round; a round cycles through
+them), single characters, and 'x' * 100.  The same measurement is encode_bench.py's
+`latency` section (the code is in _common.py); this script runs only that.
+
+    python bench/latency_bench.py [--data DIR] [--ranks DIR] [--calls 20000] [--encodings cl100k_base]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 from pathlib import Path
 
-import bpekit
-import tiktoken
-from tiktoken.load import load_tiktoken_bpe
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
 
 
-def per_call(f, s: str, calls: int) -> float:
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            f(s)
-        best = min(best, (time.perf_counter() - t0) / calls)
-    return best * 1e6
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=C.default_data_dir(),
+                    help="directory with the corpora (default: $BPEKIT_DATA or ../shared/data)")
+    ap.add_argument("--ranks", type=Path, default=None,
+                    help="directory with the .tiktoken rank files (default: --data)")
+    ap.add_argument("--calls", type=int, default=20000, help="calls per round (default 20000)")
+    ap.add_argument("--encodings", default="cl100k_base", help="comma-separated: cl100k_base,o200k_base")
+    args = ap.parse_args(argv)
+    ranks = args.ranks or args.data
+    encodings = [e for e in args.encodings.split(",") if e]
 
-
-def main() -> None:
-    here = Path(__file__).resolve().parent
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get("BPEKIT_DATA", str(here.parent.parent / "shared" / "data")))
-    ap.add_argument("--calls", type=int, default=20000)
-    args = ap.parse_args()
-    ours = bpekit.get_encoding("cl100k_base", data_dir=args.data)
-    tk = tiktoken.Encoding(
-        "cl100k_base",
-        pat_str=ours.pat_str,
-        mergeable_ranks=load_tiktoken_bpe(str(Path(args.data) / "cl100k_base.tiktoken")),
-        special_tokens=ours.special_tokens,
-    )
-    samples = ["a", "hello world", "The quick brown fox jumps over the lazy dog.", "naïve café, 東京 🙂 " * 5, "x" * 100]
-    print(f"{'chars':>5}  {'method':16} {'bpekit us':>10} {'tiktoken us':>12} {'tiktoken/bpekit':>16}")
-    for s in samples:
-        for method in ("encode", "encode_ordinary"):
-            a = per_call(getattr(ours, method), s, args.calls)
-            b = per_call(getattr(tk, method), s, args.calls)
-            print(f"{len(s):5d}  {method:16} {a:10.2f} {b:12.2f} {b / a:16.2f}")
+    print(f"# latency_bench: {C.versions(['bpekit', 'tiktoken'])}")
+    print(f"# {C.machine_line()}")
+    started = time.perf_counter()
+    samples, notes = C.latency_samples(args.data)
+    for n in notes:
+        print(f"# note: {n}")
+    failures: list[str] = []
+    rows = C.latency_rows(encodings, ranks, samples, args.calls, failures)
+    print(f"## short-string latency: µs per call, best of {C.LATENCY_ROUNDS} rounds of {args.calls} calls; "
+          f"tiktoken/bpekit > 1 means bpekit is faster")
+    print(C.table(C.LATENCY_HEADERS, rows, right={1, 4, 5, 6}))
+    for kind, what in C.LATENCY_KINDS.items():
+        print(f"  {kind}: {what}")
+    print(f"# {C.machine_line()}; total {time.perf_counter() - started:.0f} s")
+    for f in failures:
+        print(f"FAILED {f}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
