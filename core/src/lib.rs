@@ -27,6 +27,7 @@ pub mod error;
 pub mod file;
 pub mod pattern;
 pub mod ranks;
+mod split;
 pub mod train;
 
 pub use encode::{Allowed, Disallowed, SpecialPolicy, Tokenizer};

@@ -5,22 +5,20 @@
 //!
 //! Design notes
 //! - fancy-regex is the general engine: it runs any pattern, look-around included,
-//!   with backtracking. It is also most of the time spent in encoding and counting.
-//! - The well-known patterns use one look-around only, the `\s+(?!\S)` idiom ("a run
-//!   of whitespace, but leave its last character to the next piece when a non-space
-//!   follows"). For them a [`FastSplit`] runs an equivalent pattern without it on
-//!   regex-automata's DFAs, then applies the idiom by hand: a match that is all
-//!   whitespace, at least two characters long, followed by a non-space, and (when the
-//!   pattern has a `\s*[\r\n]` branch) not ending in a newline, gives back its last
-//!   character. Possessive quantifiers are dropped: in these patterns no backtracking
-//!   into them could ever succeed, so they change nothing. Tests compare both engines
-//!   on the corpora and on random text.
-//! - The fast path is chosen only when the source is byte-for-byte one of the named
-//!   patterns; any other pattern runs on fancy-regex.
+//!   with backtracking. It is also slow, and splitting is most of the time spent in
+//!   encoding and counting.
+//! - The named patterns (byte-for-byte equal sources only) instead run on a hand-written
+//!   splitter, `split.rs`: a small scanner over characters with precomputed Unicode
+//!   class tables, one generic core parameterized per pattern, that gives exactly
+//!   fancy-regex's pieces (leftmost-first alternation, the patterns' quantifiers, the
+//!   `\s+(?!\S)` idiom). Its design notes explain why each branch equals the regex.
+//!   Tests compare both engines on the corpora and on random text.
+//! - Any other pattern runs on fancy-regex; [`Pattern::new_general`] forces it for a
+//!   named pattern too (the reference in tests and benchmarks).
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::split::{self, Flavor};
 use fancy_regex::Regex;
-use regex_automata::{meta, Anchored, Input};
 
 /// GPT-2 / `r50k_base` / `p50k_base`, as tiktoken writes it.
 pub const GPT2_PATTERN: &str =
@@ -70,85 +68,14 @@ pub fn named(name: &str) -> Option<&'static str> {
     NAMED_PATTERNS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
 }
 
-/// For each named pattern: the same pattern without look-around or possessive
-/// quantifiers (its `\s+(?!\S)` branch and what follows it become `\s+`), and whether
-/// it has a `\s*[\r\n]` branch before that.
-const FAST_FORMS: &[(&str, &str, bool)] = &[
-    (GPT2_PATTERN, r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+$|\s+", false),
-    (
-        CL100K_PATTERN,
-        r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+$|\s*[\r\n]|\s+",
-        true,
-    ),
-    (
-        RUSTBPE_GPT4_PATTERN,
-        r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]|\s+",
-        true,
-    ),
-    (
-        NANOCHAT_PATTERN,
-        r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]|\s+",
-        true,
-    ),
-    (
-        O200K_PATTERN,
-        concat!(
-            r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-            "|",
-            r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-            r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+"
-        ),
-        true,
-    ),
+/// The named patterns the hand-written splitter runs, by exact source.
+const FAST: &[(&str, Flavor)] = &[
+    (GPT2_PATTERN, Flavor::Gpt2),
+    (CL100K_PATTERN, Flavor::Cl100k),
+    (O200K_PATTERN, Flavor::O200k),
+    (RUSTBPE_GPT4_PATTERN, Flavor::Rustbpe),
+    (NANOCHAT_PATTERN, Flavor::Nanochat),
 ];
-
-/// The look-around-free engine for a named pattern (see the module's design notes).
-#[derive(Debug, Clone)]
-pub struct FastSplit {
-    regex: meta::Regex,
-    newline_branch: bool,
-}
-
-impl FastSplit {
-    fn for_source(source: &str) -> Option<Self> {
-        let &(_, fast, newline_branch) = FAST_FORMS.iter().find(|(named, _, _)| *named == source)?;
-        let regex = meta::Regex::new(fast).ok()?;
-        Some(FastSplit { regex, newline_branch })
-    }
-
-    /// The end of the piece that starts at or after `at`: `(start, end)`, or `None` at the end.
-    #[inline]
-    fn next_piece(&self, text: &str, at: usize) -> Option<(usize, usize)> {
-        let input = Input::new(text).range(at..).anchored(Anchored::Yes);
-        let m = match self.regex.find(input) {
-            Some(m) => m,
-            // These patterns match every character, so this is never taken in practice;
-            // it keeps find_iter's semantics (skip unmatched text) if one ever doesn't.
-            None => self.regex.find(Input::new(text).range(at..))?,
-        };
-        let (start, mut end) = (m.start(), m.end());
-        let bytes = text.as_bytes();
-        // The `\s+(?!\S)` idiom: give back the last whitespace character.
-        if end < bytes.len() && !is_space_at(text, end) {
-            let piece = &text[start..end];
-            let mut chars = piece.chars();
-            if let Some(last) = chars.next_back() {
-                let all_space = last.is_whitespace() && chars.clone().all(char::is_whitespace);
-                let ends_in_newline = matches!(last, '\r' | '\n');
-                if all_space && chars.next().is_some() && !(self.newline_branch && ends_in_newline) {
-                    end -= last.len_utf8();
-                }
-            }
-        }
-        Some((start, end))
-    }
-}
-
-/// Whether the character starting at byte `at` of `text` is whitespace (`\s`).
-#[inline]
-fn is_space_at(text: &str, at: usize) -> bool {
-    text[at..].chars().next().is_some_and(char::is_whitespace)
-}
 
 /// A compiled split pattern.
 ///
@@ -157,7 +84,8 @@ fn is_space_at(text: &str, at: usize) -> bool {
 pub struct Pattern {
     source: String,
     regex: Regex,
-    fast: Option<FastSplit>,
+    /// The hand-written splitter of a named pattern.
+    fast: Option<Flavor>,
 }
 
 impl Pattern {
@@ -172,7 +100,12 @@ impl Pattern {
         }
         let regex = Regex::new(source)
             .map_err(|e| Error::new(ErrorKind::BadPattern, format!("invalid split pattern: {e}")))?;
-        Ok(Pattern { source: source.to_owned(), regex, fast: FastSplit::for_source(source) })
+        let fast = FAST.iter().find(|(named, _)| *named == source).map(|&(_, flavor)| flavor);
+        if fast.is_some() {
+            // Build the class tables now rather than in the first split.
+            split::tables_ready();
+        }
+        Ok(Pattern { source: source.to_owned(), regex, fast })
     }
 
     /// Like [`Pattern::new`] but always on fancy-regex (the reference for the fast path).
@@ -185,7 +118,7 @@ impl Pattern {
         Ok(p)
     }
 
-    /// Whether splitting runs on the look-around-free fast path.
+    /// Whether splitting runs on the hand-written splitter of a named pattern.
     pub fn is_fast(&self) -> bool {
         self.fast.is_some()
     }
@@ -220,15 +153,8 @@ impl Pattern {
     /// [`ErrorKind::BadPattern`] if the regex engine gives up (e.g. its backtracking limit).
     #[inline]
     pub fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) -> Result<()> {
-        if let Some(fast) = &self.fast {
-            let mut at = 0;
-            while at < text.len() {
-                let Some((start, end)) = fast.next_piece(text, at) else {
-                    break;
-                };
-                f(&text[start..end]);
-                at = end;
-            }
+        if let Some(flavor) = self.fast {
+            split::for_each_piece(flavor, text, f);
             return Ok(());
         }
         for m in self.regex.find_iter(text) {
@@ -244,6 +170,7 @@ impl Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
     use proptest::prelude::*;
 
     fn pieces<'t>(p: &Pattern, text: &'t str) -> Vec<&'t str> {
@@ -258,56 +185,176 @@ mod tests {
         assert!(!Pattern::new(r"\w+|\s+").unwrap().is_fast());
     }
 
+    /// Pieces of text where the patterns' branches meet.
+    const ATOMS: &[&str] = &[
+        // Whitespace: runs, newlines, Unicode White_Space, before anything.
+        " ",
+        "  ",
+        "   ",
+        "\n",
+        "\r",
+        "\r\n",
+        "\r\n\r\n",
+        "\n\n",
+        " \n",
+        "\t",
+        "\x0b",
+        "\x0c",
+        "\u{3000}",
+        "\u{a0}",
+        "\u{85}",
+        "\u{1680}",
+        "\u{2009}",
+        "\u{2028}",
+        "\u{2029}",
+        "\u{202f}",
+        "\u{200b}",
+        // Contractions, their case folds (ſ folds to s; K, the Kelvin sign, to k) and near misses.
+        "'",
+        "'s",
+        "'S",
+        "'ſ",
+        "'t",
+        "'T",
+        "'d",
+        "'m",
+        "'M",
+        "'ll",
+        "'LL",
+        "'Ll",
+        "'lL",
+        "'ve",
+        "'VE",
+        "'vE",
+        "'re",
+        "'Re",
+        "'l",
+        "'v",
+        "'r",
+        "'x",
+        "'K",
+        "\u{2019}s",
+        "\u{2bc}",
+        "\u{ff07}",
+        "ſ",
+        "\u{212a}",
+        "s",
+        "S",
+        "l",
+        "e",
+        // Letters of each general category: Ll, Lu, Lt, Lm, Lo, and marks (Mn, Mc, Me).
+        "a",
+        "A",
+        "Hello",
+        "HELLO",
+        "hELLO",
+        "abcdefghijklmnopq",
+        "ABCDEFGHIJKLMNOPQ",
+        "é",
+        "e\u{301}",
+        "E\u{301}",
+        "\u{301}",
+        "\u{903}",
+        "\u{20dd}",
+        "ǅ",
+        "ʰ",
+        "中",
+        "日本",
+        "ß",
+        "ΣΑΣ",
+        "Straße",
+        "\u{1d400}",
+        // Numbers: Nd of other scripts, No, Nl.
+        "1",
+        "12",
+        "12345",
+        "٣",
+        "①",
+        "Ⅻ",
+        "½",
+        // Punctuation, symbols, controls.
+        "!",
+        "...",
+        "/",
+        "/\n",
+        "//",
+        "(",
+        "\u{1}",
+        "\u{7f}",
+        "🙂",
+        "€",
+    ];
+
     /// Text made of the characters where the patterns' branches meet.
     fn tricky() -> impl Strategy<Value = String> {
         let atoms = prop_oneof![
-            Just(" ".to_string()),
-            Just("  ".to_string()),
-            Just("\n".to_string()),
-            Just("\r\n".to_string()),
-            Just("\t".to_string()),
-            Just("\u{3000}".to_string()),
-            Just("\u{a0}".to_string()),
-            Just("\u{85}".to_string()),
-            Just("'s".to_string()),
-            Just("'LL".to_string()),
-            Just("'".to_string()),
-            Just("a".to_string()),
-            Just("Hello".to_string()),
-            Just("é".to_string()),
-            Just("\u{301}".to_string()),
-            Just("日本".to_string()),
-            Just("1".to_string()),
-            Just("12345".to_string()),
-            Just("٣".to_string()),
-            Just("!".to_string()),
-            Just("...".to_string()),
-            Just("/".to_string()),
-            Just("🙂".to_string()),
-            Just("ǅ".to_string()),
-            any::<char>().prop_map(String::from),
+            8 => proptest::sample::select(ATOMS).prop_map(String::from),
+            1 => any::<char>().prop_map(String::from),
         ];
-        proptest::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
+        vec(atoms, 0..40).prop_map(|v| v.concat())
     }
 
+    /// Each named pattern once: (hand-written splitter, fancy-regex).
     fn both_engines() -> &'static [(Pattern, Pattern)] {
         static BOTH: std::sync::OnceLock<Vec<(Pattern, Pattern)>> = std::sync::OnceLock::new();
         BOTH.get_or_init(|| {
-            NAMED_PATTERNS
+            let mut sources: Vec<&str> = NAMED_PATTERNS.iter().map(|(_, src)| *src).collect();
+            sources.dedup();
+            sources
                 .iter()
-                .map(|(_, src)| (Pattern::new(src).unwrap(), Pattern::new_general(src).unwrap()))
+                .map(|src| (Pattern::new(src).unwrap(), Pattern::new_general(src).unwrap()))
                 .collect()
         })
+    }
+
+    fn assert_same_split(text: &str) -> std::result::Result<(), TestCaseError> {
+        for (fast, slow) in both_engines() {
+            prop_assert_eq!(pieces(fast, text), pieces(slow, text), "pattern {}", fast.as_str());
+        }
+        Ok(())
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
         #[test]
         fn fast_path_splits_exactly_like_fancy_regex(text in tricky()) {
-            for (fast, slow) in both_engines() {
-                prop_assert_eq!(pieces(fast, &text), pieces(slow, &text), "pattern {}", fast.as_str());
+            assert_same_split(&text)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn fast_path_splits_arbitrary_text_like_fancy_regex(text in "\\PC{0,60}") {
+            assert_same_split(&text)?;
+        }
+
+        #[test]
+        fn fast_path_splits_arbitrary_chars_like_fancy_regex(chars in vec(any::<char>(), 0..60)) {
+            assert_same_split(&chars.into_iter().collect::<String>())?;
+        }
+    }
+
+    /// Every string of up to three characters from an alphabet of branch boundaries.
+    #[test]
+    fn fast_path_splits_all_short_strings_like_fancy_regex() {
+        let alphabet = [
+            ' ', '\n', '\r', '\t', '\u{a0}', 'a', 'A', 's', 'S', 'ſ', 'l', 'e', '\'', '1', '!', '/',
+            '\u{301}', 'ǅ', 'ʰ', '中', '٣', 'Ⅻ', '\u{85}', '\u{2028}',
+        ];
+        let mut text = String::new();
+        let mut count = 0;
+        for a in alphabet.iter().map(Some).chain([None]) {
+            for b in alphabet.iter().map(Some).chain([None]) {
+                for c in alphabet {
+                    text.clear();
+                    text.extend(a.into_iter().chain(b).chain([&c]));
+                    assert_same_split(&text).unwrap();
+                    count += 1;
+                }
             }
         }
+        assert_eq!(count, 25 * 25 * 24);
     }
 
     #[test]

@@ -533,8 +533,10 @@ class Encoding(_Handle):
             buf = _tls.ordinary
         except AttributeError:
             buf = _tls.ordinary = ffi.new("uint32_t[]", _SCRATCH_MAX)
-        # A closed handle passes NULL (None) and fails here; the slow path raises for it.
-        n = _encode_ordinary_into(self._raw, raw, len(raw), buf, _SCRATCH_MAX)
+        ptr = self._raw
+        if ptr is None:
+            ptr = self._ptr  # closed: raises ValueError
+        n = _encode_ordinary_into(ptr, raw, len(raw), buf, _SCRATCH_MAX)
         if n >= 0:
             return ffi.unpack(buf, n)
         out = ffi.new("bpekit_tokens *")

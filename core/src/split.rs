@@ -1,0 +1,780 @@
+//! A hand-written splitter for the named split patterns.
+//!
+//! It cuts text into exactly the pieces fancy-regex finds with [`GPT2_PATTERN`],
+//! [`CL100K_PATTERN`], [`O200K_PATTERN`], [`RUSTBPE_GPT4_PATTERN`] and [`NANOCHAT_PATTERN`],
+//! several times faster than running any regex engine on them.
+//!
+//! Design notes
+//! - Character classes. Every character gets one byte of class bits (see [`L`] .. [`PRE`]):
+//!   `\p{L}`, `\p{N}`, `\s`, "none of those", o200k's two letter classes, `[\r\n]` and the
+//!   letter-prefix class `[^\r\n\p{L}\p{N}]`. The bits are computed from regex-syntax's own
+//!   Unicode tables (the ones fancy-regex and regex-automata use), once, into a two-level
+//!   table: 4352 blocks of 256 code points, identical blocks stored once, plus a 128-entry
+//!   ASCII table. The end of the text has class 0, so it is in no class. Contraction
+//!   letters keep their case-fold sets, also from regex-syntax (`(?i)s` is `[Ssſ]`).
+//! - The patterns never match empty and every character starts some branch, so a match
+//!   always starts where the previous one ended: splitting is "find the end of the piece
+//!   that starts at `p`", repeatedly. [`piece_end`] does that with the branches tried in
+//!   the pattern's order, each branch reduced to a test on the first one or two
+//!   characters plus a scan. Leftmost-first alternation means the first branch that can
+//!   match wins; within a branch, greedy quantifiers with backtracking give the first
+//!   match in backtracking order, worked out per branch below.
+//! - One generic core, [`piece_end`], is instantiated per pattern through the [`Rules`]
+//!   constants; the branches the patterns share:
+//!   - Contractions `'(?:[sdmt]|ll|ve|re)` (GPT-2, case-sensitive) and `'(?i:...)`
+//!     (cl100k, rustbpe, nanochat): an apostrophe and one or two letters of the fold sets.
+//!   - "Optional prefix, then a run": ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+` and
+//!     `[^\r\n\p{L}\p{N}]?+\p{L}+`. The prefix is never itself in the run's class, so
+//!     with or without backtracking the branch matches iff the first character is in
+//!     the class (then: the run from it) or is a prefix character followed by one in the
+//!     class (then: both, and the run). Possessive `++` changes nothing: the run is
+//!     maximal and the branch ends there (or, for punctuation, a `[\r\n]*` / `[\r\n/]*`
+//!     tail follows, also maximal, as nothing follows it).
+//!   - `\p{N}{1,3}` / `\p{N}{1,2}`: at most that many number characters.
+//!   - Whitespace. A piece that starts with whitespace first tries the branches above
+//!     (a non-newline space can prefix letters; a ` ` can prefix punctuation). The
+//!     branches left all look at the maximal whitespace run `[p, q)`: `\s++$` (GPT-2,
+//!     cl100k) takes it when `q` is the end; `\s*[\r\n]` and o200k's `\s*[\r\n]+`
+//!     backtrack `\s*` until a newline follows, so they end just after the run's last
+//!     `\r`/`\n`, if there is one (so without a `\s++$` branch, as in rustbpe, nanochat
+//!     and o200k, a run with a newline at the end of the text ends at its last newline);
+//!     `\s+(?!\S)` takes the whole run at the end of text, else backtracks one character
+//!     (a space is then ahead), so it needs two or more characters and leaves the last
+//!     one; the last resort `\s` / `\s+` takes what is left: one character.
+//! - o200k's word branches, with `P = [^\r\n\p{L}\p{N}]`, `U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`,
+//!   `W = [\p{Ll}\p{Lm}\p{Lo}\p{M}]` and `C` the contraction suffix, are tried as
+//!   `P?U*W+C?` then `P?U+W*C?`, each first with the prefix taken (when the first
+//!   character is in `P`), then without it (which matters for combining marks: they are
+//!   in `P`, `U` and `W` at once). From a start `s`, `U*W+`: `U*` takes the maximal
+//!   U-run `[s, e)`; if the character at `e` is in `W`, `W+` takes the W-run from `e`;
+//!   otherwise `U*` gives back characters until one in `W` (hence in `U`∩`W`) is next:
+//!   the last such character of the run, which `W+` takes alone (the rest of the run is
+//!   not in `W`, nor is the character at `e`); if there is none, the branch fails.
+//!   `U+W*` takes a non-empty U-run and the W-run after it; when `U*W+` failed from the
+//!   same start that W-run is empty, so one scan of the U-run answers both. `C?` then
+//!   takes a contraction if one follows.
+//! - Input is `&str`, so UTF-8 is valid; characters are decoded by hand from the bytes
+//!   (ASCII bytes need no decoding) and pieces are cut at byte offsets.
+//! - Speed: the time goes into mispredicted branches at the ends of runs, so letter runs
+//!   (`\p{L}+`, o200k's W-runs) check eight ASCII bytes at a time with word arithmetic
+//!   and stop without a per-byte branch; other characters go through the tables. Each
+//!   pattern gets its own loop (generic over [`Rules`], not inlined into one another).
+//! - Tests: `pattern.rs` compares this splitter with fancy-regex on random text built
+//!   from the characters where branches meet and on arbitrary characters;
+//!   `tests/split_corpora.rs` on real corpora.
+//!
+//! [`GPT2_PATTERN`]: crate::pattern::GPT2_PATTERN
+//! [`CL100K_PATTERN`]: crate::pattern::CL100K_PATTERN
+//! [`O200K_PATTERN`]: crate::pattern::O200K_PATTERN
+//! [`RUSTBPE_GPT4_PATTERN`]: crate::pattern::RUSTBPE_GPT4_PATTERN
+//! [`NANOCHAT_PATTERN`]: crate::pattern::NANOCHAT_PATTERN
+
+use regex_syntax::hir::{Class, HirKind};
+use std::sync::OnceLock;
+
+/// Which named pattern to split with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// [`crate::pattern::GPT2_PATTERN`].
+    Gpt2,
+    /// [`crate::pattern::CL100K_PATTERN`].
+    Cl100k,
+    /// [`crate::pattern::O200K_PATTERN`].
+    O200k,
+    /// [`crate::pattern::RUSTBPE_GPT4_PATTERN`].
+    Rustbpe,
+    /// [`crate::pattern::NANOCHAT_PATTERN`].
+    Nanochat,
+}
+
+/// Calls `f` on each piece of `text`, in order, as fancy-regex would split it with the
+/// pattern of `flavor`.
+pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, f: impl FnMut(&'t str)) {
+    let t = tables();
+    match flavor {
+        Flavor::Gpt2 => split::<Gpt2>(t, text, f),
+        Flavor::Cl100k => split::<Cl100k>(t, text, f),
+        Flavor::O200k => split::<O200k>(t, text, f),
+        Flavor::Rustbpe => split::<Rustbpe>(t, text, f),
+        Flavor::Nanochat => split::<Nanochat>(t, text, f),
+    }
+}
+
+// Not inlined: each pattern gets its own compact loop.
+#[inline(never)]
+fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
+    let b = text.as_bytes();
+    let mut p = 0;
+    while p < b.len() {
+        let mut end = piece_end::<R>(t, b, p);
+        if end <= p {
+            // Cannot happen (see `classes_partition_the_characters`); should the tables ever
+            // break that, take one character rather than loop forever.
+            debug_assert!(false, "empty piece at {p}");
+            end = p + text[p..].chars().next().map_or(1, char::len_utf8);
+        }
+        f(&text[p..end]);
+        p = end;
+    }
+}
+
+// ---- Class bits ----
+
+/// `\p{L}`.
+const L: u8 = 1;
+/// `\p{N}`.
+const N: u8 = 2;
+/// `\s` (Unicode White_Space).
+const S: u8 = 4;
+/// `[^\s\p{L}\p{N}]`: punctuation, symbols, marks, controls, ...
+const O: u8 = 8;
+/// o200k's "upper" letters: `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`.
+const U: u8 = 16;
+/// o200k's "lower" letters: `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
+const W: u8 = 32;
+/// `[\r\n]`.
+const NL: u8 = 64;
+/// The letter prefix `[^\r\n\p{L}\p{N}]`.
+const PRE: u8 = 128;
+
+// Case-fold bits of the contraction letters.
+const FOLD_S: u8 = 1;
+const FOLD_D: u8 = 2;
+const FOLD_M: u8 = 4;
+const FOLD_T: u8 = 8;
+const FOLD_L: u8 = 16;
+const FOLD_V: u8 = 32;
+const FOLD_E: u8 = 64;
+const FOLD_R: u8 = 128;
+const FOLD_LETTERS: [(char, u8); 8] = [
+    ('s', FOLD_S),
+    ('d', FOLD_D),
+    ('m', FOLD_M),
+    ('t', FOLD_T),
+    ('l', FOLD_L),
+    ('v', FOLD_V),
+    ('e', FOLD_E),
+    ('r', FOLD_R),
+];
+
+// ---- The patterns as rules ----
+
+/// How a pattern's letter branch(es) look.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Letters {
+    /// ` ?\p{L}+` (GPT-2).
+    Space,
+    /// `[^\r\n\p{L}\p{N}]?+\p{L}+` (cl100k, rustbpe, nanochat).
+    Prefix,
+    /// o200k's two case-aware word branches with their optional contraction suffix.
+    O200k,
+}
+
+/// A named pattern, branch by branch (in the pattern's order: contraction, letters,
+/// numbers, punctuation, whitespace).
+trait Rules {
+    /// The leading contraction branch: absent, case-sensitive (`false`) or not (`true`).
+    const CONTRACTION: Option<bool>;
+    /// The letter branch(es).
+    const LETTERS: Letters;
+    /// Whether the number branch takes an optional leading space (` ?\p{N}+`).
+    const NUMBER_SPACE: bool;
+    /// At most this many number characters in one piece.
+    const NUMBER_MAX: usize;
+    /// After the punctuation run (` ?[^\s\p{L}\p{N}]+`): `[\r\n]*` (and `/` for `[\r\n/]*`).
+    const PUNCT_NEWLINES: bool;
+    const PUNCT_SLASH: bool;
+    /// `\s++$` comes before the newline branch.
+    const SPACE_TO_END: bool;
+    /// There is a `\s*[\r\n]` (o200k: `\s*[\r\n]+`) branch.
+    const SPACE_NEWLINE: bool;
+}
+
+/// `'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s`
+struct Gpt2;
+impl Rules for Gpt2 {
+    const CONTRACTION: Option<bool> = Some(false);
+    const LETTERS: Letters = Letters::Space;
+    const NUMBER_SPACE: bool = true;
+    const NUMBER_MAX: usize = usize::MAX;
+    const PUNCT_NEWLINES: bool = false;
+    const PUNCT_SLASH: bool = false;
+    const SPACE_TO_END: bool = true;
+    const SPACE_NEWLINE: bool = false;
+}
+
+/// `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`
+struct Cl100k;
+impl Rules for Cl100k {
+    const CONTRACTION: Option<bool> = Some(true);
+    const LETTERS: Letters = Letters::Prefix;
+    const NUMBER_SPACE: bool = false;
+    const NUMBER_MAX: usize = 3;
+    const PUNCT_NEWLINES: bool = true;
+    const PUNCT_SLASH: bool = false;
+    const SPACE_TO_END: bool = true;
+    const SPACE_NEWLINE: bool = true;
+}
+
+/// `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+`
+struct Rustbpe;
+impl Rules for Rustbpe {
+    const CONTRACTION: Option<bool> = Some(true);
+    const LETTERS: Letters = Letters::Prefix;
+    const NUMBER_SPACE: bool = false;
+    const NUMBER_MAX: usize = 3;
+    const PUNCT_NEWLINES: bool = true;
+    const PUNCT_SLASH: bool = false;
+    const SPACE_TO_END: bool = false;
+    const SPACE_NEWLINE: bool = true;
+}
+
+/// As [`Rustbpe`] with `\p{N}{1,2}`.
+struct Nanochat;
+impl Rules for Nanochat {
+    const CONTRACTION: Option<bool> = Some(true);
+    const LETTERS: Letters = Letters::Prefix;
+    const NUMBER_SPACE: bool = false;
+    const NUMBER_MAX: usize = 2;
+    const PUNCT_NEWLINES: bool = true;
+    const PUNCT_SLASH: bool = false;
+    const SPACE_TO_END: bool = false;
+    const SPACE_NEWLINE: bool = true;
+}
+
+/// `P?U*W+C?|P?U+W*C?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+/// (see the module notes for `P`, `U`, `W`, `C`).
+struct O200k;
+impl Rules for O200k {
+    const CONTRACTION: Option<bool> = None;
+    const LETTERS: Letters = Letters::O200k;
+    const NUMBER_SPACE: bool = false;
+    const NUMBER_MAX: usize = 3;
+    const PUNCT_NEWLINES: bool = true;
+    const PUNCT_SLASH: bool = true;
+    const SPACE_TO_END: bool = false;
+    const SPACE_NEWLINE: bool = true;
+}
+
+/// The end of the piece that starts at `p < b.len()`.
+#[inline(always)]
+fn piece_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
+    let (c, n) = t.class_at(b, p);
+    let q = p + n; // after the first character
+
+    // A letter first: the letter branch, without its prefix (the commonest case, so first;
+    // a letter starts no earlier branch).
+    if c & L != 0 {
+        match R::LETTERS {
+            Letters::Space | Letters::Prefix => return t.run_ascii(b, q, L, Ascii::Letter),
+            Letters::O200k => {
+                if let Some(end) = t.o200k_word(b, p, c, q) {
+                    return end;
+                }
+            }
+        }
+    }
+
+    // Contractions.
+    if let Some(case_insensitive) = R::CONTRACTION {
+        if b[p] == b'\'' {
+            if let Some(end) = t.contraction(b, q, case_insensitive) {
+                return end;
+            }
+        }
+    }
+
+    let space = b[p] == b' ';
+    let (next, m) = t.class_at_or_end(b, q);
+    let r = q + m; // after the second character
+
+    // Letters after a prefix (and o200k's words that start with a mark).
+    match R::LETTERS {
+        Letters::Space => {
+            if space && next & L != 0 {
+                return t.run_ascii(b, r, L, Ascii::Letter);
+            }
+        }
+        Letters::Prefix => {
+            if c & PRE != 0 && next & L != 0 {
+                return t.run_ascii(b, r, L, Ascii::Letter);
+            }
+        }
+        Letters::O200k => {
+            // Both word branches need a U or W character first, after an optional prefix.
+            if c & L == 0 && (c & (U | W) != 0 || (c & PRE != 0 && next & (U | W) != 0)) {
+                if let Some(end) = t.o200k_word(b, p, c, q) {
+                    return end;
+                }
+            }
+        }
+    }
+
+    // Numbers.
+    if c & N != 0 {
+        return t.run_max(b, q, N, R::NUMBER_MAX - 1);
+    }
+    if R::NUMBER_SPACE && space && next & N != 0 {
+        return t.run_max(b, r, N, R::NUMBER_MAX - 1);
+    }
+
+    // Punctuation and the like.
+    let punct_end = if c & O != 0 {
+        Some(t.run(b, q, O))
+    } else if space && next & O != 0 {
+        Some(t.run(b, r, O))
+    } else {
+        None
+    };
+    if let Some(mut end) = punct_end {
+        if R::PUNCT_NEWLINES {
+            while end < b.len() && (matches!(b[end], b'\r' | b'\n') || (R::PUNCT_SLASH && b[end] == b'/')) {
+                end += 1;
+            }
+        }
+        return end;
+    }
+
+    // Whitespace: `c` is in `\s`, the only class left.
+    space_end::<R>(t, b, p)
+}
+
+/// The end of the piece that starts with the whitespace at `p` once no earlier branch matched.
+#[inline(always)]
+fn space_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
+    let mut i = p;
+    let mut last = p; // start of the run's last character
+    let mut newline_end = None; // just after the run's last `\r` or `\n`
+    while i < b.len() {
+        let (c, n) = t.class_at(b, i);
+        if c & S == 0 {
+            break;
+        }
+        if c & NL != 0 {
+            newline_end = Some(i + n);
+        }
+        last = i;
+        i += n;
+    }
+    // `\s++$`
+    if R::SPACE_TO_END && i == b.len() {
+        return i;
+    }
+    // `\s*[\r\n]` / `\s*[\r\n]+`
+    if R::SPACE_NEWLINE {
+        if let Some(end) = newline_end {
+            return end;
+        }
+    }
+    // `\s+(?!\S)`: the whole run at the end, else all but its last character.
+    if i == b.len() {
+        return i;
+    }
+    if last > p {
+        return last;
+    }
+    // `\s` / `\s+`: a single character.
+    i
+}
+
+// ---- Tables ----
+
+/// The class tables (see the module notes).
+struct Tables {
+    /// Classes of the ASCII characters.
+    ascii: [u8; 128],
+    /// For each block of 256 code points, its row in `rows`.
+    index: Vec<u16>,
+    /// The distinct rows of classes.
+    rows: Vec<[u8; 256]>,
+    /// Case-fold bits ([`FOLD_S`] ..) of the ASCII characters.
+    fold_ascii: [u8; 128],
+    /// Case-fold bits of the other characters that fold to a contraction letter.
+    fold_other: Vec<(char, u8)>,
+}
+
+/// The tables, built on first use.
+pub(crate) fn tables_ready() {
+    tables();
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(Tables::build)
+}
+
+/// The code point ranges of a regex-syntax class expression such as `\p{L}` or `(?i)s`.
+fn class_ranges(expr: &str) -> Vec<(u32, u32)> {
+    let hir = regex_syntax::Parser::new()
+        .parse(expr)
+        .unwrap_or_else(|e| unreachable!("{expr} is a valid class: {e}"));
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(cls)) => {
+            cls.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect()
+        }
+        HirKind::Literal(lit) => std::str::from_utf8(&lit.0)
+            .unwrap_or_else(|_| unreachable!("literal of {expr} is UTF-8"))
+            .chars()
+            .map(|c| (u32::from(c), u32::from(c)))
+            .collect(),
+        other => unreachable!("{expr} is not a class: {other:?}"),
+    }
+}
+
+impl Tables {
+    fn build() -> Tables {
+        const BLOCKS: usize = 0x110000 >> 8;
+        let mut class = vec![0u8; 0x110000];
+        let mut set = |expr: &str, bit: u8| {
+            for (lo, hi) in class_ranges(expr) {
+                for c in &mut class[lo as usize..=hi as usize] {
+                    *c |= bit;
+                }
+            }
+        };
+        set(r"\p{L}", L);
+        set(r"\p{N}", N);
+        set(r"\s", S);
+        set(r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", U);
+        set(r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]", W);
+        set(r"[\r\n]", NL);
+        set(r"[^\s\p{L}\p{N}]", O);
+        set(r"[^\r\n\p{L}\p{N}]", PRE);
+
+        let mut ascii = [0u8; 128];
+        ascii.copy_from_slice(&class[..128]);
+        let mut index = Vec::with_capacity(BLOCKS);
+        let mut rows: Vec<[u8; 256]> = Vec::new();
+        for block in class.chunks_exact(256) {
+            let row: [u8; 256] = block.try_into().unwrap_or_else(|_| unreachable!("256 classes"));
+            let at = rows.iter().position(|r| *r == row).unwrap_or_else(|| {
+                rows.push(row);
+                rows.len() - 1
+            });
+            index.push(u16::try_from(at).unwrap_or_else(|_| unreachable!("fewer than 65536 rows")));
+        }
+
+        let mut fold_ascii = [0u8; 128];
+        let mut fold_other = Vec::new();
+        for (letter, bit) in FOLD_LETTERS {
+            for (lo, hi) in class_ranges(&format!("(?i){letter}")) {
+                for c in (lo..=hi).filter_map(char::from_u32) {
+                    if c.is_ascii() {
+                        fold_ascii[c as usize] |= bit;
+                    } else {
+                        fold_other.push((c, bit));
+                    }
+                }
+            }
+        }
+        Tables { ascii, index, rows, fold_ascii, fold_other }
+    }
+
+    /// The class of the character at byte `i` (a character boundary) and its length.
+    #[inline(always)]
+    fn class_at(&self, b: &[u8], i: usize) -> (u8, usize) {
+        let x = b[i];
+        if x < 0x80 {
+            (self.ascii[usize::from(x)], 1)
+        } else {
+            let (c, n) = decode(b, i);
+            (self.rows[usize::from(self.index[(c >> 8) as usize])][(c & 0xFF) as usize], n)
+        }
+    }
+
+    /// As [`Tables::class_at`], with class 0 (no class) at the end of the text.
+    #[inline(always)]
+    fn class_at_or_end(&self, b: &[u8], i: usize) -> (u8, usize) {
+        if i < b.len() {
+            self.class_at(b, i)
+        } else {
+            (0, 0)
+        }
+    }
+
+    /// The end of the run of characters in class `bit` from `i`.
+    #[inline(always)]
+    fn run(&self, b: &[u8], mut i: usize, bit: u8) -> usize {
+        while i < b.len() {
+            let (c, n) = self.class_at(b, i);
+            if c & bit == 0 {
+                break;
+            }
+            i += n;
+        }
+        i
+    }
+
+    /// As [`Tables::run`] for a class whose ASCII members are those of `kind`: ASCII is
+    /// scanned eight bytes at a time (no per-byte branch to mispredict at the end of a
+    /// short word), the rest character by character.
+    #[inline(always)]
+    fn run_ascii(&self, b: &[u8], mut i: usize, bit: u8, kind: Ascii) -> usize {
+        while let Some(chunk) = b.get(i..i + 8) {
+            let k = ascii_prefix(chunk, kind);
+            i += k;
+            if k < 8 {
+                if b[i] < 0x80 {
+                    return i; // an ASCII byte not in `kind`: not in the class either
+                }
+                break;
+            }
+        }
+        self.run(b, i, bit)
+    }
+
+    /// As [`Tables::run`], but at most `max` characters.
+    #[inline(always)]
+    fn run_max(&self, b: &[u8], mut i: usize, bit: u8, max: usize) -> usize {
+        let mut left = max;
+        while left > 0 && i < b.len() {
+            let (c, n) = self.class_at(b, i);
+            if c & bit == 0 {
+                break;
+            }
+            i += n;
+            left -= 1;
+        }
+        i
+    }
+
+    /// The case-fold bits of the character at `i` (none at the end) and its end.
+    #[inline]
+    fn fold_at(&self, b: &[u8], i: usize, case_insensitive: bool) -> (u8, usize) {
+        let Some(&x) = b.get(i) else { return (0, i) };
+        if x < 0x80 {
+            let bits = self.fold_ascii[usize::from(x)];
+            // Case-sensitive: only the lowercase letter itself.
+            let bits = if case_insensitive || x.is_ascii_lowercase() { bits } else { 0 };
+            return (bits, i + 1);
+        }
+        let (c, n) = decode(b, i);
+        let bits = if case_insensitive {
+            self.fold_other.iter().filter(|(f, _)| u32::from(*f) == c).fold(0, |acc, (_, bit)| acc | bit)
+        } else {
+            0
+        };
+        (bits, i + n)
+    }
+
+    /// After an apostrophe (`i` is just after it): the end of `(?:[sdmt]|ll|ve|re)`
+    /// (case-insensitively, or not), if it matches.
+    #[inline]
+    fn contraction(&self, b: &[u8], i: usize, case_insensitive: bool) -> Option<usize> {
+        let (first, j) = self.fold_at(b, i, case_insensitive);
+        if first & (FOLD_S | FOLD_D | FOLD_M | FOLD_T) != 0 {
+            return Some(j);
+        }
+        if first & (FOLD_L | FOLD_V | FOLD_R) == 0 {
+            return None;
+        }
+        let (second, k) = self.fold_at(b, j, case_insensitive);
+        let second_ok = if first & FOLD_L != 0 { second & FOLD_L != 0 } else { second & FOLD_E != 0 };
+        second_ok.then_some(k)
+    }
+
+    /// o200k's word branches at `p` (first character of class `c`, ending at `q`):
+    /// `P?U*W+C?` then `P?U+W*C?`, each with the prefix first (see the module notes).
+    #[inline(always)]
+    fn o200k_word(&self, b: &[u8], p: usize, c: u8, q: usize) -> Option<usize> {
+        let end = if c & PRE != 0 {
+            // In order: U*W+ after the prefix, U*W+ from `p`, U+W* after it, U+W* from `p`.
+            match self.upper_lower(b, q) {
+                Ok(end) => end,
+                Err(after_prefix) => match self.upper_lower(b, p) {
+                    Ok(end) => end,
+                    Err(_) if after_prefix > q => after_prefix,
+                    Err(e) if e > p => e,
+                    Err(_) => return None,
+                },
+            }
+        } else {
+            match self.upper_lower(b, p) {
+                Ok(end) => end,
+                Err(e) if e > p => e,
+                Err(_) => return None,
+            }
+        };
+        // `(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
+        if b.get(end) == Some(&b'\'') {
+            if let Some(e) = self.contraction(b, end + 1, true) {
+                return Some(e);
+            }
+        }
+        Some(end)
+    }
+
+    /// `U*W+` from `s` (greedy, backtracking): `Ok(end)` if it matches. If not, `Err(e)`
+    /// with `e` the end of the U-run from `s`, which is where `U+W*` ends if `e > s`: the
+    /// W-run after the U-run is empty, or `U*W+` would have matched.
+    #[inline(always)]
+    fn upper_lower(&self, b: &[u8], s: usize) -> Result<usize, usize> {
+        // ASCII capitals are in U, not in W: skip them first.
+        let mut i = s;
+        while b.get(i).is_some_and(u8::is_ascii_uppercase) {
+            i += 1;
+        }
+        let mut last_w_end = None; // end of the last W character of the U-run
+        loop {
+            let (c, n) = self.class_at_or_end(b, i);
+            if c & U == 0 {
+                return if c & W != 0 {
+                    Ok(self.run_ascii(b, i, W, Ascii::Lower))
+                } else {
+                    last_w_end.ok_or(i)
+                };
+            }
+            i += n;
+            if c & W != 0 {
+                last_w_end = Some(i);
+            }
+        }
+    }
+}
+
+/// ASCII letters, as a class scanned eight bytes at a time; [`Tables::run_ascii`] relies on
+/// these being exactly the ASCII members of [`L`] and [`W`] (tested).
+#[derive(Clone, Copy)]
+enum Ascii {
+    /// `[A-Za-z]`: the ASCII of `\p{L}`.
+    Letter,
+    /// `[a-z]`: the ASCII of `W`.
+    Lower,
+}
+
+/// How many leading bytes of `chunk` (eight bytes) are ASCII letters of `kind`.
+#[inline(always)]
+fn ascii_prefix(chunk: &[u8], kind: Ascii) -> usize {
+    const fn splat(v: u8) -> u64 {
+        u64::from_ne_bytes([v; 8])
+    }
+    const HIGH: u64 = splat(0x80);
+    let x = u64::from_le_bytes(chunk.try_into().unwrap_or_else(|_| unreachable!("eight bytes")));
+    // Each byte without its high bit (so the sums below never carry into the next byte),
+    // folded to lowercase for `Letter`.
+    let y = match kind {
+        Ascii::Letter => (x & !HIGH) | splat(0x20),
+        Ascii::Lower => x & !HIGH,
+    };
+    // High bit of each byte: `y >= 'a'`, `y > 'z'`, and the byte was ASCII.
+    let at_least_a = y.wrapping_add(splat(0x80 - b'a'));
+    let above_z = y.wrapping_add(splat(0x7F - b'z'));
+    let yes = at_least_a & !above_z & !x & HIGH;
+    ((!yes & HIGH).trailing_zeros() / 8) as usize
+}
+
+/// The code point of the non-ASCII character at byte `i` of valid UTF-8, and its length.
+#[inline(always)]
+fn decode(b: &[u8], i: usize) -> (u32, usize) {
+    let b0 = u32::from(b[i]);
+    let cont = |k: usize| u32::from(b[i + k]) & 0x3F;
+    if b0 < 0xE0 {
+        (((b0 & 0x1F) << 6) | cont(1), 2)
+    } else if b0 < 0xF0 {
+        (((b0 & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
+    } else {
+        (((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3), 4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class_of(c: char) -> u8 {
+        let mut buf = [0; 4];
+        tables().class_at(c.encode_utf8(&mut buf).as_bytes(), 0).0
+    }
+
+    #[test]
+    fn classes_follow_the_unicode_tables() {
+        for c in ['a', 'Z', 'é', 'ǅ', 'ʰ', '中'] {
+            assert_ne!(class_of(c) & L, 0, "{c:?}");
+        }
+        for c in ['7', '٣', '①', 'Ⅻ'] {
+            assert_eq!(class_of(c) & (N | L | S | O), N, "{c:?}");
+        }
+        let white_space =
+            "\t\n\x0b\x0c\r \u{85}\u{a0}\u{1680}\u{2000}\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}";
+        for c in white_space.chars() {
+            assert_ne!(class_of(c) & S, 0, "{c:?}");
+        }
+        for c in ['\u{200b}', '\u{180e}', '\u{feff}', '\x1c'] {
+            assert_eq!(class_of(c) & S, 0, "{c:?}");
+        }
+        // Marks are in both o200k letter classes, and not letters.
+        assert_eq!(class_of('\u{301}'), O | U | W | PRE);
+        assert_eq!(class_of('\u{903}'), O | U | W | PRE);
+        assert_eq!(class_of('ǅ'), L | U); // Lt
+        assert_eq!(class_of('ʰ'), L | U | W); // Lm
+        assert_eq!(class_of('a'), L | W);
+        assert_eq!(class_of('A'), L | U);
+        assert_eq!(class_of('\n'), S | NL);
+        assert_eq!(class_of(' '), S | PRE);
+        assert_eq!(class_of('!'), O | PRE);
+    }
+
+    /// What `piece_end` relies on to always make progress: every character is in exactly
+    /// one of `\p{L}`, `\p{N}`, `\s` and the rest, and every letter starts an o200k word.
+    #[test]
+    fn classes_partition_the_characters() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let class = class_of(c);
+            assert_eq!((class & (L | N | S | O)).count_ones(), 1, "{c:?}");
+            if class & L != 0 {
+                assert_ne!(class & (U | W), 0, "{c:?}");
+            }
+            assert_eq!(class & NL != 0, matches!(c, '\r' | '\n'), "{c:?}");
+            assert_eq!(class & PRE != 0, class & (L | N | NL) == 0, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn contraction_letters_fold_like_regex_syntax() {
+        let t = tables();
+        assert_eq!(t.fold_ascii[usize::from(b'S')], FOLD_S);
+        assert_eq!(t.fold_ascii[usize::from(b's')], FOLD_S);
+        assert!(t.fold_other.contains(&('ſ', FOLD_S)));
+        assert_eq!(t.fold_other.len(), 1, "{:?}", t.fold_other);
+        let text = "'ſ";
+        assert_eq!(t.contraction(text.as_bytes(), 1, true), Some(text.len()));
+        assert_eq!(t.contraction(text.as_bytes(), 1, false), None);
+        assert_eq!(t.contraction(b"'Ll", 1, true), Some(3));
+        assert_eq!(t.contraction(b"'Ll", 1, false), None);
+        assert_eq!(t.contraction(b"'vE", 1, true), Some(3));
+        assert_eq!(t.contraction(b"'le", 1, true), None);
+        assert_eq!(t.contraction(b"'", 1, true), None);
+    }
+
+    #[test]
+    fn ascii_scans_agree_with_the_tables() {
+        let t = tables();
+        for x in 0..=255u8 {
+            let class = if x < 0x80 { t.ascii[usize::from(x)] } else { 0 };
+            for (kind, bit) in [(Ascii::Letter, L), (Ascii::Lower, W)] {
+                // The byte at each of the eight positions, after letters of its kind.
+                for at in 0..8 {
+                    let mut chunk = [b'q'; 8];
+                    chunk[at] = x;
+                    let expect = if class & bit != 0 { 8 } else { at };
+                    assert_eq!(ascii_prefix(&chunk, kind), expect, "byte {x:#x} at {at}");
+                }
+            }
+        }
+        let text = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéa";
+        let boundaries = || (0..=text.len()).filter(|&i| text.is_char_boundary(i));
+        for i in boundaries() {
+            for j in boundaries().filter(|&j| j >= i) {
+                let b = &text.as_bytes()[..j];
+                assert_eq!(t.run_ascii(b, i, L, Ascii::Letter), t.run(b, i, L), "{i}..{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn tables_are_compact() {
+        let t = tables();
+        assert_eq!(t.index.len(), 0x1100);
+        assert!(t.rows.len() < 1024, "{} rows", t.rows.len());
+    }
+}
