@@ -40,6 +40,7 @@ fn main() {
             "latin-1 run",
             (0..mib / 2).map(|_| char::from_u32(0xc0 + (rand() % 0x3f) as u32).unwrap()).collect(),
         ),
+        ("random bytes as latin-1", (0..mib).map(|_| char::from((rand() % 256) as u8)).collect()),
         ("random letters", (0..mib).map(|_| (b'a' + (rand() % 26) as u8) as char).collect()),
     ];
     if let Some(path) = args.get(2) {

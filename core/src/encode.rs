@@ -49,6 +49,9 @@ pub struct Tokenizer {
     starts: Vec<usize>,
     token_data: Vec<u8>,
     byte_ranks: [u32; 256],
+    /// The rank of every two-byte string (`u32::MAX` if none), indexed big-endian: most
+    /// pair lookups in a merge are of two bytes, and this table stays in cache.
+    pair2: Vec<u32>,
     /// Length of the longest ranked token, in bytes.
     max_token_len: usize,
     specials: Specials,
@@ -62,6 +65,9 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 pub(crate) fn unique_id() -> u64 {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
+
+/// Pieces shorter than this merge faster than a cache lookup and insert.
+const CACHE_MIN: usize = 6;
 
 /// Tokens kept per cache before it starts over.
 const CACHE_MAX_TOKENS: usize = 1 << 18;
@@ -262,6 +268,12 @@ impl Tokenizer {
         }
         starts.push(token_data.len());
         drop(by_rank);
+        let mut pair2 = vec![u32::MAX; 1 << 16];
+        for (token, &rank) in encoder.iter() {
+            if let [a, b] = *token {
+                pair2[usize::from(a) << 8 | usize::from(b)] = rank;
+            }
+        }
         let id = unique_id();
         let max_token_len = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
         Ok(Tokenizer {
@@ -271,6 +283,7 @@ impl Tokenizer {
             starts,
             token_data,
             byte_ranks,
+            pair2,
             max_token_len,
             specials: Specials::default(),
             trie: std::sync::OnceLock::new(),
@@ -586,9 +599,17 @@ impl Tokenizer {
         match piece.len() {
             0 => {}
             1 => out.push(self.byte_ranks[piece[0] as usize]),
+            2 => match self.pair2[usize::from(piece[0]) << 8 | usize::from(piece[1])] {
+                u32::MAX => {
+                    out.extend([self.byte_ranks[piece[0] as usize], self.byte_ranks[piece[1] as usize]])
+                }
+                id => out.push(id),
+            },
             _ => {
                 if let Some(&id) = self.encoder.get(piece) {
                     out.push(id);
+                } else if piece.len() < CACHE_MIN {
+                    self.merge_scan(piece, out);
                 } else if piece.len() <= MID_MAX {
                     self.merge_cached(piece, out);
                 } else if piece.len() < BACKTRACK_MIN {
@@ -644,6 +665,9 @@ impl Tokenizer {
         // grow far beyond any token, from hashing ever longer slices).
         if bytes.len() > self.max_token_len {
             return u32::MAX;
+        }
+        if let [a, b] = *bytes {
+            return self.pair2[usize::from(a) << 8 | usize::from(b)];
         }
         self.encoder.get(bytes).copied().unwrap_or(u32::MAX)
     }
@@ -919,8 +943,28 @@ mod tests {
     #[ignore = "needs the shared rank files: BPEKIT_DATA (make test-rust runs it when they exist)"]
     fn backtrack_equals_heap_on_real_vocabularies() {
         let atoms: &[&[u8]] = &[
-            b"a", b"b", b"ab", b"aa", b"e", b"the", b" ", b"  ", b"\n", b"\t", b"1", b"23", b"=", b"-", b".",
-            "é".as_bytes(), "中".as_bytes(), "の".as_bytes(), "ж".as_bytes(), b"\xff", b"\xc3", b"\x80",
+            b"a",
+            b"b",
+            b"ab",
+            b"aa",
+            b"e",
+            b"the",
+            b" ",
+            b"  ",
+            b"\n",
+            b"\t",
+            b"1",
+            b"23",
+            b"=",
+            b"-",
+            b".",
+            "é".as_bytes(),
+            "中".as_bytes(),
+            "の".as_bytes(),
+            "ж".as_bytes(),
+            b"\xff",
+            b"\xc3",
+            b"\x80",
         ];
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
@@ -933,7 +977,8 @@ mod tests {
             let t = Tokenizer::from_tiktoken(&shared_ranks(name), Pattern::default_pattern()).unwrap();
             for case in 0..300 {
                 // A few atoms per piece, so that runs repeat and mix.
-                let alphabet: Vec<&[u8]> = (0..1 + case % 4).map(|_| atoms[next() as usize % atoms.len()]).collect();
+                let alphabet: Vec<&[u8]> =
+                    (0..1 + case % 4).map(|_| atoms[next() as usize % atoms.len()]).collect();
                 let len = SCAN_MAX + 1 + next() as usize % 3000;
                 let mut piece = Vec::with_capacity(len + 8);
                 while piece.len() < len {

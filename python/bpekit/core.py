@@ -38,6 +38,8 @@ O200K_PATTERN: str = _named_pattern("o200k_base")
 RUSTBPE_GPT4_PATTERN: str = _named_pattern("rustbpe")
 #: nanochat's variant: numbers in groups of at most two digits.
 NANOCHAT_PATTERN: str = _named_pattern("nanochat")
+# Patterns under which every single character is a piece of its own.
+_CHAR_IS_PIECE = frozenset((GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN, NANOCHAT_PATTERN))
 
 
 # ==== Marshalling helpers ====
@@ -256,6 +258,12 @@ class Encoding(_Handle):
         self._policies: dict[tuple[Any, Any], Any] = {}
         self._special_tokens = self._read_special_tokens()
         self.special_tokens_set: frozenset[str] = frozenset(self._special_tokens)
+        # One ASCII character is one piece and one byte, so one token: its id, for a call
+        # whose native round trip would cost more than the work (only where the pattern
+        # makes every character a piece).
+        self._ascii_ids: tuple[int, ...] | None = None
+        if self.pat_str in _CHAR_IS_PIECE:
+            self._ascii_ids = tuple(self.encode_single_token(bytes([b])) for b in range(128))
 
     @classmethod
     def _from_ptr(cls, ptr: Any, name: str) -> Encoding:
@@ -525,20 +533,23 @@ class Encoding(_Handle):
         >>> enc.encode_ordinary("hi")
         [104, 105]
         """
+        if self._ascii_ids is not None and len(text) == 1 and isinstance(text, str) and text < "\x80":
+            return [self._ascii_ids[ord(text)]]
         try:
             raw = text.encode("utf-8")
         except (UnicodeEncodeError, AttributeError):
             raw = _text_bytes(text)
-        try:
-            buf = _tls.ordinary
-        except AttributeError:
-            buf = _tls.ordinary = ffi.new("uint32_t[]", _SCRATCH_MAX)
-        ptr = self._raw
-        if ptr is None:
-            ptr = self._ptr  # closed: raises ValueError
-        n = _encode_ordinary_into(ptr, raw, len(raw), buf, _SCRATCH_MAX)
-        if n >= 0:
-            return ffi.unpack(buf, n)
+        if len(raw) <= _SCRATCH_MAX:  # then the ids fit: never more ids than bytes
+            try:
+                buf = _tls.ordinary
+            except AttributeError:
+                buf = _tls.ordinary = ffi.new("uint32_t[]", _SCRATCH_MAX)
+            ptr = self._raw
+            if ptr is None:
+                ptr = self._ptr  # closed: raises ValueError
+            n = _encode_ordinary_into(ptr, raw, len(raw), buf, _SCRATCH_MAX)
+            if n >= 0:
+                return ffi.unpack(buf, n)
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
         return _take_tokens(out)

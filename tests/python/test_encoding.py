@@ -167,6 +167,24 @@ def test_real_encodings_any_text_incl_surrogates(name, text):
     assert ours.encode(text, allowed_special="all") == tk.encode(text, allowed_special="all")
 
 
+def test_single_characters_like_tiktoken(pair):
+    """Every ASCII character alone (served without a native call) and a few others."""
+    ours, tk = pair
+    for text in [chr(c) for c in range(128)] + ["é", "中", "🙂", "\ud800"]:
+        assert ours.encode_ordinary(text) == tk.encode_ordinary(text), repr(text)
+        assert ours.encode(text, disallowed_special=()) == tk.encode(text, disallowed_special=()), repr(text)
+
+
+def test_single_character_under_a_pattern_that_skips_it(toy_pair):
+    """Under a pattern that leaves a character out, it gives no token (as in tiktoken)."""
+    ours, _ = toy_pair
+    custom = bpekit.Encoding("w", pat_str=r"\w+", mergeable_ranks=ours.mergeable_ranks, special_tokens={})
+    tk = tiktoken.Encoding("w", pat_str=r"\w+", mergeable_ranks=ours.mergeable_ranks, special_tokens={})
+    for text in [" ", "a", "!", "\n"]:
+        assert custom.encode_ordinary(text) == tk.encode_ordinary(text), repr(text)
+    assert custom.encode_ordinary(" ") == []
+
+
 @pytest.mark.parametrize("long", ["a" * 100_000, " " * 100_000, "1" * 100_000, "日本語" * 30_000, "a b" * 30_000, " \n" * 20_000])
 def test_long_runs_like_tiktoken(long):
     ours, tk = real_pair("cl100k_base")
