@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import lzma
 import os
 import sys
@@ -34,3 +35,22 @@ def _not_the_source_tree():
             f"bpekit was imported from the source tree ({bpekit.__file__}); "
             "run the tests through `make test`, which installs the wheel into a venv"
         )
+
+
+@functools.lru_cache(maxsize=None)
+def real_pair(name: str) -> tuple[object, object]:
+    """OpenAI's encoding `name` in both bpekit and tiktoken, from the shared rank files (or skip)."""
+    import bpekit
+
+    path = DATA / f"{name}.tiktoken"
+    if not path.exists():
+        pytest.skip(f"{path} not found (set BPEKIT_DATA to the shared data directory)")
+    tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
+    from tiktoken.load import load_tiktoken_bpe
+
+    from bpekit._registry import PRESETS
+
+    ours = bpekit.get_encoding(name, data_dir=DATA)
+    _, _, pat, specials, n_vocab = PRESETS[name]
+    tk = tiktoken.Encoding(name, pat_str=pat, mergeable_ranks=load_tiktoken_bpe(str(path)), special_tokens=specials, explicit_n_vocab=n_vocab)
+    return ours, tk

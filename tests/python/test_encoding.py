@@ -3,7 +3,6 @@ same exception types), plus what bpekit adds (count, numpy, batch offsets)."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import pickle
 import shutil
@@ -14,10 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpekit
-from conftest import DATA, corpus
+from conftest import DATA, corpus, real_pair
 
 tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
-from tiktoken.load import load_tiktoken_bpe  # noqa: E402
 
 SPECIALS = ["<|endoftext|>", "<|fim|>", "<|end|>"]
 
@@ -29,19 +27,6 @@ def toy_pair() -> tuple[bpekit.Encoding, object]:
     ours = bpekit.train(texts, vocab_size=600, special_tokens=SPECIALS, name="toy")
     ranks = ours.mergeable_ranks
     tk = tiktoken.Encoding("toy", pat_str=ours.pat_str, mergeable_ranks=ranks, special_tokens=ours.special_tokens)
-    return ours, tk
-
-
-@functools.lru_cache(maxsize=None)
-def real_pair(name: str) -> tuple[bpekit.Encoding, object]:
-    path = DATA / f"{name}.tiktoken"
-    if not path.exists():
-        pytest.skip(f"{path} not found (set BPEKIT_DATA)")
-    ours = bpekit.get_encoding(name, data_dir=DATA)
-    from bpekit._registry import PRESETS
-
-    _, _, pat, specials, n_vocab = PRESETS[name]
-    tk = tiktoken.Encoding(name, pat_str=pat, mergeable_ranks=load_tiktoken_bpe(str(path)), special_tokens=specials, explicit_n_vocab=n_vocab)
     return ours, tk
 
 

@@ -4,17 +4,15 @@ sorts them), the same exceptions."""
 
 from __future__ import annotations
 
-import functools
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpekit
-from conftest import DATA, corpus
+from conftest import corpus, real_pair
 
 tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
-from tiktoken.load import load_tiktoken_bpe  # noqa: E402
 
 REAL = ["r50k_base", "cl100k_base", "o200k_base"]
 
@@ -25,20 +23,6 @@ def toy_pair() -> tuple[bpekit.Encoding, object]:
     texts = ["The quick brown fox jumps over the lazy dog. " * 30, "def f(x):\n    return x * 2\n" * 20, "héllo 你好 🙂 " * 10]
     ours = bpekit.train(texts, vocab_size=600, special_tokens=["<|endoftext|>", "<|end|>"], name="toy")
     tk = tiktoken.Encoding("toy", pat_str=ours.pat_str, mergeable_ranks=ours.mergeable_ranks, special_tokens=ours.special_tokens)
-    return ours, tk
-
-
-@functools.lru_cache(maxsize=None)
-def real_pair(name: str) -> tuple[bpekit.Encoding, object]:
-    """OpenAI's encoding `name` in both libraries, from the shared rank files (or skip)."""
-    path = DATA / f"{name}.tiktoken"
-    if not path.exists():
-        pytest.skip(f"{path} not found (set BPEKIT_DATA to the shared data directory)")
-    ours = bpekit.get_encoding(name, data_dir=DATA)
-    from bpekit._registry import PRESETS
-
-    _, _, pat, specials, n_vocab = PRESETS[name]
-    tk = tiktoken.Encoding(name, pat_str=pat, mergeable_ranks=load_tiktoken_bpe(str(path)), special_tokens=specials, explicit_n_vocab=n_vocab)
     return ours, tk
 
 
