@@ -135,6 +135,20 @@ def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
     return ffi.unpack(buf, ln[0])
 
 
+def _batch_lists(ids: Any, offsets: Any) -> list[list[int]]:
+    """One list per text from a native batch result, which it frees."""
+    try:
+        offs = ffi.unpack(offsets.data, offsets.len)
+        if not ids.len:
+            return [[] for _ in range(len(offs) - 1)]
+        base, unpack = ids.ids, ffi.unpack
+        # One list per text straight from the native buffer (no flat list to slice).
+        return [unpack(base + offs[i], offs[i + 1] - offs[i]) for i in range(len(offs) - 1)]
+    finally:
+        lib.bpekit_tokens_free(ids)
+        lib.bpekit_offsets_free(offsets)
+
+
 def _take_tokens(out: Any) -> list[int]:
     try:
         return ffi.unpack(out.ids, out.len) if out.len else []
@@ -534,6 +548,8 @@ class Encoding(_Handle):
         [104, 105]
         """
         if self._ascii_ids is not None and len(text) == 1 and isinstance(text, str) and text < "\x80":
+            if self._raw is None:
+                return [self._ptr]  # closed: the property raises ValueError
             return [self._ascii_ids[ord(text)]]
         try:
             raw = text.encode("utf-8")
@@ -626,17 +642,7 @@ class Encoding(_Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
         """Encodes many texts in one native call, on up to ``num_threads`` threads."""
-        ids, offsets = self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads)
-        try:
-            offs = ffi.unpack(offsets.data, offsets.len)
-            if not ids.len:
-                return [[] for _ in range(len(offs) - 1)]
-            base, unpack = ids.ids, ffi.unpack
-            # One list per text straight from the native buffer (no flat list to slice).
-            return [unpack(base + offs[i], offs[i + 1] - offs[i]) for i in range(len(offs) - 1)]
-        finally:
-            lib.bpekit_tokens_free(ids)
-            lib.bpekit_offsets_free(offsets)
+        return _batch_lists(*self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads))
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts (special-token text as ordinary text) in one native call."""
