@@ -928,6 +928,33 @@ mod tests {
         assert!(e(vec![("<a>".into(), u32::MAX)]).contains("implausibly"));
     }
 
+    /// Three tokenizers (more than a thread keeps memos for) taking turns on long pieces
+    /// on one thread: each search uses its own tokenizer's memo.
+    #[test]
+    fn backtrack_memos_follow_their_tokenizer() {
+        let make = |extra: &[&[u8]]| {
+            let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+            pairs.extend(extra.iter().enumerate().map(|(i, t)| (t.to_vec(), 256 + i as u32)));
+            Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap()
+        };
+        let toks = [
+            make(&[b"ab", b"abab", b"ba"]),
+            make(&[b"ba", b"ab", b"bab"]),
+            make(&[b"aa", b"bb", b"ab", b"aabb"]),
+        ];
+        let pieces: Vec<Vec<u8>> =
+            (0..12).map(|i| b"ab".iter().cycle().skip(i % 2).take(40 + i * 7).copied().collect()).collect();
+        for round in 0..3 {
+            for (i, t) in toks.iter().enumerate() {
+                let piece = &pieces[(round * 3 + i) % pieces.len()];
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                t.merge_backtrack(piece, &mut a);
+                t.merge_heap(piece, &mut b);
+                assert_eq!(a, b, "tokenizer {i}, round {round}");
+            }
+        }
+    }
+
     /// The shared rank files, or a panic naming where they were looked for.
     fn shared_ranks(name: &str) -> Vec<u8> {
         let dir = std::env::var("BPEKIT_DATA")
