@@ -484,8 +484,16 @@ class Encoding(_Handle):
         >>> enc.decode(enc.encode("hi<|eos|>", allowed_special={"<|eos|>"}))
         'hi<|eos|>'
         """
-        raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special, text)
+        if (
+            self._ascii_ids is not None
+            and len(text) == 1
+            and isinstance(text, str)
+            and text < "\x80"
+            and text not in self._special_tokens
+        ):
+            return [self._ascii_ids[ord(text)] if self._raw is not None else self._ptr]
+        raw = _text_bytes(text)
         ids = _encode_fast(self._ptr, raw, policy)
         if ids is not None:
             return ids
@@ -548,9 +556,8 @@ class Encoding(_Handle):
         [104, 105]
         """
         if self._ascii_ids is not None and len(text) == 1 and isinstance(text, str) and text < "\x80":
-            if self._raw is None:
-                return [self._ptr]  # closed: the property raises ValueError
-            return [self._ascii_ids[ord(text)]]
+            # (On a closed Encoding, the `_ptr` property raises ValueError.)
+            return [self._ascii_ids[ord(text)] if self._raw is not None else self._ptr]
         try:
             raw = text.encode("utf-8")
         except (UnicodeEncodeError, AttributeError):

@@ -158,6 +158,20 @@ def test_single_characters_like_tiktoken(pair):
     for text in [chr(c) for c in range(128)] + ["é", "中", "🙂", "\ud800"]:
         assert ours.encode_ordinary(text) == tk.encode_ordinary(text), repr(text)
         assert ours.encode(text, disallowed_special=()) == tk.encode(text, disallowed_special=()), repr(text)
+        assert ours.encode(text) == tk.encode(text), repr(text)
+        assert ours.encode(text, allowed_special="all") == tk.encode(text, allowed_special="all"), repr(text)
+
+
+def test_single_character_special_token(toy_pair):
+    """A one-character special token is still a special token on the one-character path."""
+    ours, _ = toy_pair
+    specials = {"@": 1000}
+    a = bpekit.Encoding("at", pat_str=ours.pat_str, mergeable_ranks=ours.mergeable_ranks, special_tokens=specials)
+    b = tiktoken.Encoding("at", pat_str=ours.pat_str, mergeable_ranks=ours.mergeable_ranks, special_tokens=specials)
+    assert both((a, b), lambda e: e.encode("@"))[0] == "err"
+    assert a.encode("@", allowed_special="all") == b.encode("@", allowed_special="all") == [1000]
+    assert a.encode("@", disallowed_special=()) == b.encode("@", disallowed_special=()) == [ord("@")]
+    assert a.encode_ordinary("@") == b.encode_ordinary("@") == [ord("@")]
 
 
 def test_single_character_under_a_pattern_that_skips_it(toy_pair):
