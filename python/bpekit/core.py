@@ -136,7 +136,7 @@ def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
 
 
 def _batch_lists(ids: Any, offsets: Any) -> list[list[int]]:
-    """One list per text from a native batch result, which it frees."""
+    """One list per sequence of a flat native result (ids + offsets), which it frees."""
     try:
         offs = ffi.unpack(offsets.data, offsets.len)
         if not ids.len:
@@ -539,14 +539,10 @@ class Encoding(_Handle):
         except DisallowedSpecialTokenError:
             self._disallowed_error(text, allowed_special, disallowed_special)
         try:
-            ids = ffi.unpack(stable.ids, stable.len) if stable.len else []
-            flat = ffi.unpack(completions.ids, completions.len) if completions.len else []
-            offs = ffi.unpack(offsets.data, offsets.len)
+            ids = _take_tokens(stable)
         finally:
-            lib.bpekit_tokens_free(stable)
-            lib.bpekit_tokens_free(completions)
-            lib.bpekit_offsets_free(offsets)
-        return ids, [flat[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
+            sequences = _batch_lists(completions, offsets)
+        return ids, sequences
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encodes ``text``, treating special-token text as ordinary text.
