@@ -18,15 +18,30 @@ use hashbrown::HashMap;
 pub const SHORT_MAX: usize = 15;
 
 /// Packs `bytes` (at most [`SHORT_MAX`] long) into a `u128` key.
+///
+/// Two possibly overlapping loads instead of a copy into a buffer (a variable-length
+/// copy is a `memmove` call, which cost more than the hash): a byte read by both loads
+/// lands on the same bit position in each, so or-ing them is exact.
 #[inline]
 pub fn pack(bytes: &[u8]) -> Option<u128> {
-    if bytes.len() > SHORT_MAX {
-        return None;
-    }
-    let mut buf = [0u8; 16];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    buf[15] = bytes.len() as u8;
-    Some(u128::from_le_bytes(buf))
+    let n = bytes.len();
+    let body: u128 = match n {
+        0 => 0,
+        1..=3 => {
+            u128::from(bytes[0]) | u128::from(bytes[n / 2]) << (8 * (n / 2)) | u128::from(bytes[n - 1]) << (8 * (n - 1))
+        }
+        4..=8 => {
+            let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            let hi = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
+            u128::from(lo) | u128::from(hi) << (8 * (n - 4))
+        }
+        9..=SHORT_MAX => {
+            let (head, tail) = (bytes.first_chunk::<8>()?, bytes.last_chunk::<8>()?);
+            u128::from(u64::from_le_bytes(*head)) | u128::from(u64::from_le_bytes(*tail)) << (8 * (n - 8))
+        }
+        _ => return None,
+    };
+    Some(body | (n as u128) << 120)
 }
 
 /// The length of a packed key.
@@ -201,12 +216,88 @@ impl<V> BytesMap<V> {
     }
 }
 
+/// Keys up to this long share their slot with their value in a [`RankMap`].
+const INLINE_MAX: usize = 11;
+/// The key bits of an inline slot: bytes 0..11 and the length byte; the value sits in
+/// bytes 11..15.
+const INLINE_KEY: u128 = !(0xffff_ffffu128 << 88);
+
+/// A read-only map from byte strings to `u32`, laid out for lookup speed: the rank
+/// table of a tokenizer, probed for every candidate merge.
+///
+/// Keys of up to 11 bytes (91% of o200k's tokens, 95% of cl100k's) are packed with their
+/// value into one `u128`, so a table slot is 16 bytes instead of the 32 a
+/// `HashMap<u128, u32>` takes (alignment pads it). The table of o200k's short tokens is
+/// then 4 MiB rather than 8: it misses the caches and the TLB less, and a hit is one
+/// cache line. Longer keys go to a [`BytesMap`].
+#[derive(Debug, Clone)]
+pub struct RankMap {
+    inline: hashbrown::HashTable<u128>,
+    rest: BytesMap<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl RankMap {
+    /// The same entries as `map`.
+    pub fn new(map: &BytesMap<u32>) -> Self {
+        use std::hash::BuildHasher;
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        let mut inline = hashbrown::HashTable::with_capacity(map.short.len());
+        let mut rest = BytesMap::default();
+        for (key, &value) in map.iter() {
+            match pack(&key) {
+                Some(k) if key.len() <= INLINE_MAX => {
+                    let slot = k | u128::from(value) << 88;
+                    inline.insert_unique(hasher.hash_one(k), slot, |&s| hasher.hash_one(s & INLINE_KEY));
+                }
+                _ => {
+                    rest.insert(&key, value);
+                }
+            }
+        }
+        RankMap { inline, rest, hasher }
+    }
+
+    /// The value of `key`.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<u32> {
+        use std::hash::BuildHasher;
+        if key.len() <= INLINE_MAX {
+            let k = pack(key)?;
+            self.inline.find(self.hasher.hash_one(k), |&s| s & INLINE_KEY == k).map(|&s| (s >> 88) as u32)
+        } else {
+            self.rest.get(key).copied()
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.inline.len() + self.rest.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn pack_equals_a_plain_copy(a in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let plain = (a.len() <= SHORT_MAX).then(|| {
+                let mut buf = [0u8; 16];
+                buf[..a.len()].copy_from_slice(&a);
+                buf[15] = a.len() as u8;
+                u128::from_le_bytes(buf)
+            });
+            prop_assert_eq!(pack(&a), plain);
+        }
+
         #[test]
         fn packed_keys_roundtrip_and_concat(a in proptest::collection::vec(any::<u8>(), 0..40), b in proptest::collection::vec(any::<u8>(), 0..20)) {
             let mut m = BytesMap::default();
@@ -218,6 +309,25 @@ mod tests {
             match (pack(&a), pack(&b)) {
                 (Some(ka), Some(kb)) => prop_assert_eq!(concat(ka, kb), pack(&joined)),
                 _ => prop_assert!(a.len() > SHORT_MAX || b.len() > SHORT_MAX),
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn rank_map_equals_its_source(
+            keys in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..40), 0..60),
+            probes in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8)], 0..14), 0..60),
+        ) {
+            let mut m = BytesMap::default();
+            for (i, k) in keys.iter().enumerate() {
+                // values use all 32 bits, so a value bleeding into the key bits would show
+                m.insert(k, (i as u32).wrapping_mul(0x9e37_79b9) | 0x8000_0001);
+            }
+            let r = RankMap::new(&m);
+            prop_assert_eq!(r.len(), m.len());
+            for k in keys.iter().chain(&probes) {
+                prop_assert_eq!(r.get(k), m.get(k).copied());
             }
         }
     }

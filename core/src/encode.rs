@@ -19,7 +19,7 @@ use std::collections::BinaryHeap;
 use aho_corasick::{AhoCorasick, MatchKind};
 use hashbrown::{HashMap, HashSet};
 
-use crate::bytemap::{BytesMap, Key, MID_MAX};
+use crate::bytemap::{BytesMap, Key, RankMap, MID_MAX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pattern::Pattern;
 use crate::ranks;
@@ -43,7 +43,7 @@ pub struct Tokenizer {
     /// Identifies the ranks for the per-thread piece cache (clones share it: same ranks).
     id: u64,
     pattern: Pattern,
-    encoder: BytesMap<u32>,
+    encoder: RankMap,
     /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id` (a rank or a
     /// special token); empty if `id` is unused.
     starts: Vec<usize>,
@@ -274,6 +274,7 @@ impl Tokenizer {
                 pair2[usize::from(a) << 8 | usize::from(b)] = rank;
             }
         }
+        let encoder = RankMap::new(&encoder);
         let id = unique_id();
         let max_token_len = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
         Ok(Tokenizer {
@@ -405,7 +406,7 @@ impl Tokenizer {
 
     /// The rank of a byte string, if it is a token.
     pub fn token_id(&self, bytes: &[u8]) -> Option<u32> {
-        self.encoder.get(bytes).copied()
+        self.encoder.get(bytes)
     }
 
     /// All ranked (BPE) tokens with their ids, in id order; special tokens are not included.
@@ -606,7 +607,7 @@ impl Tokenizer {
                 id => out.push(id),
             },
             _ => {
-                if let Some(&id) = self.encoder.get(piece) {
+                if let Some(id) = self.encoder.get(piece) {
                     out.push(id);
                 } else if piece.len() < CACHE_MIN {
                     self.merge_scan(piece, out);
@@ -669,7 +670,7 @@ impl Tokenizer {
         if let [a, b] = *bytes {
             return self.pair2[usize::from(a) << 8 | usize::from(b)];
         }
-        self.encoder.get(bytes).copied().unwrap_or(u32::MAX)
+        self.encoder.get(bytes).unwrap_or(u32::MAX)
     }
 
     /// Quadratic merge for short pieces. `bounds[i]..bounds[i+1]` is token `i`;
