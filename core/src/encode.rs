@@ -26,6 +26,7 @@ use crate::ranks;
 
 /// Pieces up to this many bytes are merged with the quadratic scan.
 const SCAN_MAX: usize = 128;
+const _: () = assert!(SCAN_MAX <= 255, "merge_scan_n links tokens by u8 byte offsets");
 
 /// Pieces this long or longer (and not whole tokens) are merged by backtracking search:
 /// past the cached lengths it beats the scan (100 bytes of one letter: 0.6 µs vs 8 µs).
@@ -673,56 +674,81 @@ impl Tokenizer {
         self.encoder.get(bytes).unwrap_or(u32::MAX)
     }
 
-    /// Quadratic merge for short pieces. `bounds[i]..bounds[i+1]` is token `i`;
-    /// `pair[i]` is the rank of token `i` joined with token `i + 1`.
+    /// Quadratic merge for short pieces: each round finds the lowest-ranked adjacent
+    /// pair by a scan over all pair slots, merges it and re-ranks its two neighbours.
     fn merge_scan(&self, piece: &[u8], out: &mut Vec<u32>) {
         self.merge_scan_with(piece, out, |_, _, _| {});
     }
 
-    /// [`Tokenizer::merge_scan`], calling `on_merge(i, id, len)` after each merge: the
-    /// tokens at `i` and `i + 1` became `id`, leaving `len` tokens.
+    /// [`Tokenizer::merge_scan`], calling `on_merge(first, last, id)` after each merge:
+    /// two tokens became `id`, which is the first and/or the last token of the piece.
     #[inline]
-    fn merge_scan_with(&self, piece: &[u8], out: &mut Vec<u32>, mut on_merge: impl FnMut(usize, u32, usize)) {
-        // Fixed arrays on the stack: no allocation per piece (pieces here are <= SCAN_MAX).
+    fn merge_scan_with(&self, piece: &[u8], out: &mut Vec<u32>, on_merge: impl FnMut(bool, bool, u32)) {
+        debug_assert!((2..=SCAN_MAX).contains(&piece.len()));
+        if piece.len() <= 32 {
+            self.merge_scan_n::<32>(piece, out, on_merge);
+        } else {
+            self.merge_scan_n::<SCAN_MAX>(piece, out, on_merge);
+        }
+    }
+
+    /// [`Tokenizer::merge_scan_with`] for pieces of at most `N` (<= 255) bytes, with its
+    /// state in fixed arrays on the stack (no allocation per piece).
+    ///
+    /// Tokens stay where their first byte is: slot `i` holds the token starting at byte
+    /// `i`, linked to its neighbours by `next`/`prev`, and `pair[i]` is the rank of it
+    /// joined with the next token (`u32::MAX` for none, or for a slot merged away). So a
+    /// merge moves nothing (shifting the arrays was three `memmove` calls per merge),
+    /// and the scan for the lowest rank is a plain minimum over a fixed slice, which
+    /// vectorizes; the leftmost slot with it is tiktoken's leftmost pair.
+    fn merge_scan_n<const N: usize>(
+        &self,
+        piece: &[u8],
+        out: &mut Vec<u32>,
+        mut on_merge: impl FnMut(bool, bool, u32),
+    ) {
         let n = piece.len();
-        debug_assert!((2..=SCAN_MAX).contains(&n));
-        let mut bounds = [0u32; SCAN_MAX + 1];
-        let mut ids = [0u32; SCAN_MAX];
-        let mut pair = [u32::MAX; SCAN_MAX];
+        let mut next = [0u8; N];
+        let mut prev = [0u8; N];
+        let mut ids = [0u32; N];
+        let mut pair = [u32::MAX; N];
         for i in 0..n {
-            bounds[i] = i as u32;
-            ids[i] = self.byte_ranks[piece[i] as usize];
+            next[i] = (i + 1) as u8;
+            prev[i] = i.wrapping_sub(1) as u8;
+            ids[i] = self.byte_ranks[usize::from(piece[i])];
         }
-        bounds[n] = n as u32;
         for i in 0..n - 1 {
-            pair[i] = self.rank(&piece[i..i + 2]);
+            pair[i] = self.pair2[usize::from(piece[i]) << 8 | usize::from(piece[i + 1])];
         }
-        let mut len = n; // tokens; pairs are len - 1
-        while len > 1 {
-            let (mut i, mut best) = (0, u32::MAX);
-            for (j, &r) in pair[..len - 1].iter().enumerate() {
-                if r < best {
-                    (i, best) = (j, r);
-                }
-            }
+        let pairs = &mut pair[..n]; // pairs[n - 1] stays u32::MAX: the last token has no pair
+        loop {
+            let best = pairs.iter().copied().min().unwrap_or(u32::MAX);
             if best == u32::MAX {
                 break;
             }
+            let i = pairs.iter().position(|&r| r == best).unwrap_or(0);
+            let j = usize::from(next[i]); // merged into i
+            let k = usize::from(next[j]); // the token after, or n
             ids[i] = best;
-            ids.copy_within(i + 2..len, i + 1);
-            bounds.copy_within(i + 2..=len, i + 1);
-            pair.copy_within(i + 1..len - 1, i);
-            len -= 1;
-            on_merge(i, best, len);
-            let span = |a: usize, b: usize| &piece[bounds[a] as usize..bounds[b] as usize];
-            if i + 1 < len {
-                pair[i] = self.rank(span(i, i + 2));
+            pairs[j] = u32::MAX;
+            next[i] = k as u8;
+            if k < n {
+                prev[k] = i as u8;
+                pairs[i] = self.rank(&piece[i..usize::from(next[k])]);
+            } else {
+                pairs[i] = u32::MAX;
             }
+            on_merge(i == 0, k == n, best);
             if i > 0 {
-                pair[i - 1] = self.rank(span(i - 1, i + 1));
+                let h = usize::from(prev[i]);
+                pairs[h] = self.rank(&piece[h..k]);
             }
         }
-        out.extend_from_slice(&ids[..len]);
+        let mut i = 0;
+        while i < n {
+            out.push(ids[i]);
+            i = usize::from(next[i]);
+        }
     }
 
     /// O(n log n) merge for long pieces: a doubly linked list of tokens and a min-heap of

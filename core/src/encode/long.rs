@@ -244,11 +244,11 @@ impl Tokenizer {
                 (self.byte_ranks[bytes[0] as usize], self.byte_ranks[bytes[bytes.len() - 1] as usize]);
             memo.ids.clear();
             let steps = &mut memo.steps;
-            self.merge_scan_with(bytes, &mut memo.ids, |i, new, len| {
-                if i == 0 {
+            self.merge_scan_with(bytes, &mut memo.ids, |is_first, is_last, new| {
+                if is_first {
                     first = new;
                 }
-                if i + 1 == len {
+                if is_last {
                     last = new;
                 }
                 steps.push(Step { rank: new, first, last });
