@@ -611,11 +611,11 @@ impl Tokenizer {
                 if let Some(id) = self.encoder.get(piece) {
                     out.push(id);
                 } else if piece.len() < CACHE_MIN {
-                    self.merge_scan(piece, out);
+                    self.merge_scan_non_token(piece, out);
                 } else if piece.len() <= MID_MAX {
                     self.merge_cached(piece, out);
                 } else if piece.len() < BACKTRACK_MIN {
-                    self.merge_scan(piece, out);
+                    self.merge_scan_non_token(piece, out);
                 } else {
                     self.merge_backtrack(piece, out);
                 }
@@ -627,7 +627,7 @@ impl Tokenizer {
     fn merge_cached(&self, piece: &[u8], out: &mut Vec<u32>) {
         CACHES.with(|caches| {
             let Ok(mut caches) = caches.try_borrow_mut() else {
-                return self.merge_scan(piece, out);
+                return self.merge_scan_non_token(piece, out);
             };
             let cache = PieceCache::for_owner(&mut caches, self.id);
             if let Some(&(off, len)) = cache.map.get(piece) {
@@ -635,7 +635,7 @@ impl Tokenizer {
                 return;
             }
             let start = out.len();
-            self.merge_scan(piece, out);
+            self.merge_scan_non_token(piece, out);
             if cache.arena.len() >= CACHE_MAX_TOKENS {
                 cache.map = BytesMap::default();
                 cache.arena.clear();
@@ -680,15 +680,27 @@ impl Tokenizer {
         self.merge_scan_with(piece, out, |_, _, _| {});
     }
 
+    /// [`Tokenizer::merge_scan`] of a piece the caller has found is not a token: the
+    /// pair that would span the whole piece (when two tokens are left) is then known to
+    /// have no rank, and is not looked up again.
+    fn merge_scan_non_token(&self, piece: &[u8], out: &mut Vec<u32>) {
+        debug_assert!(self.encoder.get(piece).is_none());
+        if piece.len() <= 32 {
+            self.merge_scan_n::<32, true>(piece, out, |_, _, _| {});
+        } else {
+            self.merge_scan_n::<SCAN_MAX, true>(piece, out, |_, _, _| {});
+        }
+    }
+
     /// [`Tokenizer::merge_scan`], calling `on_merge(first, last, id)` after each merge:
     /// two tokens became `id`, which is the first and/or the last token of the piece.
     #[inline]
     fn merge_scan_with(&self, piece: &[u8], out: &mut Vec<u32>, on_merge: impl FnMut(bool, bool, u32)) {
         debug_assert!((2..=SCAN_MAX).contains(&piece.len()));
         if piece.len() <= 32 {
-            self.merge_scan_n::<32>(piece, out, on_merge);
+            self.merge_scan_n::<32, false>(piece, out, on_merge);
         } else {
-            self.merge_scan_n::<SCAN_MAX>(piece, out, on_merge);
+            self.merge_scan_n::<SCAN_MAX, false>(piece, out, on_merge);
         }
     }
 
@@ -701,7 +713,7 @@ impl Tokenizer {
     /// merge moves nothing (shifting the arrays was three `memmove` calls per merge),
     /// and the scan for the lowest rank is a plain minimum over a fixed slice, which
     /// vectorizes; the leftmost slot with it is tiktoken's leftmost pair.
-    fn merge_scan_n<const N: usize>(
+    fn merge_scan_n<const N: usize, const NON_TOKEN: bool>(
         &self,
         piece: &[u8],
         out: &mut Vec<u32>,
@@ -734,14 +746,15 @@ impl Tokenizer {
             next[i] = k as u8;
             if k < n {
                 prev[k] = i as u8;
-                pairs[i] = self.rank(&piece[i..usize::from(next[k])]);
+                let end = usize::from(next[k]);
+                pairs[i] = if NON_TOKEN && i == 0 && end == n { u32::MAX } else { self.rank(&piece[i..end]) };
             } else {
                 pairs[i] = u32::MAX;
             }
             on_merge(i == 0, k == n, best);
             if i > 0 {
                 let h = usize::from(prev[i]);
-                pairs[h] = self.rank(&piece[h..k]);
+                pairs[h] = if NON_TOKEN && h == 0 && k == n { u32::MAX } else { self.rank(&piece[h..k]) };
             }
         }
         let mut i = 0;
@@ -1099,6 +1112,22 @@ mod tests {
                 t.merge_backtrack(&piece, &mut a);
                 t.merge_heap(&piece, &mut b);
                 prop_assert_eq!(&a, &b, "piece {:?}", String::from_utf8_lossy(&piece));
+                // And every route `encode_piece` takes (whole token, direct scan, cache,
+                // backtracking) against the definition, on the piece and its short prefixes.
+                for k in (1..piece.len().min(40)).chain([piece.len()]) {
+                    let part = &piece[..k];
+                    let mut expect = Vec::new();
+                    match t.token_id(part) {
+                        Some(id) => expect.push(id),
+                        None => t.merge_heap(part, &mut expect),
+                    }
+                    for _ in 0..2 {
+                        // twice: the second time from the piece cache
+                        let mut got = Vec::new();
+                        t.encode_piece(part, &mut got);
+                        prop_assert_eq!(&got, &expect, "piece {:?}", String::from_utf8_lossy(part));
+                    }
+                }
             }
         }
 
