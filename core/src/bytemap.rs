@@ -130,6 +130,13 @@ impl<V> BytesMap<V> {
         self.len() == 0
     }
 
+    /// Removes every entry, keeping the allocated capacity.
+    pub fn clear(&mut self) {
+        self.short.clear();
+        self.mid.clear();
+        self.long.clear();
+    }
+
     /// The value of `key`.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&V> {

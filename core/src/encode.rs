@@ -637,7 +637,7 @@ impl Tokenizer {
             let start = out.len();
             self.merge_scan_non_token(piece, out);
             if cache.arena.len() >= CACHE_MAX_TOKENS {
-                cache.map = BytesMap::default();
+                cache.map.clear(); // keeps its capacity: no regrowing from empty
                 cache.arena.clear();
             }
             let off = cache.arena.len() as u32;
