@@ -607,6 +607,7 @@ impl Tokenizer {
                 }
                 id => out.push(id),
             },
+            CACHE_MIN..=MID_MAX => self.merge_cached(piece, out),
             _ => {
                 if let Some(id) = self.encoder.get(piece) {
                     out.push(id);
@@ -627,12 +628,18 @@ impl Tokenizer {
     fn merge_cached(&self, piece: &[u8], out: &mut Vec<u32>) {
         CACHES.with(|caches| {
             let Ok(mut caches) = caches.try_borrow_mut() else {
-                return self.merge_scan_non_token(piece, out);
+                return match self.encoder.get(piece) {
+                    Some(id) => out.push(id),
+                    None => self.merge_scan_non_token(piece, out),
+                };
             };
             let cache = PieceCache::for_owner(&mut caches, self.id);
             if let Some(&(off, len)) = cache.map.get(piece) {
                 out.extend_from_slice(&cache.arena[off as usize..(off + len) as usize]);
                 return;
+            }
+            if let Some(id) = self.encoder.get(piece) {
+                return out.push(id);
             }
             let start = out.len();
             self.merge_scan_non_token(piece, out);
