@@ -407,6 +407,15 @@ bpekit_status bpekit_tokenizer_encode_into(const struct bpekit_tokenizer *tok, c
 int64_t bpekit_tokenizer_encode_ordinary_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, uint32_t *out, size_t cap);
 
 /**
+ * `bpekit_tokenizer_encode_ordinary_into` for a NUL-terminated `text`, with three
+ * arguments: `out` must have room for as many ids as `text` has bytes (before the
+ * NUL), which always suffices, since no byte becomes more than one id. Returns the
+ * number of ids, or a negated status as `bpekit_tokenizer_encode_ordinary_into`.
+ * Text with a NUL byte in it needs the other call.
+ */
+int64_t bpekit_tokenizer_encode_ordinary_cstr(const struct bpekit_tokenizer *tok, const char *text, uint32_t *out);
+
+/**
  * Counts the tokens `bpekit_tokenizer_encode` would give, without building them:
  * on success `*out` is the count. Arguments and errors as `bpekit_tokenizer_encode`.
  */

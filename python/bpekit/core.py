@@ -112,10 +112,21 @@ def _ids_buffer(tokens: Sequence[int]) -> array:
 # is safe). This is what keeps short-string latency near tiktoken's despite cffi's
 # per-call costs.
 _SCRATCH_MAX = 1 << 16
+_CHAR_MEMO_MAX = 4096
 _tls = threading.local()
 _ORDINARY_POLICY = ffi.new("bpekit_special_policy *")  # nothing allowed, nothing checked
 _encode_into = lib.bpekit_tokenizer_encode_into
-_encode_ordinary_into = lib.bpekit_tokenizer_encode_ordinary_into  # 5 arguments: the cheapest call
+_encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments: the cheapest call
+
+
+def _ordinary_scratch() -> tuple[Any, memoryview]:
+    """This thread's output buffer for `encode_ordinary`: the C view and a Python view.
+
+    ``view[:n].tolist()`` builds the list faster than ``ffi.unpack`` for short results.
+    """
+    ids = array("I", bytes(4 * _SCRATCH_MAX))
+    pair = _tls.ordinary = (ffi.from_buffer("uint32_t[]", ids), memoryview(ids))
+    return pair
 
 
 def _scratch() -> tuple[Any, Any]:
@@ -278,6 +289,9 @@ class Encoding(_Handle):
         self._ascii_ids: tuple[int, ...] | None = None
         if self.pat_str in _CHAR_IS_PIECE:
             self._ascii_ids = tuple(self.encode_single_token(bytes([b])) for b in range(128))
+        # `encode_ordinary` of other single characters, as computed (up to _CHAR_MEMO_MAX):
+        # the native call costs more than the work, and an alphabet is small.
+        self._char_ids: dict[str, list[int]] = {}
 
     @classmethod
     def _from_ptr(cls, ptr: Any, name: str) -> Encoding:
@@ -551,24 +565,39 @@ class Encoding(_Handle):
         >>> enc.encode_ordinary("hi")
         [104, 105]
         """
-        if self._ascii_ids is not None and len(text) == 1 and isinstance(text, str) and text < "\x80":
+        if len(text) == 1 and isinstance(text, str):
             # (On a closed Encoding, the `_ptr` property raises ValueError.)
-            return [self._ascii_ids[ord(text)] if self._raw is not None else self._ptr]
+            if self._ascii_ids is not None and text < "\x80":
+                return [self._ascii_ids[ord(text)] if self._raw is not None else self._ptr]
+            known = self._char_ids.get(text)
+            if known is not None:
+                return known[:] if self._raw is not None else self._ptr
+            ids = self._encode_ordinary(text)
+            if len(self._char_ids) < _CHAR_MEMO_MAX:
+                self._char_ids[text] = ids[:]
+            return ids
+        return self._encode_ordinary(text)
+
+    def _encode_ordinary(self, text: str) -> list[int]:
         try:
             raw = text.encode("utf-8")
         except (UnicodeEncodeError, AttributeError):
             raw = _text_bytes(text)
-        if len(raw) <= _SCRATCH_MAX:  # then the ids fit: never more ids than bytes
+        # Bytes objects end in a NUL, so the text goes as a C string (one argument fewer
+        # than pointer and length) unless it holds a NUL itself; the buffer has room for an
+        # id per byte, which always suffices. (`0 in raw` is a memchr; `b"\0" in raw`
+        # takes ten times as long.)
+        if len(raw) <= _SCRATCH_MAX and 0 not in raw:
             try:
-                buf = _tls.ordinary
+                buf, view = _tls.ordinary
             except AttributeError:
-                buf = _tls.ordinary = ffi.new("uint32_t[]", _SCRATCH_MAX)
+                buf, view = _ordinary_scratch()
             ptr = self._raw
             if ptr is None:
                 ptr = self._ptr  # closed: raises ValueError
-            n = _encode_ordinary_into(ptr, raw, len(raw), buf, _SCRATCH_MAX)
+            n = _encode_ordinary_cstr(ptr, raw, buf)
             if n >= 0:
-                return ffi.unpack(buf, n)
+                return view[:n].tolist()
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
         return _take_tokens(out)

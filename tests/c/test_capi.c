@@ -2531,6 +2531,29 @@ static void test_encode_ordinary_into(void)
     CHECK(bpekit_tokenizer_encode_ordinary_into(tok, U8("x"), 1, NULL, 4) == -BPEKIT_ERR_NULL_ARG);
     CHECK(bpekit_tokenizer_encode_ordinary_into(tok, NULL, 0, NULL, 0) == 0);
     CHECK(buf[0] == 0xABCDu);
+
+    /* The NUL-terminated variant, into buffers of exactly one id per byte on the heap
+     * (so valgrind and ASan see any write past them): the same ids, also for text where
+     * every byte is its own id. */
+    const char *texts[] = {text, "\x01\x02\x03\x7f", "z", ""};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        size_t n = strlen(texts[t]);
+        uint32_t *exact = malloc((n ? n : 1) * sizeof *exact);
+        bpekit_tokens want = sentinel_tokens;
+        EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(texts[t]), n, &want, &err), &err);
+        int64_t k = bpekit_tokenizer_encode_ordinary_cstr(tok, texts[t], exact);
+        CHECK(k == (int64_t)want.len);
+        CHECK(k >= 0 && same_ids(exact, (size_t)k, want.ids, want.len));
+        bpekit_tokens_free(&want);
+        free(exact);
+    }
+    CHECK(bpekit_tokenizer_encode_ordinary_cstr(tok, "\x01\x02\x03\x7f", buf) == 4);
+    CHECK(bpekit_tokenizer_encode_ordinary_cstr(NULL, "x", buf) == -BPEKIT_ERR_NULL_ARG);
+    CHECK(bpekit_tokenizer_encode_ordinary_cstr(tok, NULL, buf) == -BPEKIT_ERR_NULL_ARG);
+    CHECK(bpekit_tokenizer_encode_ordinary_cstr(tok, "x", NULL) == -BPEKIT_ERR_NULL_ARG);
+    buf[0] = 0xABCDu;
+    CHECK(bpekit_tokenizer_encode_ordinary_cstr(tok, "ok \xff", buf) == -BPEKIT_ERR_INVALID_UTF8);
+    CHECK(buf[0] == 0xABCDu);
     bpekit_tokens_free(&ref);
     bpekit_tokenizer_free(tok);
 }

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpekit
+from bpekit import core
 from conftest import DATA, corpus, real_pair
 
 tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
@@ -160,6 +161,27 @@ def test_single_characters_like_tiktoken(pair):
         assert ours.encode(text, disallowed_special=()) == tk.encode(text, disallowed_special=()), repr(text)
         assert ours.encode(text) == tk.encode(text), repr(text)
         assert ours.encode(text, allowed_special="all") == tk.encode(text, allowed_special="all"), repr(text)
+
+
+def test_single_characters_memo(pair):
+    """Non-ASCII single characters are remembered after their first encode: the second
+    answer is the same, a fresh list each time (changing one changes nothing else), the
+    memo stays bounded, and a closed Encoding still refuses."""
+    ours, tk = pair
+    fresh = bpekit.Encoding("fresh", pat_str=ours.pat_str, mergeable_ranks=ours.mergeable_ranks,
+                            special_tokens=ours._special_tokens)
+    chars = ["é", "中", "🙂", "\ud800", "\x80", "ÿ", "Ω", "\u200b"]
+    for _ in range(3):
+        for ch in chars:
+            got = fresh.encode_ordinary(ch)
+            assert got == tk.encode_ordinary(ch), repr(ch)
+            got.append(-1)  # the caller owns the list
+    for i in range(0x4E00, 0x4E00 + core._CHAR_MEMO_MAX + 100):
+        assert fresh.encode_ordinary(chr(i)) == tk.encode_ordinary(chr(i))
+    assert len(fresh._char_ids) == core._CHAR_MEMO_MAX
+    fresh.close()
+    with pytest.raises(ValueError, match="closed"):
+        fresh.encode_ordinary("é")
 
 
 def test_single_character_special_token(toy_pair):

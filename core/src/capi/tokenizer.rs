@@ -1,5 +1,6 @@
 //! `bpekit_tokenizer`: encode, decode and export through the C ABI.
 
+use std::ffi::c_char;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hashbrown::HashSet;
@@ -309,22 +310,74 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_into(
     out: *mut u32,
     cap: usize,
 ) -> i64 {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe { ordinary_into(tok, || try_slice(text, len, "text"), out, cap) }
+}
+
+/// `bpekit_tokenizer_encode_ordinary_into` for a NUL-terminated `text`, with three
+/// arguments: `out` must have room for as many ids as `text` has bytes (before the
+/// NUL), which always suffices, since no byte becomes more than one id. Returns the
+/// number of ids, or a negated status as `bpekit_tokenizer_encode_ordinary_into`.
+/// Text with a NUL byte in it needs the other call.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_cstr(
+    tok: *const bpekit_tokenizer,
+    text: *const c_char,
+    out: *mut u32,
+) -> i64 {
+    let text = || {
+        if text.is_null() {
+            return Err(CError::null("text"));
+        }
+        // SAFETY: `text` is a NUL-terminated string (caller's contract).
+        Ok(unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes())
+    };
+    // SAFETY: `out` has room for an id per byte of `text` (caller's contract), and an
+    // encode never gives more ids than bytes; the rest as above.
+    unsafe { ordinary_into(tok, text, out, usize::MAX) }
+}
+
+/// The body of the lean encodes: ordinary-encodes the text `text()` gives into `out`
+/// (room for `cap` ids), returning the count or the negated status.
+unsafe fn ordinary_into<'a>(
+    tok: *const bpekit_tokenizer,
+    text: impl FnOnce() -> Result<&'a [u8], CError>,
+    out: *mut u32,
+    cap: usize,
+) -> i64 {
+    thread_local! {
+        static IDS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let mut written = 0usize;
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     let status = unsafe {
         call(std::ptr::null_mut(), || {
             let tok = try_ref(tok, "tok")?;
-            let text = utf8(try_slice(text, len, "text")?, "text")?;
-            let ids = tok.inner.encode_ordinary(text)?;
-            if ids.len() > cap {
-                return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
-            }
-            if !ids.is_empty() {
-                let out = try_out(out, "out")?;
-                std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
-            }
-            written = ids.len();
-            Ok(())
+            let text = utf8(text()?, "text")?;
+            let mut local = Vec::new();
+            IDS.with(|scratch| {
+                // The per-thread buffer saves an allocation per call (re-entry is impossible
+                // here, but a fresh buffer would do if it happened).
+                let mut guard = scratch.try_borrow_mut();
+                let ids: &mut Vec<u32> = match guard.as_deref_mut() {
+                    Ok(v) => v,
+                    Err(_) => &mut local,
+                };
+                ids.clear();
+                tok.inner.encode_into(text, Allowed::None, ids)?;
+                if ids.len() > cap {
+                    return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
+                }
+                if !ids.is_empty() {
+                    let out = try_out(out, "out")?;
+                    std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
+                }
+                written = ids.len();
+                if ids.capacity() > 1 << 20 {
+                    *ids = Vec::new(); // do not keep a huge buffer per thread
+                }
+                Ok(())
+            })
         })
     };
     if status == BPEKIT_OK {
