@@ -978,6 +978,27 @@ mod tests {
     /// Three tokenizers (more than a thread keeps memos for) taking turns on long pieces
     /// on one thread: each search uses its own tokenizer's memo.
     #[test]
+    fn backtrack_on_a_big_piece_equals_heap() {
+        // Big pieces switch the thread's pair memo to its larger size; shorter ones after
+        // keep using it.
+        let t = toy();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut piece = Vec::new();
+        for _ in 0..70_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            piece.push(b"aabc"[(x % 4) as usize]);
+        }
+        for part in [&piece[..], &piece[..5_000], &piece[1..]] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            t.merge_backtrack(part, &mut a);
+            t.merge_heap(part, &mut b);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
     fn backtrack_memos_follow_their_tokenizer() {
         let make = |extra: &[&[u8]]| {
             let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
