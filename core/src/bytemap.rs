@@ -277,6 +277,17 @@ impl RankMap {
         }
     }
 
+    /// The value of a packed key (see [`pack`]).
+    #[inline]
+    pub fn get_packed(&self, k: u128) -> Option<u32> {
+        use std::hash::BuildHasher;
+        if packed_len(k) <= INLINE_MAX {
+            self.inline.find(self.hasher.hash_one(k), |&s| s & INLINE_KEY == k).map(|&s| (s >> 88) as u32)
+        } else {
+            self.rest.get_packed(k).copied()
+        }
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.inline.len() + self.rest.len()
@@ -335,6 +346,9 @@ mod tests {
             prop_assert_eq!(r.len(), m.len());
             for k in keys.iter().chain(&probes) {
                 prop_assert_eq!(r.get(k), m.get(k).copied());
+                if let Some(packed) = pack(k) {
+                    prop_assert_eq!(r.get_packed(packed), m.get(k).copied());
+                }
             }
         }
     }

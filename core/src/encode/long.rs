@@ -34,6 +34,7 @@
 //!   a table for the first two levels.
 
 use super::{Tokenizer, SCAN_MAX};
+use crate::bytemap::{concat, pack};
 
 /// A byte trie of the ranked tokens. Node 0 is the root; node `v`'s children are
 /// `edges[first[v]..first[v + 1]]`, sorted by byte; `token[v]` is the id whose bytes
@@ -278,6 +279,13 @@ impl Tokenizer {
         let (x, y) = (self.token_bytes(a).unwrap_or_default(), self.token_bytes(b).unwrap_or_default());
         if x.len() + y.len() > self.max_token_len {
             return NO_TOKEN;
+        }
+        // Short joins (most) are packed from both halves, without copying bytes.
+        if let Some(key) = pack(x).zip(pack(y)).and_then(|(p, q)| concat(p, q)) {
+            return match *x {
+                [a] if y.len() == 1 => self.pair2[usize::from(a) << 8 | usize::from(y[0])],
+                _ => self.encoder.get_packed(key).unwrap_or(NO_TOKEN),
+            };
         }
         buf.clear();
         buf.extend_from_slice(x);
