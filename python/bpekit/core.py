@@ -152,9 +152,12 @@ def _batch_lists(ids: Any, offsets: Any) -> list[list[int]]:
         offs = ffi.unpack(offsets.data, offsets.len)
         if not ids.len:
             return [[] for _ in range(len(offs) - 1)]
-        base, unpack = ids.ids, ffi.unpack
         # One list per text straight from the native buffer (no flat list to slice).
-        return [unpack(base + offs[i], offs[i + 1] - offs[i]) for i in range(len(offs) - 1)]
+        flat = memoryview(ffi.buffer(ids.ids, 4 * ids.len)).cast("I")
+        try:
+            return [flat[offs[i] : offs[i + 1]].tolist() for i in range(len(offs) - 1)]
+        finally:
+            flat.release()  # no view may outlive the buffer freed below
     finally:
         lib.bpekit_tokens_free(ids)
         lib.bpekit_offsets_free(offsets)
@@ -162,7 +165,11 @@ def _batch_lists(ids: Any, offsets: Any) -> list[list[int]]:
 
 def _take_tokens(out: Any) -> list[int]:
     try:
-        return ffi.unpack(out.ids, out.len) if out.len else []
+        # memoryview's tolist builds a long list ~25% faster than ffi.unpack.
+        if not out.len:
+            return []
+        with memoryview(ffi.buffer(out.ids, 4 * out.len)) as raw, raw.cast("I") as flat:
+            return flat.tolist()
     finally:
         lib.bpekit_tokens_free(out)
 
