@@ -579,13 +579,7 @@ class Encoding(_Handle):
             known = self._char_ids.get(text)
             if known is not None:
                 return known[:] if self._raw is not None else self._ptr
-            ids = self._encode_ordinary(text)
-            if len(self._char_ids) < _CHAR_MEMO_MAX:
-                self._char_ids[text] = ids[:]
-            return ids
-        return self._encode_ordinary(text)
-
-    def _encode_ordinary(self, text: str) -> list[int]:
+            return self._encode_char(text)
         try:
             raw = text.encode("utf-8")
         except (UnicodeEncodeError, AttributeError):
@@ -608,6 +602,17 @@ class Encoding(_Handle):
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
         return _take_tokens(out)
+
+    def _encode_char(self, text: str) -> list[int]:
+        """`encode_ordinary` of a character not yet in the memo (which it joins while the
+        memo has room): the plain native call."""
+        raw = _text_bytes(text)
+        out = ffi.new("bpekit_tokens *")
+        rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
+        ids = _take_tokens(out)
+        if len(self._char_ids) < _CHAR_MEMO_MAX:
+            self._char_ids[text] = ids[:]
+        return ids
 
     def count(
         self,
