@@ -2,9 +2,10 @@
  * bpekit.h: the C API of bpekit, a byte-level BPE tokenizer (train, encode, decode).
  *
  * Naming     Functions are bpekit_<object>_<verb>, types bpekit_<object>, constants BPEKIT_*.
- *            Inputs are (pointer, length) pairs, never NUL-terminated strings; text
- *            inputs must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with
- *            length 0 is an empty input.
+ *            Inputs are (pointer, length) pairs, not NUL-terminated strings (one
+ *            exception, named so: bpekit_tokenizer_encode_ordinary_cstr); text inputs
+ *            must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with length 0
+ *            is an empty input.
  * Ownership  Handles (bpekit_trainer, bpekit_tokenizer) and errors are created by bpekit,
  *            owned by the caller, and released with their own _free function, which
  *            accepts NULL. Output buffers (bpekit_tokens, bpekit_bytes) are structs the
@@ -24,7 +25,9 @@
  *            belong to the caller and may be freed on any thread. Batch functions run on
  *            a worker pool started on first use, which lives until exit: after fork(),
  *            do not call them in the child if the parent already did. Each thread that
- *            encodes keeps a small cache of merged pieces (a few MB at most).
+ *            encodes keeps caches for the tokenizers it used last: merged pieces (the
+ *            last 4 tokenizers, up to ~6 MB each) and, once it meets a piece of 32 bytes
+ *            or more, the long-piece search's memo (the last 2, up to ~16 MB each).
  * Versions   BPEKIT_VERSION_MAJOR/MINOR/PATCH and BPEKIT_ABI_VERSION describe this header;
  *            bpekit_version() and bpekit_abi_version() describe the loaded library. Before
  *            1.0 there is no ABI stability between minor versions: check that
