@@ -572,6 +572,7 @@ class Encoding(_Handle):
         >>> enc.encode_ordinary("hi")
         [104, 105]
         """
+        char = None  # a single character to remember once encoded
         if len(text) == 1 and isinstance(text, str):
             # (On a closed Encoding, the `_ptr` property raises ValueError.)
             if self._ascii_ids is not None and text < "\x80":
@@ -579,7 +580,7 @@ class Encoding(_Handle):
             known = self._char_ids.get(text)
             if known is not None:
                 return known[:] if self._raw is not None else self._ptr
-            return self._encode_char(text)
+            char = text
         try:
             raw = text.encode("utf-8")
         except (UnicodeEncodeError, AttributeError):
@@ -588,6 +589,7 @@ class Encoding(_Handle):
         # than pointer and length) unless it holds a NUL itself; the buffer has room for an
         # id per byte, which always suffices. (`0 in raw` is a memchr; `b"\0" in raw`
         # takes ten times as long.)
+        ids = None
         if len(raw) <= _SCRATCH_MAX and 0 not in raw:
             try:
                 buf, view = _tls.ordinary
@@ -597,21 +599,13 @@ class Encoding(_Handle):
             if ptr is None:
                 ptr = self._ptr  # closed: raises ValueError
             n = _encode_ordinary_cstr(ptr, raw, buf)
-            if n >= 0:
-                return view[:n].tolist()
-        out = ffi.new("bpekit_tokens *")
-        rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
-        return _take_tokens(out)
-
-    def _encode_char(self, text: str) -> list[int]:
-        """`encode_ordinary` of a character not yet in the memo (which it joins while the
-        memo has room): the plain native call."""
-        raw = _text_bytes(text)
-        out = ffi.new("bpekit_tokens *")
-        rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
-        ids = _take_tokens(out)
-        if len(self._char_ids) < _CHAR_MEMO_MAX:
-            self._char_ids[text] = ids[:]
+            ids = view[:n].tolist() if n >= 0 else None
+        if ids is None:
+            out = ffi.new("bpekit_tokens *")
+            rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
+            ids = _take_tokens(out)
+        if char is not None and len(self._char_ids) < _CHAR_MEMO_MAX:
+            self._char_ids[char] = ids[:]
         return ids
 
     def count(
