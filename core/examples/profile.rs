@@ -4,7 +4,9 @@
 use std::time::Instant;
 
 use bpekit::pattern::{CL100K_PATTERN, GPT2_PATTERN, NANOCHAT_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN};
-use bpekit::{Pattern, PieceCounts, Tokenizer};
+use bpekit::{Pattern, PieceCounts};
+
+mod common;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -60,9 +62,7 @@ fn main() {
 
 fn encode(args: &[String], text: &str, mb: f64) {
     if let Some(ranks) = args.get(3) {
-        let data = std::fs::read(ranks).unwrap();
-        let pat = if ranks.contains("o200k") { O200K_PATTERN } else { CL100K_PATTERN };
-        let tok = Tokenizer::from_tiktoken(&data, Pattern::new(pat).unwrap()).unwrap();
+        let tok = common::openai_tokenizer(ranks);
         let mut s = f64::MAX;
         let mut first = 0.0;
         let mut ids = Vec::new();

@@ -5,8 +5,7 @@
 //! by NUL bytes).
 use std::time::Instant;
 
-use bpekit::pattern::{CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
-use bpekit::{Pattern, Tokenizer};
+mod common;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -14,14 +13,7 @@ fn main() {
         eprintln!("usage: stream RANKS.tiktoken DOCS_FILE");
         std::process::exit(2);
     };
-    let pat = if ranks.contains("o200k") {
-        O200K_PATTERN
-    } else if ranks.contains("r50k") {
-        GPT2_PATTERN
-    } else {
-        CL100K_PATTERN
-    };
-    let tok = Tokenizer::from_tiktoken(&std::fs::read(ranks).unwrap(), Pattern::new(pat).unwrap()).unwrap();
+    let tok = common::openai_tokenizer(ranks);
     let text = std::fs::read_to_string(path).unwrap();
     let docs: Vec<&str> = text.split('\0').collect();
     let mb = text.len() as f64 / (1 << 20) as f64;

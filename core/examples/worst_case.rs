@@ -3,20 +3,12 @@
 //! `cargo run --release --example worst_case -- RANKS.tiktoken [TEXT_FILE]`
 use std::time::Instant;
 
-use bpekit::pattern::{CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
-use bpekit::{Pattern, Tokenizer};
+mod common;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let ranks = args.get(1).expect("usage: worst_case RANKS.tiktoken [TEXT_FILE]");
-    let pat = if ranks.contains("o200k") {
-        O200K_PATTERN
-    } else if ranks.contains("r50k") {
-        GPT2_PATTERN
-    } else {
-        CL100K_PATTERN
-    };
-    let tok = Tokenizer::from_tiktoken(&std::fs::read(ranks).unwrap(), Pattern::new(pat).unwrap()).unwrap();
+    let tok = common::openai_tokenizer(ranks);
     let t = Instant::now();
     tok.encode_ordinary(&"x".repeat(200)).unwrap();
     println!("first long piece (builds the token trie): {:.1} ms", t.elapsed().as_secs_f64() * 1e3);

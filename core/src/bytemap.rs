@@ -28,7 +28,9 @@ pub fn pack(bytes: &[u8]) -> Option<u128> {
     let body: u128 = match n {
         0 => 0,
         1..=3 => {
-            u128::from(bytes[0]) | u128::from(bytes[n / 2]) << (8 * (n / 2)) | u128::from(bytes[n - 1]) << (8 * (n - 1))
+            u128::from(bytes[0])
+                | u128::from(bytes[n / 2]) << (8 * (n / 2))
+                | u128::from(bytes[n - 1]) << (8 * (n - 1))
         }
         4..=8 => {
             let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);

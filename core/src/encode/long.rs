@@ -302,7 +302,8 @@ impl Tokenizer {
     /// two histories are replayed in rank order, watching only the middle pair.
     fn valid_pair(&self, left: u32, right: u32, memo: &mut Memo) -> bool {
         let key = (u64::from(left) << 32) | u64::from(right);
-        let slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - memo.pairs.len().trailing_zeros())) as usize;
+        let slot =
+            (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - memo.pairs.len().trailing_zeros())) as usize;
         let (word, bit) = (slot / 64, 1u64 << (slot % 64));
         if memo.pairs[slot] == key {
             return memo.valid[word] & bit != 0;
