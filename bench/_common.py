@@ -202,6 +202,8 @@ def versions(mods: list[str]) -> str:
 # the english, code and multilingual corpora (see latency_samples).
 LATENCY_ROWS = [
     ("char", 1),
+    ("prose", 2), ("unicode", 2),
+    ("prose", 5), ("code", 5), ("unicode", 5),
     ("prose", 10), ("code", 10), ("unicode", 10),
     ("prose", 45), ("code", 45), ("unicode", 45),
     ("prose", 85), ("code", 85), ("unicode", 85),

@@ -296,6 +296,13 @@ class Encoding(_Handle):
         self._ascii_ids: tuple[int, ...] | None = None
         if self.pat_str in _CHAR_IS_PIECE:
             self._ascii_ids = tuple(self.encode_single_token(bytes([b])) for b in range(128))
+        # Text without the first character of any special token has none in it, so
+        # `encode` of it is `encode_ordinary` of it, whatever the policy: `_special_start`
+        # is that character when every special token starts with the same one (all of
+        # OpenAI's start with "<"), and `_no_specials` says there are none.
+        starts = {t[0] for t in self._special_tokens}
+        self._special_start: str | None = next(iter(starts)) if len(starts) == 1 else None
+        self._no_specials = not starts
         # `encode_ordinary` of other single characters, as computed (up to _CHAR_MEMO_MAX):
         # the native call costs more than the work, and an alphabet is small.
         self._char_ids: dict[str, list[int]] = {}
@@ -506,6 +513,10 @@ class Encoding(_Handle):
         'hi<|eos|>'
         """
         policy = self._policy(allowed_special, disallowed_special, text)
+        if isinstance(text, str) and (
+            self._no_specials or (self._special_start is not None and self._special_start not in text)
+        ):
+            return self.encode_ordinary(text)  # no special token can be in it
         if (
             self._ascii_ids is not None
             and len(text) == 1
