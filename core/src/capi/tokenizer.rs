@@ -373,8 +373,8 @@ unsafe fn ordinary_into<'a>(
                     std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
                 }
                 written = ids.len();
-                if ids.capacity() > 1 << 20 {
-                    *ids = Vec::new(); // do not keep a huge buffer per thread
+                if ids.capacity() > 1 << 16 {
+                    *ids = Vec::new(); // keep at most 256 KiB per thread
                 }
                 Ok(())
             })
