@@ -975,8 +975,6 @@ mod tests {
         assert!(e(vec![("<a>".into(), u32::MAX)]).contains("implausibly"));
     }
 
-    /// Three tokenizers (more than a thread keeps memos for) taking turns on long pieces
-    /// on one thread: each search uses its own tokenizer's memo.
     #[test]
     fn backtrack_on_a_big_piece_equals_heap() {
         // Big pieces switch the thread's pair memo to its larger size; shorter ones after
@@ -998,6 +996,8 @@ mod tests {
         }
     }
 
+    /// Three tokenizers (more than a thread keeps memos for) taking turns on long pieces
+    /// on one thread: each search uses its own tokenizer's memo.
     #[test]
     fn backtrack_memos_follow_their_tokenizer() {
         let make = |extra: &[&[u8]]| {

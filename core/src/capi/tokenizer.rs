@@ -364,19 +364,23 @@ unsafe fn ordinary_into<'a>(
                     Err(_) => &mut local,
                 };
                 ids.clear();
-                tok.inner.encode_into(text, Allowed::None, ids)?;
-                if ids.len() > cap {
-                    return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
-                }
-                if !ids.is_empty() {
-                    let out = try_out(out, "out")?;
-                    std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
-                }
-                written = ids.len();
+                ids.reserve(text.len() / 3 + 1);
+                let result = (|| {
+                    tok.inner.encode_into(text, Allowed::None, ids)?;
+                    if ids.len() > cap {
+                        return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
+                    }
+                    if !ids.is_empty() {
+                        let out = try_out(out, "out")?;
+                        std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
+                    }
+                    written = ids.len();
+                    Ok(())
+                })();
                 if ids.capacity() > 1 << 16 {
-                    *ids = Vec::new(); // keep at most 256 KiB per thread
+                    *ids = Vec::new(); // keep at most 256 KiB per thread, failed calls included
                 }
-                Ok(())
+                result
             })
         })
     };

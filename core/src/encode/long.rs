@@ -207,7 +207,8 @@ struct Memo {
 }
 
 /// Tokenizers a thread keeps a memo for at once (each holds a pair table of
-/// `PAIR_SLOTS` or `PAIR_SLOTS_BIG` entries and a history slot per vocabulary id).
+/// `PAIR_SLOTS` or `PAIR_SLOTS_BIG` entries, which once grown stays so for the thread's
+/// life, and a history slot per vocabulary id).
 const MEMO_SLOTS: usize = 2;
 
 thread_local! {
