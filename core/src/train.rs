@@ -168,6 +168,7 @@ impl PieceCounts {
     /// count `u64`, then per piece its length `u32`, its bytes and its count `u64`.
     pub fn to_bytes(&self, pattern: &str) -> Vec<u8> {
         let mut pieces: Vec<(Key<'_>, u64)> = self.iter().collect();
+        #[allow(clippy::unnecessary_sort_by)] // a `_by_key` key could not borrow the piece
         pieces.sort_unstable_by(|a, b| (*a.0).cmp(&*b.0));
         let size: usize = pieces.iter().map(|(p, _)| p.len() + 12).sum();
         let mut out = Vec::with_capacity(48 + pattern.len() + size);
