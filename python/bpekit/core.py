@@ -213,10 +213,10 @@ class _Handle:
         return self._raw
 
     def close(self) -> None:
-        """Frees the native object now (idempotent). Later use raises ``ValueError``."""
-        if self._raw is not None:
-            ffi.release(self._raw)
-            self._raw = None
+        """Closes the handle (idempotent): later use raises ``ValueError``, and the native
+        object is freed now, or, if a call on another thread is still using it, as soon as
+        that call returns (each call holds a reference to it for its duration)."""
+        self._raw = None
 
     def __enter__(self):  # noqa: ANN204
         return self

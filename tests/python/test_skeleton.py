@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -219,6 +221,34 @@ def test_closed_handle(enc: bpekit.Encoding) -> None:
     with pytest.raises(ValueError, match="closed"):
         e2.encode_ordinary("x")
     e2.close()  # idempotent
+
+
+def test_close_while_another_thread_encodes(enc: bpekit.Encoding) -> None:
+    """Closing an Encoding that another thread is encoding with does not free it under
+    that call: the call finishes with the right ids, and only later calls fail."""
+    text = "the quick brown fox jumps over the lazy dog, again and again. " * 200_000
+    expected = enc.encode_ordinary(text)
+    for _ in range(3):
+        e2 = bpekit.Encoding.from_tiktoken_bytes(enc.export_tiktoken())
+        got: list = []
+        started = threading.Event()
+
+        def work() -> None:
+            started.set()
+            got.append(e2.encode_ordinary(text))
+
+        t = threading.Thread(target=work)
+        t.start()
+        started.wait()
+        time.sleep(0.01)  # the encode (about 0.2 s) is under way, without the GIL
+        e2.close()
+        # Were the native object freed now, this would reuse and overwrite its memory.
+        junk = [bytes([255]) * 4096 for _ in range(20_000)]
+        t.join()
+        del junk
+        assert got == [expected]
+        with pytest.raises(ValueError, match="closed"):
+            e2.encode_ordinary("x")
 
 
 def test_version() -> None:
