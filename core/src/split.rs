@@ -383,6 +383,10 @@ fn space_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
 struct Tables {
     /// Classes of the ASCII characters.
     ascii: [u8; 128],
+    /// Classes of the code points below U+0800 (one or two UTF-8 bytes): one load for
+    /// Latin, Greek, Cyrillic, Hebrew, Arabic, ... instead of two (split of random
+    /// latin-1 text 128 -> 142 MB/s, of the multilingual sample 450 -> 483; cl100k).
+    two: [u8; 0x800],
     /// For each block of 256 code points, its row in `rows`.
     index: Vec<u16>,
     /// The distinct rows of classes.
@@ -467,7 +471,9 @@ impl Tables {
                 }
             }
         }
-        Tables { ascii, index, rows, fold_ascii, fold_other }
+        let mut two = [0u8; 0x800];
+        two.copy_from_slice(&class[..0x800]);
+        Tables { ascii, two, index, rows, fold_ascii, fold_other }
     }
 
     /// The class of the character at byte `i` (a character boundary) and its length.
@@ -476,6 +482,9 @@ impl Tables {
         let x = b[i];
         if x < 0x80 {
             (self.ascii[usize::from(x)], 1)
+        } else if x < 0xE0 {
+            let c = usize::from(x & 0x1F) << 6 | usize::from(b[i + 1] & 0x3F);
+            (self.two[c], 2)
         } else {
             let (c, n) = decode(b, i);
             (self.rows[usize::from(self.index[(c >> 8) as usize])][(c & 0xFF) as usize], n)
