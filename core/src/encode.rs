@@ -147,9 +147,11 @@ struct Counter {
 impl Sink for Counter {
     #[inline]
     fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
-        if piece.len() == 1 || tok.encoder.get(piece).is_some() {
+        if piece.len() == 1 {
             self.n += 1;
         } else {
+            // (`encode_piece` looks the whole piece up first; looking here too would
+            // probe twice for every piece that is not a token.)
             tok.encode_piece(piece, &mut self.scratch);
             self.n += self.scratch.len();
             self.scratch.clear();
