@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 
 use hashbrown::{HashMap, HashSet};
 
-use super::{Sink, SpecialPolicy, Tokenizer, SCAN_MAX};
+use super::{Sink, SpecialPolicy, Tokenizer};
 use crate::error::Result;
 
 /// Pieces at least this long are memoized while encoding candidates (shorter ones merge
@@ -250,14 +250,9 @@ impl Tokenizer {
     }
 
     /// tiktoken's `byte_pair_encode`: merges `bytes` by rank, without first looking them
-    /// up as a whole token.
+    /// up as a whole token (which is what [`Tokenizer::merge_reference`] does).
     fn merge_raw(&self, bytes: &[u8], out: &mut Vec<u32>) {
-        match bytes.len() {
-            0 => {}
-            1 => out.push(self.byte_ranks[bytes[0] as usize]),
-            n if n <= SCAN_MAX => self.merge_scan(bytes, out),
-            _ => self.merge_heap(bytes, out),
-        }
+        self.merge_reference(bytes, out);
     }
 
     /// The ids in `sorted` (rank ids sorted by bytes) whose bytes start with `prefix`.
