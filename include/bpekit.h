@@ -63,6 +63,11 @@
 #define BPEKIT_MAX_THREADS 1024
 
 /**
+ * The largest id `bpekit_tokenizer_encode_ordinary_packed` can return, `2^20 - 2`.
+ */
+#define BPEKIT_PACKED_MAX_ID 1048574
+
+/**
  * Major version of bpekit (the header's copy; a test checks it against Cargo.toml).
  */
 #define BPEKIT_VERSION_MAJOR 0
@@ -417,6 +422,19 @@ int64_t bpekit_tokenizer_encode_ordinary_into(const struct bpekit_tokenizer *tok
  * Text with a NUL byte in it needs the other call.
  */
 int64_t bpekit_tokenizer_encode_ordinary_cstr(const struct bpekit_tokenizer *tok, const char *text, uint32_t *out);
+
+/**
+ * The leanest encode of a short text, for bindings where each argument and each
+ * output buffer costs time (cffi's ABI mode, say): `bpekit_tokenizer_encode_ordinary`
+ * of the NUL-terminated `text`, with its ids returned in the result itself.
+ *
+ * If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result is
+ * `(id0 + 1) | (id1 + 1) << 20 | (id2 + 1) << 40`, each absent id a zero field: so 0
+ * for an empty text, and `id0 + 1` for one id. Otherwise it is a negated status:
+ * `-BPEKIT_ERR_BUFFER_TOO_SMALL` if the ids do not fit (encode with another call),
+ * `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ...
+ */
+int64_t bpekit_tokenizer_encode_ordinary_packed(const struct bpekit_tokenizer *tok, const char *text);
 
 /**
  * Counts the tokens `bpekit_tokenizer_encode` would give, without building them:

@@ -116,7 +116,11 @@ _CHAR_MEMO_MAX = 4096
 _tls = threading.local()
 _ORDINARY_POLICY = ffi.new("bpekit_special_policy *")  # nothing allowed, nothing checked
 _encode_into = lib.bpekit_tokenizer_encode_into
-_encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments: the cheapest call
+_encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments, any length
+# 2 arguments and the ids in the result: the cheapest call, for texts of at most this many
+# bytes, which nearly always give at most the 3 ids it can return
+_encode_ordinary_packed = lib.bpekit_tokenizer_encode_ordinary_packed
+_PACKED_TEXT_MAX = 8
 
 
 def _ordinary_scratch() -> tuple[Any, memoryview]:
@@ -583,44 +587,68 @@ class Encoding(_Handle):
         >>> enc.encode_ordinary("hi")
         [104, 105]
         """
-        char = None  # a single character to remember once encoded
-        if len(text) == 1 and isinstance(text, str):
-            # (On a closed Encoding, the `_ptr` property raises ValueError.)
-            if self._ascii_ids is not None and text < "\x80":
-                return [self._ascii_ids[ord(text)] if self._raw is not None else self._ptr]
-            known = self._char_ids.get(text)
-            if known is not None:
-                return known[:] if self._raw is not None else self._ptr
-            char = text
         try:
-            raw = text.encode("utf-8")
+            raw = text.encode()
         except (UnicodeEncodeError, AttributeError):
             raw = _text_bytes(text)
-        # Bytes objects end in a NUL, so the text goes as a C string (one argument fewer
-        # than pointer and length) unless it holds a NUL itself; the buffer has room for an
-        # id per byte, which always suffices. (`0 in raw` is a memchr; `b"\0" in raw`
-        # takes ten times as long.)
-        ids = None
+        # Bytes objects end in a NUL, so the text goes as a C string unless it holds a NUL
+        # itself. (`0 in raw` is a memchr; `b"\0" in raw` takes ten times as long.)
+        # A closed Encoding passes NULL and ends in the slow path, which raises.
+        if 0 not in raw:
+            if len(raw) <= _PACKED_TEXT_MAX:
+                if len(text) == 1:
+                    return self._encode_char(text, raw)
+                # Up to 3 ids come back in the result, `id + 1` per 20 bits (see the header).
+                r = _encode_ordinary_packed(self._raw, raw)
+                if r > 0:
+                    if r < 0x100000:
+                        return [r - 1]
+                    if r < 0x10000000000:
+                        return [(r & 0xFFFFF) - 1, (r >> 20) - 1]
+                    return [(r & 0xFFFFF) - 1, ((r >> 20) & 0xFFFFF) - 1, (r >> 40) - 1]
+                if r == 0:
+                    return []
+            elif len(raw) <= _SCRATCH_MAX and self._raw is not None:
+                # The buffer has room for an id per byte, which always suffices.
+                try:
+                    buf, view = _tls.ordinary
+                except AttributeError:
+                    buf, view = _ordinary_scratch()
+                n = _encode_ordinary_cstr(self._raw, raw, buf)
+                if n >= 0:
+                    return view[:n].tolist()
+        return self._encode_ordinary_bytes(raw)
+
+    def _encode_char(self, char: str, raw: bytes) -> list[int]:
+        """`encode_ordinary` of one character, remembered (ASCII from a table)."""
+        if self._raw is not None:  # closed: the encode below raises ValueError
+            if len(raw) == 1 and self._ascii_ids is not None:
+                return [self._ascii_ids[raw[0]]]
+            known = self._char_ids.get(char)
+            if known is not None:
+                return known[:]
+        ids = self._encode_ordinary_bytes(raw)
+        if len(self._char_ids) < _CHAR_MEMO_MAX:
+            self._char_ids[char] = ids[:]
+        return ids
+
+    def _encode_ordinary_bytes(self, raw: bytes) -> list[int]:
+        """`encode_ordinary` of UTF-8 bytes, by the C-string call if it can be used."""
+        ptr = self._ptr  # closed: raises ValueError
         if len(raw) <= _SCRATCH_MAX and 0 not in raw:
+            # The buffer has room for an id per byte, which always suffices.
             try:
                 buf, view = _tls.ordinary
             except AttributeError:
                 buf, view = _ordinary_scratch()
-            ptr = self._raw
-            if ptr is None:
-                ptr = self._ptr  # closed: raises ValueError
             n = _encode_ordinary_cstr(ptr, raw, buf)
             if n == 1:
-                ids = [view[0]]  # half the time of a one-element slice's tolist()
-            elif n >= 0:
-                ids = view[:n].tolist()
-        if ids is None:
-            out = ffi.new("bpekit_tokens *")
-            rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
-            ids = _take_tokens(out)
-        if char is not None and len(self._char_ids) < _CHAR_MEMO_MAX:
-            self._char_ids[char] = ids[:]
-        return ids
+                return [view[0]]  # half the time of a one-element slice's tolist()
+            if n >= 0:
+                return view[:n].tolist()
+        out = ffi.new("bpekit_tokens *")
+        rustcall(lib.bpekit_tokenizer_encode_ordinary, ptr, raw, len(raw), out)
+        return _take_tokens(out)
 
     def count(
         self,

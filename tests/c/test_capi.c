@@ -2558,6 +2558,40 @@ static void test_encode_ordinary_into(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* The packed form: up to 3 ids in the result, `id + 1` per 20 bits; more give
+ * -BPEKIT_ERR_BUFFER_TOO_SMALL. Each text is checked against the ordinary encode. */
+static void test_encode_ordinary_packed(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    const char *texts[] = {"", "z", "the", "the cat", "\x01\x02", "\x01\x02\x03",
+                           "\x01\x02\x03\x7f", "the cat sat on the mat", "<|endoftext|>"};
+    int fits = 0, too_many = 0;
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        bpekit_tokens want = sentinel_tokens;
+        EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(texts[t]), strlen(texts[t]), &want, &err), &err);
+        int64_t got = bpekit_tokenizer_encode_ordinary_packed(tok, texts[t]);
+        if (want.len <= 3) {
+            int64_t expect = 0;
+            for (size_t i = want.len; i-- > 0;)
+                expect = (expect << 20) | (int64_t)(want.ids[i] + 1);
+            CHECK(got == expect);
+            fits++;
+        } else {
+            CHECK(got == -BPEKIT_ERR_BUFFER_TOO_SMALL);
+            too_many++;
+        }
+        bpekit_tokens_free(&want);
+    }
+    CHECK(fits >= 5 && too_many >= 2); /* both outcomes were exercised */
+    CHECK(bpekit_tokenizer_encode_ordinary_packed(tok, "") == 0);
+    CHECK(bpekit_tokenizer_encode_ordinary_packed(NULL, "x") == -BPEKIT_ERR_NULL_ARG);
+    CHECK(bpekit_tokenizer_encode_ordinary_packed(tok, NULL) == -BPEKIT_ERR_NULL_ARG);
+    CHECK(bpekit_tokenizer_encode_ordinary_packed(tok, "ok \xff") == -BPEKIT_ERR_INVALID_UTF8);
+    CHECK(BPEKIT_PACKED_MAX_ID == (1u << 20) - 2);
+    bpekit_tokenizer_free(tok);
+}
+
 /* ==== Tokenizer: encode for completion (tiktoken's encode_with_unstable) ==== */
 
 /* Checks one successful result: `stable` is a prefix of encode(text, policy), the offsets
@@ -2844,6 +2878,7 @@ int main(void)
     test_file_format();
     test_encode_into();
     test_encode_ordinary_into();
+    test_encode_ordinary_packed();
     test_encode_with_unstable();
     test_token_id();
     printf("%d passed, %d failed\n", passed, failed);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import random
 import shutil
 import threading
 
@@ -182,6 +183,61 @@ def test_single_characters_memo(pair):
     fresh.close()
     with pytest.raises(ValueError, match="closed"):
         fresh.encode_ordinary("é")
+
+
+SHORT_TEXTS = ["", "a", "ab", "the", " the", "hello", "héllo", "東京", "é,", "ка", "x = 1;", "a\0b", "\0",
+               "\ud800x", "12345678", "123456789", "abcdefgh", "abcdefghi", "🙂🙂", "<|endoftext|>"[:8],
+               "\x01\x02\x03\x04", "  \n\n\t ", "!!??..", "ÿÿÿÿ", "\u200b\u200b"]
+
+
+def test_short_strings_on_every_route(pair):
+    """Texts of up to 9 UTF-8 bytes take the packed call (up to 3 ids in the result) or
+    fall back to the buffer call (4+ ids, a NUL inside, over 8 bytes): the same ids as
+    tiktoken on each, both routes exercised, and a closed Encoding still refuses."""
+    ours, tk = pair
+    # Plus texts glued from 2-3 random short tokens, so that the ids come from the whole
+    # vocabulary (most of o200k's need 18 bits) and land in every field of the result.
+    rng = random.Random(5)
+    pieces = []
+    while len(pieces) < 400:
+        token = ours.decode_single_token_bytes(rng.randrange(ours.max_token_value + 1))
+        if len(token) <= 4 and token.isascii() or 2 <= len(token) <= 3:
+            try:
+                pieces.append(token.decode())
+            except UnicodeDecodeError:
+                continue
+    glued = ["".join(rng.sample(pieces, rng.choice([2, 3])))[:8] for _ in range(1500)]
+    routes = set()
+    for text in SHORT_TEXTS + glued:
+        want = tk.encode_ordinary(text)
+        assert ours.encode_ordinary(text) == want, repr(text)
+        raw = core._text_bytes(text)
+        if len(raw) <= core._PACKED_TEXT_MAX and 0 not in raw and len(text) != 1:
+            routes.add("packed" if 0 < len(want) <= 3 else "fallback" if want else "empty")
+    assert {"packed", "fallback"} <= routes, routes
+
+
+def test_short_strings_with_ids_too_large_to_pack():
+    """An id above BPEKIT_PACKED_MAX_ID (2^20 - 2) cannot come back packed: the call
+    refuses and the buffer call gives it, as tiktoken does."""
+    ranks = {bytes([i]): i for i in range(256)}
+    n = 256
+    for a in range(26):  # enough tokens that the rank table may reach 2^20
+        for b in range(26):
+            for c in range(26):
+                for d in range(16):
+                    ranks[bytes([97 + a, 97 + b, 97 + c, 97 + d])] = n
+                    n += 1
+    top = core.lib.BPEKIT_PACKED_MAX_ID
+    ranks[b"zz"] = top + 1
+    ranks[b"yy"] = top
+    pat = r"\w+| "
+    ours = bpekit.Encoding("big", pat_str=pat, mergeable_ranks=ranks, special_tokens={})
+    tk = tiktoken.Encoding("big", pat_str=pat, mergeable_ranks=ranks, special_tokens={})
+    for text in ["zz", "yy", "zz zz", "yy yy", "abcd", "yyzz", "q zz"]:
+        assert ours.encode_ordinary(text) == tk.encode_ordinary(text), repr(text)
+    assert ours.encode_ordinary("zz") == [top + 1]
+    assert ours.encode_ordinary("yy") == [top]
 
 
 def test_single_character_special_token(toy_pair):

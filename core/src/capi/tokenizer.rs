@@ -337,6 +337,48 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_cstr(
     unsafe { ordinary_into(tok, text, out, usize::MAX) }
 }
 
+/// The largest id `bpekit_tokenizer_encode_ordinary_packed` can return, `2^20 - 2`.
+pub const BPEKIT_PACKED_MAX_ID: u32 = 1_048_574; // 2^20 - 2
+
+/// The leanest encode of a short text, for bindings where each argument and each
+/// output buffer costs time (cffi's ABI mode, say): `bpekit_tokenizer_encode_ordinary`
+/// of the NUL-terminated `text`, with its ids returned in the result itself.
+///
+/// If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result is
+/// `(id0 + 1) | (id1 + 1) << 20 | (id2 + 1) << 40`, each absent id a zero field: so 0
+/// for an empty text, and `id0 + 1` for one id. Otherwise it is a negated status:
+/// `-BPEKIT_ERR_BUFFER_TOO_SMALL` if the ids do not fit (encode with another call),
+/// `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ...
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_packed(
+    tok: *const bpekit_tokenizer,
+    text: *const c_char,
+) -> i64 {
+    let text = || {
+        if text.is_null() {
+            return Err(CError::null("text"));
+        }
+        // SAFETY: `text` is a NUL-terminated string (caller's contract).
+        Ok(unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes())
+    };
+    // SAFETY: as `bpekit_tokenizer_encode_ordinary_cstr`.
+    unsafe {
+        ordinary_with(tok, text, |ids| {
+            pack_ids(ids).ok_or_else(|| {
+                CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "more than 3 ids, or an id too large to pack")
+            })
+        })
+    }
+}
+
+/// `bpekit_tokenizer_encode_ordinary_packed`'s result for `ids`, if they fit.
+fn pack_ids(ids: &[u32]) -> Option<i64> {
+    if ids.len() > 3 || ids.iter().any(|&id| id > BPEKIT_PACKED_MAX_ID) {
+        return None;
+    }
+    Some(ids.iter().rev().fold(0, |acc, &id| acc << 20 | i64::from(id + 1)))
+}
+
 /// The body of the lean encodes: ordinary-encodes the text `text()` gives into `out`
 /// (room for `cap` ids), returning the count or the negated status.
 unsafe fn ordinary_into<'a>(
@@ -345,10 +387,33 @@ unsafe fn ordinary_into<'a>(
     out: *mut u32,
     cap: usize,
 ) -> i64 {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        ordinary_with(tok, text, |ids| {
+            if ids.len() > cap {
+                return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
+            }
+            if !ids.is_empty() {
+                let out = try_out(out, "out")?;
+                // SAFETY: `out` has room for `cap >= ids.len()` ids (caller's contract).
+                std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
+            }
+            Ok(ids.len() as i64)
+        })
+    }
+}
+
+/// Ordinary-encodes the text `text()` gives into a per-thread buffer and returns what
+/// `finish` makes of the ids, or the negated status of the first error.
+unsafe fn ordinary_with<'a>(
+    tok: *const bpekit_tokenizer,
+    text: impl FnOnce() -> Result<&'a [u8], CError>,
+    finish: impl FnOnce(&[u32]) -> Result<i64, CError>,
+) -> i64 {
     thread_local! {
         static IDS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let mut written = 0usize;
+    let mut written = 0i64;
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     let status = unsafe {
         call(std::ptr::null_mut(), || {
@@ -365,18 +430,11 @@ unsafe fn ordinary_into<'a>(
                 };
                 ids.clear();
                 ids.reserve(text.len() / 3 + 1);
-                let result = (|| {
-                    tok.inner.encode_into(text, Allowed::None, ids)?;
-                    if ids.len() > cap {
-                        return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
-                    }
-                    if !ids.is_empty() {
-                        let out = try_out(out, "out")?;
-                        std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
-                    }
-                    written = ids.len();
-                    Ok(())
-                })();
+                let result =
+                    tok.inner.encode_into(text, Allowed::None, ids).map_err(CError::from).and_then(|()| {
+                        written = finish(ids)?;
+                        Ok(())
+                    });
                 if ids.capacity() > 1 << 16 {
                     *ids = Vec::new(); // keep at most 256 KiB per thread, failed calls included
                 }
@@ -385,7 +443,7 @@ unsafe fn ordinary_into<'a>(
         })
     };
     if status == BPEKIT_OK {
-        written as i64
+        written
     } else {
         -i64::from(status)
     }
@@ -783,5 +841,40 @@ pub unsafe extern "C" fn bpekit_tokenizer_free(tok: *mut bpekit_tokenizer) {
         // SAFETY: non-NULL tokenizers come from `bpekit_tokenizer::into_raw` and are freed
         // once (caller's contract).
         call_or((), || drop(unsafe { Box::from_raw(tok) }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pack_ids, BPEKIT_PACKED_MAX_ID};
+
+    /// Unpacks as the header says: `id + 1` per 20 bits, a zero field ends the ids.
+    fn unpack(mut r: i64) -> Vec<u32> {
+        let mut ids = Vec::new();
+        while r != 0 {
+            ids.push(u32::try_from((r & 0xF_FFFF) - 1).unwrap());
+            r >>= 20;
+        }
+        ids
+    }
+
+    #[test]
+    fn packed_ids_round_trip_up_to_three_and_the_largest_id() {
+        let max = BPEKIT_PACKED_MAX_ID;
+        assert_eq!(max, (1 << 20) - 2);
+        for ids in [&[][..], &[0], &[7], &[0, 0], &[5, 0, 9], &[max], &[max, max, max], &[0, max, 1]] {
+            let r = pack_ids(ids).unwrap();
+            assert!(r >= 0, "{ids:?}");
+            assert_eq!(unpack(r), ids);
+        }
+        assert_eq!(pack_ids(&[]), Some(0));
+        assert_eq!(pack_ids(&[41]), Some(42));
+    }
+
+    #[test]
+    fn packed_ids_refuse_four_ids_or_a_larger_id() {
+        assert_eq!(pack_ids(&[1, 2, 3, 4]), None);
+        assert_eq!(pack_ids(&[BPEKIT_PACKED_MAX_ID + 1]), None);
+        assert_eq!(pack_ids(&[0, 0, u32::MAX]), None);
     }
 }
