@@ -2,10 +2,11 @@
  * bpekit.h: the C API of bpekit, a byte-level BPE tokenizer (train, encode, decode).
  *
  * Naming     Functions are bpekit_<object>_<verb>, types bpekit_<object>, constants BPEKIT_*.
- *            Inputs are (pointer, length) pairs, not NUL-terminated strings (one
- *            exception, named so: bpekit_tokenizer_encode_ordinary_cstr); text inputs
- *            must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with length 0
- *            is an empty input.
+ *            Inputs are (pointer, length) pairs, not NUL-terminated strings (two
+ *            exceptions, for bindings that pay per argument:
+ *            bpekit_tokenizer_encode_ordinary_cstr and _packed); text inputs must be
+ *            UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with length 0 is an
+ *            empty input.
  * Ownership  Handles (bpekit_trainer, bpekit_tokenizer) and errors are created by bpekit,
  *            owned by the caller, and released with their own _free function, which
  *            accepts NULL. Output buffers (bpekit_tokens, bpekit_bytes) are structs the
