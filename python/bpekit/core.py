@@ -205,14 +205,16 @@ class _Handle:
     """Owns one native handle: freed by ``close()``, ``with``, or garbage collection."""
 
     _free: Any = None
-    _raw: Any = None
+    # NULL when closed (or never opened): every native call refuses it with a status,
+    # so hot paths may pass it unchecked and raise on the slow path (`_ptr`).
+    _raw: Any = ffi.NULL
 
     def _own(self, ptr: Any) -> None:
         self._raw = ffi.gc(ptr, type(self)._free)
 
     @property
     def _ptr(self) -> Any:
-        if self._raw is None:
+        if not self._raw:
             raise ValueError(f"this {type(self).__name__} is closed")
         return self._raw
 
@@ -220,7 +222,7 @@ class _Handle:
         """Closes the handle (idempotent): later use raises ``ValueError``, and the native
         object is freed now, or, if a call on another thread is still using it, as soon as
         that call returns (each call holds a reference to it for its duration)."""
-        self._raw = None
+        self._raw = ffi.NULL
 
     def __enter__(self):  # noqa: ANN204
         return self
@@ -307,9 +309,10 @@ class Encoding(_Handle):
         starts = {t[0] for t in self._special_tokens}
         self._special_start: str | None = next(iter(starts)) if len(starts) == 1 else None
         self._no_specials = not starts
-        # `encode_ordinary` of other single characters, as computed (up to _CHAR_MEMO_MAX):
-        # the native call costs more than the work, and an alphabet is small.
-        self._char_ids: dict[str, list[int]] = {}
+        # `encode_ordinary` of other single characters, as computed (up to _CHAR_MEMO_MAX;
+        # the packed call's result): the native call costs more than the work, and an
+        # alphabet is small.
+        self._char_ids: dict[str, int] = {}
 
     @classmethod
     def _from_ptr(cls, ptr: Any, name: str) -> Encoding:
@@ -528,7 +531,7 @@ class Encoding(_Handle):
             and text < "\x80"
             and text not in self._special_tokens
         ):
-            return [self._ascii_ids[ord(text)] if self._raw is not None else self._ptr]
+            return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
         raw = _text_bytes(text)
         ids = _encode_fast(self._ptr, raw, policy)
         if ids is not None:
@@ -593,13 +596,21 @@ class Encoding(_Handle):
             raw = _text_bytes(text)
         # Bytes objects end in a NUL, so the text goes as a C string unless it holds a NUL
         # itself. (`0 in raw` is a memchr; `b"\0" in raw` takes ten times as long.)
-        # A closed Encoding passes NULL and ends in the slow path, which raises.
+        # A closed Encoding passes NULL, refused, so the slow path runs and raises.
         if 0 not in raw:
             if len(raw) <= _PACKED_TEXT_MAX:
-                if len(text) == 1:
-                    return self._encode_char(text, raw)
                 # Up to 3 ids come back in the result, `id + 1` per 20 bits (see the header).
-                r = _encode_ordinary_packed(self._raw, raw)
+                if len(text) == 1 and self._raw:
+                    # One character: ASCII from a table, others remembered (their results).
+                    if len(raw) == 1 and self._ascii_ids is not None:
+                        return [self._ascii_ids[raw[0]]]
+                    r = self._char_ids.get(text)
+                    if r is None:
+                        r = _encode_ordinary_packed(self._raw, raw)
+                        if r >= 0 and len(self._char_ids) < _CHAR_MEMO_MAX:
+                            self._char_ids[text] = r
+                else:
+                    r = _encode_ordinary_packed(self._raw, raw)
                 if r > 0:
                     if r < 0x100000:
                         return [r - 1]
@@ -608,7 +619,7 @@ class Encoding(_Handle):
                     return [(r & 0xFFFFF) - 1, ((r >> 20) & 0xFFFFF) - 1, (r >> 40) - 1]
                 if r == 0:
                     return []
-            elif len(raw) <= _SCRATCH_MAX and self._raw is not None:
+            elif len(raw) <= _SCRATCH_MAX:
                 # The buffer has room for an id per byte, which always suffices.
                 try:
                     buf, view = _tls.ordinary
@@ -618,19 +629,6 @@ class Encoding(_Handle):
                 if n >= 0:
                     return view[:n].tolist()
         return self._encode_ordinary_bytes(raw)
-
-    def _encode_char(self, char: str, raw: bytes) -> list[int]:
-        """`encode_ordinary` of one character, remembered (ASCII from a table)."""
-        if self._raw is not None:  # closed: the encode below raises ValueError
-            if len(raw) == 1 and self._ascii_ids is not None:
-                return [self._ascii_ids[raw[0]]]
-            known = self._char_ids.get(char)
-            if known is not None:
-                return known[:]
-        ids = self._encode_ordinary_bytes(raw)
-        if len(self._char_ids) < _CHAR_MEMO_MAX:
-            self._char_ids[char] = ids[:]
-        return ids
 
     def _encode_ordinary_bytes(self, raw: bytes) -> list[int]:
         """`encode_ordinary` of UTF-8 bytes, by the C-string call if it can be used."""

@@ -216,10 +216,17 @@ def test_non_text_items() -> None:
 
 def test_closed_handle(enc: bpekit.Encoding) -> None:
     e2 = bpekit.Encoding.from_tiktoken_bytes(enc.export_tiktoken())
+    # Every route of the encodes (one character, memo, packed, C string, NUL, long,
+    # empty), each taken once before closing so that nothing answers from memory after.
+    texts = ["x", "é", "é", "ab", "hello", "héllo wörld", "a\0b", "x" * 100_000, ""]
     with e2:
         assert e2.encode_ordinary("x") == [ord("x")]
-    with pytest.raises(ValueError, match="closed"):
-        e2.encode_ordinary("x")
+        for t in texts:
+            assert e2.encode_ordinary(t) == enc.encode_ordinary(t)
+    for t in texts:
+        for f in (e2.encode_ordinary, e2.encode, e2.count):
+            with pytest.raises(ValueError, match="closed"):
+                f(t)
     e2.close()  # idempotent
 
 
