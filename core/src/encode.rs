@@ -613,6 +613,8 @@ impl Tokenizer {
             _ => {
                 if let Some(id) = self.encoder.get(piece) {
                     out.push(id);
+                } else if let [a, b, c] = *piece {
+                    self.merge_three_non_token(a, b, c, out);
                 } else if piece.len() < CACHE_MIN {
                     self.merge_scan_non_token(piece, out);
                 } else if piece.len() <= MID_MAX {
@@ -689,12 +691,31 @@ impl Tokenizer {
         self.merge_scan_with(piece, out, |_, _, _| {});
     }
 
+    /// The merge of a three-byte piece that is not a token: the lower-ranked of its two
+    /// pairs (the left one on a tie, which is the same pair) merges, if either is a token,
+    /// and the pair that would then remain is the whole piece, which is not a token.
+    #[inline]
+    fn merge_three_non_token(&self, a: u8, b: u8, c: u8, out: &mut Vec<u32>) {
+        let left = self.pair2[usize::from(a) << 8 | usize::from(b)];
+        let right = self.pair2[usize::from(b) << 8 | usize::from(c)];
+        let byte = |x: u8| self.byte_ranks[usize::from(x)];
+        if left <= right && left != u32::MAX {
+            out.extend([left, byte(c)]);
+        } else if right != u32::MAX {
+            out.extend([byte(a), right]);
+        } else {
+            out.extend([byte(a), byte(b), byte(c)]);
+        }
+    }
+
     /// [`Tokenizer::merge_scan`] of a piece the caller has found is not a token: the
     /// pair that would span the whole piece (when two tokens are left) is then known to
     /// have no rank, and is not looked up again.
     fn merge_scan_non_token(&self, piece: &[u8], out: &mut Vec<u32>) {
         debug_assert!(self.encoder.get(piece).is_none());
-        if piece.len() <= 32 {
+        if piece.len() <= 8 {
+            self.merge_scan_n::<8, true>(piece, out, |_, _, _| {});
+        } else if piece.len() <= 32 {
             self.merge_scan_n::<32, true>(piece, out, |_, _, _| {});
         } else {
             self.merge_scan_n::<SCAN_MAX, true>(piece, out, |_, _, _| {});
