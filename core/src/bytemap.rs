@@ -239,11 +239,29 @@ const INLINE_KEY: u128 = !(0xffff_ffffu128 << 88);
 /// `HashMap<u128, u32>` takes (alignment pads it). The table of o200k's short tokens is
 /// then 4 MiB rather than 8: it misses the caches and the TLB less, and a hit is one
 /// cache line. Longer keys go to a [`BytesMap`].
+///
+/// [`RankMap::get`] first checks a key of three or more bytes against two bitsets of 64K
+/// bits (16 KiB together, so they stay in the L1 cache): the first two bytes of some key
+/// of three or more bytes, the last two of one. A key that fails either is a miss without
+/// touching the table (where a miss is mostly a cache miss: the table is megabytes). Of
+/// the three-to-eight-byte substrings of random bytes as latin-1 text, 95-98% stop there
+/// (cl100k, o200k); of English, half. [`RankMap::get_unfiltered`] skips the check, for
+/// keys that are mostly present.
 #[derive(Debug, Clone)]
 pub struct RankMap {
     inline: hashbrown::HashTable<u128>,
     rest: BytesMap<u32>,
     hasher: hashbrown::DefaultHashBuilder,
+    /// Bit `x` set: some key of three or more bytes starts (`heads`) / ends (`tails`) with
+    /// the two bytes `x` (big-endian).
+    heads: Box<[u64; 1024]>,
+    tails: Box<[u64; 1024]>,
+}
+
+/// Whether bit `x` of `bits` is set.
+#[inline(always)]
+fn has(bits: &[u64; 1024], x: usize) -> bool {
+    bits[x >> 6] >> (x & 63) & 1 != 0
 }
 
 impl RankMap {
@@ -253,7 +271,16 @@ impl RankMap {
         let hasher = hashbrown::DefaultHashBuilder::default();
         let mut inline = hashbrown::HashTable::with_capacity(map.short.len());
         let mut rest = BytesMap::default();
+        let (mut heads, mut tails) = (Box::new([0u64; 1024]), Box::new([0u64; 1024]));
         for (key, &value) in map.iter() {
+            if let ([a, b, ..], [.., y, z]) = (&*key, &*key) {
+                if key.len() >= 3 {
+                    let (h, t) =
+                        (usize::from(*a) << 8 | usize::from(*b), usize::from(*y) << 8 | usize::from(*z));
+                    heads[h >> 6] |= 1 << (h & 63);
+                    tails[t >> 6] |= 1 << (t & 63);
+                }
+            }
             match pack(&key) {
                 Some(k) if key.len() <= INLINE_MAX => {
                     let slot = k | u128::from(value) << 88;
@@ -264,12 +291,36 @@ impl RankMap {
                 }
             }
         }
-        RankMap { inline, rest, hasher }
+        RankMap { inline, rest, hasher, heads, tails }
     }
 
     /// The value of `key`.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<u32> {
+        if !self.may_have(key) {
+            return None;
+        }
+        self.get_unfiltered(key)
+    }
+
+    /// Whether `key` passes the head and tail bitsets (keys shorter than three bytes do).
+    #[inline]
+    pub fn may_have(&self, key: &[u8]) -> bool {
+        match (key, key) {
+            // `&`, not `&&`: one branch, not two.
+            ([a, b, _, ..], [.., y, z]) => {
+                has(&self.heads, usize::from(*a) << 8 | usize::from(*b))
+                    & has(&self.tails, usize::from(*y) << 8 | usize::from(*z))
+            }
+            _ => true,
+        }
+    }
+
+    /// [`RankMap::get`] without the bitsets: for keys that are mostly present, such as
+    /// whole pieces (in ordinary text most short pieces are tokens; checking the bitsets
+    /// first cost English 2-4%).
+    #[inline]
+    pub fn get_unfiltered(&self, key: &[u8]) -> Option<u32> {
         use std::hash::BuildHasher;
         if key.len() <= INLINE_MAX {
             let k = pack(key)?;

@@ -654,7 +654,7 @@ impl Tokenizer {
             },
             CACHE_MIN..=MID_MAX => self.merge_cached(piece, out),
             _ => {
-                if let Some(id) = self.encoder.get(piece) {
+                if let Some(id) = self.encoder.get_unfiltered(piece) {
                     out.push(id);
                 } else if let [a, b, c] = *piece {
                     self.merge_three_non_token(a, b, c, out);
@@ -675,7 +675,7 @@ impl Tokenizer {
     fn merge_cached(&self, piece: &[u8], out: &mut Vec<u32>) {
         CACHES.with(|caches| {
             let Ok(mut caches) = caches.try_borrow_mut() else {
-                return match self.encoder.get(piece) {
+                return match self.encoder.get_unfiltered(piece) {
                     Some(id) => out.push(id),
                     None => self.merge_scan_non_token(piece, out),
                 };
@@ -683,7 +683,7 @@ impl Tokenizer {
             let cache = PieceCache::for_owner(&mut caches, self.id);
             if cache.skip > 0 {
                 cache.skip -= 1;
-                return match self.encoder.get(piece) {
+                return match self.encoder.get_unfiltered(piece) {
                     Some(id) => out.push(id),
                     None => self.merge_scan_non_token(piece, out),
                 };
@@ -694,7 +694,7 @@ impl Tokenizer {
                 out.extend_from_slice(&cache.arena[off as usize..(off + len) as usize]);
                 return;
             }
-            if let Some(id) = self.encoder.get(piece) {
+            if let Some(id) = self.encoder.get_unfiltered(piece) {
                 return out.push(id);
             }
             let start = out.len();
@@ -731,6 +731,18 @@ impl Tokenizer {
         if bytes.len() > self.max_token_len {
             return u32::MAX;
         }
+        if let [a, b] = *bytes {
+            return self.pair2[usize::from(a) << 8 | usize::from(b)];
+        }
+        self.encoder.get_unfiltered(bytes).unwrap_or(u32::MAX)
+    }
+
+    /// [`Tokenizer::rank`] through the rank table's bitsets ([`RankMap::get`]), for the
+    /// pairs inside short pieces that are not tokens: mostly not tokens either, and in
+    /// random bytes as latin-1 nearly all stop at the bitsets. (Not for whole pieces, nor
+    /// the long-piece searches: there most keys pass and the check only costs.)
+    #[inline]
+    fn rank_filtered(&self, bytes: &[u8]) -> u32 {
         if let [a, b] = *bytes {
             return self.pair2[usize::from(a) << 8 | usize::from(b)];
         }
@@ -829,14 +841,26 @@ impl Tokenizer {
             if k < n {
                 prev[k] = i as u8;
                 let end = usize::from(next[k]);
-                pairs[i] = if NON_TOKEN && i == 0 && end == n { u32::MAX } else { self.rank(&piece[i..end]) };
+                pairs[i] = if !NON_TOKEN {
+                    self.rank(&piece[i..end])
+                } else if i == 0 && end == n {
+                    u32::MAX
+                } else {
+                    self.rank_filtered(&piece[i..end])
+                };
             } else {
                 pairs[i] = u32::MAX;
             }
             on_merge(i == 0, k == n, best);
             if i > 0 {
                 let h = usize::from(prev[i]);
-                pairs[h] = if NON_TOKEN && h == 0 && k == n { u32::MAX } else { self.rank(&piece[h..k]) };
+                pairs[h] = if !NON_TOKEN {
+                    self.rank(&piece[h..k])
+                } else if h == 0 && k == n {
+                    u32::MAX
+                } else {
+                    self.rank_filtered(&piece[h..k])
+                };
             }
         }
         let mut i = 0;
