@@ -653,8 +653,16 @@ impl Tokenizer {
                 id => out.push(id),
             },
             CACHE_MIN..=MID_MAX => self.merge_cached(piece, out),
-            _ => {
-                if let Some(id) = self.encoder.get_unfiltered(piece) {
+            n => {
+                // Pieces of 3-5 bytes that start or end with a non-ASCII byte through the
+                // bitsets: in random bytes as latin-1 (most short pieces) they are rarely
+                // tokens. The others, mostly tokens in ordinary text, go straight to the table.
+                let id = if n <= 5 && (piece[0] | piece[n - 1]) >= 0x80 {
+                    self.encoder.get(piece)
+                } else {
+                    self.encoder.get_unfiltered(piece)
+                };
+                if let Some(id) = id {
                     out.push(id);
                 } else if let [a, b, c] = *piece {
                     self.merge_three_non_token(a, b, c, out);
@@ -682,8 +690,9 @@ impl Tokenizer {
             };
             let cache = PieceCache::for_owner(&mut caches, self.id);
             if cache.skip > 0 {
+                // Pieces do not repeat here, and are rarely tokens: through the bitsets.
                 cache.skip -= 1;
-                return match self.encoder.get_unfiltered(piece) {
+                return match self.encoder.get(piece) {
                     Some(id) => out.push(id),
                     None => self.merge_scan_non_token(piece, out),
                 };
@@ -1107,6 +1116,38 @@ mod tests {
             check(&b"abcaabcaaaacabca"[i % 3..i % 3 + 8 + i % 7]);
         }
         assert_eq!(skip(), Some(0));
+    }
+
+    /// Every piece of 3 to 5 bytes over a few bytes, ASCII and not (the routes through
+    /// the rank table's bitsets and around them), against the definition.
+    #[test]
+    fn short_pieces_with_non_ascii_bytes() {
+        let alphabet = [b'a', b'b', 0xC3, 0xA9];
+        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        let extra: [&[u8]; 8] = [
+            b"\xC3\xA9",
+            b"a\xC3",
+            b"\xA9a",
+            b"a\xC3\xA9",
+            b"\xC3\xA9\xC3",
+            b"ab\xC3\xA9",
+            b"\xA9ab",
+            b"aaa",
+        ];
+        pairs.extend(extra.iter().enumerate().map(|(i, t)| (t.to_vec(), 256 + i as u32)));
+        let t = Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap();
+        for n in 3..=5u32 {
+            for code in 0..4usize.pow(n) {
+                let piece: Vec<u8> = (0..n).map(|k| alphabet[code / 4usize.pow(k) % 4]).collect();
+                let (mut got, mut expect) = (Vec::new(), Vec::new());
+                t.encode_piece(&piece, &mut got);
+                match t.token_id(&piece) {
+                    Some(id) => expect.push(id),
+                    None => t.merge_heap(&piece, &mut expect),
+                }
+                assert_eq!(got, expect, "{piece:?}");
+            }
+        }
     }
 
     #[test]
