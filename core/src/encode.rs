@@ -836,6 +836,17 @@ impl Tokenizer {
             pair[i] = self.pair2[usize::from(piece[i]) << 8 | usize::from(piece[i + 1])];
         }
         let pairs = &mut pair[..n]; // pairs[n - 1] stays u32::MAX: the last token has no pair
+                                    // The rank of the pair of tokens that spans piece[a..b]; in a piece known not to
+                                    // be a token, the pair spanning all of it has none.
+        let pair_rank = |a: usize, b: usize| {
+            if !NON_TOKEN {
+                self.rank(&piece[a..b])
+            } else if a == 0 && b == n {
+                u32::MAX
+            } else {
+                self.rank_filtered(&piece[a..b])
+            }
+        };
         loop {
             let best = pairs.iter().copied().min().unwrap_or(u32::MAX);
             if best == u32::MAX {
@@ -849,27 +860,14 @@ impl Tokenizer {
             next[i] = k as u8;
             if k < n {
                 prev[k] = i as u8;
-                let end = usize::from(next[k]);
-                pairs[i] = if !NON_TOKEN {
-                    self.rank(&piece[i..end])
-                } else if i == 0 && end == n {
-                    u32::MAX
-                } else {
-                    self.rank_filtered(&piece[i..end])
-                };
+                pairs[i] = pair_rank(i, usize::from(next[k]));
             } else {
                 pairs[i] = u32::MAX;
             }
             on_merge(i == 0, k == n, best);
             if i > 0 {
                 let h = usize::from(prev[i]);
-                pairs[h] = if !NON_TOKEN {
-                    self.rank(&piece[h..k])
-                } else if h == 0 && k == n {
-                    u32::MAX
-                } else {
-                    self.rank_filtered(&piece[h..k])
-                };
+                pairs[h] = pair_rank(h, k);
             }
         }
         let mut i = 0;

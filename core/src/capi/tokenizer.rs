@@ -325,16 +325,23 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_cstr(
     text: *const c_char,
     out: *mut u32,
 ) -> i64 {
-    let text = || {
-        if text.is_null() {
-            return Err(CError::null("text"));
-        }
-        // SAFETY: `text` is a NUL-terminated string (caller's contract).
-        Ok(unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes())
-    };
+    // SAFETY: `text` is NULL or NUL-terminated (caller's contract).
+    let text = || unsafe { c_text(text) };
     // SAFETY: `out` has room for an id per byte of `text` (caller's contract), and an
     // encode never gives more ids than bytes; the rest as above.
     unsafe { ordinary_into(tok, text, out, usize::MAX) }
+}
+
+/// The bytes of a NUL-terminated `text` argument (without the NUL).
+///
+/// # Safety
+/// `text` is NULL or points to a NUL-terminated string that outlives `'a`.
+unsafe fn c_text<'a>(text: *const c_char) -> Result<&'a [u8], CError> {
+    if text.is_null() {
+        return Err(CError::null("text"));
+    }
+    // SAFETY: `text` is a NUL-terminated string (caller's contract).
+    Ok(unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes())
 }
 
 /// The largest id `bpekit_tokenizer_encode_ordinary_packed` can return, `2^20 - 2`.
@@ -354,13 +361,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_packed(
     tok: *const bpekit_tokenizer,
     text: *const c_char,
 ) -> i64 {
-    let text = || {
-        if text.is_null() {
-            return Err(CError::null("text"));
-        }
-        // SAFETY: `text` is a NUL-terminated string (caller's contract).
-        Ok(unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes())
-    };
+    // SAFETY: `text` is NULL or NUL-terminated (caller's contract).
+    let text = || unsafe { c_text(text) };
     // SAFETY: as `bpekit_tokenizer_encode_ordinary_cstr`.
     unsafe {
         ordinary_with(tok, text, |ids| {
