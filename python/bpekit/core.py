@@ -54,14 +54,19 @@ def _pattern_arg(pattern: str | None) -> tuple[Any, int]:
     return raw, len(raw)
 
 
+# `str.encode` itself, not `text.encode`: a str subclass may override `encode`, and
+# tiktoken reads the string's own characters (and refuses what is not a str).
+_utf8 = str.encode
+
+
 def _text_bytes(text: str) -> bytes:
     """UTF-8 bytes of `text`. Lone surrogates (which UTF-8 cannot hold) become U+FFFD,
     the same fix-up tiktoken applies before encoding."""
     try:
-        return text.encode("utf-8")
+        return _utf8(text)
     except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
-    except AttributeError:
+        return _utf8(text, "utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+    except TypeError:
         raise TypeError(f"expected str, got {type(text).__name__}") from None
 
 
@@ -591,8 +596,8 @@ class Encoding(_Handle):
         [104, 105]
         """
         try:
-            raw = text.encode()
-        except (UnicodeEncodeError, AttributeError):
+            raw = _utf8(text)
+        except (UnicodeEncodeError, TypeError):
             raw = _text_bytes(text)
         # Bytes objects end in a NUL, so the text goes as a C string unless it holds a NUL
         # itself. (`0 in raw` is a memchr; `b"\0" in raw` takes ten times as long.)
@@ -600,8 +605,9 @@ class Encoding(_Handle):
         if 0 not in raw:
             if len(raw) <= _PACKED_TEXT_MAX:
                 # Up to 3 ids come back in the result, `id + 1` per 20 bits (see the header).
-                if len(text) == 1 and self._raw:
-                    # One character: ASCII from a table, others remembered (their results).
+                if len(text) == 1 and self._raw and type(text) is str:
+                    # One character: ASCII from a table, others remembered (their results;
+                    # not for str subclasses, whose hash and equality may be their own).
                     if len(raw) == 1 and self._ascii_ids is not None:
                         return [self._ascii_ids[raw[0]]]
                     r = self._char_ids.get(text)

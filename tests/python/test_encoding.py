@@ -217,6 +217,29 @@ def test_short_strings_on_every_route(pair):
     assert {"packed", "fallback"} <= routes, routes
 
 
+def test_str_subclasses_encode_their_characters(pair):
+    """A str subclass is encoded by its characters, as tiktoken reads them, whatever its
+    own `encode` returns, and does not leave its answer in the single-character memo; a
+    str-like object that is not a str is refused with TypeError, as by tiktoken."""
+    import collections
+
+    class Odd(str):
+        def encode(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return b"zz"
+
+        def __hash__(self) -> int:
+            return hash("zz")
+
+    ours, tk = pair
+    for text in ["ñ", "é", "ab", "héllo wörld", "x" * 300]:
+        assert ours.encode_ordinary(Odd(text)) == tk.encode_ordinary(text), repr(text)
+        assert ours.encode(Odd(text)) == tk.encode(text), repr(text)
+        assert ours.encode_ordinary(text) == tk.encode_ordinary(text), repr(text)
+    assert both(pair, lambda e: e.encode_ordinary(collections.UserString("hi")))[0] == "err"
+    with pytest.raises(TypeError):
+        ours.encode_ordinary(collections.UserString("hi"))
+
+
 def test_short_strings_with_ids_too_large_to_pack():
     """An id above BPEKIT_PACKED_MAX_ID (2^20 - 2) cannot come back packed: the call
     refuses and the buffer call gives it, as tiktoken does."""
