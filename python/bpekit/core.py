@@ -625,7 +625,8 @@ class Encoding(_Handle):
                     return [(r & 0xFFFFF) - 1, ((r >> 20) & 0xFFFFF) - 1, (r >> 40) - 1]
                 if r == 0:
                     return []
-            elif len(raw) <= _SCRATCH_MAX:
+                # More than 3 ids (or closed): the C-string call.
+            if len(raw) <= _SCRATCH_MAX:
                 # The buffer has room for an id per byte, which always suffices.
                 try:
                     buf, view = _tls.ordinary
@@ -634,24 +635,9 @@ class Encoding(_Handle):
                 n = _encode_ordinary_cstr(self._raw, raw, buf)
                 if n >= 0:
                     return view[:n].tolist()
-        return self._encode_ordinary_bytes(raw)
-
-    def _encode_ordinary_bytes(self, raw: bytes) -> list[int]:
-        """`encode_ordinary` of UTF-8 bytes, by the C-string call if it can be used."""
-        ptr = self._ptr  # closed: raises ValueError
-        if len(raw) <= _SCRATCH_MAX and 0 not in raw:
-            # The buffer has room for an id per byte, which always suffices.
-            try:
-                buf, view = _tls.ordinary
-            except AttributeError:
-                buf, view = _ordinary_scratch()
-            n = _encode_ordinary_cstr(ptr, raw, buf)
-            if n == 1:
-                return [view[0]]  # half the time of a one-element slice's tolist()
-            if n >= 0:
-                return view[:n].tolist()
+        # A NUL inside, over 64 KiB, or closed: into a buffer the library allocates.
         out = ffi.new("bpekit_tokens *")
-        rustcall(lib.bpekit_tokenizer_encode_ordinary, ptr, raw, len(raw), out)
+        rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
         return _take_tokens(out)
 
     def count(
