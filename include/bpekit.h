@@ -429,9 +429,12 @@ int64_t bpekit_tokenizer_encode_ordinary_cstr(const struct bpekit_tokenizer *tok
  * output buffer costs time (cffi's ABI mode, say): `bpekit_tokenizer_encode_ordinary`
  * of the NUL-terminated `text`, with its ids returned in the result itself.
  *
- * If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result is
- * `(id0 + 1) | (id1 + 1) << 20 | (id2 + 1) << 40`, each absent id a zero field: so 0
- * for an empty text, and `id0 + 1` for one id. Otherwise it is a negated status:
+ * If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result holds
+ * them in 20-bit fields, first id most significant and plus one: 0 for an empty text,
+ * `id0 + 1` for one id (below `2^20`), `(id0 + 1) << 20 | id1` for two (below `2^40`),
+ * `(id0 + 1) << 40 | id1 << 20 | id2` for three (below `2^60`). (So the count shows in
+ * the magnitude, and a host unpacks two ids with three integer operations.) Otherwise
+ * it is a negated status:
  * `-BPEKIT_ERR_BUFFER_TOO_SMALL` if the ids do not fit (encode with another call),
  * `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ...
  */

@@ -604,7 +604,8 @@ class Encoding(_Handle):
         # A closed Encoding passes NULL, refused, so the slow path runs and raises.
         if 0 not in raw:
             if len(raw) <= _PACKED_TEXT_MAX:
-                # Up to 3 ids come back in the result, `id + 1` per 20 bits (see the header).
+                # Up to 3 ids come back in the result, 20 bits each, the first most
+                # significant and plus one (see the header).
                 if len(text) == 1 and self._raw and type(text) is str:
                     # One character: ASCII from a table, others remembered (their results;
                     # not for str subclasses, whose hash and equality may be their own).
@@ -621,8 +622,8 @@ class Encoding(_Handle):
                     if r < 0x100000:
                         return [r - 1]
                     if r < 0x10000000000:
-                        return [(r & 0xFFFFF) - 1, (r >> 20) - 1]
-                    return [(r & 0xFFFFF) - 1, ((r >> 20) & 0xFFFFF) - 1, (r >> 40) - 1]
+                        return [(r >> 20) - 1, r & 0xFFFFF]
+                    return [(r >> 40) - 1, (r >> 20) & 0xFFFFF, r & 0xFFFFF]
                 if r == 0:
                     return []
                 # More than 3 ids (or closed): the C-string call.

@@ -351,9 +351,12 @@ pub const BPEKIT_PACKED_MAX_ID: u32 = 1_048_574; // 2^20 - 2
 /// output buffer costs time (cffi's ABI mode, say): `bpekit_tokenizer_encode_ordinary`
 /// of the NUL-terminated `text`, with its ids returned in the result itself.
 ///
-/// If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result is
-/// `(id0 + 1) | (id1 + 1) << 20 | (id2 + 1) << 40`, each absent id a zero field: so 0
-/// for an empty text, and `id0 + 1` for one id. Otherwise it is a negated status:
+/// If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result holds
+/// them in 20-bit fields, first id most significant and plus one: 0 for an empty text,
+/// `id0 + 1` for one id (below `2^20`), `(id0 + 1) << 20 | id1` for two (below `2^40`),
+/// `(id0 + 1) << 40 | id1 << 20 | id2` for three (below `2^60`). (So the count shows in
+/// the magnitude, and a host unpacks two ids with three integer operations.) Otherwise
+/// it is a negated status:
 /// `-BPEKIT_ERR_BUFFER_TOO_SMALL` if the ids do not fit (encode with another call),
 /// `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ...
 #[no_mangle]
@@ -378,7 +381,8 @@ fn pack_ids(ids: &[u32]) -> Option<i64> {
     if ids.len() > 3 || ids.iter().any(|&id| id > BPEKIT_PACKED_MAX_ID) {
         return None;
     }
-    Some(ids.iter().rev().fold(0, |acc, &id| acc << 20 | i64::from(id + 1)))
+    let Some((&first, rest)) = ids.split_first() else { return Some(0) };
+    Some(rest.iter().fold(i64::from(first + 1), |acc, &id| acc << 20 | i64::from(id)))
 }
 
 /// The body of the lean encodes: ordinary-encodes the text `text()` gives into `out`
@@ -850,12 +854,13 @@ pub unsafe extern "C" fn bpekit_tokenizer_free(tok: *mut bpekit_tokenizer) {
 mod tests {
     use super::{pack_ids, BPEKIT_PACKED_MAX_ID};
 
-    /// Unpacks as the header says: `id + 1` per 20 bits, a zero field ends the ids.
-    fn unpack(mut r: i64) -> Vec<u32> {
-        let mut ids = Vec::new();
-        while r != 0 {
-            ids.push(u32::try_from((r & 0xF_FFFF) - 1).unwrap());
-            r >>= 20;
+    /// Unpacks as the header says: 20-bit fields, the first (most significant) id plus one.
+    fn unpack(r: i64) -> Vec<u32> {
+        let n = (0..3).take_while(|k| r >> (20 * k) != 0).count();
+        let mut ids: Vec<u32> =
+            (0..n).rev().map(|k| u32::try_from(r >> (20 * k) & 0xF_FFFF).unwrap()).collect();
+        if let Some(first) = ids.first_mut() {
+            *first = u32::try_from(r >> (20 * (n - 1))).unwrap() - 1;
         }
         ids
     }
@@ -871,6 +876,8 @@ mod tests {
         }
         assert_eq!(pack_ids(&[]), Some(0));
         assert_eq!(pack_ids(&[41]), Some(42));
+        assert_eq!(pack_ids(&[0, 5]), Some(1 << 20 | 5));
+        assert_eq!(pack_ids(&[max, 0xF_FFFF - 1, 3]), Some(((1 << 20) - 1) << 40 | 0xF_FFFE << 20 | 3));
     }
 
     #[test]
