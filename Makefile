@@ -84,6 +84,8 @@ test-python: wheel
 	$(TEST_VENV)/bin/pip install -q dist/*.whl pytest hypothesis tiktoken rustbpe regex numpy auditwheel
 	PYTHON=$(TEST_VENV)/bin/python bash ci/check_wheel.sh dist/*.whl
 	$(TEST_VENV)/bin/python -m pytest tests/python
+	@echo "== again on the cffi route alone (as on PyPy): BPEKIT_PYTHON_BUILTIN=0"
+	BPEKIT_PYTHON_BUILTIN=0 $(TEST_VENV)/bin/python -m pytest -q tests/python/test_encoding.py tests/python/test_skeleton.py
 	cd build && ../$(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules --pyargs bpekit
 
 ## test-sdist: the source distribution builds and installs into a fresh venv, and works

@@ -13,7 +13,8 @@
  *            caller puts on its stack and bpekit fills; release each with
  *            bpekit_tokens_free / bpekit_bytes_free (never libc free()), which zeroes it so
  *            a second free is harmless. Borrowed outputs say how long they live.
- *            bpekit never keeps a pointer to an input after a call returns.
+ *            bpekit never keeps a pointer to an input after a call returns (one
+ *            exception: bpekit_python_encoder, for the Python binding).
  * Errors     Fallible functions return bpekit_status: BPEKIT_OK (0) or a BPEKIT_ERR_* code
  *            (new codes may be added; treat unknown ones as generic failures). Their last
  *            argument, bpekit_error **err, may be NULL; otherwise it receives NULL on
@@ -157,6 +158,71 @@ typedef struct bpekit_offsets {
  * A status code: `BPEKIT_OK` (0) or one of the `BPEKIT_ERR_*` codes.
  */
 typedef int32_t bpekit_status;
+
+/**
+ * The CPython C API functions `bpekit_python_encoder` uses, by address: each member is
+ * the function of the same name (`PyUnicode_AsUTF8AndSize`, `PyList_New`, ...) of the
+ * running interpreter. Objects are `PyObject *`, written `void *`; `ptrdiff_t` is
+ * `Py_ssize_t`. `size` must be `sizeof(bpekit_python_api)`.
+ */
+typedef struct bpekit_python_api {
+    /**
+     * `sizeof(bpekit_python_api)`.
+     */
+    size_t size;
+    /**
+     * `PyUnicode_AsUTF8AndSize`.
+     */
+    const char *(*unicode_as_utf8_and_size)(void*, ptrdiff_t*);
+    /**
+     * `PyList_New`.
+     */
+    void *(*list_new)(ptrdiff_t);
+    /**
+     * `PyList_SetItem`.
+     */
+    int (*list_set_item)(void*, ptrdiff_t, void*);
+    /**
+     * `PyList_Append`.
+     */
+    int (*list_append)(void*, void*);
+    /**
+     * `PyLong_FromUnsignedLong`.
+     */
+    void *(*long_from_unsigned_long)(unsigned long);
+    /**
+     * `PyCFunction_NewEx` (its first argument is a `PyMethodDef *`).
+     */
+    void *(*cfunction_new_ex)(void*, void*, void*);
+    /**
+     * `PyCapsule_New`.
+     */
+    void *(*capsule_new)(void*, const char*, void(*)(void*));
+    /**
+     * `PyCapsule_GetPointer`.
+     */
+    void *(*capsule_get_pointer)(void*, const char*);
+    /**
+     * `Py_IncRef`.
+     */
+    void (*inc_ref)(void*);
+    /**
+     * `Py_DecRef`.
+     */
+    void (*dec_ref)(void*);
+    /**
+     * `PyErr_SetString`.
+     */
+    void (*err_set_string)(void*, const char*);
+    /**
+     * `PyEval_SaveThread`.
+     */
+    void *(*eval_save_thread)(void);
+    /**
+     * `PyEval_RestoreThread`.
+     */
+    void (*eval_restore_thread)(void*);
+} bpekit_python_api;
 
 /**
  * A borrowed byte string passed in by the caller (for batch inputs). bpekit copies
@@ -349,6 +415,26 @@ const char *bpekit_error_message(const struct bpekit_error *e);
  * Releases an error. `bpekit_error_free(NULL)` does nothing.
  */
 void bpekit_error_free(struct bpekit_error *e);
+
+/**
+ * Makes a CPython builtin function `f(text: str) -> list[int]` that ordinary-encodes
+ * with `tok`, for the Python binding (other hosts have no use for it), and appends it
+ * to the list `out_list`. Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
+ * releases it).
+ *
+ * `api` holds the interpreter's C API functions (every call in a process must pass the
+ * same ones). `keepalive` is the Python object that owns `tok`; the builtin holds a
+ * reference to it, so `tok` lives as long as the builtin (the one exception to "bpekit
+ * never keeps a pointer to an input"). `error_type` is the exception class the builtin
+ * raises for internal errors. The builtin raises `TypeError` for a non-str and
+ * `UnicodeEncodeError` for a str with lone surrogates (the caller handles both), and
+ * releases the GIL while it encodes a long text.
+ *
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
+ * NULL member, or other functions than the first call's, or if a CPython call failed
+ * (its exception is then set, and `out_list` unchanged).
+ */
+bpekit_status bpekit_python_encoder(const struct bpekit_python_api *api, const struct bpekit_tokenizer *tok, void *keepalive, void *error_type, void *out_list, struct bpekit_error **err);
 
 /**
  * Creates a tokenizer from ranks in tiktoken's `.tiktoken` format

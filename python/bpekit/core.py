@@ -9,8 +9,8 @@ import threading
 from array import array
 from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
-from ._errors import DisallowedSpecialTokenError, InvalidArgumentError, UnknownTokenError
-from ._lowlevel import ffi, lib, rustcall
+from ._errors import DisallowedSpecialTokenError, InvalidArgumentError, TokenizerError, UnknownTokenError
+from ._lowlevel import ffi, lib, make_builtin, rustcall
 
 if TYPE_CHECKING:
     import numpy as np
@@ -260,6 +260,7 @@ class Encoding(_Handle):
     """
 
     _free = lib.bpekit_tokenizer_free
+    _fast: Any = None
 
     def __init__(
         self,
@@ -297,6 +298,9 @@ class Encoding(_Handle):
 
     def _init_from(self, ptr: Any, name: str) -> None:
         self._own(ptr)
+        # `encode_ordinary` as a CPython builtin bound to the handle (see _lowlevel),
+        # where available: it holds the handle, so `close()` drops it.
+        self._fast = make_builtin(self._raw, TokenizerError) if make_builtin else None
         self.name = name
         self._policies: dict[tuple[Any, Any], Any] = {}
         self._special_tokens = self._read_special_tokens()
@@ -370,6 +374,10 @@ class Encoding(_Handle):
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
+
+    def close(self) -> None:
+        self._fast = None  # it holds the handle
+        super().close()
 
     def __getstate__(self) -> object:
         return {"name": self.name, "bpekit": self.to_bytes()}
@@ -595,6 +603,12 @@ class Encoding(_Handle):
         >>> enc.encode_ordinary("hi")
         [104, 105]
         """
+        fast = self._fast
+        if fast is not None:
+            try:
+                return fast(text)  # type: ignore[no-any-return]
+            except (UnicodeEncodeError, TypeError):
+                pass  # lone surrogates (fixed up below, as tiktoken does) or not a str
         try:
             raw = _utf8(text)
         except (UnicodeEncodeError, TypeError):

@@ -2593,6 +2593,24 @@ static void test_encode_ordinary_packed(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* The Python builtin maker refuses what it cannot use, before touching any object (a C
+ * test has no interpreter: the Python tests call it for real). */
+static void test_python_encoder_refusals(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    int obj = 0; /* stands for the objects; never dereferenced on these paths */
+    bpekit_python_api api;
+    memset(&api, 0, sizeof api);
+    EXPECT_ERR(bpekit_python_encoder(NULL, tok, &obj, &obj, &obj, &err), &err, BPEKIT_ERR_NULL_ARG, "api");
+    api.size = sizeof api - 1;
+    EXPECT_ERR(bpekit_python_encoder(&api, tok, &obj, &obj, &obj, &err), &err, BPEKIT_ERR_INVALID_ARG, "size");
+    api.size = sizeof api; /* right size, but every function missing */
+    EXPECT_ERR(bpekit_python_encoder(&api, tok, &obj, &obj, &obj, &err), &err, BPEKIT_ERR_INVALID_ARG, "NULL member");
+    CHECK(bpekit_python_encoder(&api, tok, &obj, &obj, &obj, NULL) == BPEKIT_ERR_INVALID_ARG);
+    bpekit_tokenizer_free(tok);
+}
+
 /* ==== Tokenizer: encode for completion (tiktoken's encode_with_unstable) ==== */
 
 /* Checks one successful result: `stable` is a prefix of encode(text, policy), the offsets
@@ -2880,6 +2898,7 @@ int main(void)
     test_encode_into();
     test_encode_ordinary_into();
     test_encode_ordinary_packed();
+    test_python_encoder_refusals();
     test_encode_with_unstable();
     test_token_id();
     printf("%d passed, %d failed\n", passed, failed);

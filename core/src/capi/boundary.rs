@@ -11,7 +11,7 @@ use super::error::{
     bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_UTF8, BPEKIT_ERR_PANIC, BPEKIT_OK,
 };
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     let what = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -409,6 +409,30 @@ unsafe fn ordinary_into<'a>(
     }
 }
 
+/// Runs `f` on this thread's id buffer, emptied: it saves an allocation per call. If
+/// `f` re-enters (a Python finalizer run while a list is built, say), the inner call
+/// gets a fresh buffer. At most 256 KiB stays per thread.
+pub(super) fn with_scratch_ids<R>(f: impl FnOnce(&mut Vec<u32>) -> R) -> R {
+    thread_local! {
+        static IDS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let mut f = Some(f);
+    let mut run = |ids: &mut Vec<u32>| {
+        ids.clear();
+        let result = f.take().map(|f| f(ids));
+        if ids.capacity() > 1 << 16 {
+            *ids = Vec::new();
+        }
+        result
+    };
+    // (A thread being torn down has no buffer: a fresh one then, too.)
+    let pooled = IDS.try_with(|scratch| scratch.try_borrow_mut().ok().map(|mut ids| run(&mut ids)));
+    match pooled.ok().flatten().flatten() {
+        Some(result) => result,
+        None => run(&mut Vec::new()).expect("f runs once"),
+    }
+}
+
 /// Ordinary-encodes the text `text()` gives into a per-thread buffer and returns what
 /// `finish` makes of the ids, or the negated status of the first error.
 unsafe fn ordinary_with<'a>(
@@ -416,35 +440,18 @@ unsafe fn ordinary_with<'a>(
     text: impl FnOnce() -> Result<&'a [u8], CError>,
     finish: impl FnOnce(&[u32]) -> Result<i64, CError>,
 ) -> i64 {
-    thread_local! {
-        static IDS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     let mut written = 0i64;
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     let status = unsafe {
         call(std::ptr::null_mut(), || {
             let tok = try_ref(tok, "tok")?;
             let text = utf8(text()?, "text")?;
-            let mut local = Vec::new();
-            IDS.with(|scratch| {
-                // The per-thread buffer saves an allocation per call (re-entry is impossible
-                // here, but a fresh buffer would do if it happened).
-                let mut guard = scratch.try_borrow_mut();
-                let ids: &mut Vec<u32> = match guard.as_deref_mut() {
-                    Ok(v) => v,
-                    Err(_) => &mut local,
-                };
-                ids.clear();
+            with_scratch_ids(|ids| {
                 ids.reserve(text.len() / 3 + 1);
-                let result =
-                    tok.inner.encode_into(text, Allowed::None, ids).map_err(CError::from).and_then(|()| {
-                        written = finish(ids)?;
-                        Ok(())
-                    });
-                if ids.capacity() > 1 << 16 {
-                    *ids = Vec::new(); // keep at most 256 KiB per thread, failed calls included
-                }
-                result
+                tok.inner.encode_into(text, Allowed::None, ids).map_err(CError::from).and_then(|()| {
+                    written = finish(ids)?;
+                    Ok(())
+                })
             })
         })
     };

@@ -1,0 +1,159 @@
+"""The CPython builtin behind encode_ordinary (bpekit_python_encoder): used where it can
+be, the same ids as the cffi route, references balanced, nothing leaked, and long texts
+encoded with the GIL released by threads sharing one Encoding."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import tracemalloc
+
+import pytest
+
+import bpekit
+from bpekit import _lowlevel
+
+needs_builtin = pytest.mark.skipif(
+    _lowlevel.make_builtin is None,
+    reason="no builtin on this interpreter (not CPython, free-threaded, or BPEKIT_PYTHON_BUILTIN=0)",
+)
+
+
+@pytest.fixture(scope="module")
+def enc() -> bpekit.Encoding:
+    texts = ["The quick brown fox jumps over the lazy dog. " * 20, "héllo wörld 你好世界 🙂 " * 10]
+    return bpekit.train(texts, vocab_size=400, special_tokens=["<|end|>"])
+
+
+TEXTS = ["", "a", "ab", "héllo", "你好", "🙂🙂", "a\0b", "<|end|>", "x" * 300, "the lazy dog. " * 50]
+
+
+def test_builtin_is_used_on_cpython(enc):
+    import sysconfig
+
+    cpython = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
+    if not cpython:
+        pytest.skip(f"{sys.implementation.name}: the cffi route is used")
+    if _lowlevel.os.environ.get("BPEKIT_PYTHON_BUILTIN") == "0":
+        pytest.skip("BPEKIT_PYTHON_BUILTIN=0")
+    assert type(enc._fast).__name__ == "builtin_function_or_method"
+    assert enc._fast.__name__ == "encode_ordinary"
+
+
+@needs_builtin
+def test_builtin_gives_the_cffi_ids(enc):
+    cffi = _copy(enc)
+    cffi._fast = None
+    for text in TEXTS:
+        assert enc._fast(text) == cffi.encode_ordinary(text) == enc.encode_ordinary(text), repr(text)
+    # what the builtin refuses, the wrapper answers (tiktoken's surrogate fix-up) or refuses
+    with pytest.raises(UnicodeEncodeError):
+        enc._fast("a\ud800")
+    assert enc.encode_ordinary("a\ud800") == cffi.encode_ordinary("a\ud800")
+    with pytest.raises(TypeError):
+        enc._fast(b"ab")
+    with pytest.raises(TypeError, match="expected str"):
+        enc.encode_ordinary(b"ab")
+
+
+def _copy(enc: bpekit.Encoding) -> bpekit.Encoding:
+    import pickle
+
+    return pickle.loads(pickle.dumps(enc))
+
+
+@needs_builtin
+def test_builtin_holds_its_handle_and_lets_it_go(enc):
+    """The builtin keeps the native handle alive after close() (a call under way must not
+    lose it), and its references are given back when it goes."""
+    e2 = _copy(enc)
+    handle = e2._raw
+
+    class Failure(Exception):
+        pass
+
+    gc.collect()
+    before = (sys.getrefcount(handle), sys.getrefcount(Failure))
+    extra = [_lowlevel.make_builtin(handle, Failure) for _ in range(10)]
+    assert (sys.getrefcount(handle), sys.getrefcount(Failure)) == (before[0] + 10, before[1] + 10)
+    del extra
+    gc.collect()
+    assert (sys.getrefcount(handle), sys.getrefcount(Failure)) == before
+    f = e2._fast
+    e2.close()
+    with pytest.raises(ValueError, match="closed"):
+        e2.encode_ordinary("ab")
+    assert f("héllo") == enc.encode_ordinary("héllo")  # still alive through f
+    del f, handle
+
+
+@needs_builtin
+def test_builtin_does_not_leak(enc):
+    texts = [t * k for t in TEXTS for k in (1, 3)]
+    for t in texts:
+        enc.encode_ordinary(t)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(2):  # the first round settles caches and free lists
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in range(3000):
+                for t in texts:
+                    enc.encode_ordinary(t)
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    # 60k calls that each leaked a list or an int would have grown by megabytes
+    assert grown < 64 * 1024, grown
+
+
+@needs_builtin
+def test_builtin_threads_share_one_encoding(enc):
+    """Texts of 256+ bytes are encoded with the GIL released: four threads on one
+    Encoding get the ids one thread gets."""
+    texts = [f"thread {i}: the quick brown fox, héllo 你好. " * (20 + i) for i in range(24)]
+    want = [enc.encode_ordinary(t) for t in texts]
+    got: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            got[k] = [enc.encode_ordinary(t) for _ in range(20) for t in texts][-len(texts):]
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    assert all(got[k] == want for k in range(4))
+
+
+@needs_builtin
+def test_builtin_maker_refuses_bad_arguments(enc):
+    """As the package calls it (ctypes): each bad argument is refused with its status and
+    nothing appended; a good call appends one working builtin."""
+    maker = _lowlevel.python_encoder_export()
+    ffi, lib = _lowlevel.ffi, _lowlevel.lib
+    api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
+    good = int(ffi.cast("uintptr_t", api))
+    other_size = ffi.new("bpekit_python_api *", api[0])
+    other_size.size -= 8
+    missing = ffi.new("bpekit_python_api *", api[0])
+    missing.dec_ref = ffi.NULL
+    other_fns = ffi.new("bpekit_python_api *", api[0])
+    other_fns.dec_ref, other_fns.inc_ref = api.inc_ref, api.dec_ref
+    tok = int(ffi.cast("uintptr_t", enc._raw))
+    out: list = []
+    for a, t, want in [(None, tok, lib.BPEKIT_ERR_NULL_ARG), (good, None, lib.BPEKIT_ERR_NULL_ARG),
+                       (other_size, tok, lib.BPEKIT_ERR_INVALID_ARG), (missing, tok, lib.BPEKIT_ERR_INVALID_ARG),
+                       (other_fns, tok, lib.BPEKIT_ERR_INVALID_ARG)]:
+        address = a if a is None or isinstance(a, int) else int(ffi.cast("uintptr_t", a))
+        assert maker(address, t, enc._raw, bpekit.TokenizerError, out, None) == want
+        assert out == []
+    assert maker(good, tok, enc._raw, bpekit.TokenizerError, out, None) == 0
+    assert len(out) == 1 and out[0]("ab") == enc.encode_ordinary("ab")
