@@ -190,7 +190,18 @@ def versions(mods: list[str]) -> str:
             parts.append(f"{m} {metadata.version(m)}")
         except metadata.PackageNotFoundError:
             parts.append(f"{m} (not installed)")
+    if "bpekit" in mods:
+        parts.append(f"bpekit encode_ordinary route: {bpekit_route()}")
     return ", ".join(parts)
+
+
+def bpekit_route() -> str:
+    """How the installed bpekit's `Encoding.encode_ordinary` reaches the library."""
+    try:
+        from bpekit import _lowlevel
+    except ImportError:
+        return "(bpekit not importable)"
+    return "CPython builtin" if _lowlevel.make_builtin is not None else "cffi calls"
 
 
 # ---------------------------------------------------------------------------------------------
