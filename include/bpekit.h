@@ -175,6 +175,18 @@ typedef struct bpekit_python_api {
      */
     const char *(*unicode_as_utf8_and_size)(void*, ptrdiff_t*);
     /**
+     * `PyUnicode_GetLength`.
+     */
+    ptrdiff_t (*unicode_get_length)(void*);
+    /**
+     * `PyUnicode_AsUTF8String`.
+     */
+    void *(*unicode_as_utf8_string)(void*);
+    /**
+     * `PyBytes_AsStringAndSize`.
+     */
+    int (*bytes_as_string_and_size)(void*, char**, ptrdiff_t*);
+    /**
      * `PyList_New`.
      */
     void *(*list_new)(ptrdiff_t);
@@ -222,6 +234,10 @@ typedef struct bpekit_python_api {
      * `PyEval_RestoreThread`.
      */
     void (*eval_restore_thread)(void*);
+    /**
+     * `PyGILState_Check`.
+     */
+    int (*gil_state_check)(void);
 } bpekit_python_api;
 
 /**
@@ -431,8 +447,9 @@ void bpekit_error_free(struct bpekit_error *e);
  * releases the GIL while it encodes a long text.
  *
  * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
- * NULL member, or other functions than the first call's, or if a CPython call failed
- * (its exception is then set, and `out_list` unchanged).
+ * NULL member, or other functions than the first call's, if the calling thread does
+ * not hold the GIL (checked first, with `PyGILState_Check`: a call through cffi), or if
+ * a CPython call failed (its exception is then set, and `out_list` unchanged).
  */
 bpekit_status bpekit_python_encoder(const struct bpekit_python_api *api, const struct bpekit_tokenizer *tok, void *keepalive, void *error_type, void *out_list, struct bpekit_error **err);
 

@@ -76,13 +76,16 @@ def version() -> str:
 # bytes copy of the text, a GIL round trip), more than tiktoken's whole call on a short
 # text. The library can instead make a builtin function that CPython calls directly
 # (see `bpekit_python_encoder` in bpekit.h): about 0.1 µs. It needs the addresses of a
-# few C API functions (all in CPython's stable ABI) of this interpreter, which ctypes
-# knows, so the wheel stays py3-none. PyPy and free-threaded builds keep the cffi path;
-# BPEKIT_PYTHON_BUILTIN=0 turns the builtin off.
+# few C API functions of this interpreter (all exported by every CPython 3), which ctypes
+# knows, so the wheel stays py3-none. PyPy and free-threaded builds running without the
+# GIL keep the cffi path; BPEKIT_PYTHON_BUILTIN=0 turns the builtin off.
 
 #: bpekit_python_api member -> CPython C API function
 _PYTHON_API = {
     "unicode_as_utf8_and_size": "PyUnicode_AsUTF8AndSize",
+    "unicode_get_length": "PyUnicode_GetLength",
+    "unicode_as_utf8_string": "PyUnicode_AsUTF8String",
+    "bytes_as_string_and_size": "PyBytes_AsStringAndSize",
     "list_new": "PyList_New",
     "list_set_item": "PyList_SetItem",
     "list_append": "PyList_Append",
@@ -95,6 +98,7 @@ _PYTHON_API = {
     "err_set_string": "PyErr_SetString",
     "eval_save_thread": "PyEval_SaveThread",
     "eval_restore_thread": "PyEval_RestoreThread",
+    "gil_state_check": "PyGILState_Check",
 }
 
 
@@ -113,12 +117,10 @@ def python_encoder_export() -> Any:
 def _builtin_maker() -> Callable[[Any, type], Callable[[str], list[int]] | None] | None:
     """``make(tok, error_type)``: a builtin ``f(text) -> ids`` for the gc'd handle ``tok``
     (which it keeps alive), or None where the builtin is unavailable."""
-    import sysconfig
-
     if (
-        sys.implementation.name != "cpython"
-        or sysconfig.get_config_var("Py_GIL_DISABLED")
-        or os.environ.get("BPEKIT_PYTHON_BUILTIN", "1") == "0"
+        os.environ.get("BPEKIT_PYTHON_BUILTIN", "1") == "0"
+        or sys.implementation.name != "cpython"
+        or not getattr(sys, "_is_gil_enabled", lambda: True)()  # free-threaded, GIL off
     ):
         return None
     try:

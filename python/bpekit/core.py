@@ -607,8 +607,9 @@ class Encoding(_Handle):
         if fast is not None:
             try:
                 return fast(text)  # type: ignore[no-any-return]
-            except (UnicodeEncodeError, TypeError):
-                pass  # lone surrogates (fixed up below, as tiktoken does) or not a str
+            except (UnicodeEncodeError, TypeError, TokenizerError):
+                pass  # lone surrogates (fixed up below, as tiktoken does), not a str, or
+                # an encode error (raised below with its own class, as on the cffi path)
         try:
             raw = _utf8(text)
         except (UnicodeEncodeError, TypeError):

@@ -157,3 +157,61 @@ def test_builtin_maker_refuses_bad_arguments(enc):
         assert out == []
     assert maker(good, tok, enc._raw, bpekit.TokenizerError, out, None) == 0
     assert len(out) == 1 and out[0]("ab") == enc.encode_ordinary("ab")
+
+
+@needs_builtin
+def test_builtin_errors_have_the_cffi_classes():
+    """An encode error (here fancy-regex's backtracking limit, on a pattern of the
+    caller's) is raised with the same class on both routes, a ValueError as tiktoken's."""
+    ranks = {bytes([b]): b for b in range(256)}
+    enc = bpekit.Encoding("bt", pat_str=r"(?:a+)+(?=c)|.", mergeable_ranks=ranks, special_tokens={})
+    cffi = _copy(enc)
+    cffi._fast = None
+    raised = []
+    for e in (enc, cffi):
+        with pytest.raises(bpekit.TokenizerError) as info:
+            e.encode_ordinary("a" * 40 + "b")
+        raised.append((type(info.value), info.value.code))
+    assert raised[0] == raised[1]
+    assert issubclass(raised[0][0], ValueError)
+
+
+@needs_builtin
+def test_builtin_leaves_long_strs_as_they_were(enc):
+    """A long non-ASCII str is read through a temporary copy, so it does not keep a UTF-8
+    copy of itself afterwards (CPython's cache, which tiktoken's reading fills)."""
+    for text in ["你好世界" * 2000, "héllo " * 1000, "x" * 5000]:
+        size = sys.getsizeof(text)
+        assert enc.encode_ordinary(text) == _copy_cffi(enc).encode_ordinary(text)
+        assert sys.getsizeof(text) == size
+
+
+def _copy_cffi(enc: bpekit.Encoding) -> bpekit.Encoding:
+    e = _copy(enc)
+    e._fast = None
+    return e
+
+
+@needs_builtin
+def test_builtin_maker_refuses_a_call_without_the_gil(enc):
+    """Through cffi, which releases the GIL, the maker refuses before touching anything."""
+    ffi, lib = _lowlevel.ffi, _lowlevel.lib
+    api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
+    junk = ffi.cast("void *", 8)  # never dereferenced
+    err = ffi.new("bpekit_error **")
+    status = lib.bpekit_python_encoder(api, enc._raw, junk, junk, junk, err)
+    assert status == lib.BPEKIT_ERR_INVALID_ARG
+    assert "GIL" in ffi.string(lib.bpekit_error_message(err[0])).decode()
+    lib.bpekit_error_free(err[0])
+
+
+def test_import_does_not_depend_on_sysconfig_data():
+    """bpekit imports where sysconfig's data module is missing (cross builds, stripped
+    installs): the builtin's checks need none of it."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, _PYTHON_SYSCONFIGDATA_NAME="_sysconfigdata_missing")
+    code = "import bpekit; e = bpekit.train(['ab ab'] * 3, 257); print(e.encode_ordinary('ab'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -7,8 +7,9 @@
 //! and builds the list itself: about 0.1 µs for a short text.
 //!
 //! The wheel stays `py3-none-<platform>`: this library does not link libpython. The
-//! Python package hands over the addresses of the C API functions it needs, all in
-//! CPython's stable ABI, from the interpreter it runs in (`bpekit_python_api`). PyPy and
+//! Python package hands over the addresses of the C API functions it needs (exported by
+//! every CPython 3, all in the stable ABI as of 3.10) from the interpreter it runs in
+//! (`bpekit_python_api`). PyPy and
 //! other interpreters keep the cffi path.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void};
@@ -30,6 +31,13 @@ pub struct bpekit_python_api {
     pub size: usize,
     /// `PyUnicode_AsUTF8AndSize`.
     pub unicode_as_utf8_and_size: Option<unsafe extern "C" fn(*mut c_void, *mut isize) -> *const c_char>,
+    /// `PyUnicode_GetLength`.
+    pub unicode_get_length: Option<unsafe extern "C" fn(*mut c_void) -> isize>,
+    /// `PyUnicode_AsUTF8String`.
+    pub unicode_as_utf8_string: Option<unsafe extern "C" fn(*mut c_void) -> *mut c_void>,
+    /// `PyBytes_AsStringAndSize`.
+    pub bytes_as_string_and_size:
+        Option<unsafe extern "C" fn(*mut c_void, *mut *mut c_char, *mut isize) -> c_int>,
     /// `PyList_New`.
     pub list_new: Option<unsafe extern "C" fn(isize) -> *mut c_void>,
     /// `PyList_SetItem`.
@@ -60,12 +68,17 @@ pub struct bpekit_python_api {
     pub eval_save_thread: Option<unsafe extern "C" fn() -> *mut c_void>,
     /// `PyEval_RestoreThread`.
     pub eval_restore_thread: Option<unsafe extern "C" fn(*mut c_void)>,
+    /// `PyGILState_Check`.
+    pub gil_state_check: Option<unsafe extern "C" fn() -> c_int>,
 }
 
 /// `bpekit_python_api` with every member present.
 #[derive(Clone, Copy)]
 struct Api {
     as_utf8: unsafe extern "C" fn(*mut c_void, *mut isize) -> *const c_char,
+    unicode_get_length: unsafe extern "C" fn(*mut c_void) -> isize,
+    as_utf8_string: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
+    bytes_as_string_and_size: unsafe extern "C" fn(*mut c_void, *mut *mut c_char, *mut isize) -> c_int,
     list_new: unsafe extern "C" fn(isize) -> *mut c_void,
     list_set_item: unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
     list_append: unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int,
@@ -82,13 +95,18 @@ struct Api {
     err_set_string: unsafe extern "C" fn(*mut c_void, *const c_char),
     save_thread: unsafe extern "C" fn() -> *mut c_void,
     restore_thread: unsafe extern "C" fn(*mut c_void),
+    gil_state_check: unsafe extern "C" fn() -> c_int,
 }
 
 impl Api {
     /// The functions' addresses, to compare two `Api`s.
-    fn addresses(&self) -> [usize; 13] {
+    fn addresses(&self) -> [usize; 17] {
         [
             self.as_utf8 as usize,
+            self.unicode_get_length as usize,
+            self.as_utf8_string as usize,
+            self.bytes_as_string_and_size as usize,
+            self.gil_state_check as usize,
             self.list_new as usize,
             self.list_set_item as usize,
             self.list_append as usize,
@@ -110,6 +128,10 @@ impl Api {
         }
         Some(Api {
             as_utf8: c.unicode_as_utf8_and_size?,
+            unicode_get_length: c.unicode_get_length?,
+            as_utf8_string: c.unicode_as_utf8_string?,
+            bytes_as_string_and_size: c.bytes_as_string_and_size?,
+            gil_state_check: c.gil_state_check?,
             list_new: c.list_new?,
             list_set_item: c.list_set_item?,
             list_append: c.list_append?,
@@ -182,8 +204,9 @@ const GIL_RELEASE_MIN: usize = 256;
 /// releases the GIL while it encodes a long text.
 ///
 /// Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
-/// NULL member, or other functions than the first call's, or if a CPython call failed
-/// (its exception is then set, and `out_list` unchanged).
+/// NULL member, or other functions than the first call's, if the calling thread does
+/// not hold the GIL (checked first, with `PyGILState_Check`: a call through cffi), or if
+/// a CPython call failed (its exception is then set, and `out_list` unchanged).
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_python_encoder(
     api: *const bpekit_python_api,
@@ -201,6 +224,13 @@ pub unsafe extern "C" fn bpekit_python_encoder(
                 .ok_or_else(|| CError::new(BPEKIT_ERR_INVALID_ARG, "api: another size, or a NULL member"))?;
             if API.get_or_init(|| api).addresses() != api.addresses() {
                 return Err(CError::new(BPEKIT_ERR_INVALID_ARG, "api: not the functions of the first call"));
+            }
+            if (api.gil_state_check)() == 0 {
+                // cffi releases the GIL around its calls: nothing Python may be touched
+                return Err(CError::new(
+                    BPEKIT_ERR_INVALID_ARG,
+                    "call bpekit_python_encoder with the GIL held (ctypes.PyDLL, not cffi)",
+                ));
             }
             try_ref(tok, "tok")?;
             for (p, name) in [(keepalive, "keepalive"), (error_type, "error_type"), (out_list, "out_list")] {
@@ -269,14 +299,9 @@ unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mu
             return std::ptr::null_mut();
         }
         let binding = &*binding;
-        let mut len: isize = 0;
-        let data = (api.as_utf8)(text, &mut len); // TypeError / UnicodeEncodeError
-        if data.is_null() {
-            return std::ptr::null_mut();
-        }
-        let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len.unsigned_abs());
+        let Some((bytes, owner)) = utf8_of(api, text) else { return std::ptr::null_mut() };
         let tok = &(*binding.tok).inner;
-        with_scratch_ids(|ids| {
+        let list = with_scratch_ids(|ids| {
             let mut encode = || {
                 catch_unwind(AssertUnwindSafe(|| {
                     let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
@@ -286,6 +311,10 @@ unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mu
                 .unwrap_or_else(|payload| Err(panic_message(&*payload)))
             };
             let result = if bytes.len() >= GIL_RELEASE_MIN {
+                // (A daemon thread still in here when the interpreter finalizes is ended
+                // by PyEval_RestoreThread up to 3.13, through pthread_exit: the same as
+                // with PyO3's allow_threads; nothing of ours is left half-done but the
+                // thread's own buffer.)
                 let state = (api.save_thread)();
                 let result = encode();
                 (api.restore_thread)(state);
@@ -301,13 +330,60 @@ unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mu
                     std::ptr::null_mut()
                 }
             }
-        })
+        });
+        if !owner.is_null() {
+            (api.dec_ref)(owner);
+        }
+        list
+    }
+}
+
+/// Texts of at least this many characters are read through a temporary bytes object:
+/// `PyUnicode_AsUTF8AndSize` would leave a UTF-8 copy in a non-ASCII str for its whole
+/// life (tiktoken's reading does), tripling the memory a kept corpus takes. Shorter
+/// ones read in place (a copy of a short str is small, and copying would cost time).
+const CACHED_UTF8_MAX_CHARS: isize = 4096;
+
+/// The UTF-8 of str `text` and the object that owns it if it is not `text` (to release
+/// after use), or None with the exception set (`TypeError` for a non-str,
+/// `UnicodeEncodeError` for lone surrogates). GIL held.
+unsafe fn utf8_of<'a>(api: Api, text: *mut c_void) -> Option<(&'a [u8], *mut c_void)> {
+    // SAFETY: the GIL is held and `text` is live (caller's contract); the bytes stay
+    // valid while `text` (or the returned owner) lives.
+    unsafe {
+        let chars = (api.unicode_get_length)(text);
+        if chars < 0 {
+            return None;
+        }
+        let mut data: *const c_char = std::ptr::null();
+        let mut len: isize = 0;
+        let mut owner = std::ptr::null_mut();
+        if chars < CACHED_UTF8_MAX_CHARS {
+            data = (api.as_utf8)(text, &mut len);
+        } else {
+            owner = (api.as_utf8_string)(text);
+            if owner.is_null() {
+                return None;
+            }
+            let mut p: *mut c_char = std::ptr::null_mut();
+            if (api.bytes_as_string_and_size)(owner, &mut p, &mut len) == 0 {
+                data = p;
+            }
+        }
+        if data.is_null() {
+            if !owner.is_null() {
+                (api.dec_ref)(owner);
+            }
+            return None;
+        }
+        Some((std::slice::from_raw_parts(data.cast::<u8>(), len.unsigned_abs()), owner))
     }
 }
 
 /// A new list of `ids` as ints, or NULL with the exception set. GIL held.
 unsafe fn new_list(api: Api, ids: &[u32]) -> *mut c_void {
-    let Ok(n) = isize::try_from(ids.len()) else { return std::ptr::null_mut() };
+    #[allow(clippy::cast_possible_wrap)] // a Vec's length never exceeds isize::MAX
+    let n = ids.len() as isize;
     // SAFETY: the GIL is held; `PyList_SetItem` takes the item's reference, into a slot
     // of the new list, which is in range.
     unsafe {
