@@ -410,7 +410,7 @@ def section_batch(args, engines, corpora, docs, nbytes, failures):
             print(f"  batch {encoding} {corpus} done", file=sys.stderr, flush=True)
     print("## batch encode of all documents; tiktoken: encode_ordinary_batch(num_threads=n); "
           "bpekit and bpe-openai: concurrent.futures.ThreadPoolExecutor(n) over one shared encoder "
-          "(Python threads; cffi releases the GIL during bpekit's calls); "
+          "(Python threads; bpekit releases the GIL while it encodes); "
           "bpekit native: Encoding.encode_ordinary_batch(num_threads=n), one call on its own thread pool")
     print(C.table(["corpus", "encoding", "threads", "engine", "MB/s", f"x vs {args.threads[0]} thr", "vs tiktoken"],
                   rows, right={2, 4, 5, 6}))
