@@ -532,11 +532,21 @@ class Encoding(_Handle):
         >>> enc.decode(enc.encode("hi<|eos|>", allowed_special={"<|eos|>"}))
         'hi<|eos|>'
         """
-        policy = self._policy(allowed_special, disallowed_special, text)
+        if disallowed_special == "all" and not allowed_special:
+            policy = ffi.NULL  # tiktoken's default (what `_policy` gives it, without the call)
+        else:
+            policy = self._policy(allowed_special, disallowed_special, text)
         if isinstance(text, str) and (
             self._no_specials or (self._special_start is not None and self._special_start not in text)
         ):
-            return self.encode_ordinary(text)  # no special token can be in it
+            # No special token can be in it: encode_ordinary's builtin, if any, directly.
+            fast = self._fast
+            if fast is not None:
+                try:
+                    return fast(text)  # type: ignore[no-any-return]
+                except (UnicodeEncodeError, TypeError, TokenizerError):
+                    pass  # as in encode_ordinary
+            return self.encode_ordinary(text)
         if (
             self._ascii_ids is not None
             and len(text) == 1
