@@ -31,8 +31,13 @@ tools:
 	  echo "installing cbindgen $(CBINDGEN_VERSION)"; \
 	  cargo install cbindgen --version $(CBINDGEN_VERSION) --locked --quiet; fi
 
+## lib: the library in target/release, with a symlink named by its SONAME (what programs
+## linked against it look for at run time)
 lib:
 	cargo build --release --locked
+	@if [ -f target/release/libbpekit.so ] && command -v readelf >/dev/null; then \
+	  soname=$$(readelf -d target/release/libbpekit.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); \
+	  [ -z "$$soname" ] || ln -sfn libbpekit.so "target/release/$$soname"; fi
 
 ## corpora: the first 4 MB of each shared text sample, decompressed, for the Rust corpus tests
 corpora:

@@ -49,11 +49,13 @@ step() { # step NAME: prints a banner and records the step for the failure messa
     current=$1
     echo "==== $1"
 }
+abi=$(sed -n 's/^#define BPEKIT_ABI_VERSION \([0-9]*\).*/\1/p' include/bpekit.h)
+soname=libbpekit.so.$abi
 needs_libbpekit_so() { # needs_libbpekit_so EXE yes|no: checks EXE's NEEDED entries
     local dyn
     dyn=$(readelf -d "$1")
-    if [[ $2 == yes && $dyn != *"(NEEDED)"*"[libbpekit.so]"* ]]; then
-        echo "$1 does not record NEEDED libbpekit.so" >&2
+    if [[ $2 == yes && $dyn != *"(NEEDED)"*"[$soname]"* ]]; then
+        echo "$1 does not record NEEDED $soname (the SONAME)" >&2
         return 1
     fi
     if [[ $2 == no && $dyn == *libbpekit* ]]; then
@@ -78,7 +80,10 @@ step "installed files"
 pc=$(find "$prefix" -path '*/pkgconfig/bpekit.pc' -print -quit)
 [[ -n $pc ]] || { echo "no pkgconfig/bpekit.pc under $prefix" >&2; exit 1; }
 libdir=$(dirname "$(dirname "$pc")")
-for f in "$prefix/include/bpekit.h" "$prefix/include/bpekit.hpp" "$libdir/libbpekit.so" "$libdir/libbpekit.a" \
+[[ -L $libdir/libbpekit.so && $(readlink "$libdir/libbpekit.so") == "$soname" ]] ||
+    { echo "$libdir/libbpekit.so is not a symlink to $soname" >&2; exit 1; }
+echo "  ${libdir#"$prefix"/}/libbpekit.so -> $soname"
+for f in "$prefix/include/bpekit.h" "$prefix/include/bpekit.hpp" "$libdir/$soname" "$libdir/libbpekit.a" \
     "$libdir/cmake/bpekit/bpekitConfig.cmake" "$libdir/cmake/bpekit/bpekitConfigVersion.cmake" "$pc"; do
     [[ -f $f ]] || { echo "missing: $f" >&2; exit 1; }
     echo "  ${f#"$prefix"/}"

@@ -2,7 +2,8 @@
 # Checks the dynamic symbols of the bpekit shared library against the C header:
 #   1. every defined dynamic symbol is named bpekit_* (no Rust or dependency symbols leak);
 #   2. every function declared in the header is exported;
-#   3. every exported bpekit_* symbol is declared in the header.
+#   3. every exported bpekit_* symbol is declared in the header;
+#   4. (ELF) the SONAME is libbpekit.so.<BPEKIT_ABI_VERSION of the header>.
 #
 # Usage: ci/check_symbols.sh [LIBRARY [HEADER]]
 #   LIBRARY defaults to target/release/libbpekit.so, HEADER to include/bpekit.h (both
@@ -67,8 +68,16 @@ report "$tmp/foreign" "$lib exports symbols not named bpekit_*"
 report "$tmp/missing" "functions declared in $header but not exported by $lib"
 report "$tmp/undeclared" "symbols exported by $lib but not declared in $header"
 
+# ---- SONAME ----
+abi=$(sed -n 's/^#define BPEKIT_ABI_VERSION \([0-9]*\).*/\1/p' "$header")
+soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+if [ -z "$abi" ] || [ "$soname" != "libbpekit.so.$abi" ]; then
+    echo "check_symbols: $lib has SONAME '${soname}', expected libbpekit.so.${abi:-?} (core/build.rs)" >&2
+    status=1
+fi
+
 if [ "$status" -eq 0 ]; then
     echo "check_symbols: ok: $lib exports exactly the" \
-        "$(wc -l <"$tmp/declared") functions of $header"
+        "$(wc -l <"$tmp/declared") functions of $header, SONAME $soname"
 fi
 exit "$status"
