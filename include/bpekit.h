@@ -24,9 +24,9 @@
  * Threads    Every function may be called from any thread. Functions taking a
  *            const bpekit_tokenizer * may run concurrently on one tokenizer. Functions
  *            taking a non-const handle need exclusive access to it. Errors and buffers
- *            belong to the caller and may be freed on any thread. Batch functions run on
- *            a worker pool started on first use, which lives until exit: after fork(),
- *            do not call them in the child if the parent already did. Each thread that
+ *            belong to the caller and may be freed on any thread. Batch functions and
+ *            training run on worker pools started on first use, which live until exit
+ *            (a forked child starts its own, as it needs them). Each thread that
  *            encodes keeps caches for the tokenizers it used last: merged pieces (the
  *            last 4 tokenizers, up to ~6 MB each) and, once it meets a piece of 32 bytes
  *            or more, the long-piece search's memo (the last 2, up to ~16 MB each).
@@ -751,8 +751,8 @@ uint64_t bpekit_trainer_bytes(const struct bpekit_trainer *t);
 bpekit_status bpekit_trainer_set_special_tokens(struct bpekit_trainer *t, const struct bpekit_slice *tokens, size_t n, struct bpekit_error **err);
 
 /**
- * Runs the trainer's parallel work (batch counting) on `num_threads` threads of its
- * own; 0 (the default) uses the shared pool, one thread per core (or
+ * Runs the trainer's parallel work (batch counting, merging) on the process's shared
+ * pool of `num_threads` threads; 0 (the default) is one thread per core (or
  * `RAYON_NUM_THREADS`). The merges never depend on the thread count.
  * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (more than
  * `BPEKIT_MAX_THREADS`, or the threads cannot be started).

@@ -26,6 +26,7 @@ pub mod encode;
 pub mod error;
 pub mod file;
 pub mod pattern;
+pub mod pools;
 pub mod ranks;
 mod split;
 pub mod train;

@@ -518,7 +518,9 @@ pub struct Trainer {
     pattern: Pattern,
     counts: PieceCounts,
     special_tokens: Vec<String>,
-    pool: Option<rayon::ThreadPool>,
+    /// The shared pool's size for parallel work (`crate::pools`; 0: one per core), or
+    /// None for the caller's current rayon pool.
+    threads: Option<usize>,
     progress: Arc<Progress>,
 }
 
@@ -529,7 +531,7 @@ impl Trainer {
             pattern,
             counts: PieceCounts::new(),
             special_tokens: Vec::new(),
-            pool: None,
+            threads: None,
             progress: Arc::default(),
         }
     }
@@ -565,28 +567,31 @@ impl Trainer {
         &self.special_tokens
     }
 
-    /// Runs this trainer's parallel work on `n` threads (0: rayon's global pool, which
-    /// uses every core or `RAYON_NUM_THREADS`).
+    /// Runs this trainer's parallel work on the process's shared pool of `n` threads
+    /// (0: one per core, or `RAYON_NUM_THREADS`), which is started again in a forked
+    /// child ([`crate::pools`]). Without this call the work runs on the caller's current
+    /// rayon pool.
     ///
     /// # Errors
     /// [`crate::ErrorKind::InvalidArg`] if the threads cannot be started.
     pub fn set_num_threads(&mut self, n: usize) -> Result<()> {
-        self.pool = if n == 0 {
-            None
-        } else {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| Error::invalid_arg(format!("cannot start {n} threads: {e}")))?;
-            Some(pool)
-        };
+        crate::pools::shared(n)?;
+        self.threads = Some(n);
         Ok(())
     }
 
+    /// Runs the parallel work on the shared default pool (started on first use), as
+    /// `set_num_threads(0)` without starting it now: the C ABI's default.
+    pub(crate) fn use_shared_pool(&mut self) {
+        self.threads = Some(0);
+    }
+
     fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.pool {
-            Some(pool) => pool.install(f),
-            None => f(),
+        // (The pool started in `set_num_threads`; here only a forked child can fail to
+        // start one, and then the work runs where it is called.)
+        match self.threads.map(crate::pools::shared) {
+            Some(Ok(pool)) => pool.install(f),
+            _ => f(),
         }
     }
 

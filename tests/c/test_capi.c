@@ -26,6 +26,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdatomic.h>
@@ -2611,6 +2612,82 @@ static void test_python_encoder_refusals(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* Batch encodes and training after fork(): the child starts its own worker pools (the
+ * parent's, copied, have no threads there), so its calls finish with the parent's
+ * results instead of waiting forever. The parent uses the pools first; the child has
+ * 60 s (alarm) before it counts as hung. The child reports through a pipe and ends with
+ * SIGKILL: at a normal exit, valgrind would count what the parent's pool threads own
+ * (reachable only from their stacks, which the child does not have) as leaked. */
+static void test_pools_after_fork(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    const bpekit_slice texts[] = {SLICE("the cat sat"), SLICE("on the mat, again"), SLICE("東京 the")};
+    bpekit_tokens want = sentinel_tokens, got;
+    bpekit_offsets offs = sentinel_offsets;
+    EXPECT_OK(bpekit_tokenizer_encode_batch(tok, texts, 3, NULL, 2, &want, &offs, &err), &err);
+    bpekit_offsets_free(&offs);
+    EXPECT_OK(bpekit_tokenizer_encode_batch(tok, texts, 3, NULL, 0, &got, &offs, &err), &err);
+    bpekit_offsets_free(&offs);
+    bpekit_tokens_free(&got);
+    bpekit_trainer *t = NULL;
+    bpekit_tokenizer *trained = NULL;
+    EXPECT_OK(bpekit_trainer_new(NULL, 0, &t, &err), &err);
+    EXPECT_OK(bpekit_trainer_feed_batch(t, texts, 3, &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(t, 300, &trained, &err), &err);
+    size_t vocab = bpekit_tokenizer_vocab_size(trained);
+    bpekit_tokenizer_free(trained);
+    bpekit_trainer_free(t);
+    fflush(stdout);
+    fflush(stderr);
+    int report[2];
+    CHECK(pipe(report) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid < 0) {
+        bpekit_tokens_free(&want);
+        bpekit_tokenizer_free(tok);
+        return;
+    }
+    if (pid == 0) {
+        close(report[0]);
+        alarm(60);
+        int ok = 1;
+        for (size_t threads = 0; threads <= 2; threads++) {
+            bpekit_tokens ids = sentinel_tokens;
+            bpekit_offsets o = sentinel_offsets;
+            ok = ok && bpekit_tokenizer_encode_batch(tok, texts, 3, NULL, threads, &ids, &o, NULL) == BPEKIT_OK &&
+                 ids.len == want.len && memcmp(ids.ids, want.ids, want.len * sizeof *want.ids) == 0;
+            bpekit_tokens_free(&ids);
+            bpekit_offsets_free(&o);
+        }
+        bpekit_trainer *c = NULL;
+        bpekit_tokenizer *ctok = NULL;
+        ok = ok && bpekit_trainer_new(NULL, 0, &c, NULL) == BPEKIT_OK &&
+             bpekit_trainer_feed_batch(c, texts, 3, NULL) == BPEKIT_OK &&
+             bpekit_trainer_finish(c, 300, &ctok, NULL) == BPEKIT_OK && bpekit_tokenizer_vocab_size(ctok) == vocab;
+        bpekit_tokenizer_free(ctok);
+        bpekit_trainer_free(c);
+        char verdict = ok ? 'y' : 'n';
+        if (write(report[1], &verdict, 1) != 1)
+            _exit(2);
+        raise(SIGKILL);
+    }
+    close(report[1]);
+    char verdict = 0;
+    ssize_t got_verdict = read(report[0], &verdict, 1); /* 0 if the child died first */
+    close(report[0]);
+    int wstatus = 0;
+    CHECK(waitpid(pid, &wstatus, 0) == pid);
+    CHECK(got_verdict == 1 && verdict == 'y');
+    if (verdict != 'y')
+        fprintf(stderr, "%s:%d:   the forked child %s (status %d, signal %d)\n", __FILE__, __LINE__,
+                verdict == 'n' ? "got other results" : "reported nothing: hung or crashed",
+                WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
+    bpekit_tokens_free(&want);
+    bpekit_tokenizer_free(tok);
+}
+
 /* ==== Tokenizer: encode for completion (tiktoken's encode_with_unstable) ==== */
 
 /* Checks one successful result: `stable` is a prefix of encode(text, policy), the offsets
@@ -2899,6 +2976,7 @@ int main(void)
     test_encode_ordinary_into();
     test_encode_ordinary_packed();
     test_python_encoder_refusals();
+    test_pools_after_fork();
     test_encode_with_unstable();
     test_token_id();
     printf("%d passed, %d failed\n", passed, failed);

@@ -1,7 +1,7 @@
 //! `bpekit_tokenizer`: encode, decode and export through the C ABI.
 
 use std::ffi::c_char;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use hashbrown::HashSet;
 
@@ -110,30 +110,16 @@ impl<'a> PolicySets<'a> {
 /// The most threads a batch call may ask for.
 pub const BPEKIT_MAX_THREADS: usize = 1024;
 
-/// Thread pools for batch calls, one per requested size, built on first use.
-fn pool(num_threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, CError> {
+/// The shared pool for a batch call of `num_threads` (0: one per core), started on first
+/// use and again in a forked child (`crate::pools`).
+fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError> {
     if num_threads > BPEKIT_MAX_THREADS {
         return Err(CError::new(
             BPEKIT_ERR_INVALID_ARG,
             format!("num_threads {num_threads} exceeds BPEKIT_MAX_THREADS ({BPEKIT_MAX_THREADS})"),
         ));
     }
-    // A Vec rather than a map: a handful of sizes, and valgrind can see its pointers.
-    type Pools = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
-    static POOLS: OnceLock<Pools> = OnceLock::new();
-    if num_threads == 0 {
-        return Ok(None);
-    }
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, p)) = pools.iter().find(|(n, _)| *n == num_threads) {
-        return Ok(Some(Arc::clone(p)));
-    }
-    let p = rayon::ThreadPoolBuilder::new().num_threads(num_threads).build().map_err(|e| {
-        CError::new(BPEKIT_ERR_INVALID_ARG, format!("cannot start {num_threads} threads: {e}"))
-    })?;
-    let p = Arc::new(p);
-    pools.push((num_threads, Arc::clone(&p)));
-    Ok(Some(p))
+    Ok(crate::pools::shared(num_threads)?)
 }
 
 /// A tokenizer. Immutable: any number of threads may use one at once.
@@ -516,11 +502,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_batch(
             let texts = try_strs(texts, n, "texts")?;
             let sets = PolicySets::read(policy)?;
             let policy = sets.policy();
-            let run = || tok.inner.encode_batch(&texts, &policy);
-            let (flat, offs) = match pool(num_threads)? {
-                Some(p) => p.install(run),
-                None => run(),
-            }?;
+            let (flat, offs) = pool(num_threads)?.install(|| tok.inner.encode_batch(&texts, &policy))?;
             write(ids, bpekit_tokens::from_vec(flat));
             write(offsets, bpekit_offsets::from_vec(offs));
             Ok(())

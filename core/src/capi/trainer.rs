@@ -113,7 +113,8 @@ pub unsafe extern "C" fn bpekit_trainer_new(
         call(err, || {
             let out = try_out(out, "out")?;
             let pattern = pattern_arg(pattern, pattern_len)?;
-            let trainer = Trainer::new(pattern);
+            let mut trainer = Trainer::new(pattern);
+            trainer.use_shared_pool(); // never rayon's global pool, which a forked child cannot use
             let progress = trainer.progress();
             let t = Box::new(bpekit_trainer { inner: Mutex::new(trainer), progress });
             write(out, Box::into_raw(t));
@@ -229,8 +230,8 @@ pub unsafe extern "C" fn bpekit_trainer_set_special_tokens(
     }
 }
 
-/// Runs the trainer's parallel work (batch counting) on `num_threads` threads of its
-/// own; 0 (the default) uses the shared pool, one thread per core (or
+/// Runs the trainer's parallel work (batch counting, merging) on the process's shared
+/// pool of `num_threads` threads; 0 (the default) is one thread per core (or
 /// `RAYON_NUM_THREADS`). The merges never depend on the thread count.
 /// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (more than
 /// `BPEKIT_MAX_THREADS`, or the threads cannot be started).
