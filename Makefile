@@ -35,9 +35,7 @@ tools:
 ## linked against it look for at run time)
 lib:
 	cargo build --release --locked
-	@if [ -f target/release/libbpekit.so ] && command -v readelf >/dev/null; then \
-	  soname=$$(readelf -d target/release/libbpekit.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); \
-	  [ -z "$$soname" ] || ln -sfn libbpekit.so "target/release/$$soname"; fi
+	@bash ci/link_soname.sh target/release
 
 ## corpora: the first 4 MB of each shared text sample, decompressed, for the Rust corpus tests
 corpora:

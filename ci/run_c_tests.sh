@@ -32,9 +32,7 @@ step() { # step NAME COMMAND...: runs COMMAND, records NAME if it fails
 
 # ---- Build ----
 cargo build --release
-# The programs record the library's SONAME (libbpekit.so.<ABI>): found here at run time.
-soname=$(readelf -d "$libdir/libbpekit.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-ln -sfn libbpekit.so "$libdir/$soname"
+bash ci/link_soname.sh "$libdir" # the programs look for the library by its SONAME
 mkdir -p "$build"
 examples=()
 for src in bindings/c/examples/*.c; do

@@ -26,6 +26,20 @@ def corpus(name: str, limit: int) -> str:
     return raw[: raw.rfind(b"\n") + 1].decode("utf-8", "replace")
 
 
+def on_route(enc, route: str):
+    """A copy of Encoding `enc` whose encode_ordinary takes `route`: "builtin" (the
+    CPython builtin the library makes, bpekit_python_encoder) or "cffi" (cffi calls, as on
+    PyPy or with BPEKIT_PYTHON_BUILTIN=0)."""
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(enc))
+    if route == "cffi":
+        copy._fast = None
+    elif copy._fast is None:
+        pytest.skip("no builtin on this interpreter (not CPython, free-threaded, or BPEKIT_PYTHON_BUILTIN=0)")
+    return copy
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _not_the_source_tree():
     import bpekit

@@ -13,6 +13,7 @@ import pytest
 
 import bpekit
 from bpekit import _lowlevel
+from conftest import on_route
 
 needs_builtin = pytest.mark.skipif(
     _lowlevel.make_builtin is None,
@@ -43,8 +44,7 @@ def test_builtin_is_used_on_cpython(enc):
 
 @needs_builtin
 def test_builtin_gives_the_cffi_ids(enc):
-    cffi = _copy(enc)
-    cffi._fast = None
+    cffi = on_route(enc, "cffi")
     for text in TEXTS:
         assert enc._fast(text) == cffi.encode_ordinary(text) == enc.encode_ordinary(text), repr(text)
     # what the builtin refuses, the wrapper answers (tiktoken's surrogate fix-up) or refuses
@@ -57,17 +57,11 @@ def test_builtin_gives_the_cffi_ids(enc):
         enc.encode_ordinary(b"ab")
 
 
-def _copy(enc: bpekit.Encoding) -> bpekit.Encoding:
-    import pickle
-
-    return pickle.loads(pickle.dumps(enc))
-
-
 @needs_builtin
 def test_builtin_holds_its_handle_and_lets_it_go(enc):
     """The builtin keeps the native handle alive after close() (a call under way must not
     lose it), and its references are given back when it goes."""
-    e2 = _copy(enc)
+    e2 = on_route(enc, "builtin")
     handle = e2._raw
 
     class Failure(Exception):
@@ -165,8 +159,7 @@ def test_builtin_errors_have_the_cffi_classes():
     caller's) is raised with the same class on both routes, a ValueError as tiktoken's."""
     ranks = {bytes([b]): b for b in range(256)}
     enc = bpekit.Encoding("bt", pat_str=r"(?:a+)+(?=c)|.", mergeable_ranks=ranks, special_tokens={})
-    cffi = _copy(enc)
-    cffi._fast = None
+    cffi = on_route(enc, "cffi")
     raised = []
     for e in (enc, cffi):
         with pytest.raises(bpekit.TokenizerError) as info:
@@ -182,14 +175,8 @@ def test_builtin_leaves_long_strs_as_they_were(enc):
     copy of itself afterwards (CPython's cache, which tiktoken's reading fills)."""
     for text in ["你好世界" * 2000, "héllo " * 1000, "x" * 5000]:
         size = sys.getsizeof(text)
-        assert enc.encode_ordinary(text) == _copy_cffi(enc).encode_ordinary(text)
+        assert enc.encode_ordinary(text) == on_route(enc, "cffi").encode_ordinary(text)
         assert sys.getsizeof(text) == size
-
-
-def _copy_cffi(enc: bpekit.Encoding) -> bpekit.Encoding:
-    e = _copy(enc)
-    e._fast = None
-    return e
 
 
 @needs_builtin

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import bpekit
 from bpekit import core
-from conftest import DATA, corpus, real_pair
+from conftest import DATA, corpus, on_route, real_pair
 
 tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
 
@@ -37,20 +37,8 @@ def pair(request, toy_pair):
     return toy_pair if request.param == "toy" else real_pair(request.param)
 
 
-# encode_ordinary takes one of two routes: the CPython builtin the library makes
-# (bpekit_python_encoder), or cffi calls (PyPy, BPEKIT_PYTHON_BUILTIN=0). Tests of
-# encode_ordinary's details run on both.
+# Tests of encode_ordinary's details run on both of its routes (conftest.on_route).
 ROUTES = ["builtin", "cffi"]
-
-
-def on_route(enc: bpekit.Encoding, route: str) -> bpekit.Encoding:
-    """A copy of `enc` whose encode_ordinary takes `route`."""
-    copy = pickle.loads(pickle.dumps(enc))
-    if route == "cffi":
-        copy._fast = None
-    elif copy._fast is None:
-        pytest.skip("no builtin on this interpreter (not CPython, free-threaded, or BPEKIT_PYTHON_BUILTIN=0)")
-    return copy
 
 
 def same(f, *args, **kwargs):
