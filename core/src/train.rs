@@ -567,10 +567,10 @@ impl Trainer {
         &self.special_tokens
     }
 
-    /// Runs this trainer's parallel work on the process's shared pool of `n` threads
-    /// (0: one per core, or `RAYON_NUM_THREADS`), which is started again in a forked
-    /// child ([`crate::pools`]). Without this call the work runs on the caller's current
-    /// rayon pool.
+    /// Runs this trainer's parallel work (batch counting) on the process's shared pool of
+    /// `n` threads (0: one per core, or `RAYON_NUM_THREADS`), which lives until the process
+    /// exits and is started again in a forked child ([`crate::pools`]). Without this call
+    /// the work runs on the caller's current rayon pool.
     ///
     /// # Errors
     /// [`crate::ErrorKind::InvalidArg`] if the threads cannot be started.
@@ -586,12 +586,10 @@ impl Trainer {
         self.threads = Some(0);
     }
 
-    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        // (The pool started in `set_num_threads`; here only a forked child can fail to
-        // start one, and then the work runs where it is called.)
-        match self.threads.map(crate::pools::shared) {
-            Some(Ok(pool)) => pool.install(f),
-            _ => f(),
+    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R> {
+        match self.threads {
+            Some(n) => Ok(crate::pools::shared(n)?.install(f)),
+            None => Ok(f()),
         }
     }
 
@@ -615,7 +613,7 @@ impl Trainer {
     /// # Errors
     /// As [`Trainer::feed`]; nothing of the batch is counted then.
     pub fn feed_batch<S: AsRef<str> + Sync>(&mut self, texts: &[S]) -> Result<()> {
-        let local = self.run(|| PieceCounts::count_batch(&self.pattern, texts))?;
+        let local = self.run(|| PieceCounts::count_batch(&self.pattern, texts))??;
         self.add_counts(local);
         Ok(())
     }
@@ -656,7 +654,9 @@ impl Trainer {
 
     /// Learns up to `num_merges` merges from the counts (the trainer keeps its counts).
     pub fn train_merges(&self, num_merges: usize) -> TrainResult {
-        self.run(|| learn_merges(&self.counts, num_merges, Some(&self.progress)))
+        // (On the calling thread: the merge loop is serial, and on a shared pool it would
+        // hold a worker that batch encodes and other trainers wait for.)
+        learn_merges(&self.counts, num_merges, Some(&self.progress))
     }
 
     /// Learns the merges for a tokenizer of `vocab_size` tokens in all (256 bytes, the

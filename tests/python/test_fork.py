@@ -6,6 +6,7 @@ whose threads the child does not have."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import warnings
@@ -19,18 +20,21 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on t
 TEXTS = ["the cat sat on the mat", "héllo wörld, 東京 🙂", "def f(x):\n    return x * 2\n"] * 20
 
 
-def _in_child(work, timeout: float = 60.0) -> None:
-    """Runs `work()` in a forked child; fails if it raises, returns False, or hangs."""
+def _in_child(work, timeout: int = 60) -> None:
+    """Runs `work()` in a forked child; fails if it raises, returns False, or hangs (the
+    child then ends itself by SIGALRM after `timeout` s, so that no hung process is left
+    holding pytest's output; the parent gives up 10 s later)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads running
         pid = os.fork()
     if pid == 0:
+        signal.alarm(timeout)
         try:
             ok = work()
         except BaseException:  # noqa: BLE001
             ok = False
         os._exit(0 if ok else 1)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout + 10
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -66,5 +70,5 @@ def test_batch_encode_and_train_after_fork():
 def _in_child_twice(enc: bpekit.Encoding, want: list) -> bool:
     """A grandchild: forked from a child that had started its own pools."""
     assert enc.encode_ordinary_batch(TEXTS, num_threads=2) == want
-    _in_child(lambda: enc.encode_ordinary_batch(TEXTS, num_threads=2) == want)
+    _in_child(lambda: enc.encode_ordinary_batch(TEXTS, num_threads=2) == want, timeout=20)
     return True

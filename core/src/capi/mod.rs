@@ -13,6 +13,7 @@
 pub mod boundary;
 pub mod buffers;
 pub mod error;
+mod fork;
 pub mod python;
 pub mod tokenizer;
 pub mod trainer;
