@@ -551,12 +551,22 @@ impl Tokenizer {
         policy: &SpecialPolicy<'_>,
     ) -> Result<(Vec<u32>, Vec<usize>)> {
         use rayon::prelude::*;
+        match texts {
+            // No parallelism to have, so no pool to enter (and wake).
+            [] => return Ok((Vec::new(), vec![0])),
+            [text] => {
+                let ids = self.encode_with(text.as_ref(), policy).map_err(|e| batch_error(0, &e))?;
+                let n = ids.len();
+                return Ok((ids, vec![0, n]));
+            }
+            _ => {}
+        }
         let results: Vec<Result<Vec<u32>>> =
             texts.par_iter().map(|t| self.encode_with(t.as_ref(), policy)).collect();
         let mut parts = Vec::with_capacity(results.len());
         for (i, r) in results.into_iter().enumerate() {
             // The first failing text in order, whichever thread failed first.
-            parts.push(r.map_err(|e| Error::new(e.kind(), format!("texts[{i}]: {}", e.message())))?);
+            parts.push(r.map_err(|e| batch_error(i, &e))?);
         }
         let mut offsets = Vec::with_capacity(parts.len() + 1);
         offsets.push(0);
@@ -948,6 +958,11 @@ impl Tokenizer {
     pub fn export_tiktoken(&self) -> Vec<u8> {
         ranks::write_tiktoken(self.tokens())
     }
+}
+
+/// Text `i` of a batch failed with `e`: the same error, its message prefixed `texts[i]: `.
+fn batch_error(i: usize, e: &Error) -> Error {
+    Error::new(e.kind(), format!("texts[{i}]: {}", e.message()))
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ mod tests {
         forked(); // as the pthread_atfork child handler does (no real fork here)
         let b = shared(3).unwrap();
         assert!(!Arc::ptr_eq(&a, &b));
-        assert_eq!(b.install(|| rayon::current_num_threads()), 3);
+        assert_eq!(b.install(rayon::current_num_threads), 3);
         assert!(Arc::ptr_eq(&b, &shared(3).unwrap()));
     }
 }
