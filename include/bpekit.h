@@ -448,7 +448,8 @@ void bpekit_error_free(struct bpekit_error *e);
  *
  * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
  * NULL member, or other functions than the first call's, if the calling thread does
- * not hold the GIL (checked first, with `PyGILState_Check`: a call through cffi), or if
+ * not hold the GIL (checked before any object is touched, with `PyGILState_Check`: a
+ * call through cffi), or if
  * a CPython call failed (its exception is then set, and `out_list` unchanged).
  */
 bpekit_status bpekit_python_encoder(const struct bpekit_python_api *api, const struct bpekit_tokenizer *tok, void *keepalive, void *error_type, void *out_list, struct bpekit_error **err);

@@ -205,7 +205,8 @@ const GIL_RELEASE_MIN: usize = 256;
 ///
 /// Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
 /// NULL member, or other functions than the first call's, if the calling thread does
-/// not hold the GIL (checked first, with `PyGILState_Check`: a call through cffi), or if
+/// not hold the GIL (checked before any object is touched, with `PyGILState_Check`: a
+/// call through cffi), or if
 /// a CPython call failed (its exception is then set, and `out_list` unchanged).
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_python_encoder(
