@@ -17,8 +17,9 @@
 //!   a popped job whose count is stale is pushed back with the current count. This is
 //!   exact because a pair only gains occurrences in the step that creates its newest
 //!   token, so stored counts are never below current ones.
-//! - Counts are `u64` (pair counts `i64` while deltas are applied): no 32-bit overflow
-//!   on large corpora.
+//! - Piece counts are `u64`, saturating at [`MAX_COUNT`]. Pair counts are sums of
+//!   piece counts and may exceed `u64` in a crafted or merged table: they are `i64`
+//!   when the table's weighted windows fit in it (every real corpus), else `i128`.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -111,8 +112,8 @@ impl PieceCounts {
     }
 
     /// Adds `count` occurrences of `piece`.
-    /// Counts saturate at [`MAX_COUNT`] (2^48: far beyond any corpus, and small enough
-    /// that sums over all pieces cannot overflow the merge phase's `i64` pair counts).
+    /// Counts saturate at [`MAX_COUNT`] (2^48: far beyond any corpus; a saturated count
+    /// no longer grows, so merges learned from it may differ from an unbounded count's).
     #[inline]
     pub fn add_piece(&mut self, piece: &[u8], count: u64) {
         let c = self.counts.get_or_insert_with(piece, || 0);
@@ -316,25 +317,50 @@ impl TrainResult {
 
 type Pair = (u32, u32);
 
-struct MergeJob {
-    count: u64,
+/// A pair count: `i64` when the table's total of weighted windows fits (every pair
+/// count, and every value it passes through while deltas are applied, is at most that
+/// total), else `i128` (piece counts are below 2^48 and windows below 2^64: no overflow).
+trait Count: Copy + Ord + std::ops::AddAssign {
+    const ZERO: Self;
+    /// `weight` occurrences, added (`delta > 0`) or removed.
+    fn signed(weight: u64, delta: i64) -> Self;
+}
+
+impl Count for i64 {
+    const ZERO: Self = 0;
+    #[inline]
+    fn signed(weight: u64, delta: i64) -> Self {
+        delta * weight as i64
+    }
+}
+
+impl Count for i128 {
+    const ZERO: Self = 0;
+    #[inline]
+    fn signed(weight: u64, delta: i64) -> Self {
+        i128::from(delta) * i128::from(weight)
+    }
+}
+
+struct MergeJob<C> {
+    count: C,
     pair: Pair,
     /// Ascending indices of the words that may contain `pair`.
     words: Vec<u32>,
 }
 
-impl PartialEq for MergeJob {
+impl<C: Count> PartialEq for MergeJob<C> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for MergeJob {}
-impl PartialOrd for MergeJob {
+impl<C: Count> Eq for MergeJob<C> {}
+impl<C: Count> PartialOrd for MergeJob<C> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for MergeJob {
+impl<C: Count> Ord for MergeJob<C> {
     /// Max-heap order: higher count first, then the smaller pair.
     fn cmp(&self, other: &Self) -> Ordering {
         self.count.cmp(&other.count).then_with(|| other.pair.cmp(&self.pair))
@@ -363,6 +389,15 @@ pub fn train_from_counts(counts: &PieceCounts, vocab_size: u32) -> Result<TrainR
 
 /// The merge phase: up to `num_merges` merges, reporting to `progress` if given.
 fn learn_merges(counts: &PieceCounts, num_merges: usize, progress: Option<&Progress>) -> TrainResult {
+    let windows: u128 = counts.iter().map(|(p, c)| u128::from(c) * p.len().saturating_sub(1) as u128).sum();
+    if windows <= i64::MAX as u128 {
+        learn_merges_with::<i64>(counts, num_merges, progress)
+    } else {
+        learn_merges_with::<i128>(counts, num_merges, progress)
+    }
+}
+
+fn learn_merges_with<C: Count>(counts: &PieceCounts, num_merges: usize, progress: Option<&Progress>) -> TrainResult {
     if let Some(p) = progress {
         p.merges_done.store(0, Relaxed);
         p.merges_total.store(num_merges as u64, Relaxed);
@@ -379,18 +414,18 @@ fn learn_merges(counts: &PieceCounts, num_merges: usize, progress: Option<&Progr
     }
 
     // ---- Initial pair counts and where each pair occurs ----
-    let mut pair_counts: HashMap<Pair, i64> = HashMap::new();
+    let mut pair_counts: HashMap<Pair, C> = HashMap::new();
     let mut where_: HashMap<Pair, Vec<u32>> = HashMap::new();
     for (wi, w) in words.iter().enumerate() {
         for p in w.windows(2) {
             let pair = (p[0], p[1]);
-            *pair_counts.entry(pair).or_insert(0) += weights[wi] as i64;
+            *pair_counts.entry(pair).or_insert(C::ZERO) += C::signed(weights[wi], 1);
             note_word(where_.entry(pair).or_default(), wi as u32);
         }
     }
-    let mut heap: BinaryHeap<MergeJob> = where_
+    let mut heap: BinaryHeap<MergeJob<C>> = where_
         .into_iter()
-        .map(|(pair, words)| MergeJob { count: pair_counts[&pair] as u64, pair, words })
+        .map(|(pair, words)| MergeJob { count: pair_counts[&pair], pair, words })
         .collect();
 
     // ---- Merge loop ----
@@ -399,30 +434,30 @@ fn learn_merges(counts: &PieceCounts, num_merges: usize, progress: Option<&Progr
     let mut new_words: HashMap<Pair, Vec<u32>> = HashMap::new();
     while merges.len() < num_merges {
         let Some(mut job) = heap.pop() else { break };
-        let current = pair_counts.get(&job.pair).copied().unwrap_or(0);
-        if current <= 0 {
+        let current = pair_counts.get(&job.pair).copied().unwrap_or(C::ZERO);
+        if current <= C::ZERO {
             continue;
         }
-        if job.count != current as u64 {
-            job.count = current as u64;
+        if job.count != current {
+            job.count = current;
             heap.push(job);
             continue;
         }
         let new_id = 256 + merges.len() as u32;
         merges.push(job.pair);
         for &wi in &job.words {
-            let weight = weights[wi as usize] as i64;
+            let weight = weights[wi as usize];
             merge_word(&mut words[wi as usize], job.pair, new_id, |pair, delta| {
-                *pair_counts.entry(pair).or_insert(0) += delta * weight;
+                *pair_counts.entry(pair).or_insert(C::ZERO) += C::signed(weight, delta);
                 if delta > 0 {
                     note_word(new_words.entry(pair).or_default(), wi);
                 }
             });
         }
         for (pair, words) in new_words.drain() {
-            let c = pair_counts.get(&pair).copied().unwrap_or(0);
-            if c > 0 {
-                heap.push(MergeJob { count: c as u64, pair, words });
+            let c = pair_counts.get(&pair).copied().unwrap_or(C::ZERO);
+            if c > C::ZERO {
+                heap.push(MergeJob { count: c, pair, words });
             }
         }
         if let Some(p) = progress {
@@ -692,10 +727,10 @@ mod tests {
             counts.iter().map(|(p, c)| (p.iter().map(|&b| b as u32).collect(), c)).collect();
         let mut merges = Vec::new();
         while merges.len() < (vocab_size - 256) as usize {
-            let mut pc: std::collections::BTreeMap<Pair, u64> = Default::default();
+            let mut pc: std::collections::BTreeMap<Pair, u128> = Default::default();
             for (w, c) in &words {
                 for p in w.windows(2) {
-                    *pc.entry((p[0], p[1])).or_default() += c;
+                    *pc.entry((p[0], p[1])).or_default() += u128::from(*c);
                 }
             }
             // Highest count; ties to the smallest pair (BTreeMap iterates pairs ascending).
@@ -723,6 +758,22 @@ mod tests {
         c.add_piece(b"ab", 2);
         let r = train_from_counts(&c, 258).unwrap();
         assert_eq!(r.merges, vec![(97, 98), (99, 100)]);
+    }
+
+    #[test]
+    fn pair_counts_beyond_i64_stay_exact() {
+        // 40,000 distinct pieces at the count limit share the pair "ab": its count is
+        // 40,000 * 2^48 > 2^63; one saturated run of 50,000 "z" counts "zz" 49,999 * 2^48.
+        let mut c = PieceCounts::new();
+        for i in 0..40_000u32 {
+            let digit = |k: u32| b'0' + (i >> (6 * k) & 63) as u8;
+            c.add_piece(&[b'a', b'b', digit(2), digit(1), digit(0)], MAX_COUNT);
+        }
+        c.add_piece(&[b'z'; 50_000], MAX_COUNT);
+        let r = train_from_counts(&c, 262).unwrap();
+        assert_eq!(r.merges[0], (u32::from(b'z'), u32::from(b'z')));
+        assert_eq!(r.merges[1], (u32::from(b'a'), u32::from(b'b')));
+        assert_eq!(r.merges, reference(&c, 262));
     }
 
     #[test]
