@@ -413,6 +413,14 @@ void bpekit_bytes_free(struct bpekit_bytes *b);
 void bpekit_offsets_free(struct bpekit_offsets *o);
 
 /**
+ * Returns the name of a status code (`"BPEKIT_ERR_IO"` for `BPEKIT_ERR_IO`), or
+ * `"BPEKIT_ERR_UNKNOWN"` for a code this library does not know (a newer library's).
+ *
+ * A static NUL-terminated string: never freed. Thread-safe.
+ */
+const char *bpekit_status_name(bpekit_status code);
+
+/**
  * Returns the status code of `e`.
  *
  * `e` may be NULL, which gives `BPEKIT_OK`. Thread-safe.

@@ -164,6 +164,7 @@ TEST(Errors, CodeNames) {
     EXPECT_STREQ(Error::CodeName(BPEKIT_OK), "BPEKIT_OK");
     EXPECT_STREQ(Error::CodeName(BPEKIT_ERR_UNKNOWN_TOKEN), "BPEKIT_ERR_UNKNOWN_TOKEN");
     EXPECT_STREQ(Error::CodeName(BPEKIT_ERR_BAD_FORMAT), "BPEKIT_ERR_BAD_FORMAT");
+    EXPECT_STREQ(Error::CodeName(BPEKIT_ERR_IO), "BPEKIT_ERR_IO");  // the library's table, every code
     EXPECT_STREQ(Error::CodeName(9999), "BPEKIT_ERR_UNKNOWN");
     const Error e(9999, "from the future");
     EXPECT_EQ(e.code(), 9999);

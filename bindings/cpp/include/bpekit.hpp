@@ -67,22 +67,9 @@ public:
     /// this header does not know.
     const char *code_name() const noexcept { return CodeName(code_); }
 
-    static const char *CodeName(bpekit_status code) noexcept {
-        switch (code) {
-        case BPEKIT_OK: return "BPEKIT_OK";
-        case BPEKIT_ERR_NULL_ARG: return "BPEKIT_ERR_NULL_ARG";
-        case BPEKIT_ERR_INVALID_ARG: return "BPEKIT_ERR_INVALID_ARG";
-        case BPEKIT_ERR_INVALID_UTF8: return "BPEKIT_ERR_INVALID_UTF8";
-        case BPEKIT_ERR_UNKNOWN_TOKEN: return "BPEKIT_ERR_UNKNOWN_TOKEN";
-        case BPEKIT_ERR_DISALLOWED_SPECIAL: return "BPEKIT_ERR_DISALLOWED_SPECIAL";
-        case BPEKIT_ERR_BAD_PATTERN: return "BPEKIT_ERR_BAD_PATTERN";
-        case BPEKIT_ERR_BAD_RANKS: return "BPEKIT_ERR_BAD_RANKS";
-        case BPEKIT_ERR_BUFFER_TOO_SMALL: return "BPEKIT_ERR_BUFFER_TOO_SMALL";
-        case BPEKIT_ERR_PANIC: return "BPEKIT_ERR_PANIC";
-        case BPEKIT_ERR_BAD_FORMAT: return "BPEKIT_ERR_BAD_FORMAT";
-        default: return "BPEKIT_ERR_UNKNOWN";
-        }
-    }
+    /// The code's name (`"BPEKIT_ERR_IO"`), from the library's own table
+    /// (`bpekit_status_name`); `"BPEKIT_ERR_UNKNOWN"` for a code it does not know.
+    static const char *CodeName(bpekit_status code) noexcept { return bpekit_status_name(code); }
 
 private:
     bpekit_status code_;

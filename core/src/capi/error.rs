@@ -32,7 +32,33 @@ pub const BPEKIT_ERR_PANIC: bpekit_status = 9;
 pub const BPEKIT_ERR_BAD_FORMAT: bpekit_status = 10;
 /// Reading or writing a file failed (the message names the file and the OS error).
 pub const BPEKIT_ERR_IO: bpekit_status = 11;
-// Codes are never renumbered or reused; new codes take the next free number.
+// Codes are never renumbered or reused; new codes take the next free number, and get
+// their name in `STATUS_NAMES` (a test checks it against the header).
+
+/// Every status code with its name: the one table hosts name codes from.
+const STATUS_NAMES: [(bpekit_status, &std::ffi::CStr); 12] = [
+    (BPEKIT_OK, c"BPEKIT_OK"),
+    (BPEKIT_ERR_NULL_ARG, c"BPEKIT_ERR_NULL_ARG"),
+    (BPEKIT_ERR_INVALID_ARG, c"BPEKIT_ERR_INVALID_ARG"),
+    (BPEKIT_ERR_INVALID_UTF8, c"BPEKIT_ERR_INVALID_UTF8"),
+    (BPEKIT_ERR_UNKNOWN_TOKEN, c"BPEKIT_ERR_UNKNOWN_TOKEN"),
+    (BPEKIT_ERR_DISALLOWED_SPECIAL, c"BPEKIT_ERR_DISALLOWED_SPECIAL"),
+    (BPEKIT_ERR_BAD_PATTERN, c"BPEKIT_ERR_BAD_PATTERN"),
+    (BPEKIT_ERR_BAD_RANKS, c"BPEKIT_ERR_BAD_RANKS"),
+    (BPEKIT_ERR_BUFFER_TOO_SMALL, c"BPEKIT_ERR_BUFFER_TOO_SMALL"),
+    (BPEKIT_ERR_PANIC, c"BPEKIT_ERR_PANIC"),
+    (BPEKIT_ERR_BAD_FORMAT, c"BPEKIT_ERR_BAD_FORMAT"),
+    (BPEKIT_ERR_IO, c"BPEKIT_ERR_IO"),
+];
+
+/// Returns the name of a status code (`"BPEKIT_ERR_IO"` for `BPEKIT_ERR_IO`), or
+/// `"BPEKIT_ERR_UNKNOWN"` for a code this library does not know (a newer library's).
+///
+/// A static NUL-terminated string: never freed. Thread-safe.
+#[no_mangle]
+pub extern "C" fn bpekit_status_name(code: bpekit_status) -> *const c_char {
+    STATUS_NAMES.iter().find(|(c, _)| *c == code).map_or(c"BPEKIT_ERR_UNKNOWN", |(_, name)| name).as_ptr()
+}
 
 /// An error: a status code and a message. Created by bpekit, owned by the caller,
 /// released with `bpekit_error_free`.

@@ -199,3 +199,23 @@ fn versions() {
     assert_eq!(v, env!("CARGO_PKG_VERSION"));
     assert_eq!(bpekit_abi_version(), BPEKIT_ABI_VERSION);
 }
+
+#[test]
+fn every_status_code_in_the_header_has_its_name() {
+    let header = include_str!("../../../include/bpekit.h");
+    let mut codes = 0;
+    for line in header.lines() {
+        let mut words = line.split_whitespace();
+        if let (Some("#define"), Some(name), Some(value)) = (words.next(), words.next(), words.next()) {
+            if name == "BPEKIT_OK" || name.starts_with("BPEKIT_ERR_") {
+                let code: bpekit_status = value.parse().unwrap();
+                let got = unsafe { CStr::from_ptr(bpekit_status_name(code)) };
+                assert_eq!(got.to_str().unwrap(), name);
+                codes += 1;
+            }
+        }
+    }
+    assert!(codes >= 12, "found {codes} codes in the header");
+    let unknown = unsafe { CStr::from_ptr(bpekit_status_name(-7)) };
+    assert_eq!(unknown.to_str().unwrap(), "BPEKIT_ERR_UNKNOWN");
+}
