@@ -7,7 +7,7 @@ VENV := .venv
 TEST_VENV := build/venv-test
 export BPEKIT_DATA ?= $(abspath ..)/shared/data
 
-.PHONY: demo corpora test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
+.PHONY: demo corpora fuzz test-fuzz test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
         header tools lib wheel sdist clean
 
 ## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
@@ -23,7 +23,7 @@ $(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name
 	touch $@
 
 ## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), Python on the installed wheel
-test: tools test-rust check-header check-cffi check-symbols test-c test-cpp test-python test-sdist
+test: tools test-rust test-fuzz check-header check-cffi check-symbols test-c test-cpp test-python test-sdist
 	@echo "make test: all suites passed"
 
 tools:
@@ -53,10 +53,32 @@ test-rust: corpora
 	  echo "cargo test (corpus tests ignored: no shared samples in $$BPEKIT_DATA)"; \
 	  cargo test --release --locked; fi
 
+## fuzz: every fuzz target of the core for FUZZ_SECONDS seconds each (fuzz/README.md);
+## a failing input is saved under fuzz/artifacts/ and the run fails
+FUZZ_SECONDS ?= 120
+fuzz:
+	cargo build --release --locked --manifest-path fuzz/Cargo.toml --bin bpekit-fuzz
+	fuzz/target/release/bpekit-fuzz --seconds $(FUZZ_SECONDS)
+
+## test-fuzz: the short fuzz run of `make test` (seeds, then a few seconds per target)
+test-fuzz:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=6
+
 header: tools
 	cd core && cbindgen --config cbindgen.toml --crate bpekit --output ../include/bpekit.h
 
-check-header: tools
+check-## fuzz: every fuzz target of the core for FUZZ_SECONDS seconds each (fuzz/README.md);
+## a failing input is saved under fuzz/artifacts/ and the run fails
+FUZZ_SECONDS ?= 120
+fuzz:
+	cargo build --release --locked --manifest-path fuzz/Cargo.toml --bin bpekit-fuzz
+	fuzz/target/release/bpekit-fuzz --seconds $(FUZZ_SECONDS)
+
+## test-fuzz: the short fuzz run of `make test` (seeds, then a few seconds per target)
+test-fuzz:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=6
+
+header: tools
 	bash ci/check_header.sh
 
 check-cffi: $(VENV)/bin/python

@@ -43,10 +43,12 @@ done
 "${cc[@]}" "${warn[@]}" -pthread tests/c/test_capi.c "${link[@]}" -o "$build/test_capi"
 "${cc[@]}" "${warn[@]}" "${sanitize[@]}" -pthread tests/c/test_capi.c "${link[@]}" \
     -o "$build/test_capi_asan"
+"${cc[@]}" "${warn[@]}" tests/c/test_adversarial.c "${link[@]}" -o "$build/test_adversarial"
+"${cc[@]}" "${warn[@]}" "${sanitize[@]}" tests/c/test_adversarial.c "${link[@]}" -o "$build/test_adversarial_asan"
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 # ---- Plain ----
-for prog in "${examples[@]}" "$build/test_capi"; do
+for prog in "${examples[@]}" "$build/test_capi" "$build/test_adversarial"; do
     step "$(basename "$prog")" "$prog"
 done
 
@@ -62,7 +64,7 @@ done
 # children's verdicts through pipes or their own checks).
 if command -v valgrind >/dev/null; then
     vg=(valgrind -q --child-silent-after-fork=yes --leak-check=full --error-exitcode=1 --suppressions="$root/ci/valgrind.supp")
-    for prog in "${examples[@]}" "$build/test_capi"; do
+    for prog in "${examples[@]}" "$build/test_capi" "$build/test_adversarial"; do
         step "valgrind $(basename "$prog")" "${vg[@]}" "$prog"
     done
 else
@@ -75,6 +77,8 @@ fi
 # makes (it intercepts malloc/free) and LeakSanitizer checks for leaks at exit.
 step "asan+ubsan test_capi" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "$build/test_capi_asan"
+step "asan+ubsan test_adversarial" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "$build/test_adversarial_asan"
 
 # ---- Summary ----
 if ((${#failed[@]})); then
