@@ -7,7 +7,7 @@ VENV := .venv
 TEST_VENV := build/venv-test
 export BPEKIT_DATA ?= $(abspath ..)/shared/data
 
-.PHONY: demo corpora fuzz test-fuzz test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
+.PHONY: demo corpora fuzz fuzz-libfuzzer test-fuzz test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
         header tools lib wheel sdist clean
 
 ## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
@@ -60,6 +60,20 @@ fuzz:
 	cargo build --release --locked --manifest-path fuzz/Cargo.toml --bin bpekit-fuzz
 	fuzz/target/release/bpekit-fuzz --seconds $(FUZZ_SECONDS)
 
+## fuzz-libfuzzer: one target (FUZZ_TARGET) under libFuzzer, coverage-guided, stable Rust
+FUZZ_TARGET ?= encode
+LIBFUZZER_FLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+  -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing
+HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
+fuzz-libfuzzer:
+	cd fuzz && RUSTFLAGS="$(LIBFUZZER_FLAGS)" CARGO_TARGET_DIR=target/libfuzzer \
+	  cargo build --release --locked --features libfuzzer --bin bpekit-libfuzzer --target $(HOST_TRIPLE)
+	mkdir -p fuzz/work/$(FUZZ_TARGET) fuzz/artifacts
+	BPEKIT_FUZZ_TARGET=$(FUZZ_TARGET) fuzz/target/libfuzzer/$(HOST_TRIPLE)/release/bpekit-libfuzzer \
+	  fuzz/work/$(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET) -max_len=4096 -timeout=2 \
+	  -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/artifacts/$(FUZZ_TARGET)-
+
 ## test-fuzz: the short fuzz run of `make test` (seeds, then a few seconds per target)
 test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=6
@@ -67,18 +81,7 @@ test-fuzz:
 header: tools
 	cd core && cbindgen --config cbindgen.toml --crate bpekit --output ../include/bpekit.h
 
-check-## fuzz: every fuzz target of the core for FUZZ_SECONDS seconds each (fuzz/README.md);
-## a failing input is saved under fuzz/artifacts/ and the run fails
-FUZZ_SECONDS ?= 120
-fuzz:
-	cargo build --release --locked --manifest-path fuzz/Cargo.toml --bin bpekit-fuzz
-	fuzz/target/release/bpekit-fuzz --seconds $(FUZZ_SECONDS)
-
-## test-fuzz: the short fuzz run of `make test` (seeds, then a few seconds per target)
-test-fuzz:
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=6
-
-header: tools
+check-header: tools
 	bash ci/check_header.sh
 
 check-cffi: $(VENV)/bin/python
