@@ -66,12 +66,17 @@ LIBFUZZER_FLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=
   -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
   -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing
 HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
+# The shared adversarial inputs that seed each target (as the stable driver reads them).
+SEEDS_tiktoken_ranks := tests/adversarial/ranks
+SEEDS_tokenizer_file := tests/adversarial/tokenizer
+SEEDS_count_table := tests/adversarial/counts
+SEEDS_decode := tests/adversarial/ids
 fuzz-libfuzzer:
 	cd fuzz && RUSTFLAGS="$(LIBFUZZER_FLAGS)" CARGO_TARGET_DIR=target/libfuzzer \
 	  cargo build --release --locked --features libfuzzer --bin bpekit-libfuzzer --target $(HOST_TRIPLE)
-	mkdir -p fuzz/work/$(FUZZ_TARGET) fuzz/artifacts
+	mkdir -p fuzz/work/$(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET) fuzz/artifacts
 	BPEKIT_FUZZ_TARGET=$(FUZZ_TARGET) fuzz/target/libfuzzer/$(HOST_TRIPLE)/release/bpekit-libfuzzer \
-	  fuzz/work/$(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET) -max_len=4096 -timeout=2 \
+	  fuzz/work/$(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET) $(SEEDS_$(FUZZ_TARGET)) -max_len=4096 -timeout=2 \
 	  -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/artifacts/$(FUZZ_TARGET)-
 
 ## test-fuzz: the short fuzz run of `make test` (seeds, then a few seconds per target)
