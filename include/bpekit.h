@@ -25,8 +25,12 @@
  *            const bpekit_tokenizer * may run concurrently on one tokenizer. Functions
  *            taking a non-const handle need exclusive access to it. Errors and buffers
  *            belong to the caller and may be freed on any thread. Batch functions and
- *            training run on worker pools started on first use, which live until exit
- *            (a forked child starts its own, as it needs them). Each thread that
+ *            training run on worker pools started on first use, which live until exit.
+ *            A forked child starts its own pools as it needs them; fork handlers
+ *            (installed when pools are first used) keep it from inheriting the pool
+ *            registry or a one-time set-up mid-update. A trainer that another thread
+ *            was using at the fork must not be used in the child (it may be mid-update).
+ *            Each thread that
  *            encodes keeps caches for the tokenizers it used last: merged pieces (the
  *            last 4 tokenizers, up to ~6 MB each) and, once it meets a piece of 32 bytes
  *            or more, the long-piece search's memo (the last 2, up to ~16 MB each).
