@@ -1,5 +1,16 @@
-//! Worker pools for parallel work (batch encodes, training), one per size and shared by
-//! every caller in the process, started on first use.
+//! Worker pools for parallel work (batch encodes, training), shared by every caller in the
+//! process and started on first use.
+//!
+//! # Which pools are kept
+//!
+//! A request for `n` threads (0: [`default_threads`]) runs on a pool of
+//! `min(n, `[`max_threads`]`())` threads: more than [`THREADS_PER_CORE`] per core only
+//! share the cores and cost memory. The registry keeps the [`KEPT_POOLS`] most recently
+//! used pools; asking for another size starts a pool and drops the least recently used
+//! one, whose threads end as soon as the calls running on it return (each call holds its
+//! pool's `Arc`). So the kept pools have at most `KEPT_POOLS * max_threads()` threads,
+//! plus, for a moment, those of dropped pools still finishing calls. Each pool is a
+//! rayon pool: its threads sleep when idle.
 //!
 //! # fork()
 //!
@@ -21,6 +32,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
+
+/// How many pools the registry keeps (the most recently used ones).
+pub const KEPT_POOLS: usize = 4;
+
+/// The most threads a pool gets per core (see [`max_threads`]).
+pub const THREADS_PER_CORE: usize = 4;
 
 /// A value computed once per process, without a lock: 0 until the first call, which may
 /// run on several threads at once (they compute the same value).
@@ -55,6 +72,21 @@ pub fn default_threads() -> usize {
     })
 }
 
+/// The most threads a pool gets: [`THREADS_PER_CORE`] per core, or [`default_threads`] if
+/// that is more. A request for more runs on a pool of this size.
+pub fn max_threads() -> usize {
+    (THREADS_PER_CORE * cores()).max(default_threads())
+}
+
+/// The size of the pool that serves a request for `n` threads (0: the default).
+pub fn pool_size(n: usize) -> usize {
+    if n == 0 {
+        default_threads()
+    } else {
+        n.min(max_threads())
+    }
+}
+
 /// Forks seen by [`after_fork`] in a child.
 static FORKS: AtomicU64 = AtomicU64::new(0);
 
@@ -62,8 +94,8 @@ struct Pools {
     /// The process that started `pools` (0: none yet), and the forks seen then.
     pid: u32,
     forks: u64,
-    /// `(size, pool)`. A Vec rather than a map: a handful of sizes (and valgrind sees its
-    /// pointers).
+    /// `(size, pool)`, most recently used first; at most [`KEPT_POOLS`]. A Vec rather
+    /// than a map: a handful of entries (and valgrind sees its pointers).
     pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
     /// Pools inherited through fork(): threadless here.
     inherited: Vec<Arc<rayon::ThreadPool>>,
@@ -82,9 +114,22 @@ impl Pools {
         }
     }
 
-    /// The pool of `n` threads, if started.
-    fn find(&self, n: usize) -> Option<Arc<rayon::ThreadPool>> {
-        self.pools.iter().find(|(size, _)| *size == n).map(|(_, p)| Arc::clone(p))
+    /// The kept pool of `n` threads, now the most recently used one.
+    fn find(&mut self, n: usize) -> Option<Arc<rayon::ThreadPool>> {
+        let i = self.pools.iter().position(|(size, _)| *size == n)?;
+        self.pools[..=i].rotate_right(1);
+        Some(Arc::clone(&self.pools[0].1))
+    }
+
+    /// Keeps `pool` (of `n` threads) as the most recently used one; returns the pool this
+    /// drops from the registry, if any.
+    fn keep(&mut self, n: usize, pool: Arc<rayon::ThreadPool>) -> Option<Arc<rayon::ThreadPool>> {
+        self.pools.insert(0, (n, pool));
+        if self.pools.len() > KEPT_POOLS {
+            self.pools.pop().map(|(_, p)| p)
+        } else {
+            None
+        }
     }
 }
 
@@ -104,19 +149,22 @@ fn start(n: usize) -> Result<Arc<rayon::ThreadPool>> {
     Ok(Arc::new(pool))
 }
 
-/// The shared pool of `n` threads (0: [`default_threads`]).
+/// The shared pool for a request of `n` threads (0: [`default_threads`]; more than
+/// [`max_threads`]: that many), started if the registry does not keep one of that size.
 ///
 /// # Errors
 /// [`crate::ErrorKind::InvalidArg`] if the threads cannot be started.
 pub fn shared(n: usize) -> Result<Arc<rayon::ThreadPool>> {
-    let n = if n == 0 { default_threads() } else { n };
+    let n = pool_size(n);
     let mut registry = lock();
     registry.check_process(std::process::id(), FORKS.load(Relaxed));
     if let Some(pool) = registry.find(n) {
         return Ok(pool);
     }
     let pool = start(n)?;
-    registry.pools.push((n, Arc::clone(&pool)));
+    let dropped = registry.keep(n, Arc::clone(&pool));
+    drop(registry);
+    drop(dropped); // (outside the lock: this wakes its threads to end)
     Ok(pool)
 }
 
@@ -161,10 +209,12 @@ pub fn after_fork(child: bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::{after_fork, before_fork, lock, shared, POOLS};
+    use super::{
+        after_fork, before_fork, lock, max_threads, pool_size, shared, start, Pools, KEPT_POOLS, POOLS,
+    };
     use std::sync::{Arc, Mutex};
 
-    /// Tests that fork for pretend (the registry is process-wide) take turns.
+    /// Tests that use the process-wide registry much, or fork for pretend, take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
 
     #[test]
@@ -180,6 +230,44 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &b));
         assert_eq!(b.install(rayon::current_num_threads), 3);
         assert!(Arc::ptr_eq(&b, &shared(3).unwrap()));
+    }
+
+    #[test]
+    fn the_most_recently_used_pools_are_kept() {
+        let mut reg = Pools::new();
+        reg.check_process(1, 0);
+        let sizes: Vec<usize> = (1..=KEPT_POOLS + 1).collect();
+        let pools: Vec<_> = sizes.iter().map(|&n| start(n).unwrap()).collect();
+        for (i, (&n, p)) in sizes.iter().zip(&pools).enumerate() {
+            assert!(reg.find(n).is_none());
+            let dropped = reg.keep(n, Arc::clone(p));
+            // The first KEPT_POOLS fit; then the least recently used one goes.
+            assert_eq!(dropped.is_some(), i >= KEPT_POOLS);
+        }
+        assert!(reg.find(sizes[0]).is_none());
+        // The pool dropped from the registry still serves whoever holds it.
+        assert_eq!(pools[0].install(rayon::current_num_threads), 1);
+        // Finding a pool makes it the most recently used one: the next to go is sizes[2].
+        assert!(Arc::ptr_eq(&reg.find(sizes[1]).unwrap(), &pools[1]));
+        let dropped = reg.keep(100, start(1).unwrap()).unwrap();
+        assert!(Arc::ptr_eq(&dropped, &pools[2]));
+        assert_eq!(reg.pools.len(), KEPT_POOLS);
+        // Another process: every pool is set aside (kept, never used or dropped).
+        reg.check_process(2, 0);
+        assert!(reg.pools.is_empty() && reg.find(sizes[1]).is_none());
+        assert_eq!(reg.inherited.len(), KEPT_POOLS);
+        reg.check_process(2, 1);
+        assert_eq!(reg.inherited.len(), KEPT_POOLS);
+    }
+
+    #[test]
+    fn sizes_are_capped() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(pool_size(0), super::default_threads());
+        assert_eq!(pool_size(1), 1);
+        assert_eq!(pool_size(usize::MAX), max_threads());
+        assert!(max_threads() >= super::default_threads());
+        assert_eq!(shared(usize::MAX).unwrap().current_num_threads(), max_threads());
     }
 
     #[test]

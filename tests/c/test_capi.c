@@ -10,7 +10,8 @@
  * (tiktoken's allowed/disallowed rules, leftmost-longest matching), count == encode,
  * batch == per-text encode for several thread counts, encode for completion (stable ids
  * and completions, tiktoken's encode_with_unstable), trainer special tokens, progress
- * read from a second thread during training, and count tables moved between trainers.
+ * read from a second thread during training, count tables moved between trainers, batch
+ * encodes and training in a forked child, and the bound on the worker pools kept.
  *
  * Build from the repository root (ci/run_c_tests.sh does this, also under valgrind and
  * ASan/UBSan), after `make lib` (the library, and the libbpekit.so.1 link it is found by):
@@ -25,6 +26,9 @@
 
 #define _POSIX_C_SOURCE 200809L
 
+#ifdef __linux__
+#include <dirent.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -2686,6 +2690,76 @@ static void test_pools_after_fork(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* ==== Worker pools: bounded ==== */
+
+/* The threads of this process (entries of /proc/self/task), or -1 where unknown. */
+static long live_threads(void)
+{
+#ifdef __linux__
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+#else
+    return -1;
+#endif
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* Batch calls for 1..64 threads (the header's Threads rule: a pool has at most 4 threads
+ * per core, or the default count if larger, and the pools of the 4 most recently used
+ * sizes are kept): the process keeps at most 4 such pools' threads (a pool per count
+ * left ~2,000 threads alive), and every call gives the same ids. */
+static void test_pools_stay_bounded(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = ranks_tokenizer();
+    const bpekit_slice texts[] = {SLICE("the cat sat"), SLICE("on the mat, again"), SLICE("東京 the")};
+    bpekit_tokens want = sentinel_tokens;
+    bpekit_offsets offs = sentinel_offsets;
+    EXPECT_OK(bpekit_tokenizer_encode_batch(tok, texts, 3, NULL, 1, &want, &offs, &err), &err);
+    bpekit_offsets_free(&offs);
+    long before = live_threads();
+    int same = 1;
+    for (size_t k = 1; k <= 64; k++) {
+        bpekit_tokens ids = sentinel_tokens;
+        bpekit_offsets o = sentinel_offsets;
+        same = same && bpekit_tokenizer_encode_batch(tok, texts, 3, NULL, k, &ids, &o, NULL) == BPEKIT_OK &&
+               same_ids(ids.ids, ids.len, want.ids, want.len);
+        bpekit_tokens_free(&ids);
+        bpekit_offsets_free(&o);
+    }
+    CHECK(same);
+    bpekit_tokens_free(&want);
+    bpekit_tokenizer_free(tok);
+    if (before < 0)
+        return; /* no /proc/self/task here */
+    long per_pool = 4 * sysconf(_SC_NPROCESSORS_ONLN);
+    const char *rayon = getenv("RAYON_NUM_THREADS");
+    if (rayon != NULL && atol(rayon) > per_pool)
+        per_pool = atol(rayon);
+    long bound = 4 * (per_pool < 64 ? per_pool : 64);
+    /* A dropped pool's threads end once they notice: give them up to 20 s (valgrind). */
+    long now = live_threads();
+    for (int i = 0; i < 2000 && now - before > bound; i++) {
+        sleep_ms(10);
+        now = live_threads();
+    }
+    CHECK(now - before <= bound);
+    if (now - before > bound)
+        fprintf(stderr, "%s:%d:   %ld threads after batch calls for 1..64 threads, %ld before (at most %ld more "
+                "expected)\n", __FILE__, __LINE__, now, before, bound);
+}
+
 /* ==== Tokenizer: encode for completion (tiktoken's encode_with_unstable) ==== */
 
 /* Checks one successful result: `stable` is a prefix of encode(text, policy), the offsets
@@ -2975,6 +3049,7 @@ int main(void)
     test_encode_ordinary_packed();
     test_python_encoder_refusals();
     test_pools_after_fork();
+    test_pools_stay_bounded();
     test_encode_with_unstable();
     test_token_id();
     printf("%d passed, %d failed\n", passed, failed);
