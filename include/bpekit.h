@@ -30,8 +30,8 @@
  *            count, if larger), and the pools of the 4 most recently used sizes are kept
  *            (a pool dropped ends its threads once the calls on it return), so at most
  *            16 threads per core are kept. A forked child starts its own pools as it
- *            needs them; fork handlers (installed when pools are first used) keep it
- *            from inheriting the pool registry or a one-time set-up mid-update. A
+ *            needs them; fork handlers (installed by bpekit's first fallible call)
+ *            keep it from inheriting the pool registry or a one-time set-up mid-update. A
  *            trainer that another thread was using at the fork must not be used in the
  *            child (it may be mid-update). Each thread that
  *            encodes keeps caches for the tokenizers it used last: merged pieces (the

@@ -5,10 +5,12 @@ dropped all the time), train small vocabularies, and build fresh tokenizers whos
 long piece builds their long-piece table. The main thread forks at random moments; each
 child batch-encodes, encodes a long piece on the tokenizer a worker was just building,
 and trains, under an alarm. A child that waits on a lock held by a thread that does not
-exist in it hangs: the alarm ends it and the test fails.
+exist in it hangs: the alarm ends it and the test fails. A second test forks, in fresh
+interpreters, while another thread builds the process's first named pattern.
 
-BPEKIT_FORK_ROUNDS sets the number of forks (default 200, about 10 s on 2 cores) and
-BPEKIT_FORK_SEED the seed of the pauses between them (default: a random one).
+BPEKIT_FORK_ROUNDS sets the number of forks (default 200, about 10 s on 2 cores),
+BPEKIT_FORK_SEED the seed of the pauses between them (default: a random one), and
+BPEKIT_FORK_PROCESSES the number of fresh interpreters (default 20, about 3 s).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import itertools
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -156,3 +160,38 @@ def test_fork_at_random_moments():
     assert not hung, f"{len(hung)} of {ROUNDS} forked children hung: {hung[:10]}"
     assert not failed, f"children failed: {failed[:10]}"
     assert not errors, errors[:10]
+
+
+# A fresh interpreter: a thread builds the first tokenizer of a named pattern (which builds
+# the splitter's class tables, once per process) while the main thread forks; the child
+# then builds one too.
+_FIRST_PATTERN = r"""
+import os, random, signal, sys, threading, time
+import bpekit
+ranks = {bytes([b]): b for b in range(256)}
+def build():
+    return bpekit.Encoding("t", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={})
+thread = threading.Thread(target=build)
+thread.start()
+time.sleep(random.uniform(0, 0.008))
+pid = os.fork()
+if pid == 0:
+    signal.alarm(%d)
+    build()
+    os._exit(0)
+thread.join()
+_, status = os.waitpid(pid, 0)
+sys.exit(0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else 3)
+"""
+
+
+def test_fork_during_the_first_pattern():
+    """A child forked while another thread builds the process's first named pattern (its
+    one-time class tables) can build one too."""
+    script = _FIRST_PATTERN % CHILD_TIMEOUT
+    hung: list[tuple[int, int]] = []
+    for i in range(int(os.environ.get("BPEKIT_FORK_PROCESSES", "20"))):
+        done = subprocess.run([sys.executable, "-c", script], timeout=CHILD_TIMEOUT + 30, check=False)
+        if done.returncode != 0:
+            hung.append((i, done.returncode))
+    assert not hung, f"forked children hung or failed (process, status): {hung}"

@@ -1,6 +1,7 @@
 //! `pthread_atfork` handlers, so that a forked child never waits on a lock that a thread
 //! of the parent held at the fork (that thread does not exist in the child), installed by
-//! the exports that use worker pools before they first touch them.
+//! the first call into the library (`super::boundary::call`, before the call does
+//! anything), so before any thread can hold one of those locks.
 //!
 //! - prepare (in the forking thread, before the fork): first lets every one-time
 //!   initialization that another thread may be running finish (a child would otherwise
@@ -15,10 +16,14 @@
 //! a new pool's threads in the child would wait for it).
 //!
 //! Design notes
-//! - The handlers are installed lazily, before the first pool is used, rather than by a
-//!   library constructor: a flag (not a `Once`, which a child could inherit "running")
-//!   says they are in. Two threads that race to install them may both do it; the
-//!   handlers nest (`crate::pools::before_fork` counts), so that is harmless.
+//! - The handlers are installed lazily, by the first call, rather than by a library
+//!   constructor: a flag (not a `Once`, which a child could inherit "running") says they
+//!   are in. Two threads that race to install them may both do it; the handlers nest
+//!   (`crate::pools::before_fork` counts), so that is harmless. Installing them at the
+//!   first pool use instead would miss a child forked while another thread built the
+//!   first pattern's tables.
+//! - A process that never used a named pattern builds the splitter's tables at its first
+//!   fork (a few ms, once).
 //! - Taking the lock in prepare makes a fork wait for a pool start-up in progress (a few
 //!   ms for many threads): the price of never copying the registry mid-update.
 

@@ -120,7 +120,6 @@ fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError> {
             format!("num_threads {num_threads} exceeds BPEKIT_MAX_THREADS ({BPEKIT_MAX_THREADS})"),
         ));
     }
-    super::fork::watch_forks();
     Ok(crate::pools::shared(num_threads)?)
 }
 

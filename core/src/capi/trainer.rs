@@ -115,7 +115,6 @@ pub unsafe extern "C" fn bpekit_trainer_new(
             let pattern = pattern_arg(pattern, pattern_len)?;
             let mut trainer = Trainer::new(pattern);
             trainer.use_shared_pool(); // never rayon's global pool, which a forked child cannot use
-            super::fork::watch_forks();
             let progress = trainer.progress();
             let t = Box::new(bpekit_trainer { inner: Mutex::new(trainer), progress });
             write(out, Box::into_raw(t));
