@@ -25,8 +25,15 @@
  *            const bpekit_tokenizer * may run concurrently on one tokenizer. Functions
  *            taking a non-const handle need exclusive access to it. Errors and buffers
  *            belong to the caller and may be freed on any thread. Batch functions and
- *            training run on worker pools started on first use, which live until exit
- *            (a forked child starts its own, as it needs them). Each thread that
+ *            training run on shared worker pools started on first use: a call for n
+ *            threads runs on a pool of min(n, 4 per core) threads (or of the default
+ *            count, if larger), and the pools of the 4 most recently used sizes are kept
+ *            (a pool dropped ends its threads once the calls on it return), so at most
+ *            16 threads per core are kept. A forked child starts its own pools as it
+ *            needs them; fork handlers (installed by bpekit's first fallible call)
+ *            keep it from inheriting the pool registry or a one-time set-up mid-update. A
+ *            trainer that another thread was using at the fork must not be used in the
+ *            child (it may be mid-update). Each thread that
  *            encodes keeps caches for the tokenizers it used last: merged pieces (the
  *            last 4 tokenizers, up to ~6 MB each) and, once it meets a piece of 32 bytes
  *            or more, the long-piece search's memo (the last 2, up to ~16 MB each).
@@ -563,7 +570,8 @@ bpekit_status bpekit_tokenizer_count(const struct bpekit_tokenizer *tok, const u
  *
  * `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
  * `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
- * `BPEKIT_MAX_THREADS`); each distinct count starts a pool that is kept until exit. On
+ * `BPEKIT_MAX_THREADS`; more than 4 per core are served by 4 per core), on a shared pool
+ * of that size (kept while it is one of the 4 most recently used; see Threads). On
  * success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
  * offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
  * caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
@@ -762,7 +770,8 @@ bpekit_status bpekit_trainer_set_special_tokens(struct bpekit_trainer *t, const 
 /**
  * Runs the trainer's parallel work (batch counting, merging) on the process's shared
  * pool of `num_threads` threads; 0 (the default) is one thread per core (or
- * `RAYON_NUM_THREADS`). The merges never depend on the thread count.
+ * `RAYON_NUM_THREADS`); more than 4 per core are served by 4 per core (see Threads). The
+ * merges never depend on the thread count.
  * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (more than
  * `BPEKIT_MAX_THREADS`, or the threads cannot be started).
  * Needs exclusive access to `t`.

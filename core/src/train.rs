@@ -603,8 +603,8 @@ impl Trainer {
     }
 
     /// Runs this trainer's parallel work (batch counting) on the process's shared pool of
-    /// `n` threads (0: one per core, or `RAYON_NUM_THREADS`), which lives until the process
-    /// exits and is started again in a forked child ([`crate::pools`]). Without this call
+    /// `n` threads (0: one per core, or `RAYON_NUM_THREADS`; capped, and kept while among
+    /// the most recently used, as [`crate::pools`] says). Without this call
     /// the work runs on the caller's current rayon pool.
     ///
     /// # Errors

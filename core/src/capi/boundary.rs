@@ -21,6 +21,8 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// Runs `f` behind the panic boundary, maps its result to a status, and fills `*err`.
+/// First makes sure the fork handlers are installed (`super::fork`): every export that
+/// can start a pool or a one-time set-up comes through here.
 ///
 /// # Safety
 /// `err` is NULL or valid for one pointer write.
@@ -28,6 +30,7 @@ pub(crate) unsafe fn call(
     err: *mut *mut bpekit_error,
     f: impl FnOnce() -> Result<(), CError>,
 ) -> bpekit_status {
+    super::fork::watch_forks();
     let result = catch_unwind(AssertUnwindSafe(f))
         .unwrap_or_else(|payload| Err(CError::new(BPEKIT_ERR_PANIC, panic_message(&*payload))));
     let (status, boxed) = match result {

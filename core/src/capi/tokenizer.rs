@@ -111,7 +111,8 @@ impl<'a> PolicySets<'a> {
 pub const BPEKIT_MAX_THREADS: usize = 1024;
 
 /// The shared pool for a batch call of `num_threads` (0: one per core), started on first
-/// use and again in a forked child (`crate::pools`).
+/// use and again in a forked child; the registry keeps the most recently used few
+/// (`crate::pools`).
 fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError> {
     if num_threads > BPEKIT_MAX_THREADS {
         return Err(CError::new(
@@ -119,7 +120,6 @@ fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError> {
             format!("num_threads {num_threads} exceeds BPEKIT_MAX_THREADS ({BPEKIT_MAX_THREADS})"),
         ));
     }
-    super::fork::watch_forks();
     Ok(crate::pools::shared(num_threads)?)
 }
 
@@ -477,7 +477,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_count(
 ///
 /// `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
 /// `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
-/// `BPEKIT_MAX_THREADS`); each distinct count starts a pool that is kept until exit. On
+/// `BPEKIT_MAX_THREADS`; more than 4 per core are served by 4 per core), on a shared pool
+/// of that size (kept while it is one of the 4 most recently used; see Threads). On
 /// success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
 /// offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
 /// caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error

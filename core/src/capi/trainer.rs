@@ -115,7 +115,6 @@ pub unsafe extern "C" fn bpekit_trainer_new(
             let pattern = pattern_arg(pattern, pattern_len)?;
             let mut trainer = Trainer::new(pattern);
             trainer.use_shared_pool(); // never rayon's global pool, which a forked child cannot use
-            super::fork::watch_forks();
             let progress = trainer.progress();
             let t = Box::new(bpekit_trainer { inner: Mutex::new(trainer), progress });
             write(out, Box::into_raw(t));
@@ -233,7 +232,8 @@ pub unsafe extern "C" fn bpekit_trainer_set_special_tokens(
 
 /// Runs the trainer's parallel work (batch counting, merging) on the process's shared
 /// pool of `num_threads` threads; 0 (the default) is one thread per core (or
-/// `RAYON_NUM_THREADS`). The merges never depend on the thread count.
+/// `RAYON_NUM_THREADS`); more than 4 per core are served by 4 per core (see Threads). The
+/// merges never depend on the thread count.
 /// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (more than
 /// `BPEKIT_MAX_THREADS`, or the threads cannot be started).
 /// Needs exclusive access to `t`.
