@@ -23,9 +23,11 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use hashbrown::{HashMap, HashSet};
+use once_cell::race::OnceBox;
 
 use crate::bytemap::{BytesMap, Key, RankMap, MID_MAX};
 use crate::error::{Error, ErrorKind, Result};
@@ -64,8 +66,14 @@ pub struct Tokenizer {
     /// Length of the longest ranked token, in bytes.
     max_token_len: usize,
     specials: Specials,
-    /// The token trie for long pieces, built when the first one comes.
-    trie: std::sync::OnceLock<std::sync::Arc<long::Trie>>,
+    // Tables built on first use. Each is published without a lock ([`OnceBox`]): threads
+    // that meet it unbuilt may each build it, the first to finish is kept, and no thread
+    // ever waits, so a process forked while some thread was building never blocks on
+    // that thread. Clones share the tables built before they were made.
+    /// The token trie for long pieces.
+    trie: OnceBox<Arc<long::Trie>>,
+    /// The rank ids sorted by their bytes, for [`Tokenizer::encode_with_unstable`].
+    sorted_ranks: OnceBox<Arc<[u32]>>,
 }
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -341,7 +349,8 @@ impl Tokenizer {
             pair2,
             max_token_len,
             specials: Specials::default(),
-            trie: std::sync::OnceLock::new(),
+            trie: OnceBox::new(),
+            sorted_ranks: OnceBox::new(),
         })
     }
 
@@ -731,7 +740,16 @@ impl Tokenizer {
 
     /// The token trie (see [`long`]), built on first use.
     fn trie(&self) -> &long::Trie {
-        self.trie.get_or_init(|| std::sync::Arc::new(long::Trie::new(self.tokens())))
+        self.trie.get_or_init(|| Box::new(Arc::new(long::Trie::new(self.tokens()))))
+    }
+
+    /// The rank ids sorted by their bytes, built on first use.
+    fn sorted_ranks(&self) -> &[u32] {
+        self.sorted_ranks.get_or_init(|| {
+            let mut by_bytes: Vec<(&[u8], u32)> = self.tokens().collect();
+            by_bytes.sort_unstable();
+            Box::new(by_bytes.into_iter().map(|(_, id)| id).collect())
+        })
     }
 
     /// The plain merge, without cache or trie: the scan for short input, else the heap.
@@ -1427,6 +1445,35 @@ mod tests {
             assert_eq!(t.token_bytes(301), Some(&b"<s>"[..]));
             assert_eq!(t.token_bytes(300), None);
             assert_eq!(t.decode(&[97, 301, 98]).unwrap(), b"a<s>b");
+        }
+    }
+
+    // ==== Racing first uses ====
+
+    /// Threads racing a fresh tokenizer's first long pieces (which build its trie) all get
+    /// the same, right, tokens.
+    #[test]
+    fn racing_first_long_pieces_agree() {
+        let text = "ab".repeat(500) + &"aaaa".repeat(300) + "cab";
+        let mut expect = Vec::new();
+        toy().merge_heap(text.as_bytes(), &mut expect);
+        for _ in 0..8 {
+            let t = toy();
+            let start = std::sync::Barrier::new(8);
+            let results: Vec<Vec<u32>> = std::thread::scope(|s| {
+                let runs: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            let mut ids = Vec::new();
+                            t.encode_piece(text.as_bytes(), &mut ids);
+                            ids
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert!(results.iter().all(|r| *r == expect));
         }
     }
 }

@@ -31,7 +31,9 @@
 //!   repetitive, so most checks are hits) and a history slot per vocabulary id.
 //! - Tokens are found with a byte trie of all ranked tokens in compressed-row form,
 //!   built the first time a tokenizer meets a long piece (cl100k_base: ~17 ms), with
-//!   a table for the first two levels.
+//!   a table for the first two levels. It is published without a lock (the first
+//!   finished build wins): a process forked while another thread builds it must not
+//!   find a lock held by a thread it does not have.
 
 use super::{Tokenizer, SCAN_MAX};
 use crate::bytemap::{concat, pack};
