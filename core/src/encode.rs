@@ -6,25 +6,39 @@
 //! `byte_pair_encode`).
 //!
 //! Design notes
-//! - Two merge routines give identical results (a property test checks it): a scan
-//!   that is quadratic but has tiny constants, used for short pieces, and a binary-heap
-//!   routine over a linked list, O(n log n), used for long pieces so that no input
-//!   (a megabyte of one letter, say) costs more than ordinary text per byte.
+//! - Three merge routines give identical results (property tests check them against
+//!   the definition): a scan that is quadratic but has tiny constants, for short
+//!   pieces; a backtracking search ([`long`]), linear, for long pieces; and a heap
+//!   routine over a linked list, O(n log n) for any rank table, for the long pieces the
+//!   search gives up (those that may hold a token longer than [`SCAN_MAX`] bytes). So the
+//!   work on any piece (a megabyte of one letter, say) is linear or O(n log n) in its
+//!   length, whatever the rank table.
 //! - Token bytes live in one contiguous buffer indexed by an offsets table, so decode
 //!   is one lookup and one copy per token.
+//! - Special tokens are found with aho-corasick. Its DFA searches fastest (text dense
+//!   with near-matches such as `<|endoftext` repeated: 2 ms/MiB against 3-4 for the
+//!   contiguous NFA; either is under 0.1 ms/MiB on ordinary text), but building it
+//!   costs about the tokens' total length times the longest one: a special token of
+//!   16 KiB of one letter took 16 s, against a millisecond for the NFA. So the DFA is
+//!   built only while that product is at most [`DFA_MAX_SIZE`] (one letter repeated
+//!   256 times: 2.5 ms; OpenAI's sets: ~1,000), and the contiguous NFA otherwise (1 MiB
+//!   special: 0.2 s, linear).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use hashbrown::{HashMap, HashSet};
+use once_cell::race::OnceBox;
 
 use crate::bytemap::{BytesMap, Key, RankMap, MID_MAX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pattern::Pattern;
 use crate::ranks;
 
-/// Pieces up to this many bytes are merged with the quadratic scan.
+/// Pieces up to this many bytes are merged with the quadratic scan; tokens longer than
+/// this are *long* (see [`long`]: never candidates of the backtracking search).
 const SCAN_MAX: usize = 128;
 const _: () = assert!(SCAN_MAX <= 255, "merge_scan_n links tokens by u8 byte offsets");
 
@@ -56,8 +70,16 @@ pub struct Tokenizer {
     /// Length of the longest ranked token, in bytes.
     max_token_len: usize,
     specials: Specials,
-    /// The token trie for long pieces, built when the first one comes.
-    trie: std::sync::OnceLock<std::sync::Arc<long::Trie>>,
+    // Tables built on first use. Each is published without a lock ([`OnceBox`]): threads
+    // that meet it unbuilt may each build it, the first to finish is kept, and no thread
+    // ever waits, so a process forked while some thread was building never blocks on
+    // that thread. Clones share the tables built before they were made.
+    /// The search trie for long pieces.
+    trie: OnceBox<Arc<long::Trie>>,
+    /// How long tokens are made, for the heap merge.
+    long_merges: OnceBox<Arc<long::LongMerges>>,
+    /// The rank ids sorted by their bytes, for [`Tokenizer::encode_with_unstable`].
+    sorted_ranks: OnceBox<Arc<[u32]>>,
 }
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -333,7 +355,9 @@ impl Tokenizer {
             pair2,
             max_token_len,
             specials: Specials::default(),
-            trie: std::sync::OnceLock::new(),
+            trie: OnceBox::new(),
+            long_merges: OnceBox::new(),
+            sorted_ranks: OnceBox::new(),
         })
     }
 
@@ -343,9 +367,7 @@ impl Tokenizer {
     /// [`ErrorKind::InvalidArg`] for an empty or repeated text, a repeated id, or an id
     /// that is already a rank.
     pub fn with_special_tokens(mut self, tokens: Vec<(String, u32)>) -> Result<Self> {
-        for (_, id) in std::mem::take(&mut self.specials.tokens) {
-            self.set_token_bytes(id, &[]);
-        }
+        let old: HashSet<u32> = self.specials.tokens.iter().map(|t| t.1).collect();
         let mut by_text = HashMap::with_capacity(tokens.len());
         let mut ids = HashSet::with_capacity(tokens.len());
         for (text, id) in &tokens {
@@ -358,7 +380,7 @@ impl Tokenizer {
             if !ids.insert(*id) {
                 return Err(Error::invalid_arg(format!("id {id} is given to two special tokens")));
             }
-            if self.token_bytes(*id).is_some() {
+            if self.token_bytes(*id).is_some() && !old.contains(id) {
                 return Err(Error::invalid_arg(format!(
                     "special token {text:?} has id {id}, which is already the rank of a token"
                 )));
@@ -370,37 +392,32 @@ impl Tokenizer {
             if max_id + 1 > limit {
                 return Err(Error::invalid_arg(format!("special token id {max_id} is implausibly large")));
             }
-            let last = *self.starts.last().unwrap_or(&0);
-            self.starts.resize(max_id + 2, last);
         }
         let mut sorted: Vec<(Box<str>, u32)> =
             tokens.into_iter().map(|(t, id)| (t.into_boxed_str(), id)).collect();
         sorted.sort_by_key(|t| t.1);
-        for (text, id) in &sorted {
-            self.set_token_bytes(*id, text.as_bytes());
-        }
-        let build = |kind: MatchKind| -> Result<Option<AhoCorasick>> {
-            if sorted.is_empty() {
-                return Ok(None);
+        // The id table again, in one pass (a long special token or many of them cost
+        // their length once): the old special tokens out, the new ones in.
+        let n_ids = self.vocab_size().max(max_id + 1);
+        let mut starts = Vec::with_capacity(n_ids + 1);
+        let mut token_data =
+            Vec::with_capacity(self.token_data.len() + sorted.iter().map(|t| t.0.len()).sum::<usize>());
+        let mut new = sorted.iter().peekable();
+        for id in 0..n_ids as u32 {
+            starts.push(token_data.len());
+            if let Some((text, _)) = new.next_if(|t| t.1 == id) {
+                token_data.extend_from_slice(text.as_bytes());
+            } else if !old.contains(&id) {
+                token_data.extend_from_slice(self.token_bytes(id).unwrap_or_default());
             }
-            let built = AhoCorasick::builder().match_kind(kind).build(sorted.iter().map(|t| t.0.as_bytes()));
-            Ok(Some(built.map_err(|e| Error::invalid_arg(format!("cannot index special tokens: {e}")))?))
-        };
+        }
+        starts.push(token_data.len());
+        self.starts = starts;
+        self.token_data = token_data;
         let max_len = sorted.iter().map(|t| t.0.len()).max().unwrap_or(0);
-        let overlapping = build(MatchKind::Standard)?;
+        let overlapping = special_automaton(&sorted)?;
         self.specials = Specials { tokens: sorted, by_text, max_len, overlapping };
         Ok(self)
-    }
-
-    /// Sets the bytes of one id in the id table (shifting the offsets after it).
-    fn set_token_bytes(&mut self, id: u32, bytes: &[u8]) {
-        let id = id as usize;
-        let (s, e) = (self.starts[id], self.starts[id + 1]);
-        self.token_data.splice(s..e, bytes.iter().copied());
-        let delta = bytes.len() as isize - (e - s) as isize;
-        for start in &mut self.starts[id + 1..] {
-            *start = (*start as isize + delta) as usize;
-        }
     }
 
     /// The special tokens `(text, id)`, in id order.
@@ -728,9 +745,23 @@ impl Tokenizer {
         })
     }
 
-    /// The token trie (see [`long`]), built on first use.
+    /// The search trie (see [`long`]), built on first use.
     fn trie(&self) -> &long::Trie {
-        self.trie.get_or_init(|| std::sync::Arc::new(long::Trie::new(self.tokens())))
+        self.trie.get_or_init(|| Box::new(Arc::new(self.build_trie(self.long_merges()))))
+    }
+
+    /// How long tokens are made (see [`long::LongMerges`]), computed on first use.
+    fn long_merges(&self) -> &long::LongMerges {
+        self.long_merges.get_or_init(|| Box::new(Arc::new(self.build_long_merges())))
+    }
+
+    /// The rank ids sorted by their bytes, built on first use.
+    fn sorted_ranks(&self) -> &[u32] {
+        self.sorted_ranks.get_or_init(|| {
+            let mut by_bytes: Vec<(&[u8], u32)> = self.tokens().collect();
+            by_bytes.sort_unstable();
+            Box::new(by_bytes.into_iter().map(|(_, id)| id).collect())
+        })
     }
 
     /// The plain merge, without cache or trie: the scan for short input, else the heap.
@@ -887,48 +918,89 @@ impl Tokenizer {
         }
     }
 
-    /// O(n log n) merge for long pieces: a doubly linked list of tokens and a min-heap of
-    /// `(rank, position)` with lazy deletion. Popping the least `(rank, position)` whose
-    /// pair is still current is exactly tiktoken's "lowest rank, leftmost" choice.
+    /// O(n log n) merge for any piece and any rank table: a doubly linked list of tokens
+    /// and a priority queue of `(rank, position)` with lazy deletion. Popping the least
+    /// `(rank, position)` whose pair is still current is exactly tiktoken's "lowest rank,
+    /// leftmost" choice.
     fn merge_heap(&self, piece: &[u8], out: &mut Vec<u32>) {
+        self.merge_heap_with(piece, out, self.long_merges(), u32::MAX);
+    }
+
+    /// [`Tokenizer::merge_heap`] with pairs that join into more than [`SCAN_MAX`] bytes
+    /// looked up in `long` by their ids (exact by fact 3 of [`long`]; a lookup costs the
+    /// same whatever the tokens' length), except that the pair spanning all of `piece`
+    /// has rank `whole` if that is not `u32::MAX`. Returns the last pair merged.
+    pub(crate) fn merge_heap_with(
+        &self,
+        piece: &[u8],
+        out: &mut Vec<u32>,
+        long: &long::LongMerges,
+        whole: u32,
+    ) -> (u32, u32) {
+        if piece.len() < 1 << 32 {
+            self.merge_heap_keyed::<u64>(piece, out, long, whole)
+        } else {
+            self.merge_heap_keyed::<u128>(piece, out, long, whole)
+        }
+    }
+
+    fn merge_heap_keyed<K: HeapKey>(
+        &self,
+        piece: &[u8],
+        out: &mut Vec<u32>,
+        long: &long::LongMerges,
+        whole: u32,
+    ) -> (u32, u32) {
         const NONE: usize = usize::MAX;
         let n = piece.len();
         let mut next: Vec<usize> = (1..=n).map(|i| if i == n { NONE } else { i }).collect();
         let mut prev: Vec<usize> = (0..n).map(|i| if i == 0 { NONE } else { i - 1 }).collect();
         let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ranks[b as usize]).collect();
-        let mut alive = vec![true; n];
-        let end = |next: &[usize], j: usize| if next[j] == NONE { n } else { next[j] };
-        let pair_rank = |next: &[usize], i: usize| -> u32 {
+        let pair_rank = |next: &[usize], ids: &[u32], i: usize| -> u32 {
             let j = next[i];
             if j == NONE {
+                return u32::MAX;
+            }
+            let end = if next[j] == NONE { n } else { next[j] };
+            if end - i <= SCAN_MAX {
+                self.rank(&piece[i..end])
+            } else if i == 0 && end == n && whole != u32::MAX {
+                whole
+            } else if end - i > self.max_token_len {
                 u32::MAX
             } else {
-                self.rank(&piece[i..end(next, j)])
+                long.rank(ids[i], ids[j])
             }
         };
-        let mut cur: Vec<u32> = (0..n).map(|i| pair_rank(&next, i)).collect();
-        let mut heap: BinaryHeap<Reverse<(u32, usize)>> =
-            cur.iter().enumerate().filter(|(_, &r)| r != u32::MAX).map(|(i, &r)| Reverse((r, i))).collect();
-        while let Some(Reverse((r, i))) = heap.pop() {
-            if !alive[i] || cur[i] != r {
+        // The rank of the pair that token `i` starts; `u32::MAX` if none, or if `i` was
+        // merged away (so its entries in the heap are stale).
+        let mut cur: Vec<u32> = (0..n).map(|i| pair_rank(&next, &ids, i)).collect();
+        let mut queue: PairQueue<K> = PairQueue::new(
+            cur.iter().enumerate().filter(|(_, &r)| r != u32::MAX).map(|(i, &r)| K::new(r, i)).collect(),
+        );
+        let mut last = (u32::MAX, u32::MAX);
+        while let Some(key) = queue.pop() {
+            let (r, i) = (key.rank(), key.pos());
+            if cur[i] != r {
                 continue;
             }
             let j = next[i];
-            alive[j] = false;
+            cur[j] = u32::MAX;
+            last = (ids[i], ids[j]);
             ids[i] = r;
             next[i] = next[j];
             if next[j] != NONE {
                 prev[next[j]] = i;
             }
-            cur[i] = pair_rank(&next, i);
+            cur[i] = pair_rank(&next, &ids, i);
             if cur[i] != u32::MAX {
-                heap.push(Reverse((cur[i], i)));
+                queue.push(K::new(cur[i], i));
             }
             let p = prev[i];
             if p != NONE {
-                cur[p] = pair_rank(&next, p);
+                cur[p] = pair_rank(&next, &ids, p);
                 if cur[p] != u32::MAX {
-                    heap.push(Reverse((cur[p], p)));
+                    queue.push(K::new(cur[p], p));
                 }
             }
         }
@@ -937,6 +1009,7 @@ impl Tokenizer {
             out.push(ids[i]);
             i = next[i];
         }
+        last
     }
 
     /// Decodes ids to bytes (which need not be valid UTF-8).
@@ -957,6 +1030,109 @@ impl Tokenizer {
     /// The ranks in tiktoken's `.tiktoken` format, sorted by rank.
     pub fn export_tiktoken(&self) -> Vec<u8> {
         ranks::write_tiktoken(self.tokens())
+    }
+}
+
+/// Special-token sets up to this size (their total length times the longest, in bytes)
+/// are searched with a DFA; larger ones with a contiguous NFA (see the design notes).
+const DFA_MAX_SIZE: usize = 1 << 16;
+
+/// The automaton that finds the special tokens `tokens`, overlapping matches included.
+fn special_automaton(tokens: &[(Box<str>, u32)]) -> Result<Option<AhoCorasick>> {
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    let total: usize = tokens.iter().map(|t| t.0.len()).sum();
+    let longest = tokens.iter().map(|t| t.0.len()).max().unwrap_or(0);
+    let build = |kind: Option<AhoCorasickKind>| {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(kind)
+            .build(tokens.iter().map(|t| t.0.as_bytes()))
+    };
+    let built = if total.saturating_mul(longest) <= DFA_MAX_SIZE {
+        // aho-corasick's own choice: a DFA for up to 100 tokens, else a contiguous NFA.
+        build(None)
+    } else {
+        build(Some(AhoCorasickKind::ContiguousNFA))
+            .or_else(|_| build(Some(AhoCorasickKind::NoncontiguousNFA)))
+    };
+    built.map(Some).map_err(|e| Error::invalid_arg(format!("cannot index special tokens: {e}")))
+}
+
+/// The heap merge's priority queue: a sorted queue, and a heap for what arrives out of
+/// order. The initial pairs are sorted into the queue; a pair made by a merge goes to
+/// the queue's back when it sorts after it, else to the heap. Merges of one rank go left
+/// to right, so the pairs they make mostly arrive in order: on long runs (where a heap of
+/// a million entries spent most of the merge in `pop`'s cache misses) nearly every
+/// operation is at an end of the queue.
+struct PairQueue<K> {
+    queue: std::collections::VecDeque<K>,
+    heap: BinaryHeap<Reverse<K>>,
+}
+
+impl<K: HeapKey> PairQueue<K> {
+    fn new(mut keys: Vec<K>) -> Self {
+        keys.sort_unstable();
+        PairQueue { queue: keys.into(), heap: BinaryHeap::new() }
+    }
+
+    #[inline]
+    fn push(&mut self, key: K) {
+        if self.queue.back().is_none_or(|&b| b <= key) {
+            self.queue.push_back(key);
+        } else {
+            self.heap.push(Reverse(key));
+        }
+    }
+
+    /// The least key.
+    #[inline]
+    fn pop(&mut self) -> Option<K> {
+        match (self.queue.front(), self.heap.peek()) {
+            (Some(&q), Some(&Reverse(h))) if h < q => self.heap.pop().map(|r| r.0),
+            (Some(_), _) => self.queue.pop_front(),
+            (None, _) => self.heap.pop().map(|r| r.0),
+        }
+    }
+}
+
+/// A heap merge's entry: a pair's rank and its position, ordered by rank, then position
+/// (one integer: the queue moves and compares 8 bytes per entry, not 16).
+trait HeapKey: Ord + Copy {
+    fn new(rank: u32, pos: usize) -> Self;
+    fn rank(self) -> u32;
+    fn pos(self) -> usize;
+}
+
+/// For pieces shorter than 4 GiB.
+impl HeapKey for u64 {
+    #[inline]
+    fn new(rank: u32, pos: usize) -> Self {
+        u64::from(rank) << 32 | pos as u64
+    }
+    #[inline]
+    fn rank(self) -> u32 {
+        (self >> 32) as u32
+    }
+    #[inline]
+    fn pos(self) -> usize {
+        (self & 0xffff_ffff) as usize
+    }
+}
+
+impl HeapKey for u128 {
+    #[inline]
+    fn new(rank: u32, pos: usize) -> Self {
+        u128::from(rank) << 64 | pos as u128
+    }
+    #[inline]
+    fn rank(self) -> u32 {
+        (self >> 64) as u32
+    }
+    #[inline]
+    fn pos(self) -> usize {
+        self as u64 as usize
     }
 }
 
@@ -1352,6 +1528,285 @@ mod tests {
             let t = toy();
             let ids = t.encode_ordinary(&s).unwrap();
             prop_assert_eq!(t.decode(&ids).unwrap(), s.as_bytes());
+        }
+    }
+
+    // ==== Long tokens, long special tokens, racing first uses ====
+
+    /// tiktoken's `byte_pair_merge` written plainly: ranks of the byte strings, one scan
+    /// per merge for the lowest-ranked, leftmost pair. The definition every route is
+    /// checked against.
+    fn reference_merge(t: &Tokenizer, piece: &[u8]) -> Vec<u32> {
+        let rank = |a: usize, b: usize| t.token_id(&piece[a..b]).unwrap_or(u32::MAX);
+        // (start of the part, rank of it joined with the next part)
+        let mut parts: Vec<(usize, u32)> = (0..=piece.len()).map(|i| (i, u32::MAX)).collect();
+        for i in 0..parts.len().saturating_sub(2) {
+            parts[i].1 = rank(parts[i].0, parts[i + 2].0);
+        }
+        let lowest = |parts: &[(usize, u32)]| {
+            let (i, r) = parts.iter().map(|p| p.1).enumerate().min_by_key(|&(i, r)| (r, i))?;
+            (r != u32::MAX).then_some(i)
+        };
+        while let Some(i) = lowest(&parts) {
+            parts.remove(i + 1);
+            let rerank = |parts: &[(usize, u32)], k: usize| {
+                if k + 2 < parts.len() {
+                    rank(parts[k].0, parts[k + 2].0)
+                } else {
+                    u32::MAX
+                }
+            };
+            parts[i].1 = rerank(&parts, i);
+            if i > 0 {
+                parts[i - 1].1 = rerank(&parts, i - 1);
+            }
+        }
+        parts.windows(2).map(|w| t.token_id(&piece[w[0].0..w[1].0]).unwrap()).collect()
+    }
+
+    /// The tokens of `piece` by each route, all equal to the definition.
+    fn check_routes(t: &Tokenizer, piece: &[u8]) {
+        let expect = match t.token_id(piece) {
+            Some(id) => vec![id],
+            None => reference_merge(t, piece),
+        };
+        let (mut got, mut heap, mut back) = (Vec::new(), Vec::new(), Vec::new());
+        t.encode_piece(piece, &mut got);
+        assert_eq!(got, expect, "encode_piece, piece {:?}", String::from_utf8_lossy(piece));
+        if t.token_id(piece).is_none() {
+            t.merge_heap(piece, &mut heap);
+            assert_eq!(heap, expect, "heap, piece {:?}", String::from_utf8_lossy(piece));
+            t.merge_backtrack(piece, &mut back);
+            assert_eq!(back, expect, "backtrack, piece {:?}", String::from_utf8_lossy(piece));
+        }
+    }
+
+    /// `f()` on another thread, or a panic if it has not returned after `secs` seconds
+    /// (twelve times that in a debug build): a guard against hangs, not a speed check
+    /// (the cases here take milliseconds in release builds).
+    fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let secs = if cfg!(debug_assertions) { 12 * secs } else { secs };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{what}: not done after {secs} s"),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+        }
+    }
+
+    /// The 256 bytes, then `extra` in rank order.
+    fn bytes_and(extra: impl IntoIterator<Item = Vec<u8>>) -> Vec<(Vec<u8>, u32)> {
+        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        pairs.extend(extra.into_iter().zip(256..));
+        pairs
+    }
+
+    /// Each text is one piece.
+    fn whole_text() -> Pattern {
+        Pattern::new("(?s:.+)").unwrap()
+    }
+
+    /// Finding 2 (a) of issue 13: `-=` repeated 1 to 1,000 times, each made by merges,
+    /// and a piece of 6,001 bytes whose tokens are up to 2,000 bytes long.
+    #[test]
+    fn long_tokens_made_by_merges() {
+        let t = Tokenizer::from_ranks(bytes_and((1..=1000).map(|k| b"-=".repeat(k))), whole_text()).unwrap();
+        let text = "-=".repeat(3000) + "=";
+        let (t, ids) = within(5, "encode", move || {
+            let ids = t.encode_ordinary(&text).unwrap();
+            (t, ids)
+        });
+        assert_eq!(ids, reference_merge(&t, ("-=".repeat(3000) + "=").as_bytes()));
+        assert!(ids.iter().any(|&id| t.token_bytes(id).unwrap().len() > SCAN_MAX));
+        for piece in [&b"-=".repeat(1000)[..], &b"-=".repeat(1001), &b"=-".repeat(700), &b"--=".repeat(300)] {
+            check_routes(&t, piece);
+        }
+    }
+
+    /// Finding 2 (b): one long token that no merge makes; pieces of the one byte twice
+    /// as long and longer.
+    #[test]
+    fn long_token_no_merge_makes() {
+        for (token_len, text_len) in [(40_000, 80_000), (200_000, 300_000)] {
+            let t = Tokenizer::from_ranks(bytes_and([vec![b'b'; token_len]]), whole_text()).unwrap();
+            let (t, ids) = within(5, "encode", move || {
+                let ids = t.encode_ordinary(&"b".repeat(text_len)).unwrap();
+                (t, ids)
+            });
+            assert_eq!(ids, vec![u32::from(b'b'); text_len]);
+            assert_eq!(t.encode_ordinary(&"b".repeat(token_len)).unwrap(), vec![256]);
+            for n in [token_len - 1, token_len + 1, 2 * token_len] {
+                check_routes(&t, &vec![b'b'; n]);
+            }
+        }
+    }
+
+    /// Long tokens that merges make, in a long piece: `b` repeated 2, 4, ..., 2^17 times.
+    #[test]
+    fn long_tokens_made_by_merges_in_a_long_piece() {
+        let t = Tokenizer::from_ranks(bytes_and((1..=17).map(|k| vec![b'b'; 1 << k])), whole_text()).unwrap();
+        let n = 300_000;
+        let (t, ids) = within(5, "encode", move || {
+            let ids = t.encode_ordinary(&"b".repeat(n)).unwrap();
+            (t, ids)
+        });
+        // Each level of merges pairs the level below from the left: the largest tokens
+        // first, then the binary digits of what is left, largest first.
+        let mut expect = vec![256 + 16; n >> 17];
+        for k in (0..17).rev() {
+            if n & (1 << k) != 0 {
+                expect.push(if k == 0 { u32::from(b'b') } else { 255 + k as u32 });
+            }
+        }
+        assert_eq!(ids, expect);
+        for n in [129, 255, 256, 1000, 5000] {
+            check_routes(&t, &vec![b'b'; n]);
+        }
+    }
+
+    /// Finding 3: long special tokens (of one repeated letter: the worst case for the
+    /// automaton) build fast and encode to their ids where allowed.
+    #[test]
+    fn long_special_tokens() {
+        for len in [16 << 10, 64 << 10, 1 << 20] {
+            let long = "ab".repeat(len / 2);
+            let specials = vec![("<|endoftext|>".to_string(), 300), (long.clone(), 301)];
+            let t = within(5, "build", move || toy().with_special_tokens(specials).unwrap());
+            let text = format!("x{long}<|endoftext|>{}y", &long[..len / 2]);
+            let all = t.encode(&text, Allowed::All).unwrap();
+            let mut expect = vec![u32::from(b'x'), 301, 300];
+            expect.extend(t.encode_ordinary(&format!("{}y", &long[..len / 2])).unwrap());
+            assert_eq!(all, expect);
+            let e = t.encode_with(&text, &SpecialPolicy::DEFAULT).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DisallowedSpecial);
+            let only_eot: HashSet<&str> = ["<|endoftext|>"].into_iter().collect();
+            let policy = SpecialPolicy { allowed: Allowed::Some(&only_eot), disallowed: Disallowed::None };
+            let ids = t.encode_with(&text, &policy).unwrap();
+            assert!(ids.contains(&300) && !ids.contains(&301));
+            assert_eq!(t.decode(&ids).unwrap(), text.as_bytes());
+            assert_eq!(t.token_bytes(301), Some(long.as_bytes()));
+            // Replacing the special tokens drops the long one from the id table.
+            let t = t.with_special_tokens(vec![("<s>".into(), 301)]).unwrap();
+            assert_eq!(t.token_bytes(301), Some(&b"<s>"[..]));
+            assert_eq!(t.token_bytes(300), None);
+            assert_eq!(t.decode(&[97, 301, 98]).unwrap(), b"a<s>b");
+        }
+    }
+
+    /// Threads racing a fresh tokenizer's first long pieces (which build its tables) all
+    /// get the same, right, tokens.
+    #[test]
+    fn racing_first_long_pieces_agree() {
+        let vocabs: [fn() -> Tokenizer; 2] = [toy, || {
+            Tokenizer::from_ranks(bytes_and((1..=300).map(|k| b"-=".repeat(k))), whole_text()).unwrap()
+        }];
+        let texts =
+            ["ab".repeat(500) + &"aaaa".repeat(300) + "cab", "-=".repeat(700) + "=-" + &"-=".repeat(70)];
+        for (make, text) in vocabs.iter().zip(&texts) {
+            let expect = reference_merge(&make(), text.as_bytes());
+            for _ in 0..8 {
+                let t = make();
+                let start = std::sync::Barrier::new(8);
+                let results: Vec<Vec<u32>> = std::thread::scope(|s| {
+                    let runs: Vec<_> = (0..8)
+                        .map(|_| {
+                            s.spawn(|| {
+                                start.wait();
+                                let mut ids = Vec::new();
+                                t.encode_piece(text.as_bytes(), &mut ids);
+                                ids
+                            })
+                        })
+                        .collect();
+                    runs.into_iter().map(|r| r.join().unwrap()).collect()
+                });
+                assert!(results.iter().all(|r| *r == expect));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Rank tables with long tokens, made by merges or not: tokens learned from a
+        /// text of long runs as training learns them (merging an adjacent pair of its
+        /// current tokens, mostly the most frequent one), then a few ranks swapped (which
+        /// can leave a token that no merge makes) and random long strings added. Pieces
+        /// are parts of the text and tokens joined. Every route equals the definition.
+        #[test]
+        fn long_token_tables(
+            runs in proptest::collection::vec((0..4usize, 1..200usize), 1..10),
+            choices in proptest::collection::vec(any::<u16>(), 1..80),
+            swaps in proptest::collection::vec((any::<u16>(), any::<u16>()), 0..4),
+            strays in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b')], 100..400), 0..3),
+            pieces in proptest::collection::vec((any::<u16>(), any::<u16>(), proptest::collection::vec(any::<u16>(), 0..8)), 1..4),
+        ) {
+            let units: [&[u8]; 4] = [b"a", b"ab", b"abc", b"ba"];
+            let text: Vec<u8> = runs.iter().flat_map(|&(u, k)| units[u].repeat(k)).collect();
+            let mut seg: Vec<Vec<u8>> = text.iter().map(|&b| vec![b]).collect();
+            let mut tokens: Vec<Vec<u8>> = Vec::new();
+            for c in choices {
+                if seg.len() < 2 {
+                    break;
+                }
+                let (a, b) = if c % 4 == 0 {
+                    let i = c as usize % (seg.len() - 1);
+                    (seg[i].clone(), seg[i + 1].clone())
+                } else {
+                    let mut counts: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
+                    for w in seg.windows(2) {
+                        *counts.entry((&w[0][..], &w[1][..])).or_default() += 1;
+                    }
+                    let best = counts.into_iter().max_by_key(|&(p, n)| (n, Reverse(p))).map(|(p, _)| p);
+                    let (a, b) = best.unwrap_or_else(|| unreachable!("two tokens or more"));
+                    (a.to_vec(), b.to_vec())
+                };
+                let joined = [&a[..], &b[..]].concat();
+                if tokens.contains(&joined) {
+                    continue;
+                }
+                let mut merged = Vec::with_capacity(seg.len());
+                let mut k = 0;
+                while k < seg.len() {
+                    if k + 1 < seg.len() && seg[k] == a && seg[k + 1] == b {
+                        merged.push(joined.clone());
+                        k += 2;
+                    } else {
+                        merged.push(std::mem::take(&mut seg[k]));
+                        k += 1;
+                    }
+                }
+                seg = merged;
+                tokens.push(joined);
+            }
+            for (a, b) in swaps {
+                if !tokens.is_empty() {
+                    let n = tokens.len();
+                    tokens.swap(a as usize % n, b as usize % n);
+                }
+            }
+            for s in strays {
+                if !tokens.contains(&s) {
+                    tokens.push(s);
+                }
+            }
+            let t = Tokenizer::from_ranks(bytes_and(tokens.clone()), whole_text()).unwrap();
+            for (start, len, joins) in pieces {
+                let start = start as usize % text.len();
+                let mut piece = text[start..text.len().min(start + len as usize % 1500 + 1)].to_vec();
+                for k in joins {
+                    match tokens.get(k as usize % (tokens.len() + 3)) {
+                        Some(tok) => piece.extend_from_slice(tok),
+                        None => piece.push(b"abcd"[k as usize % 4]),
+                    }
+                }
+                piece.truncate(3000); // (the definition is quadratic)
+                check_routes(&t, &piece);
+                check_routes(&t, &piece[..piece.len() / 2 + 1]);
+            }
         }
     }
 }

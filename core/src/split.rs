@@ -69,8 +69,8 @@
 //! [`RUSTBPE_GPT4_PATTERN`]: crate::pattern::RUSTBPE_GPT4_PATTERN
 //! [`NANOCHAT_PATTERN`]: crate::pattern::NANOCHAT_PATTERN
 
+use once_cell::race::OnceBox;
 use regex_syntax::hir::{Class, HirKind};
-use std::sync::OnceLock;
 
 /// Which named pattern to split with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,9 +402,12 @@ pub(crate) fn tables_ready() {
     tables();
 }
 
+/// Published without a lock: threads that find them unbuilt may each build them (the
+/// first to finish is kept), and none waits, so a process forked while another thread
+/// was building them never blocks on a thread it does not have.
 fn tables() -> &'static Tables {
-    static TABLES: OnceLock<Tables> = OnceLock::new();
-    TABLES.get_or_init(Tables::build)
+    static TABLES: OnceBox<Tables> = OnceBox::new();
+    TABLES.get_or_init(|| Box::new(Tables::build()))
 }
 
 /// The code point ranges of a regex-syntax class expression such as `\p{L}` or `(?i)s`.

@@ -3,7 +3,7 @@
 //! Design notes
 //! - Write `BPE(s)` for tiktoken's merge of the bytes `s` (lowest rank, leftmost first,
 //!   where a pair's rank is the rank of its concatenated bytes), and call a token
-//!   sequence *valid* if it is `BPE` of its own bytes. Two facts, both true for any rank
+//!   sequence *valid* if it is `BPE` of its own bytes. Three facts, all true for any rank
 //!   table (no assumption that tokens were built from pairs):
 //!   1. A contiguous part of a valid sequence is valid. Before the first merge that
 //!      crosses the part's edges (there is none: the sequence is the final result), the
@@ -12,6 +12,12 @@
 //!   2. If `[.., p]` and `[p, ..]` are valid, so is `[.., p, ..]`: by the same argument
 //!      each side's merges interleave without ever making a pair across `p`'s edges the
 //!      lowest, or the side that contains that pair would have merged it.
+//!   3. Every token that a merge of any bytes makes is made by the merge of its own
+//!      bytes, and by the same last step. (No merge crossed the token's edges before it
+//!      was made, so by the argument of fact 1 the merges inside it are its own merges,
+//!      in the same order.) So a token whose own bytes do not merge back into it is in
+//!      no result and never made, and two adjacent tokens `a`, `b` ever merge only if
+//!      `(a, b)` is the last step of the merge of `a ++ b`.
 //! - So a token sequence covering the piece is *the* result exactly when its first token
 //!   is valid alone and every adjacent pair `(p, t)` is valid (`BPE(p ++ t) == [p, t]`).
 //!   The search below builds such a sequence left to right: take the longest token at
@@ -21,24 +27,42 @@
 //! - By fact 1 the valid sequence ending at a position is unique, so a position once
 //!   found to be a dead end stays one (`dead`), and each position is given up at most
 //!   once: the work is linear in the piece times the number of tokens that start at a
-//!   position (bounded by the longest token, and small in practice).
+//!   position.
 //! - A pair check replays each token's own merge history (computed once per token with
 //!   the scan) in rank order, looking only at the pair across the middle: a few steps,
-//!   no merge of the joined bytes. Tokens longer than the scan handles fall back to
-//!   merging both tokens' bytes.
+//!   no merge of the joined bytes.
+//! - Candidates are the tokens of at most [`SCAN_MAX`] bytes, so that the work per byte
+//!   is bounded whatever the rank table: a trie walk of at most `SCAN_MAX + 1` bytes, at
+//!   most `SCAN_MAX` candidates, histories of fewer than `SCAN_MAX` steps. (OpenAI's
+//!   tokens are at most 128 bytes.) A longer token that its own bytes merge back into
+//!   (by fact 3 the only ones that can be in a result) is in the trie as its first
+//!   `SCAN_MAX + 1` bytes, marked: a walk that reaches a mark gives the piece up to the
+//!   heap merge, O(n log n). A result with a long token is always given up so: the
+//!   tokens before the first long one are a valid sequence of candidates (fact 1), and
+//!   the search explores every position such a sequence reaches before it declares a
+//!   position dead, so it walks from where the long token starts.
+//! - The heap merge looks up pairs that join into more than [`SCAN_MAX`] bytes by their
+//!   two ids in [`LongMerges`] (fact 3: only a token's own last step makes it), not by
+//!   hashing their bytes: a hash costs the join's length, which long tokens make up to
+//!   the longest token's, per lookup.
 //! - Checks and histories are memoized per thread and tokenizer ([`Memo`], up to
 //!   [`MEMO_SLOTS`] tokenizers): a direct-mapped pair table (long pieces are
 //!   repetitive, so most checks are hits) and a history slot per vocabulary id.
-//! - Tokens are found with a byte trie of all ranked tokens in compressed-row form,
-//!   built the first time a tokenizer meets a long piece (cl100k_base: ~17 ms), with
-//!   a table for the first two levels.
+//! - Tokens are found with a byte trie in compressed-row form, built the first time a
+//!   tokenizer meets a long piece (cl100k_base: ~17 ms), with a table for the first two
+//!   levels. The trie and [`LongMerges`] are published without a lock (first finished
+//!   build wins): a process forked while another thread builds one must not find a lock
+//!   held by a thread it does not have.
+
+use hashbrown::HashMap;
 
 use super::{Tokenizer, SCAN_MAX};
 use crate::bytemap::{concat, pack};
 
-/// A byte trie of the ranked tokens. Node 0 is the root; node `v`'s children are
-/// `edges[first[v]..first[v + 1]]`, sorted by byte; `token[v]` is the id whose bytes
-/// spell the path to `v`, or `NO_TOKEN`.
+/// A byte trie of the search's candidates (see the module notes). Node 0 is the root;
+/// node `v`'s children are `edges[first[v]..first[v + 1]]`, sorted by byte; `token[v]`
+/// is the id whose bytes spell the path to `v`, or `NO_TOKEN`. Paths deeper than
+/// [`SCAN_MAX`] are the first `SCAN_MAX + 1` bytes of long tokens (their marks).
 pub(crate) struct Trie {
     first: Vec<u32>,
     edges: Vec<(u8, u32)>,
@@ -57,7 +81,8 @@ impl std::fmt::Debug for Trie {
 }
 
 impl Trie {
-    /// Builds the trie of `tokens` (bytes, id).
+    /// Builds the trie of `tokens` (bytes, id); an id may be `NO_TOKEN` (a mark: a path
+    /// and no token).
     pub(crate) fn new<'a>(tokens: impl Iterator<Item = (&'a [u8], u32)>) -> Trie {
         // Sort by bytes, comparing the first eight as one big-endian integer first (most
         // pairs differ there; memcmp on every comparison costs twice as much).
@@ -130,19 +155,21 @@ impl Trie {
     }
 
     /// Appends `(length, id)` of every token that is a prefix of `text`, shortest first.
+    /// Returns false if a long token's mark is a prefix of `text` (then `out` is not to
+    /// be used).
     #[inline]
-    fn prefixes(&self, text: &[u8], out: &mut Vec<(u32, u32)>) {
+    fn prefixes(&self, text: &[u8], out: &mut Vec<(u32, u32)>) -> bool {
         out.clear();
         let mut node = 0;
         if text.len() >= 2 {
-            let Some(first) = self.child(0, text[0]) else { return };
+            let Some(first) = self.child(0, text[0]) else { return true };
             let id = self.token[first as usize];
             if id != NO_TOKEN {
                 out.push((1, id));
             }
             node = self.depth2[usize::from(text[0]) << 8 | usize::from(text[1])];
             if node == NO_TOKEN {
-                return;
+                return true;
             }
             let id = self.token[node as usize];
             if id != NO_TOKEN {
@@ -151,13 +178,70 @@ impl Trie {
         }
         let skip = if node == 0 { 0 } else { 2 };
         for (i, &b) in text.iter().enumerate().skip(skip) {
-            let Some(next) = self.child(node, b) else { break };
+            let Some(next) = self.child(node, b) else { return true };
             node = next;
             let id = self.token[node as usize];
             if id != NO_TOKEN {
                 out.push((i as u32 + 1, id));
             }
         }
+        // All of `text` is a path: only long tokens' marks are deeper than `SCAN_MAX`.
+        text.len() <= SCAN_MAX
+    }
+}
+
+/// How the tokens longer than [`SCAN_MAX`] are made: for each one that the merge of its
+/// own bytes makes, the two tokens that merge last, `left << 32 | right` → its id. By
+/// fact 3 of the module notes no other pair of tokens ever merges into a long token.
+#[derive(Debug, Default)]
+pub(crate) struct LongMerges {
+    by_pair: HashMap<u64, u32>,
+}
+
+impl LongMerges {
+    /// The token that `left` and `right` merge into, if their bytes joined are longer
+    /// than [`SCAN_MAX`]; `u32::MAX` if none.
+    #[inline]
+    pub(crate) fn rank(&self, left: u32, right: u32) -> u32 {
+        if self.by_pair.is_empty() {
+            return u32::MAX;
+        }
+        self.by_pair.get(&(u64::from(left) << 32 | u64::from(right))).copied().unwrap_or(u32::MAX)
+    }
+}
+
+impl Tokenizer {
+    /// Computes [`LongMerges`]: each long token's own bytes merged with the heap, in
+    /// order of length, so that the pairs its merge looks up by ids (joins shorter than
+    /// it) are known. Linear-logarithmic in the long tokens' total length.
+    pub(crate) fn build_long_merges(&self) -> LongMerges {
+        if self.max_token_len <= SCAN_MAX {
+            return LongMerges::default();
+        }
+        let mut long: Vec<(usize, u32)> =
+            self.tokens().filter(|(t, _)| t.len() > SCAN_MAX).map(|(t, id)| (t.len(), id)).collect();
+        long.sort_unstable();
+        let mut merges = LongMerges::default();
+        let mut out = Vec::new();
+        for (_, id) in long {
+            out.clear();
+            let bytes = self.token_bytes(id).unwrap_or_default();
+            let last = self.merge_heap_with(bytes, &mut out, &merges, id);
+            if out[..] == [id] {
+                merges.by_pair.insert(u64::from(last.0) << 32 | u64::from(last.1), id);
+            }
+        }
+        merges
+    }
+
+    /// The search's trie: the tokens of at most [`SCAN_MAX`] bytes, and a mark for each
+    /// long token in `long`.
+    pub(crate) fn build_trie(&self, long: &LongMerges) -> Trie {
+        let made: hashbrown::HashSet<u32> = long.by_pair.values().copied().collect();
+        Trie::new(self.tokens().filter_map(|(t, id)| match t.len() {
+            0..=SCAN_MAX => Some((t, id)),
+            _ => made.contains(&id).then(|| (&t[..=SCAN_MAX], NO_TOKEN)),
+        }))
     }
 }
 
@@ -178,7 +262,6 @@ struct Step {
 }
 
 const UNKNOWN: (u32, u32) = (u32::MAX, 0);
-const TOO_LONG: (u32, u32) = (u32::MAX, 1);
 
 /// Merge steps a thread's memo keeps before it starts over.
 const MAX_STEPS: usize = 1 << 20;
@@ -197,9 +280,8 @@ struct Memo {
     pairs: Vec<u64>,
     valid: Vec<u64>,
     /// Token id → its merge history `steps[start..start + len]`: `(start, len)`;
-    /// `UNKNOWN` if not computed yet, `TOO_LONG` if the token is longer than the scan
-    /// handles (then its pairs are checked by merging their bytes), and `len ==
-    /// u32::MAX` if the token's bytes do not merge back into it.
+    /// `UNKNOWN` if not computed yet, and `len == u32::MAX` if the token's bytes do not
+    /// merge back into it.
     histories: Vec<(u32, u32)>,
     steps: Vec<Step>,
     bytes: Vec<u8>,
@@ -236,19 +318,18 @@ impl Memo {
 }
 
 impl Tokenizer {
-    /// The merge history of token `id` within `memo` (see [`Step`]), or `None` for a
-    /// token too long for the scan. A token whose own bytes do not merge back into it
-    /// gets an empty history and is never valid (`valid_alone` is false).
-    fn history(&self, id: u32, memo: &mut Memo) -> Option<(u32, u32)> {
+    /// The merge history of token `id` (at most [`SCAN_MAX`] bytes) within `memo` (see
+    /// [`Step`]). A token whose own bytes do not merge back into it gets `len ==
+    /// u32::MAX` and is never valid.
+    fn history(&self, id: u32, memo: &mut Memo) -> (u32, u32) {
         let known = memo.histories[id as usize];
         if known != UNKNOWN {
-            return (known != TOO_LONG).then_some(known);
+            return known;
         }
         let bytes = self.token_bytes(id).unwrap_or_default();
+        debug_assert!(bytes.len() <= SCAN_MAX, "long tokens are never candidates");
         let start = memo.steps.len() as u32;
-        let h = if bytes.len() > SCAN_MAX {
-            TOO_LONG
-        } else if bytes.len() <= 1 {
+        let h = if bytes.len() <= 1 {
             (start, 0)
         } else {
             let (mut first, mut last) =
@@ -272,7 +353,7 @@ impl Tokenizer {
             }
         };
         memo.histories[id as usize] = h;
-        (h != TOO_LONG).then_some(h)
+        h
     }
 
     /// The rank of token `a`'s bytes followed by token `b`'s.
@@ -320,66 +401,54 @@ impl Tokenizer {
     }
 
     fn check_pair(&self, left: u32, right: u32, memo: &mut Memo) -> bool {
-        let hr = self.history(right, memo);
-        if let Some((_, u32::MAX)) = hr {
+        let (rs, rl) = self.history(right, memo);
+        if rl == u32::MAX {
             return false; // `right` alone does not merge into itself
         }
         if left == NO_TOKEN {
-            if hr.is_some() {
+            return true;
+        }
+        let (ls, ll) = self.history(left, memo);
+        if ll == u32::MAX {
+            return false; // not reached: `left` was checked before it was taken
+        }
+        let (lb, rb) =
+            (self.token_bytes(left).unwrap_or_default(), self.token_bytes(right).unwrap_or_default());
+        let mut x = self.byte_ranks[lb[lb.len() - 1] as usize];
+        let mut y = self.byte_ranks[rb[0] as usize];
+        let lsteps = &memo.steps[ls as usize..(ls + ll) as usize];
+        let rsteps = &memo.steps[rs as usize..(rs + rl) as usize];
+        let (mut i, mut j) = (0, 0);
+        let mut mid = self.joined_rank(x, y, &mut memo.bytes);
+        loop {
+            let next_l = lsteps.get(i).map_or(NO_TOKEN, |s| s.rank);
+            let next_r = rsteps.get(j).map_or(NO_TOKEN, |s| s.rank);
+            if mid < next_l && mid <= next_r {
+                return false; // the middle pair merges
+            }
+            if next_l == NO_TOKEN && next_r == NO_TOKEN {
                 return true;
             }
-        } else if let (Some((ls, ll @ 0..=0xffff_fffe)), Some((rs, rl))) = (self.history(left, memo), hr) {
-            let (lb, rb) =
-                (self.token_bytes(left).unwrap_or_default(), self.token_bytes(right).unwrap_or_default());
-            let mut x = self.byte_ranks[lb[lb.len() - 1] as usize];
-            let mut y = self.byte_ranks[rb[0] as usize];
-            let lsteps = &memo.steps[ls as usize..(ls + ll) as usize];
-            let rsteps = &memo.steps[rs as usize..(rs + rl) as usize];
-            let (mut i, mut j) = (0, 0);
-            let mut mid = self.joined_rank(x, y, &mut memo.bytes);
-            loop {
-                let next_l = lsteps.get(i).map_or(NO_TOKEN, |s| s.rank);
-                let next_r = rsteps.get(j).map_or(NO_TOKEN, |s| s.rank);
-                if mid < next_l && mid <= next_r {
-                    return false; // the middle pair merges
+            if next_l <= next_r {
+                i += 1;
+                if lsteps[i - 1].last != x {
+                    x = lsteps[i - 1].last;
+                    mid = self.joined_rank(x, y, &mut memo.bytes);
                 }
-                if next_l == NO_TOKEN && next_r == NO_TOKEN {
-                    return true;
-                }
-                if next_l <= next_r {
-                    i += 1;
-                    if lsteps[i - 1].last != x {
-                        x = lsteps[i - 1].last;
-                        mid = self.joined_rank(x, y, &mut memo.bytes);
-                    }
-                } else {
-                    j += 1;
-                    if rsteps[j - 1].first != y {
-                        y = rsteps[j - 1].first;
-                        mid = self.joined_rank(x, y, &mut memo.bytes);
-                    }
+            } else {
+                j += 1;
+                if rsteps[j - 1].first != y {
+                    y = rsteps[j - 1].first;
+                    mid = self.joined_rank(x, y, &mut memo.bytes);
                 }
             }
-        }
-        // A token too long for the scan: merge the bytes of both.
-        memo.bytes.clear();
-        memo.ids.clear();
-        if left != NO_TOKEN {
-            memo.bytes.extend_from_slice(self.token_bytes(left).unwrap_or_default());
-        }
-        memo.bytes.extend_from_slice(self.token_bytes(right).unwrap_or_default());
-        self.merge_reference(&memo.bytes, &mut memo.ids);
-        match memo.ids[..] {
-            [a, b] => left != NO_TOKEN && a == left && b == right,
-            [a] => left == NO_TOKEN && a == right,
-            _ => false,
         }
     }
 
     /// Merges one long piece (see the module notes); same result as
-    /// [`Tokenizer::merge_heap`].
+    /// [`Tokenizer::merge_heap`], which it hands the piece to if it may hold a long token.
     pub(crate) fn merge_backtrack(&self, piece: &[u8], out: &mut Vec<u32>) {
-        MEMOS.with(|memos| match memos.try_borrow_mut() {
+        let done = MEMOS.with(|memos| match memos.try_borrow_mut() {
             Ok(mut memos) => {
                 let clock = memos.iter().map(|m| m.last_use).max().unwrap_or(0) + 1;
                 let slot = match memos.iter().position(|m| m.owner == self.id) {
@@ -394,10 +463,14 @@ impl Tokenizer {
                 self.backtrack(piece, out, &mut memos[slot])
             }
             Err(_) => self.backtrack(piece, out, &mut Memo::default()),
-        })
+        });
+        if !done {
+            self.merge_heap(piece, out);
+        }
     }
 
-    fn backtrack(&self, piece: &[u8], out: &mut Vec<u32>, memo: &mut Memo) {
+    /// The search; false (and `out` untouched) if it gives the piece up.
+    fn backtrack(&self, piece: &[u8], out: &mut Vec<u32>, memo: &mut Memo) -> bool {
         memo.prepare(self.id, self.vocab_size(), piece.len());
         let trie = self.trie();
         let n = piece.len();
@@ -406,7 +479,9 @@ impl Tokenizer {
         let mut cands = Vec::new();
         let (mut pos, mut limit) = (0usize, u32::MAX);
         while pos < n {
-            trie.prefixes(&piece[pos..n.min(pos + self.max_token_len)], &mut cands);
+            if !trie.prefixes(&piece[pos..n.min(pos + SCAN_MAX + 1)], &mut cands) {
+                return false; // a long token may start here
+            }
             let prev = stack.last().map_or(NO_TOKEN, |t| t.0);
             let found = cands.iter().rev().find(|&&(len, id)| {
                 len < limit && !dead[pos + len as usize] && self.valid_pair(prev, id, memo)
@@ -419,13 +494,15 @@ impl Tokenizer {
             }
             dead[pos] = true;
             let Some((_, start)) = stack.pop() else {
-                // Unreachable: every single byte is a valid token, so the search always
-                // succeeds. Stay correct anyway.
-                return self.merge_heap(piece, out);
+                // Unreachable: every single byte is a valid token, and a result with a
+                // long token is given up where it starts (see the module notes). Stay
+                // correct anyway.
+                return false;
             };
             limit = (pos - start) as u32;
             pos = start;
         }
         out.extend(stack.iter().map(|t| t.0));
+        true
     }
 }

@@ -16,9 +16,8 @@
 //! Design notes
 //! - Steps 1 and 2 need the rank tokens sorted by bytes. Building that table for
 //!   o200k_base takes tens of milliseconds, too much per call and too much to add to
-//!   every tokenizer's construction for a rarely used call. It is built on first use and
-//!   kept in a small process-wide table keyed by the tokenizer's `id` (clones share it:
-//!   same ranks), with the least recently used of [`TABLE_SLOTS`] entries dropped. It
+//!   every tokenizer's construction for a rarely used call. The tokenizer builds it on
+//!   first use and keeps it (published without a lock, like its other lazy tables). It
 //!   holds rank ids only (4 bytes per token); bytes are read from the tokenizer.
 //! - A call costs one encode of the text, then work that depends on the unstable bytes
 //!   only: one binary search per split, and one encode of `prefix + t` per candidate.
@@ -36,8 +35,6 @@
 //! - Completions come from a set in tiktoken, in hash order; here they are sorted and
 //!   deduplicated so that results are reproducible.
 
-use std::sync::{Arc, Mutex};
-
 use hashbrown::{HashMap, HashSet};
 
 use super::{Sink, SpecialPolicy, Tokenizer};
@@ -46,13 +43,6 @@ use crate::error::Result;
 /// Pieces at least this long are memoized while encoding candidates (shorter ones merge
 /// about as fast as they hash).
 const MEMO_MIN: usize = 16;
-
-/// Tokenizers whose sorted rank table is kept at once.
-const TABLE_SLOTS: usize = 4;
-
-/// Sorted rank tables, most recently used first: `(tokenizer id, rank ids sorted by bytes)`.
-/// A `Vec` rather than a map: a handful of entries, and leak checkers see its pointers.
-static TABLES: Mutex<Vec<(u64, Arc<[u32]>)>> = Mutex::new(Vec::new());
 
 /// Collects ids and remembers how many the last piece gave (0 after a special token).
 struct LastPiece {
@@ -154,7 +144,7 @@ impl Tokenizer {
         let mut found: HashSet<Vec<u32>> = HashSet::new();
 
         // ---- 1. Single tokens that start with all of `u` ----
-        for &id in self.ranks_with_prefix(&sorted, u) {
+        for &id in self.ranks_with_prefix(sorted, u) {
             found.insert(vec![id]);
         }
 
@@ -165,7 +155,7 @@ impl Tokenizer {
         let first = u.len().saturating_sub(self.max_token_len).max(1);
         for i in first..u.len() {
             let (prefix, suffix) = u.split_at(i);
-            for &id in self.ranks_with_prefix(&sorted, suffix) {
+            for &id in self.ranks_with_prefix(sorted, suffix) {
                 possibility.clear();
                 possibility.extend_from_slice(prefix);
                 possibility.extend_from_slice(self.token_bytes(id).unwrap_or_default());
@@ -261,32 +251,6 @@ impl Tokenizer {
         let start = sorted.partition_point(|&id| bytes(id) < prefix);
         let len = sorted[start..].partition_point(|&id| bytes(id).starts_with(prefix));
         &sorted[start..start + len]
-    }
-
-    /// This tokenizer's rank ids sorted by their bytes, built on first use (see the
-    /// design notes).
-    fn sorted_ranks(&self) -> Arc<[u32]> {
-        let lock = || TABLES.lock().unwrap_or_else(|e| e.into_inner());
-        {
-            let mut tables = lock();
-            if let Some(i) = tables.iter().position(|t| t.0 == self.id) {
-                tables[..=i].rotate_right(1);
-                return Arc::clone(&tables[0].1);
-            }
-        }
-        // Built without the lock: other tokenizers' calls need not wait for it.
-        let mut by_bytes: Vec<(&[u8], u32)> = self.tokens().collect();
-        by_bytes.sort_unstable();
-        let table: Arc<[u32]> = by_bytes.into_iter().map(|(_, id)| id).collect();
-        let mut tables = lock();
-        if let Some(i) = tables.iter().position(|t| t.0 == self.id) {
-            // Another thread built it meanwhile.
-            tables[..=i].rotate_right(1);
-            return Arc::clone(&tables[0].1);
-        }
-        tables.insert(0, (self.id, Arc::clone(&table)));
-        tables.truncate(TABLE_SLOTS);
-        table
     }
 }
 
@@ -423,7 +387,8 @@ mod tests {
         let (a, b) = (toy(), toy());
         let (ta, tb) = (a.sorted_ranks(), b.sorted_ranks());
         assert_eq!(ta, tb);
-        assert_eq!(ta, a.clone().sorted_ranks());
+        let c = a.clone();
+        assert_eq!(ta, c.sorted_ranks());
         assert_eq!(ta.len(), 260);
         let bytes: Vec<&[u8]> = ta.iter().map(|&id| a.token_bytes(id).unwrap()).collect();
         assert!(bytes.windows(2).all(|w| w[0] < w[1]));
