@@ -397,7 +397,11 @@ fn learn_merges(counts: &PieceCounts, num_merges: usize, progress: Option<&Progr
     }
 }
 
-fn learn_merges_with<C: Count>(counts: &PieceCounts, num_merges: usize, progress: Option<&Progress>) -> TrainResult {
+fn learn_merges_with<C: Count>(
+    counts: &PieceCounts,
+    num_merges: usize,
+    progress: Option<&Progress>,
+) -> TrainResult {
     if let Some(p) = progress {
         p.merges_done.store(0, Relaxed);
         p.merges_total.store(num_merges as u64, Relaxed);
@@ -423,10 +427,8 @@ fn learn_merges_with<C: Count>(counts: &PieceCounts, num_merges: usize, progress
             note_word(where_.entry(pair).or_default(), wi as u32);
         }
     }
-    let mut heap: BinaryHeap<MergeJob<C>> = where_
-        .into_iter()
-        .map(|(pair, words)| MergeJob { count: pair_counts[&pair], pair, words })
-        .collect();
+    let mut heap: BinaryHeap<MergeJob<C>> =
+        where_.into_iter().map(|(pair, words)| MergeJob { count: pair_counts[&pair], pair, words }).collect();
 
     // ---- Merge loop ----
     // Never size anything by `vocab_size` alone: it comes from the caller and may be huge.

@@ -53,10 +53,17 @@ fn tokenizers() -> Vec<(String, Tokenizer)> {
         let data = std::fs::read(dir("ranks").join(name)).unwrap();
         out.push((name.to_string(), Tokenizer::from_tiktoken(&data, whole_text()).unwrap()));
     }
-    let data = std::env::var("BPEKIT_DATA").map_or_else(|_| PathBuf::from("../../shared/data"), PathBuf::from);
+    let data =
+        std::env::var("BPEKIT_DATA").map_or_else(|_| PathBuf::from("../../shared/data"), PathBuf::from);
     match std::fs::read(data.join("cl100k_base.tiktoken")) {
-        Ok(ranks) => out.push(("cl100k_base".into(), Tokenizer::from_tiktoken(&ranks, Pattern::default_pattern()).unwrap())),
-        Err(_) => eprintln!("cl100k_base.tiktoken not in {} (BPEKIT_DATA): texts run on the other tokenizers", data.display()),
+        Ok(ranks) => out.push((
+            "cl100k_base".into(),
+            Tokenizer::from_tiktoken(&ranks, Pattern::default_pattern()).unwrap(),
+        )),
+        Err(_) => eprintln!(
+            "cl100k_base.tiktoken not in {} (BPEKIT_DATA): texts run on the other tokenizers",
+            data.display()
+        ),
     }
     out
 }
@@ -67,7 +74,8 @@ fn rank_files() {
         let got = timed(&name, || Tokenizer::from_tiktoken(&data, Pattern::default_pattern()));
         match got {
             Ok(tok) if name.starts_with("ok_") => {
-                let again = Tokenizer::from_tiktoken(&tok.export_tiktoken(), Pattern::default_pattern()).unwrap();
+                let again =
+                    Tokenizer::from_tiktoken(&tok.export_tiktoken(), Pattern::default_pattern()).unwrap();
                 assert!(tok.tokens().eq(again.tokens()), "{name}: export changed the tokens");
             }
             Err(e) if name.starts_with("bad_") => {
@@ -128,7 +136,9 @@ fn texts() {
                     let contains = tok.special_tokens().any(|(s, _)| text.contains(s));
                     match tok.encode_with(text, &SpecialPolicy::DEFAULT) {
                         Ok(got) => assert!(!contains && got == ids, "{what}: default policy"),
-                        Err(e) => assert!(contains && e.kind() == ErrorKind::DisallowedSpecial, "{what}: {e:?}"),
+                        Err(e) => {
+                            assert!(contains && e.kind() == ErrorKind::DisallowedSpecial, "{what}: {e:?}")
+                        }
                     }
                 }
             }
