@@ -94,6 +94,42 @@ class _Slices:
             self.array[i].len = len(raw)
 
 
+class _Policy:
+    """A native special-token policy (``ptr``, NULL for tiktoken's default) with the
+    arrays and bytes it points to, for one normalized (allowed, disallowed) pair.
+
+    The rule for every native call: the caller keeps alive everything a pointer argument
+    points to until the call returns. cffi releases the GIL during the call, and other
+    threads may drop a policy from ``Encoding._policies`` meanwhile, so a caller holds
+    this object (in a local variable), never only its ``ptr``.
+    """
+
+    __slots__ = ("ptr", "allowed", "disallowed", "extra", "_allow", "_disallow", "_struct")
+
+    def __init__(self, allowed: Any, disallowed: Any, special_tokens: frozenset[str]) -> None:
+        #: "all" or a frozenset of str, as given (normalized)
+        self.allowed, self.disallowed = allowed, disallowed
+        #: disallowed strings that are not special tokens: tiktoken forbids them too, but
+        #: the native check knows only special tokens, so `Encoding._check` looks for them
+        self.extra: tuple[str, ...] = () if disallowed == "all" else tuple(disallowed - special_tokens)
+        self.ptr: Any = ffi.NULL
+        if not special_tokens or (allowed == frozenset() and disallowed == "all"):
+            return  # nothing to allow or disallow, or tiktoken's default
+        self._allow = _Slices([] if allowed == "all" else [t.encode("utf-8") for t in allowed])
+        self._disallow = _Slices([] if disallowed == "all" else [t.encode("utf-8") for t in disallowed])
+        policy = self._struct = ffi.new("bpekit_special_policy *")
+        policy.allowed, policy.n_allowed = self._allow.array, self._allow.n
+        policy.disallowed, policy.n_disallowed = self._disallow.array, self._disallow.n
+        policy.flags = (1 if allowed == "all" else 0) | (2 if disallowed == "all" else 0)
+        self.ptr = policy
+
+
+#: tiktoken's default: every special token disallowed, none allowed
+_DEFAULT_POLICY = _Policy(frozenset(), "all", frozenset())
+
+_POLICY_CACHE_MAX = 64
+
+
 def _ids_buffer(tokens: Sequence[int]) -> array:
     if isinstance(tokens, array) and tokens.typecode == "I" and tokens.itemsize == 4:
         return tokens
@@ -330,11 +366,12 @@ class Encoding(_Handle):
         return self
 
     def _read_special_tokens(self) -> dict[str, int]:
-        n = lib.bpekit_tokenizer_special_count(self._ptr)
+        ptr = self._ptr  # the texts are borrowed from the tokenizer: keep it alive (see pat_str)
+        n = lib.bpekit_tokenizer_special_count(ptr)
         text, size, tid = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("uint32_t *")
         out = {}
         for i in range(n):
-            rustcall(lib.bpekit_tokenizer_special_token, self._ptr, i, text, size, tid)
+            rustcall(lib.bpekit_tokenizer_special_token, ptr, i, text, size, tid)
             out[bytes(ffi.buffer(text[0], size[0])).decode("utf-8")] = tid[0]
         return out
 
@@ -439,7 +476,10 @@ class Encoding(_Handle):
     def pat_str(self) -> str:
         """The split pattern."""
         data, size = ffi.new("const uint8_t **"), ffi.new("size_t *")
-        rustcall(lib.bpekit_tokenizer_pattern, self._ptr, data, size)
+        # The pattern is borrowed from the tokenizer. `ptr` keeps it alive until it is
+        # copied: a close() on another thread may drop every other reference meanwhile.
+        ptr = self._ptr
+        rustcall(lib.bpekit_tokenizer_pattern, ptr, data, size)
         return bytes(ffi.buffer(data[0], size[0])).decode("utf-8")
 
     @property
@@ -463,53 +503,37 @@ class Encoding(_Handle):
 
     # ---- encoding ----
 
-    def _policy(self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial, text: str) -> Any:
-        """The native policy for a tiktoken (allowed, disallowed) pair; NULL for the default.
+    def _policy(self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> _Policy:
+        """The policy for a tiktoken (allowed, disallowed) pair, from a bounded cache.
 
-        tiktoken forbids any text listed in ``disallowed_special``, special token or not;
-        the native check knows only special tokens, so other strings are checked here.
+        Keep the returned object referenced until the native call that uses its ``ptr``
+        returns (see :class:`_Policy`).
         """
-        if disallowed_special == "all":
-            if not allowed_special:
-                return ffi.NULL  # tiktoken's default, the common case
-        elif disallowed_special:
-            for t in frozenset(disallowed_special) - self.special_tokens_set:
-                if t in text:
-                    _raise_disallowed(t)
-        if not self._special_tokens:
-            return ffi.NULL  # nothing to allow or disallow
-        if allowed_special == "all":
-            allowed: Any = "all"
-        else:
-            allowed = frozenset(allowed_special)
+        if disallowed_special == "all" and not allowed_special:
+            return _DEFAULT_POLICY  # tiktoken's default, the common case
+        allowed: Any = "all" if allowed_special == "all" else frozenset(allowed_special)
         disallowed: Any = "all" if disallowed_special == "all" else frozenset(disallowed_special)
-        if allowed == frozenset() and disallowed == "all":
-            return ffi.NULL
         key = (allowed, disallowed)
-        cached = self._policies.get(key)
-        if cached is not None:
-            return cached[0]
-        flags = (1 if allowed == "all" else 0) | (2 if disallowed == "all" else 0)
-        allow = _Slices([] if allowed == "all" else [t.encode("utf-8") for t in allowed])
-        disallow = _Slices([] if disallowed == "all" else [t.encode("utf-8") for t in disallowed])
-        policy = ffi.new("bpekit_special_policy *")
-        policy.allowed, policy.n_allowed = allow.array, allow.n
-        policy.disallowed, policy.n_disallowed = disallow.array, disallow.n
-        policy.flags = flags
-        if len(self._policies) > 64:
-            self._policies.clear()
-        self._policies[key] = (policy, allow, disallow)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = _Policy(allowed, disallowed, self.special_tokens_set)
+            if len(self._policies) >= _POLICY_CACHE_MAX:
+                self._policies.clear()  # safe: callers hold the policies they use
+            self._policies[key] = policy
         return policy
 
-    def _batch_policy(self, texts: Sequence[str], allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> Any:
-        if disallowed_special != "all" and disallowed_special:
-            for t in texts:  # only non-special disallowed strings are checked here
-                self._policy(allowed_special, disallowed_special, t)
-        return self._policy(allowed_special, disallowed_special, "")
+    def _check(self, text: str, policy: _Policy) -> None:
+        """Raises tiktoken's error if `text` holds a disallowed string that is not a special
+        token (the native call checks special tokens)."""
+        for t in policy.extra:
+            if t in text:
+                self._disallowed_error(text, policy)
 
-    def _disallowed_error(self, text: str, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> None:
-        allowed = self.special_tokens_set if allowed_special == "all" else set(allowed_special)
-        disallowed = (self.special_tokens_set - allowed) if disallowed_special == "all" else set(disallowed_special)
+    def _disallowed_error(self, text: str, policy: _Policy) -> None:
+        """Raises tiktoken's error for the first disallowed string in `text` (leftmost,
+        then longest, as tiktoken's regex finds it)."""
+        allowed = self.special_tokens_set if policy.allowed == "all" else policy.allowed
+        disallowed = (self.special_tokens_set - allowed) if policy.disallowed == "all" else policy.disallowed
         hits = [(text.find(t), -len(t), t) for t in disallowed if t in text]
         _raise_disallowed(min(hits)[2] if hits else "?")
 
@@ -533,9 +557,10 @@ class Encoding(_Handle):
         'hi<|eos|>'
         """
         if disallowed_special == "all" and not allowed_special:
-            policy = ffi.NULL  # tiktoken's default (what `_policy` gives it, without the call)
+            policy = _DEFAULT_POLICY  # tiktoken's default (what `_policy` gives it, without the call)
         else:
-            policy = self._policy(allowed_special, disallowed_special, text)
+            policy = self._policy(allowed_special, disallowed_special)
+            self._check(text, policy)
         if isinstance(text, str) and (
             self._no_specials or (self._special_start is not None and self._special_start not in text)
         ):
@@ -556,14 +581,14 @@ class Encoding(_Handle):
         ):
             return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
         raw = _text_bytes(text)
-        ids = _encode_fast(self._ptr, raw, policy)
+        ids = _encode_fast(self._ptr, raw, policy.ptr)  # `policy` stays referenced meanwhile
         if ids is not None:
             return ids
         out = ffi.new("bpekit_tokens *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
+            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         return _take_tokens(out)
 
     def encode_with_unstable(
@@ -593,13 +618,16 @@ class Encoding(_Handle):
         ('say', [[256], [257], [258]])
         """
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special, text)
+        policy = self._policy(allowed_special, disallowed_special)
+        self._check(text, policy)
         stable, completions = ffi.new("bpekit_tokens *"), ffi.new("bpekit_tokens *")
         offsets = ffi.new("bpekit_offsets *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode_with_unstable, self._ptr, raw, len(raw), policy, stable, completions, offsets)
+            rustcall(
+                lib.bpekit_tokenizer_encode_with_unstable, self._ptr, raw, len(raw), policy.ptr, stable, completions, offsets
+            )
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         try:
             ids = _take_tokens(stable)
         finally:
@@ -675,14 +703,15 @@ class Encoding(_Handle):
     ) -> int:
         """``len(self.encode(text, ...))`` without building the list."""
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special, text)
+        policy = self._policy(allowed_special, disallowed_special)
+        self._check(text, policy)
         out = _scratch()[1]
-        if lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy, out, ffi.NULL) == 0:
+        if lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy.ptr, out, ffi.NULL) == 0:
             return int(out[0])
         try:
-            rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy, out)
+            rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy.ptr, out)
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         return int(out[0])
 
     def encode_to_numpy(
@@ -696,12 +725,13 @@ class Encoding(_Handle):
         import numpy as np
 
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special, text)
+        policy = self._policy(allowed_special, disallowed_special)
+        self._check(text, policy)
         out = ffi.new("bpekit_tokens *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
+            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         try:
             if not out.len:
                 return np.zeros(0, dtype=np.uint32)
@@ -718,11 +748,14 @@ class Encoding(_Handle):
     ) -> tuple[Any, Any]:
         """One native batch call: the owned ids and offsets buffers (caller frees them).
         A disallowed special token raises tiktoken's message for the first text at fault."""
-        policy = self._batch_policy(texts, allowed_special, disallowed_special)
+        policy = self._policy(allowed_special, disallowed_special)
+        if policy.extra:
+            for t in texts:
+                self._check(t, policy)
         slices = _Slices([_text_bytes(t) for t in texts])
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy, num_threads, ids, offsets)
+            rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy.ptr, num_threads, ids, offsets)
         except DisallowedSpecialTokenError:
             for t in texts:
                 self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
@@ -791,7 +824,8 @@ class Encoding(_Handle):
         if not 0 <= token < 2**32:
             raise UnknownTokenError(f"token id {token} is not in the vocabulary", 4)
         data, size = ffi.new("const uint8_t **"), ffi.new("size_t *")
-        rustcall(lib.bpekit_tokenizer_token_bytes, self._ptr, token, data, size)
+        ptr = self._ptr  # keeps the tokenizer, which owns the bytes, alive (see pat_str)
+        rustcall(lib.bpekit_tokenizer_token_bytes, ptr, token, data, size)
         return bytes(ffi.buffer(data[0], size[0]))
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
