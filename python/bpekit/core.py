@@ -529,13 +529,17 @@ class Encoding(_Handle):
             if t in text:
                 self._disallowed_error(text, policy)
 
-    def _disallowed_error(self, text: str, policy: _Policy) -> None:
-        """Raises tiktoken's error for the first disallowed string in `text` (leftmost,
-        then longest, as tiktoken's regex finds it)."""
+    def _first_disallowed(self, text: str, policy: _Policy) -> str | None:
+        """The disallowed string tiktoken reports for `text` (leftmost, then longest, as
+        its regex finds it), or None."""
         allowed = self.special_tokens_set if policy.allowed == "all" else policy.allowed
         disallowed = (self.special_tokens_set - allowed) if policy.disallowed == "all" else policy.disallowed
         hits = [(text.find(t), -len(t), t) for t in disallowed if t in text]
-        _raise_disallowed(min(hits)[2] if hits else "?")
+        return min(hits)[2] if hits else None
+
+    def _disallowed_error(self, text: str, policy: _Policy) -> None:
+        """Raises tiktoken's error for the first disallowed string in `text`."""
+        _raise_disallowed(self._first_disallowed(text, policy) or "?")
 
     def encode(
         self,
@@ -741,13 +745,16 @@ class Encoding(_Handle):
 
     def _encode_batch_flat(
         self,
-        texts: Sequence[str],
+        texts: Iterable[str],
         allowed_special: AllowedSpecial,
         disallowed_special: DisallowedSpecial,
         num_threads: int,
     ) -> tuple[Any, Any]:
         """One native batch call: the owned ids and offsets buffers (caller frees them).
-        A disallowed special token raises tiktoken's message for the first text at fault."""
+        A disallowed special token raises tiktoken's message for the first text at fault.
+        ``texts`` may be any iterable, read once (like every argument of many items)."""
+        if type(texts) is not list:
+            texts = list(texts)
         policy = self._policy(allowed_special, disallowed_special)
         if policy.extra:
             for t in texts:
@@ -758,28 +765,30 @@ class Encoding(_Handle):
             rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy.ptr, num_threads, ids, offsets)
         except DisallowedSpecialTokenError:
             for t in texts:
-                self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
+                if self._first_disallowed(t, policy) is not None:
+                    self._disallowed_error(t, policy)
             raise
         return ids, offsets
 
     def encode_batch(
         self,
-        text: Sequence[str],
+        text: Iterable[str],
         *,
         num_threads: int = 8,
         allowed_special: AllowedSpecial = set(),  # noqa: B006
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
-        """Encodes many texts in one native call, on up to ``num_threads`` threads."""
+        """Encodes many texts (any iterable of str) in one native call, on up to
+        ``num_threads`` threads."""
         return _batch_lists(*self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads))
 
-    def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
+    def encode_ordinary_batch(self, text: Iterable[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts (special-token text as ordinary text) in one native call."""
         return self.encode_batch(text, num_threads=num_threads, disallowed_special=())
 
     def encode_batch_to_numpy(
         self,
-        text: Sequence[str],
+        text: Iterable[str],
         *,
         num_threads: int = 8,
         allowed_special: AllowedSpecial = set(),  # noqa: B006
@@ -842,11 +851,11 @@ class Encoding(_Handle):
             text_len += sum(1 for c in token if not 0x80 <= c < 0xC0)
         return b"".join(token_bytes).decode("utf-8", errors="strict"), offsets
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace", num_threads: int = 8) -> list[str]:
+    def decode_batch(self, batch: Iterable[Iterable[int]], *, errors: str = "replace", num_threads: int = 8) -> list[str]:
         """Decodes many id lists."""
         return [self.decode(tokens, errors=errors) for tokens in batch]
 
-    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
+    def decode_bytes_batch(self, batch: Iterable[Iterable[int]], *, num_threads: int = 8) -> list[bytes]:
         """Decodes many id lists to bytes."""
         return [self.decode_bytes(tokens) for tokens in batch]
 
@@ -908,7 +917,7 @@ class Trainer(_Handle):
         self,
         pattern: str | None = None,
         *,
-        special_tokens: Sequence[str] = (),
+        special_tokens: Iterable[str] = (),
         num_threads: int | None = None,
     ) -> None:
         out = ffi.new("bpekit_trainer **")
@@ -917,6 +926,7 @@ class Trainer(_Handle):
         self._own(out[0])
         if isinstance(special_tokens, str):
             raise TypeError("special_tokens must be a sequence of str, not a str")
+        special_tokens = list(special_tokens)  # any iterable, read once
         if special_tokens:
             for i, t in enumerate(special_tokens):
                 if not isinstance(t, str):
@@ -933,7 +943,7 @@ class Trainer(_Handle):
         raw = _item_bytes(text, 0)
         rustcall(lib.bpekit_trainer_feed, self._ptr, raw, len(raw))
 
-    def feed_batch(self, texts: Sequence[TextLike]) -> None:
+    def feed_batch(self, texts: Iterable[TextLike]) -> None:
         """Counts many texts in one native call, in parallel; all or nothing."""
         slices = _Slices([_item_bytes(t, i) for i, t in enumerate(texts)])
         rustcall(lib.bpekit_trainer_feed_batch, self._ptr, slices.array, slices.n)
@@ -996,7 +1006,7 @@ def train(
     vocab_size: int,
     *,
     pattern: str | None = None,
-    special_tokens: Sequence[str] = (),
+    special_tokens: Iterable[str] = (),
     num_threads: int | None = None,
     progress: bool | None = None,
     name: str = "bpekit",
