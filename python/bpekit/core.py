@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import functools
 import os
-import threading
 from array import array
 from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
@@ -147,15 +146,13 @@ def _ids_buffer(tokens: Sequence[int]) -> array:
 
 
 # ---- The short-text fast path ----
-# One native call into a per-thread buffer, no allocation crossing the boundary and no
+# One native call into a scratch buffer, no allocation crossing the boundary and no
 # error object: a failing call returns None and the caller redoes it on the slow path,
 # which raises the typed error (calls on this path have no side effects, so redoing one
 # is safe). This is what keeps short-string latency near tiktoken's despite cffi's
 # per-call costs.
 _SCRATCH_MAX = 1 << 16
 _CHAR_MEMO_MAX = 4096
-_tls = threading.local()
-_ORDINARY_POLICY = ffi.new("bpekit_special_policy *")  # nothing allowed, nothing checked
 _encode_into = lib.bpekit_tokenizer_encode_into
 _encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments, any length
 # 2 arguments and the ids in the result: the cheapest call, for texts of at most this many
@@ -163,32 +160,38 @@ _encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments
 _encode_ordinary_packed = lib.bpekit_tokenizer_encode_ordinary_packed
 _PACKED_TEXT_MAX = 8
 
+# Scratch space: a call takes a buffer out of the pool and puts it back once it has read
+# its result, so no two calls ever share one: not two threads (cffi releases the GIL
+# during the call), and not an outer and an inner call on one thread (an encode in a gc
+# callback or a finalizer, which may run at any allocation, e.g. while the outer call
+# builds its list). A list's pop and append are atomic, with or without a GIL. When more
+# calls run at once than the pool holds, the extra ones get new buffers.
+_scratch_pool: list[tuple[Any, memoryview, Any]] = []
+_SCRATCH_POOL_MAX = 8
 
-def _ordinary_scratch() -> tuple[Any, memoryview]:
-    """This thread's output buffer for `encode_ordinary`: the C view and a Python view.
+
+def _new_scratch() -> tuple[Any, memoryview, Any]:
+    """Room for `_SCRATCH_MAX` ids: the C view, a Python view, and a ``size_t *``.
 
     ``view[:n].tolist()`` builds the list faster than ``ffi.unpack`` for short results.
     """
     ids = array("I", bytes(4 * _SCRATCH_MAX))
-    pair = _tls.ordinary = (ffi.from_buffer("uint32_t[]", ids), memoryview(ids))
-    return pair
-
-
-def _scratch() -> tuple[Any, Any]:
-    s = getattr(_tls, "s", None)
-    if s is None:
-        s = _tls.s = (ffi.new("uint32_t[]", _SCRATCH_MAX), ffi.new("size_t *"))
-    return s
+    return ffi.from_buffer("uint32_t[]", ids), memoryview(ids), ffi.new("size_t *")
 
 
 def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
     n = len(raw)
     if n > _SCRATCH_MAX:
         return None
-    buf, ln = _scratch()
-    if _encode_into(ptr, raw, n, policy, buf, _SCRATCH_MAX, ln, ffi.NULL) != 0:
-        return None
-    return ffi.unpack(buf, ln[0])
+    try:
+        scratch = _scratch_pool.pop()
+    except IndexError:
+        scratch = _new_scratch()
+    buf, view, ln = scratch
+    ids = view[: ln[0]].tolist() if _encode_into(ptr, raw, n, policy, buf, _SCRATCH_MAX, ln, ffi.NULL) == 0 else None
+    if len(_scratch_pool) < _SCRATCH_POOL_MAX:
+        _scratch_pool.append(scratch)
+    return ids
 
 
 def _batch_lists(ids: Any, offsets: Any) -> list[list[int]]:
@@ -687,12 +690,15 @@ class Encoding(_Handle):
             if len(raw) <= _SCRATCH_MAX:
                 # The buffer has room for an id per byte, which always suffices.
                 try:
-                    buf, view = _tls.ordinary
-                except AttributeError:
-                    buf, view = _ordinary_scratch()
-                n = _encode_ordinary_cstr(self._raw, raw, buf)
-                if n >= 0:
-                    return view[:n].tolist()
+                    scratch = _scratch_pool.pop()  # see _scratch_pool
+                except IndexError:
+                    scratch = _new_scratch()
+                n = _encode_ordinary_cstr(self._raw, raw, scratch[0])
+                ids = scratch[1][:n].tolist() if n >= 0 else None
+                if len(_scratch_pool) < _SCRATCH_POOL_MAX:
+                    _scratch_pool.append(scratch)
+                if ids is not None:
+                    return ids
         # A NUL inside, over 64 KiB, or closed: into a buffer the library allocates.
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
@@ -709,7 +715,7 @@ class Encoding(_Handle):
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
         self._check(text, policy)
-        out = _scratch()[1]
+        out = ffi.new("size_t *")
         if lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy.ptr, out, ffi.NULL) == 0:
             return int(out[0])
         try:
