@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import os
+import sys
 from array import array
 from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
@@ -69,12 +70,45 @@ def _text_bytes(text: str) -> bytes:
         raise TypeError(f"expected str, got {type(text).__name__}") from None
 
 
+def _as_str(text: object) -> str:
+    """`text` as an exact str: a subclass's own characters (its methods, which may be
+    overridden, are never asked: tiktoken's regex reads the characters too)."""
+    if isinstance(text, str):
+        return str.__str__(text)  # for a subclass, a plain copy of its characters
+    raise TypeError(f"expected str, got {type(text).__name__}")
+
+
 def _item_bytes(item: object, index: int) -> bytes:
     if isinstance(item, str):
         return _text_bytes(item)
     if isinstance(item, (bytes, bytearray, memoryview)):
-        return bytes(item)
+        return item if type(item) is bytes else bytes(memoryview(item))  # never a subclass's __bytes__
     raise TypeError(f"texts must be str or bytes; item {index} is {type(item).__name__}")
+
+
+def _many_texts(texts: Iterable[TextLike]) -> Iterable[TextLike]:
+    """`texts`, refused if it is one text (whose characters or bytes would be taken for
+    texts of their own)."""
+    if isinstance(texts, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"texts must be an iterable of str or bytes, not one {type(texts).__name__}")
+    return texts
+
+
+def _special_set(value: object, name: str) -> Any:
+    """An ``allowed_special``/``disallowed_special`` argument as "all" or a frozenset of
+    exact str (tiktoken's values; None or empty means none, as for tiktoken's
+    ``disallowed_special``). A lone str other than "all" is refused: read as a set, its
+    characters would be taken for tokens."""
+    if isinstance(value, str):
+        if str.__str__(value) == "all":
+            return "all"
+        raise TypeError(f'{name} must be "all" or a collection of str, not the str {str.__str__(value)!r}')
+    if value is None:
+        return frozenset()
+    try:
+        return frozenset(map(_as_str, value))  # one pass, so any iterable
+    except TypeError as e:
+        raise TypeError(f'{name} must be "all" or a collection of str ({e})') from None
 
 
 class _Slices:
@@ -114,8 +148,9 @@ class _Policy:
         self.ptr: Any = ffi.NULL
         if not special_tokens or (allowed == frozenset() and disallowed == "all"):
             return  # nothing to allow or disallow, or tiktoken's default
-        self._allow = _Slices([] if allowed == "all" else [t.encode("utf-8") for t in allowed])
-        self._disallow = _Slices([] if disallowed == "all" else [t.encode("utf-8") for t in disallowed])
+        # Only special tokens mean anything to the native check.
+        self._allow = _Slices([] if allowed == "all" else [_utf8(t) for t in allowed & special_tokens])
+        self._disallow = _Slices([] if disallowed == "all" else [_utf8(t) for t in disallowed & special_tokens])
         policy = self._struct = ffi.new("bpekit_special_policy *")
         policy.allowed, policy.n_allowed = self._allow.array, self._allow.n
         policy.disallowed, policy.n_disallowed = self._disallow.array, self._disallow.n
@@ -129,20 +164,29 @@ _DEFAULT_POLICY = _Policy(frozenset(), "all", frozenset())
 _POLICY_CACHE_MAX = 64
 
 
-def _ids_buffer(tokens: Sequence[int]) -> array:
-    if isinstance(tokens, array) and tokens.typecode == "I" and tokens.itemsize == 4:
+def _ids_buffer(tokens: Iterable[int]) -> Any:
+    """Token ids as a buffer of uint32 with a length: from any iterable of ints (bools
+    too, as tiktoken takes them), an integer ``array.array`` or memoryview, or a 1-D
+    NumPy integer array. TypeError for anything else, bytes and str included (tiktoken
+    reads each byte as an id; here that is refused, as a mistake); OverflowError for ids
+    outside 0..2**32-1."""
+    if type(tokens) is list:  # the common case
+        return array("I", tokens)
+    if type(tokens) is array and tokens.typecode == "I" and tokens.itemsize == 4:
         return tokens
-    try:
-        return array("I", tokens)  # OverflowError for ids outside 0..2**32-1
-    except TypeError:
-        try:
-            import numpy as np
-
-            if isinstance(tokens, np.ndarray):
-                return array("I", tokens.astype(np.uint32, casting="safe").tobytes())
-        except ImportError:
-            pass
-        raise
+    if isinstance(tokens, (bytes, bytearray, str)) or (isinstance(tokens, memoryview) and tokens.format in ("B", "c")):
+        # (array() would take the bytes for the ids' memory)
+        raise TypeError(f"token ids must be ints, not {type(tokens).__name__} (to read each byte as an id: list(data))")
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(tokens, np.ndarray):
+        if tokens.ndim != 1 or tokens.dtype.kind not in "iuO":
+            raise TypeError(f"token ids must be a 1-D array of integers, not a {tokens.ndim}-D array of {tokens.dtype}")
+        if tokens.dtype.kind == "O":
+            return array("I", tokens.tolist())  # each must be an int
+        if tokens.size and (tokens.min() < 0 or tokens.max() > 0xFFFFFFFF):
+            raise OverflowError("token ids must be in 0..2**32-1")
+        return np.ascontiguousarray(tokens, dtype=np.uint32)
+    return array("I", tokens)  # each must be an int (an __index__)
 
 
 # ---- The short-text fast path ----
@@ -326,7 +370,7 @@ class Encoding(_Handle):
     def _build(blob: bytes, pat_str: str | None, special_tokens: dict[str, int]) -> Any:
         out = ffi.new("bpekit_tokenizer **")
         pat, pat_len = _pattern_arg(pat_str)
-        texts = [t.encode("utf-8") for t in special_tokens]
+        texts = [_utf8(t) for t in special_tokens]
         slices = _Slices(texts)
         specials = ffi.new("bpekit_special_token[]", len(texts))
         for i, (raw, tid) in enumerate(zip(texts, special_tokens.values())):
@@ -418,6 +462,13 @@ class Encoding(_Handle):
     def close(self) -> None:
         self._fast = None  # it holds the handle
         super().close()
+
+    def __copy__(self) -> Encoding:
+        """Another Encoding over the same native tokenizer, which is immutable (closing
+        one leaves the other usable). ``copy.deepcopy`` and pickle build a new one."""
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        return other
 
     def __getstate__(self) -> object:
         return {"name": self.name, "bpekit": self.to_bytes()}
@@ -514,8 +565,8 @@ class Encoding(_Handle):
         """
         if disallowed_special == "all" and not allowed_special:
             return _DEFAULT_POLICY  # tiktoken's default, the common case
-        allowed: Any = "all" if allowed_special == "all" else frozenset(allowed_special)
-        disallowed: Any = "all" if disallowed_special == "all" else frozenset(disallowed_special)
+        allowed = _special_set(allowed_special, "allowed_special")
+        disallowed = _special_set(disallowed_special, "disallowed_special")
         key = (allowed, disallowed)
         policy = self._policies.get(key)
         if policy is None:
@@ -563,14 +614,14 @@ class Encoding(_Handle):
         >>> enc.decode(enc.encode("hi<|eos|>", allowed_special={"<|eos|>"}))
         'hi<|eos|>'
         """
+        if type(text) is not str:
+            text = _as_str(text)  # a subclass is read by its characters, whatever its methods say
         if disallowed_special == "all" and not allowed_special:
             policy = _DEFAULT_POLICY  # tiktoken's default (what `_policy` gives it, without the call)
         else:
             policy = self._policy(allowed_special, disallowed_special)
             self._check(text, policy)
-        if isinstance(text, str) and (
-            self._no_specials or (self._special_start is not None and self._special_start not in text)
-        ):
+        if self._no_specials or (self._special_start is not None and self._special_start not in text):
             # No special token can be in it: encode_ordinary's builtin, if any, directly.
             fast = self._fast
             if fast is not None:
@@ -579,13 +630,7 @@ class Encoding(_Handle):
                 except (UnicodeEncodeError, TypeError, TokenizerError):
                     pass  # as in encode_ordinary
             return self.encode_ordinary(text)
-        if (
-            self._ascii_ids is not None
-            and len(text) == 1
-            and isinstance(text, str)
-            and text < "\x80"
-            and text not in self._special_tokens
-        ):
+        if self._ascii_ids is not None and len(text) == 1 and text < "\x80" and text not in self._special_tokens:
             return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
         raw = _text_bytes(text)
         ids = _encode_fast(self._ptr, raw, policy.ptr)  # `policy` stays referenced meanwhile
@@ -624,6 +669,7 @@ class Encoding(_Handle):
         >>> enc.decode(stable), completions
         ('say', [[256], [257], [258]])
         """
+        text = _as_str(text)
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
         self._check(text, policy)
@@ -712,6 +758,7 @@ class Encoding(_Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> int:
         """``len(self.encode(text, ...))`` without building the list."""
+        text = _as_str(text)
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
         self._check(text, policy)
@@ -734,6 +781,7 @@ class Encoding(_Handle):
         """Like :meth:`encode`, as a ``numpy.uint32`` array (no Python list in between)."""
         import numpy as np
 
+        text = _as_str(text)
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
         self._check(text, policy)
@@ -764,13 +812,13 @@ class Encoding(_Handle):
         policy = self._policy(allowed_special, disallowed_special)
         if policy.extra:
             for t in texts:
-                self._check(t, policy)
+                self._check(_as_str(t), policy)
         slices = _Slices([_text_bytes(t) for t in texts])
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
         try:
             rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy.ptr, num_threads, ids, offsets)
         except DisallowedSpecialTokenError:
-            for t in texts:
+            for t in map(_as_str, texts):
                 if self._first_disallowed(t, policy) is not None:
                     self._disallowed_error(t, policy)
             raise
@@ -814,7 +862,12 @@ class Encoding(_Handle):
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of text or bytes that form exactly one token (``KeyError`` otherwise)."""
-        raw = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        if isinstance(text_or_bytes, str):
+            raw = _utf8(text_or_bytes)
+        elif isinstance(text_or_bytes, bytes):
+            raw = text_or_bytes  # (cffi reads a subclass's bytes too, not its __bytes__)
+        else:  # bytes(123) would be 123 NULs
+            raise TypeError(f"expected str or bytes, got {type(text_or_bytes).__name__}")
         out = ffi.new("uint32_t *")
         rustcall(lib.bpekit_tokenizer_token_id, self._ptr, raw, len(raw), out)
         return int(out[0])
@@ -845,7 +898,7 @@ class Encoding(_Handle):
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
         """The bytes of each token."""
-        return [self.decode_single_token_bytes(t) for t in tokens]
+        return [self.decode_single_token_bytes(t) for t in _ids_buffer(tokens)]
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
         """The text and, for each token, the index of the character it starts in
@@ -919,6 +972,14 @@ class Trainer(_Handle):
 
     _free = lib.bpekit_trainer_free
 
+    def _no_copy(self, *args: object) -> Any:
+        raise TypeError(
+            "a Trainer cannot be copied or pickled (a copy would share its native counts); "
+            "move counts with export_counts() and add_counts()"
+        )
+
+    __copy__ = __deepcopy__ = __reduce_ex__ = _no_copy
+
     def __init__(
         self,
         pattern: str | None = None,
@@ -937,7 +998,7 @@ class Trainer(_Handle):
             for i, t in enumerate(special_tokens):
                 if not isinstance(t, str):
                     raise TypeError(f"special_tokens[{i}] is {type(t).__name__}, not str")
-            slices = _Slices([t.encode("utf-8") for t in special_tokens])
+            slices = _Slices([_utf8(t) for t in special_tokens])
             rustcall(lib.bpekit_trainer_set_special_tokens, self._ptr, slices.array, slices.n)
         if num_threads is not None:
             if not isinstance(num_threads, int) or num_threads < 0:
@@ -951,7 +1012,7 @@ class Trainer(_Handle):
 
     def feed_batch(self, texts: Iterable[TextLike]) -> None:
         """Counts many texts in one native call, in parallel; all or nothing."""
-        slices = _Slices([_item_bytes(t, i) for i, t in enumerate(texts)])
+        slices = _Slices([_item_bytes(t, i) for i, t in enumerate(_many_texts(texts))])
         rustcall(lib.bpekit_trainer_feed_batch, self._ptr, slices.array, slices.n)
 
     def progress(self) -> dict[str, int]:
@@ -1038,7 +1099,7 @@ def train(
         with counting(trainer, enabled=progress) as bar:
             batch: list[bytes] = []
             size = consumed = 0
-            for text in texts:
+            for text in _many_texts(texts):
                 batch.append(_item_bytes(text, consumed))
                 size += len(batch[-1])
                 consumed += 1
