@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import operator
 import os
 import sys
 from array import array
 from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
-from ._errors import DisallowedSpecialTokenError, InvalidArgumentError, TokenizerError, UnknownTokenError
+from ._errors import DisallowedSpecialTokenError, InvalidArgumentError, TokenizerError
 from ._lowlevel import ffi, lib, make_builtin, rustcall
 
 if TYPE_CHECKING:
@@ -164,6 +165,11 @@ _DEFAULT_POLICY = _Policy(frozenset(), "all", frozenset())
 _POLICY_CACHE_MAX = 64
 
 
+def _refuse_text_as_ids(tokens: object) -> None:
+    if isinstance(tokens, (bytes, bytearray, str)) or (isinstance(tokens, memoryview) and tokens.format in ("B", "c")):
+        raise TypeError(f"token ids must be ints, not {type(tokens).__name__} (to read each byte as an id: list(data))")
+
+
 def _ids_buffer(tokens: Iterable[int]) -> Any:
     """Token ids as a buffer of uint32 with a length: from any iterable of ints (bools
     too, as tiktoken takes them), an integer ``array.array`` or memoryview, or a 1-D
@@ -174,9 +180,7 @@ def _ids_buffer(tokens: Iterable[int]) -> Any:
         return array("I", tokens)
     if type(tokens) is array and tokens.typecode == "I" and tokens.itemsize == 4:
         return tokens
-    if isinstance(tokens, (bytes, bytearray, str)) or (isinstance(tokens, memoryview) and tokens.format in ("B", "c")):
-        # (array() would take the bytes for the ids' memory)
-        raise TypeError(f"token ids must be ints, not {type(tokens).__name__} (to read each byte as an id: list(data))")
+    _refuse_text_as_ids(tokens)  # (array() would take bytes for the ids' memory)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(tokens, np.ndarray):
         if tokens.ndim != 1 or tokens.dtype.kind not in "iuO":
@@ -888,9 +892,11 @@ class Encoding(_Handle):
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
-        """The bytes of one token. Raises :class:`UnknownTokenError`."""
-        if not 0 <= token < 2**32:
-            raise UnknownTokenError(f"token id {token} is not in the vocabulary", 4)
+        """The bytes of one token. Raises :class:`UnknownTokenError` (a ``KeyError``), or
+        ``OverflowError`` for an id outside 0..2**32-1 (as tiktoken and :meth:`decode`)."""
+        token = operator.index(token)  # an int (a bool too, as in tiktoken), not a float
+        if not 0 <= token < 2**32:  # as tiktoken (and decode) raise
+            raise OverflowError(f"token id {token} is not in 0..2**32-1")
         data, size = ffi.new("const uint8_t **"), ffi.new("size_t *")
         ptr = self._ptr  # keeps the tokenizer, which owns the bytes, alive (see pat_str)
         rustcall(lib.bpekit_tokenizer_token_bytes, ptr, token, data, size)
@@ -898,7 +904,9 @@ class Encoding(_Handle):
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
         """The bytes of each token."""
-        return [self.decode_single_token_bytes(t) for t in _ids_buffer(tokens)]
+        _refuse_text_as_ids(tokens)
+        # One at a time, so that the first bad id decides the error, as in tiktoken.
+        return [self.decode_single_token_bytes(t) for t in tokens]
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
         """The text and, for each token, the index of the character it starts in

@@ -82,7 +82,12 @@ def test_decode_refuses_ids_that_are_not_integers(pair, ids):
     bpekit now, raises TypeError for each of these."""
     ours, tk = pair
     assert issubclass(outcome(lambda e: e.decode(ids), tk), TypeError)
-    for f in (lambda e: e.decode(ids), lambda e: e.decode_bytes(ids), lambda e: e.decode_batch([ids])):
+    for f in (
+        lambda e: e.decode(ids),
+        lambda e: e.decode_bytes(ids),
+        lambda e: e.decode_batch([ids]),
+        lambda e: e.decode_tokens_bytes(ids),
+    ):
         assert outcome(f, ours) is TypeError
 
 
@@ -94,8 +99,20 @@ def test_decode_refuses_ids_that_are_not_integers(pair, ids):
 def test_decode_refuses_ids_out_of_range(pair, ids):
     """Out of uint32: OverflowError, as tiktoken (never a wrapped-around id)."""
     ours, tk = pair
-    assert issubclass(outcome(lambda e: e.decode(ids), tk), OverflowError)
-    assert outcome(lambda e: e.decode(ids), ours) is OverflowError
+    for f in (lambda e: e.decode(ids), lambda e: e.decode_tokens_bytes(ids), lambda e: e.decode_single_token_bytes(ids[0])):
+        assert issubclass(outcome(f, tk), OverflowError)
+        assert outcome(f, ours) is OverflowError
+
+
+def test_the_first_bad_id_decides_the_error(pair):
+    """Found by the fuzzer: decode_tokens_bytes checked every id before decoding any, so
+    an unknown id followed by a negative one raised OverflowError where tiktoken, which
+    goes one id at a time, raises KeyError."""
+    ours, tk = pair
+    unknown = ours.n_vocab + 1
+    for ids, error in [([unknown, -1], KeyError), ([-1, unknown], OverflowError), ([5, 2**32, unknown], OverflowError)]:
+        assert outcome(lambda e: e.decode_tokens_bytes(ids), tk) is error
+        assert issubclass(outcome(lambda e: e.decode_tokens_bytes(ids), ours), error)
 
 
 @pytest.mark.parametrize(
