@@ -107,7 +107,9 @@ def _special_set(value: object, name: str) -> Any:
     if value is None:
         return frozenset()
     try:
-        return frozenset(map(_as_str, value))  # one pass, so any iterable
+        # One pass, so any iterable; str.__str__ gives a subclass's characters as a str,
+        # and refuses what is not a str.
+        return frozenset(map(str.__str__, value))
     except TypeError as e:
         raise TypeError(f'{name} must be "all" or a collection of str ({e})') from None
 
@@ -212,10 +214,12 @@ _PACKED_TEXT_MAX = 8
 # its result, so no two calls ever share one: not two threads (cffi releases the GIL
 # during the call), and not an outer and an inner call on one thread (an encode in a gc
 # callback or a finalizer, which may run at any allocation, e.g. while the outer call
-# builds its list). A list's pop and append are atomic, with or without a GIL. When more
-# calls run at once than the pool holds, the extra ones get new buffers.
+# builds its list). A list's pop and append are atomic, with or without a GIL. A call
+# that finds the pool empty makes a new buffer, so the pool holds as many as calls have
+# ever run at once (one per thread, more only while calls nest).
 _scratch_pool: list[tuple[Any, memoryview, Any]] = []
-_SCRATCH_POOL_MAX = 8
+_take_scratch = _scratch_pool.pop  # IndexError when empty
+_put_scratch = _scratch_pool.append
 
 
 def _new_scratch() -> tuple[Any, memoryview, Any]:
@@ -232,13 +236,12 @@ def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
     if n > _SCRATCH_MAX:
         return None
     try:
-        scratch = _scratch_pool.pop()
+        scratch = _take_scratch()
     except IndexError:
         scratch = _new_scratch()
     buf, view, ln = scratch
     ids = view[: ln[0]].tolist() if _encode_into(ptr, raw, n, policy, buf, _SCRATCH_MAX, ln, ffi.NULL) == 0 else None
-    if len(_scratch_pool) < _SCRATCH_POOL_MAX:
-        _scratch_pool.append(scratch)
+    _put_scratch(scratch)
     return ids
 
 
@@ -569,8 +572,12 @@ class Encoding(_Handle):
         """
         if disallowed_special == "all" and not allowed_special:
             return _DEFAULT_POLICY  # tiktoken's default, the common case
-        allowed = _special_set(allowed_special, "allowed_special")
-        disallowed = _special_set(disallowed_special, "disallowed_special")
+        # (an exact "all" is taken as it is: allowed_special="all" is common)
+        allowed, disallowed = allowed_special, disallowed_special
+        if type(allowed) is not str or allowed != "all":
+            allowed = _special_set(allowed, "allowed_special")
+        if type(disallowed) is not str or disallowed != "all":
+            disallowed = _special_set(disallowed, "disallowed_special")
         key = (allowed, disallowed)
         policy = self._policies.get(key)
         if policy is None:
@@ -624,7 +631,8 @@ class Encoding(_Handle):
             policy = _DEFAULT_POLICY  # tiktoken's default (what `_policy` gives it, without the call)
         else:
             policy = self._policy(allowed_special, disallowed_special)
-            self._check(text, policy)
+            if policy.extra:
+                self._check(text, policy)
         if self._no_specials or (self._special_start is not None and self._special_start not in text):
             # No special token can be in it: encode_ordinary's builtin, if any, directly.
             fast = self._fast
@@ -676,7 +684,8 @@ class Encoding(_Handle):
         text = _as_str(text)
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
-        self._check(text, policy)
+        if policy.extra:
+            self._check(text, policy)
         stable, completions = ffi.new("bpekit_tokens *"), ffi.new("bpekit_tokens *")
         offsets = ffi.new("bpekit_offsets *")
         try:
@@ -740,13 +749,12 @@ class Encoding(_Handle):
             if len(raw) <= _SCRATCH_MAX:
                 # The buffer has room for an id per byte, which always suffices.
                 try:
-                    scratch = _scratch_pool.pop()  # see _scratch_pool
+                    scratch = _take_scratch()  # see _scratch_pool
                 except IndexError:
                     scratch = _new_scratch()
                 n = _encode_ordinary_cstr(self._raw, raw, scratch[0])
                 ids = scratch[1][:n].tolist() if n >= 0 else None
-                if len(_scratch_pool) < _SCRATCH_POOL_MAX:
-                    _scratch_pool.append(scratch)
+                _put_scratch(scratch)
                 if ids is not None:
                     return ids
         # A NUL inside, over 64 KiB, or closed: into a buffer the library allocates.
@@ -762,13 +770,26 @@ class Encoding(_Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> int:
         """``len(self.encode(text, ...))`` without building the list."""
-        text = _as_str(text)
+        if type(text) is not str:
+            text = _as_str(text)
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special)
-        self._check(text, policy)
+        if disallowed_special == "all" and not allowed_special:
+            policy = _DEFAULT_POLICY
+        else:
+            policy = self._policy(allowed_special, disallowed_special)
+            if policy.extra:
+                self._check(text, policy)
+        try:
+            scratch = _take_scratch()  # for its size_t
+        except IndexError:
+            scratch = _new_scratch()
+        out = scratch[2]
+        status = lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy.ptr, out, ffi.NULL)
+        n = out[0]
+        _put_scratch(scratch)
+        if status == 0:
+            return n
         out = ffi.new("size_t *")
-        if lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy.ptr, out, ffi.NULL) == 0:
-            return int(out[0])
         try:
             rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy.ptr, out)
         except DisallowedSpecialTokenError:
@@ -788,7 +809,8 @@ class Encoding(_Handle):
         text = _as_str(text)
         raw = _text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
-        self._check(text, policy)
+        if policy.extra:
+            self._check(text, policy)
         out = ffi.new("bpekit_tokens *")
         try:
             rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
