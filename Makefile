@@ -121,6 +121,19 @@ test-python: wheel
 	BPEKIT_PYTHON_BUILTIN=0 $(TEST_VENV)/bin/python -m pytest -q tests/python/test_encoding.py tests/python/test_skeleton.py
 	cd build && ../$(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules --pyargs bpekit
 
+## fuzz-python: the Python API's stateful fuzzer against tiktoken (tests/python/test_fuzz.py)
+## for PY_FUZZ_SECONDS per encoding (default FUZZ_SECONDS, else 300), and the policy-cache
+## thread stress (test_keepalive.py) as long, on the wheel in a fresh venv. The normal
+## suite runs both briefly.
+.PHONY: fuzz-python
+PY_FUZZ_SECONDS ?= $(or $(FUZZ_SECONDS),300)
+fuzz-python: wheel
+	rm -rf $(TEST_VENV) && $(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q --upgrade pip
+	$(TEST_VENV)/bin/pip install -q dist/*.whl pytest hypothesis tiktoken numpy
+	BPEKIT_FUZZ_SECONDS=$(PY_FUZZ_SECONDS) BPEKIT_STRESS_SECONDS=$(PY_FUZZ_SECONDS) \
+	  $(TEST_VENV)/bin/python -m pytest -q -s tests/python/test_fuzz.py tests/python/test_keepalive.py
+
 ## test-sdist: the source distribution builds and installs into a fresh venv, and works
 test-sdist: $(VENV)/bin/python
 	rm -rf build/sdist build/venv-sdist && $(VENV)/bin/pip install -q build

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import operator
 import os
-import threading
+import sys
 from array import array
 from typing import TYPE_CHECKING, AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
-from ._errors import DisallowedSpecialTokenError, InvalidArgumentError, TokenizerError, UnknownTokenError
+from ._errors import DisallowedSpecialTokenError, InvalidArgumentError, TokenizerError
 from ._lowlevel import ffi, lib, make_builtin, rustcall
 
 if TYPE_CHECKING:
@@ -70,12 +71,47 @@ def _text_bytes(text: str) -> bytes:
         raise TypeError(f"expected str, got {type(text).__name__}") from None
 
 
+def _as_str(text: object) -> str:
+    """`text` as an exact str: a subclass's own characters (its methods, which may be
+    overridden, are never asked: tiktoken's regex reads the characters too)."""
+    if isinstance(text, str):
+        return str.__str__(text)  # for a subclass, a plain copy of its characters
+    raise TypeError(f"expected str, got {type(text).__name__}")
+
+
 def _item_bytes(item: object, index: int) -> bytes:
     if isinstance(item, str):
         return _text_bytes(item)
     if isinstance(item, (bytes, bytearray, memoryview)):
-        return bytes(item)
+        return item if type(item) is bytes else bytes(memoryview(item))  # never a subclass's __bytes__
     raise TypeError(f"texts must be str or bytes; item {index} is {type(item).__name__}")
+
+
+def _many_texts(texts: Iterable[TextLike]) -> Iterable[TextLike]:
+    """`texts`, refused if it is one text (whose characters or bytes would be taken for
+    texts of their own)."""
+    if isinstance(texts, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"texts must be an iterable of str or bytes, not one {type(texts).__name__}")
+    return texts
+
+
+def _special_set(value: object, name: str) -> Any:
+    """An ``allowed_special``/``disallowed_special`` argument as "all" or a frozenset of
+    exact str (tiktoken's values; None or empty means none, as for tiktoken's
+    ``disallowed_special``). A lone str other than "all" is refused: read as a set, its
+    characters would be taken for tokens."""
+    if isinstance(value, str):
+        if str.__str__(value) == "all":
+            return "all"
+        raise TypeError(f'{name} must be "all" or a collection of str, not the str {str.__str__(value)!r}')
+    if value is None:
+        return frozenset()
+    try:
+        # One pass, so any iterable; str.__str__ gives a subclass's characters as a str,
+        # and refuses what is not a str.
+        return frozenset(map(str.__str__, value))
+    except TypeError as e:
+        raise TypeError(f'{name} must be "all" or a collection of str ({e})') from None
 
 
 class _Slices:
@@ -94,32 +130,79 @@ class _Slices:
             self.array[i].len = len(raw)
 
 
-def _ids_buffer(tokens: Sequence[int]) -> array:
-    if isinstance(tokens, array) and tokens.typecode == "I" and tokens.itemsize == 4:
-        return tokens
-    try:
-        return array("I", tokens)  # OverflowError for ids outside 0..2**32-1
-    except TypeError:
-        try:
-            import numpy as np
+class _Policy:
+    """A native special-token policy (``ptr``, NULL for tiktoken's default) with the
+    arrays and bytes it points to, for one normalized (allowed, disallowed) pair.
 
-            if isinstance(tokens, np.ndarray):
-                return array("I", tokens.astype(np.uint32, casting="safe").tobytes())
-        except ImportError:
-            pass
-        raise
+    The rule for every native call: the caller keeps alive everything a pointer argument
+    points to until the call returns. cffi releases the GIL during the call, and other
+    threads may drop a policy from ``Encoding._policies`` meanwhile, so a caller holds
+    this object (in a local variable), never only its ``ptr``.
+    """
+
+    __slots__ = ("ptr", "allowed", "disallowed", "extra", "_allow", "_disallow", "_struct")
+
+    def __init__(self, allowed: Any, disallowed: Any, special_tokens: frozenset[str]) -> None:
+        #: "all" or a frozenset of str, as given (normalized)
+        self.allowed, self.disallowed = allowed, disallowed
+        #: disallowed strings that are not special tokens: tiktoken forbids them too, but
+        #: the native check knows only special tokens, so `Encoding._check` looks for them
+        self.extra: tuple[str, ...] = () if disallowed == "all" else tuple(disallowed - special_tokens)
+        self.ptr: Any = ffi.NULL
+        if not special_tokens or (allowed == frozenset() and disallowed == "all"):
+            return  # nothing to allow or disallow, or tiktoken's default
+        # Only special tokens mean anything to the native check.
+        self._allow = _Slices([] if allowed == "all" else [_utf8(t) for t in allowed & special_tokens])
+        self._disallow = _Slices([] if disallowed == "all" else [_utf8(t) for t in disallowed & special_tokens])
+        policy = self._struct = ffi.new("bpekit_special_policy *")
+        policy.allowed, policy.n_allowed = self._allow.array, self._allow.n
+        policy.disallowed, policy.n_disallowed = self._disallow.array, self._disallow.n
+        policy.flags = (1 if allowed == "all" else 0) | (2 if disallowed == "all" else 0)
+        self.ptr = policy
+
+
+#: tiktoken's default: every special token disallowed, none allowed
+_DEFAULT_POLICY = _Policy(frozenset(), "all", frozenset())
+
+_POLICY_CACHE_MAX = 64
+
+
+def _refuse_text_as_ids(tokens: object) -> None:
+    if isinstance(tokens, (bytes, bytearray, str)) or (isinstance(tokens, memoryview) and tokens.format in ("B", "c")):
+        raise TypeError(f"token ids must be ints, not {type(tokens).__name__} (to read each byte as an id: list(data))")
+
+
+def _ids_buffer(tokens: Iterable[int]) -> Any:
+    """Token ids as a buffer of uint32 with a length: from any iterable of ints (bools
+    too, as tiktoken takes them), an integer ``array.array`` or memoryview, or a 1-D
+    NumPy integer array. TypeError for anything else, bytes and str included (tiktoken
+    reads each byte as an id; here that is refused, as a mistake); OverflowError for ids
+    outside 0..2**32-1."""
+    if type(tokens) is list:  # the common case
+        return array("I", tokens)
+    if type(tokens) is array and tokens.typecode == "I" and tokens.itemsize == 4:
+        return tokens
+    _refuse_text_as_ids(tokens)  # (array() would take bytes for the ids' memory)
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(tokens, np.ndarray):
+        if tokens.ndim != 1 or tokens.dtype.kind not in "iuO":
+            raise TypeError(f"token ids must be a 1-D array of integers, not a {tokens.ndim}-D array of {tokens.dtype}")
+        if tokens.dtype.kind == "O":
+            return array("I", tokens.tolist())  # each must be an int
+        if tokens.size and (tokens.min() < 0 or tokens.max() > 0xFFFFFFFF):
+            raise OverflowError("token ids must be in 0..2**32-1")
+        return np.ascontiguousarray(tokens, dtype=np.uint32)
+    return array("I", tokens)  # each must be an int (an __index__)
 
 
 # ---- The short-text fast path ----
-# One native call into a per-thread buffer, no allocation crossing the boundary and no
+# One native call into a scratch buffer, no allocation crossing the boundary and no
 # error object: a failing call returns None and the caller redoes it on the slow path,
 # which raises the typed error (calls on this path have no side effects, so redoing one
 # is safe). This is what keeps short-string latency near tiktoken's despite cffi's
 # per-call costs.
 _SCRATCH_MAX = 1 << 16
 _CHAR_MEMO_MAX = 4096
-_tls = threading.local()
-_ORDINARY_POLICY = ffi.new("bpekit_special_policy *")  # nothing allowed, nothing checked
 _encode_into = lib.bpekit_tokenizer_encode_into
 _encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments, any length
 # 2 arguments and the ids in the result: the cheapest call, for texts of at most this many
@@ -127,32 +210,39 @@ _encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments
 _encode_ordinary_packed = lib.bpekit_tokenizer_encode_ordinary_packed
 _PACKED_TEXT_MAX = 8
 
+# Scratch space: a call takes a buffer out of the pool and puts it back once it has read
+# its result, so no two calls ever share one: not two threads (cffi releases the GIL
+# during the call), and not an outer and an inner call on one thread (an encode in a gc
+# callback or a finalizer, which may run at any allocation, e.g. while the outer call
+# builds its list). A list's pop and append are atomic, with or without a GIL. A call
+# that finds the pool empty makes a new buffer, so the pool holds as many as calls have
+# ever run at once (one per thread, more only while calls nest).
+_scratch_pool: list[tuple[Any, memoryview, Any]] = []
+_take_scratch = _scratch_pool.pop  # IndexError when empty
+_put_scratch = _scratch_pool.append
 
-def _ordinary_scratch() -> tuple[Any, memoryview]:
-    """This thread's output buffer for `encode_ordinary`: the C view and a Python view.
+
+def _new_scratch() -> tuple[Any, memoryview, Any]:
+    """Room for `_SCRATCH_MAX` ids: the C view, a Python view, and a ``size_t *``.
 
     ``view[:n].tolist()`` builds the list faster than ``ffi.unpack`` for short results.
     """
     ids = array("I", bytes(4 * _SCRATCH_MAX))
-    pair = _tls.ordinary = (ffi.from_buffer("uint32_t[]", ids), memoryview(ids))
-    return pair
-
-
-def _scratch() -> tuple[Any, Any]:
-    s = getattr(_tls, "s", None)
-    if s is None:
-        s = _tls.s = (ffi.new("uint32_t[]", _SCRATCH_MAX), ffi.new("size_t *"))
-    return s
+    return ffi.from_buffer("uint32_t[]", ids), memoryview(ids), ffi.new("size_t *")
 
 
 def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
     n = len(raw)
     if n > _SCRATCH_MAX:
         return None
-    buf, ln = _scratch()
-    if _encode_into(ptr, raw, n, policy, buf, _SCRATCH_MAX, ln, ffi.NULL) != 0:
-        return None
-    return ffi.unpack(buf, ln[0])
+    try:
+        scratch = _take_scratch()
+    except IndexError:
+        scratch = _new_scratch()
+    buf, view, ln = scratch
+    ids = view[: ln[0]].tolist() if _encode_into(ptr, raw, n, policy, buf, _SCRATCH_MAX, ln, ffi.NULL) == 0 else None
+    _put_scratch(scratch)
+    return ids
 
 
 def _batch_lists(ids: Any, offsets: Any) -> list[list[int]]:
@@ -287,7 +377,7 @@ class Encoding(_Handle):
     def _build(blob: bytes, pat_str: str | None, special_tokens: dict[str, int]) -> Any:
         out = ffi.new("bpekit_tokenizer **")
         pat, pat_len = _pattern_arg(pat_str)
-        texts = [t.encode("utf-8") for t in special_tokens]
+        texts = [_utf8(t) for t in special_tokens]
         slices = _Slices(texts)
         specials = ffi.new("bpekit_special_token[]", len(texts))
         for i, (raw, tid) in enumerate(zip(texts, special_tokens.values())):
@@ -330,11 +420,12 @@ class Encoding(_Handle):
         return self
 
     def _read_special_tokens(self) -> dict[str, int]:
-        n = lib.bpekit_tokenizer_special_count(self._ptr)
+        ptr = self._ptr  # the texts are borrowed from the tokenizer: keep it alive (see pat_str)
+        n = lib.bpekit_tokenizer_special_count(ptr)
         text, size, tid = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("uint32_t *")
         out = {}
         for i in range(n):
-            rustcall(lib.bpekit_tokenizer_special_token, self._ptr, i, text, size, tid)
+            rustcall(lib.bpekit_tokenizer_special_token, ptr, i, text, size, tid)
             out[bytes(ffi.buffer(text[0], size[0])).decode("utf-8")] = tid[0]
         return out
 
@@ -378,6 +469,13 @@ class Encoding(_Handle):
     def close(self) -> None:
         self._fast = None  # it holds the handle
         super().close()
+
+    def __copy__(self) -> Encoding:
+        """Another Encoding over the same native tokenizer, which is immutable (closing
+        one leaves the other usable). ``copy.deepcopy`` and pickle build a new one."""
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        return other
 
     def __getstate__(self) -> object:
         return {"name": self.name, "bpekit": self.to_bytes()}
@@ -439,7 +537,10 @@ class Encoding(_Handle):
     def pat_str(self) -> str:
         """The split pattern."""
         data, size = ffi.new("const uint8_t **"), ffi.new("size_t *")
-        rustcall(lib.bpekit_tokenizer_pattern, self._ptr, data, size)
+        # The pattern is borrowed from the tokenizer. `ptr` keeps it alive until it is
+        # copied: a close() on another thread may drop every other reference meanwhile.
+        ptr = self._ptr
+        rustcall(lib.bpekit_tokenizer_pattern, ptr, data, size)
         return bytes(ffi.buffer(data[0], size[0])).decode("utf-8")
 
     @property
@@ -463,55 +564,47 @@ class Encoding(_Handle):
 
     # ---- encoding ----
 
-    def _policy(self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial, text: str) -> Any:
-        """The native policy for a tiktoken (allowed, disallowed) pair; NULL for the default.
+    def _policy(self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> _Policy:
+        """The policy for a tiktoken (allowed, disallowed) pair, from a bounded cache.
 
-        tiktoken forbids any text listed in ``disallowed_special``, special token or not;
-        the native check knows only special tokens, so other strings are checked here.
+        Keep the returned object referenced until the native call that uses its ``ptr``
+        returns (see :class:`_Policy`).
         """
-        if disallowed_special == "all":
-            if not allowed_special:
-                return ffi.NULL  # tiktoken's default, the common case
-        elif disallowed_special:
-            for t in frozenset(disallowed_special) - self.special_tokens_set:
-                if t in text:
-                    _raise_disallowed(t)
-        if not self._special_tokens:
-            return ffi.NULL  # nothing to allow or disallow
-        if allowed_special == "all":
-            allowed: Any = "all"
-        else:
-            allowed = frozenset(allowed_special)
-        disallowed: Any = "all" if disallowed_special == "all" else frozenset(disallowed_special)
-        if allowed == frozenset() and disallowed == "all":
-            return ffi.NULL
+        if disallowed_special == "all" and not allowed_special:
+            return _DEFAULT_POLICY  # tiktoken's default, the common case
+        # (an exact "all" is taken as it is: allowed_special="all" is common)
+        allowed, disallowed = allowed_special, disallowed_special
+        if type(allowed) is not str or allowed != "all":
+            allowed = _special_set(allowed, "allowed_special")
+        if type(disallowed) is not str or disallowed != "all":
+            disallowed = _special_set(disallowed, "disallowed_special")
         key = (allowed, disallowed)
-        cached = self._policies.get(key)
-        if cached is not None:
-            return cached[0]
-        flags = (1 if allowed == "all" else 0) | (2 if disallowed == "all" else 0)
-        allow = _Slices([] if allowed == "all" else [t.encode("utf-8") for t in allowed])
-        disallow = _Slices([] if disallowed == "all" else [t.encode("utf-8") for t in disallowed])
-        policy = ffi.new("bpekit_special_policy *")
-        policy.allowed, policy.n_allowed = allow.array, allow.n
-        policy.disallowed, policy.n_disallowed = disallow.array, disallow.n
-        policy.flags = flags
-        if len(self._policies) > 64:
-            self._policies.clear()
-        self._policies[key] = (policy, allow, disallow)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = _Policy(allowed, disallowed, self.special_tokens_set)
+            if len(self._policies) >= _POLICY_CACHE_MAX:
+                self._policies.clear()  # safe: callers hold the policies they use
+            self._policies[key] = policy
         return policy
 
-    def _batch_policy(self, texts: Sequence[str], allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> Any:
-        if disallowed_special != "all" and disallowed_special:
-            for t in texts:  # only non-special disallowed strings are checked here
-                self._policy(allowed_special, disallowed_special, t)
-        return self._policy(allowed_special, disallowed_special, "")
+    def _check(self, text: str, policy: _Policy) -> None:
+        """Raises tiktoken's error if `text` holds a disallowed string that is not a special
+        token (the native call checks special tokens)."""
+        for t in policy.extra:
+            if t in text:
+                self._disallowed_error(text, policy)
 
-    def _disallowed_error(self, text: str, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial) -> None:
-        allowed = self.special_tokens_set if allowed_special == "all" else set(allowed_special)
-        disallowed = (self.special_tokens_set - allowed) if disallowed_special == "all" else set(disallowed_special)
+    def _first_disallowed(self, text: str, policy: _Policy) -> str | None:
+        """The disallowed string tiktoken reports for `text` (leftmost, then longest, as
+        its regex finds it), or None."""
+        allowed = self.special_tokens_set if policy.allowed == "all" else policy.allowed
+        disallowed = (self.special_tokens_set - allowed) if policy.disallowed == "all" else policy.disallowed
         hits = [(text.find(t), -len(t), t) for t in disallowed if t in text]
-        _raise_disallowed(min(hits)[2] if hits else "?")
+        return min(hits)[2] if hits else None
+
+    def _disallowed_error(self, text: str, policy: _Policy) -> None:
+        """Raises tiktoken's error for the first disallowed string in `text`."""
+        _raise_disallowed(self._first_disallowed(text, policy) or "?")
 
     def encode(
         self,
@@ -532,13 +625,15 @@ class Encoding(_Handle):
         >>> enc.decode(enc.encode("hi<|eos|>", allowed_special={"<|eos|>"}))
         'hi<|eos|>'
         """
+        if type(text) is not str:
+            text = _as_str(text)  # a subclass is read by its characters, whatever its methods say
         if disallowed_special == "all" and not allowed_special:
-            policy = ffi.NULL  # tiktoken's default (what `_policy` gives it, without the call)
+            policy = _DEFAULT_POLICY  # tiktoken's default (what `_policy` gives it, without the call)
         else:
-            policy = self._policy(allowed_special, disallowed_special, text)
-        if isinstance(text, str) and (
-            self._no_specials or (self._special_start is not None and self._special_start not in text)
-        ):
+            policy = self._policy(allowed_special, disallowed_special)
+            if policy.extra:
+                self._check(text, policy)
+        if self._no_specials or (self._special_start is not None and self._special_start not in text):
             # No special token can be in it: encode_ordinary's builtin, if any, directly.
             fast = self._fast
             if fast is not None:
@@ -547,23 +642,17 @@ class Encoding(_Handle):
                 except (UnicodeEncodeError, TypeError, TokenizerError):
                     pass  # as in encode_ordinary
             return self.encode_ordinary(text)
-        if (
-            self._ascii_ids is not None
-            and len(text) == 1
-            and isinstance(text, str)
-            and text < "\x80"
-            and text not in self._special_tokens
-        ):
+        if self._ascii_ids is not None and len(text) == 1 and text < "\x80" and text not in self._special_tokens:
             return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
         raw = _text_bytes(text)
-        ids = _encode_fast(self._ptr, raw, policy)
+        ids = _encode_fast(self._ptr, raw, policy.ptr)  # `policy` stays referenced meanwhile
         if ids is not None:
             return ids
         out = ffi.new("bpekit_tokens *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
+            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         return _take_tokens(out)
 
     def encode_with_unstable(
@@ -592,14 +681,19 @@ class Encoding(_Handle):
         >>> enc.decode(stable), completions
         ('say', [[256], [257], [258]])
         """
+        text = _as_str(text)
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special, text)
+        policy = self._policy(allowed_special, disallowed_special)
+        if policy.extra:
+            self._check(text, policy)
         stable, completions = ffi.new("bpekit_tokens *"), ffi.new("bpekit_tokens *")
         offsets = ffi.new("bpekit_offsets *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode_with_unstable, self._ptr, raw, len(raw), policy, stable, completions, offsets)
+            rustcall(
+                lib.bpekit_tokenizer_encode_with_unstable, self._ptr, raw, len(raw), policy.ptr, stable, completions, offsets
+            )
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         try:
             ids = _take_tokens(stable)
         finally:
@@ -655,12 +749,14 @@ class Encoding(_Handle):
             if len(raw) <= _SCRATCH_MAX:
                 # The buffer has room for an id per byte, which always suffices.
                 try:
-                    buf, view = _tls.ordinary
-                except AttributeError:
-                    buf, view = _ordinary_scratch()
-                n = _encode_ordinary_cstr(self._raw, raw, buf)
-                if n >= 0:
-                    return view[:n].tolist()
+                    scratch = _take_scratch()  # see _scratch_pool
+                except IndexError:
+                    scratch = _new_scratch()
+                n = _encode_ordinary_cstr(self._raw, raw, scratch[0])
+                ids = scratch[1][:n].tolist() if n >= 0 else None
+                _put_scratch(scratch)
+                if ids is not None:
+                    return ids
         # A NUL inside, over 64 KiB, or closed: into a buffer the library allocates.
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode_ordinary, self._ptr, raw, len(raw), out)
@@ -674,15 +770,30 @@ class Encoding(_Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> int:
         """``len(self.encode(text, ...))`` without building the list."""
+        if type(text) is not str:
+            text = _as_str(text)
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special, text)
-        out = _scratch()[1]
-        if lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy, out, ffi.NULL) == 0:
-            return int(out[0])
+        if disallowed_special == "all" and not allowed_special:
+            policy = _DEFAULT_POLICY
+        else:
+            policy = self._policy(allowed_special, disallowed_special)
+            if policy.extra:
+                self._check(text, policy)
         try:
-            rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy, out)
+            scratch = _take_scratch()  # for its size_t
+        except IndexError:
+            scratch = _new_scratch()
+        out = scratch[2]
+        status = lib.bpekit_tokenizer_count(self._ptr, raw, len(raw), policy.ptr, out, ffi.NULL)
+        n = out[0]
+        _put_scratch(scratch)
+        if status == 0:
+            return n
+        out = ffi.new("size_t *")
+        try:
+            rustcall(lib.bpekit_tokenizer_count, self._ptr, raw, len(raw), policy.ptr, out)
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         return int(out[0])
 
     def encode_to_numpy(
@@ -695,13 +806,16 @@ class Encoding(_Handle):
         """Like :meth:`encode`, as a ``numpy.uint32`` array (no Python list in between)."""
         import numpy as np
 
+        text = _as_str(text)
         raw = _text_bytes(text)
-        policy = self._policy(allowed_special, disallowed_special, text)
+        policy = self._policy(allowed_special, disallowed_special)
+        if policy.extra:
+            self._check(text, policy)
         out = ffi.new("bpekit_tokens *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy, out)
+            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         except DisallowedSpecialTokenError:
-            self._disallowed_error(text, allowed_special, disallowed_special)
+            self._disallowed_error(text, policy)
         try:
             if not out.len:
                 return np.zeros(0, dtype=np.uint32)
@@ -711,42 +825,50 @@ class Encoding(_Handle):
 
     def _encode_batch_flat(
         self,
-        texts: Sequence[str],
+        texts: Iterable[str],
         allowed_special: AllowedSpecial,
         disallowed_special: DisallowedSpecial,
         num_threads: int,
     ) -> tuple[Any, Any]:
         """One native batch call: the owned ids and offsets buffers (caller frees them).
-        A disallowed special token raises tiktoken's message for the first text at fault."""
-        policy = self._batch_policy(texts, allowed_special, disallowed_special)
+        A disallowed special token raises tiktoken's message for the first text at fault.
+        ``texts`` may be any iterable, read once (like every argument of many items)."""
+        if type(texts) is not list:
+            texts = list(texts)
+        policy = self._policy(allowed_special, disallowed_special)
+        if policy.extra:
+            for t in texts:
+                self._check(_as_str(t), policy)
         slices = _Slices([_text_bytes(t) for t in texts])
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
         try:
-            rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy, num_threads, ids, offsets)
+            rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy.ptr, num_threads, ids, offsets)
         except DisallowedSpecialTokenError:
-            for t in texts:
-                self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
+            for t in map(_as_str, texts):
+                if self._first_disallowed(t, policy) is not None:
+                    self._disallowed_error(t, policy)
             raise
         return ids, offsets
 
     def encode_batch(
         self,
-        text: Sequence[str],
+        text: Iterable[str],
         *,
         num_threads: int = 8,
         allowed_special: AllowedSpecial = set(),  # noqa: B006
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
-        """Encodes many texts in one native call, on up to ``num_threads`` threads."""
+        """Encodes many texts (any iterable of str) in one native call, on up to
+        ``num_threads`` threads."""
         return _batch_lists(*self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads))
 
-    def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
+    def encode_ordinary_batch(self, text: Iterable[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts (special-token text as ordinary text) in one native call."""
         return self.encode_batch(text, num_threads=num_threads, disallowed_special=())
 
     def encode_batch_to_numpy(
         self,
-        text: Sequence[str],
+        text: Iterable[str],
         *,
         num_threads: int = 8,
         allowed_special: AllowedSpecial = set(),  # noqa: B006
@@ -766,7 +888,12 @@ class Encoding(_Handle):
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of text or bytes that form exactly one token (``KeyError`` otherwise)."""
-        raw = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        if isinstance(text_or_bytes, str):
+            raw = _utf8(text_or_bytes)
+        elif isinstance(text_or_bytes, bytes):
+            raw = text_or_bytes  # (cffi reads a subclass's bytes too, not its __bytes__)
+        else:  # bytes(123) would be 123 NULs
+            raise TypeError(f"expected str or bytes, got {type(text_or_bytes).__name__}")
         out = ffi.new("uint32_t *")
         rustcall(lib.bpekit_tokenizer_token_id, self._ptr, raw, len(raw), out)
         return int(out[0])
@@ -787,15 +914,20 @@ class Encoding(_Handle):
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
-        """The bytes of one token. Raises :class:`UnknownTokenError`."""
-        if not 0 <= token < 2**32:
-            raise UnknownTokenError(f"token id {token} is not in the vocabulary", 4)
+        """The bytes of one token. Raises :class:`UnknownTokenError` (a ``KeyError``), or
+        ``OverflowError`` for an id outside 0..2**32-1 (as tiktoken and :meth:`decode`)."""
+        token = operator.index(token)  # an int (a bool too, as in tiktoken), not a float
+        if not 0 <= token < 2**32:  # as tiktoken (and decode) raise
+            raise OverflowError(f"token id {token} is not in 0..2**32-1")
         data, size = ffi.new("const uint8_t **"), ffi.new("size_t *")
-        rustcall(lib.bpekit_tokenizer_token_bytes, self._ptr, token, data, size)
+        ptr = self._ptr  # keeps the tokenizer, which owns the bytes, alive (see pat_str)
+        rustcall(lib.bpekit_tokenizer_token_bytes, ptr, token, data, size)
         return bytes(ffi.buffer(data[0], size[0]))
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
         """The bytes of each token."""
+        _refuse_text_as_ids(tokens)
+        # One at a time, so that the first bad id decides the error, as in tiktoken.
         return [self.decode_single_token_bytes(t) for t in tokens]
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
@@ -808,11 +940,11 @@ class Encoding(_Handle):
             text_len += sum(1 for c in token if not 0x80 <= c < 0xC0)
         return b"".join(token_bytes).decode("utf-8", errors="strict"), offsets
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace", num_threads: int = 8) -> list[str]:
+    def decode_batch(self, batch: Iterable[Iterable[int]], *, errors: str = "replace", num_threads: int = 8) -> list[str]:
         """Decodes many id lists."""
         return [self.decode(tokens, errors=errors) for tokens in batch]
 
-    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
+    def decode_bytes_batch(self, batch: Iterable[Iterable[int]], *, num_threads: int = 8) -> list[bytes]:
         """Decodes many id lists to bytes."""
         return [self.decode_bytes(tokens) for tokens in batch]
 
@@ -870,11 +1002,19 @@ class Trainer(_Handle):
 
     _free = lib.bpekit_trainer_free
 
+    def _no_copy(self, *args: object) -> Any:
+        raise TypeError(
+            "a Trainer cannot be copied or pickled (a copy would share its native counts); "
+            "move counts with export_counts() and add_counts()"
+        )
+
+    __copy__ = __deepcopy__ = __reduce_ex__ = _no_copy
+
     def __init__(
         self,
         pattern: str | None = None,
         *,
-        special_tokens: Sequence[str] = (),
+        special_tokens: Iterable[str] = (),
         num_threads: int | None = None,
     ) -> None:
         out = ffi.new("bpekit_trainer **")
@@ -883,11 +1023,12 @@ class Trainer(_Handle):
         self._own(out[0])
         if isinstance(special_tokens, str):
             raise TypeError("special_tokens must be a sequence of str, not a str")
+        special_tokens = list(special_tokens)  # any iterable, read once
         if special_tokens:
             for i, t in enumerate(special_tokens):
                 if not isinstance(t, str):
                     raise TypeError(f"special_tokens[{i}] is {type(t).__name__}, not str")
-            slices = _Slices([t.encode("utf-8") for t in special_tokens])
+            slices = _Slices([_utf8(t) for t in special_tokens])
             rustcall(lib.bpekit_trainer_set_special_tokens, self._ptr, slices.array, slices.n)
         if num_threads is not None:
             if not isinstance(num_threads, int) or num_threads < 0:
@@ -899,9 +1040,9 @@ class Trainer(_Handle):
         raw = _item_bytes(text, 0)
         rustcall(lib.bpekit_trainer_feed, self._ptr, raw, len(raw))
 
-    def feed_batch(self, texts: Sequence[TextLike]) -> None:
+    def feed_batch(self, texts: Iterable[TextLike]) -> None:
         """Counts many texts in one native call, in parallel; all or nothing."""
-        slices = _Slices([_item_bytes(t, i) for i, t in enumerate(texts)])
+        slices = _Slices([_item_bytes(t, i) for i, t in enumerate(_many_texts(texts))])
         rustcall(lib.bpekit_trainer_feed_batch, self._ptr, slices.array, slices.n)
 
     def progress(self) -> dict[str, int]:
@@ -962,7 +1103,7 @@ def train(
     vocab_size: int,
     *,
     pattern: str | None = None,
-    special_tokens: Sequence[str] = (),
+    special_tokens: Iterable[str] = (),
     num_threads: int | None = None,
     progress: bool | None = None,
     name: str = "bpekit",
@@ -988,7 +1129,7 @@ def train(
         with counting(trainer, enabled=progress) as bar:
             batch: list[bytes] = []
             size = consumed = 0
-            for text in texts:
+            for text in _many_texts(texts):
                 batch.append(_item_bytes(text, consumed))
                 size += len(batch[-1])
                 consumed += 1

@@ -87,6 +87,7 @@ class Tokenizer:
         """The text of ``ids``; ``ValueError`` for an unknown id, ``UnicodeDecodeError``
         if the bytes are not UTF-8 (as rustbpe)."""
         if self._enc is None:
+            ids = list(ids)  # any iterable, read once
             enc_bytes = bytes(ids) if all(0 <= i < 256 for i in ids) else None
             if enc_bytes is None:
                 raise ValueError(f"Unknown token id: {next(i for i in ids if not 0 <= i < 256)}")
