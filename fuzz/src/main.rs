@@ -198,6 +198,7 @@ fn fuzz(t: &Target, opts: &Options) -> bool {
     let deadline = Duration::from_secs_f64(opts.seconds);
     let (mut runs, mut slowest) = (0u64, Duration::ZERO);
     let mut input = Vec::new();
+    let mut slowest_input = Vec::new();
     let mut ok = true;
     while ok {
         if runs as usize >= seeds.len() && origin.elapsed() >= deadline {
@@ -220,7 +221,10 @@ fn fuzz(t: &Target, opts: &Options) -> bool {
         current.running.store(true, SeqCst);
         let start = Instant::now();
         let result = std::panic::catch_unwind(|| (t.run)(&input));
-        slowest = slowest.max(start.elapsed());
+        if start.elapsed() > slowest {
+            slowest = start.elapsed();
+            slowest_input.clone_from(&input);
+        }
         current.running.store(false, SeqCst);
         runs += 1;
         if result.is_err() {
@@ -232,6 +236,11 @@ fn fuzz(t: &Target, opts: &Options) -> bool {
     }
     done.store(true, SeqCst);
     let _ = watchdog.join();
+    // The slowest input, to look at (not a failure): fuzz/artifacts/<target>-slowest-*.
+    if slowest > opts.timeout / 4 {
+        let path = save_artifact(&opts.artifacts, t.name, "slowest", &slowest_input);
+        println!("{}: slowest input ({:.0} ms) saved to {}", t.name, slowest.as_secs_f64() * 1e3, path.display());
+    }
     println!(
         "{:<15} {:>8} inputs ({} seeds) in {:>5.1} s, slowest {:>7.1} ms{}",
         t.name,
