@@ -60,7 +60,7 @@ impl<'a> Input<'a> {
 /// FNV-1a, 64-bit: the checksum that ends bpekit's tokenizer files and count tables
 /// (documented in core/src/file.rs). Targets recompute it on request so that mutated
 /// files reach the parser behind the checksum instead of stopping at it.
-fn fnv1a(data: &[u8]) -> u64 {
+pub fn fnv1a(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in data {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
@@ -214,7 +214,10 @@ pub fn count_table(data: &[u8]) {
     assert_eq!(counts.to_bytes(&pattern), data, "a loaded table saves to other bytes");
     if counts.len() <= 4096 {
         let merges = bpekit::train_from_counts(&counts, 256 + 16).expect("trains").merges;
-        assert_eq!(merges, reference_merges(&counts.iter().map(|(p, c)| (p.to_vec(), c)).collect(), 16));
+        assert_eq!(
+            merges,
+            reference_merges(&counts.iter().map(|(p, c)| (p.to_vec(), c)).collect::<Vec<_>>(), 16)
+        );
     }
 }
 
@@ -267,7 +270,8 @@ fn fixed_tokenizer() -> &'static Tokenizer {
             .expect("feed");
         let tok = t.finish(300).expect("train");
         let n = tok.vocab_size() as u32;
-        tok.with_special_tokens(vec![("<|endoftext|>".into(), n), ("<|fim|>".into(), n + 5)]).expect("specials")
+        tok.with_special_tokens(vec![("<|endoftext|>".into(), n), ("<|fim|>".into(), n + 5)])
+            .expect("specials")
     })
 }
 
@@ -289,8 +293,12 @@ pub fn decode(data: &[u8]) {
             }
         })
         .collect();
-    let expected: Option<Vec<u8>> =
-        ids.iter().try_fold(Vec::new(), |mut acc, &id| tok.token_bytes(id).map(|b| { acc.extend_from_slice(b); acc }));
+    let expected: Option<Vec<u8>> = ids.iter().try_fold(Vec::new(), |mut acc, &id| {
+        tok.token_bytes(id).map(|b| {
+            acc.extend_from_slice(b);
+            acc
+        })
+    });
     match (tok.decode(&ids), expected) {
         (Ok(got), Some(want)) => assert_eq!(got, want),
         (Err(e), None) => assert_eq!(e.kind(), ErrorKind::UnknownToken),
@@ -363,7 +371,8 @@ pub fn train(data: &[u8]) {
     let mut input = Input { data };
     let merges = usize::from(input.byte() % 40);
     let pattern = pattern_for(input.byte());
-    let texts: Vec<String> = input.data.split(|&b| b == 0xff).map(|t| String::from_utf8_lossy(t).into_owned()).collect();
+    let texts: Vec<String> =
+        input.data.split(|&b| b == 0xff).map(|t| String::from_utf8_lossy(t).into_owned()).collect();
     let mut trainer = Trainer::new(pattern.clone());
     let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
     for t in &texts {
@@ -371,7 +380,7 @@ pub fn train(data: &[u8]) {
         pattern.for_each_piece(t, |p| *counts.entry(p.as_bytes().to_vec()).or_default() += 1).expect("split");
     }
     let learned = trainer.train_merges(merges).merges;
-    assert_eq!(learned, reference_merges(&counts.into_iter().collect(), merges));
+    assert_eq!(learned, reference_merges(&counts.into_iter().collect::<Vec<_>>(), merges));
     let table = trainer.counts_bytes();
     let (_, back) = PieceCounts::from_bytes(&table).expect("own count table loads");
     assert_eq!(&back, trainer.counts());
@@ -383,9 +392,12 @@ pub fn train(data: &[u8]) {
 }
 
 /// The obvious trainer: recount every pair each round.
-fn reference_merges(pieces: &Vec<(Vec<u8>, u64)>, merges: usize) -> Vec<(u32, u32)> {
-    let mut words: Vec<(Vec<u32>, u64)> =
-        pieces.iter().filter(|(_, c)| *c > 0).map(|(p, c)| (p.iter().map(|&b| u32::from(b)).collect(), *c)).collect();
+fn reference_merges(pieces: &[(Vec<u8>, u64)], merges: usize) -> Vec<(u32, u32)> {
+    let mut words: Vec<(Vec<u32>, u64)> = pieces
+        .iter()
+        .filter(|(_, c)| *c > 0)
+        .map(|(p, c)| (p.iter().map(|&b| u32::from(b)).collect(), *c))
+        .collect();
     let mut out = Vec::new();
     while out.len() < merges {
         let mut pc: BTreeMap<(u32, u32), u128> = BTreeMap::new();

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bpekit_fuzz::{target, Target, TARGETS};
+use bpekit_fuzz::{fnv1a, target, Target, TARGETS};
 
 /// Fragments the mutator inserts: special-token syntax, runs that long tokens are made
 /// of, UTF-8 edge cases (a surrogate's encoding, an overlong form, a 4-byte character).
@@ -148,13 +148,9 @@ fn now_ms(origin: Instant) -> u64 {
 
 fn save_artifact(dir: &Path, name: &str, kind: &str, input: &[u8]) -> PathBuf {
     let _ = std::fs::create_dir_all(dir);
-    let path = dir.join(format!("{name}-{kind}-{:016x}", fnv(input)));
+    let path = dir.join(format!("{name}-{kind}-{:016x}", fnv1a(input)));
     let _ = std::fs::write(&path, input);
     path
-}
-
-fn fnv(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 struct Options {
@@ -176,7 +172,11 @@ fn fuzz(t: &Target, opts: &Options) -> bool {
         seeds.extend(unsealed);
     }
     let origin = Instant::now();
-    let current = Arc::new(Current { input: Mutex::new(Vec::new()), started_ms: AtomicU64::new(0), running: AtomicBool::new(false) });
+    let current = Arc::new(Current {
+        input: Mutex::new(Vec::new()),
+        started_ms: AtomicU64::new(0),
+        running: AtomicBool::new(false),
+    });
     let done = Arc::new(AtomicBool::new(false));
     let watchdog = {
         let (current, done, timeout, artifacts, name) =
@@ -184,7 +184,9 @@ fn fuzz(t: &Target, opts: &Options) -> bool {
         std::thread::spawn(move || {
             while !done.load(SeqCst) {
                 std::thread::sleep(Duration::from_millis(50));
-                if current.running.load(SeqCst) && now_ms(origin) - current.started_ms.load(SeqCst) > timeout.as_millis() as u64 {
+                if current.running.load(SeqCst)
+                    && now_ms(origin) - current.started_ms.load(SeqCst) > timeout.as_millis() as u64
+                {
                     let input = current.input.lock().map(|g| g.clone()).unwrap_or_default();
                     let path = save_artifact(&artifacts, name, "timeout", &input);
                     eprintln!("{name}: an input ran longer than {timeout:?}: saved to {}", path.display());
@@ -239,7 +241,12 @@ fn fuzz(t: &Target, opts: &Options) -> bool {
     // The slowest input, to look at (not a failure): fuzz/artifacts/<target>-slowest-*.
     if slowest > opts.timeout / 4 {
         let path = save_artifact(&opts.artifacts, t.name, "slowest", &slowest_input);
-        println!("{}: slowest input ({:.0} ms) saved to {}", t.name, slowest.as_secs_f64() * 1e3, path.display());
+        println!(
+            "{}: slowest input ({:.0} ms) saved to {}",
+            t.name,
+            slowest.as_secs_f64() * 1e3,
+            path.display()
+        );
     }
     println!(
         "{:<15} {:>8} inputs ({} seeds) in {:>5.1} s, slowest {:>7.1} ms{}",
@@ -264,7 +271,9 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut opts = Options {
         seconds: 10.0,
-        seed: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64),
+        seed: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64),
         max_len: 4096,
         timeout: Duration::from_secs(2),
         artifacts: root.join("fuzz/artifacts"),
@@ -278,7 +287,9 @@ fn main() {
             "--seconds" => opts.seconds = value().parse().unwrap_or_else(|_| usage()),
             "--seed" => opts.seed = value().parse().unwrap_or_else(|_| usage()),
             "--max-len" => opts.max_len = value().parse().unwrap_or_else(|_| usage()),
-            "--timeout-ms" => opts.timeout = Duration::from_millis(value().parse().unwrap_or_else(|_| usage())),
+            "--timeout-ms" => {
+                opts.timeout = Duration::from_millis(value().parse().unwrap_or_else(|_| usage()))
+            }
             "--replay" => {
                 let t = target(&value()).unwrap_or_else(|| usage());
                 for file in args.by_ref() {
@@ -296,7 +307,10 @@ fn main() {
     if names.is_empty() {
         names = TARGETS.iter().collect();
     }
-    println!("bpekit-fuzz: seed {} ({} s per target, inputs up to {} bytes)", opts.seed, opts.seconds, opts.max_len);
+    println!(
+        "bpekit-fuzz: seed {} ({} s per target, inputs up to {} bytes)",
+        opts.seed, opts.seconds, opts.max_len
+    );
     let mut failed = 0;
     for t in names {
         if !fuzz(t, &opts) {

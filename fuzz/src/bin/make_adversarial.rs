@@ -11,10 +11,7 @@
 use std::path::Path;
 
 use bpekit::{Pattern, PieceCounts, Tokenizer, Trainer};
-
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
+use bpekit_fuzz::fnv1a;
 
 /// `body` with a correct checksum: corruption that only the content checks can catch.
 fn resealed(body: &[u8]) -> Vec<u8> {
@@ -69,11 +66,19 @@ fn main() {
     );
     write(&text, "special_prefixes.txt", "<|endoftext".repeat(3000).as_bytes());
     write(&text, "nul_inside.txt", b"before\0after\0\0\0 and <|endoftext|>\0");
-    write(&text, "mixed_scripts.txt", "Ελληνικά русский العربية עברית हिन्दी 한국어 ไทย ".repeat(500).as_bytes());
+    write(
+        &text,
+        "mixed_scripts.txt",
+        "Ελληνικά русский العربية עברית हिन्दी 한국어 ไทย ".repeat(500).as_bytes(),
+    );
     write(&text, "bad_lone_surrogate.bin", b"ab\xed\xa0\x80cd");
     write(&text, "bad_overlong.bin", b"\xc0\xaf slash");
     write(&text, "bad_truncated_char.bin", b"caf\xc3");
-    write(&text, "bad_random_latin1.bin", &(0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>());
+    write(
+        &text,
+        "bad_random_latin1.bin",
+        &(0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>(),
+    );
 
     // ---- ranks: .tiktoken files ----
     let ranks = root.join("ranks");
