@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the library and the C programs (the examples and the C ABI tests), then runs them
-# three ways: plainly, under valgrind, and (the tests) built with ASan + UBSan.
+# Builds the library and the C programs (the examples, the C ABI tests test_capi and
+# test_adversarial), then runs them three ways: plainly, under valgrind, and (the tests)
+# built with ASan + UBSan.
 #
 # Usage: ci/run_c_tests.sh
 #   CC selects the compiler (default cc; may include a launcher, e.g. "ccache cc").
@@ -40,9 +41,22 @@ for src in bindings/c/examples/*.c; do
     "${cc[@]}" "${warn[@]}" "$src" "${link[@]}" -o "$build/$name"
     examples+=("$build/$name")
 done
-"${cc[@]}" "${warn[@]}" -pthread tests/c/test_capi.c "${link[@]}" -o "$build/test_capi"
-"${cc[@]}" "${warn[@]}" "${sanitize[@]}" -pthread tests/c/test_capi.c "${link[@]}" \
-    -o "$build/test_capi_asan"
+# test_capi: the shared harness and one file per area (tests/c/harness.h); every
+# tests/c/test_<area>.c but test_adversarial.c (a program of its own) is a suite, and
+# each must be listed in harness.c's suite table, or its tests would never run.
+capi=(tests/c/harness.c)
+for src in tests/c/test_*.c; do
+    area=$(basename "$src" .c)
+    area=${area#test_}
+    [ "$area" = adversarial ] && continue
+    if ! grep -q "{\"$area\", ${area}_tests}" tests/c/harness.c; then
+        echo "run_c_tests: $src: suite ${area}_tests is not listed in tests/c/harness.c" >&2
+        exit 1
+    fi
+    capi+=("$src")
+done
+"${cc[@]}" "${warn[@]}" -pthread "${capi[@]}" "${link[@]}" -o "$build/test_capi"
+"${cc[@]}" "${warn[@]}" "${sanitize[@]}" -pthread "${capi[@]}" "${link[@]}" -o "$build/test_capi_asan"
 "${cc[@]}" "${warn[@]}" tests/c/test_adversarial.c "${link[@]}" -o "$build/test_adversarial"
 "${cc[@]}" "${warn[@]}" "${sanitize[@]}" tests/c/test_adversarial.c "${link[@]}" -o "$build/test_adversarial_asan"
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
