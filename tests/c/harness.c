@@ -140,6 +140,27 @@ void make_ranks(struct blob *b, int skip_byte)
     blob_add_line(b, U8(" the"), 4, 258);
 }
 
+struct file_bytes read_file(const char *path)
+{
+    struct file_bytes b = {NULL, 0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b.data = malloc(n > 0 ? (size_t)n : 1);
+    if (b.data == NULL) {
+        fprintf(stderr, "out of memory reading %s\n", path);
+        exit(2);
+    }
+    b.len = fread(b.data, 1, n > 0 ? (size_t)n : 0, f);
+    fclose(f);
+    return b;
+}
+
 /* A tokenizer trained on `corpus` with the default pattern; NULL on failure. */
 bpekit_tokenizer *trained_tokenizer(uint32_t vocab_size)
 {
@@ -334,6 +355,7 @@ static const struct {
     {"progress", progress_tests},
     {"counts", counts_tests},
     {"host", host_tests},
+    {"adversarial", adversarial_tests},
     {"pools", pools_tests},
 };
 #define N_SUITES (sizeof suites / sizeof suites[0])
@@ -367,7 +389,7 @@ int main(int argc, char **argv)
         int passed = harness_passed, failed = harness_failed, tests = 0;
         for (const struct test *t = suites[s].tests; t->run != NULL; t++, tests++)
             t->run();
-        printf("%-10s %2d tests: %5d passed, %d failed\n", suites[s].name, tests,
+        printf("%-12s %2d tests: %5d passed, %d failed\n", suites[s].name, tests,
                harness_passed - passed, harness_failed - failed);
         fflush(stdout);
     }

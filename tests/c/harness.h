@@ -17,7 +17,8 @@
  * success, `err == NULL` accepted, zeroed buffers and NULL handles freed harmlessly), and
  * threads and forks (one tokenizer shared by several threads, progress read during
  * training, batch encodes and training in a forked child, the bound on the worker pools
- * kept, forks at random moments while other threads encode, train and build tokenizers).
+ * kept, forks at random moments while other threads encode, train and build tokenizers),
+ * and the hostile inputs of tests/adversarial.
  *
  * Build and run from the repository root (ci/run_c_tests.sh does this, also under
  * valgrind and ASan/UBSan), after `make lib`:
@@ -27,8 +28,9 @@
  *   LD_LIBRARY_PATH=target/release ./test_capi [SUITE...]
  *
  * With no argument every suite runs; otherwise the named ones (`./test_capi encode
- * specials`). The last line of output is always "N passed, N failed"; the exit status
- * is non-zero if any check failed.
+ * specials`). The adversarial suite reads the shared hostile inputs from
+ * $BPEKIT_ADVERSARIAL, else tests/adversarial. The last line of output is always "N
+ * passed, N failed"; the exit status is non-zero if any check failed.
  */
 #ifndef BPEKIT_TEST_HARNESS_H
 #define BPEKIT_TEST_HARNESS_H
@@ -55,7 +57,7 @@ struct test {
 #define TEST(fn) {#fn, fn}
 
 /* Each area's tests, in file order, ended by {NULL, NULL}. */
-extern const struct test errors_tests[], buffers_tests[], trainer_tests[], progress_tests[],
+extern const struct test adversarial_tests[], errors_tests[], buffers_tests[], trainer_tests[], progress_tests[],
     counts_tests[], tokenizer_tests[], patterns_tests[], encode_tests[], decode_tests[],
     specials_tests[], batch_tests[], completion_tests[], file_tests[], threads_tests[],
     host_tests[], pools_tests[];
@@ -66,6 +68,17 @@ extern const struct test errors_tests[], buffers_tests[], trainer_tests[], progr
 void check_impl(int ok, const char *text, const char *file, int line);
 #define CHECK(cond) check_impl((cond) != 0, #cond, __FILE__, __LINE__)
 #define CHECK_AT(cond, file, line) check_impl((cond) != 0, #cond, (file), (line))
+/* CHECK, printing a printf-style message after a failure. */
+#define CHECK_MSG(cond, ...)                                  \
+    do {                                                      \
+        int check_ok_ = (cond) != 0;                          \
+        check_impl(check_ok_, #cond, __FILE__, __LINE__);     \
+        if (!check_ok_) {                                     \
+            fprintf(stderr, "    ");                          \
+            fprintf(stderr, __VA_ARGS__);                     \
+            fputc('\n', stderr);                              \
+        }                                                     \
+    } while (0)
 
 /* A pointer that bpekit never produces. Out-params are pre-filled with it (or with the
  * sentinel values below) to check that failures leave them untouched and that success
@@ -135,6 +148,15 @@ void blob_add_line(struct blob *b, const uint8_t *tok, size_t n, unsigned rank);
 void make_ranks(struct blob *b, int skip_byte);
 /* Exports `tok`'s ranks; empty on failure. The caller frees the result. */
 bpekit_bytes export_ranks(const bpekit_tokenizer *tok);
+
+/* A file's bytes, read whole (a shared rank file, a saved tokenizer, ...); `data` is
+ * malloc'ed, the caller frees it. A file that cannot be read ends the run (status 2):
+ * the tests' inputs are missing. */
+struct file_bytes {
+    unsigned char *data;
+    size_t len;
+};
+struct file_bytes read_file(const char *path);
 
 /* A tokenizer trained on `corpus` with the default pattern; NULL on failure. */
 bpekit_tokenizer *trained_tokenizer(uint32_t vocab_size);
