@@ -96,8 +96,9 @@ check_refs() { # check_refs HEADER DECLARED
             grep -qx "$ref" "$2" && continue
             ;;
         esac
-        echo "check_header: $1:$lineno: \`$ref\` is not declared in $(basename "$1")" \
-            "$([ "$2" = "$tmp/declared.host" ] && echo "or bpekit.h")" >&2
+        where=$(basename "$1")
+        [ "$2" = "$tmp/declared.host" ] && where="$where or bpekit.h"
+        echo "check_header: $1:$lineno: \`$ref\` is not declared in $where" >&2
         status=1
     done <"$tmp/refs"
 }
