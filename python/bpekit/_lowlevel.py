@@ -75,12 +75,12 @@ def version() -> str:
 # A call through cffi's ABI mode costs about 0.45 µs (libffi's argument handling, a
 # bytes copy of the text, a GIL round trip), more than tiktoken's whole call on a short
 # text. The library can instead make a builtin function that CPython calls directly
-# (see `bpekit_python_encoder` in bpekit.h): about 0.1 µs. It needs the addresses of a
+# (see `bpekit_host_python_encoder` in bpekit_host.h): about 0.1 µs. It needs the addresses of a
 # few C API functions of this interpreter (all exported by every CPython 3), which ctypes
 # knows, so the wheel stays py3-none. PyPy and free-threaded builds running without the
 # GIL keep the cffi path; BPEKIT_PYTHON_BUILTIN=0 turns the builtin off.
 
-#: bpekit_python_api member -> CPython C API function
+#: bpekit_host_python_api member -> CPython C API function
 _PYTHON_API = {
     "unicode_as_utf8_and_size": "PyUnicode_AsUTF8AndSize",
     "unicode_get_length": "PyUnicode_GetLength",
@@ -103,12 +103,12 @@ _PYTHON_API = {
 
 
 def python_encoder_export() -> Any:
-    """``bpekit_python_encoder`` through ctypes' PyDLL, which keeps the GIL during the
+    """``bpekit_host_python_encoder`` through ctypes' PyDLL, which keeps the GIL during the
     call (cffi would release it) and raises a Python exception the call set. The library
     is the one already loaded."""
     import ctypes
 
-    f = ctypes.PyDLL(str(_library_path())).bpekit_python_encoder
+    f = ctypes.PyDLL(str(_library_path())).bpekit_host_python_encoder
     f.restype = ctypes.c_int
     f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object, ctypes.py_object, ctypes.py_object, ctypes.c_void_p]
     return f
@@ -126,9 +126,9 @@ def _builtin_maker() -> Callable[[Any, type], Callable[[str], list[int]] | None]
     try:
         import ctypes
 
-        api = ffi.new("bpekit_python_api *")
-        api.size = ffi.sizeof("bpekit_python_api")
-        fields = dict(ffi.typeof("bpekit_python_api").fields)
+        api = ffi.new("bpekit_host_python_api *")
+        api.size = ffi.sizeof("bpekit_host_python_api")
+        fields = dict(ffi.typeof("bpekit_host_python_api").fields)
         for member, name in _PYTHON_API.items():
             address = ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
             setattr(api, member, ffi.cast(fields[member].type, address))

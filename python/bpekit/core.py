@@ -204,10 +204,10 @@ def _ids_buffer(tokens: Iterable[int]) -> Any:
 _SCRATCH_MAX = 1 << 16
 _CHAR_MEMO_MAX = 4096
 _encode_into = lib.bpekit_tokenizer_encode_into
-_encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr  # 3 arguments, any length
+_encode_ordinary_cstr = lib.bpekit_host_encode_ordinary_cstr  # 3 arguments, any length
 # 2 arguments and the ids in the result: the cheapest call, for texts of at most this many
 # bytes, which nearly always give at most the 3 ids it can return
-_encode_ordinary_packed = lib.bpekit_tokenizer_encode_ordinary_packed
+_encode_ordinary_packed = lib.bpekit_host_encode_ordinary_packed
 _PACKED_TEXT_MAX = 8
 
 # Scratch space: a call takes a buffer out of the pool and puts it back once it has read

@@ -250,7 +250,7 @@ def test_str_subclasses_encode_their_characters(pair, route):
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_short_strings_with_ids_too_large_to_pack(route):
-    """An id above BPEKIT_PACKED_MAX_ID (2^20 - 2) cannot come back packed: the call
+    """An id above BPEKIT_HOST_PACKED_MAX_ID (2^20 - 2) cannot come back packed: the call
     refuses and the buffer call gives it, as tiktoken does."""
     ranks = {bytes([i]): i for i in range(256)}
     n = 256
@@ -260,7 +260,7 @@ def test_short_strings_with_ids_too_large_to_pack(route):
                 for d in range(16):
                     ranks[bytes([97 + a, 97 + b, 97 + c, 97 + d])] = n
                     n += 1
-    top = core.lib.BPEKIT_PACKED_MAX_ID
+    top = core.lib.BPEKIT_HOST_PACKED_MAX_ID
     ranks[b"zz"] = top + 1
     ranks[b"yy"] = top
     pat = r"\w+| "
