@@ -2,8 +2,12 @@
  * bpekit.hpp: header-only C++17 wrapper over the bpekit C API (bpekit.h).
  *
  * Names      Every class, method and free function is snake_case, as in the C++ standard
- *            library: bpekit::tokenizer::encode wraps bpekit_tokenizer_encode. Each C++
- *            name is the C name without the bpekit_<object>_ prefix.
+ *            library. A method is named as the C function it wraps, without the
+ *            bpekit_<object>_ prefix (tokenizer::encode wraps bpekit_tokenizer_encode);
+ *            constructors and special_tokens() gather several C calls. Every function
+ *            of bpekit.h is reachable (tests/cpp/test_header.cpp lists which member
+ *            wraps which), except bpekit_python_encoder and the
+ *            bpekit_tokenizer_encode_ordinary_* calls, which exist for the Python binding.
  * Errors     Every fallible call throws bpekit::error, a std::runtime_error whose code()
  *            is a bpekit::errc (its values are the BPEKIT_ERR_* constants of bpekit.h) and
  *            whose what() is bpekit's message. No function of this wrapper reports
