@@ -85,10 +85,10 @@ enum class errc : bpekit_status {
 /// Every errc above, for code that iterates over them (tests/cpp checks that each
 /// BPEKIT_ERR_* of bpekit.h is here).
 inline constexpr errc all_errcs[] = {
-    errc::null_arg,    errc::invalid_arg, errc::invalid_utf8,       errc::unknown_token,
-    errc::disallowed_special,             errc::bad_pattern,        errc::bad_ranks,
-    errc::buffer_too_small,               errc::panic,              errc::bad_format,
-    errc::io,
+    errc::null_arg,      errc::invalid_arg,        errc::invalid_utf8,
+    errc::unknown_token, errc::disallowed_special, errc::bad_pattern,
+    errc::bad_ranks,     errc::buffer_too_small,   errc::panic,
+    errc::bad_format,    errc::io,
 };
 
 /// The name of a status code, from the library's own table (bpekit_status_name):
@@ -411,7 +411,9 @@ public:
     /// (empty path).
     void save(const std::filesystem::path &path) const {
         const std::string p = detail::path_bytes(path);
-        detail::call([&](bpekit_error **e) { return bpekit_tokenizer_save(h_.get(), detail::bytes_of(p), p.size(), e); });
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_save(h_.get(), detail::bytes_of(p), p.size(), e);
+        });
     }
 
     /// The tokenizer in bpekit's file format (what save() writes), for from_bytes().
