@@ -505,7 +505,7 @@ pub struct Trainer {
     pattern: Pattern,
     counts: PieceCounts,
     special_tokens: Vec<String>,
-    /// The shared pool's size for parallel work (`crate::pools`; 0: one per core), or
+    /// The shared pool's size for parallel work (the `pools` module; 0: one per core), or
     /// None for the caller's current rayon pool.
     threads: Option<usize>,
     progress: Arc<Progress>,
@@ -555,9 +555,13 @@ impl Trainer {
     }
 
     /// Runs this trainer's parallel work (batch counting) on the process's shared pool of
-    /// `n` threads (0: one per core, or `RAYON_NUM_THREADS`; capped, and kept while among
-    /// the most recently used, as [`crate::pools`] says). Without this call
-    /// the work runs on the caller's current rayon pool.
+    /// `n` threads (0: one per core, or `RAYON_NUM_THREADS`). Without this call the work
+    /// runs on the caller's current rayon pool.
+    ///
+    /// The shared pools are started on first use and shared by every caller in the
+    /// process: a pool has at most 4 threads per core (more asked for run on that many),
+    /// the pools of the 4 most recently used sizes are kept, and a forked child starts
+    /// its own.
     ///
     /// # Errors
     /// [`crate::ErrorKind::InvalidArg`] if the threads cannot be started.
@@ -801,6 +805,12 @@ mod tests {
             t.train_merges(200)
         };
         assert_eq!(merges(1), merges(3));
+    }
+
+    #[test]
+    fn set_num_threads_documents_the_pool_limits() {
+        // The numbers in `Trainer::set_num_threads`' documentation.
+        assert_eq!((crate::pools::THREADS_PER_CORE, crate::pools::KEPT_POOLS), (4, 4));
     }
 
     #[test]
