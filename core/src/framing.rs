@@ -14,7 +14,8 @@
 //! [`Writer::finish`] seals it, and [`Format::open`] checks one, in this order: the
 //! magic, the length (room for magic, version and checksum), the version, the checksum,
 //! and returns a [`Reader`] over the body. The version is checked before the checksum
-//! so that a file of another version says so, whatever its checksum covers.
+//! so that a file of another version is reported as such, even if that version
+//! checksums differently.
 //! The checksum catches truncation and corruption, not an adversary: the body is still
 //! parsed as untrusted, every length bounded by the data left ([`Reader::take`]) and
 //! every count by what the data could hold ([`Reader::count`]), before anything is
@@ -23,15 +24,16 @@
 //! # Formats with a fixed-size header
 //!
 //! [`Reader`] and [`Writer`] do not need a frame: a format whose header is a run of
-//! fixed-width fields (a magic number and a version at the start, then sizes) reads it
-//! with [`Reader::new`] and [`Reader::read`], and its fixed-width arrays with
-//! [`Reader::array`] / [`Writer::put_all`].
+//! fixed-width fields (a magic number and a version at the start, then sizes) writes it
+//! with [`Writer::put`] on a `Writer::default()` and reads it with [`Reader::new`] and
+//! [`Reader::read`], and its fixed-width arrays with [`Writer::put_all`] /
+//! [`Reader::array`].
 //!
 //! # Errors
 //!
 //! Every failure is [`ErrorKind::BadFormat`](crate::ErrorKind::BadFormat), with a message
-//! that starts with the format's name (`"tokenizer file: checksum mismatch ..."`), except
-//! the generic "truncated data" of a [`Reader`] running past its end.
+//! that names the format (`"tokenizer file: checksum mismatch ..."`), except the generic
+//! "truncated data" of a [`Reader`] running past its end.
 
 use crate::error::{Error, Result};
 
