@@ -3,8 +3,9 @@
 //! `cargo run --release --example profile -- FILE [VOCAB]` (FILE: plain UTF-8 text).
 use std::time::Instant;
 
-use bpekit::pattern::{CL100K_PATTERN, GPT2_PATTERN, NANOCHAT_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN};
-use bpekit::{Pattern, PieceCounts};
+use bpekit::{
+    Pattern, PieceCounts, CL100K_PATTERN, GPT2_PATTERN, NANOCHAT_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN,
+};
 
 mod common;
 

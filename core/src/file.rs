@@ -1,19 +1,12 @@
 //! bpekit's own tokenizer file: one self-describing, versioned, checksummed file with
-//! the pattern, the ranks and the special tokens.
+//! the pattern, the ranks and the special tokens, framed by [`crate::framing`]. The
+//! layout is documented on [`Tokenizer::to_bytes`].
 //!
-//! Layout (little-endian):
-//! ```text
-//! "BPEKITTK"            8 bytes, magic
-//! version   u32         FILE_VERSION
-//! pattern   u32 len + UTF-8
-//! n_ranks   u32, then per rank in id order: id u32, len u32, bytes
-//! n_special u32, then per special token in id order: id u32, len u32, UTF-8
-//! checksum  u64         FNV-1a of everything before it
-//! ```
 //! Saving writes a temporary file in the same directory, syncs it and renames it over
 //! the target, so a crash or a full disk never leaves a half-written tokenizer behind.
-//! Loading checks everything: magic, version, lengths, checksum, then the same rules as
-//! building a tokenizer from ranks (see [`Tokenizer::from_ranks`]).
+//! Loading checks everything: the frame (magic, version, checksum), every length and
+//! count, then the same rules as building a tokenizer from ranks (see
+//! [`Tokenizer::from_ranks`]).
 
 use std::fs;
 use std::io::Write;
@@ -21,47 +14,50 @@ use std::path::Path;
 
 use crate::encode::Tokenizer;
 use crate::error::{Error, ErrorKind, Result};
+use crate::framing::Format;
 use crate::pattern::Pattern;
-use crate::train::{checksum, Reader};
 
-/// First bytes of a bpekit tokenizer file.
-pub const FILE_MAGIC: &[u8; 8] = b"BPEKITTK";
-/// The format version this bpekit writes and reads.
-pub const FILE_VERSION: u32 = 1;
+/// bpekit's tokenizer file: magic `"BPEKITTK"`, format version 1.
+pub(crate) const TOKENIZER_FILE: Format = Format { magic: b"BPEKITTK", version: 1, name: "tokenizer file" };
 
-fn push_u32(out: &mut Vec<u8>, v: usize) -> Result<()> {
-    let v = u32::try_from(v).map_err(|_| Error::invalid_arg("tokenizer too large for the file format"))?;
-    out.extend_from_slice(&v.to_le_bytes());
-    Ok(())
+fn too_large() -> Error {
+    Error::invalid_arg("tokenizer too large for the file format")
 }
 
 impl Tokenizer {
-    /// Serializes the tokenizer in bpekit's file format (see the module docs).
+    /// Serializes the tokenizer in bpekit's file format, what [`Tokenizer::save`] writes.
+    ///
+    /// Layout, little-endian; equal tokenizers give equal bytes:
+    /// ```text
+    /// magic     8 bytes     "BPEKITTK"
+    /// version   u32         1
+    /// pattern   u32 length, UTF-8
+    /// n_ranks   u32, then per rank in id order: id u32, length u32, bytes
+    /// n_special u32, then per special token in id order: id u32, length u32, UTF-8
+    /// checksum  u64         64-bit FNV-1a of everything before it
+    /// ```
     ///
     /// # Errors
     /// [`ErrorKind::InvalidArg`] only for a tokenizer too large for 32-bit lengths.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.vocab_size() * 12 + 256);
-        out.extend_from_slice(FILE_MAGIC);
-        out.extend_from_slice(&FILE_VERSION.to_le_bytes());
-        push_u32(&mut out, self.pattern().as_str().len())?;
-        out.extend_from_slice(self.pattern().as_str().as_bytes());
+        let mut w = TOKENIZER_FILE.writer(self.vocab_size() * 12 + 256);
+        let pattern = self.pattern().as_str().as_bytes();
+        w.len_u32(pattern.len(), too_large)?;
+        w.bytes(pattern);
         let ranks: Vec<(&[u8], u32)> = self.tokens().collect();
-        push_u32(&mut out, ranks.len())?;
+        w.len_u32(ranks.len(), too_large)?;
         for (bytes, id) in ranks {
-            out.extend_from_slice(&id.to_le_bytes());
-            push_u32(&mut out, bytes.len())?;
-            out.extend_from_slice(bytes);
+            w.put(id);
+            w.len_u32(bytes.len(), too_large)?;
+            w.bytes(bytes);
         }
-        push_u32(&mut out, self.special_tokens().len())?;
+        w.len_u32(self.special_tokens().len(), too_large)?;
         for (text, id) in self.special_tokens() {
-            out.extend_from_slice(&id.to_le_bytes());
-            push_u32(&mut out, text.len())?;
-            out.extend_from_slice(text.as_bytes());
+            w.put(id);
+            w.len_u32(text.len(), too_large)?;
+            w.bytes(text.as_bytes());
         }
-        let sum = checksum(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
-        Ok(out)
+        Ok(w.finish())
     }
 
     /// Reads [`Tokenizer::to_bytes`]'s output, validating everything.
@@ -71,51 +67,29 @@ impl Tokenizer {
     /// version, truncated or corrupted; [`ErrorKind::BadPattern`], [`ErrorKind::BadRanks`],
     /// [`ErrorKind::InvalidArg`] if its content is not a valid tokenizer.
     pub fn from_bytes(data: &[u8]) -> Result<Tokenizer> {
-        if data.len() < FILE_MAGIC.len() || &data[..FILE_MAGIC.len()] != FILE_MAGIC {
-            return Err(Error::bad_format("not a bpekit tokenizer file (bad magic bytes)"));
-        }
-        if data.len() < FILE_MAGIC.len() + 4 + 8 {
-            return Err(Error::bad_format("tokenizer file: truncated"));
-        }
-        let (body, sum) = data.split_at(data.len() - 8);
-        let mut r = Reader { data: body, at: FILE_MAGIC.len() };
-        let version = r.u32()?;
-        if version != FILE_VERSION {
-            return Err(Error::bad_format(format!(
-                "tokenizer file format version {version}; this bpekit reads version {FILE_VERSION}"
-            )));
-        }
-        if u64::from_le_bytes(sum.try_into().unwrap_or([0; 8])) != checksum(body) {
-            return Err(Error::bad_format("tokenizer file: checksum mismatch (truncated or corrupted)"));
-        }
-        let len = r.u32()? as usize;
-        let pattern = std::str::from_utf8(r.take(len)?)
-            .map_err(|_| Error::bad_format("tokenizer file: the pattern is not UTF-8"))?;
+        let f = TOKENIZER_FILE;
+        let mut r = f.open(data)?;
+        let pattern = std::str::from_utf8(r.bytes_u32()?).map_err(|_| f.error("the pattern is not UTF-8"))?;
         let pattern = Pattern::new(pattern)?;
-        let n = r.u32()? as usize;
-        if n > body.len() / 9 {
-            return Err(Error::bad_format("tokenizer file: rank count exceeds the data"));
-        }
+        // Each rank and each special token takes at least 9 bytes.
+        let n: u32 = r.read()?;
+        let n = r.count(u64::from(n), 9, || f.error("rank count exceeds the data"))?;
         let mut ranks = Vec::with_capacity(n);
         for _ in 0..n {
-            let id = r.u32()?;
-            let len = r.u32()? as usize;
-            ranks.push((r.take(len)?.to_vec(), id));
+            let id: u32 = r.read()?;
+            ranks.push((r.bytes_u32()?.to_vec(), id));
         }
-        let n = r.u32()? as usize;
-        if n > body.len() / 9 {
-            return Err(Error::bad_format("tokenizer file: special token count exceeds the data"));
-        }
+        let n: u32 = r.read()?;
+        let n = r.count(u64::from(n), 9, || f.error("special token count exceeds the data"))?;
         let mut specials = Vec::with_capacity(n);
         for _ in 0..n {
-            let id = r.u32()?;
-            let len = r.u32()? as usize;
-            let text = std::str::from_utf8(r.take(len)?)
-                .map_err(|_| Error::bad_format("tokenizer file: a special token is not UTF-8"))?;
+            let id: u32 = r.read()?;
+            let text =
+                std::str::from_utf8(r.bytes_u32()?).map_err(|_| f.error("a special token is not UTF-8"))?;
             specials.push((text.to_owned(), id));
         }
-        if r.at != body.len() {
-            return Err(Error::bad_format("tokenizer file: trailing bytes"));
+        if r.remaining() != 0 {
+            return Err(f.error("trailing bytes"));
         }
         Tokenizer::from_ranks(ranks, pattern)?.with_special_tokens(specials)
     }

@@ -1,40 +1,75 @@
 //! bpekit: a byte-level BPE tokenizer.
 //!
-//! * [`train`] learns merges from text, with the same selection rule as karpathy's
+//! * [`Trainer`] learns merges from text, with the same selection rule as karpathy's
 //!   `rustbpe` (highest pair count; ties broken by the smallest `(left, right)` pair).
+//!   Counting and merging are separate steps when counting runs elsewhere:
+//!   [`PieceCounts`] (count texts, merge tables, serialize them) and
+//!   [`train_from_counts`], which returns a [`TrainResult`].
 //! * [`Tokenizer`] encodes and decodes with the semantics of OpenAI's `tiktoken`
 //!   (ranks are byte strings; a piece is merged by lowest rank, leftmost first).
-//! * [`ranks`] reads and writes tiktoken's `.tiktoken` rank format.
+//!   Special tokens in text are handled by an [`Allowed`] set or a [`SpecialPolicy`].
+//! * [`Pattern`] is the split pattern; the well-known ones are constants
+//!   ([`CL100K_PATTERN`], [`O200K_PATTERN`], ...), also by name ([`named_pattern`]).
+//! * Files: tiktoken's `.tiktoken` rank format ([`Tokenizer::from_tiktoken`],
+//!   [`Tokenizer::export_tiktoken`], [`parse_tiktoken`], [`write_tiktoken`]); bpekit's
+//!   own versioned, checksummed tokenizer file ([`Tokenizer::save`],
+//!   [`Tokenizer::load`]) and count table ([`PieceCounts::to_bytes`]).
+//! * Every failure is an [`Error`] of an [`ErrorKind`]; nothing panics on bad input.
 //!
-//! Everything in this crate is safe Rust except [`capi`], the C ABI, which is the
-//! only module allowed to use `unsafe`.
+//! # Where things live
+//!
+//! The modules are private; everything above is re-exported here.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `train` | counting ([`PieceCounts`]), the merge loop, [`Trainer`] |
+//! | `encode` | [`Tokenizer`]: construction from ranks, special tokens, encode, decode |
+//! | `pattern`, `split` | split patterns; the hand-written splitter of the named ones |
+//! | `bytemap` | the byte-string maps behind ranks and counts |
+//! | `ranks` | tiktoken's rank format and base64 |
+//! | `framing` | every binary format's frame (magic, version, checksum) and bounds-checked reader and writer |
+//! | `file` | the tokenizer file, on that frame, and atomic save |
+//! | `pools` | the worker pools shared by batch calls and training |
+//! | `error` | [`Error`], [`ErrorKind`] |
+//! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` |
 //!
 //! # Example
 //! ```
 //! use bpekit::{Pattern, Trainer};
 //! let mut trainer = Trainer::new(Pattern::default_pattern());
-//! trainer.feed("hello hello hello world");
+//! trainer.feed("hello hello hello world").unwrap();
 //! let tok = trainer.finish(260).unwrap();
 //! let ids = tok.encode_ordinary("hello world").unwrap();
 //! assert_eq!(tok.decode(&ids).unwrap(), b"hello world");
 //! ```
 #![deny(unsafe_code)]
 
-pub mod bytemap;
-pub mod capi;
-pub mod encode;
-pub mod error;
-pub mod file;
-pub mod pattern;
-pub mod pools;
-pub mod ranks;
+mod bytemap;
+// Private, but compiled into every library type: its `#[no_mangle]` functions are the
+// exported C ABI, and cbindgen reads them from the source. Its constants and type
+// re-exports exist for the header, not for Rust code, hence the allow.
+#[allow(dead_code, unused_imports)]
+mod capi;
+mod encode;
+mod error;
+mod file;
+mod framing;
+mod pattern;
+mod pools;
+mod ranks;
 mod split;
-pub mod train;
+mod train;
 
 pub use encode::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 pub use error::{Error, ErrorKind, Result};
-pub use pattern::Pattern;
-pub use train::{train_from_counts, PieceCounts, TrainResult, Trainer};
+pub use pattern::{
+    named as named_pattern, Pattern, CL100K_PATTERN, GPT2_PATTERN, NAMED_PATTERNS, NANOCHAT_PATTERN,
+    O200K_PATTERN, RUSTBPE_GPT4_PATTERN,
+};
+pub use ranks::{parse_tiktoken, write_tiktoken};
+pub use train::{
+    train_from_counts, PieceCounts, Progress, ProgressSnapshot, TrainResult, Trainer, MAX_COUNT,
+};
 
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

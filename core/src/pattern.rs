@@ -8,7 +8,7 @@
 //!   with backtracking. It is also slow, and splitting is most of the time spent in
 //!   encoding and counting.
 //! - The named patterns (byte-for-byte equal sources only) instead run on a hand-written
-//!   splitter, `split.rs`: a small scanner over characters with precomputed Unicode
+//!   splitter, the `split` module: a small scanner over characters with precomputed Unicode
 //!   class tables, one generic core parameterized per pattern, that gives exactly
 //!   fancy-regex's pieces (leftmost-first alternation, the patterns' quantifiers, the
 //!   `\s+(?!\S)` idiom). Its design notes explain why each branch equals the regex.

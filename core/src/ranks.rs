@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding.
-pub fn base64_encode(data: &[u8], out: &mut Vec<u8>) {
+fn base64_encode(data: &[u8], out: &mut Vec<u8>) {
     for chunk in data.chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
@@ -30,7 +30,7 @@ fn b64_value(c: u8) -> Option<u32> {
 }
 
 /// Decodes standard base64 with padding; `None` if `s` is not canonical base64.
-pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
     if s.len() % 4 != 0 {
         return None;
     }
@@ -57,7 +57,10 @@ pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Parses a `.tiktoken` rank file into `(token bytes, rank)` pairs, in file order.
+/// Parses a `.tiktoken` rank file (one `base64(token) SP rank LF` line per token, as
+/// `tiktoken.load.load_tiktoken_bpe` reads) into `(token bytes, rank)` pairs, in file
+/// order. [`Tokenizer::from_tiktoken`](crate::Tokenizer::from_tiktoken) builds a
+/// tokenizer from such a file.
 ///
 /// Empty lines and a trailing `\r` are accepted, as tiktoken accepts them.
 ///
@@ -91,7 +94,9 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>> {
     Ok(out)
 }
 
-/// Writes `(token, rank)` pairs, which must already be sorted by rank, in tiktoken's format.
+/// Writes `(token, rank)` pairs, which must already be sorted by rank, in tiktoken's
+/// format (as `tiktoken.load.dump_tiktoken_bpe` does); see also
+/// [`Tokenizer::export_tiktoken`](crate::Tokenizer::export_tiktoken).
 pub fn write_tiktoken<'a>(sorted: impl IntoIterator<Item = (&'a [u8], u32)>) -> Vec<u8> {
     let mut out = Vec::new();
     for (token, rank) in sorted {

@@ -23,6 +23,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use rayon::prelude::*;
 use crate::bytemap::{BytesMap, Key};
 use crate::encode::Tokenizer;
 use crate::error::{Error, Result};
+use crate::framing::Format;
 use crate::pattern::Pattern;
 
 /// The counting phase's result: how often each unique piece occurred.
@@ -158,88 +160,74 @@ impl PieceCounts {
         self.counts.get(piece).copied().unwrap_or(0)
     }
 
-    /// Every `(piece, count)`, in no particular order (a [`Key`] derefs to the bytes).
-    pub fn iter(&self) -> impl Iterator<Item = (Key<'_>, u64)> + '_ {
+    /// Every `(piece, count)`, in no particular order; a piece derefs to its bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (impl Deref<Target = [u8]> + '_, u64)> + '_ {
         self.counts.iter().map(|(p, &c)| (p, c))
     }
 
     /// Serializes the table with the pattern it was counted with, pieces sorted (so
-    /// equal tables give equal bytes). Layout, little-endian: [`COUNTS_MAGIC`], format
-    /// version `u32`, pattern (`u32` length + UTF-8), texts `u64`, bytes `u64`, piece
-    /// count `u64`, then per piece its length `u32`, its bytes and its count `u64`.
+    /// equal tables give equal bytes). Layout, little-endian, framed as
+    /// [`Tokenizer::to_bytes`] is:
+    /// ```text
+    /// magic     8 bytes     "BPEKITCT"
+    /// version   u32         1
+    /// pattern   u32 length, UTF-8
+    /// texts     u64
+    /// bytes     u64
+    /// n_pieces  u64, then per piece in byte order: length u32, bytes, count u64
+    /// checksum  u64         64-bit FNV-1a of everything before it
+    /// ```
     pub fn to_bytes(&self, pattern: &str) -> Vec<u8> {
-        let mut pieces: Vec<(Key<'_>, u64)> = self.iter().collect();
+        let mut pieces: Vec<(Key<'_>, u64)> = self.counts.iter().map(|(p, &c)| (p, c)).collect();
         #[allow(clippy::unnecessary_sort_by)] // a `_by_key` key could not borrow the piece
         pieces.sort_unstable_by(|a, b| (*a.0).cmp(&*b.0));
         let size: usize = pieces.iter().map(|(p, _)| p.len() + 12).sum();
-        let mut out = Vec::with_capacity(48 + pattern.len() + size);
-        out.extend_from_slice(COUNTS_MAGIC);
-        out.extend_from_slice(&COUNTS_VERSION.to_le_bytes());
-        out.extend_from_slice(&(pattern.len() as u32).to_le_bytes());
-        out.extend_from_slice(pattern.as_bytes());
+        let mut w = COUNT_TABLE.writer(28 + pattern.len() + size);
+        // `as u32`: a pattern or piece of 4 GiB or more (no real text's) would get a wrong
+        // length, and this call has no error to report it with.
+        w.put(pattern.len() as u32);
+        w.bytes(pattern.as_bytes());
         for v in [self.texts, self.bytes, pieces.len() as u64] {
-            out.extend_from_slice(&v.to_le_bytes());
+            w.put(v);
         }
         for (p, c) in pieces {
-            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-            out.extend_from_slice(&p);
-            out.extend_from_slice(&c.to_le_bytes());
+            w.put(p.len() as u32);
+            w.bytes(&p);
+            w.put(c);
         }
-        let sum = checksum(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
-        out
+        w.finish()
     }
 
     /// Reads [`PieceCounts::to_bytes`]'s output: `(pattern, table)`.
     ///
     /// # Errors
     /// [`crate::ErrorKind::BadFormat`] naming what is wrong: not a count table, another
-    /// format version, truncated, trailing bytes, pieces out of order or repeated.
+    /// format version, truncated, corrupted, trailing bytes, pieces out of order or
+    /// repeated, a count above [`MAX_COUNT`].
     pub fn from_bytes(data: &[u8]) -> Result<(String, PieceCounts)> {
-        if data.len() < COUNTS_MAGIC.len() || &data[..COUNTS_MAGIC.len()] != COUNTS_MAGIC {
-            return Err(Error::bad_format("not a bpekit count table (bad magic bytes)"));
-        }
-        let Some(body_len) = data.len().checked_sub(8) else {
-            return Err(Error::bad_format("count table: truncated"));
-        };
-        let (body, sum) = data.split_at(body_len);
-        let mut r = Reader { data: body, at: 0 };
-        r.take(COUNTS_MAGIC.len())?;
-        let version = r.u32()?;
-        if version != COUNTS_VERSION {
-            return Err(Error::bad_format(format!(
-                "count table format version {version}; this bpekit reads version {COUNTS_VERSION}"
-            )));
-        }
-        let plen = r.u32()? as usize;
-        let pattern = std::str::from_utf8(r.take(plen)?)
-            .map_err(|_| Error::bad_format("count table: the pattern is not UTF-8"))?
-            .to_owned();
-        let (texts, bytes, n) = (r.u64()?, r.u64()?, r.u64()?);
-        if u64::from_le_bytes(sum.try_into().unwrap_or([0; 8])) != checksum(body) {
-            return Err(Error::bad_format("count table: checksum mismatch (truncated or corrupted)"));
-        }
-        // Each piece takes at least 13 bytes: a corrupt count cannot make us over-allocate.
-        if n > (data.len() / 13) as u64 {
-            return Err(Error::bad_format("count table: truncated (piece count exceeds the data)"));
-        }
-        let mut counts: BytesMap<u64> = BytesMap::with_capacity(n as usize);
+        let f = COUNT_TABLE;
+        let mut r = f.open(data)?;
+        let pattern =
+            std::str::from_utf8(r.bytes_u32()?).map_err(|_| f.error("the pattern is not UTF-8"))?.to_owned();
+        let (texts, bytes, n): (u64, u64, u64) = (r.read()?, r.read()?, r.read()?);
+        // Each piece takes at least 13 bytes.
+        let n = r.count(n, 13, || f.error("truncated (piece count exceeds the data)"))?;
+        let mut counts: BytesMap<u64> = BytesMap::with_capacity(n);
         let mut prev: Option<&[u8]> = None;
         for _ in 0..n {
-            let len = r.u32()? as usize;
-            let piece = r.take(len)?;
-            let c = r.u64()?;
+            let piece = r.bytes_u32()?;
+            let c: u64 = r.read()?;
             if piece.is_empty() || prev.is_some_and(|p| p >= piece) {
-                return Err(Error::bad_format("count table: pieces empty, repeated or out of order"));
+                return Err(f.error("pieces empty, repeated or out of order"));
             }
             if c > MAX_COUNT {
-                return Err(Error::bad_format(format!("count table: count {c} exceeds 2^48")));
+                return Err(f.error(format!("count {c} exceeds 2^48")));
             }
             prev = Some(piece);
             counts.insert(piece, c);
         }
-        if r.at != body.len() {
-            return Err(Error::bad_format("count table: trailing bytes after the last piece"));
+        if r.remaining() != 0 {
+            return Err(f.error("trailing bytes after the last piece"));
         }
         Ok((pattern, PieceCounts { counts, texts, bytes }))
     }
@@ -248,46 +236,8 @@ impl PieceCounts {
 /// The largest count a piece can have; counts saturate there.
 pub const MAX_COUNT: u64 = 1 << 48;
 
-/// FNV-1a, 64-bit: enough to catch truncation and corruption (not an adversary).
-pub(crate) fn checksum(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in data {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// First bytes of a serialized [`PieceCounts`].
-pub const COUNTS_MAGIC: &[u8; 8] = b"BPEKITCT";
-const COUNTS_VERSION: u32 = 1;
-
-/// A bounds-checked little-endian reader.
-pub(crate) struct Reader<'a> {
-    pub(crate) data: &'a [u8],
-    pub(crate) at: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
-        let end = end.ok_or_else(|| Error::bad_format("truncated data"))?;
-        let out = &self.data[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-
-    pub(crate) fn u32(&mut self) -> Result<u32> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    pub(crate) fn u64(&mut self) -> Result<u64> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-}
+/// A serialized [`PieceCounts`]: magic `"BPEKITCT"`, format version 1.
+pub(crate) const COUNT_TABLE: Format = Format { magic: b"BPEKITCT", version: 1, name: "count table" };
 
 /// The merges learned by [`train_from_counts`], in order: merge `k` made token `256 + k`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -555,7 +505,7 @@ pub struct Trainer {
     pattern: Pattern,
     counts: PieceCounts,
     special_tokens: Vec<String>,
-    /// The shared pool's size for parallel work (`crate::pools`; 0: one per core), or
+    /// The shared pool's size for parallel work (the `pools` module; 0: one per core), or
     /// None for the caller's current rayon pool.
     threads: Option<usize>,
     progress: Arc<Progress>,
@@ -605,9 +555,13 @@ impl Trainer {
     }
 
     /// Runs this trainer's parallel work (batch counting) on the process's shared pool of
-    /// `n` threads (0: one per core, or `RAYON_NUM_THREADS`; capped, and kept while among
-    /// the most recently used, as [`crate::pools`] says). Without this call
-    /// the work runs on the caller's current rayon pool.
+    /// `n` threads (0: one per core, or `RAYON_NUM_THREADS`). Without this call the work
+    /// runs on the caller's current rayon pool.
+    ///
+    /// The shared pools are started on first use and shared by every caller in the
+    /// process: a pool has at most 4 threads per core (more asked for run on that many),
+    /// the pools of the 4 most recently used sizes are kept, and a forked child starts
+    /// its own.
     ///
     /// # Errors
     /// [`crate::ErrorKind::InvalidArg`] if the threads cannot be started.
@@ -851,6 +805,12 @@ mod tests {
             t.train_merges(200)
         };
         assert_eq!(merges(1), merges(3));
+    }
+
+    #[test]
+    fn set_num_threads_documents_the_pool_limits() {
+        // The numbers in `Trainer::set_num_threads`' documentation.
+        assert_eq!((crate::pools::THREADS_PER_CORE, crate::pools::KEPT_POOLS), (4, 4));
     }
 
     #[test]

@@ -3,8 +3,7 @@
 //! Reads every `*.txt` in `$BPEKIT_CORPORA` (`make corpora` writes the first 4 MB of each
 //! shared sample there, decompressed). It is `#[ignore]`d by default, so a plain
 //! `cargo test` reports it as ignored; `make test-rust` runs it when the corpora exist.
-use bpekit::pattern::NAMED_PATTERNS;
-use bpekit::Pattern;
+use bpekit::{Pattern, NAMED_PATTERNS};
 
 #[test]
 #[ignore = "needs the shared corpora: BPEKIT_CORPORA (make corpora)"]

@@ -58,7 +58,7 @@ impl<'a> Input<'a> {
 }
 
 /// FNV-1a, 64-bit: the checksum that ends bpekit's tokenizer files and count tables
-/// (documented in core/src/file.rs). Targets recompute it on request so that mutated
+/// (documented in core/src/framing.rs). Targets recompute it on request so that mutated
 /// files reach the parser behind the checksum instead of stopping at it.
 pub fn fnv1a(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

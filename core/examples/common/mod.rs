@@ -1,7 +1,6 @@
 //! Shared by the examples: a tokenizer from one of OpenAI's rank files.
 
-use bpekit::pattern::{CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
-use bpekit::{Pattern, Tokenizer};
+use bpekit::{Pattern, Tokenizer, CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
 
 /// The tokenizer of the `.tiktoken` file at `path`, with the split pattern its name
 /// says (`o200k...`, `r50k...`, else cl100k's).

@@ -37,7 +37,7 @@ fn toy() -> Tokenizer {
 fn rank_file(tokens: &[(Vec<u8>, u32)]) -> Vec<u8> {
     let mut sorted = tokens.to_vec();
     sorted.sort_by_key(|t| t.1);
-    bpekit::ranks::write_tiktoken(sorted.iter().map(|(b, r)| (&b[..], *r)))
+    bpekit::write_tiktoken(sorted.iter().map(|(b, r)| (&b[..], *r)))
 }
 
 fn bytes_256() -> Vec<(Vec<u8>, u32)> {
@@ -140,8 +140,8 @@ fn main() {
     let table = counted.counts_bytes();
     write(&cdir, "ok_small.counts", &table);
     let mut sat = PieceCounts::new();
-    sat.add_piece(&[b'z'; 40_000], bpekit::train::MAX_COUNT);
-    sat.add_piece(b"ab", bpekit::train::MAX_COUNT);
+    sat.add_piece(&[b'z'; 40_000], bpekit::MAX_COUNT);
+    sat.add_piece(b"ab", bpekit::MAX_COUNT);
     write(&cdir, "ok_saturated.counts", &sat.to_bytes(Pattern::default_pattern().as_str()));
     write(&cdir, "bad_truncated.counts", &table[..table.len() - 5]);
     let mut cflip = table.clone();
