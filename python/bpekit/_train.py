@@ -1,10 +1,6 @@
-"""Training: :class:`Trainer` (streaming counts, then merges) and :func:`train`.
-
->>> t = Trainer()
->>> t.feed("the cat sat on the mat")
->>> t.finish(vocab_size=260).n_vocab
-260
-"""
+"""Training: :class:`Trainer` (streaming counts, then merges), :func:`train` (any
+iterable of texts, fed in batches), and :func:`feed_in_batches`, which both ``train``
+and ``bpekit.rustbpe`` use."""
 
 from __future__ import annotations
 
