@@ -163,6 +163,7 @@ def encode_ordinary(self: Encoding, text: str) -> list[int]:
     # A closed Encoding passes NULL, refused, so the slow path runs and raises.
     if 0 not in raw:
         if len(raw) <= PACKED_TEXT_MAX:
+            # Up to 3 ids come back in the result itself (see _BITS).
             if len(text) == 1 and self._raw and type(text) is str:
                 # One character: ASCII from a table, others remembered (their results;
                 # not for str subclasses, whose hash and equality may be their own).
