@@ -119,27 +119,26 @@ def special_set(value: object, name: str) -> Any:
 
 class Policy:
     """A native special-token policy (``ptr``, NULL for tiktoken's default) with the
-    arrays and bytes it points to, for one normalized (allowed, disallowed) pair.
+    arrays and bytes it points to, for one normalized (allowed, disallowed) pair: "all"
+    or a frozenset of str each. The core applies it (tiktoken's rules and message).
 
     cffi releases the GIL during a native call, and other threads may drop a policy from
     ``Encoding._policies`` meanwhile, so a caller holds this object (in a local
     variable), never only its ``ptr``.
     """
 
-    __slots__ = ("ptr", "allowed", "disallowed", "extra", "_allow", "_disallow", "_struct")
+    __slots__ = ("ptr", "disallows_others", "_allow", "_disallow", "_struct")
 
     def __init__(self, allowed: Any, disallowed: Any, special_tokens: frozenset[str]) -> None:
-        #: "all" or a frozenset of str, as given (normalized)
-        self.allowed, self.disallowed = allowed, disallowed
-        #: disallowed strings that are not special tokens: tiktoken forbids them too, but
-        #: the native check knows only special tokens, so `Encoding._check` looks for them
-        self.extra: tuple[str, ...] = () if disallowed == "all" else tuple(disallowed - special_tokens)
+        #: whether some disallowed strings are not special tokens: text with no
+        #: special-token text in it may hold them, so only the core can tell whether
+        #: `encode` of such text is its `encode_ordinary` (see _route)
+        self.disallows_others = disallowed != "all" and not disallowed <= special_tokens
         self.ptr: Any = ffi.NULL
-        if not special_tokens or (allowed == frozenset() and disallowed == "all"):
+        if (not special_tokens and not self.disallows_others) or (allowed == frozenset() and disallowed == "all"):
             return  # nothing to allow or disallow, or tiktoken's default
-        # Only special tokens mean anything to the native check.
-        self._allow = Slices([] if allowed == "all" else [utf8(t) for t in allowed & special_tokens])
-        self._disallow = Slices([] if disallowed == "all" else [utf8(t) for t in disallowed & special_tokens])
+        self._allow = Slices([] if allowed == "all" else [utf8(t) for t in allowed])
+        self._disallow = Slices([] if disallowed == "all" else [utf8(t) for t in disallowed])
         policy = self._struct = ffi.new("bpekit_special_policy *")
         policy.allowed, policy.n_allowed = self._allow.array, self._allow.n
         policy.disallowed, policy.n_disallowed = self._disallow.array, self._disallow.n

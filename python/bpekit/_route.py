@@ -17,8 +17,10 @@ error. Calls on these routes have no side effects, so redoing one is safe.
 
 ``encode(enc, text, allowed_special=..., disallowed_special=...)``
     text that cannot hold a special token goes to ``encode_ordinary``; one ASCII
-    character from the table; then ``bpekit_tokenizer_encode_into`` into a scratch buffer
-    with no error object; then ``bpekit_tokenizer_encode``.
+    character from the table (neither where strings that are not special tokens are
+    disallowed: only the core's search finds those); then ``bpekit_tokenizer_encode_into``
+    into a scratch buffer with no error object; then ``bpekit_tokenizer_encode``, which
+    raises tiktoken's errors.
 
 ``count(enc, text, policy)``
     ``bpekit_tokenizer_count`` with no error object, then with one.
@@ -36,7 +38,7 @@ from __future__ import annotations
 from array import array
 from typing import TYPE_CHECKING, Any
 
-from ._errors import DisallowedSpecialTokenError, TokenizerError
+from ._errors import TokenizerError
 from ._lowlevel import ffi, lib, make_builtin, rustcall
 from ._marshal import DEFAULT_POLICY, AllowedSpecial, DisallowedSpecial, as_str, take_tokens, text_bytes, utf8
 
@@ -226,30 +228,28 @@ def encode(
         text = as_str(text)  # a subclass is read by its characters, whatever its methods say
     if disallowed_special == "all" and not allowed_special:
         policy = DEFAULT_POLICY  # tiktoken's default (what `_policy` gives it, without the call)
+        shortcuts = True
     else:
         policy = self._policy(allowed_special, disallowed_special)
-        if policy.extra:
-            self._check(text, policy)
-    if self._no_specials or (self._special_start is not None and self._special_start not in text):
-        # No special token can be in it: encode_ordinary's builtin, if any, directly.
-        fast = self._fast
-        if fast is not None:
-            try:
-                return fast(text)  # type: ignore[no-any-return]
-            except (UnicodeEncodeError, TypeError, TokenizerError):
-                pass  # as in encode_ordinary
-        return self.encode_ordinary(text)
-    if self._ascii_ids is not None and len(text) == 1 and text < "\x80" and text not in self._special_tokens:
-        return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
+        shortcuts = not policy.disallows_others  # (else the core looks for them)
+    if shortcuts:
+        if self._no_specials or (self._special_start is not None and self._special_start not in text):
+            # No special token can be in it: encode_ordinary's builtin, if any, directly.
+            fast = self._fast
+            if fast is not None:
+                try:
+                    return fast(text)  # type: ignore[no-any-return]
+                except (UnicodeEncodeError, TypeError, TokenizerError):
+                    pass  # as in encode_ordinary
+            return self.encode_ordinary(text)
+        if self._ascii_ids is not None and len(text) == 1 and text < "\x80" and text not in self._special_tokens:
+            return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
     raw = text_bytes(text)
     ids = _encode_fast(self._ptr, raw, policy.ptr)  # `policy` stays referenced meanwhile
     if ids is not None:
         return ids
     out = ffi.new("bpekit_tokens *")
-    try:
-        rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
-    except DisallowedSpecialTokenError:
-        self._disallowed_error(text, policy)
+    rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
     return take_tokens(out)
 
 

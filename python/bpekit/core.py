@@ -72,18 +72,6 @@ _CHAR_IS_PIECE = frozenset((GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE
 _POLICY_CACHE_MAX = 64
 
 
-def _raise_disallowed(token: str) -> None:
-    # tiktoken's exact message, so code that matches on it keeps working.
-    raise DisallowedSpecialTokenError(
-        f"Encountered text corresponding to disallowed special token {token!r}.\n"
-        "If you want this text to be encoded as a special token, "
-        f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
-        f"If you want this text to be encoded as normal text, disable the check for this token "
-        f"by passing `disallowed_special=(enc.special_tokens_set - {{{token!r}}})`.\n"
-        "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
-    )
-
-
 # ==== Encoding ====
 
 
@@ -327,25 +315,6 @@ class Encoding(Handle):
             self._policies[key] = policy
         return policy
 
-    def _check(self, text: str, policy: Policy) -> None:
-        """Raises tiktoken's error if `text` holds a disallowed string that is not a special
-        token (the native call checks special tokens)."""
-        for t in policy.extra:
-            if t in text:
-                self._disallowed_error(text, policy)
-
-    def _first_disallowed(self, text: str, policy: Policy) -> str | None:
-        """The disallowed string tiktoken reports for `text` (leftmost, then longest, as
-        its regex finds it), or None."""
-        allowed = self.special_tokens_set if policy.allowed == "all" else policy.allowed
-        disallowed = (self.special_tokens_set - allowed) if policy.disallowed == "all" else policy.disallowed
-        hits = [(text.find(t), -len(t), t) for t in disallowed if t in text]
-        return min(hits)[2] if hits else None
-
-    def _disallowed_error(self, text: str, policy: Policy) -> None:
-        """Raises tiktoken's error for the first disallowed string in `text`."""
-        _raise_disallowed(self._first_disallowed(text, policy) or "?")
-
     # The routes of short texts, bound as methods (see _route: a wrapper around them
     # would cost as much as a short text's native work).
     encode = _route.encode
@@ -380,16 +349,11 @@ class Encoding(Handle):
         text = as_str(text)
         raw = text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
-        if policy.extra:
-            self._check(text, policy)
         stable, completions = ffi.new("bpekit_tokens *"), ffi.new("bpekit_tokens *")
         offsets = ffi.new("bpekit_offsets *")
-        try:
-            rustcall(
-                lib.bpekit_tokenizer_encode_with_unstable, self._ptr, raw, len(raw), policy.ptr, stable, completions, offsets
-            )
-        except DisallowedSpecialTokenError:
-            self._disallowed_error(text, policy)
+        rustcall(
+            lib.bpekit_tokenizer_encode_with_unstable, self._ptr, raw, len(raw), policy.ptr, stable, completions, offsets
+        )
         try:
             ids = take_tokens(stable)
         finally:
@@ -411,13 +375,7 @@ class Encoding(Handle):
             policy = DEFAULT_POLICY
         else:
             policy = self._policy(allowed_special, disallowed_special)
-            if policy.extra:
-                self._check(text, policy)
-        try:
-            return _route.count(self, raw, policy)
-        except DisallowedSpecialTokenError:
-            self._disallowed_error(text, policy)
-            raise
+        return _route.count(self, raw, policy)
 
     def encode_to_numpy(
         self,
@@ -432,13 +390,8 @@ class Encoding(Handle):
         text = as_str(text)
         raw = text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
-        if policy.extra:
-            self._check(text, policy)
         out = ffi.new("bpekit_tokens *")
-        try:
-            rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
-        except DisallowedSpecialTokenError:
-            self._disallowed_error(text, policy)
+        rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         return take_tokens_numpy(out)
 
     def _encode_batch_flat(
@@ -454,17 +407,16 @@ class Encoding(Handle):
         if type(texts) is not list:
             texts = list(texts)
         policy = self._policy(allowed_special, disallowed_special)
-        if policy.extra:
-            for t in texts:
-                self._check(as_str(t), policy)
         slices = Slices([text_bytes(t) for t in texts])
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
         try:
             rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy.ptr, num_threads, ids, offsets)
-        except DisallowedSpecialTokenError:
-            for t in map(as_str, texts):
-                if self._first_disallowed(t, policy) is not None:
-                    self._disallowed_error(t, policy)
+        except DisallowedSpecialTokenError as e:
+            # The core names the text ("texts[i]: ..."); tiktoken's encode_batch raises
+            # the text's own error.
+            message = str(e)
+            if message.startswith("texts["):
+                e.args = (message.split("]: ", 1)[-1], *e.args[1:])
             raise
         return ids, offsets
 
