@@ -81,3 +81,19 @@ def test_other_disallowed_string_message(pair, string):
         lambda: ours.encode_batch([text], disallowed_special={string}),
     ]:
         assert message(f) == want
+
+
+@pytest.mark.parametrize("specials", [{}, {"<|end|>": 256}], ids=["no specials", "specials"])
+@pytest.mark.parametrize("text, string", [("a", "a"), ("x", "x"), ("say yes", "yes"), ("é", "é"), ("ab", "")])
+def test_other_strings_are_found_on_every_route(specials, text, string):
+    """Text with no special-token text in it takes shortcuts past the core (one ASCII
+    character, encode_ordinary); a disallowed string that is not a special token is
+    still found there, as tiktoken finds it."""
+    ranks = {bytes([b]): b for b in range(256)}
+    ours = bpekit.Encoding("bytes", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens=specials)
+    tk = tiktoken.Encoding("bytes", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens=specials)
+    for kwargs in ({"disallowed_special": {string}}, {"allowed_special": "all", "disallowed_special": {string}}):
+        want = message(lambda: tk.encode(text, **kwargs))
+        assert message(lambda: ours.encode(text, **kwargs)) == want
+        assert message(lambda: ours.count(text, **kwargs)) == want
+    assert ours.encode(text, disallowed_special={string + "zz"}) == tk.encode(text, disallowed_special={string + "zz"})
