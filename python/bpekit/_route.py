@@ -22,7 +22,7 @@ error. Calls on these routes have no side effects, so redoing one is safe.
     into a scratch buffer with no error object; then ``bpekit_tokenizer_encode``, which
     raises tiktoken's errors.
 
-``count(enc, text, policy)``
+``count(enc, raw, policy)``
     ``bpekit_tokenizer_count`` with no error object, then with one.
 
 ``encode_ordinary`` and ``encode`` *are* the ``Encoding`` methods (``core`` binds them in
@@ -213,11 +213,11 @@ def encode(
 ) -> list[int]:
     """Encodes ``text`` to token ids, with tiktoken's special-token rules.
 
-    Special-token text in ``allowed_special`` becomes its special id; text of a
-    token in ``disallowed_special`` (by default every special token not allowed)
-    raises ``ValueError``, because silently encoding, say, ``<|endoftext|>`` from
-    user input as a control token is a classic prompt-injection bug; anything else
-    is ordinary text.
+    Special-token text in ``allowed_special`` becomes its special id; text in
+    ``disallowed_special`` (by default every special token not allowed; other strings
+    may be given too) raises ``ValueError`` with tiktoken's message, because silently
+    encoding, say, ``<|endoftext|>`` from user input as a control token is a classic
+    prompt-injection bug; anything else is ordinary text.
 
     >>> import bpekit
     >>> enc = bpekit.train(["hello world"], vocab_size=260, special_tokens=["<|eos|>"])
