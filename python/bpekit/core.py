@@ -38,7 +38,7 @@ from ._marshal import (
     text_bytes,
     utf8,
 )
-from ._train import Trainer, train  # (re-exported: bpekit.core keeps its names)
+from ._train import Trainer, train  # (bpekit.core's names, as TextLike)
 
 if TYPE_CHECKING:
     import numpy as np
