@@ -18,7 +18,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name '*.rs' -o -name '*.py') include/bpekit.h setup.py pyproject.toml
+$(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name '*.rs' -o -name '*.py') include/bpekit.h include/bpekit_host.h setup.py pyproject.toml
 	$(VENV)/bin/pip install -q .
 	touch $@
 
@@ -83,8 +83,11 @@ fuzz-libfuzzer:
 test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=6
 
+## header: regenerate both committed headers: include/bpekit.h (the ABI, all of core/src/capi
+## but capi/host) and include/bpekit_host.h (capi/host alone, outside the ABI promise)
 header: tools
 	cd core && cbindgen --config cbindgen.toml --crate bpekit --output ../include/bpekit.h
+	cd core && cbindgen --quiet --config cbindgen_host.toml --output ../include/bpekit_host.h src/capi/host/mod.rs
 
 check-header: tools
 	bash ci/check_header.sh

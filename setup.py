@@ -2,8 +2,9 @@
 
 Why a small hook of our own rather than maturin's ``bindings = "cffi"``: maturin
 regenerates the header with its own embedded cbindgen and writes its own loader, so the
-wheel would not be built from the committed, CI-checked ``include/bpekit.h``. Here the
-wheel contains exactly that header's declarations (through ``python/build_ffi.py``),
+wheel would not be built from the committed, CI-checked headers (``include/bpekit.h``
+and ``include/bpekit_host.h``). Here the wheel contains exactly those headers'
+declarations (through ``python/build_ffi.py``),
 the cdylib cargo built, and our own loader. Because nothing links against libpython,
 the wheel is tagged ``py3-none-<platform>``: one wheel per platform for every Python.
 """
@@ -49,7 +50,7 @@ def build_native(package_dir: Path) -> None:
     native = package_dir / "_native"
     native.mkdir(parents=True, exist_ok=True)
     shutil.copy2(lib, native / lib.name)
-    build_ffi.emit_ffi_module(ROOT / "include" / "bpekit.h", package_dir / "_ffi.py")
+    build_ffi.emit_ffi_module(build_ffi.header_paths(ROOT / "include"), package_dir / "_ffi.py")
 
 
 class build_py(_build_py):

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Checks the dynamic symbols of the bpekit shared library against the C header:
+# Checks the dynamic symbols of the bpekit shared library against the C headers,
+# include/bpekit.h (the ABI) and include/bpekit_host.h (host-only calls, outside the ABI
+# promise):
 #   1. every defined dynamic symbol is named bpekit_* (no Rust or dependency symbols leak);
-#   2. every function declared in the header is exported;
-#   3. every exported bpekit_* symbol is declared in the header;
-#   4. (ELF) the SONAME is libbpekit.so.<BPEKIT_ABI_VERSION of the header>.
+#   2. every function declared in a header is exported;
+#   3. every exported bpekit_* symbol is declared in exactly one of the two headers;
+#   4. (ELF) the SONAME is libbpekit.so.<BPEKIT_ABI_VERSION of bpekit.h>.
 #
-# Usage: ci/check_symbols.sh [LIBRARY [HEADER]]
-#   LIBRARY defaults to target/release/libbpekit.so, HEADER to include/bpekit.h (both
-#   relative to the repository root). Exits 1 and lists the offenders on failure.
+# Usage: ci/check_symbols.sh [LIBRARY [HEADER [HOST_HEADER]]]
+#   LIBRARY defaults to target/release/libbpekit.so, the headers to include/bpekit.h and
+#   include/bpekit_host.h (all relative to the repository root). Exits 1 and lists the
+#   offenders on failure.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 lib=${1:-$root/target/release/libbpekit.so}
 header=${2:-$root/include/bpekit.h}
+host_header=${3:-$root/include/bpekit_host.h}
 
-for f in "$lib" "$header"; do
+for f in "$lib" "$header" "$host_header"; do
     if [ ! -f "$f" ]; then
         echo "check_symbols: $f: no such file" >&2
         exit 1
@@ -35,27 +39,36 @@ if [ ! -s "$tmp/exported" ]; then
     exit 1
 fi
 
-# ---- Functions declared in the header ----
+# ---- Functions declared in the headers ----
 # Comments are removed first, so names mentioned in documentation do not count; what is
 # left is declarations, and a function declaration is an identifier followed by "(".
 # Global variables (cbindgen writes `extern const T name;`) count as declared too.
-awk -f "$(dirname "$0")/strip_c_comments.awk" "$header" >"$tmp/code"
-{
-    grep -v '^[[:space:]]*#' "$tmp/code" | grep -o 'bpekit_[A-Za-z0-9_]*[[:space:]]*(' |
-        sed 's/[[:space:]]*($//' || true
-    grep '^[[:space:]]*extern[[:space:]]' "$tmp/code" |
-        grep -o 'bpekit_[A-Za-z0-9_]*[][[:space:]0-9]*;' | sed 's/[][[:space:]0-9]*;$//' || true
-} | LC_ALL=C sort -u >"$tmp/declared"
-if [ ! -s "$tmp/declared" ]; then
-    echo "check_symbols: $header declares no bpekit_* functions" >&2
-    exit 1
-fi
+declared() { # declared HEADER: its bpekit_* functions and globals, one a line, sorted
+    awk -f "$(dirname "$0")/strip_c_comments.awk" "$1" >"$tmp/code"
+    {
+        grep -v '^[[:space:]]*#' "$tmp/code" | grep -o 'bpekit_[A-Za-z0-9_]*[[:space:]]*(' |
+            sed 's/[[:space:]]*($//' || true
+        grep '^[[:space:]]*extern[[:space:]]' "$tmp/code" |
+            grep -o 'bpekit_[A-Za-z0-9_]*[][[:space:]0-9]*;' | sed 's/[][[:space:]0-9]*;$//' || true
+    } | LC_ALL=C sort -u
+}
+declared "$header" >"$tmp/declared.main"
+declared "$host_header" >"$tmp/declared.host"
+for f in "$tmp/declared.main" "$tmp/declared.host"; do
+    if [ ! -s "$f" ]; then
+        echo "check_symbols: $([ "$f" = "$tmp/declared.main" ] && echo "$header" || echo "$host_header")" \
+            "declares no bpekit_* functions" >&2
+        exit 1
+    fi
+done
+LC_ALL=C sort -u "$tmp/declared.main" "$tmp/declared.host" >"$tmp/declared"
 
 # ---- Compare ----
 status=0
 grep -v '^bpekit_' "$tmp/exported" >"$tmp/foreign" || true
 LC_ALL=C comm -23 "$tmp/declared" "$tmp/exported" >"$tmp/missing"
 grep '^bpekit_' "$tmp/exported" | LC_ALL=C comm -13 "$tmp/declared" - >"$tmp/undeclared" || true
+LC_ALL=C comm -12 "$tmp/declared.main" "$tmp/declared.host" >"$tmp/twice"
 
 report() { # report FILE MESSAGE
     if [ -s "$1" ]; then
@@ -65,8 +78,9 @@ report() { # report FILE MESSAGE
     fi
 }
 report "$tmp/foreign" "$lib exports symbols not named bpekit_*"
-report "$tmp/missing" "functions declared in $header but not exported by $lib"
-report "$tmp/undeclared" "symbols exported by $lib but not declared in $header"
+report "$tmp/missing" "functions declared in the headers but not exported by $lib"
+report "$tmp/undeclared" "symbols exported by $lib but declared in neither $header nor $host_header"
+report "$tmp/twice" "functions declared in both $header and $host_header"
 
 # ---- SONAME ----
 abi=$(sed -n 's/^#define BPEKIT_ABI_VERSION \([0-9]*\).*/\1/p' "$header")
@@ -78,6 +92,7 @@ fi
 
 if [ "$status" -eq 0 ]; then
     echo "check_symbols: ok: $lib exports exactly the" \
-        "$(wc -l <"$tmp/declared") functions of $header, SONAME $soname"
+        "$(wc -l <"$tmp/declared.main") functions of $(basename "$header") and the" \
+        "$(wc -l <"$tmp/declared.host") of $(basename "$host_header"), SONAME $soname"
 fi
 exit "$status"

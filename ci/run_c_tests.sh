@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the library and the C programs (the examples and the C ABI tests), then runs them
-# three ways: plainly, under valgrind, and (the tests) built with ASan + UBSan.
+# Builds the library and the C programs (the examples and the C ABI tests, test_capi), then
+# runs them three ways: plainly, under valgrind, and (the tests) built with ASan + UBSan.
 #
 # Usage: ci/run_c_tests.sh
 #   CC selects the compiler (default cc; may include a launcher, e.g. "ccache cc").
@@ -40,15 +40,25 @@ for src in bindings/c/examples/*.c; do
     "${cc[@]}" "${warn[@]}" "$src" "${link[@]}" -o "$build/$name"
     examples+=("$build/$name")
 done
-"${cc[@]}" "${warn[@]}" -pthread tests/c/test_capi.c "${link[@]}" -o "$build/test_capi"
-"${cc[@]}" "${warn[@]}" "${sanitize[@]}" -pthread tests/c/test_capi.c "${link[@]}" \
-    -o "$build/test_capi_asan"
-"${cc[@]}" "${warn[@]}" tests/c/test_adversarial.c "${link[@]}" -o "$build/test_adversarial"
-"${cc[@]}" "${warn[@]}" "${sanitize[@]}" tests/c/test_adversarial.c "${link[@]}" -o "$build/test_adversarial_asan"
+# test_capi: the shared harness and one file per area (tests/c/harness.h); every
+# tests/c/test_<area>.c is a suite, and must be listed in harness.c's suite table, or its
+# tests would never run.
+capi=(tests/c/harness.c)
+for src in tests/c/test_*.c; do
+    area=$(basename "$src" .c)
+    area=${area#test_}
+    if ! grep -q "{\"$area\", ${area}_tests}" tests/c/harness.c; then
+        echo "run_c_tests: $src: suite ${area}_tests is not listed in tests/c/harness.c" >&2
+        exit 1
+    fi
+    capi+=("$src")
+done
+"${cc[@]}" "${warn[@]}" -pthread "${capi[@]}" "${link[@]}" -o "$build/test_capi"
+"${cc[@]}" "${warn[@]}" "${sanitize[@]}" -pthread "${capi[@]}" "${link[@]}" -o "$build/test_capi_asan"
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 # ---- Plain ----
-for prog in "${examples[@]}" "$build/test_capi" "$build/test_adversarial"; do
+for prog in "${examples[@]}" "$build/test_capi"; do
     step "$(basename "$prog")" "$prog"
 done
 
@@ -64,7 +74,7 @@ done
 # children's verdicts through pipes or their own checks).
 if command -v valgrind >/dev/null; then
     vg=(valgrind -q --child-silent-after-fork=yes --leak-check=full --error-exitcode=1 --suppressions="$root/ci/valgrind.supp")
-    for prog in "${examples[@]}" "$build/test_capi" "$build/test_adversarial"; do
+    for prog in "${examples[@]}" "$build/test_capi"; do
         step "valgrind $(basename "$prog")" "${vg[@]}" "$prog"
     done
 else
@@ -77,8 +87,6 @@ fi
 # makes (it intercepts malloc/free) and LeakSanitizer checks for leaks at exit.
 step "asan+ubsan test_capi" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "$build/test_capi_asan"
-step "asan+ubsan test_adversarial" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    "$build/test_adversarial_asan"
 
 # ---- Summary ----
 if ((${#failed[@]})); then

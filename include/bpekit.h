@@ -2,19 +2,16 @@
  * bpekit.h: the C API of bpekit, a byte-level BPE tokenizer (train, encode, decode).
  *
  * Naming     Functions are bpekit_<object>_<verb>, types bpekit_<object>, constants BPEKIT_*.
- *            Inputs are (pointer, length) pairs, not NUL-terminated strings (two
- *            exceptions, for bindings that pay per argument:
- *            bpekit_tokenizer_encode_ordinary_cstr and _packed); text inputs must be
- *            UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with length 0 is an
- *            empty input.
+ *            Inputs are (pointer, length) pairs, not NUL-terminated strings; text
+ *            inputs must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with
+ *            length 0 is an empty input.
  * Ownership  Handles (bpekit_trainer, bpekit_tokenizer) and errors are created by bpekit,
  *            owned by the caller, and released with their own _free function, which
  *            accepts NULL. Output buffers (bpekit_tokens, bpekit_bytes) are structs the
  *            caller puts on its stack and bpekit fills; release each with
  *            bpekit_tokens_free / bpekit_bytes_free (never libc free()), which zeroes it so
  *            a second free is harmless. Borrowed outputs say how long they live.
- *            bpekit never keeps a pointer to an input after a call returns (one
- *            exception: bpekit_python_encoder, for the Python binding).
+ *            bpekit never keeps a pointer to an input after a call returns.
  * Errors     Fallible functions return bpekit_status: BPEKIT_OK (0) or a BPEKIT_ERR_* code
  *            (new codes may be added; treat unknown ones as generic failures). Their last
  *            argument, bpekit_error **err, may be NULL; otherwise it receives NULL on
@@ -70,11 +67,6 @@
  * The most threads a batch call may ask for.
  */
 #define BPEKIT_MAX_THREADS 1024
-
-/**
- * The largest id `bpekit_tokenizer_encode_ordinary_packed` can return, `2^20 - 2`.
- */
-#define BPEKIT_PACKED_MAX_ID 1048574
 
 /**
  * Major version of bpekit (the header's copy; a test checks it against Cargo.toml).
@@ -167,87 +159,6 @@ typedef struct bpekit_offsets {
 typedef int32_t bpekit_status;
 
 /**
- * The CPython C API functions `bpekit_python_encoder` uses, by address: each member is
- * the function of the same name (`PyUnicode_AsUTF8AndSize`, `PyList_New`, ...) of the
- * running interpreter. Objects are `PyObject *`, written `void *`; `ptrdiff_t` is
- * `Py_ssize_t`. `size` must be `sizeof(bpekit_python_api)`.
- */
-typedef struct bpekit_python_api {
-    /**
-     * `sizeof(bpekit_python_api)`.
-     */
-    size_t size;
-    /**
-     * `PyUnicode_AsUTF8AndSize`.
-     */
-    const char *(*unicode_as_utf8_and_size)(void*, ptrdiff_t*);
-    /**
-     * `PyUnicode_GetLength`.
-     */
-    ptrdiff_t (*unicode_get_length)(void*);
-    /**
-     * `PyUnicode_AsUTF8String`.
-     */
-    void *(*unicode_as_utf8_string)(void*);
-    /**
-     * `PyBytes_AsStringAndSize`.
-     */
-    int (*bytes_as_string_and_size)(void*, char**, ptrdiff_t*);
-    /**
-     * `PyList_New`.
-     */
-    void *(*list_new)(ptrdiff_t);
-    /**
-     * `PyList_SetItem`.
-     */
-    int (*list_set_item)(void*, ptrdiff_t, void*);
-    /**
-     * `PyList_Append`.
-     */
-    int (*list_append)(void*, void*);
-    /**
-     * `PyLong_FromUnsignedLong`.
-     */
-    void *(*long_from_unsigned_long)(unsigned long);
-    /**
-     * `PyCFunction_NewEx` (its first argument is a `PyMethodDef *`).
-     */
-    void *(*cfunction_new_ex)(void*, void*, void*);
-    /**
-     * `PyCapsule_New`.
-     */
-    void *(*capsule_new)(void*, const char*, void(*)(void*));
-    /**
-     * `PyCapsule_GetPointer`.
-     */
-    void *(*capsule_get_pointer)(void*, const char*);
-    /**
-     * `Py_IncRef`.
-     */
-    void (*inc_ref)(void*);
-    /**
-     * `Py_DecRef`.
-     */
-    void (*dec_ref)(void*);
-    /**
-     * `PyErr_SetString`.
-     */
-    void (*err_set_string)(void*, const char*);
-    /**
-     * `PyEval_SaveThread`.
-     */
-    void *(*eval_save_thread)(void);
-    /**
-     * `PyEval_RestoreThread`.
-     */
-    void (*eval_restore_thread)(void*);
-    /**
-     * `PyGILState_Check`.
-     */
-    int (*gil_state_check)(void);
-} bpekit_python_api;
-
-/**
  * A borrowed byte string passed in by the caller (for batch inputs). bpekit copies
  * what it needs before the call returns. `data` may be NULL when `len` is 0.
  */
@@ -261,20 +172,6 @@ typedef struct bpekit_slice {
      */
     size_t len;
 } bpekit_slice;
-
-/**
- * A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
- */
-typedef struct bpekit_special_token {
-    /**
-     * The token's text (UTF-8, not NUL-terminated).
-     */
-    struct bpekit_slice text;
-    /**
-     * Its id; must not be a rank of the ranks table.
-     */
-    uint32_t id;
-} bpekit_special_token;
 
 /**
  * How an encode call treats special-token text (tiktoken's `allowed_special` and
@@ -304,6 +201,20 @@ typedef struct bpekit_special_policy {
      */
     uint32_t flags;
 } bpekit_special_policy;
+
+/**
+ * A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
+ */
+typedef struct bpekit_special_token {
+    /**
+     * The token's text (UTF-8, not NUL-terminated).
+     */
+    struct bpekit_slice text;
+    /**
+     * Its id; must not be a rank of the ranks table.
+     */
+    uint32_t id;
+} bpekit_special_token;
 
 /**
  * A snapshot of a trainer's progress.
@@ -420,6 +331,25 @@ void bpekit_bytes_free(struct bpekit_bytes *b);
 void bpekit_offsets_free(struct bpekit_offsets *o);
 
 /**
+ * Encodes `len` bytes of UTF-8 text for completion (tiktoken's `encode_with_unstable`),
+ * under `policy` as `bpekit_tokenizer_encode` does (NULL: nothing allowed, every
+ * special token disallowed).
+ *
+ * On success `*stable` holds the ids that no continuation of the text can change (a
+ * prefix of what `bpekit_tokenizer_encode` gives), and `*completions` with `*offsets`
+ * holds every id sequence the rest of the text could start with once more text
+ * follows, sorted and distinct: `n + 1` offsets for `n` sequences, sequence `i` being
+ * `completions.ids[offsets[i] .. offsets[i + 1]]`. Empty text, or text ending in an
+ * allowed special token, gives no sequences (one offset, 0). All three are owned by
+ * the caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
+ * none is touched. Errors: as `bpekit_tokenizer_encode`.
+ * The search is brute force, as in tiktoken: it costs far more than an encode. The
+ * first call on a tokenizer sorts its ranks into a table (4 bytes per rank), kept for
+ * the 4 tokenizers used most recently.
+ */
+bpekit_status bpekit_tokenizer_encode_with_unstable(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *stable, struct bpekit_tokens *completions, struct bpekit_offsets *offsets, struct bpekit_error **err);
+
+/**
  * Returns the name of a status code (`"BPEKIT_ERR_IO"` for `BPEKIT_ERR_IO`), or
  * `"BPEKIT_ERR_UNKNOWN"` for a code this library does not know (a newer library's).
  *
@@ -446,28 +376,6 @@ const char *bpekit_error_message(const struct bpekit_error *e);
  * Releases an error. `bpekit_error_free(NULL)` does nothing.
  */
 void bpekit_error_free(struct bpekit_error *e);
-
-/**
- * Makes a CPython builtin function `f(text: str) -> list[int]` that ordinary-encodes
- * with `tok`, for the Python binding (other hosts have no use for it), and appends it
- * to the list `out_list`. Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
- * releases it).
- *
- * `api` holds the interpreter's C API functions (every call in a process must pass the
- * same ones). `keepalive` is the Python object that owns `tok`; the builtin holds a
- * reference to it, so `tok` lives as long as the builtin (the one exception to "bpekit
- * never keeps a pointer to an input"). `error_type` is the exception class the builtin
- * raises for internal errors. The builtin raises `TypeError` for a non-str and
- * `UnicodeEncodeError` for a str with lone surrogates (the caller handles both), and
- * releases the GIL while it encodes a long text.
- *
- * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
- * NULL member, or other functions than the first call's, if the calling thread does
- * not hold the GIL (checked before any object is touched, with `PyGILState_Check`: a
- * call through cffi), or if
- * a CPython call failed (its exception is then set, and `out_list` unchanged).
- */
-bpekit_status bpekit_python_encoder(const struct bpekit_python_api *api, const struct bpekit_tokenizer *tok, void *keepalive, void *error_type, void *out_list, struct bpekit_error **err);
 
 /**
  * Creates a tokenizer from ranks in tiktoken's `.tiktoken` format
@@ -523,41 +431,6 @@ bpekit_status bpekit_tokenizer_encode(const struct bpekit_tokenizer *tok, const 
  * `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary.
  */
 bpekit_status bpekit_tokenizer_encode_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, uint32_t *out, size_t cap, size_t *out_len, struct bpekit_error **err);
-
-/**
- * The leanest encode, for bindings where each call argument costs time (cffi's ABI
- * mode, say): `bpekit_tokenizer_encode_ordinary` into a buffer the caller owns, with
- * no error object. Returns the number of ids written to `out` (room for `cap`; `cap >=
- * len` always suffices), or a negated status: `-BPEKIT_ERR_BUFFER_TOO_SMALL` if they
- * do not fit, `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ... For the error's
- * message, call `bpekit_tokenizer_encode_ordinary`. On error `out` is untouched.
- */
-int64_t bpekit_tokenizer_encode_ordinary_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, uint32_t *out, size_t cap);
-
-/**
- * `bpekit_tokenizer_encode_ordinary_into` for a NUL-terminated `text`, with three
- * arguments: `out` must have room for as many ids as `text` has bytes (before the
- * NUL), which always suffices, since no byte becomes more than one id. Returns the
- * number of ids, or a negated status as `bpekit_tokenizer_encode_ordinary_into`.
- * Text with a NUL byte in it needs the other call.
- */
-int64_t bpekit_tokenizer_encode_ordinary_cstr(const struct bpekit_tokenizer *tok, const char *text, uint32_t *out);
-
-/**
- * The leanest encode of a short text, for bindings where each argument and each
- * output buffer costs time (cffi's ABI mode, say): `bpekit_tokenizer_encode_ordinary`
- * of the NUL-terminated `text`, with its ids returned in the result itself.
- *
- * If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result holds
- * them in 20-bit fields, first id most significant and plus one: 0 for an empty text,
- * `id0 + 1` for one id (below `2^20`), `(id0 + 1) << 20 | id1` for two (below `2^40`),
- * `(id0 + 1) << 40 | id1 << 20 | id2` for three (below `2^60`). (So the count shows in
- * the magnitude, and a host unpacks two ids with three integer operations.) Otherwise
- * it is a negated status:
- * `-BPEKIT_ERR_BUFFER_TOO_SMALL` if the ids do not fit (encode with another call),
- * `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ...
- */
-int64_t bpekit_tokenizer_encode_ordinary_packed(const struct bpekit_tokenizer *tok, const char *text);
 
 /**
  * Counts the tokens `bpekit_tokenizer_encode` would give, without building them:
@@ -810,25 +683,6 @@ bpekit_status bpekit_trainer_add_counts(struct bpekit_trainer *t, const uint8_t 
  * Releases a trainer. `bpekit_trainer_free(NULL)` does nothing.
  */
 void bpekit_trainer_free(struct bpekit_trainer *t);
-
-/**
- * Encodes `len` bytes of UTF-8 text for completion (tiktoken's `encode_with_unstable`),
- * under `policy` as `bpekit_tokenizer_encode` does (NULL: nothing allowed, every
- * special token disallowed).
- *
- * On success `*stable` holds the ids that no continuation of the text can change (a
- * prefix of what `bpekit_tokenizer_encode` gives), and `*completions` with `*offsets`
- * holds every id sequence the rest of the text could start with once more text
- * follows, sorted and distinct: `n + 1` offsets for `n` sequences, sequence `i` being
- * `completions.ids[offsets[i] .. offsets[i + 1]]`. Empty text, or text ending in an
- * allowed special token, gives no sequences (one offset, 0). All three are owned by
- * the caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
- * none is touched. Errors: as `bpekit_tokenizer_encode`.
- * The search is brute force, as in tiktoken: it costs far more than an encode. The
- * first call on a tokenizer sorts its ranks into a table (4 bytes per rank), kept for
- * the 4 tokenizers used most recently.
- */
-bpekit_status bpekit_tokenizer_encode_with_unstable(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *stable, struct bpekit_tokens *completions, struct bpekit_offsets *offsets, struct bpekit_error **err);
 
 /**
  * Returns the library version, e.g. `"0.1.0"`: a static NUL-terminated string; do not free it.

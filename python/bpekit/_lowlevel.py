@@ -115,10 +115,11 @@ class Handle:
 # GIL keep the cffi path; BPEKIT_PYTHON_BUILTIN=0 turns the builtin off. _route decides
 # when the builtin is tried.
 
-#: The host-only export that makes the builtin, and the type of its API table: the one
-#: place the package spells them (the other host-only calls are in _route).
-PYTHON_ENCODER = "bpekit_python_encoder"
-PYTHON_API = "bpekit_python_api"
+#: The host-only export that makes the builtin, and the type of its API table
+#: (bpekit_host.h): the one place the package spells them (the other host-only calls
+#: are in _route).
+PYTHON_ENCODER = "bpekit_host_python_encoder"
+PYTHON_API = "bpekit_host_python_api"
 
 #: PYTHON_API member -> CPython C API function
 _API_FUNCTIONS = {

@@ -30,7 +30,8 @@ the class): one more Python call would cost as much as a short text's native wor
 The state they read lives on the Encoding and is made by :func:`prepare`.
 
 This module and ``_lowlevel`` (the builtin's set-up) are the only places that name
-the host-only part of the C API (the packed and C-string calls, ``PACKED_*``).
+the host-only part of the C API (``include/bpekit_host.h``: the packed and C-string
+calls and their constants, outside the ABI promise).
 """
 
 from __future__ import annotations
@@ -45,21 +46,21 @@ from ._marshal import DEFAULT_POLICY, AllowedSpecial, DisallowedSpecial, as_str,
 if TYPE_CHECKING:
     from .core import Encoding
 
-# ==== Host-only calls ====
+# ==== Host-only calls (include/bpekit_host.h) ====
 
 # 3 arguments, any length: the ids go into a buffer with room for one per byte.
-_encode_ordinary_cstr = lib.bpekit_tokenizer_encode_ordinary_cstr
+_encode_ordinary_cstr = lib.bpekit_host_encode_ordinary_cstr
 # 2 arguments and the ids in the result: the cheapest call, for texts of at most
 # PACKED_TEXT_MAX bytes, which nearly always give at most the 3 ids it can return.
-_encode_ordinary_packed = lib.bpekit_tokenizer_encode_ordinary_packed
+_encode_ordinary_packed = lib.bpekit_host_encode_ordinary_packed
 #: the largest id the packed call returns (a larger one makes it refuse)
-PACKED_MAX_ID: int = lib.BPEKIT_PACKED_MAX_ID
+PACKED_MAX_ID: int = lib.BPEKIT_HOST_PACKED_MAX_ID
 #: the longest text (in UTF-8 bytes) sent to the packed call
 PACKED_TEXT_MAX = 8
 
 # The packed result holds up to 3 ids in fields of _BITS bits, the first most significant
-# and plus one (see the header): below _ONE it is one id, below _TWO two, else three.
-_BITS: int = PACKED_MAX_ID.bit_length()
+# and plus one (see bpekit_host.h): below _ONE it is one id, below _TWO two, else three.
+_BITS: int = lib.BPEKIT_HOST_PACKED_ID_BITS
 _MASK = (1 << _BITS) - 1
 _ONE = 1 << _BITS
 _TWO = 1 << 2 * _BITS

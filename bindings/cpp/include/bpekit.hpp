@@ -1,28 +1,39 @@
 /*
  * bpekit.hpp: header-only C++17 wrapper over the bpekit C API (bpekit.h).
  *
- * Errors     Every fallible call throws bpekit::Error, a std::runtime_error whose code()
- *            is the BPEKIT_ERR_* status and whose what() is bpekit's message. No function
- *            of this wrapper reports failure any other way, and none returns a status.
- *            Infallible C getters (VocabSize) keep the C fallback instead of throwing.
- * Ownership  Trainer and Tokenizer are move-only. Each owns its C handle through a
+ * Names      Every class, method and free function is snake_case, as in the C++ standard
+ *            library. A method is named as the C function it wraps, without the
+ *            bpekit_<object>_ prefix (tokenizer::encode wraps bpekit_tokenizer_encode);
+ *            constructors and special_tokens() gather several C calls. Every function
+ *            of bpekit.h is reachable (tests/cpp/test_header.cpp lists which member
+ *            wraps which), except bpekit_python_encoder and the
+ *            bpekit_tokenizer_encode_ordinary_* calls, which exist for the Python binding.
+ * Errors     Every fallible call throws bpekit::error, a std::runtime_error whose code()
+ *            is a bpekit::errc (its values are the BPEKIT_ERR_* constants of bpekit.h) and
+ *            whose what() is bpekit's message. No function of this wrapper reports
+ *            failure any other way, and none returns a status. Infallible C getters
+ *            (vocab_size, texts, bytes) keep the C fallback instead of throwing. Codes
+ *            are named by the library (bpekit_status_name); this header lists no numbers.
+ * Ownership  trainer and tokenizer are move-only. Each owns its C handle through a
  *            std::unique_ptr whose deleter calls bpekit_trainer_free / bpekit_tokenizer_free.
- *            A moved-from object (and a default-constructed Tokenizer) is empty: it is
+ *            A moved-from object (and a default-constructed tokenizer) is empty: it is
  *            destructible and assignable, converts to false, and its fallible methods throw
- *            Error with code BPEKIT_ERR_NULL_ARG. Every C output buffer and error is released
+ *            error with code errc::null_arg. Every C output buffer and error is released
  *            on every path, including exceptions. Results are copied into std::vector /
- *            std::string; only TokenBytes() and Pattern() borrow (see each).
- * Inputs     std::string_view text must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8); it may
+ *            std::string; only token_bytes(), pattern() and named_pattern() borrow (see each).
+ * Inputs     std::string_view text must be UTF-8 (else errc::invalid_utf8); it may
  *            contain NULs. bpekit keeps no pointer to any input after a call returns.
- * Threads    As in bpekit.h: const Tokenizer methods may run concurrently on one Tokenizer.
- *            Non-const Trainer methods need exclusive access; Trainer::progress() may run on
- *            another thread during feed/feed_batch/finish. Errors may cross threads.
- * Versions   CheckAbi() compares the loaded library with the header (bpekit_abi_version()
- *            against BPEKIT_ABI_VERSION) and throws on a mismatch. Trainer's constructor and
- *            Tokenizer::FromTiktoken call it once per process, so a mismatched library
+ * Threads    As in bpekit.h: const tokenizer methods may run concurrently on one tokenizer.
+ *            Non-const trainer methods need exclusive access; trainer::progress(), texts()
+ *            and bytes() may run on another thread during feed/feed_batch/finish. Errors
+ *            may cross threads.
+ * Versions   check_abi() compares the loaded library with the header (bpekit_abi_version()
+ *            against BPEKIT_ABI_VERSION) and throws on a mismatch. Every constructor of a
+ *            trainer or tokenizer calls it once per process, so a mismatched library
  *            fails before any handle is made.
- * Needs      C++17 (std::string_view, std::optional); C++20 adds std::span overloads.
- *            Link with libbpekit (CMake target bpekit::bpekit, or pkg-config bpekit).
+ * Needs      C++17 (std::string_view, std::optional, std::filesystem); C++20 adds
+ *            std::span overloads. Link with libbpekit (CMake target bpekit::bpekit, or
+ *            pkg-config bpekit).
  */
 
 #ifndef BPEKIT_HPP
@@ -34,6 +45,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -53,23 +65,51 @@ namespace bpekit {
 
 // ==== Errors ====
 
-/// A failed bpekit call: code() is the BPEKIT_ERR_* status, what() is bpekit's message.
+/// The failure codes of bpekit.h, by name; each value is the C constant. An error may
+/// carry a code this header does not name (a newer library's): errc holds any
+/// bpekit_status, and status_name() names it as the library does.
+enum class errc : bpekit_status {
+    null_arg = BPEKIT_ERR_NULL_ARG,
+    invalid_arg = BPEKIT_ERR_INVALID_ARG,
+    invalid_utf8 = BPEKIT_ERR_INVALID_UTF8,
+    unknown_token = BPEKIT_ERR_UNKNOWN_TOKEN,
+    disallowed_special = BPEKIT_ERR_DISALLOWED_SPECIAL,
+    bad_pattern = BPEKIT_ERR_BAD_PATTERN,
+    bad_ranks = BPEKIT_ERR_BAD_RANKS,
+    buffer_too_small = BPEKIT_ERR_BUFFER_TOO_SMALL,
+    panic = BPEKIT_ERR_PANIC,
+    bad_format = BPEKIT_ERR_BAD_FORMAT,
+    io = BPEKIT_ERR_IO,
+};
+
+/// Every errc above, for code that iterates over them (tests/cpp checks that each
+/// BPEKIT_ERR_* of bpekit.h is here).
+inline constexpr errc all_errcs[] = {
+    errc::null_arg,      errc::invalid_arg,        errc::invalid_utf8,
+    errc::unknown_token, errc::disallowed_special, errc::bad_pattern,
+    errc::bad_ranks,     errc::buffer_too_small,   errc::panic,
+    errc::bad_format,    errc::io,
+};
+
+/// The name of a status code, from the library's own table (bpekit_status_name):
+/// "BPEKIT_ERR_IO" for BPEKIT_ERR_IO, "BPEKIT_OK" for 0, "BPEKIT_ERR_UNKNOWN" for a code
+/// the library does not know. Static; never freed.
+inline const char *status_name(bpekit_status code) noexcept { return bpekit_status_name(code); }
+inline const char *status_name(errc code) noexcept { return bpekit_status_name(static_cast<bpekit_status>(code)); }
+
+/// A failed bpekit call: code() is the errc, what() is bpekit's message.
 /// New codes may appear in later versions; treat unknown codes as generic failures.
-class Error : public std::runtime_error {
+class error : public std::runtime_error {
 public:
-    Error(bpekit_status code, const std::string &message)
-        : std::runtime_error(message), code_(code) {}
+    error(bpekit_status code, const std::string &message) : std::runtime_error(message), code_(code) {}
+    error(errc code, const std::string &message) : error(static_cast<bpekit_status>(code), message) {}
 
-    /// The BPEKIT_ERR_* code.
-    bpekit_status code() const noexcept { return code_; }
-
-    /// The code's name, e.g. "BPEKIT_ERR_UNKNOWN_TOKEN"; "BPEKIT_ERR_UNKNOWN" for codes
-    /// this header does not know.
-    const char *code_name() const noexcept { return CodeName(code_); }
-
-    /// The code's name (`"BPEKIT_ERR_IO"`), from the library's own table
-    /// (`bpekit_status_name`); `"BPEKIT_ERR_UNKNOWN"` for a code it does not know.
-    static const char *CodeName(bpekit_status code) noexcept { return bpekit_status_name(code); }
+    /// The code, comparable with errc's names (e.g. `e.code() == bpekit::errc::io`).
+    errc code() const noexcept { return static_cast<errc>(code_); }
+    /// The code as the C status (a BPEKIT_ERR_* value).
+    bpekit_status status() const noexcept { return code_; }
+    /// The code's name, e.g. "BPEKIT_ERR_UNKNOWN_TOKEN" (see status_name).
+    const char *code_name() const noexcept { return status_name(code_); }
 
 private:
     bpekit_status code_;
@@ -77,76 +117,102 @@ private:
 
 namespace detail {
 
-struct ErrorFree {
+struct error_free {
     void operator()(bpekit_error *e) const noexcept { bpekit_error_free(e); }
 };
-struct TrainerFree {
+struct trainer_free {
     void operator()(bpekit_trainer *t) const noexcept { bpekit_trainer_free(t); }
 };
-struct TokenizerFree {
+struct tokenizer_free {
     void operator()(bpekit_tokenizer *t) const noexcept { bpekit_tokenizer_free(t); }
 };
 
-/// Runs one fallible C call, `f(bpekit_error **)`, and throws Error if it fails. The
+/// Runs one fallible C call, `f(bpekit_error **)`, and throws error if it fails. The
 /// error object is freed on every path.
 template <class F>
-void Call(F &&f) {
+void call(F &&f) {
     bpekit_error *raw = nullptr;
     const bpekit_status status = std::forward<F>(f)(&raw);
-    std::unique_ptr<bpekit_error, ErrorFree> err(raw);
+    std::unique_ptr<bpekit_error, error_free> err(raw);
     if (status == BPEKIT_OK) return;
     std::string message = err ? bpekit_error_message(err.get()) : std::string();
-    if (message.empty()) message = std::string("bpekit call failed with ") + Error::CodeName(status);
-    throw Error(status, message);
+    if (message.empty()) message = std::string("bpekit call failed with ") + status_name(status);
+    throw error(status, message);
 }
 
 /// Owned C buffers, released when the guard goes out of scope (the C free functions
 /// accept a zeroed, never-filled struct).
-struct TokensGuard {
+struct tokens_guard {
     bpekit_tokens v{nullptr, 0};
-    TokensGuard() = default;
-    TokensGuard(const TokensGuard &) = delete;
-    TokensGuard &operator=(const TokensGuard &) = delete;
-    ~TokensGuard() { bpekit_tokens_free(&v); }
+    tokens_guard() = default;
+    tokens_guard(const tokens_guard &) = delete;
+    tokens_guard &operator=(const tokens_guard &) = delete;
+    ~tokens_guard() { bpekit_tokens_free(&v); }
 };
-struct BytesGuard {
+struct bytes_guard {
     bpekit_bytes v{nullptr, 0};
-    BytesGuard() = default;
-    BytesGuard(const BytesGuard &) = delete;
-    BytesGuard &operator=(const BytesGuard &) = delete;
-    ~BytesGuard() { bpekit_bytes_free(&v); }
+    bytes_guard() = default;
+    bytes_guard(const bytes_guard &) = delete;
+    bytes_guard &operator=(const bytes_guard &) = delete;
+    ~bytes_guard() { bpekit_bytes_free(&v); }
     std::string str() const {
         return v.len ? std::string(reinterpret_cast<const char *>(v.data), v.len) : std::string();
     }
 };
-struct OffsetsGuard {
+struct offsets_guard {
     bpekit_offsets v{nullptr, 0};
-    OffsetsGuard() = default;
-    OffsetsGuard(const OffsetsGuard &) = delete;
-    OffsetsGuard &operator=(const OffsetsGuard &) = delete;
-    ~OffsetsGuard() { bpekit_offsets_free(&v); }
+    offsets_guard() = default;
+    offsets_guard(const offsets_guard &) = delete;
+    offsets_guard &operator=(const offsets_guard &) = delete;
+    ~offsets_guard() { bpekit_offsets_free(&v); }
 };
 
-inline const uint8_t *Bytes(std::string_view s) noexcept {
+inline const uint8_t *bytes_of(std::string_view s) noexcept {
     return reinterpret_cast<const uint8_t *>(s.data());
 }
 
-inline bpekit_slice Slice(std::string_view s) noexcept { return bpekit_slice{Bytes(s), s.size()}; }
+inline bpekit_slice slice(std::string_view s) noexcept { return bpekit_slice{bytes_of(s), s.size()}; }
 
 /// An optional pattern as the C (pointer, length) pair: nullopt is (NULL, 0), the
 /// default pattern. A present but empty pattern gets a non-NULL pointer, so bpekit
 /// rejects it as it rejects any empty pattern instead of reading it as "default".
-inline std::pair<const uint8_t *, size_t> PatternArg(const std::optional<std::string_view> &p) noexcept {
+inline std::pair<const uint8_t *, size_t> pattern_arg(const std::optional<std::string_view> &p) noexcept {
     static const char empty[1] = {0};
     if (!p) return {nullptr, 0};
-    return {p->empty() ? Bytes(std::string_view(empty, 0)) : Bytes(*p), p->size()};
+    return {p->empty() ? bytes_of(std::string_view(empty, 0)) : bytes_of(*p), p->size()};
 }
 
-inline std::vector<uint32_t> ToVector(const bpekit_tokens &t) {
+/// A path as the C API takes it: the native bytes on POSIX, UTF-8 elsewhere.
+inline std::string path_bytes(const std::filesystem::path &path) {
+#if defined(_WIN32)
+    const auto u8 = path.u8string();  // std::string in C++17, std::u8string in C++20
+    return std::string(reinterpret_cast<const char *>(u8.data()), u8.size());
+#else
+    return path.native();
+#endif
+}
+
+inline std::vector<uint32_t> to_vector(const bpekit_tokens &t) {
     return t.len ? std::vector<uint32_t>(t.ids, t.ids + t.len) : std::vector<uint32_t>();
 }
 
-inline std::string_view View(const uint8_t *data, size_t len) noexcept {
+/// Splits `ids` at `offsets` (n + 1 of them, from 0 to ids.len) into n sequences.
+inline std::vector<std::vector<uint32_t>> split(const bpekit_tokens &ids, const bpekit_offsets &offsets,
+                                                const char *what) {
+    std::vector<std::vector<uint32_t>> out;
+    if (offsets.len == 0 || offsets.data[0] != 0 || offsets.data[offsets.len - 1] != ids.len) {
+        throw error(errc::panic, std::string(what) + " returned inconsistent offsets");
+    }
+    out.reserve(offsets.len - 1);
+    for (size_t i = 0; i + 1 < offsets.len; ++i) {
+        const size_t lo = offsets.data[i], hi = offsets.data[i + 1];
+        if (lo > hi) throw error(errc::panic, std::string(what) + " returned inconsistent offsets");
+        out.emplace_back(ids.ids + lo, ids.ids + hi);
+    }
+    return out;
+}
+
+inline std::string_view view(const uint8_t *data, size_t len) noexcept {
     return len ? std::string_view(reinterpret_cast<const char *>(data), len) : std::string_view();
 }
 
@@ -155,73 +221,75 @@ inline std::string_view View(const uint8_t *data, size_t len) noexcept {
 // ==== Versions ====
 
 /// The loaded library's version, e.g. "0.1.0" (static; never freed).
-inline const char *Version() noexcept { return bpekit_version(); }
+inline const char *version() noexcept { return bpekit_version(); }
 
-/// Throws Error (code BPEKIT_ERR_INVALID_ARG; bpekit.h has no dedicated code) unless
+/// The loaded library's ABI version; this header's is BPEKIT_ABI_VERSION.
+inline uint32_t abi_version() noexcept { return bpekit_abi_version(); }
+
+/// Throws error (code errc::invalid_arg; bpekit.h has no dedicated code) unless
 /// the loaded library's bpekit_abi_version() equals this header's BPEKIT_ABI_VERSION.
-inline void CheckAbi() {
+inline void check_abi() {
     const uint32_t lib = bpekit_abi_version();
     if (lib != BPEKIT_ABI_VERSION) {
-        throw Error(BPEKIT_ERR_INVALID_ARG,
-                    "bpekit: the loaded library (version " + std::string(bpekit_version()) +
-                        ") has ABI " + std::to_string(lib) + ", this header expects ABI " +
-                        std::to_string(BPEKIT_ABI_VERSION));
+        throw error(errc::invalid_arg, "bpekit: the loaded library (version " + std::string(bpekit_version()) +
+                                           ") has ABI " + std::to_string(lib) + ", this header expects ABI " +
+                                           std::to_string(BPEKIT_ABI_VERSION));
     }
 }
 
 namespace detail {
-/// CheckAbi() once per process (thread-safe); if it throws, the next call checks again.
-inline void EnsureAbi() {
-    static const bool checked = (CheckAbi(), true);
+/// check_abi() once per process (thread-safe); if it throws, the next call checks again.
+inline void ensure_abi() {
+    static const bool checked = (check_abi(), true);
     (void)checked;
 }
 }  // namespace detail
 
 /// Borrows a named split pattern (`gpt2`, `r50k_base`, `p50k_base`, `cl100k_base`,
 /// `o200k_base`, `rustbpe`, `nanochat`). The view is static. Throws
-/// BPEKIT_ERR_INVALID_ARG for an unknown name.
-inline std::string_view NamedPattern(std::string_view name) {
+/// errc::invalid_arg for an unknown name.
+inline std::string_view named_pattern(std::string_view name) {
     const uint8_t *data = nullptr;
     size_t len = 0;
-    detail::Call([&](bpekit_error **e) {
-        return bpekit_pattern_named(detail::Bytes(name), name.size(), &data, &len, e);
+    detail::call([&](bpekit_error **e) {
+        return bpekit_pattern_named(detail::bytes_of(name), name.size(), &data, &len, e);
     });
-    return detail::View(data, len);
+    return detail::view(data, len);
 }
 
 // ==== Special-token policy ====
 
-/// How Encode, Count and EncodeBatch treat special-token text (tiktoken's
-/// `allowed_special` and `disallowed_special`). The default is tiktoken's default:
-/// nothing allowed, every special token disallowed, so special-token text in the input
-/// throws BPEKIT_ERR_DISALLOWED_SPECIAL rather than being silently split into ordinary
-/// tokens (the text usually comes from users, and a forged "<|endoftext|>" must not
-/// become the control token).
-struct SpecialPolicy {
+/// How encode, count, encode_batch, encode_into and encode_with_unstable treat
+/// special-token text (tiktoken's `allowed_special` and `disallowed_special`). The
+/// default is tiktoken's default: nothing allowed, every special token disallowed, so
+/// special-token text in the input throws errc::disallowed_special rather than being
+/// silently split into ordinary tokens (the text usually comes from users, and a forged
+/// "<|endoftext|>" must not become the control token).
+struct special_policy {
     /// Special tokens encoded as their ids (texts that are not special tokens are ignored).
     std::vector<std::string> allowed;
     /// Every special token is allowed (tiktoken's `allowed_special="all"`).
     bool allow_all = false;
-    /// Special tokens whose text throws BPEKIT_ERR_DISALLOWED_SPECIAL. nullopt means every
+    /// Special tokens whose text throws errc::disallowed_special. nullopt means every
     /// special token that is not allowed (tiktoken's `disallowed_special="all"`); an empty
     /// vector means none: text of a special token that is not allowed is ordinary text.
     std::optional<std::vector<std::string>> disallowed;
 
     /// Every special token becomes its id.
-    static SpecialPolicy AllowAll() {
-        SpecialPolicy p;
+    static special_policy allowing_all() {
+        special_policy p;
         p.allow_all = true;
         return p;
     }
     /// These special tokens become their ids; the text of any other one throws.
-    static SpecialPolicy Allow(std::vector<std::string> tokens) {
-        SpecialPolicy p;
+    static special_policy allowing(std::vector<std::string> tokens) {
+        special_policy p;
         p.allowed = std::move(tokens);
         return p;
     }
-    /// Special-token text is ordinary text (as EncodeOrdinary).
-    static SpecialPolicy Ordinary() {
-        SpecialPolicy p;
+    /// Special-token text is ordinary text (as encode_ordinary).
+    static special_policy ordinary() {
+        special_policy p;
         p.disallowed.emplace();
         return p;
     }
@@ -229,26 +297,25 @@ struct SpecialPolicy {
 
 namespace detail {
 
-/// A SpecialPolicy as the C struct; the slices point into the SpecialPolicy, which
+/// A special_policy as the C struct; the slices point into the special_policy, which
 /// must outlive this object.
-class CPolicy {
+class c_policy {
 public:
-    explicit CPolicy(const SpecialPolicy &p) {
+    explicit c_policy(const special_policy &p) {
         allowed_.reserve(p.allowed.size());
-        for (const auto &s : p.allowed) allowed_.push_back(Slice(s));
+        for (const auto &s : p.allowed) allowed_.push_back(slice(s));
         if (p.disallowed) {
             disallowed_.reserve(p.disallowed->size());
-            for (const auto &s : *p.disallowed) disallowed_.push_back(Slice(s));
+            for (const auto &s : *p.disallowed) disallowed_.push_back(slice(s));
         }
         c_.allowed = allowed_.empty() ? nullptr : allowed_.data();
         c_.n_allowed = allowed_.size();
         c_.disallowed = disallowed_.empty() ? nullptr : disallowed_.data();
         c_.n_disallowed = disallowed_.size();
-        c_.flags = (p.allow_all ? BPEKIT_SPECIAL_ALLOW_ALL : 0u) |
-                   (p.disallowed ? 0u : BPEKIT_SPECIAL_DISALLOW_ALL);
+        c_.flags = (p.allow_all ? BPEKIT_SPECIAL_ALLOW_ALL : 0u) | (p.disallowed ? 0u : BPEKIT_SPECIAL_DISALLOW_ALL);
     }
-    CPolicy(const CPolicy &) = delete;
-    CPolicy &operator=(const CPolicy &) = delete;
+    c_policy(const c_policy &) = delete;
+    c_policy &operator=(const c_policy &) = delete;
     const bpekit_special_policy *get() const noexcept { return &c_; }
 
 private:
@@ -257,9 +324,9 @@ private:
 };
 
 template <class It>
-std::vector<bpekit_slice> Slices(It first, It last) {
+std::vector<bpekit_slice> slices(It first, It last) {
     std::vector<bpekit_slice> out;
-    for (; first != last; ++first) out.push_back(Slice(std::string_view(*first)));
+    for (; first != last; ++first) out.push_back(slice(std::string_view(*first)));
     return out;
 }
 
@@ -267,163 +334,259 @@ std::vector<bpekit_slice> Slices(It first, It last) {
 
 // ==== Tokenizer ====
 
+/// What encode_with_unstable returns (tiktoken's `(stable, completions)` pair).
+struct unstable_encoding {
+    /// The ids no continuation of the text can change: a prefix of encode(text, policy).
+    std::vector<uint32_t> stable;
+    /// Every id sequence the rest of the text could start with once more text follows,
+    /// sorted and distinct. Empty for an empty text or one ending in an allowed special token.
+    std::vector<std::vector<uint32_t>> completions;
+};
+
 /// A trained tokenizer: ranks, a split pattern and special tokens. Immutable, so its
 /// const methods may run concurrently from any number of threads.
-class Tokenizer {
+class tokenizer {
 public:
     /// An empty tokenizer (as a moved-from one); assign a real one to use it.
-    Tokenizer() noexcept = default;
-    Tokenizer(Tokenizer &&) noexcept = default;
-    Tokenizer &operator=(Tokenizer &&) noexcept = default;
-    Tokenizer(const Tokenizer &) = delete;
-    Tokenizer &operator=(const Tokenizer &) = delete;
+    tokenizer() noexcept = default;
+    tokenizer(tokenizer &&) noexcept = default;
+    tokenizer &operator=(tokenizer &&) noexcept = default;
+    tokenizer(const tokenizer &) = delete;
+    tokenizer &operator=(const tokenizer &) = delete;
 
     /// Loads ranks in tiktoken's `.tiktoken` format (the file's contents, not a path)
-    /// with a split pattern (nullopt: the GPT-4 `cl100k_base` pattern; see NamedPattern)
-    /// and special tokens (text, id). Throws BPEKIT_ERR_BAD_RANKS, BPEKIT_ERR_BAD_PATTERN,
-    /// BPEKIT_ERR_INVALID_UTF8, BPEKIT_ERR_INVALID_ARG (bad special tokens).
-    static Tokenizer FromTiktoken(std::string_view ranks,
-                                  std::optional<std::string_view> pattern = std::nullopt,
-                                  const std::vector<std::pair<std::string, uint32_t>> &special = {}) {
-        detail::EnsureAbi();
+    /// with a split pattern (nullopt: the GPT-4 `cl100k_base` pattern; see named_pattern)
+    /// and special tokens (text, id). Throws errc::bad_ranks, errc::bad_pattern,
+    /// errc::invalid_utf8, errc::invalid_arg (bad special tokens).
+    /// (bpekit_tokenizer_from_tiktoken without special tokens, bpekit_tokenizer_new with.)
+    static tokenizer from_tiktoken(std::string_view ranks, std::optional<std::string_view> pattern = std::nullopt,
+                                   const std::vector<std::pair<std::string, uint32_t>> &special = {}) {
+        detail::ensure_abi();
+        const auto pat = detail::pattern_arg(pattern);
+        bpekit_tokenizer *out = nullptr;
+        if (special.empty()) {
+            detail::call([&](bpekit_error **e) {
+                return bpekit_tokenizer_from_tiktoken(detail::bytes_of(ranks), ranks.size(), pat.first, pat.second,
+                                                      &out, e);
+            });
+            return tokenizer(out);
+        }
         std::vector<bpekit_special_token> specials;
         specials.reserve(special.size());
-        for (const auto &s : special) specials.push_back(bpekit_special_token{detail::Slice(s.first), s.second});
-        const auto pat = detail::PatternArg(pattern);
-        bpekit_tokenizer *out = nullptr;
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_tokenizer_new(detail::Bytes(ranks), ranks.size(), pat.first, pat.second,
-                                        specials.empty() ? nullptr : specials.data(), specials.size(),
-                                        &out, e);
+        for (const auto &s : special) specials.push_back(bpekit_special_token{detail::slice(s.first), s.second});
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_new(detail::bytes_of(ranks), ranks.size(), pat.first, pat.second, specials.data(),
+                                        specials.size(), &out, e);
         });
-        return Tokenizer(out);
+        return tokenizer(out);
+    }
+
+    /// Reads a tokenizer from bytes made by to_bytes() (or a saved file's contents).
+    /// Everything is validated. Throws errc::bad_format (truncated, corrupted, foreign or
+    /// newer-version data) and the errors of from_tiktoken for invalid content.
+    static tokenizer from_bytes(std::string_view data) {
+        detail::ensure_abi();
+        bpekit_tokenizer *out = nullptr;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_from_bytes(detail::bytes_of(data), data.size(), &out, e);
+        });
+        return tokenizer(out);
+    }
+
+    /// Loads a tokenizer saved by save(). Throws errc::io (the message names the path
+    /// and the OS error), errc::invalid_arg (empty path), and as from_bytes.
+    static tokenizer load(const std::filesystem::path &path) {
+        detail::ensure_abi();
+        const std::string p = detail::path_bytes(path);
+        bpekit_tokenizer *out = nullptr;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_load(detail::bytes_of(p), p.size(), &out, e);
+        });
+        return tokenizer(out);
+    }
+
+    /// Saves the tokenizer (pattern, ranks, special tokens) to `path` in bpekit's own
+    /// versioned, checksummed format. The write is atomic: on any failure an existing
+    /// file is untouched and no partial file is left. Throws errc::io, errc::invalid_arg
+    /// (empty path).
+    void save(const std::filesystem::path &path) const {
+        const std::string p = detail::path_bytes(path);
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_save(h_.get(), detail::bytes_of(p), p.size(), e);
+        });
+    }
+
+    /// The tokenizer in bpekit's file format (what save() writes), for from_bytes().
+    std::string to_bytes() const {
+        detail::bytes_guard out;
+        detail::call([&](bpekit_error **e) { return bpekit_tokenizer_to_bytes(h_.get(), &out.v, e); });
+        return out.str();
     }
 
     /// Encodes UTF-8 text with tiktoken's default policy: special-token text throws
-    /// BPEKIT_ERR_DISALLOWED_SPECIAL (use EncodeOrdinary or a SpecialPolicy otherwise).
-    std::vector<uint32_t> Encode(std::string_view text) const {
-        detail::TokensGuard out;
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_tokenizer_encode(h_.get(), detail::Bytes(text), text.size(), nullptr, &out.v, e);
+    /// errc::disallowed_special (use encode_ordinary or a special_policy otherwise).
+    std::vector<uint32_t> encode(std::string_view text) const {
+        detail::tokens_guard out;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode(h_.get(), detail::bytes_of(text), text.size(), nullptr, &out.v, e);
         });
-        return detail::ToVector(out.v);
+        return detail::to_vector(out.v);
     }
 
-    /// Encodes UTF-8 text under `policy` (e.g. SpecialPolicy::AllowAll() or
-    /// SpecialPolicy::Allow({"<|endoftext|>"})). Throws BPEKIT_ERR_DISALLOWED_SPECIAL
-    /// (the message names the token), BPEKIT_ERR_INVALID_UTF8.
-    std::vector<uint32_t> Encode(std::string_view text, const SpecialPolicy &policy) const {
-        const detail::CPolicy c(policy);
-        detail::TokensGuard out;
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_tokenizer_encode(h_.get(), detail::Bytes(text), text.size(), c.get(), &out.v, e);
+    /// Encodes UTF-8 text under `policy` (e.g. special_policy::allowing_all() or
+    /// special_policy::allowing({"<|endoftext|>"})). Throws errc::disallowed_special
+    /// (the message names the token), errc::invalid_utf8.
+    std::vector<uint32_t> encode(std::string_view text, const special_policy &policy) const {
+        const detail::c_policy c(policy);
+        detail::tokens_guard out;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode(h_.get(), detail::bytes_of(text), text.size(), c.get(), &out.v, e);
         });
-        return detail::ToVector(out.v);
+        return detail::to_vector(out.v);
     }
 
     /// Encodes `text` with these special tokens allowed (tiktoken's `allowed_special`
-    /// set); the text of any other special token throws BPEKIT_ERR_DISALLOWED_SPECIAL.
-    /// For "all", pass SpecialPolicy::AllowAll().
-    std::vector<uint32_t> Encode(std::string_view text, std::vector<std::string> allowed_special) const {
-        return Encode(text, SpecialPolicy::Allow(std::move(allowed_special)));
+    /// set); the text of any other special token throws errc::disallowed_special.
+    /// For "all", pass special_policy::allowing_all().
+    std::vector<uint32_t> encode(std::string_view text, std::vector<std::string> allowed_special) const {
+        return encode(text, special_policy::allowing(std::move(allowed_special)));
     }
 
     /// Encodes UTF-8 text, treating special-token text as ordinary text.
-    std::vector<uint32_t> EncodeOrdinary(std::string_view text) const {
-        detail::TokensGuard out;
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_tokenizer_encode_ordinary(h_.get(), detail::Bytes(text), text.size(), &out.v, e);
+    std::vector<uint32_t> encode_ordinary(std::string_view text) const {
+        detail::tokens_guard out;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode_ordinary(h_.get(), detail::bytes_of(text), text.size(), &out.v, e);
         });
-        return detail::ToVector(out.v);
+        return detail::to_vector(out.v);
     }
 
-    /// The number of ids Encode(text, policy) would return, without building them.
-    size_t Count(std::string_view text, const SpecialPolicy &policy = SpecialPolicy()) const {
-        const detail::CPolicy c(policy);
+    /// Encodes as encode(text, policy) into `out`, which has room for `cap` ids, and
+    /// returns how many were written; nothing is allocated. `cap >= text.size()` always
+    /// suffices. Throws errc::buffer_too_small (the message says how many are needed;
+    /// `out` is then untouched), and as encode.
+    size_t encode_into(std::string_view text, uint32_t *out, size_t cap,
+                       const special_policy &policy = special_policy()) const {
+        const detail::c_policy c(policy);
         size_t n = 0;
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_tokenizer_count(h_.get(), detail::Bytes(text), text.size(), c.get(), &n, e);
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode_into(h_.get(), detail::bytes_of(text), text.size(), c.get(), out, cap, &n,
+                                                e);
+        });
+        return n;
+    }
+#if __cplusplus >= 202002L
+    size_t encode_into(std::string_view text, std::span<uint32_t> out,
+                       const special_policy &policy = special_policy()) const {
+        return encode_into(text, out.data(), out.size(), policy);
+    }
+#endif
+
+    /// Encodes for completion (tiktoken's `encode_with_unstable`) under `policy`: the
+    /// stable ids and every id sequence the rest could become once more text follows.
+    /// The search is brute force, as in tiktoken: it costs far more than an encode.
+    /// Throws as encode.
+    unstable_encoding encode_with_unstable(std::string_view text,
+                                           const special_policy &policy = special_policy()) const {
+        const detail::c_policy c(policy);
+        detail::tokens_guard stable, completions;
+        detail::offsets_guard offsets;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode_with_unstable(h_.get(), detail::bytes_of(text), text.size(), c.get(),
+                                                         &stable.v, &completions.v, &offsets.v, e);
+        });
+        unstable_encoding out;
+        out.stable = detail::to_vector(stable.v);
+        out.completions = detail::split(completions.v, offsets.v, "bpekit_tokenizer_encode_with_unstable");
+        return out;
+    }
+
+    /// The number of ids encode(text, policy) would return, without building them.
+    size_t count(std::string_view text, const special_policy &policy = special_policy()) const {
+        const detail::c_policy c(policy);
+        size_t n = 0;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_count(h_.get(), detail::bytes_of(text), text.size(), c.get(), &n, e);
         });
         return n;
     }
 
-    /// Encodes texts in parallel on `num_threads` threads (0: the shared pool, one thread
-    /// per core or RAYON_NUM_THREADS), each as Encode(text, policy). Result i belongs to
-    /// texts[i]. Each distinct nonzero `num_threads` starts a pool on first use that lives
-    /// until exit, so use a few fixed values. Throws as Encode; the message names the
-    /// first failing text as `texts[i]`.
-    std::vector<std::vector<uint32_t>> EncodeBatch(const std::vector<std::string_view> &texts,
-                                                   const SpecialPolicy &policy = SpecialPolicy(),
-                                                   size_t num_threads = 0) const {
-        return EncodeSlices(detail::Slices(texts.begin(), texts.end()), policy, num_threads);
+    /// Encodes texts in parallel on `num_threads` threads (0: one per core, or
+    /// RAYON_NUM_THREADS), each as encode(text, policy). Result i belongs to texts[i].
+    /// Throws as encode; the message names the first failing text as `texts[i]`.
+    std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string_view> &texts,
+                                                    const special_policy &policy = special_policy(),
+                                                    size_t num_threads = 0) const {
+        return encode_slices(detail::slices(texts.begin(), texts.end()), policy, num_threads);
     }
-    std::vector<std::vector<uint32_t>> EncodeBatch(const std::vector<std::string> &texts,
-                                                   const SpecialPolicy &policy = SpecialPolicy(),
-                                                   size_t num_threads = 0) const {
-        return EncodeSlices(detail::Slices(texts.begin(), texts.end()), policy, num_threads);
+    std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string> &texts,
+                                                    const special_policy &policy = special_policy(),
+                                                    size_t num_threads = 0) const {
+        return encode_slices(detail::slices(texts.begin(), texts.end()), policy, num_threads);
     }
-    std::vector<std::vector<uint32_t>> EncodeBatch(std::initializer_list<std::string_view> texts,
-                                                   const SpecialPolicy &policy = SpecialPolicy(),
-                                                   size_t num_threads = 0) const {
-        return EncodeSlices(detail::Slices(texts.begin(), texts.end()), policy, num_threads);
+    std::vector<std::vector<uint32_t>> encode_batch(std::initializer_list<std::string_view> texts,
+                                                    const special_policy &policy = special_policy(),
+                                                    size_t num_threads = 0) const {
+        return encode_slices(detail::slices(texts.begin(), texts.end()), policy, num_threads);
     }
 
     /// Decodes ids to bytes. The bytes need not be valid UTF-8 (a token may hold part of
-    /// a character). Throws BPEKIT_ERR_UNKNOWN_TOKEN (the message names the first unknown id).
-    std::string Decode(const uint32_t *ids, size_t n) const {
-        detail::BytesGuard out;
-        detail::Call([&](bpekit_error **e) { return bpekit_tokenizer_decode(h_.get(), ids, n, &out.v, e); });
+    /// a character). Throws errc::unknown_token (the message names the first unknown id).
+    std::string decode(const uint32_t *ids, size_t n) const {
+        detail::bytes_guard out;
+        detail::call([&](bpekit_error **e) { return bpekit_tokenizer_decode(h_.get(), ids, n, &out.v, e); });
         return out.str();
     }
-    std::string Decode(const std::vector<uint32_t> &ids) const { return Decode(ids.data(), ids.size()); }
-    std::string Decode(std::initializer_list<uint32_t> ids) const { return Decode(ids.begin(), ids.size()); }
+    std::string decode(const std::vector<uint32_t> &ids) const { return decode(ids.data(), ids.size()); }
+    std::string decode(std::initializer_list<uint32_t> ids) const { return decode(ids.begin(), ids.size()); }
 #if __cplusplus >= 202002L
-    std::string Decode(std::span<const uint32_t> ids) const { return Decode(ids.data(), ids.size()); }
+    std::string decode(std::span<const uint32_t> ids) const { return decode(ids.data(), ids.size()); }
 #endif
 
     /// Borrows the bytes of token `id` (a rank's bytes, or a special token's text).
     /// Lifetime: the view points into the C tokenizer and stays valid until that handle
-    /// is freed, i.e. until the Tokenizer owning it (this one, or the one it was moved
-    /// into) is destroyed or assigned to. Throws BPEKIT_ERR_UNKNOWN_TOKEN.
-    std::string_view TokenBytes(uint32_t id) const {
+    /// is freed, i.e. until the tokenizer owning it (this one, or the one it was moved
+    /// into) is destroyed or assigned to. Throws errc::unknown_token.
+    std::string_view token_bytes(uint32_t id) const {
         const uint8_t *data = nullptr;
         size_t len = 0;
-        detail::Call([&](bpekit_error **e) { return bpekit_tokenizer_token_bytes(h_.get(), id, &data, &len, e); });
-        return detail::View(data, len);
+        detail::call([&](bpekit_error **e) { return bpekit_tokenizer_token_bytes(h_.get(), id, &data, &len, e); });
+        return detail::view(data, len);
     }
 
     /// The id of `bytes` when they form one token (a rank, else a special token's text).
-    /// Throws BPEKIT_ERR_UNKNOWN_TOKEN.
-    uint32_t TokenId(std::string_view bytes) const {
+    /// Throws errc::unknown_token.
+    uint32_t token_id(std::string_view bytes) const {
         uint32_t id = 0;
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_tokenizer_token_id(h_.get(), detail::Bytes(bytes), bytes.size(), &id, e);
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_token_id(h_.get(), detail::bytes_of(bytes), bytes.size(), &id, e);
         });
         return id;
     }
 
-    /// The ranks in tiktoken's `.tiktoken` format, sorted by rank: FromTiktoken and
-    /// tiktoken's load_tiktoken_bpe read it back. Special tokens are not included.
-    std::string ExportTiktoken() const {
-        detail::BytesGuard out;
-        detail::Call([&](bpekit_error **e) { return bpekit_tokenizer_export_tiktoken(h_.get(), &out.v, e); });
+    /// The ranks in tiktoken's `.tiktoken` format, sorted by rank: from_tiktoken and
+    /// tiktoken's load_tiktoken_bpe read it back. Special tokens are not included
+    /// (to_bytes keeps everything).
+    std::string export_tiktoken() const {
+        detail::bytes_guard out;
+        detail::call([&](bpekit_error **e) { return bpekit_tokenizer_export_tiktoken(h_.get(), &out.v, e); });
         return out.str();
     }
 
-    /// One more than the largest token id (tiktoken's n_vocab); 0 for an empty Tokenizer.
-    size_t VocabSize() const noexcept { return bpekit_tokenizer_vocab_size(h_.get()); }
+    /// One more than the largest token id (tiktoken's n_vocab); 0 for an empty tokenizer.
+    size_t vocab_size() const noexcept { return bpekit_tokenizer_vocab_size(h_.get()); }
 
-    /// Borrows the split pattern (UTF-8). Same lifetime as TokenBytes().
-    std::string_view Pattern() const {
+    /// Borrows the split pattern (UTF-8). Same lifetime as token_bytes().
+    std::string_view pattern() const {
         const uint8_t *data = nullptr;
         size_t len = 0;
-        detail::Call([&](bpekit_error **e) { return bpekit_tokenizer_pattern(h_.get(), &data, &len, e); });
-        return detail::View(data, len);
+        detail::call([&](bpekit_error **e) { return bpekit_tokenizer_pattern(h_.get(), &data, &len, e); });
+        return detail::view(data, len);
     }
 
-    /// The special tokens (text, id), in id order; the same shape FromTiktoken takes.
-    std::vector<std::pair<std::string, uint32_t>> SpecialTokens() const {
-        if (!h_) throw Error(BPEKIT_ERR_NULL_ARG, "argument `tok` is NULL");
+    /// The special tokens (text, id), in id order; the same shape from_tiktoken takes.
+    std::vector<std::pair<std::string, uint32_t>> special_tokens() const {
+        if (!h_) throw error(errc::null_arg, "argument `tok` is NULL");
         const size_t n = bpekit_tokenizer_special_count(h_.get());
         std::vector<std::pair<std::string, uint32_t>> out;
         out.reserve(n);
@@ -431,10 +594,10 @@ public:
             const uint8_t *text = nullptr;
             size_t len = 0;
             uint32_t id = 0;
-            detail::Call([&](bpekit_error **e) {
+            detail::call([&](bpekit_error **e) {
                 return bpekit_tokenizer_special_token(h_.get(), i, &text, &len, &id, e);
             });
-            out.emplace_back(std::string(detail::View(text, len)), id);
+            out.emplace_back(std::string(detail::view(text, len)), id);
         }
         return out;
     }
@@ -445,38 +608,32 @@ public:
     const bpekit_tokenizer *capi() const noexcept { return h_.get(); }
 
 private:
-    friend class Trainer;
-    explicit Tokenizer(bpekit_tokenizer *owned) noexcept : h_(owned) {}
+    friend class trainer;
+    explicit tokenizer(bpekit_tokenizer *owned) noexcept : h_(owned) {}
 
-    std::vector<std::vector<uint32_t>> EncodeSlices(const std::vector<bpekit_slice> &texts,
-                                                    const SpecialPolicy &policy, size_t num_threads) const {
-        const detail::CPolicy c(policy);
-        detail::TokensGuard ids;
-        detail::OffsetsGuard offsets;
-        detail::Call([&](bpekit_error **e) {
+    std::vector<std::vector<uint32_t>> encode_slices(const std::vector<bpekit_slice> &texts,
+                                                     const special_policy &policy, size_t num_threads) const {
+        const detail::c_policy c(policy);
+        detail::tokens_guard ids;
+        detail::offsets_guard offsets;
+        detail::call([&](bpekit_error **e) {
             return bpekit_tokenizer_encode_batch(h_.get(), texts.empty() ? nullptr : texts.data(), texts.size(),
                                                  c.get(), num_threads, &ids.v, &offsets.v, e);
         });
-        std::vector<std::vector<uint32_t>> out;
-        if (texts.empty()) return out;
-        if (offsets.v.len != texts.size() + 1 || offsets.v.data[texts.size()] != ids.v.len) {
-            throw Error(BPEKIT_ERR_PANIC, "bpekit_tokenizer_encode_batch returned inconsistent offsets");
+        if (texts.empty()) return {};
+        if (offsets.v.len != texts.size() + 1) {
+            throw error(errc::panic, "bpekit_tokenizer_encode_batch returned inconsistent offsets");
         }
-        out.reserve(texts.size());
-        for (size_t i = 0; i < texts.size(); ++i) {
-            const size_t lo = offsets.v.data[i], hi = offsets.v.data[i + 1];
-            out.emplace_back(ids.v.ids + lo, ids.v.ids + hi);
-        }
-        return out;
+        return detail::split(ids.v, offsets.v, "bpekit_tokenizer_encode_batch");
     }
 
-    std::unique_ptr<bpekit_tokenizer, detail::TokenizerFree> h_;
+    std::unique_ptr<bpekit_tokenizer, detail::tokenizer_free> h_;
 };
 
 // ==== Trainer ====
 
 /// A trainer's progress (the four fields are read one by one, not atomically).
-struct Progress {
+struct progress {
     uint64_t texts = 0;         ///< texts counted so far
     uint64_t bytes = 0;         ///< bytes of text counted so far
     uint64_t merges_done = 0;   ///< merges learned by the running (or last) finish
@@ -484,90 +641,95 @@ struct Progress {
 };
 
 /// Counts text, then learns merges (the same merges as rustbpe). Non-const methods need
-/// exclusive access; progress() may be called from another thread meanwhile.
-class Trainer {
+/// exclusive access; progress(), texts() and bytes() may be called from another thread
+/// meanwhile.
+class trainer {
 public:
     /// A trainer splitting text with `pattern` (UTF-8, fancy-regex syntax; nullopt: the
-    /// GPT-4 `cl100k_base` pattern). Throws BPEKIT_ERR_BAD_PATTERN, BPEKIT_ERR_INVALID_UTF8,
-    /// or Error from CheckAbi().
-    explicit Trainer(std::optional<std::string_view> pattern = std::nullopt) {
-        detail::EnsureAbi();
-        const auto pat = detail::PatternArg(pattern);
+    /// GPT-4 `cl100k_base` pattern). Throws errc::bad_pattern, errc::invalid_utf8,
+    /// or error from check_abi().
+    explicit trainer(std::optional<std::string_view> pattern = std::nullopt) {
+        detail::ensure_abi();
+        const auto pat = detail::pattern_arg(pattern);
         bpekit_trainer *out = nullptr;
-        detail::Call([&](bpekit_error **e) { return bpekit_trainer_new(pat.first, pat.second, &out, e); });
+        detail::call([&](bpekit_error **e) { return bpekit_trainer_new(pat.first, pat.second, &out, e); });
         h_.reset(out);
     }
-    Trainer(Trainer &&) noexcept = default;
-    Trainer &operator=(Trainer &&) noexcept = default;
-    Trainer(const Trainer &) = delete;
-    Trainer &operator=(const Trainer &) = delete;
+    trainer(trainer &&) noexcept = default;
+    trainer &operator=(trainer &&) noexcept = default;
+    trainer(const trainer &) = delete;
+    trainer &operator=(const trainer &) = delete;
 
     /// Counts one UTF-8 text. On error nothing of it is counted.
     void feed(std::string_view text) {
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_trainer_feed(h_.get(), detail::Bytes(text), text.size(), e);
+        detail::call([&](bpekit_error **e) {
+            return bpekit_trainer_feed(h_.get(), detail::bytes_of(text), text.size(), e);
         });
     }
 
     /// Counts texts in parallel. On error nothing of the batch is counted; the message
     /// names the first bad text's index.
     void feed_batch(const std::vector<std::string_view> &texts) {
-        FeedSlices(detail::Slices(texts.begin(), texts.end()));
+        feed_slices(detail::slices(texts.begin(), texts.end()));
     }
-    void feed_batch(const std::vector<std::string> &texts) {
-        FeedSlices(detail::Slices(texts.begin(), texts.end()));
-    }
+    void feed_batch(const std::vector<std::string> &texts) { feed_slices(detail::slices(texts.begin(), texts.end())); }
     void feed_batch(std::initializer_list<std::string_view> texts) {
-        FeedSlices(detail::Slices(texts.begin(), texts.end()));
+        feed_slices(detail::slices(texts.begin(), texts.end()));
     }
 
     /// Sets the special tokens; finish() gives them the ids right after the last merge,
     /// in this order, and counts them in its vocab size. An empty list clears them.
-    /// Throws BPEKIT_ERR_INVALID_ARG (empty or repeated token); the trainer is then unchanged.
+    /// Throws errc::invalid_arg (empty or repeated token); the trainer is then unchanged.
     void set_special_tokens(const std::vector<std::string> &tokens) {
-        const auto slices = detail::Slices(tokens.begin(), tokens.end());
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_trainer_set_special_tokens(h_.get(), slices.empty() ? nullptr : slices.data(),
-                                                     slices.size(), e);
+        const auto s = detail::slices(tokens.begin(), tokens.end());
+        detail::call([&](bpekit_error **e) {
+            return bpekit_trainer_set_special_tokens(h_.get(), s.empty() ? nullptr : s.data(), s.size(), e);
         });
     }
 
-    /// Runs batch counting on `num_threads` threads of the trainer's own (0: the shared
-    /// pool, one thread per core). The merges do not depend on it.
+    /// Runs the trainer's parallel work on a shared pool of `num_threads` threads (0:
+    /// one per core). The merges do not depend on it.
     void set_threads(size_t num_threads) {
-        detail::Call([&](bpekit_error **e) { return bpekit_trainer_set_threads(h_.get(), num_threads, e); });
+        detail::call([&](bpekit_error **e) { return bpekit_trainer_set_threads(h_.get(), num_threads, e); });
     }
 
     /// How far the trainer is; safe to call while another thread feeds or finishes.
-    Progress progress() const {
+    /// (The return type is written qualified because the member function shares its name.)
+    bpekit::progress progress() const {
         bpekit_progress p{};
-        detail::Call([&](bpekit_error **e) { return bpekit_trainer_progress(h_.get(), &p, e); });
-        return Progress{p.texts, p.bytes, p.merges_done, p.merges_total};
+        detail::call([&](bpekit_error **e) { return bpekit_trainer_progress(h_.get(), &p, e); });
+        return bpekit::progress{p.texts, p.bytes, p.merges_done, p.merges_total};
     }
+
+    /// Texts counted so far (0 for an empty trainer); safe during feed on another thread.
+    uint64_t texts() const noexcept { return bpekit_trainer_texts(h_.get()); }
+
+    /// Bytes of text counted so far (0 for an empty trainer); as texts().
+    uint64_t bytes() const noexcept { return bpekit_trainer_bytes(h_.get()); }
 
     /// The counts so far (and the pattern) as an opaque, checksummed byte string for
     /// another trainer's add_counts (e.g. count shards on several machines, train once).
     std::string export_counts() const {
-        detail::BytesGuard out;
-        detail::Call([&](bpekit_error **e) { return bpekit_trainer_export_counts(h_.get(), &out.v, e); });
+        detail::bytes_guard out;
+        detail::call([&](bpekit_error **e) { return bpekit_trainer_export_counts(h_.get(), &out.v, e); });
         return out.str();
     }
 
-    /// Adds counts from export_counts(). Throws BPEKIT_ERR_BAD_FORMAT (truncated, corrupted,
-    /// not a count table) or BPEKIT_ERR_INVALID_ARG (another pattern); nothing is then added.
+    /// Adds counts from export_counts(). Throws errc::bad_format (truncated, corrupted,
+    /// not a count table) or errc::invalid_arg (another pattern); nothing is then added.
     void add_counts(std::string_view counts) {
-        detail::Call([&](bpekit_error **e) {
-            return bpekit_trainer_add_counts(h_.get(), detail::Bytes(counts), counts.size(), e);
+        detail::call([&](bpekit_error **e) {
+            return bpekit_trainer_add_counts(h_.get(), detail::bytes_of(counts), counts.size(), e);
         });
     }
 
     /// Learns merges from everything fed so far and returns a tokenizer of at most
     /// `vocab_size` tokens (256 bytes, merges, special tokens). The trainer stays usable:
-    /// feed more and finish again. Throws BPEKIT_ERR_INVALID_ARG (vocab_size < 256).
-    Tokenizer finish(uint32_t vocab_size) {
+    /// feed more and finish again. Throws errc::invalid_arg (vocab_size < 256).
+    tokenizer finish(uint32_t vocab_size) {
         bpekit_tokenizer *out = nullptr;
-        detail::Call([&](bpekit_error **e) { return bpekit_trainer_finish(h_.get(), vocab_size, &out, e); });
-        return Tokenizer(out);
+        detail::call([&](bpekit_error **e) { return bpekit_trainer_finish(h_.get(), vocab_size, &out, e); });
+        return tokenizer(out);
     }
 
     /// True unless moved-from.
@@ -576,13 +738,13 @@ public:
     bpekit_trainer *capi() const noexcept { return h_.get(); }
 
 private:
-    void FeedSlices(const std::vector<bpekit_slice> &texts) {
-        detail::Call([&](bpekit_error **e) {
+    void feed_slices(const std::vector<bpekit_slice> &texts) {
+        detail::call([&](bpekit_error **e) {
             return bpekit_trainer_feed_batch(h_.get(), texts.empty() ? nullptr : texts.data(), texts.size(), e);
         });
     }
 
-    std::unique_ptr<bpekit_trainer, detail::TrainerFree> h_;
+    std::unique_ptr<bpekit_trainer, detail::trainer_free> h_;
 };
 
 }  // namespace bpekit

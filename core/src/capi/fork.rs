@@ -23,9 +23,9 @@
 //!   first pool use instead would miss a child forked while another thread built the
 //!   first pattern's tables.
 //! - A process that never used a named pattern builds the splitter's tables at its first
-//!   fork (a few ms, once).
-//! - Taking the lock in prepare makes a fork wait for a pool start-up in progress (a few
-//!   ms for many threads): the price of never copying the registry mid-update.
+//!   fork (once).
+//! - Taking the lock in prepare makes a fork wait for a pool start-up in progress: the
+//!   price of never copying the registry mid-update.
 
 /// Installs the handlers (nothing to do off Unix).
 pub(crate) fn watch_forks() {

@@ -2,6 +2,10 @@
 //! pointers or `unsafe`; everything it does is check pointers, call the safe API, and
 //! translate results into status codes and owned buffers.
 //!
+//! Two headers are generated from it: `include/bpekit.h`, the host-neutral ABI, from
+//! everything but [`host`]; `include/bpekit_host.h`, the calls that exist for one host
+//! (outside the ABI promise), from [`host`] alone.
+//!
 //! Conventions (the header's overview says the same to C users):
 //! - every fallible export returns a [`bpekit_status`] and takes `bpekit_error **err` last;
 //! - out-params are written only on success;
@@ -12,12 +16,16 @@
 
 pub mod boundary;
 pub mod buffers;
+pub mod completion;
 pub mod error;
 mod fork;
-pub mod python;
+/// cbindgen:ignore
+///
+/// (The line above keeps this module out of `bpekit.h`; `bpekit_host.h` is generated
+/// from it alone.)
+pub mod host;
 pub mod tokenizer;
 pub mod trainer;
-pub mod unstable;
 pub mod version;
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! `bpekit_tokenizer`: encode, decode and export through the C ABI.
 
-use std::ffi::c_char;
 use std::sync::Arc;
 
 use hashbrown::HashSet;
@@ -9,7 +8,7 @@ use super::boundary::{call, call_or, try_out, try_ref, try_slice, try_strs, utf8
 use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
 use super::error::{
     bpekit_error, bpekit_status, CError, BPEKIT_ERR_BUFFER_TOO_SMALL, BPEKIT_ERR_INVALID_ARG,
-    BPEKIT_ERR_UNKNOWN_TOKEN, BPEKIT_OK,
+    BPEKIT_ERR_UNKNOWN_TOKEN,
 };
 use super::trainer::pattern_arg;
 use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
@@ -286,172 +285,6 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_into(
     }
 }
 
-/// The leanest encode, for bindings where each call argument costs time (cffi's ABI
-/// mode, say): `bpekit_tokenizer_encode_ordinary` into a buffer the caller owns, with
-/// no error object. Returns the number of ids written to `out` (room for `cap`; `cap >=
-/// len` always suffices), or a negated status: `-BPEKIT_ERR_BUFFER_TOO_SMALL` if they
-/// do not fit, `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ... For the error's
-/// message, call `bpekit_tokenizer_encode_ordinary`. On error `out` is untouched.
-#[no_mangle]
-pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_into(
-    tok: *const bpekit_tokenizer,
-    text: *const u8,
-    len: usize,
-    out: *mut u32,
-    cap: usize,
-) -> i64 {
-    // SAFETY: pointers are NULL or valid as documented (caller's contract).
-    unsafe { ordinary_into(tok, || try_slice(text, len, "text"), out, cap) }
-}
-
-/// `bpekit_tokenizer_encode_ordinary_into` for a NUL-terminated `text`, with three
-/// arguments: `out` must have room for as many ids as `text` has bytes (before the
-/// NUL), which always suffices, since no byte becomes more than one id. Returns the
-/// number of ids, or a negated status as `bpekit_tokenizer_encode_ordinary_into`.
-/// Text with a NUL byte in it needs the other call.
-#[no_mangle]
-pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_cstr(
-    tok: *const bpekit_tokenizer,
-    text: *const c_char,
-    out: *mut u32,
-) -> i64 {
-    // SAFETY: `text` is NULL or NUL-terminated (caller's contract).
-    let text = || unsafe { c_text(text) };
-    // SAFETY: `out` has room for an id per byte of `text` (caller's contract), and an
-    // encode never gives more ids than bytes; the rest as above.
-    unsafe { ordinary_into(tok, text, out, usize::MAX) }
-}
-
-/// The bytes of a NUL-terminated `text` argument (without the NUL).
-///
-/// # Safety
-/// `text` is NULL or points to a NUL-terminated string that outlives `'a`.
-unsafe fn c_text<'a>(text: *const c_char) -> Result<&'a [u8], CError> {
-    if text.is_null() {
-        return Err(CError::null("text"));
-    }
-    // SAFETY: `text` is a NUL-terminated string (caller's contract).
-    Ok(unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes())
-}
-
-/// The largest id `bpekit_tokenizer_encode_ordinary_packed` can return, `2^20 - 2`.
-pub const BPEKIT_PACKED_MAX_ID: u32 = 1_048_574; // 2^20 - 2
-
-/// The leanest encode of a short text, for bindings where each argument and each
-/// output buffer costs time (cffi's ABI mode, say): `bpekit_tokenizer_encode_ordinary`
-/// of the NUL-terminated `text`, with its ids returned in the result itself.
-///
-/// If the text gives at most 3 ids, each at most `BPEKIT_PACKED_MAX_ID`, the result holds
-/// them in 20-bit fields, first id most significant and plus one: 0 for an empty text,
-/// `id0 + 1` for one id (below `2^20`), `(id0 + 1) << 20 | id1` for two (below `2^40`),
-/// `(id0 + 1) << 40 | id1 << 20 | id2` for three (below `2^60`). (So the count shows in
-/// the magnitude, and a host unpacks two ids with three integer operations.) Otherwise
-/// it is a negated status:
-/// `-BPEKIT_ERR_BUFFER_TOO_SMALL` if the ids do not fit (encode with another call),
-/// `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ...
-#[no_mangle]
-pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary_packed(
-    tok: *const bpekit_tokenizer,
-    text: *const c_char,
-) -> i64 {
-    // SAFETY: `text` is NULL or NUL-terminated (caller's contract).
-    let text = || unsafe { c_text(text) };
-    // SAFETY: as `bpekit_tokenizer_encode_ordinary_cstr`.
-    unsafe {
-        ordinary_with(tok, text, |ids| {
-            pack_ids(ids).ok_or_else(|| {
-                CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "more than 3 ids, or an id too large to pack")
-            })
-        })
-    }
-}
-
-/// `bpekit_tokenizer_encode_ordinary_packed`'s result for `ids`, if they fit.
-fn pack_ids(ids: &[u32]) -> Option<i64> {
-    if ids.len() > 3 || ids.iter().any(|&id| id > BPEKIT_PACKED_MAX_ID) {
-        return None;
-    }
-    let Some((&first, rest)) = ids.split_first() else { return Some(0) };
-    Some(rest.iter().fold(i64::from(first + 1), |acc, &id| acc << 20 | i64::from(id)))
-}
-
-/// The body of the lean encodes: ordinary-encodes the text `text()` gives into `out`
-/// (room for `cap` ids), returning the count or the negated status.
-unsafe fn ordinary_into<'a>(
-    tok: *const bpekit_tokenizer,
-    text: impl FnOnce() -> Result<&'a [u8], CError>,
-    out: *mut u32,
-    cap: usize,
-) -> i64 {
-    // SAFETY: pointers are NULL or valid as documented (caller's contract).
-    unsafe {
-        ordinary_with(tok, text, |ids| {
-            if ids.len() > cap {
-                return Err(CError::new(BPEKIT_ERR_BUFFER_TOO_SMALL, "buffer too small"));
-            }
-            if !ids.is_empty() {
-                let out = try_out(out, "out")?;
-                // SAFETY: `out` has room for `cap >= ids.len()` ids (caller's contract).
-                std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
-            }
-            Ok(ids.len() as i64)
-        })
-    }
-}
-
-/// Runs `f` on this thread's id buffer, emptied: it saves an allocation per call. If
-/// `f` re-enters (a Python finalizer run while a list is built, say), the inner call
-/// gets a fresh buffer. At most 256 KiB stays per thread.
-pub(super) fn with_scratch_ids<R>(f: impl FnOnce(&mut Vec<u32>) -> R) -> R {
-    thread_local! {
-        static IDS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let mut f = Some(f);
-    let mut run = |ids: &mut Vec<u32>| {
-        ids.clear();
-        let result = f.take().map(|f| f(ids));
-        if ids.capacity() > 1 << 16 {
-            *ids = Vec::new();
-        }
-        result
-    };
-    // (A thread being torn down has no buffer: a fresh one then, too.)
-    let pooled = IDS.try_with(|scratch| scratch.try_borrow_mut().ok().map(|mut ids| run(&mut ids)));
-    match pooled.ok().flatten().flatten() {
-        Some(result) => result,
-        None => run(&mut Vec::new()).expect("f runs once"),
-    }
-}
-
-/// Ordinary-encodes the text `text()` gives into a per-thread buffer and returns what
-/// `finish` makes of the ids, or the negated status of the first error.
-unsafe fn ordinary_with<'a>(
-    tok: *const bpekit_tokenizer,
-    text: impl FnOnce() -> Result<&'a [u8], CError>,
-    finish: impl FnOnce(&[u32]) -> Result<i64, CError>,
-) -> i64 {
-    let mut written = 0i64;
-    // SAFETY: pointers are NULL or valid as documented (caller's contract).
-    let status = unsafe {
-        call(std::ptr::null_mut(), || {
-            let tok = try_ref(tok, "tok")?;
-            let text = utf8(text()?, "text")?;
-            with_scratch_ids(|ids| {
-                ids.reserve(text.len() / 3 + 1);
-                tok.inner.encode_into(text, Allowed::None, ids).map_err(CError::from).and_then(|()| {
-                    written = finish(ids)?;
-                    Ok(())
-                })
-            })
-        })
-    };
-    if status == BPEKIT_OK {
-        written
-    } else {
-        -i64::from(status)
-    }
-}
-
 /// Counts the tokens `bpekit_tokenizer_encode` would give, without building them:
 /// on success `*out` is the count. Arguments and errors as `bpekit_tokenizer_encode`.
 #[no_mangle]
@@ -509,7 +342,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_batch(
             let policy = sets.policy();
             let pool = pool(num_threads)?;
             let encode = || tok.inner.encode_batch(&texts, &policy);
-            // (One text needs no pool: entering one costs a thread handoff, ~10 us.)
+            // (One text needs no pool: entering one costs a thread handoff.)
             let (flat, offs) = if texts.len() <= 1 { encode() } else { pool.install(encode) }?;
             write(ids, bpekit_tokens::from_vec(flat));
             write(offsets, bpekit_offsets::from_vec(offs));
@@ -844,43 +677,5 @@ pub unsafe extern "C" fn bpekit_tokenizer_free(tok: *mut bpekit_tokenizer) {
         // SAFETY: non-NULL tokenizers come from `bpekit_tokenizer::into_raw` and are freed
         // once (caller's contract).
         call_or((), || drop(unsafe { Box::from_raw(tok) }));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{pack_ids, BPEKIT_PACKED_MAX_ID};
-
-    /// Unpacks as the header says: 20-bit fields, the first (most significant) id plus one.
-    fn unpack(r: i64) -> Vec<u32> {
-        let n = (0..3).take_while(|k| r >> (20 * k) != 0).count();
-        let mut ids: Vec<u32> =
-            (0..n).rev().map(|k| u32::try_from(r >> (20 * k) & 0xF_FFFF).unwrap()).collect();
-        if let Some(first) = ids.first_mut() {
-            *first = u32::try_from(r >> (20 * (n - 1))).unwrap() - 1;
-        }
-        ids
-    }
-
-    #[test]
-    fn packed_ids_round_trip_up_to_three_and_the_largest_id() {
-        let max = BPEKIT_PACKED_MAX_ID;
-        assert_eq!(max, (1 << 20) - 2);
-        for ids in [&[][..], &[0], &[7], &[0, 0], &[5, 0, 9], &[max], &[max, max, max], &[0, max, 1]] {
-            let r = pack_ids(ids).unwrap();
-            assert!(r >= 0, "{ids:?}");
-            assert_eq!(unpack(r), ids);
-        }
-        assert_eq!(pack_ids(&[]), Some(0));
-        assert_eq!(pack_ids(&[41]), Some(42));
-        assert_eq!(pack_ids(&[0, 5]), Some(1 << 20 | 5));
-        assert_eq!(pack_ids(&[max, 0xF_FFFF - 1, 3]), Some(((1 << 20) - 1) << 40 | 0xF_FFFE << 20 | 3));
-    }
-
-    #[test]
-    fn packed_ids_refuse_four_ids_or_a_larger_id() {
-        assert_eq!(pack_ids(&[1, 2, 3, 4]), None);
-        assert_eq!(pack_ids(&[BPEKIT_PACKED_MAX_ID + 1]), None);
-        assert_eq!(pack_ids(&[0, 0, u32::MAX]), None);
     }
 }

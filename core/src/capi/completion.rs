@@ -1,4 +1,5 @@
-//! `bpekit_tokenizer_encode_with_unstable`: encoding for completion through the C ABI.
+//! `bpekit_tokenizer_encode_with_unstable`: encoding for completion (tiktoken's
+//! `encode_with_unstable`) through the C ABI.
 
 use super::boundary::{call, try_out, try_ref, try_slice, utf8, write};
 use super::buffers::{bpekit_offsets, bpekit_tokens};

@@ -1,33 +1,33 @@
 //! A CPython builtin function for the Python binding's hottest call, `encode_ordinary`.
 //!
 //! Why it exists: through cffi's ABI mode every call pays libffi's per-argument work,
-//! a bytes copy of the text, a GIL round trip and the unpacking of the result, about
-//! 0.45 µs, which is more than tiktoken's whole call on a short text. A builtin function
-//! object is called by CPython directly (`METH_O`), reads the str's UTF-8 where it lies
-//! and builds the list itself: about 0.1 µs for a short text.
+//! a bytes copy of the text, a GIL round trip and the unpacking of the result, which
+//! on a short text costs more than the encode itself. A builtin function object is
+//! called by CPython directly (`METH_O`), reads the str's UTF-8 where it lies and builds
+//! the list itself. (`bench/README.md` has the measurements.)
 //!
 //! The wheel stays `py3-none-<platform>`: this library does not link libpython. The
 //! Python package hands over the addresses of the C API functions it needs (exported by
 //! every CPython 3, all in the stable ABI as of 3.10) from the interpreter it runs in
-//! (`bpekit_python_api`). PyPy and
-//! other interpreters keep the cffi path.
+//! (`bpekit_host_python_api`). PyPy and other interpreters keep the cffi path.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use super::boundary::{call, panic_message, try_ref};
-use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
-use super::tokenizer::{bpekit_tokenizer, with_scratch_ids};
+use super::super::boundary::{call, panic_message, try_ref};
+use super::super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
+use super::super::tokenizer::bpekit_tokenizer;
+use super::with_scratch_ids;
 use crate::Allowed;
 
-/// The CPython C API functions `bpekit_python_encoder` uses, by address: each member is
+/// The CPython C API functions `bpekit_host_python_encoder` uses, by address: each member is
 /// the function of the same name (`PyUnicode_AsUTF8AndSize`, `PyList_New`, ...) of the
 /// running interpreter. Objects are `PyObject *`, written `void *`; `ptrdiff_t` is
-/// `Py_ssize_t`. `size` must be `sizeof(bpekit_python_api)`.
+/// `Py_ssize_t`. `size` must be `sizeof(bpekit_host_python_api)`.
 #[repr(C)]
-pub struct bpekit_python_api {
-    /// `sizeof(bpekit_python_api)`.
+pub struct bpekit_host_python_api {
+    /// `sizeof(bpekit_host_python_api)`.
     pub size: usize,
     /// `PyUnicode_AsUTF8AndSize`.
     pub unicode_as_utf8_and_size: Option<unsafe extern "C" fn(*mut c_void, *mut isize) -> *const c_char>,
@@ -72,7 +72,7 @@ pub struct bpekit_python_api {
     pub gil_state_check: Option<unsafe extern "C" fn() -> c_int>,
 }
 
-/// `bpekit_python_api` with every member present.
+/// `bpekit_host_python_api` with every member present.
 #[derive(Clone, Copy)]
 struct Api {
     as_utf8: unsafe extern "C" fn(*mut c_void, *mut isize) -> *const c_char,
@@ -122,8 +122,8 @@ impl Api {
         ]
     }
 
-    fn from_c(c: &bpekit_python_api) -> Option<Api> {
-        if c.size != std::mem::size_of::<bpekit_python_api>() {
+    fn from_c(c: &bpekit_host_python_api) -> Option<Api> {
+        if c.size != std::mem::size_of::<bpekit_host_python_api>() {
             return None;
         }
         Some(Api {
@@ -209,8 +209,8 @@ const GIL_RELEASE_MIN: usize = 256;
 /// call through cffi), or if
 /// a CPython call failed (its exception is then set, and `out_list` unchanged).
 #[no_mangle]
-pub unsafe extern "C" fn bpekit_python_encoder(
-    api: *const bpekit_python_api,
+pub unsafe extern "C" fn bpekit_host_python_encoder(
+    api: *const bpekit_host_python_api,
     tok: *const bpekit_tokenizer,
     keepalive: *mut c_void,
     error_type: *mut c_void,
@@ -230,7 +230,7 @@ pub unsafe extern "C" fn bpekit_python_encoder(
                 // cffi releases the GIL around its calls: nothing Python may be touched
                 return Err(CError::new(
                     BPEKIT_ERR_INVALID_ARG,
-                    "call bpekit_python_encoder with the GIL held (ctypes.PyDLL, not cffi)",
+                    "call bpekit_host_python_encoder with the GIL held (ctypes.PyDLL, not cffi)",
                 ));
             }
             try_ref(tok, "tok")?;
@@ -270,7 +270,7 @@ pub unsafe extern "C" fn bpekit_python_encoder(
 unsafe fn release_binding(api: Api, binding: *mut Binding) {
     // SAFETY: `binding` came from `Box::into_raw` and is released once.
     let b = unsafe { Box::from_raw(binding) };
-    // SAFETY: the references were taken in `bpekit_python_encoder`.
+    // SAFETY: the references were taken in `bpekit_host_python_encoder`.
     unsafe {
         (api.dec_ref)(b.keepalive);
         (api.dec_ref)(b.error_type);

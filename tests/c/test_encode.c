@@ -1,0 +1,186 @@
+/*
+ * test_encode.c: encoding: bpekit_tokenizer_encode_ordinary on a trained tokenizer (round
+ * trips through decode), and the caller-allocated bpekit_tokenizer_encode_into.
+ */
+#include "harness.h"
+
+static void test_encode(void)
+{
+    bpekit_tokenizer *tok = trained_tokenizer(300);
+    bpekit_error *err = SENTINEL;
+    bpekit_tokens out = sentinel_tokens;
+    bpekit_bytes back = {0};
+    static const uint8_t with_nul[] = {'t', 'h', 'e', '\0', 't', 'h', 'e'};
+    static const struct {
+        uint8_t b[4];
+        size_t n;
+    } invalid[] = {
+        {{0x80}, 1},                  /* lone continuation byte */
+        {{0xc3}, 1},                  /* truncated two-byte sequence */
+        {{0xc0, 0xaf}, 2},            /* overlong encoding of '/' */
+        {{0xed, 0xa0, 0x80}, 3},      /* UTF-16 surrogate */
+        {{0xf4, 0x90, 0x80, 0x80}, 4} /* above U+10FFFF */
+    };
+    if (tok == NULL)
+        return;
+
+    /* NULL with length 0 is empty text: the empty result is (NULL, 0). */
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, NULL, 0, &out, &err), &err);
+    CHECK(out.ids == NULL && out.len == 0);
+    out = sentinel_tokens;
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(""), 0, &out, &err), &err);
+    CHECK(out.ids == NULL && out.len == 0);
+
+    /* Errors leave *out untouched. */
+    out = sentinel_tokens;
+    EXPECT_ERR(bpekit_tokenizer_encode_ordinary(NULL, U8("x"), 1, &out, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "tok");
+    CHECK(tokens_untouched(&out));
+    EXPECT_ERR(bpekit_tokenizer_encode_ordinary(tok, U8("x"), 1, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out");
+    EXPECT_ERR(bpekit_tokenizer_encode_ordinary(tok, NULL, 1, &out, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "text");
+    CHECK(tokens_untouched(&out));
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        EXPECT_ERR(bpekit_tokenizer_encode_ordinary(tok, invalid[i].b, invalid[i].n, &out, &err),
+                   &err, BPEKIT_ERR_INVALID_UTF8, "text");
+        CHECK(tokens_untouched(&out));
+    }
+    CHECK(bpekit_tokenizer_encode_ordinary(tok, invalid[0].b, invalid[0].n, &out, NULL) ==
+          BPEKIT_ERR_INVALID_UTF8);
+    CHECK(tokens_untouched(&out));
+
+    /* Each corpus text round-trips, and encoding is deterministic. */
+    for (size_t i = 0; i < N_CORPUS; i++) {
+        size_t n = strlen(corpus[i]);
+        bpekit_tokens again = {0};
+        out = (bpekit_tokens){0};
+        CHECK(bpekit_tokenizer_encode_ordinary(tok, U8(corpus[i]), n, &out, NULL) == BPEKIT_OK);
+        CHECK(out.len > 0 && out.len < n); /* merges were learned and used */
+        EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(corpus[i]), n, &again, &err), &err);
+        CHECK(again.len == out.len && memcmp(again.ids, out.ids, out.len * sizeof *out.ids) == 0);
+        EXPECT_OK(bpekit_tokenizer_decode(tok, out.ids, out.len, &back, &err), &err);
+        CHECK(back.len == n && memcmp(back.data, corpus[i], n) == 0);
+        bpekit_tokens_free(&again);
+        bpekit_tokens_free(&out);
+        bpekit_bytes_free(&back);
+    }
+
+    /* Embedded NUL is text like any other. */
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, with_nul, sizeof with_nul, &out, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_decode(tok, out.ids, out.len, &back, &err), &err);
+    CHECK(back.len == sizeof with_nul && memcmp(back.data, with_nul, sizeof with_nul) == 0);
+    bpekit_tokens_free(&out);
+    bpekit_bytes_free(&back);
+
+    /* Special-token text is ordinary text here. */
+    static const char special[] = "<|endoftext|>";
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(special), sizeof special - 1, &out, &err),
+              &err);
+    EXPECT_OK(bpekit_tokenizer_decode(tok, out.ids, out.len, &back, &err), &err);
+    CHECK(back.len == sizeof special - 1 && memcmp(back.data, special, back.len) == 0);
+    bpekit_tokens_free(&out);
+    bpekit_bytes_free(&back);
+
+    /* A long piece (past any short-piece fast path) round-trips. */
+    static char longtext[5000];
+    for (size_t i = 0; i < sizeof longtext; i++)
+        longtext[i] = "the"[i % 3];
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(longtext), sizeof longtext, &out, &err),
+              &err);
+    EXPECT_OK(bpekit_tokenizer_decode(tok, out.ids, out.len, &back, &err), &err);
+    CHECK(back.len == sizeof longtext && memcmp(back.data, longtext, sizeof longtext) == 0);
+    bpekit_tokens_free(&out);
+    bpekit_bytes_free(&back);
+
+    bpekit_tokenizer_free(tok);
+}
+
+/* Caller-allocated encode: same ids as bpekit_tokenizer_encode; too small a buffer gives
+ * BPEKIT_ERR_BUFFER_TOO_SMALL with the needed size in *out_len and nothing written. */
+static void test_encode_into(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    const char *text = "the cat sat on the mat <|endoftext|>";
+    bpekit_special_policy all = {NULL, 0, NULL, 0, BPEKIT_SPECIAL_ALLOW_ALL};
+    bpekit_tokens ref = sentinel_tokens;
+    uint32_t buf[64];
+    size_t n = SENTINEL_LEN;
+
+    EXPECT_OK(bpekit_tokenizer_encode(tok, U8(text), strlen(text), &all, &ref, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &all, buf, 64, &n, &err), &err);
+    CHECK(same_ids(buf, n, ref.ids, ref.len));
+    /* Asking for the size with cap 0 and a NULL buffer. */
+    n = SENTINEL_LEN;
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &all, NULL, 0, &n, &err), &err,
+               BPEKIT_ERR_BUFFER_TOO_SMALL, "do not fit");
+    CHECK(n == ref.len);
+    /* One short: nothing written past what the caller has, size reported. */
+    for (size_t i = 0; i < 64; i++)
+        buf[i] = 0xABCDu;
+    n = SENTINEL_LEN;
+    CHECK(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &all, buf, ref.len - 1, &n, NULL) ==
+          BPEKIT_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == ref.len);
+    CHECK(buf[0] == 0xABCDu);
+    /* Errors other than size leave *out_len alone. */
+    n = SENTINEL_LEN;
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), NULL, buf, 64, &n, &err), &err,
+               BPEKIT_ERR_DISALLOWED_SPECIAL, "<|endoftext|>");
+    CHECK(n == SENTINEL_LEN);
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8("x"), 1, NULL, buf, 64, NULL, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out_len");
+    EXPECT_ERR(bpekit_tokenizer_encode_into(tok, U8("x"), 1, NULL, NULL, 4, &n, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "out");
+    /* Empty text: zero ids, buffer may be NULL. */
+    EXPECT_OK(bpekit_tokenizer_encode_into(tok, NULL, 0, NULL, NULL, 0, &n, &err), &err);
+    CHECK(n == 0);
+    bpekit_tokens_free(&ref);
+    bpekit_tokenizer_free(tok);
+}
+
+/* The caller-allocated encode with a policy that allows and disallows nothing (special
+ * text is ordinary text): the same ids as bpekit_tokenizer_encode_ordinary; errors are
+ * statuses with no error object asked for, and leave the buffer alone. */
+static void test_encode_into_ordinary(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    const char *text = "the cat sat on the mat <|endoftext|>";
+    const bpekit_special_policy ordinary = {NULL, 0, NULL, 0, 0};
+    bpekit_tokens ref = sentinel_tokens;
+    uint32_t buf[64];
+    size_t n = SENTINEL_LEN;
+
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(text), strlen(text), &ref, &err), &err);
+    CHECK(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &ordinary, buf, 64, &n, NULL) ==
+              BPEKIT_OK &&
+          n == ref.len);
+    CHECK(same_ids(buf, n, ref.ids, ref.len));
+    /* One short: BPEKIT_ERR_BUFFER_TOO_SMALL, and nothing written. */
+    for (size_t i = 0; i < 64; i++)
+        buf[i] = 0xABCDu;
+    CHECK(bpekit_tokenizer_encode_into(tok, U8(text), strlen(text), &ordinary, buf, ref.len - 1, &n,
+                                       NULL) == BPEKIT_ERR_BUFFER_TOO_SMALL);
+    CHECK(buf[0] == 0xABCDu);
+    CHECK(bpekit_tokenizer_encode_into(NULL, U8(text), strlen(text), &ordinary, buf, 64, &n, NULL) ==
+          BPEKIT_ERR_NULL_ARG);
+    CHECK(bpekit_tokenizer_encode_into(tok, U8("\xff"), 1, &ordinary, buf, 64, &n, NULL) ==
+          BPEKIT_ERR_INVALID_UTF8);
+    CHECK(bpekit_tokenizer_encode_into(tok, U8("x"), 1, &ordinary, NULL, 4, &n, NULL) ==
+          BPEKIT_ERR_NULL_ARG);
+    n = SENTINEL_LEN;
+    CHECK(bpekit_tokenizer_encode_into(tok, NULL, 0, &ordinary, NULL, 0, &n, NULL) == BPEKIT_OK &&
+          n == 0);
+    CHECK(buf[0] == 0xABCDu);
+    bpekit_tokens_free(&ref);
+    bpekit_tokenizer_free(tok);
+}
+
+const struct test encode_tests[] = {
+    TEST(test_encode),
+    TEST(test_encode_into),
+    TEST(test_encode_into_ordinary),
+    {NULL, NULL},
+};

@@ -1,0 +1,143 @@
+// tokenizer::encode_with_unstable (completion, tiktoken's encode_with_unstable) against
+// the C call it wraps and against its contract, and tokenizer::encode_into (a buffer the
+// caller owns).
+
+#include "common.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace bpekit_test;
+
+const std::vector<std::string> &CompletionTexts() {
+    static const std::vector<std::string> texts = {
+        "the tokenizer", "The tok", "merges  ", "x.\n\n", "a\n\n  \t", "hello!!", "caf\xc3\xa9",
+        "\xe6\x97\xa5\xe6\x9c\xac", "1234", " ", "\n", "in th",
+    };
+    return texts;
+}
+
+// The C call's result for `text` under `policy`, split as the wrapper splits it.
+bpekit::unstable_encoding CResult(const tokenizer &tok, const std::string &text, const bpekit_special_policy *policy) {
+    bpekit_tokens stable{nullptr, 0}, completions{nullptr, 0};
+    bpekit_offsets offsets{nullptr, 0};
+    bpekit_error *err = nullptr;
+    const bpekit_status status = bpekit_tokenizer_encode_with_unstable(
+        tok.capi(), reinterpret_cast<const uint8_t *>(text.data()), text.size(), policy, &stable, &completions,
+        &offsets, &err);
+    EXPECT_EQ(status, BPEKIT_OK) << bpekit_error_message(err);
+    bpekit_error_free(err);
+    bpekit::unstable_encoding out;
+    out.stable.assign(stable.ids, stable.ids + stable.len);
+    for (size_t i = 0; i + 1 < offsets.len; ++i) {
+        out.completions.emplace_back(completions.ids + offsets.data[i], completions.ids + offsets.data[i + 1]);
+    }
+    bpekit_tokens_free(&stable);
+    bpekit_tokens_free(&completions);
+    bpekit_offsets_free(&offsets);
+    return out;
+}
+
+TEST(Completion, EqualsTheCResult) {
+    const tokenizer &tok = Shared();
+    for (const auto &text : CompletionTexts()) {
+        const bpekit::unstable_encoding cpp = tok.encode_with_unstable(text);
+        const bpekit::unstable_encoding c = CResult(tok, text, nullptr);
+        EXPECT_EQ(cpp.stable, c.stable) << text;
+        EXPECT_EQ(cpp.completions, c.completions) << text;
+    }
+    bpekit_special_policy all{};
+    all.flags = BPEKIT_SPECIAL_ALLOW_ALL;
+    const std::string text = "the " + kEot + " and th";
+    const auto cpp = tok.encode_with_unstable(text, special_policy::allowing_all());
+    const auto c = CResult(tok, text, &all);
+    EXPECT_EQ(cpp.stable, c.stable);
+    EXPECT_EQ(cpp.completions, c.completions);
+}
+
+TEST(Completion, Contract) {
+    const tokenizer &tok = Shared();
+    for (const auto &text : CompletionTexts()) {
+        const auto [stable, completions] = tok.encode_with_unstable(text);
+        // The stable ids are a prefix of the encoding.
+        const Ids full = tok.encode(text);
+        ASSERT_LE(stable.size(), full.size()) << text;
+        EXPECT_TRUE(std::equal(stable.begin(), stable.end(), full.begin())) << text;
+        // A text not ending in a special token has completions, sorted and distinct, and
+        // the stable ids followed by any of them decode to the text and maybe more.
+        ASSERT_FALSE(completions.empty()) << text;
+        EXPECT_TRUE(std::is_sorted(completions.begin(), completions.end())) << text;
+        EXPECT_EQ(std::adjacent_find(completions.begin(), completions.end()), completions.end()) << text;
+        for (const Ids &rest : completions) {
+            EXPECT_FALSE(rest.empty()) << text;
+            Ids joined = stable;
+            joined.insert(joined.end(), rest.begin(), rest.end());
+            const std::string decoded = tok.decode(joined);
+            EXPECT_EQ(decoded.compare(0, text.size(), text), 0) << text;
+        }
+    }
+}
+
+TEST(Completion, EmptyTextAndAllowedSpecialAtTheEnd) {
+    const tokenizer &tok = Shared();
+    const auto empty = tok.encode_with_unstable("");
+    EXPECT_TRUE(empty.stable.empty());
+    EXPECT_TRUE(empty.completions.empty());
+
+    const std::string text = "hello world" + kEot;
+    const auto special = tok.encode_with_unstable(text, special_policy::allowing_all());
+    EXPECT_EQ(special.stable, tok.encode(text, special_policy::allowing_all()));
+    EXPECT_TRUE(special.completions.empty());
+}
+
+TEST(Completion, Errors) {
+    const tokenizer &tok = Shared();
+    ExpectError(errc::disallowed_special, [&] { tok.encode_with_unstable("a " + kEot); });
+    ExpectError(errc::invalid_utf8, [&] { tok.encode_with_unstable("bad \xff"); });
+    tokenizer empty;
+    ExpectError(errc::null_arg, [&] { empty.encode_with_unstable("x"); });
+    // Special-token text under the ordinary policy is text.
+    EXPECT_FALSE(tok.encode_with_unstable(kEot, special_policy::ordinary()).completions.empty());
+}
+
+// ==== encode_into ====
+
+TEST(EncodeInto, MatchesEncode) {
+    const tokenizer &tok = Shared();
+    for (const auto &text : SampleTexts()) {
+        std::vector<uint32_t> buf(text.size() + 1, 0xdeadbeef);
+        const size_t n = tok.encode_into(text, buf.data(), buf.size());
+        EXPECT_EQ(Ids(buf.begin(), buf.begin() + n), tok.encode(text)) << text;
+#if __cplusplus >= 202002L
+        std::vector<uint32_t> buf2(text.size(), 0);
+        const size_t n2 = tok.encode_into(text, std::span<uint32_t>(buf2));
+        EXPECT_EQ(Ids(buf2.begin(), buf2.begin() + n2), tok.encode(text)) << text;
+#endif
+    }
+    const std::string text = "one " + kEot + " two";
+    std::vector<uint32_t> buf(text.size());
+    const size_t n = tok.encode_into(text, buf.data(), buf.size(), special_policy::allowing_all());
+    EXPECT_EQ(Ids(buf.begin(), buf.begin() + n), tok.encode(text, special_policy::allowing_all()));
+    EXPECT_EQ(tok.encode_into("", nullptr, 0), 0u);
+}
+
+TEST(EncodeInto, TooSmallLeavesTheBufferAlone) {
+    const tokenizer &tok = Shared();
+    const std::string text = "words never seen in training: xylophone quixotic zephyr";
+    const size_t needed = tok.encode(text).size();
+    ASSERT_GT(needed, 1u);
+    std::vector<uint32_t> buf(needed - 1, 0xdeadbeef);
+    const std::string msg = ExpectError(errc::buffer_too_small, [&] { tok.encode_into(text, buf.data(), buf.size()); });
+    EXPECT_NE(msg.find(std::to_string(needed)), std::string::npos) << msg;
+    EXPECT_TRUE(std::all_of(buf.begin(), buf.end(), [](uint32_t v) { return v == 0xdeadbeef; }));
+    ExpectError(errc::buffer_too_small, [&] { tok.encode_into(text, nullptr, 0); });
+    ExpectError(errc::disallowed_special, [&] { tok.encode_into(kEot, buf.data(), buf.size()); });
+    tokenizer empty;
+    ExpectError(errc::null_arg, [&] { empty.encode_into("x", buf.data(), buf.size()); });
+}
+
+}  // namespace
