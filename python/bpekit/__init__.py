@@ -25,6 +25,7 @@ from ._errors import (
 )
 from ._lowlevel import version as _native_version
 from ._registry import get_encoding, list_encoding_names
+from ._train import Trainer, train
 from .core import (
     CL100K_PATTERN,
     GPT2_PATTERN,
@@ -32,10 +33,8 @@ from .core import (
     O200K_PATTERN,
     RUSTBPE_GPT4_PATTERN,
     Encoding,
-    Trainer,
     from_tiktoken,
     load,
-    train,
 )
 
 __version__ = _native_version()

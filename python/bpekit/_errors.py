@@ -3,9 +3,16 @@
 Each subclasses :class:`TokenizerError` and, where tiktoken users already catch a
 builtin for the same failure, that builtin too (``KeyError`` for unknown token ids, as
 tiktoken raises; ``ValueError`` for bad arguments).
+
+The classes are written out (so that type checkers and IDEs see them); their codes are
+the header's constants, read from the loaded library, never typed here. A code the
+library returns that no class has (a newer library) raises :class:`TokenizerError`.
+``tests/python/test_errors.py`` fails if a ``BPEKIT_ERR_*`` of the header has no class.
 """
 
 from __future__ import annotations
+
+from ._lowlevel import lib
 
 
 class TokenizerError(Exception):
@@ -25,70 +32,71 @@ class TokenizerError(Exception):
 class NullArgumentError(TokenizerError, ValueError):
     """A required argument was NULL (a bug in the caller of the C API)."""
 
-    code = 1
+    code = lib.BPEKIT_ERR_NULL_ARG
 
 
 class InvalidArgumentError(TokenizerError, ValueError):
     """An argument is out of range, e.g. a vocab size below 256."""
 
-    code = 2
+    code = lib.BPEKIT_ERR_INVALID_ARG
 
 
 class InvalidUtf8Error(TokenizerError, ValueError):
     """Input that must be text is not valid UTF-8."""
 
-    code = 3
+    code = lib.BPEKIT_ERR_INVALID_UTF8
 
 
 class UnknownTokenError(TokenizerError, KeyError):
     """A token id is not in the vocabulary (a ``KeyError``, as in tiktoken)."""
 
-    code = 4
+    code = lib.BPEKIT_ERR_UNKNOWN_TOKEN
 
 
 class DisallowedSpecialTokenError(TokenizerError, ValueError):
     """Text contains a special token that the call does not allow."""
 
-    code = 5
+    code = lib.BPEKIT_ERR_DISALLOWED_SPECIAL
 
 
 class PatternError(TokenizerError, ValueError):
     """The split pattern is not a valid regex, or the regex engine failed."""
 
-    code = 6
+    code = lib.BPEKIT_ERR_BAD_PATTERN
 
 
 class RanksError(TokenizerError, ValueError):
     """A rank table is malformed."""
 
-    code = 7
+    code = lib.BPEKIT_ERR_BAD_RANKS
 
 
 class BufferTooSmallError(TokenizerError):
     """A caller-provided buffer is too small."""
 
-    code = 8
+    code = lib.BPEKIT_ERR_BUFFER_TOO_SMALL
 
 
 class InternalError(TokenizerError, RuntimeError):
     """A bug in bpekit (a Rust panic caught at the boundary). Please report it."""
 
-    code = 9
+    code = lib.BPEKIT_ERR_PANIC
 
 
 class FormatError(TokenizerError, ValueError):
     """Serialized data (a count table, a tokenizer file) is truncated, corrupted, of
     another version, or not bpekit's."""
 
-    code = 10
+    code = lib.BPEKIT_ERR_BAD_FORMAT
 
 
 class IoError(TokenizerError, OSError):
     """Reading or writing a file failed (an ``OSError``)."""
 
-    code = 11
+    code = lib.BPEKIT_ERR_IO
 
 
+#: status code -> class
 by_code: dict[int, type[TokenizerError]] = {
     cls.code: cls
     for cls in (

@@ -1,7 +1,9 @@
 """Loads the bundled native library with cffi in ABI mode and wraps calls into it.
 
-Every call into the library goes through :func:`rustcall`, which turns a status code
-and a ``bpekit_error`` into a typed exception.
+Every fallible call into the library that may raise goes through :func:`rustcall`,
+which turns a status code and a ``bpekit_error`` into a typed exception. Handles
+(tokenizers, trainers) are owned by :class:`Handle`. The short-text fast paths, which
+skip the error object, live in ``_route``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._errors import error_for
 from ._ffi import ffi
 
 #: The ABI this Python package was written against (``BPEKIT_ABI_VERSION``).
@@ -63,6 +64,9 @@ def rustcall(func: Callable[..., int], *args: Any) -> None:
             code = lib.bpekit_error_code(e)
         finally:
             lib.bpekit_error_free(e)
+        # (imported here, not at the top: _errors reads its codes from `lib`)
+        from ._errors import error_for
+
         raise error_for(code, message)
 
 
@@ -71,17 +75,54 @@ def version() -> str:
     return ffi.string(lib.bpekit_version()).decode("ascii")
 
 
-# ---- The CPython builtin for encode_ordinary ----
-# A call through cffi's ABI mode costs about 0.45 µs (libffi's argument handling, a
-# bytes copy of the text, a GIL round trip), more than tiktoken's whole call on a short
-# text. The library can instead make a builtin function that CPython calls directly
-# (see `bpekit_host_python_encoder` in bpekit_host.h): about 0.1 µs. It needs the addresses of a
-# few C API functions of this interpreter (all exported by every CPython 3), which ctypes
-# knows, so the wheel stays py3-none. PyPy and free-threaded builds running without the
-# GIL keep the cffi path; BPEKIT_PYTHON_BUILTIN=0 turns the builtin off.
+class Handle:
+    """Owns one native handle: freed by ``close()``, ``with``, or garbage collection."""
 
-#: bpekit_host_python_api member -> CPython C API function
-_PYTHON_API = {
+    _free: Any = None
+    # NULL when closed (or never opened): every native call refuses it with a status,
+    # so hot paths may pass it unchecked and raise on the slow path (`_ptr`).
+    _raw: Any = ffi.NULL
+
+    def _own(self, ptr: Any) -> None:
+        self._raw = ffi.gc(ptr, type(self)._free)
+
+    @property
+    def _ptr(self) -> Any:
+        if not self._raw:
+            raise ValueError(f"this {type(self).__name__} is closed")
+        return self._raw
+
+    def close(self) -> None:
+        """Closes the handle (idempotent): later use raises ``ValueError``, and the native
+        object is freed now, or, if a call on another thread is still using it, as soon as
+        that call returns (each call holds a reference to it for its duration)."""
+        self._raw = ffi.NULL
+
+    def __enter__(self):  # noqa: ANN204
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---- The CPython builtin for encode_ordinary (host-only C API) ----
+# A call through cffi's ABI mode pays for libffi's argument handling, a bytes copy of
+# the text and a GIL round trip, which on a short text is more than the encoding (the
+# benchmark README has the numbers). The library can instead make a builtin function
+# that CPython calls directly (`PYTHON_ENCODER` below). It needs the addresses of a few
+# C API functions of this interpreter (all exported by every CPython 3), which ctypes
+# knows, so the wheel stays py3-none. PyPy and free-threaded builds running without the
+# GIL keep the cffi path; BPEKIT_PYTHON_BUILTIN=0 turns the builtin off. _route decides
+# when the builtin is tried.
+
+#: The host-only export that makes the builtin, and the type of its API table
+#: (bpekit_host.h): the one place the package spells them (the other host-only calls
+#: are in _route).
+PYTHON_ENCODER = "bpekit_host_python_encoder"
+PYTHON_API = "bpekit_host_python_api"
+
+#: PYTHON_API member -> CPython C API function
+_API_FUNCTIONS = {
     "unicode_as_utf8_and_size": "PyUnicode_AsUTF8AndSize",
     "unicode_get_length": "PyUnicode_GetLength",
     "unicode_as_utf8_string": "PyUnicode_AsUTF8String",
@@ -103,12 +144,12 @@ _PYTHON_API = {
 
 
 def python_encoder_export() -> Any:
-    """``bpekit_host_python_encoder`` through ctypes' PyDLL, which keeps the GIL during the
+    """:data:`PYTHON_ENCODER` through ctypes' PyDLL, which keeps the GIL during the
     call (cffi would release it) and raises a Python exception the call set. The library
     is the one already loaded."""
     import ctypes
 
-    f = ctypes.PyDLL(str(_library_path())).bpekit_host_python_encoder
+    f = getattr(ctypes.PyDLL(str(_library_path())), PYTHON_ENCODER)
     f.restype = ctypes.c_int
     f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object, ctypes.py_object, ctypes.py_object, ctypes.c_void_p]
     return f
@@ -126,10 +167,10 @@ def _builtin_maker() -> Callable[[Any, type], Callable[[str], list[int]] | None]
     try:
         import ctypes
 
-        api = ffi.new("bpekit_host_python_api *")
-        api.size = ffi.sizeof("bpekit_host_python_api")
-        fields = dict(ffi.typeof("bpekit_host_python_api").fields)
-        for member, name in _PYTHON_API.items():
+        api = ffi.new(f"{PYTHON_API} *")
+        api.size = ffi.sizeof(PYTHON_API)
+        fields = dict(ffi.typeof(PYTHON_API).fields)
+        for member, name in _API_FUNCTIONS.items():
             address = ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
             setattr(api, member, ffi.cast(fields[member].type, address))
         maker = python_encoder_export()

@@ -18,9 +18,10 @@ tests' corpora.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from .core import RUSTBPE_GPT4_PATTERN, Encoding, Trainer, _feed, _item_bytes
+from ._train import feed_in_batches
+from .core import RUSTBPE_GPT4_PATTERN, Encoding, Trainer
 
 __all__ = ["Tokenizer"]
 
@@ -46,17 +47,7 @@ class Tokenizer:
         pattern = RUSTBPE_GPT4_PATTERN if pattern is None else pattern
         trainer = Trainer(pattern)
         try:
-            batch: list[bytes] = []
-            consumed = 0
-            it: Iterator[str] = iter(iterator)
-            for text in it:
-                batch.append(_item_bytes(text, consumed))
-                consumed += 1
-                if len(batch) >= max(1, buffer_size):
-                    _feed(trainer, batch, consumed - len(batch))
-                    batch = []
-            if batch:
-                _feed(trainer, batch, consumed - len(batch))
+            feed_in_batches(trainer, iterator, max(1, buffer_size))
             enc = trainer.finish(vocab_size, name="rustbpe")
         finally:
             trainer.close()

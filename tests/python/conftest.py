@@ -28,7 +28,7 @@ def corpus(name: str, limit: int) -> str:
 
 def on_route(enc, route: str):
     """A copy of Encoding `enc` whose encode_ordinary takes `route`: "builtin" (the
-    CPython builtin the library makes, bpekit_host_python_encoder) or "cffi" (cffi calls, as on
+    CPython builtin the library makes, _lowlevel.PYTHON_ENCODER) or "cffi" (cffi calls, as on
     PyPy or with BPEKIT_PYTHON_BUILTIN=0)."""
     import pickle
 

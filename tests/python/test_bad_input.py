@@ -315,7 +315,7 @@ def test_none_as_a_special_set_means_none(pair):
 )
 def test_the_first_disallowed_string_is_named(pair, text):
     """With special and other strings disallowed, the error names the leftmost one, as
-    tiktoken's regex finds it (the other strings were checked first, whatever their place)."""
+    tiktoken's regex finds it, whichever kind it is."""
     ours, tk = pair
     kwargs = {"disallowed_special": {"<|end|>", "<|endoftext|>", "foo"}}
     with pytest.raises(ValueError) as a:

@@ -1,4 +1,4 @@
-"""The CPython builtin behind encode_ordinary (bpekit_host_python_encoder): used where it can
+"""The CPython builtin behind encode_ordinary (_lowlevel.PYTHON_ENCODER): used where it can
 be, the same ids as the cffi route, references balanced, nothing leaked, and long texts
 encoded with the GIL released by threads sharing one Encoding."""
 
@@ -135,11 +135,12 @@ def test_builtin_maker_refuses_bad_arguments(enc):
     ffi, lib = _lowlevel.ffi, _lowlevel.lib
     api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
     good = int(ffi.cast("uintptr_t", api))
-    other_size = ffi.new("bpekit_host_python_api *", api[0])
+    api_type = f"{_lowlevel.PYTHON_API} *"
+    other_size = ffi.new(api_type, api[0])
     other_size.size -= 8
-    missing = ffi.new("bpekit_host_python_api *", api[0])
+    missing = ffi.new(api_type, api[0])
     missing.dec_ref = ffi.NULL
-    other_fns = ffi.new("bpekit_host_python_api *", api[0])
+    other_fns = ffi.new(api_type, api[0])
     other_fns.dec_ref, other_fns.inc_ref = api.inc_ref, api.dec_ref
     tok = int(ffi.cast("uintptr_t", enc._raw))
     out: list = []
@@ -186,7 +187,7 @@ def test_builtin_maker_refuses_a_call_without_the_gil(enc):
     api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
     junk = ffi.cast("void *", 8)  # never dereferenced
     err = ffi.new("bpekit_error **")
-    status = lib.bpekit_host_python_encoder(api, enc._raw, junk, junk, junk, err)
+    status = getattr(lib, _lowlevel.PYTHON_ENCODER)(api, enc._raw, junk, junk, junk, err)
     assert status == lib.BPEKIT_ERR_INVALID_ARG
     assert "GIL" in ffi.string(lib.bpekit_error_message(err[0])).decode()
     lib.bpekit_error_free(err[0])

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpekit
-from bpekit import core
+from bpekit import _marshal, _route
 from conftest import DATA, corpus, on_route, real_pair
 
 tiktoken = pytest.importorskip("tiktoken", reason="tiktoken (a test dependency) is not installed")
@@ -182,9 +182,9 @@ def test_single_characters_memo(pair):
             got = fresh.encode_ordinary(ch)
             assert got == tk.encode_ordinary(ch), repr(ch)
             got.append(-1)  # the caller owns the list
-    for i in range(0x4E00, 0x4E00 + core._CHAR_MEMO_MAX + 100):
+    for i in range(0x4E00, 0x4E00 + _route.CHAR_MEMO_MAX + 100):
         assert fresh.encode_ordinary(chr(i)) == tk.encode_ordinary(chr(i))
-    assert len(fresh._char_ids) == core._CHAR_MEMO_MAX
+    assert len(fresh._char_ids) == _route.CHAR_MEMO_MAX
     fresh.close()
     with pytest.raises(ValueError, match="closed"):
         fresh.encode_ordinary("é")
@@ -217,8 +217,8 @@ def test_short_strings_on_every_route(pair, route):
     for text in SHORT_TEXTS + glued:
         want = tk.encode_ordinary(text)
         assert ours.encode_ordinary(text) == want, repr(text)
-        raw = core._text_bytes(text)
-        if len(raw) <= core._PACKED_TEXT_MAX and 0 not in raw and len(text) != 1:
+        raw = _marshal.text_bytes(text)
+        if len(raw) <= _route.PACKED_TEXT_MAX and 0 not in raw and len(text) != 1:
             routes.add("packed" if 0 < len(want) <= 3 else "fallback" if want else "empty")
     if route == "cffi":
         assert {"packed", "fallback"} <= routes, routes
@@ -250,8 +250,8 @@ def test_str_subclasses_encode_their_characters(pair, route):
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_short_strings_with_ids_too_large_to_pack(route):
-    """An id above BPEKIT_HOST_PACKED_MAX_ID (2^20 - 2) cannot come back packed: the call
-    refuses and the buffer call gives it, as tiktoken does."""
+    """An id above the packed call's largest (_route.PACKED_MAX_ID, 2^20 - 2) cannot
+    come back packed: the call refuses and the buffer call gives it, as tiktoken does."""
     ranks = {bytes([i]): i for i in range(256)}
     n = 256
     for a in range(26):  # enough tokens that the rank table may reach 2^20
@@ -260,7 +260,7 @@ def test_short_strings_with_ids_too_large_to_pack(route):
                 for d in range(16):
                     ranks[bytes([97 + a, 97 + b, 97 + c, 97 + d])] = n
                     n += 1
-    top = core.lib.BPEKIT_HOST_PACKED_MAX_ID
+    top = _route.PACKED_MAX_ID
     ranks[b"zz"] = top + 1
     ranks[b"yy"] = top
     pat = r"\w+| "

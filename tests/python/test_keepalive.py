@@ -97,7 +97,7 @@ def test_policy_outlives_cache_eviction_under_threads():
 # do above at random moments.
 POLICY_EVICTED = """
 import bpekit
-from bpekit import core
+from bpekit import _route, core
 
 ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b" ab": 257}
 specials = {"<|a|>": 258, "<|b|>": 259, "<|c|>": 260}
@@ -105,7 +105,7 @@ enc = bpekit.Encoding("toy", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=rank
 text = "ab <|a|> ab <|b|> x" * 20
 allowed = {"<|a|>", "<|b|>"}
 expected = enc.encode(text, allowed_special=allowed)
-real_lib, real_encode_into = core.lib, core._encode_into
+real_lib, real_encode_into = core.lib, _route._encode_into
 
 def evicting(f):
     def call(*args):
@@ -119,7 +119,9 @@ class Lib:
         f = getattr(real_lib, name)
         return evicting(f) if name.startswith("bpekit_tokenizer_") else f
 
-core.lib, core._encode_into = Lib(), evicting(real_encode_into)
+# every module that makes native calls with a policy
+core.lib = _route.lib = Lib()
+_route._encode_into = evicting(real_encode_into)
 bad = []
 for i in range(200):
     kwargs = dict(allowed_special=allowed, disallowed_special={f"nowhere {i}", "<|c|>"})

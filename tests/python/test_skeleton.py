@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -250,7 +251,15 @@ def test_close_while_another_thread_encodes(enc: bpekit.Encoding) -> None:
         t = threading.Thread(target=work)
         t.start()
         started.wait()
-        time.sleep(0.01)  # the encode (about 0.2 s) is under way, without the GIL
+        # The encode is under way once the thread's innermost Python frame is the one
+        # that makes the native call (cffi's, or the builtin's, which has no frame).
+        native_caller = "encode_ordinary" if e2._fast is not None else "rustcall"
+        while t.is_alive():
+            frame = sys._current_frames().get(t.ident)
+            if frame is not None and frame.f_code.co_name == native_caller:
+                break
+            time.sleep(0.001)
+        time.sleep(0.01)  # the native encode (a fraction of a second) runs without the GIL
         e2.close()
         # Were the native object freed now, this would reuse and overwrite its memory.
         junk = [bytes([255]) * 4096 for _ in range(20_000)]
