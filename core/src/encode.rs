@@ -15,20 +15,11 @@
 //!   length, whatever the rank table.
 //! - Token bytes live in one contiguous buffer indexed by an offsets table, so decode
 //!   is one lookup and one copy per token.
-//! - Special tokens are found with aho-corasick. Its DFA searches fastest (text dense
-//!   with near-matches such as `<|endoftext` repeated: 2 ms/MiB against 3-4 for the
-//!   contiguous NFA; either is under 0.1 ms/MiB on ordinary text), but building it
-//!   costs about the tokens' total length times the longest one: a special token of
-//!   16 KiB of one letter took 16 s, against a millisecond for the NFA. So the DFA is
-//!   built only while that product is at most [`DFA_MAX_SIZE`] (one letter repeated
-//!   256 times: 2.5 ms; OpenAI's sets: ~1,000), and the contiguous NFA otherwise (1 MiB
-//!   special: 0.2 s, linear).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use hashbrown::{HashMap, HashSet};
 use once_cell::race::OnceBox;
 
@@ -174,16 +165,6 @@ thread_local! {
     static CACHES: std::cell::RefCell<Vec<PieceCache>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Special tokens: text that encodes to one id when allowed, never produced by BPE.
-#[derive(Debug, Clone, Default)]
-struct Specials {
-    /// In id order.
-    tokens: Vec<(Box<str>, u32)>,
-    by_text: HashMap<Box<str>, u32>,
-    /// The same texts, for overlapping search (encode and the disallowed-special check).
-    overlapping: Option<AhoCorasick>,
-}
-
 /// Where encoded ids go: a vector, or a counter.
 trait Sink {
     fn piece(&mut self, tok: &Tokenizer, piece: &[u8]);
@@ -222,57 +203,6 @@ impl Sink for Counter {
     }
     fn special(&mut self, _: u32) {
         self.n += 1;
-    }
-}
-
-/// Which special tokens an encode call treats as special.
-#[derive(Debug, Clone, Copy)]
-pub enum Allowed<'a> {
-    /// None: special-token text is ordinary text.
-    None,
-    /// All of the tokenizer's special tokens.
-    All,
-    /// Only these.
-    Some(&'a HashSet<&'a str>),
-}
-
-/// Which special tokens an encode call refuses to see in its text (tiktoken's
-/// `disallowed_special`).
-#[derive(Debug, Clone, Copy)]
-pub enum Disallowed<'a> {
-    /// None: no check.
-    None,
-    /// Every special token that is not allowed (tiktoken's default, `"all"`).
-    AllNotAllowed,
-    /// Only these.
-    Some(&'a HashSet<&'a str>),
-}
-
-/// tiktoken's `allowed_special` / `disallowed_special` pair.
-#[derive(Debug, Clone, Copy)]
-pub struct SpecialPolicy<'a> {
-    /// Special tokens encoded as their ids.
-    pub allowed: Allowed<'a>,
-    /// Special tokens whose text is an error.
-    pub disallowed: Disallowed<'a>,
-}
-
-impl SpecialPolicy<'_> {
-    /// tiktoken's default: nothing allowed, everything else disallowed.
-    pub const DEFAULT: SpecialPolicy<'static> =
-        SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::AllNotAllowed };
-    /// `encode_ordinary`: special-token text is ordinary text, no check.
-    pub const ORDINARY: SpecialPolicy<'static> =
-        SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
-}
-
-impl Allowed<'_> {
-    fn allows(&self, token: &str) -> bool {
-        match self {
-            Allowed::None => false,
-            Allowed::All => true,
-            Allowed::Some(set) => set.contains(token),
-        }
     }
 }
 
@@ -412,8 +342,7 @@ impl Tokenizer {
         starts.push(token_data.len());
         self.starts = starts;
         self.token_data = token_data;
-        let overlapping = special_automaton(&sorted)?;
-        self.specials = Specials { tokens: sorted, by_text, overlapping };
+        self.specials = Specials::new(sorted, by_text)?;
         Ok(self)
     }
 
@@ -498,35 +427,14 @@ impl Tokenizer {
         result
     }
 
-    /// Where allowed special tokens overlap, the leftmost wins, then the longest.
-    /// (tiktoken takes whichever its regex alternation tries first, which depends on hash
-    /// order.)
-    ///
-    /// Every allowed occurrence is found in one pass (overlapping ones included), then
-    /// the leftmost, longest one at or after each cut is taken: the cost is linear in the
-    /// text and its occurrences. (A search restarted after each token looked up to the
-    /// longest token's length past it: a text dense with prefixes of a 28 KB special token
-    /// took 300 ms per 12 KB.)
+    /// [`Tokenizer::encode_into`] into any sink: allowed special tokens where
+    /// [`specials::leftmost_longest`] finds them, ordinary text between them.
     fn encode_into_inner(&self, text: &str, allowed: Allowed<'_>, out: &mut impl Sink) -> Result<()> {
-        let ac = match (&self.specials.overlapping, allowed) {
-            (Some(ac), Allowed::All | Allowed::Some(_)) => ac,
-            _ => return self.encode_ordinary_into(text, out),
-        };
-        let mut found: Vec<(usize, Reverse<usize>, u32)> = ac
-            .find_overlapping_iter(text.as_bytes())
-            .filter_map(|m| {
-                let (token, id) = &self.specials.tokens[m.pattern().as_usize()];
-                allowed.allows(token).then_some((m.start(), Reverse(m.end()), *id))
-            })
-            .collect();
-        found.sort_unstable();
         let mut start = 0;
-        for (s, Reverse(e), id) in found {
-            if s >= start {
-                self.encode_ordinary_into(&text[start..s], out)?;
-                out.special(id);
-                start = e;
-            }
+        for (s, e, id) in self.specials.allowed_in(text, allowed) {
+            self.encode_ordinary_into(&text[start..s], out)?;
+            out.special(id);
+            start = e;
         }
         self.encode_ordinary_into(&text[start..], out)
     }
@@ -595,46 +503,6 @@ impl Tokenizer {
         }
         slots.into_par_iter().zip(parts.par_iter()).for_each(|(slot, p)| slot.copy_from_slice(p));
         Ok((ids, offsets))
-    }
-
-    fn check_disallowed(&self, text: &str, policy: &SpecialPolicy<'_>) -> Result<()> {
-        let found = match policy.disallowed {
-            Disallowed::None => None,
-            Disallowed::AllNotAllowed => self.find_special(text, |t| !policy.allowed.allows(t)),
-            Disallowed::Some(set) => self.find_special(text, |t| set.contains(t)),
-        };
-        match found {
-            None => Ok(()),
-            Some(token) => Err(Error::new(
-                ErrorKind::DisallowedSpecial,
-                format!(
-                    "Encountered text corresponding to disallowed special token {token:?}.\n\
-                     If you want this text to be encoded as a special token, allow it \
-                     (allowed_special={{{token:?}, ...}}).\n\
-                     If you want this text to be encoded as normal text, disable the check for \
-                     this token (disallowed_special=(special_tokens - {{{token:?}}})).\n\
-                     To disable this check for all special tokens, pass disallowed_special=()."
-                ),
-            )),
-        }
-    }
-
-    /// The first (leftmost, then longest) special token in `text` for which `pred` holds,
-    /// overlapping matches included. Used for tiktoken's disallowed-special check.
-    pub fn find_special(&self, text: &str, pred: impl Fn(&str) -> bool) -> Option<&str> {
-        let ac = self.specials.overlapping.as_ref()?;
-        let mut best: Option<(usize, usize, &str)> = None;
-        for m in ac.find_overlapping_iter(text.as_bytes()) {
-            let token = &*self.specials.tokens[m.pattern().as_usize()].0;
-            let better = match best {
-                None => true,
-                Some((s, e, _)) => m.start() < s || (m.start() == s && m.end() > e),
-            };
-            if better && pred(token) {
-                best = Some((m.start(), m.end(), token));
-            }
-        }
-        best.map(|b| b.2)
     }
 
     /// Encodes `text`, treating any special-token text as ordinary text.
@@ -1026,33 +894,6 @@ impl Tokenizer {
     }
 }
 
-/// Special-token sets up to this size (their total length times the longest, in bytes)
-/// are searched with a DFA; larger ones with a contiguous NFA (see the design notes).
-const DFA_MAX_SIZE: usize = 1 << 16;
-
-/// The automaton that finds the special tokens `tokens`, overlapping matches included.
-fn special_automaton(tokens: &[(Box<str>, u32)]) -> Result<Option<AhoCorasick>> {
-    if tokens.is_empty() {
-        return Ok(None);
-    }
-    let total: usize = tokens.iter().map(|t| t.0.len()).sum();
-    let longest = tokens.iter().map(|t| t.0.len()).max().unwrap_or(0);
-    let build = |kind: Option<AhoCorasickKind>| {
-        AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(kind)
-            .build(tokens.iter().map(|t| t.0.as_bytes()))
-    };
-    let built = if total.saturating_mul(longest) <= DFA_MAX_SIZE {
-        // aho-corasick's own choice: a DFA for up to 100 tokens, else a contiguous NFA.
-        build(None)
-    } else {
-        build(Some(AhoCorasickKind::ContiguousNFA))
-            .or_else(|_| build(Some(AhoCorasickKind::NoncontiguousNFA)))
-    };
-    built.map(Some).map_err(|e| Error::invalid_arg(format!("cannot index special tokens: {e}")))
-}
-
 /// The heap merge's priority queue: a sorted queue, and a heap for what arrives out of
 /// order. The initial pairs are sorted into the queue; a pair made by a merge goes to
 /// the queue's back when it sorts after it, else to the heap. Merges of one rank go left
@@ -1207,7 +1048,7 @@ mod tests {
         let t = with_specials();
         let e = t.encode_with("x <s> y", &SpecialPolicy::DEFAULT).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DisallowedSpecial);
-        assert!(e.message().contains("\"<s>\""), "{}", e.message());
+        assert!(e.message().contains(" token '<s>'.\n"), "{}", e.message());
         let allowed: HashSet<&str> = ["<s>"].into_iter().collect();
         let p = SpecialPolicy { allowed: Allowed::Some(&allowed), disallowed: Disallowed::AllNotAllowed };
         assert_eq!(t.encode_with("x<s>", &p).unwrap(), vec![120, 302]);
@@ -1833,4 +1674,8 @@ mod tests {
 }
 
 mod long;
+mod specials;
 mod unstable;
+
+use specials::Specials;
+pub use specials::{Allowed, Disallowed, SpecialPolicy};

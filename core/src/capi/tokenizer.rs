@@ -40,8 +40,9 @@ pub struct bpekit_special_policy {
     pub allowed: *const bpekit_slice,
     /// Number of `allowed` texts.
     pub n_allowed: usize,
-    /// Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`
-    /// (texts that are not special tokens of the tokenizer are ignored).
+    /// UTF-8 strings whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`,
+    /// checked even where they are also allowed: special tokens, and any other strings
+    /// (as tiktoken's `disallowed_special`; the empty string is in every text).
     pub disallowed: *const bpekit_slice,
     /// Number of `disallowed` texts.
     pub n_disallowed: usize,
@@ -210,12 +211,14 @@ pub unsafe extern "C" fn bpekit_tokenizer_new(
 /// (NULL: nothing allowed, every special token disallowed).
 ///
 /// Allowed special-token text becomes its id (where special tokens overlap, the
-/// leftmost allowed one wins, then the longest); disallowed special-token text is
-/// `BPEKIT_ERR_DISALLOWED_SPECIAL` (the message names the token); other special-token
+/// leftmost allowed one wins, then the longest); disallowed text is
+/// `BPEKIT_ERR_DISALLOWED_SPECIAL`, with tiktoken's message naming the first disallowed
+/// string (leftmost, then longest) as Python's `repr()` writes it; other special-token
 /// text is ordinary text. On success `*out` is filled with ids owned by the caller
 /// (release with `bpekit_tokens_free`); on error `*out` is untouched.
 /// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_INVALID_ARG`
-/// (unknown flags), `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
+/// (unknown flags; a `disallowed` list too large to index),
+/// `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_encode(
     tok: *const bpekit_tokenizer,

@@ -361,7 +361,7 @@ mod tests {
         let t = toy().with_special_tokens(vec![("<|end|>".into(), 300)]).unwrap();
         let e = t.encode_with_unstable("x <|end|> y", &SpecialPolicy::DEFAULT).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DisallowedSpecial);
-        assert!(e.message().contains("\"<|end|>\""), "{}", e.message());
+        assert!(e.message().contains(" token '<|end|>'.\n"), "{}", e.message());
         // Disallowed and allowed: the check wins, as in tiktoken.
         let only: HashSet<&str> = ["<|end|>"].into_iter().collect();
         let p = SpecialPolicy { allowed: Allowed::Some(&only), disallowed: Disallowed::Some(&only) };
