@@ -28,7 +28,7 @@ impl Tokenizer {
     /// does: if the same bytes appear twice, the later rank wins.
     ///
     /// # Errors
-    /// [`ErrorKind::BadRanks`] if the table is empty, has an empty token, gives two
+    /// [`ErrorKind::BadRanks`](crate::ErrorKind::BadRanks) if the table is empty, has an empty token, gives two
     /// tokens the same rank, lacks one of the 256 single bytes (byte-level BPE needs each
     /// of them to encode arbitrary text), or is implausibly sparse.
     pub fn from_ranks(pairs: Vec<(Vec<u8>, u32)>, pattern: Pattern) -> Result<Self> {
@@ -107,7 +107,7 @@ impl Tokenizer {
     /// Adds special tokens `(text, id)`, replacing any the tokenizer had.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArg`] for an empty or repeated text, a repeated id, or an id
+    /// [`ErrorKind::InvalidArg`](crate::ErrorKind::InvalidArg) for an empty or repeated text, a repeated id, or an id
     /// that is already a rank.
     pub fn with_special_tokens(mut self, tokens: Vec<(String, u32)>) -> Result<Self> {
         let old: HashSet<u32> = self.specials.tokens.iter().map(|t| t.1).collect();

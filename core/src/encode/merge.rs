@@ -182,7 +182,7 @@ impl Tokenizer {
         self.encoder.get_unfiltered(bytes).unwrap_or(u32::MAX)
     }
 
-    /// [`Tokenizer::rank`] through the rank table's bitsets ([`RankMap::get`]), for the
+    /// [`Tokenizer::rank`] through the rank table's bitsets ([`RankMap::get`](crate::bytemap::RankMap::get)), for the
     /// pairs inside short pieces that are not tokens: mostly not tokens either, and in
     /// random bytes as latin-1 nearly all stop at the bitsets. (Not for whole pieces, nor
     /// the long-piece searches: there most keys pass and the check only costs.)

@@ -6,22 +6,22 @@
 //! `byte_pair_encode`).
 //!
 //! The modules, by concern:
-//! - [`build`]: construction and validation of a tokenizer (ranks, special tokens).
-//! - [`specials`]: an encode call's special-token policy, the one leftmost-longest
+//! - `build`: construction and validation of a tokenizer (ranks, special tokens).
+//! - `specials`: an encode call's special-token policy, the one leftmost-longest
 //!   search for special-token text, tiktoken's disallowed-special error.
-//! - [`merge`]: the merge of one piece, routed by its length to a table lookup,
-//!   [`scan`] (short pieces, through the per-thread piece cache), [`backtrack`] (long
-//!   pieces) or [`heap`] (long pieces the search gives up).
-//! - [`cache`]: the per-thread caches' one type and contract.
-//! - [`batch`]: many texts in parallel. [`decode`]: ids to bytes, rank export.
-//! - [`completion`]: tiktoken's `encode_with_unstable`.
+//! - `merge`: the merge of one piece, routed by its length to a table lookup,
+//!   `scan` (short pieces, through the per-thread piece cache), `backtrack` (long
+//!   pieces) or `heap` (long pieces the search gives up).
+//! - `cache`: the per-thread caches' one type and contract.
+//! - `batch`: many texts in parallel. `decode`: ids to bytes, rank export.
+//! - `completion`: tiktoken's `encode_with_unstable`.
 //!
 //! Design notes
 //! - Three merge routines give identical results (property tests check them against
 //!   the definition): a scan that is quadratic but has tiny constants, for short
 //!   pieces; a backtracking search, linear, for long pieces; and a heap routine over a
 //!   linked list, O(n log n) for any rank table, for the long pieces the search gives
-//!   up (those that may hold a token longer than [`merge::SCAN_MAX`] bytes). So the
+//!   up (those that may hold a token longer than `merge::SCAN_MAX` bytes). So the
 //!   work on any piece (a megabyte of one letter, say) is linear or O(n log n) in its
 //!   length, whatever the rank table.
 //! - Token bytes live in one contiguous buffer indexed by an offsets table, so decode
@@ -139,10 +139,10 @@ impl Tokenizer {
 
     /// Encodes `text`; special-token text becomes its special id when `allowed` allows
     /// it, and is ordinary text otherwise. (tiktoken's `encode` without its
-    /// disallowed-special check; see [`Tokenizer::find_special`] for that.)
+    /// disallowed-special check; [`Tokenizer::encode_with`] has both.)
     ///
     /// # Errors
-    /// [`ErrorKind::BadPattern`] if the regex engine fails while splitting.
+    /// [`ErrorKind::BadPattern`](crate::ErrorKind::BadPattern) if the regex engine fails while splitting.
     pub fn encode(&self, text: &str, allowed: Allowed<'_>) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         self.encode_into(text, allowed, &mut out)?;
@@ -163,7 +163,7 @@ impl Tokenizer {
     /// check, then [`Tokenizer::encode`] with the allowed set.
     ///
     /// # Errors
-    /// [`ErrorKind::DisallowedSpecial`] naming the token; [`ErrorKind::BadPattern`].
+    /// [`ErrorKind::DisallowedSpecial`](crate::ErrorKind::DisallowedSpecial) naming the token; [`ErrorKind::BadPattern`](crate::ErrorKind::BadPattern).
     pub fn encode_with(&self, text: &str, policy: &SpecialPolicy<'_>) -> Result<Vec<u32>> {
         self.check_disallowed(text, policy)?;
         self.encode(text, policy.allowed)
@@ -181,7 +181,7 @@ impl Tokenizer {
     /// Encodes `text`, treating any special-token text as ordinary text.
     ///
     /// # Errors
-    /// [`ErrorKind::BadPattern`] if the regex engine fails while splitting.
+    /// [`ErrorKind::BadPattern`](crate::ErrorKind::BadPattern) if the regex engine fails while splitting.
     pub fn encode_ordinary(&self, text: &str) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         self.encode_ordinary_into(text, &mut out)?;
@@ -199,7 +199,7 @@ impl Tokenizer {
     }
 
     /// [`Tokenizer::encode_into`] into any sink: allowed special tokens where
-    /// [`specials::leftmost_longest`] finds them, ordinary text between them.
+    /// `specials::leftmost_longest` finds them, ordinary text between them.
     fn encode_into_inner(&self, text: &str, allowed: Allowed<'_>, out: &mut impl Sink) -> Result<()> {
         let mut start = 0;
         for (s, e, id) in self.specials.allowed_in(text, allowed) {

@@ -33,7 +33,7 @@ pub(super) fn whole_text() -> Pattern {
 
 /// `f()` on another thread, or a panic if it has not returned after `secs` seconds
 /// (twelve times that in a debug build): a guard against hangs, not a speed check
-/// (the cases here take milliseconds in release builds).
+/// (the limits are far above what the cases need).
 pub(super) fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     let secs = if cfg!(debug_assertions) { 12 * secs } else { secs };
     let (tx, rx) = std::sync::mpsc::channel();
