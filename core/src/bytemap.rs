@@ -344,11 +344,6 @@ impl RankMap {
     pub fn len(&self) -> usize {
         self.inline.len() + self.rest.len()
     }
-
-    /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
