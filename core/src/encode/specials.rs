@@ -307,8 +307,10 @@ fn not_printable() -> &'static [(char, char)] {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::*;
     use super::*;
     use crate::Pattern;
+    use proptest::prelude::*;
 
     /// The 256 bytes, and the special tokens `<|a`, `<|ab|>` and `b|><|`, which overlap.
     fn tokenizer(specials: bool) -> Tokenizer {
@@ -427,5 +429,130 @@ mod tests {
              To disable this check for all special tokens, pass `disallowed_special=()`.\n"
         );
         assert!(disallowed("it's").message().contains("token \"it's\".\n"));
+    }
+
+    #[test]
+    fn disallowed_special_is_an_error() {
+        let t = with_specials();
+        let e = t.encode_with("x <s> y", &SpecialPolicy::DEFAULT).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DisallowedSpecial);
+        assert!(e.message().contains(" token '<s>'.\n"), "{}", e.message());
+        let allowed: HashSet<&str> = ["<s>"].into_iter().collect();
+        let p = SpecialPolicy { allowed: Allowed::Some(&allowed), disallowed: Disallowed::AllNotAllowed };
+        assert_eq!(t.encode_with("x<s>", &p).unwrap(), vec![120, 302]);
+        assert!(t.encode_with("x<s><|end|>", &p).is_err());
+        assert_eq!(
+            t.encode_with("x<s>", &SpecialPolicy::ORDINARY).unwrap(),
+            t.encode_ordinary("x<s>").unwrap()
+        );
+        let (ids, off) = t.encode_batch(&["ab", "", "<s>c"], &SpecialPolicy::ORDINARY).unwrap();
+        assert_eq!(off, vec![0, 1, 1, ids.len()]);
+        let e = t.encode_batch(&["ab", "<s>"], &SpecialPolicy::DEFAULT).unwrap_err();
+        assert!(e.message().starts_with("texts[1]: "), "{}", e.message());
+    }
+
+    #[test]
+    fn special_tokens_encode_only_when_allowed() {
+        let t = with_specials();
+        let text = "ab<|end|>cab<s>";
+        let ordinary = t.encode_ordinary(text).unwrap();
+        assert_eq!(t.encode(text, Allowed::None).unwrap(), ordinary);
+        let all = t.encode(text, Allowed::All).unwrap();
+        assert_eq!(all, vec![256, 300, 99, 256, 302]);
+        let only_s: HashSet<&str> = ["<s>"].into_iter().collect();
+        let some = t.encode(text, Allowed::Some(&only_s)).unwrap();
+        assert_eq!(*some.last().unwrap(), 302);
+        assert!(!some.contains(&300));
+        assert_eq!(t.decode(&some).unwrap(), text.as_bytes());
+        // Leftmost, then longest: "<|end|>x" wins over "<|end|>"...
+        assert_eq!(t.encode("<|end|>x", Allowed::All).unwrap(), vec![301]);
+        // ...unless only the shorter one is allowed.
+        let only_end: HashSet<&str> = ["<|end|>"].into_iter().collect();
+        assert_eq!(t.encode("<|end|>x", Allowed::Some(&only_end)).unwrap(), vec![300, 120]);
+        assert_eq!(t.count(text, Allowed::All).unwrap(), all.len());
+        assert_eq!(t.count(text, Allowed::None).unwrap(), ordinary.len());
+        assert_eq!(t.vocab_size(), 303);
+        assert!(t.is_special(301) && !t.is_special(256));
+        assert_eq!(t.tokens().count(), 256 + 5, "special tokens are not ranks");
+    }
+
+    #[test]
+    fn special_tokens_are_found_in_linear_time() {
+        // A text dense with prefixes of a long special token: each "\u{fffd}" is a token
+        // and starts the long one, which never completes.
+        let long = "\u{fffd}D\u{fffd}".repeat(16_384);
+        let tok = toy().with_special_tokens(vec![(long, 1000), ("\u{fffd}".into(), 1001)]).unwrap();
+        let text = "\u{fffd}D".repeat(200_000);
+        // A guard against the quadratic search, not a speed check.
+        let (tok, text, ids) = within(10, "encode", move || {
+            let ids = tok.encode(&text, Allowed::All).unwrap();
+            (tok, text, ids)
+        });
+        assert_eq!(ids.iter().filter(|&&id| id == 1001).count(), 200_000);
+        assert_eq!(tok.decode(&ids).unwrap(), text.as_bytes());
+    }
+
+    #[test]
+    fn overlapping_specials_leftmost_then_longest() {
+        let tok = toy()
+            .with_special_tokens(vec![("<|a".into(), 1000), ("<|ab|>".into(), 1001), ("b|><|".into(), 1002)])
+            .unwrap();
+        let allowed: HashSet<&str> = ["<|a", "b|><|"].into_iter().collect();
+        let ids = tok.encode("<|ab|><|ab|>", Allowed::All).unwrap();
+        assert_eq!(ids.iter().filter(|&&i| i >= 1000).collect::<Vec<_>>(), [&1001, &1001]);
+        // "<|ab|>" not allowed: "<|a" at 0, then "b|><|" at 3, then "ab|>" is text.
+        let ids = tok.encode("<|ab|><|ab|>", Allowed::Some(&allowed)).unwrap();
+        assert_eq!(ids.iter().filter(|&&i| i >= 1000).collect::<Vec<_>>(), [&1000, &1002]);
+        assert_eq!(tok.decode(&ids).unwrap(), b"<|ab|><|ab|>");
+    }
+
+    #[test]
+    fn find_special_sees_overlaps() {
+        let t = with_specials();
+        assert_eq!(t.find_special("a <|end|>x b", |_| true), Some("<|end|>x"));
+        assert_eq!(t.find_special("a <|end|>x b", |s| s == "<|end|>"), Some("<|end|>"));
+        assert_eq!(t.find_special("nothing here", |_| true), None);
+    }
+
+    /// Finding 3: long special tokens (of one repeated letter: the worst case for the
+    /// automaton) build fast and encode to their ids where allowed.
+    #[test]
+    fn long_special_tokens() {
+        for len in [16 << 10, 64 << 10, 1 << 20] {
+            let long = "ab".repeat(len / 2);
+            let specials = vec![("<|endoftext|>".to_string(), 300), (long.clone(), 301)];
+            let t = within(5, "build", move || toy().with_special_tokens(specials).unwrap());
+            let text = format!("x{long}<|endoftext|>{}y", &long[..len / 2]);
+            let all = t.encode(&text, Allowed::All).unwrap();
+            let mut expect = vec![u32::from(b'x'), 301, 300];
+            expect.extend(t.encode_ordinary(&format!("{}y", &long[..len / 2])).unwrap());
+            assert_eq!(all, expect);
+            let e = t.encode_with(&text, &SpecialPolicy::DEFAULT).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DisallowedSpecial);
+            let only_eot: HashSet<&str> = ["<|endoftext|>"].into_iter().collect();
+            let policy = SpecialPolicy { allowed: Allowed::Some(&only_eot), disallowed: Disallowed::None };
+            let ids = t.encode_with(&text, &policy).unwrap();
+            assert!(ids.contains(&300) && !ids.contains(&301));
+            assert_eq!(t.decode(&ids).unwrap(), text.as_bytes());
+            assert_eq!(t.token_bytes(301), Some(long.as_bytes()));
+            // Replacing the special tokens drops the long one from the id table.
+            let t = t.with_special_tokens(vec![("<s>".into(), 301)]).unwrap();
+            assert_eq!(t.token_bytes(301), Some(&b"<s>"[..]));
+            assert_eq!(t.token_bytes(300), None);
+            assert_eq!(t.decode(&[97, 301, 98]).unwrap(), b"a<s>b");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn specials_roundtrip(parts in proptest::collection::vec(prop_oneof![Just("<|end|>"), Just("<s>"), Just("ab"), Just(" c"), Just("<|"), Just("é")], 0..20)) {
+            let t = with_specials();
+            let text = parts.concat();
+            for allowed in [Allowed::None, Allowed::All] {
+                let ids = t.encode(&text, allowed).unwrap();
+                prop_assert_eq!(t.decode(&ids).unwrap(), text.as_bytes());
+                prop_assert_eq!(t.count(&text, allowed).unwrap(), ids.len());
+            }
+        }
     }
 }

@@ -14,22 +14,23 @@
 //!    what precedes it merged apart (a continuation can split a whitespace run).
 //!
 //! Design notes
-//! - Steps 1 and 2 need the rank tokens sorted by bytes. Building that table for
-//!   o200k_base takes tens of milliseconds, too much per call and too much to add to
-//!   every tokenizer's construction for a rarely used call. The tokenizer builds it on
-//!   first use and keeps it (published without a lock, like its other lazy tables). It
-//!   holds rank ids only (4 bytes per token); bytes are read from the tokenizer.
+//! - Steps 1 and 2 need the rank tokens sorted by bytes. Sorting a large vocabulary
+//!   costs far more than one call's search on a short text, and adding it to every
+//!   tokenizer's construction would charge a rarely used call to all. The tokenizer
+//!   builds it on first use and keeps it (published without a lock, like its other
+//!   lazy tables). It holds rank ids only (4 bytes per token); bytes are read from the
+//!   tokenizer.
 //! - A call costs one encode of the text, then work that depends on the unstable bytes
 //!   only: one binary search per split, and one encode of `prefix + t` per candidate.
 //!   Splits whose suffix is longer than the longest token have no candidate and are
 //!   skipped without searching.
 //! - Candidates are encoded without the per-thread piece cache: they are thousands of
 //!   one-off strings that would evict the pieces ordinary encoding reuses. Pieces after
-//!   the cut are not merged at all. Instead, a per-call memo keeps the merge of each
-//!   long piece that lies wholly inside the shared prefix, keyed by its position in the
-//!   unstable bytes: candidates after a long whitespace run (which have tens of
-//!   thousands of candidates) then split it but merge it once. A text ending in 200
-//!   spaces took 4.0 s with o200k_base without it (tiktoken: 3.3-3.9 s), 0.4 s with it.
+//!   the cut are not merged at all. Instead, a per-call table ([`PrefixMerges`]) keeps
+//!   the merge of each long piece that lies wholly inside the shared prefix, keyed by
+//!   its position in the unstable bytes: candidates after a long whitespace run (which
+//!   have tens of thousands of candidates) then split it but merge it once. It is not
+//!   one of the per-thread caches: it lives for one call.
 //! - tiktoken's `byte_pair_encode` (steps 2 on non-UTF-8 bytes, and 3) merges without
 //!   first looking the whole input up as a token; `merge_raw` does the same.
 //! - Completions come from a set in tiktoken, in hash order; here they are sorted and
@@ -40,9 +41,9 @@ use hashbrown::{HashMap, HashSet};
 use super::{Sink, SpecialPolicy, Tokenizer};
 use crate::error::Result;
 
-/// Pieces at least this long are memoized while encoding candidates (shorter ones merge
-/// about as fast as they hash).
-const MEMO_MIN: usize = 16;
+/// Pieces at least this long are kept in [`PrefixMerges`] while encoding candidates
+/// (shorter ones merge about as fast as they hash).
+const PREFIX_MERGES_MIN: usize = 16;
 
 /// Collects ids and remembers how many the last piece gave (0 after a special token).
 struct LastPiece {
@@ -128,6 +129,15 @@ impl Tokenizer {
         Ok((ids, completions))
     }
 
+    /// The rank ids sorted by their bytes, built on first use.
+    fn sorted_ranks(&self) -> &[u32] {
+        self.sorted_ranks.get_or_init(|| {
+            let mut by_bytes: Vec<(&[u8], u32)> = self.tokens().collect();
+            by_bytes.sort_unstable();
+            Box::new(by_bytes.into_iter().map(|(_, id)| id).collect())
+        })
+    }
+
     /// Whether `id` is a rank token made only of spaces, tabs and newlines (tiktoken's
     /// test; special tokens never are).
     fn is_blank_token(&self, id: u32) -> bool {
@@ -151,7 +161,7 @@ impl Tokenizer {
         // ---- 2. A token straddling the end of `u` ----
         let mut possibility = Vec::with_capacity(u.len() + self.max_token_len);
         let mut encoded = Vec::new();
-        let mut memo = Memo::default();
+        let mut merges = PrefixMerges::default();
         let first = u.len().saturating_sub(self.max_token_len).max(1);
         for i in first..u.len() {
             let (prefix, suffix) = u.split_at(i);
@@ -159,7 +169,7 @@ impl Tokenizer {
                 possibility.clear();
                 possibility.extend_from_slice(prefix);
                 possibility.extend_from_slice(self.token_bytes(id).unwrap_or_default());
-                self.encode_candidate(&possibility, i, u.len(), &mut memo, &mut encoded)?;
+                self.encode_candidate(&possibility, i, u.len(), &mut merges, &mut encoded)?;
                 if !found.contains(&encoded) {
                     found.insert(encoded.clone());
                 }
@@ -185,19 +195,19 @@ impl Tokenizer {
     /// Encodes one candidate into `out` (cleared first), as tiktoken does: split with the
     /// pattern and encoded piece by piece when it is UTF-8, merged whole when it is not;
     /// then cut after the first token that reaches byte `need`. Its first `shared` bytes
-    /// are the unstable bytes' own: long pieces among them go through `memo`.
+    /// are the unstable bytes' own: long pieces among them go through `merges`.
     fn encode_candidate(
         &self,
         possibility: &[u8],
         shared: usize,
         need: usize,
-        memo: &mut Memo,
+        merges: &mut PrefixMerges,
         out: &mut Vec<u32>,
     ) -> Result<()> {
         out.clear();
         match std::str::from_utf8(possibility) {
             Ok(text) => {
-                let Memo { spans, arena } = memo;
+                let PrefixMerges { spans, arena } = merges;
                 let mut covered = 0;
                 self.pattern.for_each_piece(text, |piece| {
                     // Pieces that start at or after `need` are cut anyway: skip their merge.
@@ -206,7 +216,7 @@ impl Tokenizer {
                     }
                     let bytes = piece.as_bytes();
                     let start = piece.as_ptr() as usize - text.as_ptr() as usize;
-                    if bytes.len() >= MEMO_MIN && start + bytes.len() <= shared {
+                    if bytes.len() >= PREFIX_MERGES_MIN && start + bytes.len() <= shared {
                         let (off, n) = *spans.entry((start, bytes.len())).or_insert_with(|| {
                             let off = arena.len();
                             self.encode_piece_uncached(bytes, arena);
@@ -257,7 +267,7 @@ impl Tokenizer {
 /// Merged pieces of the unstable bytes for one call: `(start, len)` in them → the range
 /// of `arena` holding the piece's ids.
 #[derive(Default)]
-struct Memo {
+struct PrefixMerges {
     spans: HashMap<(usize, usize), (usize, usize)>,
     arena: Vec<u32>,
 }

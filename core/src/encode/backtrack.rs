@@ -45,25 +45,30 @@
 //!   two ids in [`LongMerges`] (fact 3: only a token's own last step makes it), not by
 //!   hashing their bytes: a hash costs the join's length, which long tokens make up to
 //!   the longest token's, per lookup.
-//! - Checks and histories are memoized per thread and tokenizer ([`Memo`], up to
-//!   [`MEMO_SLOTS`] tokenizers): a direct-mapped pair table (long pieces are
-//!   repetitive, so most checks are hits) and a history slot per vocabulary id.
+//! - Checks and histories are memoized per thread and tokenizer ([`Memo`], in a
+//!   [`Recent`] of [`MEMO_SLOTS`] tokenizers): a direct-mapped pair table (long pieces
+//!   are repetitive, so most checks are hits) and a history slot per vocabulary id.
 //! - Tokens are found with a byte trie in compressed-row form, built the first time a
-//!   tokenizer meets a long piece (cl100k_base: ~17 ms), with a table for the first two
-//!   levels. The trie and [`LongMerges`] are published without a lock (first finished
-//!   build wins): a process forked while another thread builds one must not find a lock
-//!   held by a thread it does not have.
+//!   tokenizer meets a long piece, with a table for the first two levels. The trie and
+//!   [`LongMerges`] are published without a lock (first finished build wins): a process
+//!   forked while another thread builds one must not find a lock held by a thread it
+//!   does not have.
+
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use super::{Tokenizer, SCAN_MAX};
+use super::cache::{with_recent, Recent};
+use super::merge::SCAN_MAX;
+use super::Tokenizer;
 use crate::bytemap::{concat, pack};
 
 /// A byte trie of the search's candidates (see the module notes). Node 0 is the root;
 /// node `v`'s children are `edges[first[v]..first[v + 1]]`, sorted by byte; `token[v]`
 /// is the id whose bytes spell the path to `v`, or `NO_TOKEN`. Paths deeper than
 /// [`SCAN_MAX`] are the first `SCAN_MAX + 1` bytes of long tokens (their marks).
-pub(crate) struct Trie {
+pub(super) struct Trie {
     first: Vec<u32>,
     edges: Vec<(u8, u32)>,
     token: Vec<u32>,
@@ -83,9 +88,9 @@ impl std::fmt::Debug for Trie {
 impl Trie {
     /// Builds the trie of `tokens` (bytes, id); an id may be `NO_TOKEN` (a mark: a path
     /// and no token).
-    pub(crate) fn new<'a>(tokens: impl Iterator<Item = (&'a [u8], u32)>) -> Trie {
+    fn new<'a>(tokens: impl Iterator<Item = (&'a [u8], u32)>) -> Trie {
         // Sort by bytes, comparing the first eight as one big-endian integer first (most
-        // pairs differ there; memcmp on every comparison costs twice as much).
+        // pairs differ there, and one integer compare is cheaper than a memcmp).
         let prefix = |t: &[u8]| {
             let mut k = [0u8; 8];
             let n = t.len().min(8);
@@ -194,7 +199,7 @@ impl Trie {
 /// own bytes makes, the two tokens that merge last, `left << 32 | right` → its id. By
 /// fact 3 of the module notes no other pair of tokens ever merges into a long token.
 #[derive(Debug, Default)]
-pub(crate) struct LongMerges {
+pub(super) struct LongMerges {
     by_pair: HashMap<u64, u32>,
 }
 
@@ -202,7 +207,7 @@ impl LongMerges {
     /// The token that `left` and `right` merge into, if their bytes joined are longer
     /// than [`SCAN_MAX`]; `u32::MAX` if none.
     #[inline]
-    pub(crate) fn rank(&self, left: u32, right: u32) -> u32 {
+    pub(super) fn rank(&self, left: u32, right: u32) -> u32 {
         if self.by_pair.is_empty() {
             return u32::MAX;
         }
@@ -211,10 +216,20 @@ impl LongMerges {
 }
 
 impl Tokenizer {
+    /// The search trie (see the module notes), built on first use.
+    pub(super) fn trie(&self) -> &Trie {
+        self.trie.get_or_init(|| Box::new(Arc::new(self.build_trie(self.long_merges()))))
+    }
+
+    /// How long tokens are made (see [`LongMerges`]), computed on first use.
+    pub(super) fn long_merges(&self) -> &LongMerges {
+        self.long_merges.get_or_init(|| Box::new(Arc::new(self.build_long_merges())))
+    }
+
     /// Computes [`LongMerges`]: each long token's own bytes merged with the heap, in
     /// order of length, so that the pairs its merge looks up by ids (joins shorter than
     /// it) are known. Linear-logarithmic in the long tokens' total length.
-    pub(crate) fn build_long_merges(&self) -> LongMerges {
+    fn build_long_merges(&self) -> LongMerges {
         if self.max_token_len <= SCAN_MAX {
             return LongMerges::default();
         }
@@ -236,7 +251,7 @@ impl Tokenizer {
 
     /// The search's trie: the tokens of at most [`SCAN_MAX`] bytes, and a mark for each
     /// long token in `long`.
-    pub(crate) fn build_trie(&self, long: &LongMerges) -> Trie {
+    fn build_trie(&self, long: &LongMerges) -> Trie {
         let made: hashbrown::HashSet<u32> = long.by_pair.values().copied().collect();
         Trie::new(self.tokens().filter_map(|(t, id)| match t.len() {
             0..=SCAN_MAX => Some((t, id)),
@@ -248,7 +263,7 @@ impl Tokenizer {
 /// Slots in the pair-check memo (a power of two) ...
 const PAIR_SLOTS: usize = 1 << 16;
 /// ... and once the thread meets a piece of `BIG_PIECE` bytes or more, where the pairs
-/// are many (1 MiB of CJK without a space: 0.046 -> 0.032 s; o200k).
+/// are many (1 MiB of CJK without a space, say) and a larger table keeps more of them.
 const PAIR_SLOTS_BIG: usize = 1 << 18;
 const BIG_PIECE: usize = 1 << 16;
 
@@ -266,17 +281,15 @@ const UNKNOWN: (u32, u32) = (u32::MAX, 0);
 /// Merge steps a thread's memo keeps before it starts over.
 const MAX_STEPS: usize = 1 << 20;
 
-/// What a thread's searches have learned about one tokenizer's tokens and pairs.
+/// What a thread's searches have learned about one tokenizer's tokens and pairs. Its
+/// size is bounded by the pair table's slots, a history slot per vocabulary id and
+/// [`MAX_STEPS`].
 #[derive(Default)]
 struct Memo {
-    /// The tokenizer (its `id`) this memo is about.
-    owner: u64,
-    /// When it was last used (a per-thread clock), to pick the slot to give up.
-    last_use: u64,
     /// Recent pair checks, direct-mapped: `left << 32 | right` (`left == NO_TOKEN`:
     /// `right` alone); `u64::MAX` marks an empty slot. Their answers are the bits of
-    /// `valid`. (Keys and answers apart make a slot 8 bytes: the table is 512 KiB, and
-    /// a probe that misses the core's cache was a quarter of the search's time.)
+    /// `valid`. (Keys and answers apart make a slot 8 bytes, so more of the table stays
+    /// in the core's cache.)
     pairs: Vec<u64>,
     valid: Vec<u64>,
     /// Token id → its merge history `steps[start..start + len]`: `(start, len)`;
@@ -294,22 +307,34 @@ struct Memo {
 const MEMO_SLOTS: usize = 2;
 
 thread_local! {
-    static MEMOS: std::cell::RefCell<Vec<Memo>> = const { std::cell::RefCell::new(Vec::new()) };
+    static MEMOS: RefCell<Recent<Memo, MEMO_SLOTS>> = const { RefCell::new(Recent::new()) };
 }
 
 impl Memo {
-    /// Empties the memo if it is about another tokenizer or has grown too large.
-    fn prepare(&mut self, owner: u64, vocab_size: usize, piece_len: usize) {
+    /// A memo for another tokenizer, in the storage of `old` (the thread's least recently
+    /// used memo, if all slots are taken): its tables keep their size.
+    fn reuse(old: Option<Memo>) -> Memo {
+        let mut memo = old.unwrap_or_default();
+        memo.clear();
+        memo
+    }
+
+    fn clear(&mut self) {
+        self.pairs.fill(u64::MAX);
+        self.histories.clear();
+        self.steps.clear();
+    }
+
+    /// Sizes the tables for a piece of `piece_len` bytes and a vocabulary of `vocab_size`
+    /// ids, and empties the memo if it has grown past [`MAX_STEPS`].
+    fn prepare(&mut self, vocab_size: usize, piece_len: usize) {
         let slots = if piece_len >= BIG_PIECE { PAIR_SLOTS_BIG } else { PAIR_SLOTS };
         if self.pairs.len() < slots {
             self.pairs = vec![u64::MAX; slots];
             self.valid = vec![0; slots / 64];
         }
-        if self.owner != owner || self.steps.len() > MAX_STEPS {
-            self.owner = owner;
-            self.pairs.fill(u64::MAX);
-            self.histories.clear();
-            self.steps.clear();
+        if self.steps.len() > MAX_STEPS {
+            self.clear();
         }
         if self.histories.len() < vocab_size {
             self.histories.resize(vocab_size, UNKNOWN);
@@ -447,22 +472,10 @@ impl Tokenizer {
 
     /// Merges one long piece (see the module notes); same result as
     /// [`Tokenizer::merge_heap`], which it hands the piece to if it may hold a long token.
-    pub(crate) fn merge_backtrack(&self, piece: &[u8], out: &mut Vec<u32>) {
-        let done = MEMOS.with(|memos| match memos.try_borrow_mut() {
-            Ok(mut memos) => {
-                let clock = memos.iter().map(|m| m.last_use).max().unwrap_or(0) + 1;
-                let slot = match memos.iter().position(|m| m.owner == self.id) {
-                    Some(i) => i,
-                    None if memos.len() < MEMO_SLOTS => {
-                        memos.push(Memo::default());
-                        memos.len() - 1
-                    }
-                    None => (0..memos.len()).min_by_key(|&i| memos[i].last_use).unwrap_or(0),
-                };
-                memos[slot].last_use = clock;
-                self.backtrack(piece, out, &mut memos[slot])
-            }
-            Err(_) => self.backtrack(piece, out, &mut Memo::default()),
+    pub(super) fn merge_backtrack(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let done = with_recent(&MEMOS, self.id, Memo::reuse, |memo| match memo {
+            Some(memo) => self.backtrack(piece, out, memo),
+            None => self.backtrack(piece, out, &mut Memo::default()),
         });
         if !done {
             self.merge_heap(piece, out);
@@ -471,7 +484,7 @@ impl Tokenizer {
 
     /// The search; false (and `out` untouched) if it gives the piece up.
     fn backtrack(&self, piece: &[u8], out: &mut Vec<u32>, memo: &mut Memo) -> bool {
-        memo.prepare(self.id, self.vocab_size(), piece.len());
+        memo.prepare(self.vocab_size(), piece.len());
         let trie = self.trie();
         let n = piece.len();
         let mut stack: Vec<(u32, usize)> = Vec::with_capacity(n / 4 + 1); // (id, start)
@@ -504,5 +517,128 @@ impl Tokenizer {
         }
         out.extend(stack.iter().map(|t| t.0));
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::Pattern;
+    use proptest::prelude::*;
+
+    #[test]
+    fn backtrack_on_a_big_piece_equals_heap() {
+        // Big pieces switch the thread's pair memo to its larger size; shorter ones after
+        // keep using it.
+        let t = toy();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut piece = Vec::new();
+        for _ in 0..70_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            piece.push(b"aabc"[(x % 4) as usize]);
+        }
+        for part in [&piece[..], &piece[..5_000], &piece[1..]] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            t.merge_backtrack(part, &mut a);
+            t.merge_heap(part, &mut b);
+            assert_eq!(a, b);
+        }
+    }
+
+    /// Three tokenizers (more than a thread keeps memos for) taking turns on long pieces
+    /// on one thread: each search uses its own tokenizer's memo.
+    #[test]
+    fn backtrack_memos_follow_their_tokenizer() {
+        let make = |extra: &[&[u8]]| {
+            let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+            pairs.extend(extra.iter().enumerate().map(|(i, t)| (t.to_vec(), 256 + i as u32)));
+            Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap()
+        };
+        let toks = [
+            make(&[b"ab", b"abab", b"ba"]),
+            make(&[b"ba", b"ab", b"bab"]),
+            make(&[b"aa", b"bb", b"ab", b"aabb"]),
+        ];
+        let pieces: Vec<Vec<u8>> =
+            (0..12).map(|i| b"ab".iter().cycle().skip(i % 2).take(40 + i * 7).copied().collect()).collect();
+        for round in 0..3 {
+            for (i, t) in toks.iter().enumerate() {
+                let piece = &pieces[(round * 3 + i) % pieces.len()];
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                t.merge_backtrack(piece, &mut a);
+                t.merge_heap(piece, &mut b);
+                assert_eq!(a, b, "tokenizer {i}, round {round}");
+            }
+        }
+    }
+
+    /// Long pieces on the real vocabularies: the backtracking search against the heap,
+    /// on runs built from bytes that real tokens chain (letters, spaces, CJK, Latin-1,
+    /// digits, raw bytes).
+    #[test]
+    #[ignore = "needs the shared rank files: BPEKIT_DATA (make test-rust runs it when they exist)"]
+    fn backtrack_equals_heap_on_real_vocabularies() {
+        let atoms: &[&[u8]] = &[
+            b"a",
+            b"b",
+            b"ab",
+            b"aa",
+            b"e",
+            b"the",
+            b" ",
+            b"  ",
+            b"\n",
+            b"\t",
+            b"1",
+            b"23",
+            b"=",
+            b"-",
+            b".",
+            "é".as_bytes(),
+            "中".as_bytes(),
+            "の".as_bytes(),
+            "ж".as_bytes(),
+            b"\xff",
+            b"\xc3",
+            b"\x80",
+        ];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let t = Tokenizer::from_tiktoken(&shared_ranks(name), Pattern::default_pattern()).unwrap();
+            for case in 0..300 {
+                // A few atoms per piece, so that runs repeat and mix.
+                let alphabet: Vec<&[u8]> =
+                    (0..1 + case % 4).map(|_| atoms[next() as usize % atoms.len()]).collect();
+                let len = SCAN_MAX + 1 + next() as usize % 3000;
+                let mut piece = Vec::with_capacity(len + 8);
+                while piece.len() < len {
+                    piece.extend_from_slice(alphabet[next() as usize % alphabet.len()]);
+                }
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                t.merge_backtrack(&piece, &mut a);
+                t.merge_heap(&piece, &mut b);
+                assert_eq!(a, b, "{name}: piece {:?}", String::from_utf8_lossy(&piece));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn backtrack_and_heap_agree(piece in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), any::<u8>()], 1..400)) {
+            let t = toy();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            t.merge_backtrack(&piece, &mut a);
+            t.merge_heap(&piece, &mut b);
+            prop_assert_eq!(&a, &b);
+        }
     }
 }

@@ -1,0 +1,505 @@
+//! The merge of one piece: routing by length, and the per-thread cache of merged pieces.
+//!
+//! [`Tokenizer::encode_piece`] sends a piece to the cheapest exact route: one or two
+//! bytes through the byte and pair tables; a whole token through the rank table; short
+//! pieces to the scan ([`super::scan`]), those of [`CACHE_MIN`] to `MID_MAX` bytes
+//! through this thread's [`PieceCache`]; long pieces to the backtracking search
+//! ([`super::backtrack`]), which hands the pieces it gives up to the heap merge
+//! ([`super::heap`]). Every route gives tiktoken's result (the tests below check each
+//! against the definition).
+
+use std::cell::RefCell;
+
+use super::cache::{with_recent, Recent};
+use super::Tokenizer;
+use crate::bytemap::{BytesMap, MID_MAX};
+
+/// Pieces up to this many bytes are merged with the quadratic scan; tokens longer than
+/// this are *long* (see [`super::backtrack`]: never candidates of the search).
+pub(super) const SCAN_MAX: usize = 128;
+const _: () = assert!(SCAN_MAX <= 255, "merge_scan_n links tokens by u8 byte offsets");
+
+/// Pieces this long or longer (and not whole tokens) are merged by backtracking search:
+/// past the cached lengths the scan's quadratic cost outgrows the search's linear one.
+const BACKTRACK_MIN: usize = MID_MAX + 1;
+
+/// Pieces shorter than this merge faster than a cache lookup and insert.
+const CACHE_MIN: usize = 6;
+
+/// Tokens kept per cache before it starts over (the bound on its size).
+const CACHE_MAX_TOKENS: usize = 1 << 18;
+/// Tokenizers a thread keeps a piece cache for at once ([`Recent`]).
+const CACHE_SLOTS: usize = 4;
+
+/// A per-thread cache of short pieces that are not whole tokens: piece → its tokens.
+/// Words repeat (Zipf), so most such pieces are merged once per thread.
+struct PieceCache {
+    map: BytesMap<(u32, u32)>,
+    arena: Vec<u32>,
+    /// Lookups and hits in the current window of [`CACHE_WINDOW`] lookups.
+    lookups: u32,
+    hits: u32,
+    /// Pieces left to merge without the cache (see [`CACHE_SKIP`]).
+    skip: u32,
+}
+
+/// Lookups per window of the cache's hit count.
+const CACHE_WINDOW: u32 = 2048;
+/// A window with fewer hits than this ...
+const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 32;
+/// ... turns the cache off for this many pieces, then it is tried again. In text where
+/// the pieces do not repeat (random bytes as latin-1: no hits at all) a lookup and an
+/// insert per piece are pure cost; ordinary text hits far more often than this, from a
+/// cold cache too.
+const CACHE_SKIP: u32 = 1 << 15;
+
+impl PieceCache {
+    fn new() -> PieceCache {
+        PieceCache { map: BytesMap::default(), arena: Vec::new(), lookups: 0, hits: 0, skip: 0 }
+    }
+
+    /// Counts a lookup; at the end of a window, turns the cache off if it hit too rarely.
+    #[inline]
+    fn count(&mut self, hit: bool) {
+        self.lookups += 1;
+        self.hits += u32::from(hit);
+        if self.lookups == CACHE_WINDOW {
+            if self.hits < CACHE_MIN_HITS {
+                self.skip = CACHE_SKIP;
+            }
+            self.lookups = 0;
+            self.hits = 0;
+        }
+    }
+}
+
+thread_local! {
+    static PIECE_CACHES: RefCell<Recent<PieceCache, CACHE_SLOTS>> = const { RefCell::new(Recent::new()) };
+}
+
+impl Tokenizer {
+    /// Appends the tokens of one piece (no splitting) to `out`.
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        match piece.len() {
+            0 => {}
+            1 => out.push(self.byte_ranks[piece[0] as usize]),
+            2 => match self.pair2[usize::from(piece[0]) << 8 | usize::from(piece[1])] {
+                u32::MAX => {
+                    out.extend([self.byte_ranks[piece[0] as usize], self.byte_ranks[piece[1] as usize]])
+                }
+                id => out.push(id),
+            },
+            CACHE_MIN..=MID_MAX => self.merge_cached(piece, out),
+            n => {
+                // Pieces of 3-5 bytes that start or end with a non-ASCII byte through the
+                // bitsets: in random bytes as latin-1 (most short pieces) they are rarely
+                // tokens. The others, mostly tokens in ordinary text, go straight to the table.
+                let id = if n <= 5 && (piece[0] | piece[n - 1]) >= 0x80 {
+                    self.encoder.get(piece)
+                } else {
+                    self.encoder.get_unfiltered(piece)
+                };
+                if let Some(id) = id {
+                    out.push(id);
+                } else if let [a, b, c] = *piece {
+                    self.merge_three_non_token(a, b, c, out);
+                } else if piece.len() < CACHE_MIN {
+                    self.merge_scan_non_token(piece, out);
+                } else if piece.len() <= MID_MAX {
+                    self.merge_cached(piece, out);
+                } else if piece.len() < BACKTRACK_MIN {
+                    self.merge_scan_non_token(piece, out);
+                } else {
+                    self.merge_backtrack(piece, out);
+                }
+            }
+        }
+    }
+
+    /// [`Tokenizer::merge_scan`] through this thread's cache of merged pieces.
+    fn merge_cached(&self, piece: &[u8], out: &mut Vec<u32>) {
+        with_recent(
+            &PIECE_CACHES,
+            self.id,
+            |_| PieceCache::new(),
+            |cache| {
+                let Some(cache) = cache else {
+                    return match self.encoder.get_unfiltered(piece) {
+                        Some(id) => out.push(id),
+                        None => self.merge_scan_non_token(piece, out),
+                    };
+                };
+                if cache.skip > 0 {
+                    // Pieces do not repeat here, and are rarely tokens: through the bitsets.
+                    cache.skip -= 1;
+                    return match self.encoder.get(piece) {
+                        Some(id) => out.push(id),
+                        None => self.merge_scan_non_token(piece, out),
+                    };
+                }
+                let found = cache.map.get(piece).copied();
+                cache.count(found.is_some());
+                if let Some((off, len)) = found {
+                    out.extend_from_slice(&cache.arena[off as usize..(off + len) as usize]);
+                    return;
+                }
+                if let Some(id) = self.encoder.get_unfiltered(piece) {
+                    return out.push(id);
+                }
+                let start = out.len();
+                self.merge_scan_non_token(piece, out);
+                if cache.arena.len() >= CACHE_MAX_TOKENS {
+                    cache.map.clear(); // keeps its capacity: no regrowing from empty
+                    cache.arena.clear();
+                }
+                let off = cache.arena.len() as u32;
+                cache.arena.extend_from_slice(&out[start..]);
+                cache.map.insert(piece, (off, (out.len() - start) as u32));
+            },
+        )
+    }
+
+    /// The plain merge, without cache or trie: the scan for short input, else the heap.
+    pub(super) fn merge_reference(&self, piece: &[u8], out: &mut Vec<u32>) {
+        match piece.len() {
+            0 => {}
+            1 => out.push(self.byte_ranks[piece[0] as usize]),
+            n if n <= SCAN_MAX => self.merge_scan(piece, out),
+            _ => self.merge_heap(piece, out),
+        }
+    }
+
+    #[inline]
+    pub(super) fn rank(&self, bytes: &[u8]) -> u32 {
+        // Longer than every token: no lookup (this keeps long runs, where candidate pairs
+        // grow far beyond any token, from hashing ever longer slices).
+        if bytes.len() > self.max_token_len {
+            return u32::MAX;
+        }
+        if let [a, b] = *bytes {
+            return self.pair2[usize::from(a) << 8 | usize::from(b)];
+        }
+        self.encoder.get_unfiltered(bytes).unwrap_or(u32::MAX)
+    }
+
+    /// [`Tokenizer::rank`] through the rank table's bitsets ([`RankMap::get`](crate::bytemap::RankMap::get)), for the
+    /// pairs inside short pieces that are not tokens: mostly not tokens either, and in
+    /// random bytes as latin-1 nearly all stop at the bitsets. (Not for whole pieces, nor
+    /// the long-piece searches: there most keys pass and the check only costs.)
+    #[inline]
+    pub(super) fn rank_filtered(&self, bytes: &[u8]) -> u32 {
+        if let [a, b] = *bytes {
+            return self.pair2[usize::from(a) << 8 | usize::from(b)];
+        }
+        self.encoder.get(bytes).unwrap_or(u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Reverse;
+
+    use hashbrown::HashMap;
+    use proptest::prelude::*;
+
+    use super::super::testing::*;
+    use super::*;
+    use crate::Pattern;
+
+    #[test]
+    fn merges_lowest_rank_leftmost() {
+        let t = toy();
+        let enc = |s: &[u8]| {
+            let mut v = Vec::new();
+            t.encode_piece(s, &mut v);
+            v
+        };
+        assert_eq!(enc(b"abc"), vec![257]);
+        assert_eq!(enc(b"aaa"), vec![258, 97]);
+        assert_eq!(enc(b"aaaaa"), vec![259, 97]);
+        assert_eq!(enc(b"cab"), vec![99, 256]);
+        assert_eq!(enc(b"caa"), vec![99, 258]);
+    }
+
+    /// Pieces that never repeat turn this thread's piece cache off for a while; merges stay
+    /// exact with it off and on, and repeated pieces turn it back on.
+    #[test]
+    fn piece_cache_turns_off_for_pieces_that_do_not_repeat() {
+        let t = toy();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let check = |piece: &[u8]| {
+            let (mut got, mut expect) = (Vec::new(), Vec::new());
+            t.encode_piece(piece, &mut got);
+            match t.token_id(piece) {
+                Some(id) => expect.push(id),
+                None => t.merge_heap(piece, &mut expect),
+            }
+            assert_eq!(got, expect, "{piece:?}");
+        };
+        let skip = || PIECE_CACHES.with(|c| c.borrow().peek(t.id).map(|c| c.skip));
+        for _ in 0..CACHE_WINDOW {
+            let piece: Vec<u8> = (0..12)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    b"aabcd"[(x % 5) as usize]
+                })
+                .collect();
+            check(&piece);
+        }
+        assert_eq!(skip(), Some(CACHE_SKIP));
+        // Merged without the cache, then with it again, repeating pieces.
+        for i in 0..CACHE_SKIP as usize + 2 * CACHE_WINDOW as usize {
+            check(&b"abcaabcaaaacabca"[i % 3..i % 3 + 8 + i % 7]);
+        }
+        assert_eq!(skip(), Some(0));
+    }
+
+    /// Every piece of 3 to 5 bytes over a few bytes, ASCII and not (the routes through
+    /// the rank table's bitsets and around them), against the definition.
+    #[test]
+    fn short_pieces_with_non_ascii_bytes() {
+        let alphabet = [b'a', b'b', 0xC3, 0xA9];
+        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        let extra: [&[u8]; 8] = [
+            b"\xC3\xA9",
+            b"a\xC3",
+            b"\xA9a",
+            b"a\xC3\xA9",
+            b"\xC3\xA9\xC3",
+            b"ab\xC3\xA9",
+            b"\xA9ab",
+            b"aaa",
+        ];
+        pairs.extend(extra.iter().enumerate().map(|(i, t)| (t.to_vec(), 256 + i as u32)));
+        let t = Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap();
+        for n in 3..=5u32 {
+            for code in 0..4usize.pow(n) {
+                let piece: Vec<u8> = (0..n).map(|k| alphabet[code / 4usize.pow(k) % 4]).collect();
+                let (mut got, mut expect) = (Vec::new(), Vec::new());
+                t.encode_piece(&piece, &mut got);
+                match t.token_id(&piece) {
+                    Some(id) => expect.push(id),
+                    None => t.merge_heap(&piece, &mut expect),
+                }
+                assert_eq!(got, expect, "{piece:?}");
+            }
+        }
+    }
+
+    /// Finding 2 (a) of issue 13: `-=` repeated 1 to 1,000 times, each made by merges,
+    /// and a piece of 6,001 bytes whose tokens are up to 2,000 bytes long.
+    #[test]
+    fn long_tokens_made_by_merges() {
+        let t = Tokenizer::from_ranks(bytes_and((1..=1000).map(|k| b"-=".repeat(k))), whole_text()).unwrap();
+        let text = "-=".repeat(3000) + "=";
+        let (t, ids) = within(5, "encode", move || {
+            let ids = t.encode_ordinary(&text).unwrap();
+            (t, ids)
+        });
+        assert_eq!(ids, reference_merge(&t, ("-=".repeat(3000) + "=").as_bytes()));
+        assert!(ids.iter().any(|&id| t.token_bytes(id).unwrap().len() > SCAN_MAX));
+        for piece in [&b"-=".repeat(1000)[..], &b"-=".repeat(1001), &b"=-".repeat(700), &b"--=".repeat(300)] {
+            check_routes(&t, piece);
+        }
+    }
+
+    /// Finding 2 (b): one long token that no merge makes; pieces of the one byte twice
+    /// as long and longer.
+    #[test]
+    fn long_token_no_merge_makes() {
+        for (token_len, text_len) in [(40_000, 80_000), (200_000, 300_000)] {
+            let t = Tokenizer::from_ranks(bytes_and([vec![b'b'; token_len]]), whole_text()).unwrap();
+            let (t, ids) = within(5, "encode", move || {
+                let ids = t.encode_ordinary(&"b".repeat(text_len)).unwrap();
+                (t, ids)
+            });
+            assert_eq!(ids, vec![u32::from(b'b'); text_len]);
+            assert_eq!(t.encode_ordinary(&"b".repeat(token_len)).unwrap(), vec![256]);
+            for n in [token_len - 1, token_len + 1, 2 * token_len] {
+                check_routes(&t, &vec![b'b'; n]);
+            }
+        }
+    }
+
+    /// Long tokens that merges make, in a long piece: `b` repeated 2, 4, ..., 2^17 times.
+    #[test]
+    fn long_tokens_made_by_merges_in_a_long_piece() {
+        let t = Tokenizer::from_ranks(bytes_and((1..=17).map(|k| vec![b'b'; 1 << k])), whole_text()).unwrap();
+        let n = 300_000;
+        let (t, ids) = within(5, "encode", move || {
+            let ids = t.encode_ordinary(&"b".repeat(n)).unwrap();
+            (t, ids)
+        });
+        // Each level of merges pairs the level below from the left: the largest tokens
+        // first, then the binary digits of what is left, largest first.
+        let mut expect = vec![256 + 16; n >> 17];
+        for k in (0..17).rev() {
+            if n & (1 << k) != 0 {
+                expect.push(if k == 0 { u32::from(b'b') } else { 255 + k as u32 });
+            }
+        }
+        assert_eq!(ids, expect);
+        for n in [129, 255, 256, 1000, 5000] {
+            check_routes(&t, &vec![b'b'; n]);
+        }
+    }
+
+    /// Threads racing a fresh tokenizer's first long pieces (which build its tables) all
+    /// get the same, right, tokens.
+    #[test]
+    fn racing_first_long_pieces_agree() {
+        let vocabs: [fn() -> Tokenizer; 2] = [toy, || {
+            Tokenizer::from_ranks(bytes_and((1..=300).map(|k| b"-=".repeat(k))), whole_text()).unwrap()
+        }];
+        let texts =
+            ["ab".repeat(500) + &"aaaa".repeat(300) + "cab", "-=".repeat(700) + "=-" + &"-=".repeat(70)];
+        for (make, text) in vocabs.iter().zip(&texts) {
+            let expect = reference_merge(&make(), text.as_bytes());
+            for _ in 0..8 {
+                let t = make();
+                let start = std::sync::Barrier::new(8);
+                let results: Vec<Vec<u32>> = std::thread::scope(|s| {
+                    let runs: Vec<_> = (0..8)
+                        .map(|_| {
+                            s.spawn(|| {
+                                start.wait();
+                                let mut ids = Vec::new();
+                                t.encode_piece(text.as_bytes(), &mut ids);
+                                ids
+                            })
+                        })
+                        .collect();
+                    runs.into_iter().map(|r| r.join().unwrap()).collect()
+                });
+                assert!(results.iter().all(|r| *r == expect));
+            }
+        }
+    }
+
+    proptest! {
+        /// Any rank table, not just one made by training: random tokens over a small
+        /// alphabet with random ranks.
+        #[test]
+        fn backtrack_is_exact_for_arbitrary_ranks(
+            tokens in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c')], 2..7), 1..60),
+            order in proptest::collection::vec(any::<u32>(), 60),
+            pieces in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), Just(b'd')], 1..200), 1..8),
+        ) {
+            let mut extra: Vec<Vec<u8>> = tokens;
+            extra.sort();
+            extra.dedup();
+            // A random permutation of ranks above the single bytes.
+            let mut ranked: Vec<(u32, Vec<u8>)> = extra.into_iter().zip(&order).map(|(t, &o)| (o, t)).collect();
+            ranked.sort();
+            let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+            pairs.extend(ranked.into_iter().enumerate().map(|(i, (_, t))| (t, 256 + i as u32)));
+            let t = Tokenizer::from_ranks(pairs, Pattern::default_pattern()).unwrap();
+            for piece in pieces {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                t.merge_backtrack(&piece, &mut a);
+                t.merge_heap(&piece, &mut b);
+                prop_assert_eq!(&a, &b, "piece {:?}", String::from_utf8_lossy(&piece));
+                // And every route `encode_piece` takes (whole token, direct scan, cache,
+                // backtracking) against the definition, on the piece and its short prefixes.
+                for k in (1..piece.len().min(40)).chain([piece.len()]) {
+                    let part = &piece[..k];
+                    let mut expect = Vec::new();
+                    match t.token_id(part) {
+                        Some(id) => expect.push(id),
+                        None => t.merge_heap(part, &mut expect),
+                    }
+                    for _ in 0..2 {
+                        // twice: the second time from the piece cache
+                        let mut got = Vec::new();
+                        t.encode_piece(part, &mut got);
+                        prop_assert_eq!(&got, &expect, "piece {:?}", String::from_utf8_lossy(part));
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Rank tables with long tokens, made by merges or not: tokens learned from a
+        /// text of long runs as training learns them (merging an adjacent pair of its
+        /// current tokens, mostly the most frequent one), then a few ranks swapped (which
+        /// can leave a token that no merge makes) and random long strings added. Pieces
+        /// are parts of the text and tokens joined. Every route equals the definition.
+        #[test]
+        fn long_token_tables(
+            runs in proptest::collection::vec((0..4usize, 1..200usize), 1..10),
+            choices in proptest::collection::vec(any::<u16>(), 1..80),
+            swaps in proptest::collection::vec((any::<u16>(), any::<u16>()), 0..4),
+            strays in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b')], 100..400), 0..3),
+            pieces in proptest::collection::vec((any::<u16>(), any::<u16>(), proptest::collection::vec(any::<u16>(), 0..8)), 1..4),
+        ) {
+            let units: [&[u8]; 4] = [b"a", b"ab", b"abc", b"ba"];
+            let text: Vec<u8> = runs.iter().flat_map(|&(u, k)| units[u].repeat(k)).collect();
+            let mut seg: Vec<Vec<u8>> = text.iter().map(|&b| vec![b]).collect();
+            let mut tokens: Vec<Vec<u8>> = Vec::new();
+            for c in choices {
+                if seg.len() < 2 {
+                    break;
+                }
+                let (a, b) = if c % 4 == 0 {
+                    let i = c as usize % (seg.len() - 1);
+                    (seg[i].clone(), seg[i + 1].clone())
+                } else {
+                    let mut counts: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
+                    for w in seg.windows(2) {
+                        *counts.entry((&w[0][..], &w[1][..])).or_default() += 1;
+                    }
+                    let best = counts.into_iter().max_by_key(|&(p, n)| (n, Reverse(p))).map(|(p, _)| p);
+                    let (a, b) = best.unwrap_or_else(|| unreachable!("two tokens or more"));
+                    (a.to_vec(), b.to_vec())
+                };
+                let joined = [&a[..], &b[..]].concat();
+                if tokens.contains(&joined) {
+                    continue;
+                }
+                let mut merged = Vec::with_capacity(seg.len());
+                let mut k = 0;
+                while k < seg.len() {
+                    if k + 1 < seg.len() && seg[k] == a && seg[k + 1] == b {
+                        merged.push(joined.clone());
+                        k += 2;
+                    } else {
+                        merged.push(std::mem::take(&mut seg[k]));
+                        k += 1;
+                    }
+                }
+                seg = merged;
+                tokens.push(joined);
+            }
+            for (a, b) in swaps {
+                if !tokens.is_empty() {
+                    let n = tokens.len();
+                    tokens.swap(a as usize % n, b as usize % n);
+                }
+            }
+            for s in strays {
+                if !tokens.contains(&s) {
+                    tokens.push(s);
+                }
+            }
+            let t = Tokenizer::from_ranks(bytes_and(tokens.clone()), whole_text()).unwrap();
+            for (start, len, joins) in pieces {
+                let start = start as usize % text.len();
+                let mut piece = text[start..text.len().min(start + len as usize % 1500 + 1)].to_vec();
+                for k in joins {
+                    match tokens.get(k as usize % (tokens.len() + 3)) {
+                        Some(tok) => piece.extend_from_slice(tok),
+                        None => piece.push(b"abcd"[k as usize % 4]),
+                    }
+                }
+                piece.truncate(3000); // (the definition is quadratic)
+                check_routes(&t, &piece);
+                check_routes(&t, &piece[..piece.len() / 2 + 1]);
+            }
+        }
+    }
+}
