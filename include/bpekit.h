@@ -86,7 +86,7 @@
 /**
  * ABI version this header describes; compare with `bpekit_abi_version()` at run time.
  */
-#define BPEKIT_ABI_VERSION 1
+#define BPEKIT_ABI_VERSION 2
 
 /**
  * An error: a status code and a message. Created by bpekit, owned by the caller,
@@ -188,8 +188,9 @@ typedef struct bpekit_special_policy {
      */
     size_t n_allowed;
     /**
-     * Special tokens whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`
-     * (texts that are not special tokens of the tokenizer are ignored).
+     * UTF-8 strings whose appearance in the text is `BPEKIT_ERR_DISALLOWED_SPECIAL`,
+     * checked even where they are also allowed: special tokens, and any other strings
+     * (as tiktoken's `disallowed_special`; the empty string is in every text).
      */
     const struct bpekit_slice *disallowed;
     /**
@@ -344,8 +345,8 @@ void bpekit_offsets_free(struct bpekit_offsets *o);
  * the caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
  * none is touched. Errors: as `bpekit_tokenizer_encode`.
  * The search is brute force, as in tiktoken: it costs far more than an encode. The
- * first call on a tokenizer sorts its ranks into a table (4 bytes per rank), kept for
- * the 4 tokenizers used most recently.
+ * first call on a tokenizer sorts its ranks into a table (4 bytes per rank), kept as
+ * long as the tokenizer.
  */
 bpekit_status bpekit_tokenizer_encode_with_unstable(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *stable, struct bpekit_tokens *completions, struct bpekit_offsets *offsets, struct bpekit_error **err);
 
@@ -412,12 +413,14 @@ bpekit_status bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const
  * (NULL: nothing allowed, every special token disallowed).
  *
  * Allowed special-token text becomes its id (where special tokens overlap, the
- * leftmost allowed one wins, then the longest); disallowed special-token text is
- * `BPEKIT_ERR_DISALLOWED_SPECIAL` (the message names the token); other special-token
+ * leftmost allowed one wins, then the longest); disallowed text is
+ * `BPEKIT_ERR_DISALLOWED_SPECIAL`, with tiktoken's message naming the first disallowed
+ * string (leftmost, then longest) as Python's `repr()` writes it; other special-token
  * text is ordinary text. On success `*out` is filled with ids owned by the caller
  * (release with `bpekit_tokens_free`); on error `*out` is untouched.
  * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_INVALID_ARG`
- * (unknown flags), `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
+ * (unknown flags; a `disallowed` list too large to index),
+ * `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
  */
 bpekit_status bpekit_tokenizer_encode(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *out, struct bpekit_error **err);
 

@@ -15,9 +15,6 @@ from typing import Any, Callable
 
 from ._ffi import ffi
 
-#: The ABI this Python package was written against (``BPEKIT_ABI_VERSION``).
-EXPECTED_ABI_VERSION = 1
-
 _NAMES = {"linux": "libbpekit.so", "darwin": "libbpekit.dylib", "win32": "bpekit.dll"}
 
 
@@ -41,11 +38,12 @@ def _load() -> Any:
         lib = ffi.dlopen(str(path), flags)
     except OSError as e:
         raise ImportError(f"bpekit: cannot load the native library {path}: {e}") from e
-    found = lib.bpekit_abi_version()
-    if found != EXPECTED_ABI_VERSION:
+    # The header this package's cffi module was generated from says which ABI it needs.
+    found, needed = lib.bpekit_abi_version(), lib.BPEKIT_ABI_VERSION
+    if found != needed:
         raise ImportError(
             f"bpekit: native library {path} has ABI version {found}, "
-            f"but this Python package needs {EXPECTED_ABI_VERSION}; reinstall bpekit"
+            f"but this Python package needs {needed}; reinstall bpekit"
         )
     return lib
 

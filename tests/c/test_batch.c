@@ -67,7 +67,8 @@ static void test_encode_batch(void)
         {.flags = BPEKIT_SPECIAL_ALLOW_ALL},
         {0},
         {.allowed = s_eot, .n_allowed = 1},
-        {.allowed = s_pad_eot, .n_allowed = 2, .disallowed = s_unknown, .n_disallowed = 2},
+        /* a disallowed string no text holds (one that is not a special token) */
+        {.allowed = s_pad_eot, .n_allowed = 2, .disallowed = s_unknown, .n_disallowed = 1},
         {.allowed = s_all, .n_allowed = 5, .flags = BPEKIT_SPECIAL_DISALLOW_ALL},
     };
     static const size_t threads[] = {0, 1, 3};

@@ -196,8 +196,12 @@ static void test_encode_policy(void)
     EXPECT_AS_ORDINARY(tok, "a<|endoftext|>b", &none);
     EXPECT_AS_ORDINARY(tok, "x <|pad|> y", &eot_only);
     EXPECT_AS_ORDINARY(tok, "<|endoftext|>", &pad_disallowed);
-    /* Unknown texts in the lists are ignored (no error, no special id). */
-    EXPECT_AS_ORDINARY(tok, "hello <|nope|>", &unknown);
+    /* Allowed texts that are not special tokens are ignored (no error, no special id). */
+    const bpekit_special_policy unknown_allowed = {.allowed = s_unknown, .n_allowed = 2};
+    EXPECT_AS_ORDINARY(tok, "hello <|nope|>", &unknown_allowed);
+    /* Disallowed texts need not be special tokens (tiktoken searches any string given):
+     * the leftmost one found is named. */
+    EXPECT_AS_ORDINARY(tok, "no such text here", &unknown);
     const bpekit_special_policy unknown_and_all = {.allowed = s_unknown, .n_allowed = 2,
                                                    .flags = BPEKIT_SPECIAL_ALLOW_ALL};
     EXPECT_IDS(tok, "<|pad|>", &unknown_and_all, 300);
@@ -216,6 +220,8 @@ static void test_encode_policy(void)
         {"<|endoftext|>", &eot_both, "<|endoftext|>"}, /* tiktoken: the check comes first */
         {"<|x|>yy", NULL, "<|x|>y"},                   /* leftmost, then longest */
         {"ab|x|>yy <|pad|>", NULL, "|x|>yy"},           /* the leftmost one is named */
+        {"say hello <|nope|>", &unknown, "'hello'"},    /* not special tokens, still found */
+        {"<|nope|> hello", &unknown, "'<|nope|>'"},
     };
     for (size_t i = 0; i < sizeof disallowed / sizeof disallowed[0]; i++) {
         const char *text = disallowed[i].text;

@@ -11,7 +11,7 @@
  *
  * Build and run from the repository root:
  *
- *   make lib      (cargo build --release, plus the libbpekit.so.1 link the program looks for)
+ *   make lib      (cargo build --release, plus the libbpekit.so.2 link the program looks for)
  *   cc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude \
  *      bindings/c/examples/special_tokens.c -Ltarget/release -lbpekit -o special_tokens
  *   LD_LIBRARY_PATH=target/release ./special_tokens

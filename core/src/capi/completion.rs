@@ -19,8 +19,8 @@ use super::tokenizer::{bpekit_special_policy, bpekit_tokenizer, PolicySets};
 /// the caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
 /// none is touched. Errors: as `bpekit_tokenizer_encode`.
 /// The search is brute force, as in tiktoken: it costs far more than an encode. The
-/// first call on a tokenizer sorts its ranks into a table (4 bytes per rank), kept for
-/// the 4 tokenizers used most recently.
+/// first call on a tokenizer sorts its ranks into a table (4 bytes per rank), kept as
+/// long as the tokenizer.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_encode_with_unstable(
     tok: *const bpekit_tokenizer,

@@ -9,7 +9,7 @@ pub const BPEKIT_VERSION_MINOR: u32 = 1;
 /// Patch version of bpekit.
 pub const BPEKIT_VERSION_PATCH: u32 = 0;
 /// ABI version this header describes; compare with `bpekit_abi_version()` at run time.
-pub const BPEKIT_ABI_VERSION: u32 = 1;
+pub const BPEKIT_ABI_VERSION: u32 = 2;
 
 static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
