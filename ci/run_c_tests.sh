@@ -68,7 +68,7 @@ done
 # - the TLS block glibc allocates in pthread_create for each pool thread (when the thread
 #   reuses a cached stack, the report points at whichever pthread_create made it);
 # - crossbeam-epoch's per-thread records, which rayon's threads register;
-# - the per-thread cache of merged pieces (bounded; see encode.rs) of pool threads.
+# - the per-thread cache of merged pieces (bounded; see CACHE_MAX_TOKENS in core/src/encode/merge.rs) of pool threads.
 # Real leaks of bpekit objects ("definitely lost") are not suppressed. Children of fork()
 # are silent: what the parent's pool threads own looks lost there (the tests read the
 # children's verdicts through pipes or their own checks).

@@ -6,8 +6,7 @@
  *            bpekit_<object>_ prefix (tokenizer::encode wraps bpekit_tokenizer_encode);
  *            constructors and special_tokens() gather several C calls. Every function
  *            of bpekit.h is reachable (tests/cpp/test_header.cpp lists which member
- *            wraps which), except bpekit_python_encoder and the
- *            bpekit_tokenizer_encode_ordinary_* calls, which exist for the Python binding.
+ *            wraps which); bpekit_host.h, outside the ABI promise, is not wrapped.
  * Errors     Every fallible call throws bpekit::error, a std::runtime_error whose code()
  *            is a bpekit::errc (its values are the BPEKIT_ERR_* constants of bpekit.h) and
  *            whose what() is bpekit's message. No function of this wrapper reports
@@ -270,7 +269,8 @@ struct special_policy {
     std::vector<std::string> allowed;
     /// Every special token is allowed (tiktoken's `allowed_special="all"`).
     bool allow_all = false;
-    /// Special tokens whose text throws errc::disallowed_special. nullopt means every
+    /// Strings whose appearance throws errc::disallowed_special (tiktoken's rule: they need
+    /// not be special tokens). nullopt means every
     /// special token that is not allowed (tiktoken's `disallowed_special="all"`); an empty
     /// vector means none: text of a special token that is not allowed is ordinary text.
     std::optional<std::vector<std::string>> disallowed;
