@@ -199,11 +199,12 @@ def take_tokens(out: Any) -> list[int]:
         lib.bpekit_tokens_free(out)
 
 
-def take_tokens_numpy(out: Any) -> Any:
-    """The ids of a filled ``bpekit_tokens *`` as a ``numpy.uint32`` array; frees it."""
-    try:
-        import numpy as np
+def take_tokens_numpy(out: Any, np: Any) -> Any:
+    """The ids of a filled ``bpekit_tokens *`` as a ``numpy.uint32`` array; frees it.
 
+    ``np`` is the numpy module, which the caller has imported (so that a missing numpy
+    fails before any encoding, and a call imports it once)."""
+    try:
         if not out.len:
             return np.zeros(0, dtype=np.uint32)
         return np.frombuffer(ffi.buffer(out.ids, out.len * 4), dtype=np.uint32).copy()
@@ -228,11 +229,10 @@ def take_batch(ids: Any, offsets: Any) -> list[list[int]]:
         lib.bpekit_offsets_free(offsets)
 
 
-def take_batch_numpy(ids: Any, offsets: Any) -> tuple[Any, Any]:
-    """A flat native result as a ``uint32`` id array and ``uint64`` offsets; frees it."""
+def take_batch_numpy(ids: Any, offsets: Any, np: Any) -> tuple[Any, Any]:
+    """A flat native result as a ``uint32`` id array and ``uint64`` offsets; frees it.
+    ``np`` as for :func:`take_tokens_numpy`."""
     try:
-        import numpy as np
-
         flat = np.frombuffer(ffi.buffer(ids.ids, ids.len * 4), dtype=np.uint32).copy() if ids.len else np.zeros(0, np.uint32)
         offs = np.frombuffer(ffi.buffer(offsets.data, offsets.len * ffi.sizeof("size_t")), dtype=np.uintp).astype(np.uint64)
     finally:

@@ -229,22 +229,37 @@ def encode(
         text = as_str(text)  # a subclass is read by its characters, whatever its methods say
     if disallowed_special == "all" and not allowed_special:
         policy = DEFAULT_POLICY  # tiktoken's default (what `_policy` gives it, without the call)
-        shortcuts = True
     else:
         policy = self._policy(allowed_special, disallowed_special)
-        shortcuts = not policy.disallows_others  # (else the core looks for them)
-    if shortcuts:
-        if self._no_specials or (self._special_start is not None and self._special_start not in text):
-            # No special token can be in it: encode_ordinary's builtin, if any, directly.
-            fast = self._fast
-            if fast is not None:
-                try:
-                    return fast(text)  # type: ignore[no-any-return]
-                except (UnicodeEncodeError, TypeError, TokenizerError):
-                    pass  # as in encode_ordinary
-            return self.encode_ordinary(text)
-        if self._ascii_ids is not None and len(text) == 1 and text < "\x80" and text not in self._special_tokens:
-            return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
+        if policy.disallows_others:
+            # No shortcut: only the core's search finds strings that are not special tokens.
+            return _encode_general(self, text, policy)
+    if self._no_specials or (self._special_start is not None and self._special_start not in text):
+        # No special token can be in it: encode_ordinary's builtin, if any, directly.
+        fast = self._fast
+        if fast is not None:
+            try:
+                return fast(text)  # type: ignore[no-any-return]
+            except (UnicodeEncodeError, TypeError, TokenizerError):
+                pass  # as in encode_ordinary
+        return self.encode_ordinary(text)
+    if self._ascii_ids is not None and len(text) == 1 and text < "\x80" and text not in self._special_tokens:
+        return [self._ascii_ids[ord(text)] if self._raw else self._ptr]
+    # _encode_general's body, written out: a Python call here costs more than the
+    # native encode of a short text.
+    raw = text_bytes(text)
+    ids = _encode_fast(self._ptr, raw, policy.ptr)  # `policy` stays referenced meanwhile
+    if ids is not None:
+        return ids
+    out = ffi.new("bpekit_tokens *")
+    rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
+    return take_tokens(out)
+
+
+def _encode_general(self: Encoding, text: str, policy: Any) -> list[int]:
+    """``encode`` without shortcuts (the end of :func:`encode`, which writes it out):
+    into a scratch buffer with no error object, else the call that raises tiktoken's
+    errors."""
     raw = text_bytes(text)
     ids = _encode_fast(self._ptr, raw, policy.ptr)  # `policy` stays referenced meanwhile
     if ids is not None:

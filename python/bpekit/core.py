@@ -385,14 +385,14 @@ class Encoding(Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> npt.NDArray[np.uint32]:
         """Like :meth:`encode`, as a ``numpy.uint32`` array (no Python list in between)."""
-        import numpy  # noqa: F401 (missing: ImportError before any encoding)
+        import numpy  # missing: ImportError before any encoding
 
         text = as_str(text)
         raw = text_bytes(text)
         policy = self._policy(allowed_special, disallowed_special)
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
-        return take_tokens_numpy(out)
+        return take_tokens_numpy(out, numpy)
 
     def _encode_batch_flat(
         self,
@@ -445,9 +445,9 @@ class Encoding(Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]:
         """Encodes many texts: one flat ``uint32`` id array and ``len(text) + 1`` offsets."""
-        import numpy  # noqa: F401 (missing: ImportError before any encoding)
+        import numpy  # missing: ImportError before any encoding
 
-        return take_batch_numpy(*self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads))
+        return take_batch_numpy(*self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads), numpy)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of text or bytes that form exactly one token (``KeyError`` otherwise)."""

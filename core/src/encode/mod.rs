@@ -201,6 +201,10 @@ impl Tokenizer {
     /// [`Tokenizer::encode_into`] into any sink: allowed special tokens where
     /// `specials::leftmost_longest` finds them, ordinary text between them.
     fn encode_into_inner(&self, text: &str, allowed: Allowed<'_>, out: &mut impl Sink) -> Result<()> {
+        if !self.specials.may_allow(allowed) {
+            // encode_ordinary's path, and the common case: no search, nothing to cut
+            return self.encode_ordinary_into(text, out);
+        }
         let mut start = 0;
         for (s, e, id) in self.specials.allowed_in(text, allowed) {
             self.encode_ordinary_into(&text[start..s], out)?;

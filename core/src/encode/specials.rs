@@ -107,6 +107,12 @@ impl Specials {
         Ok(Specials { tokens, by_text, search })
     }
 
+    /// Whether `allowed` can let any special token through: if not, [`Specials::allowed_in`]
+    /// finds nothing, and the caller may encode the text as ordinary text directly.
+    pub(super) fn may_allow(&self, allowed: Allowed<'_>) -> bool {
+        self.search.is_some() && !matches!(allowed, Allowed::None)
+    }
+
     /// The special tokens that `allowed` allows, where [`leftmost_longest`] finds them
     /// in `text`: `(start, end, id)`, left to right, not overlapping.
     pub(super) fn allowed_in<'s>(
