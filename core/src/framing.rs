@@ -174,7 +174,6 @@ impl<'a> Reader<'a> {
     }
 
     /// `n` fixed-width values.
-    #[allow(dead_code)] // the reader's array half, for formats of fixed-width arrays; tested below
     pub(crate) fn array<T: Le>(&mut self, n: usize) -> Result<Vec<T>> {
         let bytes = self.take(n.checked_mul(T::SIZE).ok_or_else(|| Error::bad_format("truncated data"))?)?;
         Ok(bytes.chunks_exact(T::SIZE).map(T::from_le).collect())
@@ -216,7 +215,6 @@ impl Writer {
     }
 
     /// Appends fixed-width values.
-    #[allow(dead_code)] // the writer's array half, for formats of fixed-width arrays; tested below
     pub(crate) fn put_all<T: Le>(&mut self, values: &[T]) {
         self.out.reserve(values.len().saturating_mul(T::SIZE));
         for &v in values {
@@ -228,6 +226,12 @@ impl Writer {
     pub(crate) fn len_u32(&mut self, n: usize, too_large: impl FnOnce() -> Error) -> Result<()> {
         self.put(u32::try_from(n).map_err(|_| too_large())?);
         Ok(())
+    }
+
+    /// The bytes written, with no checksum: for formats without a frame (a fixed-size
+    /// header written on a `Writer::default()`).
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.out
     }
 
     /// Appends the checksum of everything written and returns the frame.

@@ -14,6 +14,9 @@
 //!   [`Tokenizer::export_tiktoken`], [`parse_tiktoken`], [`write_tiktoken`]); bpekit's
 //!   own versioned, checksummed tokenizer file ([`Tokenizer::save`],
 //!   [`Tokenizer::load`]) and count table ([`PieceCounts::to_bytes`]).
+//! * Token shards for training code: llm.c's `.bin`, Megatron-LM's indexed dataset,
+//!   nanoGPT's raw `.bin` and NumPy `.npy` ([`ShardWriter`], [`read_shard`],
+//!   [`shard_info`], [`ShardFormat`]), written atomically.
 //! * Every failure is an [`Error`] of an [`ErrorKind`]; nothing panics on bad input.
 //!
 //! # Where things live
@@ -29,6 +32,7 @@
 //! | `ranks` | tiktoken's rank format and base64 |
 //! | `framing` | every binary format's frame (magic, version, checksum) and bounds-checked reader and writer |
 //! | `file` | the tokenizer file, on that frame, and atomic save |
+//! | `shards` | token shards: [`ShardWriter`], [`read_shard`], [`shard_info`] |
 //! | `pools` | the worker pools shared by batch calls and training |
 //! | `error` | [`Error`], [`ErrorKind`] |
 //! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` |
@@ -57,6 +61,7 @@ mod framing;
 mod pattern;
 mod pools;
 mod ranks;
+mod shards;
 mod split;
 mod train;
 
@@ -67,6 +72,9 @@ pub use pattern::{
     O200K_PATTERN, RUSTBPE_GPT4_PATTERN,
 };
 pub use ranks::{parse_tiktoken, write_tiktoken};
+pub use shards::{
+    read_shard, shard_info, Shard, ShardFormat, ShardInfo, ShardSummary, ShardWriter, TokenDtype,
+};
 pub use train::{
     train_from_counts, PieceCounts, Progress, ProgressSnapshot, TrainResult, Trainer, MAX_COUNT,
 };
