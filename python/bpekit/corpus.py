@@ -390,10 +390,10 @@ class Corpus:
             offset, line, carry = 0, 1, b""
             while not budget.stopped:
                 if layout == 0:
-                    piece = f.read()  # a document per file: the whole file
+                    piece = _read(f, -1, src, offset)  # a document per file: the whole file
                     data, eof = piece, True
                 else:
-                    piece = f.read(self.chunk_bytes)
+                    piece = _read(f, self.chunk_bytes, src, offset + len(carry))
                     eof = not piece
                     data = carry + piece if carry else piece
                 if not data:
@@ -484,7 +484,10 @@ class Corpus:
         for g in range(pf.num_row_groups):
             if budget.stopped:
                 break
-            table = pf.read_row_group(g, columns=[self.column])
+            try:
+                table = pf.read_row_group(g, columns=[self.column])
+            except Exception as e:  # noqa: BLE001 (pyarrow's errors are of many types)
+                raise CorpusError(f"{src.name}: cannot read row group {g} ({e})") from None
             self.bytes += table.nbytes
             done = size * (g + 1) // max(pf.num_row_groups, 1)
             for arr in table.column(0).chunks:
@@ -539,6 +542,16 @@ def _from_docs(docs: Any, input_data: Any, source: str, keep: list[Any]) -> tupl
     keep.append(owner)
     b = Batch(data, spans, n, int(docs.chars), source, _keep=keep)
     return b, int(docs.chars), int(docs.skipped), int(docs.consumed), bool(docs.stopped)
+
+
+def _read(f: BinaryIO, n: int, src: Source, offset: int) -> bytes:
+    """``f.read(n)``; a failure (damaged compressed data too: each decompressor has its
+    own exception types) becomes an error naming the file and how far it was read."""
+    try:
+        return f.read(n)
+    except Exception as e:  # noqa: BLE001 (gzip, lzma, bz2, zstandard, OS errors)
+        what = f"{src.compression} data" if src.compression else "file"
+        raise CorpusError(f"{src.name}: cannot read the {what} after byte {offset} ({type(e).__name__}: {e})") from None
 
 
 def _disk_file(f: Any) -> Any:
