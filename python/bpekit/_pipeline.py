@@ -20,7 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from ._lowlevel import ffi, lib, rustcall
-from .corpus import Batch, Corpus, CorpusError
+from .corpus import Batch, Corpus, CorpusError, _numpy
 
 if TYPE_CHECKING:
     from .core import Encoding
@@ -156,7 +156,7 @@ def _feed(trainer: Any, b: Batch) -> None:
 
 def count_batches(corpus: Corpus, enc: Encoding, *, threads: int | None = None) -> Iterator[Any]:
     """Token counts (``encode_ordinary``) of the documents, one array per batch."""
-    import numpy as np
+    np = _numpy("counting tokens per document")
 
     for b in prefetch(corpus.batches()):
         counts = np.empty(b.n, dtype=np.uint64)
@@ -172,7 +172,7 @@ def count_batches(corpus: Corpus, enc: Encoding, *, threads: int | None = None) 
 def count(corpus: Corpus, enc: Encoding, *, threads: int | None = None) -> Any:
     """The number of tokens (``encode_ordinary``) of every document, as a NumPy uint64
     array in document order."""
-    import numpy as np
+    np = _numpy("counting tokens per document")
 
     parts = list(count_batches(corpus, enc, threads=threads))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)

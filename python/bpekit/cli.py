@@ -341,7 +341,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def _split_at(tokens: Any, eos: int) -> Any:
     """Documents of a shard without boundaries, each ending at ``eos``."""
-    import numpy as np
+    from .corpus import _numpy
+
+    np = _numpy("decoding a shard")
 
     ends = np.flatnonzero(np.asarray(tokens) == eos)
     start = 0

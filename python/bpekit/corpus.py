@@ -69,6 +69,10 @@ def _need(module: str, extra: str, why: str) -> Any:
         ) from None
 
 
+def _numpy(why: str) -> Any:
+    return _need("numpy", "numpy", why)
+
+
 # ==== Sources ====
 
 

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from ._lowlevel import ffi, lib, rustcall
+from .corpus import _numpy
 
 __all__ = ["Shard", "info", "open"]
 
@@ -69,7 +70,7 @@ def info(path: str | os.PathLike[str], format: str | None = None) -> dict[str, A
 
 
 def _documents(path: str | os.PathLike[str], format: str) -> Any:
-    import numpy as np
+    np = _numpy("reading shards")
 
     raw = os.fsencode(path)
     f = format.encode()
@@ -90,7 +91,7 @@ class Shard:
     ``shard[i]`` document ``i``'s ids (formats that record documents)."""
 
     def __init__(self, path: str | os.PathLike[str], format: str | None = None) -> None:
-        import numpy as np
+        np = _numpy("reading shards")
 
         d, tokens_file = _raw_info(path, format)
         self.path = os.fspath(path)

@@ -128,8 +128,8 @@ def test_train_pattern_by_name_and_regex(capsys, tmp_path, corpus_file):
 
 def test_count_per_doc(capsys, tok, corpus_file):
     enc = bpekit.load(tok)
-    code, out, _ = run(capsys, "count", corpus_file, "--tokenizer", tok, "--lines", "--per-doc")
-    assert code == 0
+    code, out, err = run(capsys, "count", corpus_file, "--tokenizer", tok, "--lines", "--per-doc")
+    assert (code, err) == (0, "")  # stderr is not a terminal: no progress
     assert [int(x) for x in out.split()] == [len(enc.encode_ordinary(t)) for t in TEXT.split("\n")[:-1]]
     code, out, _ = run(capsys, "count", corpus_file, "--tokenizer", tok, "--json")
     assert json.loads(out)["tokens"] == len(enc.encode_ordinary(TEXT))
@@ -256,3 +256,15 @@ def test_encode_bos_eos_checks(capsys, tmp_path, tok, corpus_file):
     code, _, err = run(capsys, "encode", corpus_file, "--tokenizer", plain, "--format", "nanogpt", "-o", prefix)
     assert code == 1 and "<|endoftext|>" in err and "--eos" in err
     assert not any(n.startswith("o") for n in os.listdir(tmp_path))  # nothing written
+
+
+def test_progress_line_on_a_terminal(capsys):
+    from bpekit._progress import throughput
+
+    with throughput("encoding", 4_000_000, enabled=True) as bar:
+        bar.update(1_000_000, 12)
+    err = capsys.readouterr().err
+    assert "encoding: 1.0/4.0 MB, 12 documents" in err and "MB/s" in err and "ETA" in err
+    with throughput("encoding", 10, enabled=False) as bar:
+        bar.update(5, 1)
+    assert capsys.readouterr().err == ""
