@@ -248,7 +248,8 @@ def _shard_files(prefix: str) -> tuple[str, re.Pattern[str]]:
     ``prefix`` (shards and their temporary files)."""
     d = os.path.dirname(os.path.abspath(prefix))
     base = re.escape(os.path.basename(prefix))
-    pat = re.compile(rf"(?:{base}(?:_\d{{6,}})?\.(?:bin|idx|npy|docs\.npy)|\.{base}.*\.tmp-\d+-\d+)$")
+    shard = rf"{base}(?:_\d{{6,}})?\.(?:bin|idx|npy|docs\.npy)"
+    pat = re.compile(rf"{shard}|\.(?:{shard}|{base}\.manifest\.json)\.tmp-\d+-\d+")
     return d, pat
 
 

@@ -289,3 +289,59 @@ def test_jsonl_bad_lines_name_file_and_line(tmp_path):
     p = write(tmp_path / "b.jsonl", b'{"text": "ok"}\n{"other": "x"}\n')
     with pytest.raises(CorpusError, match=r"b.jsonl:2: .*'text'"):
         docs(Corpus(p))
+
+
+# ==== Pipeline pieces ====
+
+
+def test_prefetch_keeps_order_and_raises_the_readers_error():
+    from bpekit._pipeline import prefetch
+
+    assert list(prefetch(iter(range(100)))) == list(range(100))
+
+    def failing():
+        yield 1
+        raise CorpusError("x.txt: broken")
+
+    it = prefetch(failing())
+    assert next(it) == 1
+    with pytest.raises(CorpusError, match="x.txt: broken"):
+        next(it)
+
+
+def test_prefetch_stops_the_reader_when_the_consumer_stops():
+    import threading
+
+    from bpekit._pipeline import prefetch
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    it = prefetch(endless())
+    assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]
+    it.close()  # joins the reader
+    assert closed.is_set()
+
+
+def test_clean_removes_stale_temporaries_and_unlisted_shards_only(tmp_path):
+    from bpekit._pipeline import _clean
+
+    names = [
+        "out_000000.bin", "out_000001.bin", "out_000002.bin", ".out_000002.bin.tmp-123-0",
+        ".out.manifest.json.tmp-9-77", "out.manifest.json", "outer_000000.bin", ".outer_000000.bin.tmp-1-0",
+        "out.txt", "out_000000.idx", "out.npy", "out.docs.npy",
+    ]
+    for n in names:
+        (tmp_path / n).write_bytes(b"")
+    _clean(str(tmp_path / "out"), {"out_000000.bin", "out_000000.idx"})
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["out_000000.bin", "out_000000.idx", "out.manifest.json", "outer_000000.bin", ".outer_000000.bin.tmp-1-0", "out.txt"]
+    )
