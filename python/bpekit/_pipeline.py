@@ -243,25 +243,26 @@ def _differences(old: Any, new: Any, where: str = "") -> list[str]:
     return []
 
 
-def _shard_files(prefix: str) -> tuple[str, re.Pattern[str]]:
-    """The output directory and a pattern of the names of files ``encode`` writes for
-    ``prefix`` (shards and their temporary files)."""
+def _shard_files(prefix: str) -> tuple[str, re.Pattern[str], re.Pattern[str]]:
+    """The output directory and patterns of the names of the shard files and of the
+    temporary files ``encode`` writes for ``prefix``."""
     d = os.path.dirname(os.path.abspath(prefix))
     base = re.escape(os.path.basename(prefix))
     shard = rf"{base}(?:_\d{{6,}})?\.(?:bin|idx|npy|docs\.npy)"
-    pat = re.compile(rf"{shard}|\.(?:{shard}|{base}\.manifest\.json)\.tmp-\d+-\d+")
-    return d, pat
+    temp = rf"\.(?:{shard}|{base}\.manifest\.json)\.tmp-\d+-\d+"
+    return d, re.compile(shard), re.compile(temp)
 
 
-def _clean(prefix: str, keep: set[str]) -> None:
-    """Removes this prefix's temporary files and the shard files not in ``keep``."""
-    d, pat = _shard_files(prefix)
+def _clean(prefix: str, keep: set[str] | None) -> None:
+    """Removes this prefix's temporary files (those of an interrupted run) and, unless
+    ``keep`` is None, its shard files not in ``keep``."""
+    d, shard, temp = _shard_files(prefix)
     try:
         names = os.listdir(d)
     except OSError:
         return
     for n in names:
-        if n not in keep and pat.fullmatch(n):
+        if temp.fullmatch(n) or (keep is not None and n not in keep and shard.fullmatch(n)):
             try:
                 os.unlink(os.path.join(d, n))
             except FileNotFoundError:
@@ -390,10 +391,10 @@ def encode(
             os.unlink(mpath)
         else:
             raise ManifestError(f"{mpath} exists: --resume to continue, --force to overwrite")
-    if shard_tokens == 0 and manifest["shards"]:
-        manifest["shards"] = []
-        skip = 0
-    _clean(prefix, {f for s in manifest["shards"] for f in s["files"]})
+    if resume:  # the shards of the manifest stay; what an interrupted run left goes
+        _clean(prefix, {f for s in manifest["shards"] for f in s["files"]})
+    else:  # files of this prefix that no manifest lists are not ours to remove
+        _clean(prefix, None)
 
     writer = _Writer(enc, format, prefix, shard_tokens, len(manifest["shards"]), bos_id, eos_id)
     try:

@@ -397,7 +397,9 @@ class Corpus:
                     piece = _read(f, -1, src, offset)  # a document per file: the whole file
                     data, eof = piece, True
                 else:
-                    piece = _read(f, self.chunk_bytes, src, offset + len(carry))
+                    # a record longer than a chunk: read as much again (no quadratic rescans)
+                    want = max(self.chunk_bytes, len(carry))
+                    piece = _read(f, want, src, offset + len(carry))
                     eof = not piece
                     data = carry + piece if carry else piece
                 if not data:

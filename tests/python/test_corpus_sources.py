@@ -341,6 +341,8 @@ def test_clean_removes_stale_temporaries_and_unlisted_shards_only(tmp_path):
     ]
     for n in names:
         (tmp_path / n).write_bytes(b"")
+    _clean(str(tmp_path / "out"), None)  # a new run: only the temporaries go
+    assert sorted(os.listdir(tmp_path)) == sorted(n for n in names if n not in (".out_000002.bin.tmp-123-0", ".out.manifest.json.tmp-9-77"))
     _clean(str(tmp_path / "out"), {"out_000000.bin", "out_000000.idx"})
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["out_000000.bin", "out_000000.idx", "out.manifest.json", "outer_000000.bin", ".outer_000000.bin.tmp-1-0", "out.txt"]
