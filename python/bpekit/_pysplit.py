@@ -93,11 +93,12 @@ def split(
             try:
                 obj = json.loads(text)
             except ValueError as e:
-                raise CorpusError(f"{source}:{line}: not a JSON object ({e})") from None
+                raise CorpusError(f"{source}:{line}: not JSON ({e})") from None
             value = _key(obj, key)
+            if value is None:
+                raise CorpusError(f'{source}:{line}: key "{key}" missing')
             if not isinstance(value, str):
-                what = "lacks the key" if value is None else "has a non-string value at"
-                raise CorpusError(f"{source}:{line}: the JSON object {what} {key!r}")
+                raise CorpusError(f'{source}:{line}: key "{key}" is not a string')
             text = value
         out.add(text)
         if out.stopped:

@@ -402,10 +402,10 @@ class Corpus:
                     piece = _read(f, want, src, offset + len(carry))
                     eof = not piece
                     data = carry + piece if carry else piece
-                if not data:
+                if not data and layout != 0:  # (an empty file is one empty document)
                     break
                 cut = len(data) if eof else _cut(data, layout, self.separator)
-                if cut == 0:  # no boundary yet: read more
+                if cut == 0 and not eof:  # no boundary yet: read more
                     carry = data
                     continue
                 chunk, carry = data[:cut], data[cut:]
