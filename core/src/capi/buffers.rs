@@ -164,7 +164,7 @@ mod span_tests {
 }
 
 /// Moves a vector into a `(ptr, len)` pair the caller owns; empty gives `(NULL, 0)`.
-fn into_raw<T>(v: Vec<T>) -> (*mut T, usize) {
+pub(super) fn into_raw<T>(v: Vec<T>) -> (*mut T, usize) {
     if v.is_empty() {
         return (ptr::null_mut(), 0);
     }
@@ -176,7 +176,7 @@ fn into_raw<T>(v: Vec<T>) -> (*mut T, usize) {
 ///
 /// # Safety
 /// `(p, len)` came from [`into_raw`] for the same `T` and is not used again.
-unsafe fn drop_raw<T>(p: *mut T, len: usize) {
+pub(super) unsafe fn drop_raw<T>(p: *mut T, len: usize) {
     if !p.is_null() {
         // SAFETY: by the contract, `p` is a `Box<[T]>` of exactly `len` elements.
         drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, len)) });

@@ -17,6 +17,7 @@
 pub mod boundary;
 pub mod buffers;
 pub mod completion;
+pub mod corpus;
 pub mod error;
 mod fork;
 /// cbindgen:ignore
