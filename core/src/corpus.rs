@@ -926,3 +926,424 @@ fn decode_string(line: &[u8], at: usize, ctx: &LineCtx<'_>, out: &mut Vec<u8>) -
         i = run_end + n;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opts(layout: Layout<'_>) -> SplitOptions<'_> {
+        SplitOptions { source: "src.txt", ..SplitOptions::new(layout) }
+    }
+
+    fn texts(data: &[u8], o: &SplitOptions<'_>) -> Vec<String> {
+        let d = split(data, o).unwrap();
+        d.texts(data).unwrap().into_iter().map(String::from).collect()
+    }
+
+    fn err(data: &[u8], o: &SplitOptions<'_>) -> Error {
+        split(data, o).unwrap_err()
+    }
+
+    // ==== Layouts ====
+
+    #[test]
+    fn whole_is_one_document_even_empty() {
+        assert_eq!(texts(b"a\nb", &opts(Layout::Whole)), ["a\nb"]);
+        assert_eq!(texts(b"", &opts(Layout::Whole)), [""]);
+        let d = split(b"a\nb", &opts(Layout::Whole)).unwrap();
+        assert_eq!((d.chars, d.consumed, d.stopped, d.data.is_none()), (3, 3, false, true));
+    }
+
+    #[test]
+    fn lines_drop_cr_before_lf_and_keep_inner_empty_lines() {
+        let o = opts(Layout::Lines);
+        assert_eq!(texts(b"a\r\nb\n\nc", &o), ["a", "b", "", "c"]);
+        assert_eq!(texts(b"a\nb\n", &o), ["a", "b"]);
+        assert_eq!(texts(b"\n", &o), [""]);
+        assert_eq!(texts(b"", &o), Vec::<String>::new());
+        // Only a "\r" right before "\n" is dropped.
+        assert_eq!(texts(b"a\rb\r\r\nc\r", &o), ["a\rb\r", "c\r"]);
+        let d = split(b"a\nb\n", &o).unwrap();
+        assert_eq!((d.consumed, d.data.is_none()), (4, true));
+        assert_eq!(d.spans, [0..1, 2..3]);
+    }
+
+    #[test]
+    fn separator_drops_empty_pieces() {
+        let o = opts(Layout::Separator(b"\n\n"));
+        assert_eq!(texts(b"\n\na\n\n\n\nb\nc\n\n", &o), ["a", "b\nc"]);
+        assert_eq!(texts(b"\n\n\n", &o), ["\n"]);
+        assert_eq!(texts(b"", &o), Vec::<String>::new());
+        let o = opts(Layout::Separator("§".as_bytes()));
+        assert_eq!(texts("x§§y§".as_bytes(), &o), ["x", "y"]);
+        assert_eq!(err(b"x", &opts(Layout::Separator(b""))).kind(), ErrorKind::InvalidArg);
+    }
+
+    // ==== Caps and budgets ====
+
+    #[test]
+    fn doc_cap_counts_scalar_values() {
+        let o = SplitOptions { doc_cap: Some(2), ..opts(Layout::Lines) };
+        let data = "héllo\n日本語\n😀😀😀\nab\na".as_bytes();
+        let d = split(data, &o).unwrap();
+        assert_eq!(d.texts(data).unwrap(), ["hé", "日本", "😀😀", "ab", "a"]);
+        assert_eq!(d.chars, 9);
+        assert!(d.data.is_none(), "a cap only shortens borrowed spans");
+        let o = SplitOptions { doc_cap: Some(0), ..opts(Layout::Lines) };
+        assert_eq!(texts(b"abc\nd", &o), ["", ""]);
+    }
+
+    #[test]
+    fn max_chars_follows_nanochats_loop() {
+        // nanochat: nchars += len(doc); yield doc; if nchars > max_chars: return
+        let data = b"aaa\nbb\ncccc\nd\n";
+        let naive = |max: u64| {
+            let mut n = 0;
+            let mut out = vec![];
+            for doc in ["aaa", "bb", "cccc", "d"] {
+                n += doc.len() as u64;
+                out.push(doc.to_string());
+                if n > max {
+                    return (out, true);
+                }
+            }
+            (out, false)
+        };
+        for max in 0..12 {
+            let o = SplitOptions { max_chars: Some(max), ..opts(Layout::Lines) };
+            let d = split(data, &o).unwrap();
+            let got: Vec<String> = d.texts(data).unwrap().into_iter().map(String::from).collect();
+            let (want, stopped) = naive(max);
+            assert_eq!((got, d.stopped), (want.clone(), stopped), "max_chars {max}");
+            let want_consumed: usize = if stopped { want.iter().map(|s| s.len() + 1).sum() } else { data.len() };
+            assert_eq!(d.consumed, want_consumed as u64, "max_chars {max}");
+        }
+        // The cap applies before the budget.
+        let o = SplitOptions { max_chars: Some(4), doc_cap: Some(2), ..opts(Layout::Lines) };
+        let d = split(data, &o).unwrap();
+        assert_eq!(d.texts(data).unwrap(), ["aa", "bb", "cc"]);
+        assert_eq!((d.chars, d.stopped, d.consumed), (6, true, 12));
+        // Consumed includes the separator after the last document taken.
+        let o = SplitOptions { max_chars: Some(0), ..opts(Layout::Separator(b"--")) };
+        let d = split(b"--ab--cd", &o).unwrap();
+        assert_eq!((d.spans.clone(), d.consumed, d.stopped), (vec![2..4], 6, true));
+    }
+
+    // ==== UTF-8 ====
+
+    #[test]
+    fn strict_utf8_error_names_source_offset_and_line() {
+        let o = SplitOptions { base_offset: 1000, base_line: 7, ..opts(Layout::Lines) };
+        let e = err(b"ok\nfine\nbad \xff here\n", &o);
+        assert_eq!(e.kind(), ErrorKind::InvalidUtf8);
+        assert_eq!(e.message(), "src.txt: invalid UTF-8 at byte offset 1012 (line 9)");
+        let e = err(b"\xc3", &SplitOptions::new(Layout::Whole));
+        assert_eq!(e.message(), "<input>: invalid UTF-8 at byte offset 0 (line 1)");
+    }
+
+    #[test]
+    fn skip_drops_and_counts() {
+        let o = SplitOptions { errors: Utf8Errors::Skip, ..opts(Layout::Lines) };
+        let data = b"a\nb\xff\nc\n\xc3";
+        let d = split(data, &o).unwrap();
+        assert_eq!(d.texts(data).unwrap(), ["a", "c"]);
+        assert_eq!((d.skipped, d.chars), (2, 2));
+    }
+
+    #[test]
+    fn replace_matches_python() {
+        let fixture = include_str!("../../tests/fixtures/utf8_replace.txt");
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        };
+        let o = SplitOptions { errors: Utf8Errors::Replace, ..opts(Layout::Whole) };
+        let mut n = 0;
+        for line in fixture.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let (input, want) = line.split_once(' ').unwrap();
+            let (input, want) = (hex(input), hex(want));
+            let d = split(&input, &o).unwrap();
+            assert_eq!(d.texts(&input).unwrap(), [std::str::from_utf8(&want).unwrap()], "{line}");
+            n += 1;
+        }
+        assert!(n >= 10);
+    }
+
+    #[test]
+    fn replace_switches_to_owned_bytes_keeping_earlier_documents() {
+        let o = SplitOptions { errors: Utf8Errors::Replace, doc_cap: Some(3), ..opts(Layout::Lines) };
+        let data = b"abcd\nx\xffy\xffz\nlast";
+        let d = split(data, &o).unwrap();
+        assert!(d.data.is_some());
+        assert_eq!(d.texts(data).unwrap(), ["abc", "x\u{FFFD}y", "las"]);
+        assert_eq!(d.chars, 9);
+    }
+
+    // ==== JSON Lines ====
+
+    fn jsonl(key: &str) -> SplitOptions<'_> {
+        opts(Layout::Jsonl(key.as_bytes()))
+    }
+
+    #[test]
+    fn jsonl_extracts_the_key_and_skips_blank_lines() {
+        let data = br#"{"id": 1, "text": "hello", "meta": {"x": [1, 2.5e3, -0, true, null, {"a": "b"}]}}
+   
+{"text":"second"}
+	{ "text" : "" , "other": "z" }
+"#;
+        let o = jsonl("text");
+        let d = split(data, &o).unwrap();
+        assert_eq!(d.texts(data).unwrap(), ["hello", "second", ""]);
+        assert_eq!((d.chars, d.consumed), (11, data.len() as u64));
+        assert!(d.data.is_some());
+        assert_eq!(texts(b"{\"text\":\"crlf\"}\r\n{\"text\":\"x\"}", &o), ["crlf", "x"]);
+    }
+
+    #[test]
+    fn jsonl_nested_keys_escapes_and_surrogate_pairs() {
+        let data = br#"{"a": {"b": {"c": "A\"\\\/\b\f\n\r\t\u00e9\u65e5\ud83d\ude00"}}, "a.b": 1}"#;
+        assert_eq!(texts(data, &jsonl("a.b.c")), ["A\"\\/\u{8}\u{c}\n\r\té日😀"]);
+        // Duplicate keys: the last wins, as in Python's json.
+        assert_eq!(texts(br#"{"t": "first", "t": "second"}"#, &jsonl("t")), ["second"]);
+        // Keys are compared unescaped.
+        assert_eq!(texts(br#"{"t\u0065xt": "yes"}"#, &jsonl("text")), ["yes"]);
+        // Raw non-ASCII text is kept.
+        assert_eq!(texts("{\"text\": \"日本 😀\"}".as_bytes(), &jsonl("text")), ["日本 😀"]);
+    }
+
+    #[test]
+    fn jsonl_errors_name_source_line_and_key() {
+        let o = SplitOptions { base_line: 10, ..jsonl("a.b") };
+        let cases: &[(&[u8], &str)] = &[
+            (b"{\"a\": {\"b\": \"ok\"}}\n\n{\"a\": {\"b\": ", "src.txt:12: not JSON: unexpected end of line at column 13"),
+            (b"[1, 2]", "src.txt:10: not a JSON object (an array)"),
+            (b"\"str\"", "src.txt:10: not a JSON object (a string)"),
+            (b"{\"a\": {}}", "src.txt:10: key \"a.b\" missing (no \"b\" in \"a\")"),
+            (b"{\"x\": 1}", "src.txt:10: key \"a.b\" missing"),
+            (b"{\"a\": {\"b\": 3}}", "src.txt:10: key \"a.b\" is a number, not a string"),
+            (b"{\"a\": {\"b\": null}}", "src.txt:10: key \"a.b\" is null, not a string"),
+            (b"{\"a\": [1]}", "src.txt:10: key \"a.b\": \"a\" is an array, not an object"),
+            (b"{\"a\": {\"b\": \"x\"}} x", "src.txt:10: not JSON: extra data after the value at column 19"),
+            (b"{\"a\": \"x\ty\"}", "src.txt:10: not JSON: control character in a string at column 9"),
+            (b"{\"a\": 01}", "src.txt:10: not JSON: expected ',' or '}' at column 8"),
+            (b"{\"a\": \"\\x\"}", "src.txt:10: not JSON: bad escape at column 8"),
+            (b"{\"a\": \"\\u12\"}", "src.txt:10: not JSON: bad \\u escape at column 8"),
+            (b"{a: 1}", "src.txt:10: not JSON: expected a string key at column 2"),
+            (b"nope", "src.txt:10: not JSON: expected a value at column 1"),
+        ];
+        for (data, want) in cases {
+            let e = err(data, &o);
+            assert_eq!((e.kind(), e.message()), (ErrorKind::BadFormat, *want), "{}", String::from_utf8_lossy(data));
+        }
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(1000), "]".repeat(1000));
+        let e = err(deep.as_bytes(), &o);
+        assert!(e.message().contains("nested too deeply"), "{}", e.message());
+        assert_eq!(err(b"{}", &jsonl("")).kind(), ErrorKind::InvalidArg);
+        assert_eq!(err(b"{}", &jsonl("a..b")).kind(), ErrorKind::InvalidArg);
+    }
+
+    #[test]
+    fn jsonl_utf8_policies() {
+        let data = b"{\"t\": \"ok\"}\n{\"t\": \"a\xffb\\n\xc3\"}\n{\"t\": \"\\ud800x\"}\n";
+        let o = SplitOptions { base_offset: 100, ..jsonl("t") };
+        let e = err(data, &o);
+        assert_eq!(e.kind(), ErrorKind::InvalidUtf8);
+        assert_eq!(e.message(), "src.txt:2: key \"t\": invalid UTF-8 at byte offset 120");
+        let o = SplitOptions { errors: Utf8Errors::Replace, ..jsonl("t") };
+        assert_eq!(texts(data, &o), ["ok", "a\u{FFFD}b\n\u{FFFD}", "\u{FFFD}x"]);
+        let o = SplitOptions { errors: Utf8Errors::Skip, ..jsonl("t") };
+        let d = split(data, &o).unwrap();
+        assert_eq!((d.texts(data).unwrap(), d.skipped), (vec!["ok"], 2));
+        let e = err(b"{\"t\": \"\\udc00\"}", &jsonl("t"));
+        assert_eq!(e.kind(), ErrorKind::InvalidUtf8);
+        assert!(e.message().contains("lone surrogate"), "{}", e.message());
+    }
+
+    #[test]
+    fn jsonl_budget_and_cap() {
+        let data = b"{\"t\": \"abc\"}\n{\"t\": \"de\"}\n{\"t\": \"f\"}\n";
+        let o = SplitOptions { max_chars: Some(3), doc_cap: Some(2), ..jsonl("t") };
+        let d = split(data, &o).unwrap();
+        assert_eq!(d.texts(data).unwrap(), ["ab", "de"]);
+        assert_eq!((d.stopped, d.consumed), (true, 25));
+    }
+
+    // ==== Arrow ====
+
+    /// An Arrow array of `strs` (None = null) with `pad` leading elements.
+    fn arrow(strs: &[Option<&[u8]>], pad: usize) -> (Vec<u8>, Vec<i64>, Vec<u8>) {
+        let mut data = Vec::new();
+        let mut offs = vec![0i64];
+        let mut valid = vec![0u8; (pad + strs.len()).div_ceil(8)];
+        for i in 0..pad {
+            data.extend_from_slice(b"pad");
+            offs.push(data.len() as i64);
+            valid[i / 8] |= 1 << (i % 8);
+        }
+        for (j, s) in strs.iter().enumerate() {
+            if let Some(s) = s {
+                data.extend_from_slice(s);
+                valid[(pad + j) / 8] |= 1 << ((pad + j) % 8);
+            }
+            offs.push(data.len() as i64);
+        }
+        (data, offs, valid)
+    }
+
+    #[test]
+    fn arrow_with_offset_nulls_and_both_widths() {
+        let strs: Vec<Option<&[u8]>> = vec![Some(b"one"), None, Some("tw\u{f6}".as_bytes()), Some(b""), Some(b"four")];
+        let (data, offs, valid) = arrow(&strs, 9);
+        let o = opts(Layout::Lines);
+        let d = from_arrow(&data, ArrowOffsets::I64(&offs), 9, 5, Some(&valid), &o).unwrap();
+        assert_eq!(d.texts(&data).unwrap(), ["one", "tw\u{f6}", "", "four"]);
+        assert_eq!((d.skipped, d.chars, d.consumed, d.data.is_none()), (1, 10, 5, true));
+        let offs32: Vec<i32> = offs.iter().map(|&o| o as i32).collect();
+        let d32 = from_arrow(&data, ArrowOffsets::I32(&offs32), 9, 5, Some(&valid), &o).unwrap();
+        assert_eq!(d32, d);
+        let all = from_arrow(&data, ArrowOffsets::I32(&offs32), 9, 5, None, &o).unwrap();
+        assert_eq!(all.texts(&data).unwrap(), ["one", "", "tw\u{f6}", "", "four"]);
+        let stop = SplitOptions { max_chars: Some(3), ..o };
+        let d = from_arrow(&data, ArrowOffsets::I64(&offs), 9, 5, Some(&valid), &stop).unwrap();
+        assert_eq!((d.spans.len(), d.consumed, d.stopped), (2, 3, true));
+    }
+
+    #[test]
+    fn arrow_errors_name_the_element() {
+        let o = opts(Layout::Whole);
+        let data = b"abc\xffdef";
+        let e = from_arrow(data, ArrowOffsets::I32(&[0, 3, 2]), 0, 2, None, &o).unwrap_err();
+        assert_eq!((e.kind(), e.message()), (ErrorKind::InvalidArg, "src.txt: element 1: offsets 3..2 decrease"));
+        let e = from_arrow(data, ArrowOffsets::I64(&[0, 3, 1 << 40]), 0, 2, None, &o).unwrap_err();
+        assert!(e.message().contains("element 1: offset 1099511627776 is outside"), "{}", e.message());
+        let e = from_arrow(data, ArrowOffsets::I32(&[0, -1]), 0, 1, None, &o).unwrap_err();
+        assert!(e.message().contains("element 0"), "{}", e.message());
+        let e = from_arrow(data, ArrowOffsets::I32(&[0, 3]), 1, 1, None, &o).unwrap_err();
+        assert!(e.message().contains("3 needed"), "{}", e.message());
+        let e = from_arrow(data, ArrowOffsets::I32(&[0; 10]), 0, 9, Some(&[0xff]), &o).unwrap_err();
+        assert!(e.message().contains("validity"), "{}", e.message());
+        let e = from_arrow(data, ArrowOffsets::I32(&[0, 3, 7]), 0, 2, None, &o).unwrap_err();
+        assert_eq!((e.kind(), e.message()), (ErrorKind::InvalidUtf8, "src.txt: element 1: invalid UTF-8 at byte 0 of the string"));
+        let skip = SplitOptions { errors: Utf8Errors::Skip, ..o };
+        let d = from_arrow(data, ArrowOffsets::I32(&[0, 3, 7]), 0, 2, None, &skip).unwrap();
+        assert_eq!((d.spans, d.skipped), (vec![0..3], 1));
+        let e = from_arrow(data, ArrowOffsets::I32(&[]), 0, 0, None, &o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArg);
+        let d = from_arrow(b"", ArrowOffsets::I32(&[0]), 0, 0, None, &o).unwrap();
+        assert_eq!(d, Docs::default());
+    }
+
+    // ==== Properties ====
+
+    fn naive_lines(data: &[u8]) -> Vec<Vec<u8>> {
+        // Every piece but the last was followed by "\n": only those lose a final "\r".
+        let pieces: Vec<&[u8]> = data.split(|&c| c == b'\n').collect();
+        let last = pieces.len() - 1;
+        let mut out: Vec<Vec<u8>> = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, l)| if i < last { l.strip_suffix(b"\r").unwrap_or(l) } else { l }.to_vec())
+            .collect();
+        if out.last().is_some_and(|l| l.is_empty()) {
+            out.pop();
+        }
+        out
+    }
+
+    fn naive_separator(data: &[u8], sep: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = vec![];
+        let (mut start, mut i) = (0, 0);
+        while i + sep.len() <= data.len() {
+            if &data[i..i + sep.len()] == sep {
+                out.push(data[start..i].to_vec());
+                i += sep.len();
+                start = i;
+            } else {
+                i += 1;
+            }
+        }
+        out.push(data[start..].to_vec());
+        out.retain(|p| !p.is_empty());
+        out
+    }
+
+    fn lossy(docs: Vec<Vec<u8>>) -> Vec<String> {
+        docs.iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn lines_equal_a_naive_split(data in proptest::collection::vec(prop::sample::select(b"ab\r\n\xc3\xa9\xff".to_vec()), 0..60)) {
+            let o = SplitOptions { errors: Utf8Errors::Replace, ..SplitOptions::new(Layout::Lines) };
+            prop_assert_eq!(texts(&data, &o), lossy(naive_lines(&data)));
+        }
+
+        #[test]
+        fn separator_equals_a_naive_split(
+            data in proptest::collection::vec(prop::sample::select(b"ab-\n\xe2\x82\xac".to_vec()), 0..60),
+            sep in prop::sample::select(vec![b"-".to_vec(), b"--".to_vec(), b"-a-".to_vec(), b"\n\n".to_vec(), b"\xe2\x82".to_vec()]),
+        ) {
+            let o = SplitOptions { errors: Utf8Errors::Replace, ..SplitOptions::new(Layout::Separator(&sep)) };
+            prop_assert_eq!(texts(&data, &o), lossy(naive_separator(&data, &sep)));
+        }
+
+        #[test]
+        fn cap_and_budget_match_char_arithmetic(
+            lines in proptest::collection::vec("[a-c\u{e9}\u{65e5}\u{1f600}]{0,6}", 0..12),
+            cap in 0u64..8,
+            max in 0u64..30,
+        ) {
+            let data = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+            let o = SplitOptions { doc_cap: Some(cap), max_chars: Some(max), ..SplitOptions::new(Layout::Lines) };
+            let mut want = vec![];
+            let mut total = 0u64;
+            for l in &lines {
+                let kept: String = l.chars().take(cap as usize).collect();
+                total += kept.chars().count() as u64;
+                want.push(kept);
+                if total > max { break; }
+            }
+            let d = split(data.as_bytes(), &o).unwrap();
+            prop_assert_eq!(d.texts(data.as_bytes()).unwrap(), want.iter().map(String::as_str).collect::<Vec<_>>());
+            prop_assert_eq!(d.chars, want.iter().map(|s| s.chars().count() as u64).sum::<u64>());
+        }
+
+        #[test]
+        fn jsonl_roundtrips_any_string(strs in proptest::collection::vec(any::<String>(), 0..8)) {
+            let data: String = strs.iter().map(|s| format!("{{\"k\": {{\"t\": {}}}}}\n", json_quote(s))).collect();
+            prop_assert_eq!(texts(data.as_bytes(), &SplitOptions::new(Layout::Jsonl(b"k.t"))), strs);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..80), layout in 0..4u8, errors in 0..3u8) {
+            let layout = match layout { 0 => Layout::Whole, 1 => Layout::Lines, 2 => Layout::Separator(b"\n"), _ => Layout::Jsonl(b"a.b") };
+            let errors = [Utf8Errors::Strict, Utf8Errors::Replace, Utf8Errors::Skip][errors as usize];
+            let o = SplitOptions { errors, doc_cap: Some(3), max_chars: Some(5), ..SplitOptions::new(layout) };
+            if let Ok(d) = split(&data, &o) {
+                prop_assert!(d.texts(&data).is_ok());
+            }
+        }
+    }
+
+    /// A JSON string literal for `s`, escaping as Python's json.dumps does (ensure_ascii).
+    fn json_quote(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                    let mut buf = [0u16; 2];
+                    for u in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+}
