@@ -52,6 +52,52 @@
 #include <stdint.h>
 
 /**
+ * `bpekit_split_options.layout`: the whole buffer is one document (even when empty).
+ */
+#define BPEKIT_LAYOUT_WHOLE 0
+
+/**
+ * `bpekit_split_options.layout`: every line is a document ("\n" ends a line; a "\r"
+ * before it is dropped; a final line without "\n" is a document unless empty).
+ */
+#define BPEKIT_LAYOUT_LINES 1
+
+/**
+ * `bpekit_split_options.layout`: documents between occurrences of `separator`; empty
+ * pieces (separators back to back, leading or trailing) are not documents.
+ */
+#define BPEKIT_LAYOUT_SEPARATOR 2
+
+/**
+ * `bpekit_split_options.layout`: one JSON object per line; the document is the string
+ * at `key` (a dotted path "a.b.c" into nested objects); blank lines are skipped.
+ */
+#define BPEKIT_LAYOUT_JSONL 3
+
+/**
+ * `bpekit_split_options.errors`: invalid UTF-8 is `BPEKIT_ERR_INVALID_UTF8` naming the
+ * source, the byte offset and the line.
+ */
+#define BPEKIT_UTF8_STRICT 0
+
+/**
+ * `bpekit_split_options.errors`: invalid sequences become U+FFFD (as Python's
+ * `errors="replace"`).
+ */
+#define BPEKIT_UTF8_REPLACE 1
+
+/**
+ * `bpekit_split_options.errors`: a document containing invalid UTF-8 is dropped and
+ * counted in `skipped`.
+ */
+#define BPEKIT_UTF8_SKIP 2
+
+/**
+ * `doc_cap` / `max_chars`: no limit.
+ */
+#define BPEKIT_NO_LIMIT UINT64_MAX
+
+/**
  * Treat every special token as allowed (tiktoken's `allowed_special="all"`); the
  * `allowed` list is then not read.
  */
@@ -204,6 +250,122 @@ typedef struct bpekit_special_policy {
 } bpekit_special_policy;
 
 /**
+ * How `bpekit_docs_split` and `bpekit_docs_from_arrow` make documents. Every pointer is
+ * borrowed for the call only; each may be NULL when its length is 0.
+ */
+typedef struct bpekit_split_options {
+    /**
+     * `BPEKIT_LAYOUT_*` (ignored by `bpekit_docs_from_arrow`).
+     */
+    uint32_t layout;
+    /**
+     * `BPEKIT_LAYOUT_SEPARATOR`: the separator, non-empty.
+     */
+    const uint8_t *separator;
+    /**
+     * Length of `separator`.
+     */
+    size_t separator_len;
+    /**
+     * `BPEKIT_LAYOUT_JSONL`: the key path, non-empty, "." between nested keys.
+     */
+    const uint8_t *key;
+    /**
+     * Length of `key`.
+     */
+    size_t key_len;
+    /**
+     * `BPEKIT_UTF8_*`.
+     */
+    uint32_t errors;
+    /**
+     * Characters (Unicode scalar values) kept per document, cut at a character
+     * boundary; `BPEKIT_NO_LIMIT`: no cap.
+     */
+    uint64_t doc_cap;
+    /**
+     * Budget: documents are taken in order, adding each one's characters (after the cap)
+     * to a running total; the document that makes the total exceed `max_chars` is still
+     * taken, then the split stops (`stopped` = 1). A caller splitting many buffers passes
+     * what remains of its budget. `BPEKIT_NO_LIMIT`: no budget.
+     */
+    uint64_t max_chars;
+    /**
+     * A name for error messages (a file name), may be empty.
+     */
+    const uint8_t *source;
+    /**
+     * Length of `source`.
+     */
+    size_t source_len;
+    /**
+     * Byte offset of `data[0]` in the source, for messages.
+     */
+    uint64_t base_offset;
+    /**
+     * 1-based line number of the data's first line, for messages (0 counts as 1).
+     */
+    uint64_t base_line;
+} bpekit_split_options;
+
+/**
+ * One document: bytes `[start, end)` of a buffer the call also receives (or that a
+ * `bpekit_docs` owns). Offsets are 64-bit whatever the platform, so a span list made on
+ * one host can be stored and read on another.
+ */
+typedef struct bpekit_span {
+    /**
+     * Offset of the document's first byte.
+     */
+    uint64_t start;
+    /**
+     * Offset one past the document's last byte; `start <= end`.
+     */
+    uint64_t end;
+} bpekit_span;
+
+/**
+ * Documents made by a split; release with `bpekit_docs_free`.
+ */
+typedef struct bpekit_docs {
+    /**
+     * The documents in order (empty: NULL).
+     */
+    struct bpekit_span *spans;
+    /**
+     * Number of documents.
+     */
+    size_t n;
+    /**
+     * When non-NULL, the spans index these bytes (made by the split: JSON strings
+     * unescaped, replacement characters); when NULL, they index the caller's input.
+     */
+    uint8_t *data;
+    /**
+     * Length of `data`.
+     */
+    size_t data_len;
+    /**
+     * Characters in the documents, after `doc_cap`.
+     */
+    uint64_t chars;
+    /**
+     * Documents dropped: invalid UTF-8 under `BPEKIT_UTF8_SKIP`, Arrow nulls.
+     */
+    uint64_t skipped;
+    /**
+     * Input consumed: all of it unless `stopped`, else up to the end of the last
+     * document taken with its terminator. Bytes for `bpekit_docs_split`, elements (nulls
+     * included) for `bpekit_docs_from_arrow`.
+     */
+    uint64_t consumed;
+    /**
+     * 1 when `max_chars` stopped the split, else 0.
+     */
+    uint8_t stopped;
+} bpekit_docs;
+
+/**
  * A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
  */
 typedef struct bpekit_special_token {
@@ -349,6 +511,70 @@ void bpekit_offsets_free(struct bpekit_offsets *o);
  * long as the tokenizer.
  */
 bpekit_status bpekit_tokenizer_encode_with_unstable(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *stable, struct bpekit_tokens *completions, struct bpekit_offsets *offsets, struct bpekit_error **err);
+
+/**
+ * Splits `len` bytes at `data` into documents as `opts` says (see `bpekit_split_options`).
+ *
+ * `data` may be NULL when `len` is 0. On success `*out` receives the documents, owned by
+ * the caller (release with `bpekit_docs_free`); their spans index `out->data` when it is
+ * non-NULL, else `data`, which must then outlive their use. On error `*out` is untouched.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (unknown layout or errors value,
+ * empty separator or key); `BPEKIT_ERR_INVALID_UTF8` (strict: names the source, byte
+ * offset and line); `BPEKIT_ERR_BAD_FORMAT` (JSONL: a line that is not JSON, not an
+ * object, lacks the key, or whose value is not a string; names the source, line and key).
+ */
+bpekit_status bpekit_docs_split(const uint8_t *data, size_t len, const struct bpekit_split_options *opts, struct bpekit_docs *out, struct bpekit_error **err);
+
+/**
+ * Takes the `n` strings of an Arrow string array as documents, without copying them.
+ *
+ * `data` (`data_len` bytes) is the array's value buffer; `offsets` its offset buffer of
+ * `offset_width`-byte signed integers (4: `utf8`, 8: `large_utf8`), aligned to that width,
+ * with at least `first + n + 1` entries, of which `first .. first + n` start the
+ * elements (`first` is the array's offset). `validity` is the Arrow validity bitmap (bit
+ * `first + i` for element `i`, at least `(first + n + 7) / 8` bytes) or NULL when there
+ * are no nulls; nulls are skipped and counted in `skipped`. `opts->layout` is ignored;
+ * the UTF-8 policy, `doc_cap` and `max_chars` apply; `consumed` counts elements.
+ * On success `*out` is owned by the caller (release with `bpekit_docs_free`); spans
+ * index `out->data` when non-NULL, else `data`. On error `*out` is untouched.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (width not 4 or 8, misaligned
+ * offsets, an offset negative, decreasing or past `data_len`: named by element index);
+ * `BPEKIT_ERR_INVALID_UTF8` (strict: names the element and the source).
+ */
+bpekit_status bpekit_docs_from_arrow(const uint8_t *data, size_t data_len, const void *offsets, uint32_t offset_width, uint64_t first, size_t n, const uint8_t *validity, const struct bpekit_split_options *opts, struct bpekit_docs *out, struct bpekit_error **err);
+
+/**
+ * Releases the spans and bytes of `docs` and zeroes `*docs`, so a second call is a no-op.
+ *
+ * `docs` may be NULL. Only for documents filled by bpekit.
+ */
+void bpekit_docs_free(struct bpekit_docs *docs);
+
+/**
+ * Counts `n` documents in parallel, as `bpekit_trainer_feed_batch` would the same texts.
+ *
+ * Document `i` is bytes `[spans[i].start, spans[i].end)` of `data` (`len` bytes); each
+ * must lie within `len` and be UTF-8. `data` and `spans` may be NULL when their lengths
+ * are 0; both are borrowed for the call only.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (a span out of range) and
+ * `BPEKIT_ERR_INVALID_UTF8`, naming the first bad document as `spans[i]`;
+ * `BPEKIT_ERR_BAD_PATTERN`. On error nothing is counted. Needs exclusive access to `t`.
+ */
+bpekit_status bpekit_trainer_feed_docs(struct bpekit_trainer *t, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, struct bpekit_error **err);
+
+/**
+ * Counts the tokens of each of `n` documents as `bpekit_tokenizer_encode_ordinary` gives
+ * them (special-token text is ordinary text), in parallel.
+ *
+ * Documents are spans of `data` as for `bpekit_trainer_feed_docs`. `num_threads` as for
+ * `bpekit_tokenizer_encode_batch` (0: default). On success `counts[i]` is document
+ * `i`'s count; `counts` is the caller's array of `n` (NULL allowed when `n` is 0),
+ * untouched on error.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (a span out of range, too many
+ * threads) and `BPEKIT_ERR_INVALID_UTF8`, naming the document as `spans[i]`;
+ * `BPEKIT_ERR_BAD_PATTERN`.
+ */
+bpekit_status bpekit_tokenizer_count_docs(const struct bpekit_tokenizer *tok, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, size_t num_threads, uint64_t *counts, struct bpekit_error **err);
 
 /**
  * Returns the name of a status code (`"BPEKIT_ERR_IO"` for `BPEKIT_ERR_IO`), or

@@ -17,6 +17,9 @@
 //! * Token shards for training code: llm.c's `.bin`, Megatron-LM's indexed dataset,
 //!   nanoGPT's raw `.bin` and NumPy `.npy` ([`ShardWriter`], [`read_shard`],
 //!   [`shard_info`], [`ShardFormat`]), written atomically.
+//! * Corpus input: raw bytes cut into documents (whole, lines, separator, JSON Lines)
+//!   and Arrow string arrays taken as documents without copying ([`split_docs`],
+//!   [`docs_from_arrow`], [`Docs`]).
 //! * Every failure is an [`Error`] of an [`ErrorKind`]; nothing panics on bad input.
 //!
 //! # Where things live
@@ -33,6 +36,7 @@
 //! | `framing` | every binary format's frame (magic, version, checksum) and bounds-checked reader and writer |
 //! | `file` | the tokenizer file, on that frame, and atomic save |
 //! | `shards` | token shards: [`ShardWriter`], [`read_shard`], [`shard_info`] |
+//! | `corpus` | raw corpus bytes and Arrow arrays into documents: [`split_docs`], [`docs_from_arrow`] |
 //! | `pools` | the worker pools shared by batch calls and training |
 //! | `error` | [`Error`], [`ErrorKind`] |
 //! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` |
@@ -54,6 +58,7 @@ mod bytemap;
 // re-exports exist for the header, not for Rust code, hence the allow.
 #[allow(dead_code, unused_imports)]
 mod capi;
+mod corpus;
 mod encode;
 mod error;
 mod file;
@@ -65,6 +70,9 @@ mod shards;
 mod split;
 mod train;
 
+pub use corpus::{
+    from_arrow as docs_from_arrow, split as split_docs, ArrowOffsets, Docs, Layout, SplitOptions, Utf8Errors,
+};
 pub use encode::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 pub use error::{Error, ErrorKind, Result};
 pub use pattern::{

@@ -357,6 +357,7 @@ static const struct {
     {"host", host_tests},
     {"adversarial", adversarial_tests},
     {"pools", pools_tests},
+    {"corpus", corpus_tests},
 };
 #define N_SUITES (sizeof suites / sizeof suites[0])
 

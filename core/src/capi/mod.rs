@@ -17,6 +17,7 @@
 pub mod boundary;
 pub mod buffers;
 pub mod completion;
+pub mod corpus;
 pub mod error;
 mod fork;
 /// cbindgen:ignore
@@ -31,7 +32,7 @@ pub mod version;
 #[cfg(test)]
 mod tests;
 
-pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
+pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_span, bpekit_tokens};
 pub use error::{bpekit_error, bpekit_status};
 pub use tokenizer::bpekit_tokenizer;
 pub use trainer::bpekit_trainer;
