@@ -31,7 +31,7 @@ pub mod version;
 #[cfg(test)]
 mod tests;
 
-pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
+pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_span, bpekit_tokens};
 pub use error::{bpekit_error, bpekit_status};
 pub use tokenizer::bpekit_tokenizer;
 pub use trainer::bpekit_trainer;
