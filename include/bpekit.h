@@ -141,6 +141,15 @@
 typedef struct bpekit_error bpekit_error;
 
 /**
+ * A shard writer: encodes documents and writes them, in order, as token shards. Each
+ * shard's files are hidden temporary files until the shard is complete, then renamed.
+ * Calls that change it need exclusive access (concurrent misuse is serialized, not
+ * undefined); `bpekit_shard_writer_completed` and `bpekit_shard_writer_shard` wait for a
+ * running call on another thread.
+ */
+typedef struct bpekit_shard_writer bpekit_shard_writer;
+
+/**
  * A tokenizer. Immutable: any number of threads may use one at once.
  */
 typedef struct bpekit_tokenizer bpekit_tokenizer;
@@ -364,6 +373,105 @@ typedef struct bpekit_docs {
      */
     uint8_t stopped;
 } bpekit_docs;
+
+/**
+ * How `bpekit_shard_writer_new` writes. Every pointer is borrowed for the call only.
+ */
+typedef struct bpekit_shard_options {
+    /**
+     * The format's name (not NUL-terminated): `llmc`, `megatron`, `nanogpt` or `npy`.
+     */
+    const uint8_t *format;
+    /**
+     * Bytes of `format`.
+     */
+    size_t format_len;
+    /**
+     * The output path prefix (the bytes of an OS path; UTF-8 on Windows). Its directory
+     * must exist.
+     */
+    const uint8_t *prefix;
+    /**
+     * Bytes of `prefix`.
+     */
+    size_t prefix_len;
+    /**
+     * 0: one shard, files `PREFIX.bin` etc.; `N > 0`: shards `PREFIX_000000`,
+     * `PREFIX_000001`, ... (six digits, more when needed) of at most `N` tokens each. A
+     * document is never split between shards: the shard is completed before a document
+     * that would take it past `N`, and one that reaches `N` is completed at once, so a
+     * document longer than `N` alone fills a shard.
+     */
+    uint64_t shard_tokens;
+    /**
+     * The number of the first shard to write (to resume); must be 0 when
+     * `shard_tokens` is 0.
+     */
+    uint64_t first_shard;
+    /**
+     * The id written before every document, or -1 for none.
+     */
+    int64_t bos;
+    /**
+     * The id written after every document, or -1 for none.
+     */
+    int64_t eos;
+} bpekit_shard_options;
+
+/**
+ * A completed shard, as `bpekit_shard_writer_shard` describes it.
+ */
+typedef struct bpekit_shard_record {
+    /**
+     * The shard's number (0 when not sharding).
+     */
+    uint64_t index;
+    /**
+     * Tokens in the shard, BOS and EOS included.
+     */
+    uint64_t tokens;
+    /**
+     * Documents in the shard.
+     */
+    uint64_t documents;
+    /**
+     * The shard's files under their final names, each followed by a NUL byte, in the
+     * format's order (`.bin` then `.idx`; `.npy` then `.docs.npy`). Borrowed from the
+     * writer: valid until `bpekit_shard_writer_free`.
+     */
+    const uint8_t *paths;
+    /**
+     * Bytes of `paths`, the NULs included.
+     */
+    size_t paths_len;
+} bpekit_shard_record;
+
+/**
+ * A shard's headers, as `bpekit_shard_read_info` reads them. (The function has another
+ * name than the struct: C gives a typedef and a function one namespace.)
+ */
+typedef struct bpekit_shard_info {
+    /**
+     * The format's name: `"llmc"`, `"megatron"`, `"nanogpt"` or `"npy"`. Static: never freed.
+     */
+    const char *format;
+    /**
+     * The token dtype's NumPy name: `"uint16"`, `"uint32"` or `"int32"`. Static.
+     */
+    const char *dtype;
+    /**
+     * Tokens in the shard.
+     */
+    uint64_t tokens;
+    /**
+     * Documents recorded (megatron, npy), or `UINT64_MAX` when the format records none.
+     */
+    uint64_t documents;
+    /**
+     * Byte offset of the first token in the tokens file.
+     */
+    uint64_t data_offset;
+} bpekit_shard_info;
 
 /**
  * A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
@@ -603,6 +711,107 @@ const char *bpekit_error_message(const struct bpekit_error *e);
  * Releases an error. `bpekit_error_free(NULL)` does nothing.
  */
 void bpekit_error_free(struct bpekit_error *e);
+
+/**
+ * Creates a shard writer for documents encoded by `tok` (which sets the vocab size, and
+ * so the format's dtype), as `opts` says (see `bpekit_shard_options`).
+ *
+ * Everything is checked before any file is created: the format's name, the vocab size
+ * against the format's dtype (the message names both and the limit), `bos`/`eos` below
+ * the vocab size, `first_shard` 0 unless sharding, an llmc `shard_tokens` of at most
+ * 2^31 - 1, and the prefix's directory (it must exist and be writable; the message names
+ * it). Then the first shard's temporary files are created. `tok` and `opts` are only
+ * read during the call. On success `*out` receives a new writer owned by the caller
+ * (release with `bpekit_shard_writer_free`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8` (format), `BPEKIT_ERR_INVALID_ARG`,
+ * `BPEKIT_ERR_IO` (the directory).
+ */
+bpekit_status bpekit_shard_writer_new(const struct bpekit_tokenizer *tok, const struct bpekit_shard_options *opts, struct bpekit_shard_writer **out, struct bpekit_error **err);
+
+/**
+ * Encodes `n` documents with encode_ordinary (special-token text is ordinary text) on
+ * `num_threads` threads (0: the default; at most `BPEKIT_MAX_THREADS`), then appends them
+ * in order, each as bos + ids + eos, completing shards as `shard_tokens` says.
+ *
+ * Document `i` is bytes `[spans[i].start, spans[i].end)` of `data` (`len` bytes); every
+ * span is checked (within `len`, start <= end, UTF-8) before anything is encoded. The
+ * bytes written never depend on the thread count or on how documents are split between
+ * calls. `tok` must have the vocab size given to `bpekit_shard_writer_new`. Inputs are
+ * only read during the call. Errors, with nothing written and the writer usable:
+ * `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (a bad span or thread count, another
+ * vocab size, an llmc shard above 2^31 - 1 tokens: the message names `--shard-tokens`,
+ * a Megatron document above 2^31 - 1 tokens, the writer finished),
+ * `BPEKIT_ERR_INVALID_UTF8` (naming `spans[i]`), `BPEKIT_ERR_BAD_PATTERN`. `BPEKIT_ERR_IO`: a
+ * write failed; the open shard's files are removed and every later call fails.
+ * Needs exclusive access to `w`.
+ */
+bpekit_status bpekit_shard_writer_push(struct bpekit_shard_writer *w, const struct bpekit_tokenizer *tok, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, size_t num_threads, struct bpekit_error **err);
+
+/**
+ * Completes the open shard; when sharding, a run that wrote no document still writes
+ * one empty shard (numbered `first_shard`), and an empty shard opened after a full one
+ * is dropped. After it only `bpekit_shard_writer_completed`, `bpekit_shard_writer_shard`
+ * and `bpekit_shard_writer_free` may be called (others fail with `BPEKIT_ERR_INVALID_ARG`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (already finished), `BPEKIT_ERR_IO`
+ * (nothing of the failed shard is left, under any name). Needs exclusive access to `w`.
+ */
+bpekit_status bpekit_shard_writer_finish(struct bpekit_shard_writer *w, struct bpekit_error **err);
+
+/**
+ * Returns how many shards are complete (every file renamed to its final name) so far;
+ * 0 for NULL. Index them with `bpekit_shard_writer_shard`.
+ */
+size_t bpekit_shard_writer_completed(const struct bpekit_shard_writer *w);
+
+/**
+ * Fills `*out` with completed shard `i` (`i` below `bpekit_shard_writer_completed`), in
+ * the order written. The paths in it are borrowed from `w` (valid until
+ * `bpekit_shard_writer_free`). Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (`i`
+ * out of range).
+ */
+bpekit_status bpekit_shard_writer_shard(const struct bpekit_shard_writer *w, size_t i, struct bpekit_shard_record *out, struct bpekit_error **err);
+
+/**
+ * Releases a writer, removing the temporary files of a shard it had not completed
+ * (completed shards stay). `bpekit_shard_writer_free(NULL)` does nothing.
+ */
+void bpekit_shard_writer_free(struct bpekit_shard_writer *w);
+
+/**
+ * Reads a shard's headers into `*out` and the path of the file holding its tokens into
+ * `*tokens_file` (owned by the caller, release with `bpekit_bytes_free`; with
+ * `out->data_offset`, what a memory map needs). The headers are checked against the
+ * file sizes; the tokens are not read.
+ *
+ * `path` (`path_len` bytes, any bytes on Unix) is a shard's prefix or any of its files
+ * (`PREFIX.bin`, `PREFIX.idx`, `PREFIX.npy`, `PREFIX.docs.npy`). `format` (a name as in
+ * `bpekit_shard_options`) may be NULL or empty to detect it: `.npy`/`.docs.npy` are npy;
+ * a prefix with a `.idx` is megatron; a `.bin` starting with llm.c's magic and version
+ * is llmc (its size must then agree, else `BPEKIT_ERR_BAD_FORMAT`); any other `.bin` is
+ * nanogpt, which has no header to recognise.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (empty path, unknown format),
+ * `BPEKIT_ERR_IO` (a missing file: the message names it), `BPEKIT_ERR_BAD_FORMAT` (not a
+ * shard of that format, damaged: the message names the file and the format tried).
+ */
+bpekit_status bpekit_shard_read_info(const uint8_t *path, size_t path_len, const uint8_t *format, size_t format_len, struct bpekit_shard_info *out, struct bpekit_bytes *tokens_file, struct bpekit_error **err);
+
+/**
+ * Reads a whole shard, checking every header field and length: `*ids` receives its
+ * tokens and `*doc_offsets` its document boundaries (documents + 1 token offsets into
+ * the ids, from 0; empty when the format records none: llmc, nanogpt). Both are owned by
+ * the caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`).
+ * `path` and `format` are as in `bpekit_shard_read_info`.
+ * Errors: as `bpekit_shard_read_info`.
+ */
+bpekit_status bpekit_shard_read(const uint8_t *path, size_t path_len, const uint8_t *format, size_t format_len, struct bpekit_tokens *ids, struct bpekit_offsets *doc_offsets, struct bpekit_error **err);
+
+/**
+ * Reads only a shard's document boundaries into `*doc_offsets` (as `bpekit_shard_read`
+ * gives them; owned by the caller, release with `bpekit_offsets_free`), without reading
+ * its tokens: for readers that memory-map the tokens. `path` and `format` are as in
+ * `bpekit_shard_read_info`. Errors: as `bpekit_shard_read_info`.
+ */
+bpekit_status bpekit_shard_documents(const uint8_t *path, size_t path_len, const uint8_t *format, size_t format_len, struct bpekit_offsets *doc_offsets, struct bpekit_error **err);
 
 /**
  * Creates a tokenizer from ranks in tiktoken's `.tiktoken` format
