@@ -44,7 +44,7 @@ def _raw_info(path: str | os.PathLike[str], format: str | None) -> tuple[dict[st
     f = (format or "").encode()
     out = ffi.new("bpekit_shard_info *")
     tf = ffi.new("bpekit_bytes *")
-    rustcall(lib.bpekit_shard_info, raw, len(raw), f or ffi.NULL, len(f), out, tf)
+    rustcall(lib.bpekit_shard_read_info, raw, len(raw), f or ffi.NULL, len(f), out, tf)
     from ._marshal import take_bytes
 
     tokens_file = os.fsdecode(take_bytes(tf))

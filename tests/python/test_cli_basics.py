@@ -268,3 +268,58 @@ def test_progress_line_on_a_terminal(capsys):
     with throughput("encoding", 10, enabled=False) as bar:
         bar.update(5, 1)
     assert capsys.readouterr().err == ""
+
+
+# ==== encode: the manifest through a failed run and --resume ====
+
+
+def _files(d, prefix):
+    return {n: (d / n).read_bytes() for n in sorted(os.listdir(d)) if n.startswith(prefix)}
+
+
+@pytest.mark.parametrize("fmt", ["llmc", "megatron", "npy"])
+def test_resume_after_a_failure_gives_the_bytes_of_an_uninterrupted_run(capsys, tmp_path, tok, fmt):
+    src = tmp_path / "src"
+    src.mkdir()
+    lines = [f"line {i} of the corpus: {'x' * (i % 13)}" for i in range(400)]
+    (src / "a.txt").write_text("\n".join(lines[:300]) + "\n", encoding="utf-8")
+    good_b = ("\n".join(lines[300:]) + "\n").encode()
+    (src / "b.txt").write_bytes(good_b[:200] + b"\xff" + good_b[200:])  # fails in b.txt
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["encode", str(src), "--lines", "--tokenizer", tok, "--format", fmt, "--shard-tokens", "300",
+            "--bos", "<|endoftext|>", "--chunk-bytes", "512"]
+    code, _, err = run(capsys, *args, "-o", str(out / "run"))
+    assert code == 1 and "b.txt" in err
+    m = json.loads((out / "run.manifest.json").read_text())
+    assert m["complete"] is False and len(m["shards"]) >= 2
+    listed = {f for s in m["shards"] for f in s["files"]}
+    assert set(_files(out, "run")) == listed | {"run.manifest.json"}  # nothing half-written
+    assert not [n for n in os.listdir(out) if ".tmp-" in n]
+
+    (src / "b.txt").write_bytes(good_b)
+    code, _, err = run(capsys, *args, "-o", str(out / "run"))
+    assert code == 2 and "--resume" in err  # the manifest is there
+    assert run(capsys, *args, "-o", str(out / "run"), "--resume")[0] == 0
+    assert run(capsys, *args, "-o", str(out / "fresh"))[0] == 0
+    resumed, fresh = _files(out, "run"), _files(out, "fresh")
+    assert [n.replace("run", "fresh") for n in resumed if "manifest" not in n] == [n for n in fresh if "manifest" not in n]
+    for n, data in resumed.items():
+        if "manifest" not in n:
+            assert data == fresh[n.replace("run", "fresh")], n
+    mr, mf = json.loads(resumed["run.manifest.json"]), json.loads(fresh["fresh.manifest.json"])
+    assert mr["complete"] and (mr["documents"], mr["tokens"]) == (mf["documents"], mf["tokens"]) == (400, mf["tokens"])
+    enc = bpekit.load(tok)
+    assert mr["tokens"] == sum(len(enc.encode_ordinary(t)) + 1 for t in lines)
+
+
+def test_force_replaces_a_run(capsys, tmp_path, tok, corpus_file):
+    prefix = str(tmp_path / "o")
+    args = ["encode", corpus_file, "--lines", "--tokenizer", tok, "--format", "npy", "--shard-tokens", "100"]
+    assert run(capsys, *args, "-o", prefix)[0] == 0
+    many = _files(tmp_path, "o")
+    args[-1] = "100000"
+    assert run(capsys, *args, "-o", prefix)[0] == 2
+    assert run(capsys, *args, "-o", prefix, "--force")[0] == 0
+    assert sorted(_files(tmp_path, "o")) == ["o.manifest.json", "o_000000.docs.npy", "o_000000.npy"]
+    assert len(many) > 3
