@@ -17,7 +17,7 @@ import os
 import queue
 import re
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 from ._lowlevel import ffi, lib, rustcall
 from .corpus import Batch, Corpus, CorpusError, _numpy
@@ -144,11 +144,7 @@ def train(
 
 
 def _feed(trainer: Any, b: Batch) -> None:
-    if hasattr(lib, "bpekit_trainer_feed_docs"):
-        args = b.c_args()
-        rustcall(lib.bpekit_trainer_feed_docs, trainer._ptr, *args)
-    else:
-        trainer.feed_batch([b.doc(i) for i in range(b.n)])
+    rustcall(lib.bpekit_trainer_feed_docs, trainer._ptr, *b.c_args())
 
 
 # ==== Counting ====
@@ -160,12 +156,8 @@ def count_batches(corpus: Corpus, enc: Encoding, *, threads: int | None = None) 
 
     for b in prefetch(corpus.batches()):
         counts = np.empty(b.n, dtype=np.uint64)
-        if hasattr(lib, "bpekit_tokenizer_count_docs"):
-            out = ffi.from_buffer("uint64_t[]", counts)
-            rustcall(lib.bpekit_tokenizer_count_docs, enc._ptr, *b.c_args(), threads or 0, out)
-        else:
-            ids = enc.encode_ordinary_batch(list(b.texts()), num_threads=threads or 8)
-            counts[:] = [len(x) for x in ids]
+        out = ffi.from_buffer("uint64_t[]", counts)
+        rustcall(lib.bpekit_tokenizer_count_docs, enc._ptr, *b.c_args(), threads or 0, out)
         yield counts
 
 

@@ -247,10 +247,6 @@ class Batch:
         return data, len(self.data), ffi.cast("bpekit_span *", spans), self.n
 
 
-def _native_split() -> bool:
-    return hasattr(lib, "bpekit_docs_split")
-
-
 class _Budget:
     """nanochat's rule: documents are taken until the running character total exceeds
     ``max_chars`` (the document that crosses it is still taken)."""
@@ -427,19 +423,11 @@ class Corpus:
 
     def _split(self, chunk: bytes, layout: int, src: Source, offset: int, line: int, budget: _Budget) -> tuple[Batch, int]:
         """Splits one chunk into documents (the library), within the budget."""
-        if not _native_split():
-            from ._pysplit import split
-
-            r = split(chunk, layout, self.separator, self.text_key, self.errors, self.doc_cap,
-                      budget.remaining() if self.max_chars is not None else None, src.name, offset, line)
-            data, spans, n, chars, skipped, consumed, stopped = r
-            batch = Batch(data, spans, n, chars, src.name)
-        else:
-            opts, keep = self._options(layout, src, offset, line, budget)
-            docs = ffi.new("bpekit_docs *")
-            buf = ffi.from_buffer("uint8_t[]", chunk)
-            rustcall(lib.bpekit_docs_split, buf, len(chunk), opts, docs)
-            batch, chars, skipped, consumed, stopped = _from_docs(docs, chunk, src.name, [buf, keep])
+        opts, keep = self._options(layout, src, offset, line, budget)
+        docs = ffi.new("bpekit_docs *")
+        buf = ffi.from_buffer("uint8_t[]", chunk)
+        rustcall(lib.bpekit_docs_split, buf, len(chunk), opts, docs)
+        batch, chars, skipped, consumed, stopped = _from_docs(docs, chunk, src.name, [buf, keep])
         self.chars += chars
         self.skipped += skipped
         budget.used += chars
@@ -506,27 +494,19 @@ class Corpus:
 
     def _arrow(self, arr: Any, src: Source, row: int, budget: _Budget) -> Batch:
         """Documents of one Arrow string array, its buffers passed without a copy."""
-        if not _native_split():
-            from ._pysplit import split_strings
-
-            r = split_strings(arr.to_pylist(), self.errors, self.doc_cap,
-                              budget.remaining() if self.max_chars is not None else None)
-            data, spans, n, chars, skipped, stopped = r
-            batch = Batch(data, spans, n, chars, src.name)
-        else:
-            validity, offsets, data = arr.buffers()[:3]
-            width = 8 if "large" in str(arr.type) else 4
-            name = f"{src.name} column {self.column!r} (row group rows from {row})"
-            opts, keep = self._options(0, Source(name, "parquet", None), 0, 1, budget)
-            # An empty array may have no data buffer.
-            dbuf = ffi.from_buffer("uint8_t[]", data) if data is not None and data.size else ffi.NULL
-            obuf = ffi.from_buffer("uint8_t[]", offsets)
-            vbuf = ffi.from_buffer("uint8_t[]", validity) if validity is not None else ffi.NULL
-            docs = ffi.new("bpekit_docs *")
-            rustcall(lib.bpekit_docs_from_arrow, dbuf, data.size if data is not None else 0, obuf, width,
-                     arr.offset, len(arr), vbuf, opts, docs)
-            keep += [dbuf, obuf, vbuf, arr]
-            batch, chars, skipped, _, stopped = _from_docs(docs, data, src.name, keep)
+        validity, offsets, data = arr.buffers()[:3]
+        width = 8 if "large" in str(arr.type) else 4
+        name = f"{src.name}: column {self.column!r}, rows from {row}"
+        opts, keep = self._options(0, Source(name, "parquet", None), 0, 1, budget)
+        # An empty array may have no data buffer.
+        dbuf = ffi.from_buffer("uint8_t[]", data) if data is not None and data.size else ffi.NULL
+        obuf = ffi.from_buffer("uint8_t[]", offsets)
+        vbuf = ffi.from_buffer("uint8_t[]", validity) if validity is not None else ffi.NULL
+        docs = ffi.new("bpekit_docs *")
+        rustcall(lib.bpekit_docs_from_arrow, dbuf, data.size if data is not None else 0, obuf, width,
+                 arr.offset, len(arr), vbuf, opts, docs)
+        keep += [dbuf, obuf, vbuf, arr]
+        batch, chars, skipped, _, stopped = _from_docs(docs, data, src.name, keep)
         self.chars += chars
         self.skipped += skipped
         budget.used += chars

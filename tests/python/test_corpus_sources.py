@@ -348,3 +348,24 @@ def test_clean_removes_stale_temporaries_and_unlisted_shards_only(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["out_000000.bin", "out_000000.idx", "out.manifest.json", "outer_000000.bin", ".outer_000000.bin.tmp-1-0", "out.txt"]
     )
+
+
+def test_parquet_invalid_utf8_names_file_and_column(tmp_path, pa):
+    import pyarrow.parquet as pq
+
+    data = b"okbad\xffok"
+    offsets = pa.py_buffer(__import__("array").array("i", [0, 2, 6, 8]).tobytes())
+    arr = pa.Array.from_buffers(pa.string(), 3, [None, offsets, pa.py_buffer(data)])
+    p = str(tmp_path / "bad.parquet")
+    pq.write_table(pa.table({"text": arr}), p)
+    with pytest.raises(bpekit.InvalidUtf8Error, match=r"bad.parquet: column 'text'.*1"):
+        docs(Corpus(p))
+    assert docs(Corpus(p, errors="replace")) == ["ok", "bad\ufffd", "ok"]
+    assert docs(Corpus(p, errors="skip")) == ["ok", "ok"]
+
+
+def test_parquet_budget_and_cap(tmp_path, pa):
+    texts = [f"{i:05d}" for i in range(40)]  # 5 characters each
+    p = _parquet(tmp_path / "a.parquet", pa.table({"text": texts}), row_group_size=7)
+    assert docs(Corpus(p, max_chars=52)) == texts[:11]  # 11 * 5 = 55 > 52
+    assert docs(Corpus(p, doc_cap=2, max_chars=9)) == ["00", "00", "00", "00", "00"]
