@@ -351,6 +351,7 @@ static const struct {
     {"batch", batch_tests},
     {"completion", completion_tests},
     {"file", file_tests},
+    {"shards", shards_tests},
     {"threads", threads_tests},
     {"progress", progress_tests},
     {"counts", counts_tests},
