@@ -207,20 +207,9 @@ def _corpus(args: argparse.Namespace) -> Any:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}-0")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from ._pipeline import write_atomic
+
+    write_atomic(path, data)
 
 
 def _emit(args: argparse.Namespace, summary: dict[str, Any], text: str) -> None:
