@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use bpekit::{
-    split_docs, Allowed, ErrorKind, Layout, Pattern, PieceCounts, SpecialPolicy, SplitOptions, Tokenizer, Trainer,
-    Utf8Errors,
+    split_docs, Allowed, ErrorKind, Layout, Pattern, PieceCounts, SpecialPolicy, SplitOptions, Tokenizer,
+    Trainer, Utf8Errors,
 };
 
 /// A fuzz target: a name (the seed directory under `fuzz/corpus/`) and its function.
