@@ -505,7 +505,7 @@ fn split_jsonl(b: &mut Builder<'_, '_>, key: &[u8]) -> Result<()> {
             let outcome = extract(text, &ctx, &mut scratch)?;
             match outcome {
                 Extracted::Ok => {
-                    // `extract` produced valid UTF-8 (checked run by run).
+                    // Valid: the line (strict) or each run (the other policies) was checked.
                     let s = std::str::from_utf8(&scratch)
                         .map_err(|_| ctx.error(ErrorKind::InvalidUtf8, "invalid UTF-8"))?;
                     if b.take(s, None, next as u64) {
@@ -900,6 +900,17 @@ fn unescape_lossy(s: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Appends a raw run of a string under `Replace` or `Skip`; false: the document is
+/// dropped (`Skip` met invalid UTF-8).
+fn decode_run(run: &[u8], errors: Utf8Errors, out: &mut Vec<u8>) -> bool {
+    match std::str::from_utf8(run) {
+        Ok(s) => out.extend_from_slice(s.as_bytes()),
+        Err(_) if errors == Utf8Errors::Skip => return false,
+        Err(_) => out.extend_from_slice(String::from_utf8_lossy(run).as_bytes()),
+    }
+    true
+}
+
 /// Decodes the (validated) string at `line[at]` into `out`, applying the UTF-8 policy to
 /// its raw runs and lone surrogates.
 fn decode_string(line: &[u8], at: usize, ctx: &LineCtx<'_>, out: &mut Vec<u8>) -> Result<Extracted> {
@@ -908,19 +919,12 @@ fn decode_string(line: &[u8], at: usize, ctx: &LineCtx<'_>, out: &mut Vec<u8>) -
         // The parser validated the string, so a closing quote exists.
         let run_end = memchr2(b'"', b'\\', &line[i..]).map_or(line.len(), |j| i + j);
         let run = &line[i..run_end];
-        match std::str::from_utf8(run) {
-            Ok(s) => out.extend_from_slice(s.as_bytes()),
-            Err(e) => match ctx.opts.errors {
-                Utf8Errors::Strict => {
-                    let off = ctx.opts.base_offset.saturating_add((ctx.offset + i + e.valid_up_to()) as u64);
-                    return Err(ctx.error(
-                        ErrorKind::InvalidUtf8,
-                        format!("key {:?}: invalid UTF-8 at byte offset {off}", ctx.key()),
-                    ));
-                }
-                Utf8Errors::Skip => return Ok(Extracted::Invalid),
-                Utf8Errors::Replace => out.extend_from_slice(String::from_utf8_lossy(run).as_bytes()),
-            },
+        if ctx.opts.errors == Utf8Errors::Strict {
+            // The whole line was validated; the document is checked once more as a whole
+            // when it is taken.
+            out.extend_from_slice(run);
+        } else if !decode_run(run, ctx.opts.errors, out) {
+            return Ok(Extracted::Invalid);
         }
         if run_end >= line.len() || line[run_end] == b'"' {
             return Ok(Extracted::Ok);

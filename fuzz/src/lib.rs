@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use bpekit::{Allowed, ErrorKind, Pattern, PieceCounts, SpecialPolicy, Tokenizer, Trainer};
+use bpekit::{
+    split_docs, Allowed, ErrorKind, Layout, Pattern, PieceCounts, SpecialPolicy, SplitOptions, Tokenizer,
+    Trainer, Utf8Errors,
+};
 
 /// A fuzz target: a name (the seed directory under `fuzz/corpus/`) and its function.
 pub struct Target {
@@ -27,6 +30,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "decode", run: decode },
     Target { name: "specials", run: specials },
     Target { name: "train", run: train },
+    Target { name: "corpus_split", run: corpus_split },
 ];
 
 /// The target called `name`.
@@ -425,4 +429,47 @@ fn reference_merges(pieces: &[(Vec<u8>, u64)], merges: usize) -> Vec<(u32, u32)>
         out.push(best);
     }
     out
+}
+
+/// The corpus splitter: never a panic; the documents are valid text whose characters add
+/// up to `chars`, within the cap; without a budget everything is consumed; and cutting the
+/// input after a line (a record boundary) gives the same documents as splitting it whole.
+pub fn corpus_split(data: &[u8]) {
+    let mut input = Input { data };
+    let (shape, limits) = (input.byte(), input.byte());
+    let layout = match shape % 4 {
+        0 => Layout::Whole,
+        1 => Layout::Lines,
+        2 => Layout::Separator(if shape & 4 == 0 { b"\n\n" } else { b"--" }),
+        _ => Layout::Jsonl(if shape & 4 == 0 { b"text" } else { b"a.b" }),
+    };
+    let errors = [Utf8Errors::Strict, Utf8Errors::Replace, Utf8Errors::Skip][usize::from(shape / 8 % 3)];
+    let doc_cap = (limits & 1 == 1).then_some(u64::from(limits >> 4));
+    let max_chars = (limits & 2 == 2).then_some(u64::from(limits >> 2) * 3);
+    let data = input.data;
+    let opts = SplitOptions { errors, doc_cap, max_chars, ..SplitOptions::new(layout) };
+    let Ok(docs) = split_docs(data, &opts) else { return };
+    let texts = docs.texts(data).expect("documents are text");
+    let chars: u64 = texts.iter().map(|t| t.chars().count() as u64).sum();
+    assert_eq!(chars, docs.chars);
+    if let Some(cap) = doc_cap {
+        assert!(texts.iter().all(|t| t.chars().count() as u64 <= cap), "a document over the cap");
+    }
+    assert!(docs.consumed <= data.len() as u64);
+    assert_eq!(docs.stopped, max_chars.is_some_and(|m| chars > m));
+    if !docs.stopped {
+        assert_eq!(docs.consumed, data.len() as u64);
+    }
+    // Chunking at a record boundary does not change the documents.
+    if max_chars.is_none() && matches!(layout, Layout::Lines | Layout::Jsonl(_)) {
+        if let Some(nl) = data.iter().position(|&b| b == b'\n') {
+            let (a, b) = data.split_at(nl + 1);
+            let da = split_docs(a, &opts).expect("a prefix of a good input splits");
+            let db = split_docs(b, &opts).expect("a suffix of a good input splits");
+            let mut parts = da.texts(a).expect("text");
+            parts.extend(db.texts(b).expect("text"));
+            assert_eq!(parts, texts);
+            assert_eq!(da.skipped + db.skipped, docs.skipped);
+        }
+    }
 }
