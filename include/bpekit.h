@@ -5,12 +5,12 @@
  *            Inputs are (pointer, length) pairs, not NUL-terminated strings; text
  *            inputs must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with
  *            length 0 is an empty input.
- * Ownership  Handles (bpekit_trainer, bpekit_tokenizer) and errors are created by bpekit,
- *            owned by the caller, and released with their own _free function, which
- *            accepts NULL. Output buffers (bpekit_tokens, bpekit_bytes) are structs the
- *            caller puts on its stack and bpekit fills; release each with
- *            bpekit_tokens_free / bpekit_bytes_free (never libc free()), which zeroes it so
- *            a second free is harmless. Borrowed outputs say how long they live.
+ * Ownership  Handles (bpekit_trainer, bpekit_tokenizer, bpekit_shard_writer) and errors
+ *            are created by bpekit, owned by the caller, and released with their own _free
+ *            function, which accepts NULL. Output buffers (bpekit_tokens, bpekit_bytes,
+ *            bpekit_offsets, bpekit_docs) are structs the caller puts on its stack and
+ *            bpekit fills; release each with its _free function (never libc free()),
+ *            which zeroes it so a second free is harmless. Borrowed outputs say how long they live.
  *            bpekit never keeps a pointer to an input after a call returns.
  * Errors     Fallible functions return bpekit_status: BPEKIT_OK (0) or a BPEKIT_ERR_* code
  *            (new codes may be added; treat unknown ones as generic failures). Their last
