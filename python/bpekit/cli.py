@@ -212,6 +212,20 @@ def _write_atomic(path: str, data: bytes) -> None:
     write_atomic(path, data)
 
 
+def _output_dir(path: str) -> None:
+    """Creates the directory ``path`` goes in (as ``mkdir -p``) and checks that it is
+    writable, so that a run fails before its work, not after it."""
+    d = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(d) and not os.path.isdir(d):
+        raise OSError(f"output directory {d} is not a directory")
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot create output directory {d}: {e.strerror or e}") from None
+    if not os.access(d, os.W_OK):
+        raise OSError(f"output directory {d} is not writable")
+
+
 def _emit(args: argparse.Namespace, summary: dict[str, Any], text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(summary))
@@ -226,6 +240,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ._pipeline import train
 
     corpus = _corpus(args)
+    for path in filter(None, (args.output, args.tiktoken)):
+        _output_dir(path)
     t0 = time.perf_counter()
     enc = train(corpus, args.vocab_size, pattern=_pattern(args.pattern), special_tokens=args.special,
                 threads=args.threads, name=os.path.basename(args.output).split(".", 1)[0] or "bpekit")
@@ -250,6 +266,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise UsageError("--resume and --force are exclusive")
     enc = load_tokenizer(args.tokenizer)
     corpus = _corpus(args)
+    _output_dir(args.output)
     t0 = time.perf_counter()
     m = encode(corpus, enc, args.output, format=args.format, bos=args.bos, eos=args.eos,
                shard_tokens=args.shard_tokens, threads=args.threads, resume=args.resume, force=args.force)
