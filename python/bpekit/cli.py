@@ -74,7 +74,7 @@ def _input_options(p: argparse.ArgumentParser, *, parquet: bool = True) -> None:
     g.add_argument("--doc-cap", type=_nonneg, metavar="N", help="keep at most N characters of each document")
     g.add_argument("--max-chars", type=_nonneg, metavar="N",
                    help="stop after the document that brings the total over N characters")
-    g.add_argument("--chunk-bytes", type=_positive, default=16 << 20, help=argparse.SUPPRESS)
+    g.add_argument("--chunk-bytes", type=_positive, default=4 << 20, help=argparse.SUPPRESS)
 
 
 def _threads(p: argparse.ArgumentParser) -> None:

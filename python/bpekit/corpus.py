@@ -298,7 +298,7 @@ class Corpus:
         errors: str = "strict",
         doc_cap: int | None = None,
         max_chars: int | None = None,
-        chunk_bytes: int = 16 << 20,
+        chunk_bytes: int = 4 << 20,
     ) -> None:
         if isinstance(sources, (str, os.PathLike)):
             sources = [sources]
