@@ -266,7 +266,7 @@ def fixture_text(name: str) -> str:
 
 
 def dir_docs() -> list[str]:
-    """The docs/ fixture: one document per .txt file, in name order (the .md is not read)."""
+    """The docs/ fixture: one document per .txt file, in name order (the .csv is not read)."""
     return [p.read_bytes().decode("utf-8") for p in sorted((FIXTURES / "docs").glob("*.txt"))]
 
 
