@@ -52,6 +52,52 @@
 #include <stdint.h>
 
 /**
+ * `bpekit_split_options.layout`: the whole buffer is one document (even when empty).
+ */
+#define BPEKIT_LAYOUT_WHOLE 0
+
+/**
+ * `bpekit_split_options.layout`: every line is a document ("\n" ends a line; a "\r"
+ * before it is dropped; a final line without "\n" is a document unless empty).
+ */
+#define BPEKIT_LAYOUT_LINES 1
+
+/**
+ * `bpekit_split_options.layout`: documents between occurrences of `separator`; empty
+ * pieces (separators back to back, leading or trailing) are not documents.
+ */
+#define BPEKIT_LAYOUT_SEPARATOR 2
+
+/**
+ * `bpekit_split_options.layout`: one JSON object per line; the document is the string
+ * at `key` (a dotted path "a.b.c" into nested objects); blank lines are skipped.
+ */
+#define BPEKIT_LAYOUT_JSONL 3
+
+/**
+ * `bpekit_split_options.errors`: invalid UTF-8 is `BPEKIT_ERR_INVALID_UTF8` naming the
+ * source, the byte offset and the line.
+ */
+#define BPEKIT_UTF8_STRICT 0
+
+/**
+ * `bpekit_split_options.errors`: invalid sequences become U+FFFD (as Python's
+ * `errors="replace"`).
+ */
+#define BPEKIT_UTF8_REPLACE 1
+
+/**
+ * `bpekit_split_options.errors`: a document containing invalid UTF-8 is dropped and
+ * counted in `skipped`.
+ */
+#define BPEKIT_UTF8_SKIP 2
+
+/**
+ * `doc_cap` / `max_chars`: no limit.
+ */
+#define BPEKIT_NO_LIMIT UINT64_MAX
+
+/**
  * Treat every special token as allowed (tiktoken's `allowed_special="all"`); the
  * `allowed` list is then not read.
  */
@@ -93,6 +139,15 @@
  * released with `bpekit_error_free`.
  */
 typedef struct bpekit_error bpekit_error;
+
+/**
+ * A shard writer: encodes documents and writes them, in order, as token shards. Each
+ * shard's files are hidden temporary files until the shard is complete, then renamed.
+ * Calls that change it need exclusive access (concurrent misuse is serialized, not
+ * undefined); `bpekit_shard_writer_completed` and `bpekit_shard_writer_shard` wait for a
+ * running call on another thread.
+ */
+typedef struct bpekit_shard_writer bpekit_shard_writer;
 
 /**
  * A tokenizer. Immutable: any number of threads may use one at once.
@@ -202,6 +257,221 @@ typedef struct bpekit_special_policy {
      */
     uint32_t flags;
 } bpekit_special_policy;
+
+/**
+ * How `bpekit_docs_split` and `bpekit_docs_from_arrow` make documents. Every pointer is
+ * borrowed for the call only; each may be NULL when its length is 0.
+ */
+typedef struct bpekit_split_options {
+    /**
+     * `BPEKIT_LAYOUT_*` (ignored by `bpekit_docs_from_arrow`).
+     */
+    uint32_t layout;
+    /**
+     * `BPEKIT_LAYOUT_SEPARATOR`: the separator, non-empty.
+     */
+    const uint8_t *separator;
+    /**
+     * Length of `separator`.
+     */
+    size_t separator_len;
+    /**
+     * `BPEKIT_LAYOUT_JSONL`: the key path, non-empty, "." between nested keys.
+     */
+    const uint8_t *key;
+    /**
+     * Length of `key`.
+     */
+    size_t key_len;
+    /**
+     * `BPEKIT_UTF8_*`.
+     */
+    uint32_t errors;
+    /**
+     * Characters (Unicode scalar values) kept per document, cut at a character
+     * boundary; `BPEKIT_NO_LIMIT`: no cap.
+     */
+    uint64_t doc_cap;
+    /**
+     * Budget: documents are taken in order, adding each one's characters (after the cap)
+     * to a running total; the document that makes the total exceed `max_chars` is still
+     * taken, then the split stops (`stopped` = 1). A caller splitting many buffers passes
+     * what remains of its budget. `BPEKIT_NO_LIMIT`: no budget.
+     */
+    uint64_t max_chars;
+    /**
+     * A name for error messages (a file name), may be empty.
+     */
+    const uint8_t *source;
+    /**
+     * Length of `source`.
+     */
+    size_t source_len;
+    /**
+     * Byte offset of `data[0]` in the source, for messages.
+     */
+    uint64_t base_offset;
+    /**
+     * 1-based line number of the data's first line, for messages (0 counts as 1).
+     */
+    uint64_t base_line;
+} bpekit_split_options;
+
+/**
+ * One document: bytes `[start, end)` of a buffer the call also receives (or that a
+ * `bpekit_docs` owns). Offsets are 64-bit whatever the platform, so a span list made on
+ * one host can be stored and read on another.
+ */
+typedef struct bpekit_span {
+    /**
+     * Offset of the document's first byte.
+     */
+    uint64_t start;
+    /**
+     * Offset one past the document's last byte; `start <= end`.
+     */
+    uint64_t end;
+} bpekit_span;
+
+/**
+ * Documents made by a split; release with `bpekit_docs_free`.
+ */
+typedef struct bpekit_docs {
+    /**
+     * The documents in order (empty: NULL).
+     */
+    struct bpekit_span *spans;
+    /**
+     * Number of documents.
+     */
+    size_t n;
+    /**
+     * When non-NULL, the spans index these bytes (made by the split: JSON strings
+     * unescaped, replacement characters); when NULL, they index the caller's input.
+     */
+    uint8_t *data;
+    /**
+     * Length of `data`.
+     */
+    size_t data_len;
+    /**
+     * Characters in the documents, after `doc_cap`.
+     */
+    uint64_t chars;
+    /**
+     * Documents dropped: invalid UTF-8 under `BPEKIT_UTF8_SKIP`, Arrow nulls.
+     */
+    uint64_t skipped;
+    /**
+     * Input consumed: all of it unless `stopped`, else up to the end of the last
+     * document taken with its terminator. Bytes for `bpekit_docs_split`, elements (nulls
+     * included) for `bpekit_docs_from_arrow`.
+     */
+    uint64_t consumed;
+    /**
+     * 1 when `max_chars` stopped the split, else 0.
+     */
+    uint8_t stopped;
+} bpekit_docs;
+
+/**
+ * How `bpekit_shard_writer_new` writes. Every pointer is borrowed for the call only.
+ */
+typedef struct bpekit_shard_options {
+    /**
+     * The format's name (not NUL-terminated): `llmc`, `megatron`, `nanogpt` or `npy`.
+     */
+    const uint8_t *format;
+    /**
+     * Bytes of `format`.
+     */
+    size_t format_len;
+    /**
+     * The output path prefix (the bytes of an OS path; UTF-8 on Windows). Its directory
+     * must exist.
+     */
+    const uint8_t *prefix;
+    /**
+     * Bytes of `prefix`.
+     */
+    size_t prefix_len;
+    /**
+     * 0: one shard, files `PREFIX.bin` etc.; `N > 0`: shards `PREFIX_000000`,
+     * `PREFIX_000001`, ... (six digits, more when needed) of at most `N` tokens each. A
+     * document is never split between shards: the shard is completed before a document
+     * that would take it past `N`, and one that reaches `N` is completed at once, so a
+     * document longer than `N` alone fills a shard.
+     */
+    uint64_t shard_tokens;
+    /**
+     * The number of the first shard to write (to resume); must be 0 when
+     * `shard_tokens` is 0.
+     */
+    uint64_t first_shard;
+    /**
+     * The id written before every document, or -1 for none.
+     */
+    int64_t bos;
+    /**
+     * The id written after every document, or -1 for none.
+     */
+    int64_t eos;
+} bpekit_shard_options;
+
+/**
+ * A completed shard, as `bpekit_shard_writer_shard` describes it.
+ */
+typedef struct bpekit_shard_record {
+    /**
+     * The shard's number (0 when not sharding).
+     */
+    uint64_t index;
+    /**
+     * Tokens in the shard, BOS and EOS included.
+     */
+    uint64_t tokens;
+    /**
+     * Documents in the shard.
+     */
+    uint64_t documents;
+    /**
+     * The shard's files under their final names, each followed by a NUL byte, in the
+     * format's order (`.bin` then `.idx`; `.npy` then `.docs.npy`). Borrowed from the
+     * writer: valid until `bpekit_shard_writer_free`.
+     */
+    const uint8_t *paths;
+    /**
+     * Bytes of `paths`, the NULs included.
+     */
+    size_t paths_len;
+} bpekit_shard_record;
+
+/**
+ * A shard's headers, as `bpekit_shard_read_info` reads them. (The function has another
+ * name than the struct: C gives a typedef and a function one namespace.)
+ */
+typedef struct bpekit_shard_info {
+    /**
+     * The format's name: `"llmc"`, `"megatron"`, `"nanogpt"` or `"npy"`. Static: never freed.
+     */
+    const char *format;
+    /**
+     * The token dtype's NumPy name: `"uint16"`, `"uint32"` or `"int32"`. Static.
+     */
+    const char *dtype;
+    /**
+     * Tokens in the shard.
+     */
+    uint64_t tokens;
+    /**
+     * Documents recorded (megatron, npy), or `UINT64_MAX` when the format records none.
+     */
+    uint64_t documents;
+    /**
+     * Byte offset of the first token in the tokens file.
+     */
+    uint64_t data_offset;
+} bpekit_shard_info;
 
 /**
  * A special token for `bpekit_tokenizer_new`: its UTF-8 text and its id.
@@ -351,6 +621,70 @@ void bpekit_offsets_free(struct bpekit_offsets *o);
 bpekit_status bpekit_tokenizer_encode_with_unstable(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *stable, struct bpekit_tokens *completions, struct bpekit_offsets *offsets, struct bpekit_error **err);
 
 /**
+ * Splits `len` bytes at `data` into documents as `opts` says (see `bpekit_split_options`).
+ *
+ * `data` may be NULL when `len` is 0. On success `*out` receives the documents, owned by
+ * the caller (release with `bpekit_docs_free`); their spans index `out->data` when it is
+ * non-NULL, else `data`, which must then outlive their use. On error `*out` is untouched.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (unknown layout or errors value,
+ * empty separator or key); `BPEKIT_ERR_INVALID_UTF8` (strict: names the source, byte
+ * offset and line); `BPEKIT_ERR_BAD_FORMAT` (JSONL: a line that is not JSON, not an
+ * object, lacks the key, or whose value is not a string; names the source, line and key).
+ */
+bpekit_status bpekit_docs_split(const uint8_t *data, size_t len, const struct bpekit_split_options *opts, struct bpekit_docs *out, struct bpekit_error **err);
+
+/**
+ * Takes the `n` strings of an Arrow string array as documents, without copying them.
+ *
+ * `data` (`data_len` bytes) is the array's value buffer; `offsets` its offset buffer of
+ * `offset_width`-byte signed integers (4: `utf8`, 8: `large_utf8`), aligned to that width,
+ * with at least `first + n + 1` entries, of which `first .. first + n` start the
+ * elements (`first` is the array's offset). `validity` is the Arrow validity bitmap (bit
+ * `first + i` for element `i`, at least `(first + n + 7) / 8` bytes) or NULL when there
+ * are no nulls; nulls are skipped and counted in `skipped`. `opts->layout` is ignored;
+ * the UTF-8 policy, `doc_cap` and `max_chars` apply; `consumed` counts elements.
+ * On success `*out` is owned by the caller (release with `bpekit_docs_free`); spans
+ * index `out->data` when non-NULL, else `data`. On error `*out` is untouched.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (width not 4 or 8, misaligned
+ * offsets, an offset negative, decreasing or past `data_len`: named by element index);
+ * `BPEKIT_ERR_INVALID_UTF8` (strict: names the element and the source).
+ */
+bpekit_status bpekit_docs_from_arrow(const uint8_t *data, size_t data_len, const void *offsets, uint32_t offset_width, uint64_t first, size_t n, const uint8_t *validity, const struct bpekit_split_options *opts, struct bpekit_docs *out, struct bpekit_error **err);
+
+/**
+ * Releases the spans and bytes of `docs` and zeroes `*docs`, so a second call is a no-op.
+ *
+ * `docs` may be NULL. Only for documents filled by bpekit.
+ */
+void bpekit_docs_free(struct bpekit_docs *docs);
+
+/**
+ * Counts `n` documents in parallel, as `bpekit_trainer_feed_batch` would the same texts.
+ *
+ * Document `i` is bytes `[spans[i].start, spans[i].end)` of `data` (`len` bytes); each
+ * must lie within `len` and be UTF-8. `data` and `spans` may be NULL when their lengths
+ * are 0; both are borrowed for the call only.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (a span out of range) and
+ * `BPEKIT_ERR_INVALID_UTF8`, naming the first bad document as `spans[i]`;
+ * `BPEKIT_ERR_BAD_PATTERN`. On error nothing is counted. Needs exclusive access to `t`.
+ */
+bpekit_status bpekit_trainer_feed_docs(struct bpekit_trainer *t, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, struct bpekit_error **err);
+
+/**
+ * Counts the tokens of each of `n` documents as `bpekit_tokenizer_encode_ordinary` gives
+ * them (special-token text is ordinary text), in parallel.
+ *
+ * Documents are spans of `data` as for `bpekit_trainer_feed_docs`. `num_threads` as for
+ * `bpekit_tokenizer_encode_batch` (0: default). On success `counts[i]` is document
+ * `i`'s count; `counts` is the caller's array of `n` (NULL allowed when `n` is 0),
+ * untouched on error.
+ * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` (a span out of range, too many
+ * threads) and `BPEKIT_ERR_INVALID_UTF8`, naming the document as `spans[i]`;
+ * `BPEKIT_ERR_BAD_PATTERN`.
+ */
+bpekit_status bpekit_tokenizer_count_docs(const struct bpekit_tokenizer *tok, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, size_t num_threads, uint64_t *counts, struct bpekit_error **err);
+
+/**
  * Returns the name of a status code (`"BPEKIT_ERR_IO"` for `BPEKIT_ERR_IO`), or
  * `"BPEKIT_ERR_UNKNOWN"` for a code this library does not know (a newer library's).
  *
@@ -377,6 +711,107 @@ const char *bpekit_error_message(const struct bpekit_error *e);
  * Releases an error. `bpekit_error_free(NULL)` does nothing.
  */
 void bpekit_error_free(struct bpekit_error *e);
+
+/**
+ * Creates a shard writer for documents encoded by `tok` (which sets the vocab size, and
+ * so the format's dtype), as `opts` says (see `bpekit_shard_options`).
+ *
+ * Everything is checked before any file is created: the format's name, the vocab size
+ * against the format's dtype (the message names both and the limit), `bos`/`eos` below
+ * the vocab size, `first_shard` 0 unless sharding, an llmc `shard_tokens` of at most
+ * 2^31 - 1, and the prefix's directory (it must exist and be writable; the message names
+ * it). Then the first shard's temporary files are created. `tok` and `opts` are only
+ * read during the call. On success `*out` receives a new writer owned by the caller
+ * (release with `bpekit_shard_writer_free`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8` (format), `BPEKIT_ERR_INVALID_ARG`,
+ * `BPEKIT_ERR_IO` (the directory).
+ */
+bpekit_status bpekit_shard_writer_new(const struct bpekit_tokenizer *tok, const struct bpekit_shard_options *opts, struct bpekit_shard_writer **out, struct bpekit_error **err);
+
+/**
+ * Encodes `n` documents with encode_ordinary (special-token text is ordinary text) on
+ * `num_threads` threads (0: the default; at most `BPEKIT_MAX_THREADS`), then appends them
+ * in order, each as bos + ids + eos, completing shards as `shard_tokens` says.
+ *
+ * Document `i` is bytes `[spans[i].start, spans[i].end)` of `data` (`len` bytes); every
+ * span is checked (within `len`, start <= end, UTF-8) before anything is encoded. The
+ * bytes written never depend on the thread count or on how documents are split between
+ * calls. `tok` must have the vocab size given to `bpekit_shard_writer_new`. Inputs are
+ * only read during the call. Errors, with nothing written and the writer usable:
+ * `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (a bad span or thread count, another
+ * vocab size, an llmc shard above 2^31 - 1 tokens: the message names `--shard-tokens`,
+ * a Megatron document above 2^31 - 1 tokens, the writer finished),
+ * `BPEKIT_ERR_INVALID_UTF8` (naming `spans[i]`), `BPEKIT_ERR_BAD_PATTERN`. `BPEKIT_ERR_IO`: a
+ * write failed; the open shard's files are removed and every later call fails.
+ * Needs exclusive access to `w`.
+ */
+bpekit_status bpekit_shard_writer_push(struct bpekit_shard_writer *w, const struct bpekit_tokenizer *tok, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, size_t num_threads, struct bpekit_error **err);
+
+/**
+ * Completes the open shard; when sharding, a run that wrote no document still writes
+ * one empty shard (numbered `first_shard`), and an empty shard opened after a full one
+ * is dropped. After it only `bpekit_shard_writer_completed`, `bpekit_shard_writer_shard`
+ * and `bpekit_shard_writer_free` may be called (others fail with `BPEKIT_ERR_INVALID_ARG`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (already finished), `BPEKIT_ERR_IO`
+ * (nothing of the failed shard is left, under any name). Needs exclusive access to `w`.
+ */
+bpekit_status bpekit_shard_writer_finish(struct bpekit_shard_writer *w, struct bpekit_error **err);
+
+/**
+ * Returns how many shards are complete (every file renamed to its final name) so far;
+ * 0 for NULL. Index them with `bpekit_shard_writer_shard`.
+ */
+size_t bpekit_shard_writer_completed(const struct bpekit_shard_writer *w);
+
+/**
+ * Fills `*out` with completed shard `i` (`i` below `bpekit_shard_writer_completed`), in
+ * the order written. The paths in it are borrowed from `w` (valid until
+ * `bpekit_shard_writer_free`). Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (`i`
+ * out of range).
+ */
+bpekit_status bpekit_shard_writer_shard(const struct bpekit_shard_writer *w, size_t i, struct bpekit_shard_record *out, struct bpekit_error **err);
+
+/**
+ * Releases a writer, removing the temporary files of a shard it had not completed
+ * (completed shards stay). `bpekit_shard_writer_free(NULL)` does nothing.
+ */
+void bpekit_shard_writer_free(struct bpekit_shard_writer *w);
+
+/**
+ * Reads a shard's headers into `*out` and the path of the file holding its tokens into
+ * `*tokens_file` (owned by the caller, release with `bpekit_bytes_free`; with
+ * `out->data_offset`, what a memory map needs). The headers are checked against the
+ * file sizes; the tokens are not read.
+ *
+ * `path` (`path_len` bytes, any bytes on Unix) is a shard's prefix or any of its files
+ * (`PREFIX.bin`, `PREFIX.idx`, `PREFIX.npy`, `PREFIX.docs.npy`). `format` (a name as in
+ * `bpekit_shard_options`) may be NULL or empty to detect it: `.npy`/`.docs.npy` are npy;
+ * a prefix with a `.idx` is megatron; a `.bin` starting with llm.c's magic and version
+ * is llmc (its size must then agree, else `BPEKIT_ERR_BAD_FORMAT`); any other `.bin` is
+ * nanogpt, which has no header to recognise.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (empty path, unknown format),
+ * `BPEKIT_ERR_IO` (a missing file: the message names it), `BPEKIT_ERR_BAD_FORMAT` (not a
+ * shard of that format, damaged: the message names the file and the format tried).
+ */
+bpekit_status bpekit_shard_read_info(const uint8_t *path, size_t path_len, const uint8_t *format, size_t format_len, struct bpekit_shard_info *out, struct bpekit_bytes *tokens_file, struct bpekit_error **err);
+
+/**
+ * Reads a whole shard, checking every header field and length: `*ids` receives its
+ * tokens and `*doc_offsets` its document boundaries (documents + 1 token offsets into
+ * the ids, from 0; empty when the format records none: llmc, nanogpt). Both are owned by
+ * the caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`).
+ * `path` and `format` are as in `bpekit_shard_read_info`.
+ * Errors: as `bpekit_shard_read_info`.
+ */
+bpekit_status bpekit_shard_read(const uint8_t *path, size_t path_len, const uint8_t *format, size_t format_len, struct bpekit_tokens *ids, struct bpekit_offsets *doc_offsets, struct bpekit_error **err);
+
+/**
+ * Reads only a shard's document boundaries into `*doc_offsets` (as `bpekit_shard_read`
+ * gives them; owned by the caller, release with `bpekit_offsets_free`), without reading
+ * its tokens: for readers that memory-map the tokens. `path` and `format` are as in
+ * `bpekit_shard_read_info`. Errors: as `bpekit_shard_read_info`.
+ */
+bpekit_status bpekit_shard_documents(const uint8_t *path, size_t path_len, const uint8_t *format, size_t format_len, struct bpekit_offsets *doc_offsets, struct bpekit_error **err);
 
 /**
  * Creates a tokenizer from ranks in tiktoken's `.tiktoken` format

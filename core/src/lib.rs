@@ -16,7 +16,12 @@
 //!   [`Tokenizer::load`]) and count table ([`PieceCounts::to_bytes`]).
 //! * Token shards for training code: llm.c's `.bin`, Megatron-LM's indexed dataset,
 //!   nanoGPT's raw `.bin` and NumPy `.npy` ([`ShardWriter`], [`read_shard`],
-//!   [`shard_info`], [`ShardFormat`]), written atomically.
+//!   [`shard_info`], [`ShardFormat`]), written atomically; a corpus encoded in parallel
+//!   into one shard or numbered shards ([`ShardSet`]); a shard found and its format
+//!   detected from any of its files ([`locate_shard`]).
+//! * Corpus input: raw bytes cut into documents (whole, lines, separator, JSON Lines)
+//!   and Arrow string arrays taken as documents without copying ([`split_docs`],
+//!   [`docs_from_arrow`], [`Docs`]).
 //! * Every failure is an [`Error`] of an [`ErrorKind`]; nothing panics on bad input.
 //!
 //! # Where things live
@@ -32,7 +37,9 @@
 //! | `ranks` | tiktoken's rank format and base64 |
 //! | `framing` | every binary format's frame (magic, version, checksum) and bounds-checked reader and writer |
 //! | `file` | the tokenizer file, on that frame, and atomic save |
-//! | `shards` | token shards: [`ShardWriter`], [`read_shard`], [`shard_info`] |
+//! | `shards` | token shards: [`ShardWriter`], [`read_shard`], [`shard_info`], [`locate_shard`] |
+//! | `shardset` | a set of shards: parallel encoding, rotation, naming ([`ShardSet`]) |
+//! | `corpus` | raw corpus bytes and Arrow arrays into documents: [`split_docs`], [`docs_from_arrow`] |
 //! | `pools` | the worker pools shared by batch calls and training |
 //! | `error` | [`Error`], [`ErrorKind`] |
 //! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` |
@@ -54,6 +61,7 @@ mod bytemap;
 // re-exports exist for the header, not for Rust code, hence the allow.
 #[allow(dead_code, unused_imports)]
 mod capi;
+mod corpus;
 mod encode;
 mod error;
 mod file;
@@ -62,9 +70,13 @@ mod pattern;
 mod pools;
 mod ranks;
 mod shards;
+mod shardset;
 mod split;
 mod train;
 
+pub use corpus::{
+    from_arrow as docs_from_arrow, split as split_docs, ArrowOffsets, Docs, Layout, SplitOptions, Utf8Errors,
+};
 pub use encode::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 pub use error::{Error, ErrorKind, Result};
 pub use pattern::{
@@ -73,8 +85,10 @@ pub use pattern::{
 };
 pub use ranks::{parse_tiktoken, write_tiktoken};
 pub use shards::{
-    read_shard, shard_info, Shard, ShardFormat, ShardInfo, ShardSummary, ShardWriter, TokenDtype,
+    locate_shard, read_shard, read_shard_documents, shard_info, Shard, ShardFormat, ShardInfo, ShardSummary,
+    ShardWriter, TokenDtype,
 };
+pub use shardset::{ShardRecord, ShardSet, ShardSetOptions};
 pub use train::{
     train_from_counts, PieceCounts, Progress, ProgressSnapshot, TrainResult, Trainer, MAX_COUNT,
 };

@@ -191,12 +191,7 @@ impl ShardFormat {
     /// `PREFIX.npy`, `PREFIX.docs.npy` (npy). The suffix is appended to the prefix as it
     /// is (`data/shard_000` gives `data/shard_000.bin`), never replacing an extension.
     pub fn paths(self, prefix: &Path) -> Vec<PathBuf> {
-        let suffixes: &[&str] = match self {
-            ShardFormat::Llmc | ShardFormat::Nanogpt => &[".bin"],
-            ShardFormat::Megatron => &[".bin", ".idx"],
-            ShardFormat::Npy => &[".npy", ".docs.npy"],
-        };
-        suffixes
+        self.suffixes()
             .iter()
             .map(|s| {
                 let mut p = prefix.as_os_str().to_owned();
@@ -204,6 +199,15 @@ impl ShardFormat {
                 PathBuf::from(p)
             })
             .collect()
+    }
+
+    /// The suffixes of [`ShardFormat::paths`], in its order.
+    fn suffixes(self) -> &'static [&'static str] {
+        match self {
+            ShardFormat::Llmc | ShardFormat::Nanogpt => &[".bin"],
+            ShardFormat::Megatron => &[".bin", ".idx"],
+            ShardFormat::Npy => &[".npy", ".docs.npy"],
+        }
     }
 }
 
@@ -626,6 +630,9 @@ pub struct ShardInfo {
     pub tokens: u64,
     /// Documents, for formats that record them (megatron, npy).
     pub documents: Option<u64>,
+    /// The byte offset of the first token in the tokens file (the first of
+    /// [`ShardFormat::paths`]): where a memory map of the tokens starts.
+    pub data_offset: u64,
 }
 
 fn damaged(path: &Path, format: ShardFormat, detail: impl std::fmt::Display) -> Error {
@@ -870,6 +877,30 @@ fn npy_docs_check(path: &Path, h: &NpyHeader) -> Result<u64> {
     Ok(h.len - 1)
 }
 
+/// The document offsets of a `.docs.npy`, checked: they start at 0, never decrease, and
+/// end at `tokens`.
+fn npy_offsets(docs_path: &Path, tokens: u64) -> Result<Vec<u64>> {
+    let docs = read_all(docs_path)?;
+    let dh = npy_check(docs_path, &docs, docs.len() as u64)?;
+    npy_docs_check(docs_path, &dh)?;
+    let offsets: Vec<u64> = docs[dh.data_start..]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect();
+    let bad_docs = |d: String| damaged(docs_path, ShardFormat::Npy, d);
+    if offsets[0] != 0 {
+        return Err(bad_docs(format!("the first document offset is {}, not 0", offsets[0])));
+    }
+    if let Some(k) = offsets.windows(2).position(|w| w[1] < w[0]) {
+        return Err(bad_docs(format!("document offset {} is below the one before it", k + 1)));
+    }
+    let last = offsets[offsets.len() - 1];
+    if last != tokens {
+        return Err(bad_docs(format!("the last document offset is {last}, not the token count {tokens}")));
+    }
+    Ok(offsets)
+}
+
 /// A Megatron index header, checked against the index and data file sizes.
 struct MegatronHeader {
     dtype: TokenDtype,
@@ -1006,28 +1037,7 @@ pub fn read_shard(format: ShardFormat, path_prefix: &Path) -> Result<Shard> {
             let h = npy_check(main, &data, size)?;
             let dtype = npy_token_dtype(main, &h.descr)?;
             let ids = decode_ids(&data[h.data_start..], dtype, bad)?;
-            let docs_path = &paths[1];
-            let docs = read_all(docs_path)?;
-            let dh = npy_check(docs_path, &docs, docs.len() as u64)?;
-            npy_docs_check(docs_path, &dh)?;
-            let offsets: Vec<u64> = docs[dh.data_start..]
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                .collect();
-            let bad_docs = |d: String| damaged(docs_path, format, d);
-            if offsets[0] != 0 {
-                return Err(bad_docs(format!("the first document offset is {}, not 0", offsets[0])));
-            }
-            if let Some(k) = offsets.windows(2).position(|w| w[1] < w[0]) {
-                return Err(bad_docs(format!("document offset {} is below the one before it", k + 1)));
-            }
-            let last = offsets[offsets.len() - 1];
-            if last != ids.len() as u64 {
-                return Err(bad_docs(format!(
-                    "the last document offset is {last}, not the token count {}",
-                    ids.len()
-                )));
-            }
+            let offsets = npy_offsets(&paths[1], ids.len() as u64)?;
             Ok(Shard { format, dtype, ids, doc_offsets: Some(offsets) })
         }
         ShardFormat::Megatron => {
@@ -1054,7 +1064,7 @@ pub fn shard_info(format: ShardFormat, path_prefix: &Path) -> Result<ShardInfo> 
         ShardFormat::Llmc => {
             let (head, size) = read_head(main, LLMC_HEADER_BYTES)?;
             let (dtype, tokens) = llmc_check(main, &head, size)?;
-            Ok(ShardInfo { format, dtype, tokens, documents: None })
+            Ok(ShardInfo { format, dtype, tokens, documents: None, data_offset: LLMC_HEADER_BYTES as u64 })
         }
         ShardFormat::Nanogpt => {
             let size = fs::metadata(main).map_err(|e| read_error(main, &e))?.len();
@@ -1063,6 +1073,7 @@ pub fn shard_info(format: ShardFormat, path_prefix: &Path) -> Result<ShardInfo> 
                 dtype: TokenDtype::U16,
                 tokens: nanogpt_check(main, size)?,
                 documents: None,
+                data_offset: 0,
             })
         }
         ShardFormat::Npy => {
@@ -1072,15 +1083,160 @@ pub fn shard_info(format: ShardFormat, path_prefix: &Path) -> Result<ShardInfo> 
             let (head, size) = read_head(&paths[1], NPY_MAX_HEADER)?;
             let dh = npy_check(&paths[1], &head, size)?;
             let documents = npy_docs_check(&paths[1], &dh)?;
-            Ok(ShardInfo { format, dtype, tokens: h.len, documents: Some(documents) })
+            Ok(ShardInfo {
+                format,
+                dtype,
+                tokens: h.len,
+                documents: Some(documents),
+                data_offset: h.data_start as u64,
+            })
         }
         ShardFormat::Megatron => {
             let bin_size = fs::metadata(main).map_err(|e| read_error(main, &e))?.len();
             let (head, idx_size) = read_head(&paths[1], MEGATRON_HEADER_BYTES)?;
             let h = megatron_check(&paths[1], main, &head, idx_size, bin_size)?;
-            Ok(ShardInfo { format, dtype: h.dtype, tokens: h.tokens, documents: Some(h.doc_indices - 1) })
+            Ok(ShardInfo {
+                format,
+                dtype: h.dtype,
+                tokens: h.tokens,
+                documents: Some(h.doc_indices - 1),
+                data_offset: 0,
+            })
         }
     }
+}
+
+/// A shard's document boundaries (documents + 1 token offsets, from 0 to the token
+/// count) without reading its tokens: `None` for formats that record none (llmc,
+/// nanogpt), whose headers are still checked. The checks are [`read_shard`]'s, but for
+/// the token values.
+///
+/// # Errors
+/// As [`read_shard`].
+pub fn read_shard_documents(format: ShardFormat, path_prefix: &Path) -> Result<Option<Vec<u64>>> {
+    let paths = format.paths(path_prefix);
+    match format {
+        ShardFormat::Llmc | ShardFormat::Nanogpt => shard_info(format, path_prefix).map(|_| None),
+        ShardFormat::Npy => {
+            let (head, size) = read_head(&paths[0], NPY_MAX_HEADER)?;
+            let h = npy_check(&paths[0], &head, size)?;
+            npy_token_dtype(&paths[0], &h.descr)?;
+            npy_offsets(&paths[1], h.len).map(Some)
+        }
+        ShardFormat::Megatron => {
+            let bin_size = fs::metadata(&paths[0]).map_err(|e| read_error(&paths[0], &e))?.len();
+            let idx = read_all(&paths[1])?;
+            let h = megatron_check(&paths[1], &paths[0], &idx, idx.len() as u64, bin_size)?;
+            megatron_offsets(&paths[1], &idx, &h).map(Some)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding a shard and its format.
+
+/// The file name of `path` without `suffix`, if it ends so (and is more than it).
+fn strip_suffix(path: &Path, suffix: &str) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(suffix).filter(|s| !s.is_empty())?;
+    Some(path.with_file_name(stem))
+}
+
+/// Whether `bin` starts with an llm.c header (magic and its version) that its size agrees
+/// with. A header whose magic and version match but whose size does not is an error: a
+/// damaged llm.c shard, not a nanoGPT one.
+fn sniff_llmc(bin: &Path) -> Result<bool> {
+    let (head, size) = read_head(bin, LLMC_HEADER_BYTES)?;
+    if head.len() < 8 {
+        return Ok(false);
+    }
+    let int = |i: usize| i32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    if ![LLMC_U16, LLMC_U32].contains(&(int(0), int(4))) {
+        return Ok(false);
+    }
+    llmc_check(bin, &head, size).map_err(|e| {
+        Error::bad_format(format!(
+            "{} (it starts with llm.c's magic and version; pass the format nanogpt if it is a raw uint16 file)",
+            e.message()
+        ))
+    })?;
+    Ok(true)
+}
+
+/// Finds the shard that `path` names and its format: `path` is a shard's prefix or any
+/// of its files (`PREFIX.bin`, `PREFIX.idx`, `PREFIX.npy`, `PREFIX.docs.npy`). Returns
+/// the format and the prefix, for [`read_shard`], [`shard_info`] and
+/// [`read_shard_documents`].
+///
+/// With `format` given, a final suffix of that format's files is removed (`x.bin` and
+/// `x` both name the llmc shard `x`). Without it the format is detected: `.npy` and
+/// `.docs.npy` are npy; a prefix with a `.idx` file is megatron; a `.bin` that starts
+/// with llm.c's magic and version, with a size that agrees, is llmc; any other `.bin` is
+/// nanogpt (which has no header to recognise).
+///
+/// # Errors
+/// [`ErrorKind::Io`] naming the path if no file of a shard exists there;
+/// [`ErrorKind::BadFormat`] for a file with another suffix, or a `.bin` whose llm.c
+/// header disagrees with its size.
+pub fn locate_shard(path: &Path, format: Option<ShardFormat>) -> Result<(ShardFormat, PathBuf)> {
+    const SUFFIXES: [(&str, Option<ShardFormat>); 4] = [
+        (".docs.npy", Some(ShardFormat::Npy)),
+        (".npy", Some(ShardFormat::Npy)),
+        (".idx", Some(ShardFormat::Megatron)),
+        (".bin", None),
+    ];
+    if let Some(format) = format {
+        // Longest first: `.docs.npy` before `.npy`.
+        let mut suffixes = format.suffixes().to_vec();
+        suffixes.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let prefix =
+            suffixes.iter().find_map(|s| strip_suffix(path, s)).unwrap_or_else(|| path.to_path_buf());
+        return Ok((format, prefix));
+    }
+    let exists = |p: &Path| p.is_file();
+    let with = |prefix: &Path, s: &str| {
+        let mut p = prefix.as_os_str().to_owned();
+        p.push(s);
+        PathBuf::from(p)
+    };
+    // A file's own suffix says the format, or (.bin) where to look.
+    for (suffix, known) in SUFFIXES {
+        let Some(prefix) = strip_suffix(path, suffix) else { continue };
+        if let Some(f) = known {
+            return Ok((f, prefix));
+        }
+        if exists(&with(&prefix, ".idx")) {
+            return Ok((ShardFormat::Megatron, prefix));
+        }
+        let f = if sniff_llmc(path)? { ShardFormat::Llmc } else { ShardFormat::Nanogpt };
+        return Ok((f, prefix));
+    }
+    // A prefix: its files say.
+    if exists(&with(path, ".npy")) || exists(&with(path, ".docs.npy")) {
+        return Ok((ShardFormat::Npy, path.to_path_buf()));
+    }
+    if exists(&with(path, ".idx")) {
+        return Ok((ShardFormat::Megatron, path.to_path_buf()));
+    }
+    let bin = with(path, ".bin");
+    if exists(&bin) {
+        let f = if sniff_llmc(&bin)? { ShardFormat::Llmc } else { ShardFormat::Nanogpt };
+        return Ok((f, path.to_path_buf()));
+    }
+    if exists(path) {
+        return Err(Error::bad_format(format!(
+            "{} is not a shard file: bpekit reads .bin (llmc, nanogpt, megatron), .idx (megatron), \
+             .npy and .docs.npy (npy), or a shard's prefix",
+            path.display()
+        )));
+    }
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "no shard at {p}: neither the file nor {p}.bin, {p}.idx or {p}.npy exists",
+            p = path.display()
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -1267,10 +1423,20 @@ mod tests {
                 let has_docs = matches!(format, ShardFormat::Megatron | ShardFormat::Npy);
                 assert_eq!(back.doc_offsets, has_docs.then(|| offsets.to_vec()));
                 let info = shard_info(format, &p).unwrap();
-                assert_eq!(
-                    info,
-                    ShardInfo { format, dtype: s.dtype, tokens: 100_004, documents: has_docs.then_some(4) }
-                );
+                let data_offset = match format {
+                    ShardFormat::Llmc => 1024,
+                    ShardFormat::Npy => 128,
+                    ShardFormat::Megatron | ShardFormat::Nanogpt => 0,
+                };
+                let want_info = ShardInfo {
+                    format,
+                    dtype: s.dtype,
+                    tokens: 100_004,
+                    documents: has_docs.then_some(4),
+                    data_offset,
+                };
+                assert_eq!(info, want_info);
+                assert_eq!(read_shard_documents(format, &p).unwrap(), has_docs.then(|| offsets.to_vec()));
             }
         }
         fs::remove_dir_all(&dir).unwrap();
@@ -1547,5 +1713,60 @@ mod tests {
         ] {
             assert!(parse_npy_dict(bad).is_err(), "{bad:?}");
         }
+    }
+    #[test]
+    fn formats_are_detected_from_any_file_or_the_prefix() {
+        let dir = temp_dir("detect");
+        let docs: &[&[u32]] = &[&[1, 2, 3], &[4]];
+        for format in ShardFormat::ALL {
+            let p = dir.join(format.name());
+            let s = write(format, &p, 1000, docs);
+            let mut names = vec![p.clone()];
+            names.extend(s.paths.iter().cloned());
+            for name in &names {
+                assert_eq!(locate_shard(name, None).unwrap(), (format, p.clone()), "{}", name.display());
+                assert_eq!(
+                    locate_shard(name, Some(format)).unwrap(),
+                    (format, p.clone()),
+                    "{}",
+                    name.display()
+                );
+            }
+        }
+        // A .bin that starts like llm.c's header but is not one is nanogpt: a wrong
+        // version, or too short for the header.
+        let nano = dir.join("n.bin");
+        let mut b = fs::read(dir.join("llmc.bin")).unwrap();
+        b[4] = 2;
+        fs::write(&nano, &b).unwrap();
+        assert_eq!(locate_shard(&nano, None).unwrap(), (ShardFormat::Nanogpt, dir.join("n")));
+        fs::write(&nano, [0x68, 0xD6, 0x34, 0x01]).unwrap();
+        assert_eq!(locate_shard(&nano, None).unwrap().0, ShardFormat::Nanogpt);
+        // Magic and version with a size that disagrees: a damaged llmc shard, named so.
+        let mut b = fs::read(dir.join("llmc.bin")).unwrap();
+        b.truncate(b.len() - 2);
+        fs::write(&nano, &b).unwrap();
+        let e = locate_shard(&nano, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadFormat);
+        assert!(e.message().contains("n.bin") && e.message().contains("llmc"), "{e}");
+        // Not a shard; no shard.
+        fs::write(dir.join("notes.txt"), b"hi").unwrap();
+        let e = locate_shard(&dir.join("notes.txt"), None).unwrap_err();
+        assert!(e.kind() == ErrorKind::BadFormat && e.message().contains("notes.txt"), "{e}");
+        let e = locate_shard(&dir.join("missing"), None).unwrap_err();
+        assert!(e.kind() == ErrorKind::Io && e.message().contains("missing.bin"), "{e}");
+        // A given format that the files are not: its reader names it.
+        let (f, p) = locate_shard(&dir.join("nanogpt.bin"), Some(ShardFormat::Llmc)).unwrap();
+        let e = read_shard(f, &p).unwrap_err();
+        assert!(e.kind() == ErrorKind::BadFormat && e.message().contains("llmc"), "{e}");
+        // Boundaries alone are checked as read_shard checks them.
+        let e = read_shard_documents(ShardFormat::Npy, &dir.join("nothing")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        fs::write(dir.join("llmc.bin"), b"").unwrap();
+        assert_eq!(
+            read_shard_documents(ShardFormat::Llmc, &dir.join("llmc")).unwrap_err().kind(),
+            ErrorKind::BadFormat
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

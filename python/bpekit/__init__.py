@@ -24,6 +24,7 @@ from ._errors import (
     UnknownTokenError,
 )
 from ._lowlevel import version as _native_version
+from . import corpus, shards  # noqa: E402  (bpekit.corpus.Corpus, bpekit.shards.open)
 from ._registry import get_encoding, list_encoding_names
 from ._train import Trainer, train
 from .core import (

@@ -1,4 +1,6 @@
-"""``python -m bpekit``: train a tokenizer on text that is always there, then use it.
+"""``python -m bpekit SUBCOMMAND ...`` runs the ``bpekit`` command (:mod:`bpekit.cli`);
+``python -m bpekit`` alone runs the demo: train a tokenizer on text that is always
+there, then use it.
 
 By default the text is the Python standard library's own source files (on every
 machine with Python). ``--text FILE`` trains on a file instead (``.xz`` is read
@@ -78,4 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("train", "encode", "decode", "count", "info", "inspect"):
+        from bpekit.cli import main as cli_main
+
+        sys.exit(cli_main(sys.argv[1:]))
     sys.exit(main())

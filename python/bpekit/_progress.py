@@ -92,3 +92,62 @@ def merging(trainer: Any, *, enabled: bool | None) -> Iterator[None]:
         p = trainer.progress()
         bar.set(p["merges_done"], p["merges_total"] or None)
         bar.close()
+
+
+# ==== Corpus pipelines: bytes, documents, MB/s, ETA ====
+
+
+class _Throughput:
+    """One status line on stderr, redrawn at most every 0.2 s."""
+
+    def __init__(self, desc: str, total: int | None) -> None:
+        import time
+
+        self._time = time.monotonic
+        self.desc, self.total = desc, total
+        self.start = self.last = self._time()
+        self.done = self.docs = 0
+
+    def update(self, done: int, docs: int) -> None:
+        self.done, self.docs = done, docs
+        now = self._time()
+        if now - self.last >= 0.2:
+            self.last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        line = f"{self.desc}: {self.done / 1e6:,.1f}"
+        if self.total:
+            line += f"/{self.total / 1e6:,.1f}"
+        line += f" MB, {self.docs:,} documents, {rate / 1e6:,.1f} MB/s"
+        if self.total and rate > 0 and self.done <= self.total:
+            eta = int((self.total - self.done) / rate)
+            line += f", ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}"
+        sys.stderr.write("\r" + line + "\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        self._draw(self._time())
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def throughput(desc: str, total_bytes: int | None, *, enabled: bool | None) -> Iterator[Any]:
+    """Yields an object whose ``update(bytes_done, documents)`` refreshes a line on
+    stderr (only when stderr is a terminal, unless ``enabled`` says otherwise)."""
+    if not _enabled(enabled):
+        yield _NullThroughput()
+        return
+    bar = _Throughput(desc, total_bytes)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+class _NullThroughput:
+    def update(self, done: int, docs: int) -> None:
+        pass

@@ -351,12 +351,14 @@ static const struct {
     {"batch", batch_tests},
     {"completion", completion_tests},
     {"file", file_tests},
+    {"shards", shards_tests},
     {"threads", threads_tests},
     {"progress", progress_tests},
     {"counts", counts_tests},
     {"host", host_tests},
     {"adversarial", adversarial_tests},
     {"pools", pools_tests},
+    {"corpus", corpus_tests},
 };
 #define N_SUITES (sizeof suites / sizeof suites[0])
 

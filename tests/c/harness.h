@@ -60,7 +60,7 @@ struct test {
 extern const struct test adversarial_tests[], errors_tests[], buffers_tests[], trainer_tests[], progress_tests[],
     counts_tests[], tokenizer_tests[], patterns_tests[], encode_tests[], decode_tests[],
     specials_tests[], batch_tests[], completion_tests[], file_tests[], threads_tests[],
-    host_tests[], pools_tests[];
+    host_tests[], pools_tests[], corpus_tests[], shards_tests[];
 
 /* ==== Checks ==== */
 

@@ -44,8 +44,127 @@ pub struct bpekit_slice {
     pub len: usize,
 }
 
+/// One document: bytes `[start, end)` of a buffer the call also receives (or that a
+/// `bpekit_docs` owns). Offsets are 64-bit whatever the platform, so a span list made on
+/// one host can be stored and read on another.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bpekit_span {
+    /// Offset of the document's first byte.
+    pub start: u64,
+    /// Offset one past the document's last byte; `start <= end`.
+    pub end: u64,
+}
+
+/// Borrows each span of `data` as UTF-8 text: the one check every consumer of spans
+/// (`bpekit_trainer_feed_docs`, `bpekit_tokenizer_count_docs`, the shard writer) uses.
+/// A span past `data.len()`, with `start > end`, or that is not UTF-8 is
+/// an error naming `arg[i]` for the first bad index `i`; nothing is returned then.
+pub(crate) fn span_strs<'a>(
+    data: &'a [u8],
+    spans: &[bpekit_span],
+    arg: &str,
+) -> Result<Vec<&'a str>, super::error::CError> {
+    use super::error::{CError, BPEKIT_ERR_INVALID_ARG, BPEKIT_ERR_INVALID_UTF8};
+    let mut out = Vec::with_capacity(spans.len());
+    for (i, s) in spans.iter().enumerate() {
+        if s.start > s.end || s.end > data.len() as u64 {
+            return Err(CError::new(
+                BPEKIT_ERR_INVALID_ARG,
+                format!(
+                    "{arg}[{i}] = [{}, {}) is not a range within the data ({} bytes)",
+                    s.start,
+                    s.end,
+                    data.len()
+                ),
+            ));
+        }
+        // In range of a slice length, so both fit in usize.
+        let bytes = &data[s.start as usize..s.end as usize];
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            CError::new(
+                BPEKIT_ERR_INVALID_UTF8,
+                format!(
+                    "{arg}[{i}] is not valid UTF-8: byte {} of the document (offset {} of the data)",
+                    e.valid_up_to(),
+                    s.start + e.valid_up_to() as u64
+                ),
+            )
+        })?;
+        out.push(text);
+    }
+    Ok(out)
+}
+
+/// Borrows `(data, len)` and `(spans, n)` from the caller and checks every span as
+/// [`span_strs`] does. NULL is allowed for either pointer when its length is 0.
+///
+/// # Safety
+/// Unless NULL, `data` points to `len` readable bytes and `spans` to `n` spans, both
+/// outliving `'a`.
+pub(crate) unsafe fn try_span_strs<'a>(
+    data: *const u8,
+    len: usize,
+    spans: *const bpekit_span,
+    n: usize,
+    arg: &str,
+) -> Result<Vec<&'a str>, super::error::CError> {
+    // SAFETY: delegated to the caller.
+    let data = unsafe { super::boundary::try_slice(data, len, "data") }?;
+    // SAFETY: delegated to the caller.
+    let spans = unsafe { super::boundary::try_slice(spans, n, arg) }?;
+    span_strs(data, spans, arg)
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+    use crate::capi::error::{BPEKIT_ERR_INVALID_ARG, BPEKIT_ERR_INVALID_UTF8, BPEKIT_ERR_NULL_ARG};
+
+    fn sp(start: u64, end: u64) -> bpekit_span {
+        bpekit_span { start, end }
+    }
+
+    #[test]
+    fn spans_borrow_text() {
+        let data = "héllo world".as_bytes();
+        let got = span_strs(data, &[sp(0, 6), sp(7, 12), sp(3, 3)], "spans").unwrap();
+        assert_eq!(got, vec!["héllo", "world", ""]);
+    }
+
+    #[test]
+    fn bad_spans_name_the_index() {
+        let data = b"abc\xffdef";
+        let e = span_strs(data, &[sp(0, 3), sp(2, 1)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
+        assert!(e.message.contains("spans[1]"), "{}", e.message);
+        let e = span_strs(data, &[sp(0, 8)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
+        assert!(e.message.contains("spans[0]"), "{}", e.message);
+        let e = span_strs(data, &[sp(0, 3), sp(4, 7), sp(2, 5)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_UTF8);
+        assert!(e.message.contains("spans[2]") && e.message.contains("offset 3"), "{}", e.message);
+        let e = span_strs(data, &[sp(u64::MAX, u64::MAX)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
+    }
+
+    #[test]
+    fn null_pointers_only_when_empty() {
+        // SAFETY: NULL pointers with zero lengths are allowed.
+        let got = unsafe { try_span_strs(std::ptr::null(), 0, std::ptr::null(), 0, "spans") }.unwrap();
+        assert!(got.is_empty());
+        let spans = [sp(0, 0)];
+        // SAFETY: NULL data with len 0; `spans` is a live array of one.
+        let got = unsafe { try_span_strs(std::ptr::null(), 0, spans.as_ptr(), 1, "spans") }.unwrap();
+        assert_eq!(got, vec![""]);
+        // SAFETY: NULL with a non-zero length is rejected before any read.
+        let e = unsafe { try_span_strs(std::ptr::null(), 0, std::ptr::null(), 1, "spans") }.unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_NULL_ARG);
+    }
+}
+
 /// Moves a vector into a `(ptr, len)` pair the caller owns; empty gives `(NULL, 0)`.
-fn into_raw<T>(v: Vec<T>) -> (*mut T, usize) {
+pub(super) fn into_raw<T>(v: Vec<T>) -> (*mut T, usize) {
     if v.is_empty() {
         return (ptr::null_mut(), 0);
     }
@@ -57,7 +176,7 @@ fn into_raw<T>(v: Vec<T>) -> (*mut T, usize) {
 ///
 /// # Safety
 /// `(p, len)` came from [`into_raw`] for the same `T` and is not used again.
-unsafe fn drop_raw<T>(p: *mut T, len: usize) {
+pub(super) unsafe fn drop_raw<T>(p: *mut T, len: usize) {
     if !p.is_null() {
         // SAFETY: by the contract, `p` is a `Box<[T]>` of exactly `len` elements.
         drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, len)) });

@@ -17,6 +17,7 @@
 pub mod boundary;
 pub mod buffers;
 pub mod completion;
+pub mod corpus;
 pub mod error;
 mod fork;
 /// cbindgen:ignore
@@ -24,6 +25,7 @@ mod fork;
 /// (The line above keeps this module out of `bpekit.h`; `bpekit_host.h` is generated
 /// from it alone.)
 pub mod host;
+pub mod shards;
 pub mod tokenizer;
 pub mod trainer;
 pub mod version;
@@ -31,7 +33,8 @@ pub mod version;
 #[cfg(test)]
 mod tests;
 
-pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
+pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_span, bpekit_tokens};
 pub use error::{bpekit_error, bpekit_status};
+pub use shards::bpekit_shard_writer;
 pub use tokenizer::bpekit_tokenizer;
 pub use trainer::bpekit_trainer;

@@ -113,7 +113,7 @@ pub const BPEKIT_MAX_THREADS: usize = 1024;
 /// The shared pool for a batch call of `num_threads` (0: one per core), started on first
 /// use and again in a forked child; the registry keeps the most recently used few
 /// (`crate::pools`).
-fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError> {
+pub(super) fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError> {
     if num_threads > BPEKIT_MAX_THREADS {
         return Err(CError::new(
             BPEKIT_ERR_INVALID_ARG,

@@ -21,7 +21,7 @@ pub struct bpekit_trainer {
 }
 
 impl bpekit_trainer {
-    fn lock(&self) -> MutexGuard<'_, Trainer> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Trainer> {
         // A panic while locked was already reported as BPEKIT_ERR_PANIC; the trainer's
         // state is still consistent (every mutation is all-or-nothing), so go on.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
