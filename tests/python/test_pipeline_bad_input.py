@@ -129,8 +129,8 @@ BAD_LINE = 42  # the line holding the invalid byte
 def bad_utf8_lines(path: Path) -> tuple[list[bytes], int]:
     """A file of lines whose line BAD_LINE holds a lone continuation byte; returns the
     lines and the byte offset of the invalid byte in the file."""
-    lines = [f"line {i}: plain text, déjà vu, 東京".encode() for i in range(1, 61)]
-    lines[BAD_LINE - 1] = b"line 42: the next byte \x80 is not UTF-8"
+    lines = [f"row {i}: plain text, déjà vu, 東京".encode() for i in range(1, 61)]
+    lines[BAD_LINE - 1] = b"this row's next byte \x80 is not UTF-8"  # (no number: a quoted line names none)
     data = b"\n".join(lines) + b"\n"
     path.write_bytes(data)
     return lines, data.index(b"\x80")
