@@ -403,9 +403,9 @@ def encode(
             _totals(manifest)
             write_json_atomic(mpath, manifest)
 
+        # The manifest is written once a shard is complete (a run that fails before
+        # leaves no file: there is nothing to resume) and at the end.
         manifest["dtype"] = _dtype(format, enc.n_vocab)
-        _totals(manifest)
-        write_json_atomic(mpath, manifest)
         with _progress("encoding", corpus, progress) as bar:
             for b in prefetch(corpus.batches()):
                 if skip:
