@@ -33,7 +33,8 @@
 //!   the key path; other values are skipped without building anything. Duplicate keys
 //!   resolve to the last one, as in Python's `json`. A `\uD800`-style lone surrogate
 //!   escape has no UTF-8 form: it is treated as invalid UTF-8 (replaced by U+FFFD under
-//!   `Replace`, as tiktoken's surrogate fix-up does).
+//!   `Replace`, as tiktoken's surrogate fix-up does). Under `Strict` invalid UTF-8 anywhere
+//!   in a line is an error; `Replace` and `Skip` look only at the document's string.
 
 use std::ops::Range;
 
@@ -145,9 +146,9 @@ impl Docs {
         self.spans
             .iter()
             .map(|r| {
-                base.get(r.clone())
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .ok_or_else(|| Error::invalid_arg("the input is not the one these documents were split from"))
+                base.get(r.clone()).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(|| {
+                    Error::invalid_arg("the input is not the one these documents were split from")
+                })
             })
             .collect()
     }
@@ -480,22 +481,33 @@ fn split_jsonl(b: &mut Builder<'_, '_>, key: &[u8]) -> Result<()> {
     b.make_owned();
     let mut scratch = Vec::new();
     let mut start = 0;
-    let mut line = 0u64;
-    let ends = memchr_iter(b'\n', input).map(|nl| (nl, nl + 1)).chain(std::iter::once((input.len(), input.len())));
-    for (end, next) in ends {
+    let ends =
+        memchr_iter(b'\n', input).map(|nl| (nl, nl + 1)).chain(std::iter::once((input.len(), input.len())));
+    for (line, (end, next)) in ends.enumerate() {
         if start >= input.len() && end == input.len() {
             break;
         }
         let text = &input[start..end];
         if !text.iter().all(|&c| is_ws(c)) {
-            let line_no = b.opts.base_line.max(1).saturating_add(line);
+            let line_no = b.opts.base_line.max(1).saturating_add(line as u64);
             let ctx = LineCtx { opts: b.opts, key, line: line_no, offset: start };
+            if b.opts.errors == Utf8Errors::Strict {
+                // Strict: invalid UTF-8 anywhere in the line fails, as decoding the file
+                // before parsing it would (the other policies look only at the document).
+                if let Err(e) = std::str::from_utf8(text) {
+                    let off = b.opts.base_offset.saturating_add((start + e.valid_up_to()) as u64);
+                    return Err(
+                        ctx.error(ErrorKind::InvalidUtf8, format!("invalid UTF-8 at byte offset {off}"))
+                    );
+                }
+            }
             scratch.clear();
             let outcome = extract(text, &ctx, &mut scratch)?;
             match outcome {
                 Extracted::Ok => {
                     // `extract` produced valid UTF-8 (checked run by run).
-                    let s = std::str::from_utf8(&scratch).map_err(|_| ctx.error(ErrorKind::InvalidUtf8, "invalid UTF-8"))?;
+                    let s = std::str::from_utf8(&scratch)
+                        .map_err(|_| ctx.error(ErrorKind::InvalidUtf8, "invalid UTF-8"))?;
                     if b.take(s, None, next as u64) {
                         return Ok(());
                     }
@@ -504,7 +516,6 @@ fn split_jsonl(b: &mut Builder<'_, '_>, key: &[u8]) -> Result<()> {
             }
         }
         start = next;
-        line += 1;
     }
     Ok(())
 }
@@ -579,14 +590,21 @@ fn extract(line: &[u8], ctx: &LineCtx<'_>, out: &mut Vec<u8>) -> Result<Extracte
             let within = if k == 0 {
                 String::new()
             } else {
-                format!(" (no {:?} in {:?})", String::from_utf8_lossy(seg), String::from_utf8_lossy(&segments[..k].join(&b'.')))
+                format!(
+                    " (no {:?} in {:?})",
+                    String::from_utf8_lossy(seg),
+                    String::from_utf8_lossy(&segments[..k].join(&b'.'))
+                )
             };
             return Err(ctx.error(ErrorKind::BadFormat, format!("key {:?} missing{within}", ctx.key())));
         };
         let c = line[v];
         if k + 1 == segments.len() {
             if c != b'"' {
-                return Err(ctx.error(ErrorKind::BadFormat, format!("key {:?} is {}, not a string", ctx.key(), kind_name(c))));
+                return Err(ctx.error(
+                    ErrorKind::BadFormat,
+                    format!("key {:?} is {}, not a string", ctx.key(), kind_name(c)),
+                ));
             }
             return decode_string(line, v, ctx, out);
         }
@@ -608,7 +626,7 @@ fn extract(line: &[u8], ctx: &LineCtx<'_>, out: &mut Vec<u8>) -> Result<Extracte
 }
 
 /// Nesting deeper than this is refused (the parser recurses once per level).
-const MAX_DEPTH: usize = 256;
+const MAX_DEPTH: usize = 128;
 
 /// A validating JSON scanner over one line. It builds nothing: values are skipped, and
 /// only positions come out.
@@ -844,7 +862,9 @@ fn escape_at(s: &[u8], i: usize) -> (Escape, usize) {
             if (0xD800..0xDC00).contains(&hi) {
                 // A high surrogate: a pair only if a low one follows at once.
                 if s.get(i + 6) == Some(&b'\\') && s.get(i + 7) == Some(&b'u') {
-                    if let Some(lo) = s.get(i + 8..i + 12).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).map(hex4) {
+                    if let Some(lo) =
+                        s.get(i + 8..i + 12).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).map(hex4)
+                    {
                         if (0xDC00..0xE000).contains(&lo) {
                             let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
                             return (char::from_u32(cp).map_or(Escape::Lone(hi), Escape::Char), 12);
@@ -1016,7 +1036,8 @@ mod tests {
             let got: Vec<String> = d.texts(data).unwrap().into_iter().map(String::from).collect();
             let (want, stopped) = naive(max);
             assert_eq!((got, d.stopped), (want.clone(), stopped), "max_chars {max}");
-            let want_consumed: usize = if stopped { want.iter().map(|s| s.len() + 1).sum() } else { data.len() };
+            let want_consumed: usize =
+                if stopped { want.iter().map(|s| s.len() + 1).sum() } else { data.len() };
             assert_eq!(d.consumed, want_consumed as u64, "max_chars {max}");
         }
         // The cap applies before the budget.
@@ -1027,7 +1048,8 @@ mod tests {
         // Consumed includes the separator after the last document taken.
         let o = SplitOptions { max_chars: Some(0), ..opts(Layout::Separator(b"--")) };
         let d = split(b"--ab--cd", &o).unwrap();
-        assert_eq!((d.spans.clone(), d.consumed, d.stopped), (vec![2..4], 6, true));
+        assert_eq!(d.spans, [Range { start: 2, end: 4 }]);
+        assert_eq!((d.consumed, d.stopped), (6, true));
     }
 
     // ==== UTF-8 ====
@@ -1116,7 +1138,10 @@ mod tests {
     fn jsonl_errors_name_source_line_and_key() {
         let o = SplitOptions { base_line: 10, ..jsonl("a.b") };
         let cases: &[(&[u8], &str)] = &[
-            (b"{\"a\": {\"b\": \"ok\"}}\n\n{\"a\": {\"b\": ", "src.txt:12: not JSON: unexpected end of line at column 13"),
+            (
+                b"{\"a\": {\"b\": \"ok\"}}\n\n{\"a\": {\"b\": ",
+                "src.txt:12: not JSON: unexpected end of line at column 13",
+            ),
             (b"[1, 2]", "src.txt:10: not a JSON object (an array)"),
             (b"\"str\"", "src.txt:10: not a JSON object (a string)"),
             (b"{\"a\": {}}", "src.txt:10: key \"a.b\" missing (no \"b\" in \"a\")"),
@@ -1134,7 +1159,12 @@ mod tests {
         ];
         for (data, want) in cases {
             let e = err(data, &o);
-            assert_eq!((e.kind(), e.message()), (ErrorKind::BadFormat, *want), "{}", String::from_utf8_lossy(data));
+            assert_eq!(
+                (e.kind(), e.message()),
+                (ErrorKind::BadFormat, *want),
+                "{}",
+                String::from_utf8_lossy(data)
+            );
         }
         let deep = format!("{{\"a\": {}{}}}", "[".repeat(1000), "]".repeat(1000));
         let e = err(deep.as_bytes(), &o);
@@ -1149,7 +1179,12 @@ mod tests {
         let o = SplitOptions { base_offset: 100, ..jsonl("t") };
         let e = err(data, &o);
         assert_eq!(e.kind(), ErrorKind::InvalidUtf8);
-        assert_eq!(e.message(), "src.txt:2: key \"t\": invalid UTF-8 at byte offset 120");
+        assert_eq!(e.message(), "src.txt:2: invalid UTF-8 at byte offset 120");
+        // Strict looks at the whole line; the other policies only at the document.
+        let other = b"{\"x\": \"\xff\", \"t\": \"fine\"}";
+        assert_eq!(err(other, &jsonl("t")).message(), "src.txt:1: invalid UTF-8 at byte offset 7");
+        let o = SplitOptions { errors: Utf8Errors::Skip, ..jsonl("t") };
+        assert_eq!(texts(other, &o), ["fine"]);
         let o = SplitOptions { errors: Utf8Errors::Replace, ..jsonl("t") };
         assert_eq!(texts(data, &o), ["ok", "a\u{FFFD}b\n\u{FFFD}", "\u{FFFD}x"]);
         let o = SplitOptions { errors: Utf8Errors::Skip, ..jsonl("t") };
@@ -1193,7 +1228,8 @@ mod tests {
 
     #[test]
     fn arrow_with_offset_nulls_and_both_widths() {
-        let strs: Vec<Option<&[u8]>> = vec![Some(b"one"), None, Some("tw\u{f6}".as_bytes()), Some(b""), Some(b"four")];
+        let strs: Vec<Option<&[u8]>> =
+            vec![Some(b"one"), None, Some("tw\u{f6}".as_bytes()), Some(b""), Some(b"four")];
         let (data, offs, valid) = arrow(&strs, 9);
         let o = opts(Layout::Lines);
         let d = from_arrow(&data, ArrowOffsets::I64(&offs), 9, 5, Some(&valid), &o).unwrap();
@@ -1214,7 +1250,10 @@ mod tests {
         let o = opts(Layout::Whole);
         let data = b"abc\xffdef";
         let e = from_arrow(data, ArrowOffsets::I32(&[0, 3, 2]), 0, 2, None, &o).unwrap_err();
-        assert_eq!((e.kind(), e.message()), (ErrorKind::InvalidArg, "src.txt: element 1: offsets 3..2 decrease"));
+        assert_eq!(
+            (e.kind(), e.message()),
+            (ErrorKind::InvalidArg, "src.txt: element 1: offsets 3..2 decrease")
+        );
         let e = from_arrow(data, ArrowOffsets::I64(&[0, 3, 1 << 40]), 0, 2, None, &o).unwrap_err();
         assert!(e.message().contains("element 1: offset 1099511627776 is outside"), "{}", e.message());
         let e = from_arrow(data, ArrowOffsets::I32(&[0, -1]), 0, 1, None, &o).unwrap_err();
@@ -1224,10 +1263,14 @@ mod tests {
         let e = from_arrow(data, ArrowOffsets::I32(&[0; 10]), 0, 9, Some(&[0xff]), &o).unwrap_err();
         assert!(e.message().contains("validity"), "{}", e.message());
         let e = from_arrow(data, ArrowOffsets::I32(&[0, 3, 7]), 0, 2, None, &o).unwrap_err();
-        assert_eq!((e.kind(), e.message()), (ErrorKind::InvalidUtf8, "src.txt: element 1: invalid UTF-8 at byte 0 of the string"));
+        assert_eq!(
+            (e.kind(), e.message()),
+            (ErrorKind::InvalidUtf8, "src.txt: element 1: invalid UTF-8 at byte 0 of the string")
+        );
         let skip = SplitOptions { errors: Utf8Errors::Skip, ..o };
         let d = from_arrow(data, ArrowOffsets::I32(&[0, 3, 7]), 0, 2, None, &skip).unwrap();
-        assert_eq!((d.spans, d.skipped), (vec![0..3], 1));
+        assert_eq!(d.spans, [Range { start: 0, end: 3 }]);
+        assert_eq!(d.skipped, 1);
         let e = from_arrow(data, ArrowOffsets::I32(&[]), 0, 0, None, &o).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArg);
         let d = from_arrow(b"", ArrowOffsets::I32(&[0]), 0, 0, None, &o).unwrap();

@@ -194,14 +194,14 @@ def manifest_path(out_prefix: str) -> str:
     return os.fspath(out_prefix) + ".manifest.json"
 
 
-def write_json_atomic(path: str, obj: Any) -> None:
-    """Writes ``obj`` as JSON to ``path`` through a temporary file, fsync and rename."""
+def write_atomic(path: str, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file in the same directory, fsync
+    and rename: ``path`` holds the old bytes or the new, never a part."""
     d = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, sort_keys=False)
-            f.write("\n")
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -211,6 +211,10 @@ def write_json_atomic(path: str, obj: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    write_atomic(path, (json.dumps(obj, indent=1) + "\n").encode("utf-8"))
 
 
 def read_manifest(path: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from ._errors import TokenizerError
 
@@ -207,20 +207,9 @@ def _corpus(args: argparse.Namespace) -> Any:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}-0")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from ._pipeline import write_atomic
+
+    write_atomic(path, data)
 
 
 def _emit(args: argparse.Namespace, summary: dict[str, Any], text: str) -> None:
@@ -290,23 +279,22 @@ def _manifest_for(shard: str) -> dict[str, Any] | None:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    if (args.ids is None) == (args.shard is None):
+        raise UsageError("give SHARD or --ids (one of them)")
     enc = load_tokenizer(args.tokenizer)
     out = sys.stdout.buffer
     if args.ids is not None:
-        if args.shard is not None:
-            raise UsageError("give SHARD or --ids, not both")
         try:
             ids = [int(x) for x in args.ids.replace(",", " ").split()]
         except ValueError:
             raise UsageError(f"--ids: not a list of integers: {args.ids!r}") from None
-        docs: list[Sequence[int]] = [ids]
+        docs: Iterable[list[int]] = [ids]
+        bos = eos = None
     else:
-        if args.shard is None:
-            raise UsageError("give SHARD or --ids")
         from .shards import open as open_shard
 
         s = open_shard(args.shard, args.format)
-        if not args.jsonl:
+        if not args.jsonl:  # every token, in pieces (a shard may be larger than memory)
             step = 1 << 20
             for i in range(0, len(s.tokens), step):
                 out.write(enc.decode_bytes(s.tokens[i : i + step].tolist()))
@@ -315,43 +303,39 @@ def cmd_decode(args: argparse.Namespace) -> int:
         m = _manifest_for(args.shard)
         bos = m["options"].get("bos") if m else None
         eos = m["options"].get("eos") if m else None
-        if s.doc_offsets is not None:
-            docs = (s.tokens[int(a) : int(b)].tolist() for a, b in zip(s.doc_offsets[:-1], s.doc_offsets[1:]))  # type: ignore[assignment]
-        elif eos is not None:
-            docs = _split_at(s.tokens, eos)  # type: ignore[assignment]
-        else:
-            docs = [s.tokens.tolist()]
-        for i, d in enumerate(docs):
-            if bos is not None and d and d[0] == bos:
-                d = d[1:]
-            if eos is not None and d and d[-1] == eos:
-                d = d[:-1]
-            line = json.dumps({"document": i, "tokens": len(d), "text": enc.decode(d)}, ensure_ascii=False)
-            out.write(line.encode("utf-8") + b"\n")
-        out.flush()
-        return 0
-    for d in docs:
-        if args.jsonl:
-            out.write(json.dumps({"document": 0, "tokens": len(d), "text": enc.decode(d)}, ensure_ascii=False).encode() + b"\n")
-        else:
-            out.write(enc.decode_bytes(d))
+        docs = _shard_documents(s, eos)
+    if not args.jsonl:
+        out.write(enc.decode_bytes(ids))
+    for i, d in enumerate(docs if args.jsonl else ()):
+        if bos is not None and d and d[0] == bos:
+            d = d[1:]
+        if eos is not None and d and d[-1] == eos:
+            d = d[:-1]
+        line = json.dumps({"document": i, "tokens": len(d), "text": enc.decode(d)}, ensure_ascii=False)
+        out.write(line.encode("utf-8") + b"\n")
     out.flush()
     return 0
 
 
-def _split_at(tokens: Any, eos: int) -> Any:
-    """Documents of a shard without boundaries, each ending at ``eos``."""
+def _shard_documents(s: Any, eos: int | None) -> Iterator[list[int]]:
+    """A shard's documents: from its boundaries, else each ending at ``eos``, else the
+    whole shard as one."""
+    if s.doc_offsets is not None:
+        for a, b in zip(s.doc_offsets[:-1], s.doc_offsets[1:]):
+            yield s.tokens[int(a) : int(b)].tolist()
+        return
+    if eos is None:
+        yield s.tokens.tolist()
+        return
     from .corpus import _numpy
 
     np = _numpy("decoding a shard")
-
-    ends = np.flatnonzero(np.asarray(tokens) == eos)
     start = 0
-    for e in ends:
-        yield tokens[start : e + 1].tolist()
+    for e in np.flatnonzero(np.asarray(s.tokens) == eos):
+        yield s.tokens[start : e + 1].tolist()
         start = int(e) + 1
-    if start < len(tokens):
-        yield tokens[start:].tolist()
+    if start < len(s.tokens):
+        yield s.tokens[start:].tolist()
 
 
 def cmd_count(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ import os
 import sys
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterable, Iterator, Sequence, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Union
 
 from ._errors import TokenizerError
 from ._lowlevel import ffi, lib, rustcall
@@ -38,6 +38,7 @@ __all__ = ["Batch", "Corpus", "CorpusError", "MissingExtraError", "Source", "dis
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+#: BPEKIT_NO_LIMIT (UINT64_MAX, a define cffi cannot read)
 NO_LIMIT = 2**64 - 1
 
 #: input format -> the extensions that select it (before any compression extension)
@@ -45,6 +46,8 @@ FORMATS = {"txt": (".txt", ".text", ".md"), "jsonl": (".jsonl", ".json", ".ndjso
 #: compression extension -> (opener, the module's import name, the extra providing it)
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz", ".bz2": "bz2"}
 ERRORS = ("strict", "replace", "skip")
+#: errors= -> BPEKIT_UTF8_*
+_UTF8 = {"strict": lib.BPEKIT_UTF8_STRICT, "replace": lib.BPEKIT_UTF8_REPLACE, "skip": lib.BPEKIT_UTF8_SKIP}
 
 
 class CorpusError(TokenizerError, ValueError):
@@ -377,10 +380,10 @@ class Corpus:
 
     def _layout(self, src: Source) -> int:
         if src.format == "jsonl":
-            return 3
+            return lib.BPEKIT_LAYOUT_JSONL
         if self.separator is not None:
-            return 2
-        return 1 if self.lines else 0
+            return lib.BPEKIT_LAYOUT_SEPARATOR
+        return lib.BPEKIT_LAYOUT_LINES if self.lines else lib.BPEKIT_LAYOUT_WHOLE
 
     def _stream(self, src: Source, budget: _Budget) -> Iterator[Batch]:
         layout = self._layout(src)
@@ -389,7 +392,7 @@ class Corpus:
         try:
             offset, line, carry = 0, 1, b""
             while not budget.stopped:
-                if layout == 0:
+                if layout == lib.BPEKIT_LAYOUT_WHOLE:
                     piece = _read(f, -1, src, offset)  # a document per file: the whole file
                     data, eof = piece, True
                 else:
@@ -398,7 +401,7 @@ class Corpus:
                     piece = _read(f, want, src, offset + len(carry))
                     eof = not piece
                     data = carry + piece if carry else piece
-                if not data and layout != 0:  # (an empty file is one empty document)
+                if not data and layout != lib.BPEKIT_LAYOUT_WHOLE:  # (an empty file is one empty document)
                     break
                 cut = len(data) if eof else _cut(data, layout, self.separator)
                 if cut == 0 and not eof:  # no boundary yet: read more
@@ -446,7 +449,7 @@ class Corpus:
         key = self.text_key.encode("utf-8")
         keep.append(key)
         o.key, o.key_len = ffi.from_buffer("uint8_t[]", key), len(key)
-        o.errors = ERRORS.index(self.errors)
+        o.errors = _UTF8[self.errors]
         o.doc_cap = NO_LIMIT if self.doc_cap is None else self.doc_cap
         o.max_chars = budget.remaining()
         name = src.name.encode("utf-8", "surrogateescape")
@@ -497,7 +500,7 @@ class Corpus:
         validity, offsets, data = arr.buffers()[:3]
         width = 8 if "large" in str(arr.type) else 4
         name = f"{src.name}: column {self.column!r}, rows from {row}"
-        opts, keep = self._options(0, Source(name, "parquet", None), 0, 1, budget)
+        opts, keep = self._options(lib.BPEKIT_LAYOUT_WHOLE, Source(name, "parquet", None), 0, 1, budget)
         # An empty array may have no data buffer.
         dbuf = ffi.from_buffer("uint8_t[]", data) if data is not None and data.size else ffi.NULL
         obuf = ffi.from_buffer("uint8_t[]", offsets)
@@ -564,7 +567,7 @@ def _cut(data: bytes, layout: int, separator: bytes | None) -> int:
     left-to-right scan (the split's own matching: with a separator that overlaps itself,
     such as ``"\\n\\n"`` in ``"\\n\\n\\n"``, the last occurrence is not always a match).
     0 when the chunk has no boundary yet."""
-    if layout != 2:
+    if layout != lib.BPEKIT_LAYOUT_SEPARATOR:
         return data.rfind(b"\n") + 1
     assert separator is not None
     k = len(separator)
@@ -587,20 +590,6 @@ def _cut(data: bytes, layout: int, separator: bytes | None) -> int:
             break
         end = p + k
     return end
-
-
-def _cut_pieces(data: bytes, layout: int, separator: bytes | None) -> Sequence[bytes]:
-    """(For tests) ``data`` cut as :meth:`Corpus.batches` would with a tiny chunk."""
-    out, rest = [], data
-    while rest:
-        c = _cut(rest, layout, separator)
-        if c == 0:
-            break
-        out.append(rest[:c])
-        rest = rest[c:]
-    if rest:
-        out.append(rest)
-    return out
 
 
 from ._pipeline import ManifestError, count, encode, train  # noqa: E402  (they use the names above)

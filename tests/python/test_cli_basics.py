@@ -323,3 +323,36 @@ def test_force_replaces_a_run(capsys, tmp_path, tok, corpus_file):
     assert run(capsys, *args, "-o", prefix, "--force")[0] == 0
     assert sorted(_files(tmp_path, "o")) == ["o.manifest.json", "o_000000.docs.npy", "o_000000.npy"]
     assert len(many) > 3
+
+
+# ==== Reading back: bpekit.shards, info, decode ====
+
+
+@pytest.mark.parametrize("fmt", ["llmc", "megatron", "nanogpt", "npy"])
+def test_shards_open_info_and_decode(capsys, tmp_path, tok, corpus_file, fmt):
+    enc = bpekit.load(tok)
+    lines = TEXT.split("\n")[:-1]
+    prefix = str(tmp_path / "s")
+    assert run(capsys, "encode", corpus_file, "--lines", "--tokenizer", tok, "--format", fmt, "-o", prefix)[0] == 0
+    eot = enc.special_tokens["<|endoftext|>"]
+    want = [t for line in lines for t in enc.encode_ordinary(line) + ([eot] if fmt == "nanogpt" else [])]
+    s = bpekit.shards.open(prefix)
+    assert (s.format, s.dtype) == (fmt, "uint16")
+    assert s.tokens.tolist() == want
+    records = fmt in ("megatron", "npy")
+    if records:
+        assert len(s) == len(lines) and s[1].tolist() == enc.encode_ordinary(lines[1])
+        assert s.doc_offsets[-1] == len(want)
+    else:
+        assert s.doc_offsets is None
+        with pytest.raises(TypeError, match="no document boundaries"):
+            len(s)
+    code, out, _ = run(capsys, "info", s.files[0], "--json")
+    d = json.loads(out)
+    assert code == 0 and d["tokens"] == len(want) and d["documents"] == (len(lines) if records else None)
+    assert [os.path.basename(f) for f in d["files"]] == [os.path.basename(f) for f in s.files]
+    code, out, _ = run(capsys, "decode", s.files[0], "--tokenizer", tok, "--jsonl")
+    texts = [json.loads(x)["text"] for x in out.splitlines()]
+    assert texts == (lines if fmt != "llmc" else ["".join(lines)])
+    code, out, _ = run(capsys, "decode", s.files[0], "--tokenizer", tok)
+    assert out == enc.decode(want)

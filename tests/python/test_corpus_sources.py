@@ -15,6 +15,7 @@ import sys
 import pytest
 
 import bpekit
+from bpekit._lowlevel import lib
 from bpekit.corpus import Corpus, CorpusError, MissingExtraError, _cut, discover
 
 CHUNKS = (1, 2, 7, 64, 16 << 20)
@@ -106,7 +107,7 @@ def test_cut_is_after_a_left_to_right_match(sep):
         whole = _sep_split(data.decode(), sep.decode())
         for n in range(len(data) + 1):
             prefix = data[:n]
-            c = _cut(prefix, 2, sep)
+            c = _cut(prefix, lib.BPEKIT_LAYOUT_SEPARATOR, sep)
             if c == 0:
                 continue
             assert prefix[:c].endswith(sep)

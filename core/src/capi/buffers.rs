@@ -116,53 +116,6 @@ pub(crate) unsafe fn try_span_strs<'a>(
     span_strs(data, spans, arg)
 }
 
-#[cfg(test)]
-mod span_tests {
-    use super::*;
-    use crate::capi::error::{BPEKIT_ERR_INVALID_ARG, BPEKIT_ERR_INVALID_UTF8, BPEKIT_ERR_NULL_ARG};
-
-    fn sp(start: u64, end: u64) -> bpekit_span {
-        bpekit_span { start, end }
-    }
-
-    #[test]
-    fn spans_borrow_text() {
-        let data = "héllo world".as_bytes();
-        let got = span_strs(data, &[sp(0, 6), sp(7, 12), sp(3, 3)], "spans").unwrap();
-        assert_eq!(got, vec!["héllo", "world", ""]);
-    }
-
-    #[test]
-    fn bad_spans_name_the_index() {
-        let data = b"abc\xffdef";
-        let e = span_strs(data, &[sp(0, 3), sp(2, 1)], "spans").unwrap_err();
-        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
-        assert!(e.message.contains("spans[1]"), "{}", e.message);
-        let e = span_strs(data, &[sp(0, 8)], "spans").unwrap_err();
-        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
-        assert!(e.message.contains("spans[0]"), "{}", e.message);
-        let e = span_strs(data, &[sp(0, 3), sp(4, 7), sp(2, 5)], "spans").unwrap_err();
-        assert_eq!(e.code, BPEKIT_ERR_INVALID_UTF8);
-        assert!(e.message.contains("spans[2]") && e.message.contains("offset 3"), "{}", e.message);
-        let e = span_strs(data, &[sp(u64::MAX, u64::MAX)], "spans").unwrap_err();
-        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
-    }
-
-    #[test]
-    fn null_pointers_only_when_empty() {
-        // SAFETY: NULL pointers with zero lengths are allowed.
-        let got = unsafe { try_span_strs(std::ptr::null(), 0, std::ptr::null(), 0, "spans") }.unwrap();
-        assert!(got.is_empty());
-        let spans = [sp(0, 0)];
-        // SAFETY: NULL data with len 0; `spans` is a live array of one.
-        let got = unsafe { try_span_strs(std::ptr::null(), 0, spans.as_ptr(), 1, "spans") }.unwrap();
-        assert_eq!(got, vec![""]);
-        // SAFETY: NULL with a non-zero length is rejected before any read.
-        let e = unsafe { try_span_strs(std::ptr::null(), 0, std::ptr::null(), 1, "spans") }.unwrap_err();
-        assert_eq!(e.code, BPEKIT_ERR_NULL_ARG);
-    }
-}
-
 /// Moves a vector into a `(ptr, len)` pair the caller owns; empty gives `(NULL, 0)`.
 pub(super) fn into_raw<T>(v: Vec<T>) -> (*mut T, usize) {
     if v.is_empty() {
@@ -248,5 +201,52 @@ pub unsafe extern "C" fn bpekit_offsets_free(o: *mut bpekit_offsets) {
     if let Some(o) = unsafe { o.as_mut() } {
         // SAFETY: its fields came from `into_raw` or are zero.
         unsafe { free_fields(&mut o.data, &mut o.len) };
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+    use crate::capi::error::{BPEKIT_ERR_INVALID_ARG, BPEKIT_ERR_INVALID_UTF8, BPEKIT_ERR_NULL_ARG};
+
+    fn sp(start: u64, end: u64) -> bpekit_span {
+        bpekit_span { start, end }
+    }
+
+    #[test]
+    fn spans_borrow_text() {
+        let data = "héllo world".as_bytes();
+        let got = span_strs(data, &[sp(0, 6), sp(7, 12), sp(3, 3)], "spans").unwrap();
+        assert_eq!(got, vec!["héllo", "world", ""]);
+    }
+
+    #[test]
+    fn bad_spans_name_the_index() {
+        let data = b"abc\xffdef";
+        let e = span_strs(data, &[sp(0, 3), sp(2, 1)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
+        assert!(e.message.contains("spans[1]"), "{}", e.message);
+        let e = span_strs(data, &[sp(0, 8)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
+        assert!(e.message.contains("spans[0]"), "{}", e.message);
+        let e = span_strs(data, &[sp(0, 3), sp(4, 7), sp(2, 5)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_UTF8);
+        assert!(e.message.contains("spans[2]") && e.message.contains("offset 3"), "{}", e.message);
+        let e = span_strs(data, &[sp(u64::MAX, u64::MAX)], "spans").unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_INVALID_ARG);
+    }
+
+    #[test]
+    fn null_pointers_only_when_empty() {
+        // SAFETY: NULL pointers with zero lengths are allowed.
+        let got = unsafe { try_span_strs(std::ptr::null(), 0, std::ptr::null(), 0, "spans") }.unwrap();
+        assert!(got.is_empty());
+        let spans = [sp(0, 0)];
+        // SAFETY: NULL data with len 0; `spans` is a live array of one.
+        let got = unsafe { try_span_strs(std::ptr::null(), 0, spans.as_ptr(), 1, "spans") }.unwrap();
+        assert_eq!(got, vec![""]);
+        // SAFETY: NULL with a non-zero length is rejected before any read.
+        let e = unsafe { try_span_strs(std::ptr::null(), 0, std::ptr::null(), 1, "spans") }.unwrap_err();
+        assert_eq!(e.code, BPEKIT_ERR_NULL_ARG);
     }
 }

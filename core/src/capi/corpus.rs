@@ -4,9 +4,9 @@
 use rayon::prelude::*;
 
 use super::boundary::{call, try_out, try_ref, try_slice, write};
-use super::buffers::{drop_raw, into_raw, try_span_strs, bpekit_span};
+use super::buffers::{bpekit_span, drop_raw, into_raw, try_span_strs};
 use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
-use super::tokenizer::{pool, bpekit_tokenizer};
+use super::tokenizer::{bpekit_tokenizer, pool};
 use super::trainer::bpekit_trainer;
 use crate::corpus::{self, ArrowOffsets, Docs, Layout, SplitOptions, Utf8Errors};
 use crate::Allowed;
@@ -119,7 +119,10 @@ fn invalid(message: String) -> CError {
 ///
 /// # Safety
 /// `o` is NULL or points to options whose pointers are valid as documented.
-unsafe fn read_options<'a>(o: *const bpekit_split_options, with_layout: bool) -> Result<(SplitOptions<'a>, String), CError> {
+unsafe fn read_options<'a>(
+    o: *const bpekit_split_options,
+    with_layout: bool,
+) -> Result<(SplitOptions<'a>, String), CError> {
     // SAFETY: delegated to the caller.
     let o = unsafe { try_ref(o, "opts") }?;
     let layout = if !with_layout {
@@ -132,7 +135,9 @@ unsafe fn read_options<'a>(o: *const bpekit_split_options, with_layout: bool) ->
                 // SAFETY: `separator` has `separator_len` bytes (caller's contract).
                 let sep = unsafe { try_slice(o.separator, o.separator_len, "opts.separator") }?;
                 if sep.is_empty() {
-                    return Err(invalid("opts.separator is empty (BPEKIT_LAYOUT_SEPARATOR needs one)".into()));
+                    return Err(invalid(
+                        "opts.separator is empty (BPEKIT_LAYOUT_SEPARATOR needs one)".into(),
+                    ));
                 }
                 Layout::Separator(sep)
             }
@@ -360,7 +365,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_count_docs(
             let result: Vec<u64> = if texts.len() <= 1 {
                 texts.iter().enumerate().map(count_one).collect::<Result<_, _>>()?
             } else {
-                pool(num_threads)?.install(|| texts.par_iter().enumerate().map(count_one).collect::<Result<_, _>>())?
+                pool(num_threads)?
+                    .install(|| texts.par_iter().enumerate().map(count_one).collect::<Result<_, _>>())?
             };
             if n > 0 {
                 // SAFETY: non-NULL, and the caller provides `n` writable `u64`s.
