@@ -56,8 +56,9 @@ LLMC_UINT32 = (20240801, 7)  # llm.c's "llama-3" header: uint32 tokens
 
 
 def _documents(path: str) -> list[str]:
-    """The documents every engine sees: the pieces between blank lines, empty ones dropped."""
-    with open(path, encoding="utf-8") as f:
+    """The documents every engine sees: the pieces between blank lines, empty ones dropped
+    (newline="": a "\r" stays as it is, as in the files the other engines read)."""
+    with open(path, encoding="utf-8", newline="") as f:
         return [d for d in f.read().split(SEPARATOR) if d]
 
 
