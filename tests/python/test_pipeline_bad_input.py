@@ -385,8 +385,9 @@ def test_usage_errors(args, named, tok, out):
     values = {"lines": FIXTURES / "lines.txt", "records": FIXTURES / "records.jsonl", "tok": tok, "out": out}
     err = fails([str(a).format(**values) if isinstance(a, str) else a for a in args], code=2)
     assert named in err
-    if args[0] != "frobnicate":  # (python -m bpekit runs the demo, whose parser takes no subcommand)
-        assert "unrecognized arguments" not in err, err
+    assert "unrecognized arguments" not in err, err
+    if args[0] == "frobnicate":
+        assert "choose from" in err and "encode" in err, err  # the valid subcommands are listed
     nothing_written(out)
 
 
