@@ -4,7 +4,10 @@
  * Names      Every class, method and free function is snake_case, as in the C++ standard
  *            library. A method is named as the C function it wraps, without the
  *            bpekit_<object>_ prefix (tokenizer::encode wraps bpekit_tokenizer_encode);
- *            constructors and special_tokens() gather several C calls. Every function
+ *            bpekit_shard_writer_new is shard_writer::create; the shard readers, which
+ *            belong to no object, are free functions (bpekit_shard_read_info is
+ *            read_shard_info); constructors, special_tokens() and shard_writer::records()
+ *            gather several C calls. Every function
  *            of bpekit.h is reachable (tests/cpp/test_header.cpp lists which member
  *            wraps which); bpekit_host.h, outside the ABI promise, is not wrapped.
  * Errors     Every fallible call throws bpekit::error, a std::runtime_error whose code()
