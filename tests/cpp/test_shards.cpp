@@ -7,10 +7,10 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -434,6 +434,10 @@ TEST(Shards, ReadErrors) {
     EXPECT_EQ(offsets.front(), 0u);
     EXPECT_EQ(offsets.back(), npy[0].tokens);
     ExpectError(errc::invalid_arg, [&] { bpekit::read_shard(npy[0].paths[0]).document(3); });
+    bpekit::shard_contents made;
+    made.ids = {1, 2};
+    made.doc_offsets = {0, 3};
+    ExpectError(errc::invalid_arg, [&] { made.document(0); });
 }
 
 }  // namespace

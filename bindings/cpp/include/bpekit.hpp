@@ -1240,11 +1240,18 @@ struct shard_contents {
 
     /// Documents recorded (0 when the format records none).
     size_t documents() const noexcept { return doc_offsets.empty() ? 0 : doc_offsets.size() - 1; }
-    /// The ids of document `i`. Throws errc::invalid_arg (`i` out of range).
+    /// The ids of document `i`. Throws errc::invalid_arg (`i` out of range, or offsets
+    /// that do not fit ids).
     std::vector<uint32_t> document(size_t i) const {
         if (i >= documents()) {
             throw error(errc::invalid_arg, "document " + std::to_string(i) + " of a shard with " +
                                                std::to_string(documents()) + " documents");
+        }
+        if (doc_offsets[i] > doc_offsets[i + 1] || doc_offsets[i + 1] > ids.size()) {
+            throw error(errc::invalid_arg, "document " + std::to_string(i) + ": offsets " +
+                                               std::to_string(doc_offsets[i]) + ".." +
+                                               std::to_string(doc_offsets[i + 1]) + " do not fit " +
+                                               std::to_string(ids.size()) + " ids");
         }
         return std::vector<uint32_t>(ids.begin() + static_cast<std::ptrdiff_t>(doc_offsets[i]),
                                      ids.begin() + static_cast<std::ptrdiff_t>(doc_offsets[i + 1]));
