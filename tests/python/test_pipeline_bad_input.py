@@ -293,7 +293,7 @@ def test_decode_with_a_damaged_tokenizer(tok, tmp_path):
 
 
 @pytest.mark.parametrize("kind", COMMANDS)
-@pytest.mark.parametrize("where", ["read-only directory", "under a regular file", "missing directory"])
+@pytest.mark.parametrize("where", ["read-only directory", "under a regular file"])
 def test_output_directory_not_writable(kind, where, tok, tmp_path):
     if where == "read-only directory":
         target = tmp_path / "read-only"
@@ -303,11 +303,9 @@ def test_output_directory_not_writable(kind, where, tok, tmp_path):
             target.chmod(stat.S_IRWXU)
             pytest.skip("running as root: a read-only directory is still writable (the 'under a regular file' "
                         "case runs instead)")
-    elif where == "under a regular file":
+    else:
         target = tmp_path / "a-regular-file"
         target.write_text("not a directory\n")
-    else:
-        target = tmp_path / "no-such-dir"
     try:
         err = fails(command(kind, [FIXTURES / "lines.txt", "--lines"], tok, target))
     finally:
@@ -316,8 +314,16 @@ def test_output_directory_not_writable(kind, where, tok, tmp_path):
     assert target.name in err
     if target.is_dir():
         assert list(target.iterdir()) == []
-    elif where == "missing directory":
-        assert not target.exists()
+
+
+@pytest.mark.parametrize("kind", COMMANDS)
+def test_missing_output_directories_are_created(kind, tok, tmp_path):
+    """As `mkdir -p`: `-o a/b/name` makes `a/b` first (and the run then writes there)."""
+    target = tmp_path / "no-such-dir" / "below"
+    r = bpekit_cmd(*command(kind, [FIXTURES / "lines.txt", "--lines"], tok, target))
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+    assert sorted(p.name for p in target.iterdir()) == (
+        ["tok.bpekit"] if kind == "train" else ["shards.bin", "shards.manifest.json"])
 
 
 def test_vocab_too_large_for_the_format(out, tmp_path):
