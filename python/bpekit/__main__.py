@@ -46,7 +46,12 @@ def file_texts(path: Path, limit_bytes: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bpekit", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bpekit",
+        description=__doc__.splitlines()[0],
+        epilog="With a subcommand first (train, encode, decode, count, info, inspect), "
+        "`python -m bpekit` is the `bpekit` command: `python -m bpekit SUBCOMMAND --help`.",
+    )
     ap.add_argument("--text", type=Path, help="train on this file (default: the stdlib's .py files)")
     ap.add_argument("--megabytes", type=float, default=8.0, help="how much text to train on (default 8)")
     ap.add_argument("--vocab-size", type=int, default=4096)
@@ -80,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("train", "encode", "decode", "count", "info", "inspect"):
+    # A first argument that is not an option is a subcommand (the command's parser names
+    # the valid ones when it is not); options alone are the demo's.
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
         from bpekit.cli import main as cli_main
 
         sys.exit(cli_main(sys.argv[1:]))

@@ -1,5 +1,6 @@
 // Shared fixtures of the C++ wrapper tests (tests/cpp/test_*.cpp): a small built-in
-// corpus and the tokenizers trained on it, a hand-written rank table, and ExpectError.
+// corpus and the tokenizers trained on it, a hand-written rank table, ExpectError, and a
+// temporary directory.
 // Everything is inline, so each test file includes this header on its own.
 #ifndef BPEKIT_TEST_COMMON_HPP
 #define BPEKIT_TEST_COMMON_HPP
@@ -9,7 +10,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,6 +116,42 @@ std::string ExpectError(errc code, F &&f) {
     }
     ADD_FAILURE() << "expected bpekit::error " << bpekit::status_name(code);
     return {};
+}
+
+// A new empty directory under the system's temporary directory, removed with its
+// contents when the object goes out of scope.
+class TempDir {
+public:
+    TempDir() {
+        std::random_device rd;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            const std::filesystem::path p =
+                std::filesystem::temp_directory_path() / ("bpekit-cpp-test-" + std::to_string(rd()));
+            if (std::filesystem::create_directory(p)) {
+                path_ = p;
+                return;
+            }
+        }
+        throw std::runtime_error("cannot create a temporary directory");
+    }
+    TempDir(const TempDir &) = delete;
+    TempDir &operator=(const TempDir &) = delete;
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    const std::filesystem::path &path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// The bytes of a file ("" when it cannot be read).
+inline std::string ReadFile(const std::filesystem::path &p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
 }
 
 inline std::vector<std::string> SampleTexts() {

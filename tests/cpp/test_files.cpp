@@ -17,40 +17,6 @@ namespace {
 using namespace bpekit_test;
 namespace fs = std::filesystem;
 
-// A new empty directory under the system's temporary directory, removed with its
-// contents when the object goes out of scope.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            const fs::path p = fs::temp_directory_path() / ("bpekit-cpp-test-" + std::to_string(rd()));
-            if (fs::create_directory(p)) {
-                path_ = p;
-                return;
-            }
-        }
-        throw std::runtime_error("cannot create a temporary directory");
-    }
-    TempDir(const TempDir &) = delete;
-    TempDir &operator=(const TempDir &) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path &path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
-std::string ReadFile(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // The two tokenizers describe the same thing: ranks, pattern, special tokens, encodings.
 void ExpectSame(const tokenizer &a, const tokenizer &b) {
     EXPECT_EQ(a.vocab_size(), b.vocab_size());

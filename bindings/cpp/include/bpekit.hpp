@@ -4,7 +4,10 @@
  * Names      Every class, method and free function is snake_case, as in the C++ standard
  *            library. A method is named as the C function it wraps, without the
  *            bpekit_<object>_ prefix (tokenizer::encode wraps bpekit_tokenizer_encode);
- *            constructors and special_tokens() gather several C calls. Every function
+ *            bpekit_shard_writer_new is shard_writer::create; the shard readers, which
+ *            belong to no object, are free functions (bpekit_shard_read_info is
+ *            read_shard_info); constructors, special_tokens() and shard_writer::records()
+ *            gather several C calls. Every function
  *            of bpekit.h is reachable (tests/cpp/test_header.cpp lists which member
  *            wraps which); bpekit_host.h, outside the ABI promise, is not wrapped.
  * Errors     Every fallible call throws bpekit::error, a std::runtime_error whose code()
@@ -13,25 +16,30 @@
  *            failure any other way, and none returns a status. Infallible C getters
  *            (vocab_size, texts, bytes) keep the C fallback instead of throwing. Codes
  *            are named by the library (bpekit_status_name); this header lists no numbers.
- * Ownership  trainer and tokenizer are move-only. Each owns its C handle through a
- *            std::unique_ptr whose deleter calls bpekit_trainer_free / bpekit_tokenizer_free.
- *            A moved-from object (and a default-constructed tokenizer) is empty: it is
- *            destructible and assignable, converts to false, and its fallible methods throw
- *            error with code errc::null_arg. Every C output buffer and error is released
- *            on every path, including exceptions. Results are copied into std::vector /
- *            std::string; only token_bytes(), pattern() and named_pattern() borrow (see each).
+ * Ownership  trainer, tokenizer, shard_writer and docs are move-only. The first three own
+ *            their C handle through a std::unique_ptr whose deleter calls the C _free
+ *            function; docs owns a bpekit_docs and releases it with bpekit_docs_free. A
+ *            moved-from object (and a default-constructed tokenizer or shard_writer) is
+ *            empty: it is destructible and assignable, converts to false, and its fallible
+ *            methods throw error with code errc::null_arg (an empty docs has no documents).
+ *            Every C output buffer and error is released on every path, including
+ *            exceptions. Results are copied into std::vector / std::string; only
+ *            token_bytes(), pattern(), named_pattern() and the views of docs borrow (see
+ *            each).
  * Inputs     std::string_view text must be UTF-8 (else errc::invalid_utf8); it may
- *            contain NULs. bpekit keeps no pointer to any input after a call returns.
+ *            contain NULs. bpekit keeps no pointer to any input after a call returns;
+ *            the one exception is on the C++ side: docs may view the buffer it split (see
+ *            docs::split).
  * Threads    As in bpekit.h: const tokenizer methods may run concurrently on one tokenizer.
- *            Non-const trainer methods need exclusive access; trainer::progress(), texts()
- *            and bytes() may run on another thread during feed/feed_batch/finish. Errors
- *            may cross threads.
+ *            Non-const trainer and shard_writer methods need exclusive access;
+ *            trainer::progress(), texts() and bytes() may run on another thread during
+ *            feed/feed_batch/finish. Errors may cross threads.
  * Versions   check_abi() compares the loaded library with the header (bpekit_abi_version()
  *            against BPEKIT_ABI_VERSION) and throws on a mismatch. Every constructor of a
- *            trainer or tokenizer calls it once per process, so a mismatched library
- *            fails before any handle is made.
+ *            trainer, tokenizer, docs or shard_writer and every shard reader calls it once
+ *            per process, so a mismatched library fails before any handle is made.
  * Needs      C++17 (std::string_view, std::optional, std::filesystem); C++20 adds
- *            std::span overloads. Link with libbpekit (CMake target bpekit::bpekit, or
+ *            std::span overloads (and doc_spans from std::span). Link with libbpekit (CMake target bpekit::bpekit, or
  *            pkg-config bpekit).
  */
 
@@ -51,6 +59,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -332,6 +341,256 @@ std::vector<bpekit_slice> slices(It first, It last) {
 
 }  // namespace detail
 
+// ==== Documents ====
+
+/// How docs::split cuts a buffer into documents (the BPEKIT_LAYOUT_* constants).
+enum class layout : uint32_t {
+    /// The whole buffer is one document (even when empty).
+    whole = BPEKIT_LAYOUT_WHOLE,
+    /// Every line is a document: "\n" ends a line and a "\r" before it is dropped; a final
+    /// line without "\n" is a document unless it is empty.
+    lines = BPEKIT_LAYOUT_LINES,
+    /// The pieces between occurrences of split_options::separator; empty pieces (separators
+    /// back to back, leading or trailing) are not documents.
+    separator = BPEKIT_LAYOUT_SEPARATOR,
+    /// One JSON object per line; the document is the string at split_options::key. Blank
+    /// lines are skipped.
+    jsonl = BPEKIT_LAYOUT_JSONL,
+};
+
+/// What a split does with invalid UTF-8 (the BPEKIT_UTF8_* constants).
+enum class utf8_errors : uint32_t {
+    /// Throw errc::invalid_utf8; the message names the source, the byte offset and the line.
+    strict = BPEKIT_UTF8_STRICT,
+    /// Each invalid sequence becomes U+FFFD (as Python's errors="replace").
+    replace = BPEKIT_UTF8_REPLACE,
+    /// The document is dropped and counted in docs::skipped().
+    skip = BPEKIT_UTF8_SKIP,
+};
+
+/// How docs::split and docs::from_arrow make documents (bpekit_split_options). The
+/// default is the whole buffer as one document, strict UTF-8, no cap, no budget.
+struct split_options {
+    /// The layout (from_arrow ignores it: each string is a document). The type is written
+    /// qualified because the member shares its name.
+    bpekit::layout layout = bpekit::layout::whole;
+    /// layout::separator: the separator, non-empty (else errc::invalid_arg).
+    std::string separator;
+    /// layout::jsonl: the key path, non-empty, "." between nested keys ("meta.text" is key
+    /// `text` of the object at key `meta`).
+    std::string key = "text";
+    /// The UTF-8 policy.
+    utf8_errors errors = utf8_errors::strict;
+    /// Characters (Unicode scalar values) kept per document, cut at a character
+    /// boundary; nullopt: no cap.
+    std::optional<uint64_t> doc_cap;
+    /// Character budget (nanochat's rule): documents are taken in order, adding each one's
+    /// characters (after the cap) to a running total; the document that makes the total
+    /// exceed max_chars is still taken, then the split stops (docs::stopped()). A caller
+    /// splitting many buffers passes what remains of its budget. nullopt: no budget.
+    std::optional<uint64_t> max_chars;
+    /// A name for error messages (a file name); may be empty.
+    std::string source;
+    /// Byte offset of the input's first byte in the source, for messages.
+    uint64_t base_offset = 0;
+    /// 1-based line number of the input's first line, for messages.
+    uint64_t base_line = 1;
+
+    /// The whole buffer is one document.
+    static split_options whole() { return split_options(); }
+    /// One document per line.
+    static split_options lines() {
+        split_options o;
+        o.layout = bpekit::layout::lines;
+        return o;
+    }
+    /// Documents between occurrences of `sep` (e.g. "\n\n" for paragraphs).
+    static split_options separated_by(std::string sep) {
+        split_options o;
+        o.layout = bpekit::layout::separator;
+        o.separator = std::move(sep);
+        return o;
+    }
+    /// JSON Lines; the document is the string at `key_path`.
+    static split_options jsonl(std::string key_path = "text") {
+        split_options o;
+        o.layout = bpekit::layout::jsonl;
+        o.key = std::move(key_path);
+        return o;
+    }
+};
+
+/// One document: bytes [start, end) of a buffer (the C struct; 64-bit offsets on every
+/// platform).
+using doc_span = bpekit_span;
+
+/// A borrowed, read-only list of doc_span (a pointer and a count), as C++20's
+/// std::span<const doc_span>. It converts from a std::vector<doc_span> (and a C++20
+/// std::span); docs::spans() returns one. It does not own the spans: the vector or
+/// docs it views must outlive it.
+class doc_spans {
+public:
+    constexpr doc_spans() noexcept = default;
+    constexpr doc_spans(const doc_span *data, size_t size) noexcept : data_(data), size_(size) {}
+    doc_spans(const std::vector<doc_span> &spans) noexcept : data_(spans.data()), size_(spans.size()) {}
+#if __cplusplus >= 202002L
+    constexpr doc_spans(std::span<const doc_span> spans) noexcept : data_(spans.data()), size_(spans.size()) {}
+#endif
+
+    constexpr const doc_span *data() const noexcept { return data_; }
+    constexpr size_t size() const noexcept { return size_; }
+    constexpr bool empty() const noexcept { return size_ == 0; }
+    constexpr const doc_span *begin() const noexcept { return data_; }
+    constexpr const doc_span *end() const noexcept { return data_ + size_; }
+    constexpr const doc_span &operator[](size_t i) const noexcept { return data_[i]; }
+
+private:
+    const doc_span *data_ = nullptr;
+    size_t size_ = 0;
+};
+
+namespace detail {
+
+/// A split_options as the C struct; the pointers point into the split_options, which
+/// must outlive this object.
+inline bpekit_split_options c_split_options(const split_options &o) noexcept {
+    bpekit_split_options c{};
+    c.layout = static_cast<uint32_t>(o.layout);
+    c.separator = o.separator.empty() ? nullptr : bytes_of(o.separator);
+    c.separator_len = o.separator.size();
+    c.key = o.key.empty() ? nullptr : bytes_of(o.key);
+    c.key_len = o.key.size();
+    c.errors = static_cast<uint32_t>(o.errors);
+    c.doc_cap = o.doc_cap ? *o.doc_cap : BPEKIT_NO_LIMIT;
+    c.max_chars = o.max_chars ? *o.max_chars : BPEKIT_NO_LIMIT;
+    c.source = o.source.empty() ? nullptr : bytes_of(o.source);
+    c.source_len = o.source.size();
+    c.base_offset = o.base_offset;
+    c.base_line = o.base_line;
+    return c;
+}
+
+/// True for a std::string rvalue: docs::split refuses one, since the documents could
+/// index its bytes after it is gone.
+template <class S>
+inline constexpr bool is_string_rvalue = std::is_same_v<std::remove_cv_t<S>, std::string>;
+
+}  // namespace detail
+
+/// Documents made by a split: spans of a buffer, with the split's counts. Move-only; owns
+/// a bpekit_docs and releases it with bpekit_docs_free. The spans index data(): bytes the
+/// split made (owns_data(): JSON strings unescaped, replacement characters), or else the
+/// caller's input, which must then outlive this object and must not change. A
+/// default-constructed or moved-from docs is empty (no documents, counts 0).
+class docs {
+public:
+    docs() noexcept = default;
+    docs(docs &&other) noexcept : d_(other.d_), input_(other.input_) {
+        other.d_ = bpekit_docs{};
+        other.input_ = {};
+    }
+    docs &operator=(docs &&other) noexcept {
+        if (this != &other) {
+            bpekit_docs_free(&d_);
+            d_ = other.d_;
+            input_ = other.input_;
+            other.d_ = bpekit_docs{};
+            other.input_ = {};
+        }
+        return *this;
+    }
+    docs(const docs &) = delete;
+    docs &operator=(const docs &) = delete;
+    ~docs() { bpekit_docs_free(&d_); }
+
+    /// Splits `data` into documents as `opts` says. `data` is borrowed: unless the split
+    /// made bytes of its own (owns_data()), the spans index it, so it must outlive the
+    /// result (a std::string rvalue is refused at compile time for that reason). Throws
+    /// errc::invalid_arg (empty separator or key), errc::invalid_utf8 (strict: names the
+    /// source, byte offset and line), errc::bad_format (JSONL: a line that is not a JSON
+    /// object, lacks the key or whose value is not a string; names the source, line and key).
+    static docs split(std::string_view data, const split_options &opts = split_options()) {
+        detail::ensure_abi();
+        const bpekit_split_options c = detail::c_split_options(opts);
+        docs out;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_docs_split(detail::bytes_of(data), data.size(), &c, &out.d_, e);
+        });
+        out.input_ = data;
+        return out;
+    }
+    template <class S, std::enable_if_t<detail::is_string_rvalue<S>, int> = 0>
+    static docs split(S &&data, const split_options &opts = split_options()) = delete;
+
+    /// Takes the `n` strings of an Arrow `utf8` array (32-bit offsets) as documents,
+    /// without copying them: `data` is its value buffer, `offsets` its offset buffer (at
+    /// least first + n + 1 entries; `first` is the array's offset), `validity` its validity
+    /// bitmap or nullptr (no nulls). Nulls are skipped and counted in skipped(); the UTF-8
+    /// policy, doc_cap and max_chars apply; consumed() counts elements. Every buffer is
+    /// borrowed, and the spans index `data` unless owns_data(). Throws errc::invalid_arg
+    /// (offsets negative, decreasing or past `data`: named by element index),
+    /// errc::invalid_utf8 (strict: names the element and the source).
+    static docs from_arrow(std::string_view data, const int32_t *offsets, uint64_t first, size_t n,
+                           const uint8_t *validity = nullptr, const split_options &opts = split_options()) {
+        return arrow(data, offsets, 4, first, n, validity, opts);
+    }
+    /// As above for an Arrow `large_utf8` array (64-bit offsets).
+    static docs from_arrow(std::string_view data, const int64_t *offsets, uint64_t first, size_t n,
+                           const uint8_t *validity = nullptr, const split_options &opts = split_options()) {
+        return arrow(data, offsets, 8, first, n, validity, opts);
+    }
+
+    /// Number of documents.
+    size_t size() const noexcept { return d_.n; }
+    bool empty() const noexcept { return d_.n == 0; }
+    /// The documents as spans of data(), in order; valid as long as this object.
+    doc_spans spans() const noexcept { return doc_spans(d_.spans, d_.n); }
+    /// The bytes the spans index: the split's own (owns_data()) or the caller's input.
+    std::string_view data() const noexcept { return d_.data ? detail::view(d_.data, d_.data_len) : input_; }
+    /// True when the split made bytes of its own (data() then lives as long as this object).
+    bool owns_data() const noexcept { return d_.data != nullptr; }
+    /// Document `i` (i < size()), a view into data().
+    std::string_view operator[](size_t i) const noexcept {
+        const doc_span &s = d_.spans[i];
+        return std::string_view(data().data() + s.start, static_cast<size_t>(s.end - s.start));
+    }
+    /// Every document, as views into data().
+    std::vector<std::string_view> texts() const {
+        std::vector<std::string_view> out;
+        out.reserve(size());
+        for (size_t i = 0; i < size(); ++i) out.push_back((*this)[i]);
+        return out;
+    }
+    /// Characters in the documents, after doc_cap.
+    uint64_t chars() const noexcept { return d_.chars; }
+    /// Documents dropped: invalid UTF-8 under utf8_errors::skip, Arrow nulls.
+    uint64_t skipped() const noexcept { return d_.skipped; }
+    /// Input consumed: all of it unless stopped(), else up to the end of the last
+    /// document taken with its terminator. Bytes for split, elements for from_arrow.
+    uint64_t consumed() const noexcept { return d_.consumed; }
+    /// True when max_chars stopped the split.
+    bool stopped() const noexcept { return d_.stopped != 0; }
+    /// The C struct, still owned by this object.
+    const bpekit_docs &capi() const noexcept { return d_; }
+
+private:
+    static docs arrow(std::string_view data, const void *offsets, uint32_t width, uint64_t first, size_t n,
+                      const uint8_t *validity, const split_options &opts) {
+        detail::ensure_abi();
+        const bpekit_split_options c = detail::c_split_options(opts);
+        docs out;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_docs_from_arrow(detail::bytes_of(data), data.size(), offsets, width, first, n, validity, &c,
+                                          &out.d_, e);
+        });
+        out.input_ = data;
+        return out;
+    }
+
+    bpekit_docs d_{};
+    std::string_view input_;
+};
+
 // ==== Tokenizer ====
 
 /// What encode_with_unstable returns (tiktoken's `(stable, completions)` pair).
@@ -530,6 +789,25 @@ public:
         return encode_slices(detail::slices(texts.begin(), texts.end()), policy, num_threads);
     }
 
+    /// The number of tokens of each document, as encode_ordinary gives them (special-token
+    /// text is ordinary text), counted in parallel on `num_threads` threads (0: the
+    /// default): result i belongs to spans[i], bytes [start, end) of `data`. Every span
+    /// is checked (within `data`, UTF-8). Throws errc::invalid_arg (a span out of range,
+    /// too many threads), errc::invalid_utf8 (both name the document as `spans[i]`).
+    std::vector<uint64_t> count_docs(std::string_view data, doc_spans spans, size_t num_threads = 0) const {
+        std::vector<uint64_t> counts(spans.size());
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_count_docs(h_.get(), detail::bytes_of(data), data.size(), spans.data(),
+                                               spans.size(), num_threads, counts.empty() ? nullptr : counts.data(),
+                                               e);
+        });
+        return counts;
+    }
+    /// The number of tokens of each of `documents` (as above).
+    std::vector<uint64_t> count_docs(const docs &documents, size_t num_threads = 0) const {
+        return count_docs(documents.data(), documents.spans(), num_threads);
+    }
+
     /// Decodes ids to bytes. The bytes need not be valid UTF-8 (a token may hold part of
     /// a character). Throws errc::unknown_token (the message names the first unknown id).
     std::string decode(const uint32_t *ids, size_t n) const {
@@ -677,6 +955,19 @@ public:
         feed_slices(detail::slices(texts.begin(), texts.end()));
     }
 
+    /// Counts documents given as spans of `data` (bytes [start, end) each), in parallel,
+    /// as feed_batch counts the same texts. Every span is checked first (within `data`,
+    /// UTF-8): on error nothing is counted. Throws errc::invalid_arg (a span out of
+    /// range), errc::invalid_utf8 (both name the first bad document as `spans[i]`).
+    void feed_docs(std::string_view data, doc_spans spans) {
+        detail::call([&](bpekit_error **e) {
+            return bpekit_trainer_feed_docs(h_.get(), detail::bytes_of(data), data.size(), spans.data(), spans.size(),
+                                            e);
+        });
+    }
+    /// Counts the documents of a split (as above).
+    void feed_docs(const docs &documents) { feed_docs(documents.data(), documents.spans()); }
+
     /// Sets the special tokens; finish() gives them the ids right after the last merge,
     /// in this order, and counts them in its vocab size. An empty list clears them.
     /// Throws errc::invalid_arg (empty or repeated token); the trainer is then unchanged.
@@ -746,6 +1037,284 @@ private:
 
     std::unique_ptr<bpekit_trainer, detail::trainer_free> h_;
 };
+
+// ==== Token shards ====
+
+/// How shard_writer::create writes (bpekit_shard_options).
+struct shard_options {
+    /// The format: "llmc" (llm.c's .bin), "megatron" (.bin + .idx), "nanogpt" (raw
+    /// uint16 .bin) or "npy" (.npy + .docs.npy).
+    std::string format;
+    /// The output path prefix; its directory must exist and be writable.
+    std::filesystem::path prefix;
+    /// 0: one shard, files PREFIX.bin etc.; N > 0: shards PREFIX_000000, PREFIX_000001, ...
+    /// (six digits, more when needed) of at most N tokens each (BOS and EOS included). A
+    /// document is never split between shards: one longer than N alone fills a shard.
+    uint64_t shard_tokens = 0;
+    /// The number of the first shard (to resume a run); must be 0 when shard_tokens is 0.
+    uint64_t first_shard = 0;
+    /// An id written before every document.
+    std::optional<uint32_t> bos;
+    /// An id written after every document.
+    std::optional<uint32_t> eos;
+};
+
+/// A completed shard (bpekit_shard_record, copied out of the writer).
+struct shard_record {
+    /// The shard's number (0 when not sharding).
+    uint64_t index = 0;
+    /// Tokens in the shard, BOS and EOS included.
+    uint64_t tokens = 0;
+    /// Documents in the shard.
+    uint64_t documents = 0;
+    /// The shard's files under their final names, in the format's order (.bin then .idx;
+    /// .npy then .docs.npy).
+    std::vector<std::filesystem::path> paths;
+};
+
+namespace detail {
+
+struct shard_writer_free {
+    void operator()(bpekit_shard_writer *w) const noexcept { bpekit_shard_writer_free(w); }
+};
+
+/// A path from the bytes the C API gives: the native bytes on POSIX, UTF-8 elsewhere.
+inline std::filesystem::path path_from_bytes(std::string_view bytes) {
+#if defined(_WIN32) && defined(__cpp_char8_t)
+    return std::filesystem::path(std::u8string(bytes.begin(), bytes.end()));
+#elif defined(_WIN32)
+    return std::filesystem::u8path(bytes.begin(), bytes.end());
+#else
+    return std::filesystem::path(std::string(bytes));
+#endif
+}
+
+/// A format name as the C (pointer, length) pair: empty is (NULL, 0), "detect".
+inline std::pair<const uint8_t *, size_t> format_arg(std::string_view format) noexcept {
+    return {format.empty() ? nullptr : bytes_of(format), format.size()};
+}
+
+inline std::vector<uint64_t> to_vector(const bpekit_offsets &o) {
+    return o.len ? std::vector<uint64_t>(o.data, o.data + o.len) : std::vector<uint64_t>();
+}
+
+}  // namespace detail
+
+/// Encodes documents and writes them, in document order, as token shards (llm.c,
+/// Megatron, nanoGPT or NumPy files). Each shard's files are hidden temporary files until
+/// the shard is complete, then renamed: a writer destroyed (or assigned over) before
+/// finish() removes the open shard's temporary files, so no partial file is ever left
+/// under a final name; shards already completed stay. The bytes written depend only on
+/// the documents, never on the thread count or on how documents are split between
+/// push() calls. Move-only; a default-constructed or moved-from writer is empty: it
+/// converts to false and its fallible methods throw errc::null_arg. Non-const methods
+/// need exclusive access; completed() and shard() wait for a call running on another
+/// thread.
+class shard_writer {
+public:
+    shard_writer() noexcept = default;
+    shard_writer(shard_writer &&) noexcept = default;
+    shard_writer &operator=(shard_writer &&) noexcept = default;
+    shard_writer(const shard_writer &) = delete;
+    shard_writer &operator=(const shard_writer &) = delete;
+
+    /// A writer for documents encoded by `tok` (its vocab size decides the format's token
+    /// type). Everything is checked before any file is created: the format name, the
+    /// vocab size against the format's token type (the message names both and the limit),
+    /// bos/eos below the vocab size, first_shard 0 unless sharding, and the prefix's
+    /// directory. Throws errc::invalid_arg, errc::io (the directory is missing or not
+    /// writable: the message names it), errc::null_arg (an empty tokenizer).
+    static shard_writer create(const tokenizer &tok, const shard_options &opts) {
+        detail::ensure_abi();
+        const std::string prefix = detail::path_bytes(opts.prefix);
+        bpekit_shard_options c{};
+        c.format = opts.format.empty() ? nullptr : detail::bytes_of(opts.format);
+        c.format_len = opts.format.size();
+        c.prefix = prefix.empty() ? nullptr : detail::bytes_of(prefix);
+        c.prefix_len = prefix.size();
+        c.shard_tokens = opts.shard_tokens;
+        c.first_shard = opts.first_shard;
+        c.bos = opts.bos ? static_cast<int64_t>(*opts.bos) : -1;
+        c.eos = opts.eos ? static_cast<int64_t>(*opts.eos) : -1;
+        bpekit_shard_writer *out = nullptr;
+        detail::call([&](bpekit_error **e) { return bpekit_shard_writer_new(tok.capi(), &c, &out, e); });
+        shard_writer w;
+        w.h_.reset(out);
+        return w;
+    }
+
+    /// Encodes documents, bytes [start, end) of `data` each, with encode_ordinary (special-
+    /// token text is ordinary text) on `num_threads` threads (0: the default), then
+    /// appends them in order, each as bos + ids + eos, completing shards as shard_tokens
+    /// says. `tok` must have the vocab size the writer was created with. Every span is
+    /// checked before anything is written. Throws, with nothing written and the writer
+    /// usable: errc::invalid_arg (a bad span or thread count, another vocab size, a
+    /// format limit, the writer finished), errc::invalid_utf8 (naming `spans[i]`).
+    /// Throws errc::io when a write fails: the open shard's files are removed and every
+    /// later call throws.
+    void push(const tokenizer &tok, std::string_view data, doc_spans spans, size_t num_threads = 0) {
+        detail::call([&](bpekit_error **e) {
+            return bpekit_shard_writer_push(h_.get(), tok.capi(), detail::bytes_of(data), data.size(), spans.data(),
+                                            spans.size(), num_threads, e);
+        });
+    }
+    /// Writes the documents of a split (as above).
+    void push(const tokenizer &tok, const docs &documents, size_t num_threads = 0) {
+        push(tok, documents.data(), documents.spans(), num_threads);
+    }
+
+    /// Completes the open shard (when sharding, a run that wrote no document still writes
+    /// one empty shard, numbered first_shard). Afterwards only completed(), shard() and
+    /// records() may be called. Throws errc::invalid_arg (already finished), errc::io
+    /// (nothing of the failed shard is left, under any name).
+    void finish() {
+        detail::call([&](bpekit_error **e) { return bpekit_shard_writer_finish(h_.get(), e); });
+    }
+
+    /// How many shards are complete (every file under its final name) so far; 0 for an
+    /// empty writer.
+    size_t completed() const noexcept { return bpekit_shard_writer_completed(h_.get()); }
+
+    /// Completed shard `i` (i < completed()), in the order written. Throws
+    /// errc::invalid_arg (`i` out of range).
+    shard_record shard(size_t i) const {
+        bpekit_shard_record r{};
+        detail::call([&](bpekit_error **e) { return bpekit_shard_writer_shard(h_.get(), i, &r, e); });
+        shard_record out;
+        out.index = r.index;
+        out.tokens = r.tokens;
+        out.documents = r.documents;
+        // r.paths: each name followed by a NUL byte.
+        const std::string_view all = detail::view(r.paths, r.paths_len);
+        for (size_t at = 0; at < all.size();) {
+            size_t end = all.find('\0', at);
+            if (end == std::string_view::npos) end = all.size();
+            out.paths.push_back(detail::path_from_bytes(all.substr(at, end - at)));
+            at = end + 1;
+        }
+        return out;
+    }
+
+    /// Every completed shard, in the order written.
+    std::vector<shard_record> records() const {
+        std::vector<shard_record> out;
+        const size_t n = completed();
+        out.reserve(n);
+        for (size_t i = 0; i < n; ++i) out.push_back(shard(i));
+        return out;
+    }
+
+    /// True unless empty (default-constructed or moved-from).
+    explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+    /// The C handle, still owned by this object.
+    bpekit_shard_writer *capi() const noexcept { return h_.get(); }
+
+private:
+    std::unique_ptr<bpekit_shard_writer, detail::shard_writer_free> h_;
+};
+
+/// A shard's headers (read_shard_info).
+struct shard_info {
+    /// The format: "llmc", "megatron", "nanogpt" or "npy".
+    std::string format;
+    /// The token type's NumPy name: "uint16", "uint32" or "int32".
+    std::string dtype;
+    /// Tokens in the shard.
+    uint64_t tokens = 0;
+    /// Documents recorded (megatron, npy); nullopt when the format records none (llmc,
+    /// nanogpt).
+    std::optional<uint64_t> documents;
+    /// Byte offset of the first token in tokens_file (for a memory map).
+    uint64_t data_offset = 0;
+    /// The file holding the tokens.
+    std::filesystem::path tokens_file;
+};
+
+/// A whole shard (read_shard).
+struct shard_contents {
+    /// Every token of the shard, BOS and EOS included.
+    std::vector<uint32_t> ids;
+    /// Document boundaries: documents + 1 offsets into ids, from 0; empty when the format
+    /// records none (llmc, nanogpt).
+    std::vector<uint64_t> doc_offsets;
+
+    /// Documents recorded (0 when the format records none).
+    size_t documents() const noexcept { return doc_offsets.empty() ? 0 : doc_offsets.size() - 1; }
+    /// The ids of document `i`. Throws errc::invalid_arg (`i` out of range, or offsets
+    /// that do not fit ids).
+    std::vector<uint32_t> document(size_t i) const {
+        if (i >= documents()) {
+            throw error(errc::invalid_arg, "document " + std::to_string(i) + " of a shard with " +
+                                               std::to_string(documents()) + " documents");
+        }
+        if (doc_offsets[i] > doc_offsets[i + 1] || doc_offsets[i + 1] > ids.size()) {
+            throw error(errc::invalid_arg, "document " + std::to_string(i) + ": offsets " +
+                                               std::to_string(doc_offsets[i]) + ".." +
+                                               std::to_string(doc_offsets[i + 1]) + " do not fit " +
+                                               std::to_string(ids.size()) + " ids");
+        }
+        return std::vector<uint32_t>(ids.begin() + static_cast<std::ptrdiff_t>(doc_offsets[i]),
+                                     ids.begin() + static_cast<std::ptrdiff_t>(doc_offsets[i + 1]));
+    }
+};
+
+/// Reads a shard's headers, checked against the file sizes, without reading its tokens.
+/// `path` is a shard's prefix or any of its files (PREFIX.bin, PREFIX.idx, PREFIX.npy,
+/// PREFIX.docs.npy); `format` (a name as in shard_options) may be empty to detect it
+/// (nanogpt, having no header, is what an unrecognised .bin is taken for). Throws
+/// errc::invalid_arg (empty path, unknown format), errc::io (a missing file: the message
+/// names it), errc::bad_format (not a shard of that format, or damaged: the message names
+/// the file and the format tried).
+inline shard_info read_shard_info(const std::filesystem::path &path, std::string_view format = {}) {
+    detail::ensure_abi();
+    const std::string p = detail::path_bytes(path);
+    const auto f = detail::format_arg(format);
+    bpekit_shard_info c{};
+    detail::bytes_guard file;
+    detail::call([&](bpekit_error **e) {
+        return bpekit_shard_read_info(detail::bytes_of(p), p.size(), f.first, f.second, &c, &file.v, e);
+    });
+    shard_info out;
+    out.format = c.format ? c.format : "";
+    out.dtype = c.dtype ? c.dtype : "";
+    out.tokens = c.tokens;
+    if (c.documents != UINT64_MAX) out.documents = c.documents;
+    out.data_offset = c.data_offset;
+    out.tokens_file = detail::path_from_bytes(detail::view(file.v.data, file.v.len));
+    return out;
+}
+
+/// Reads a whole shard, checking every header field and length. `path` and `format` as
+/// for read_shard_info; throws as it does.
+inline shard_contents read_shard(const std::filesystem::path &path, std::string_view format = {}) {
+    detail::ensure_abi();
+    const std::string p = detail::path_bytes(path);
+    const auto f = detail::format_arg(format);
+    detail::tokens_guard ids;
+    detail::offsets_guard offsets;
+    detail::call([&](bpekit_error **e) {
+        return bpekit_shard_read(detail::bytes_of(p), p.size(), f.first, f.second, &ids.v, &offsets.v, e);
+    });
+    shard_contents out;
+    out.ids = detail::to_vector(ids.v);
+    out.doc_offsets = detail::to_vector(offsets.v);
+    return out;
+}
+
+/// Reads only a shard's document boundaries (as read_shard gives them; empty when the
+/// format records none), without reading its tokens: for readers that memory-map
+/// read_shard_info().tokens_file. `path` and `format` as for read_shard_info; throws as
+/// it does.
+inline std::vector<uint64_t> shard_documents(const std::filesystem::path &path, std::string_view format = {}) {
+    detail::ensure_abi();
+    const std::string p = detail::path_bytes(path);
+    const auto f = detail::format_arg(format);
+    detail::offsets_guard offsets;
+    detail::call([&](bpekit_error **e) {
+        return bpekit_shard_documents(detail::bytes_of(p), p.size(), f.first, f.second, &offsets.v, e);
+    });
+    return detail::to_vector(offsets.v);
+}
 
 }  // namespace bpekit
 
