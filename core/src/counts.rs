@@ -327,8 +327,11 @@ pub fn merge_count_tables_pruned(tables: &[&[u8]], min_count: u64) -> Result<Vec
     };
     let texts = open.iter().fold(0u64, |a, t| a.saturating_add(t.texts));
     let bytes = open.iter().fold(0u64, |a, t| a.saturating_add(t.bytes));
-    // The output is at least as large as the largest input, unless pruning drops pieces.
-    let capacity = tables.iter().map(|t| t.len()).max().unwrap_or(0);
+    // Unless pruning drops pieces, the output is at least as large as the largest input
+    // in version 2 (a version-1 table is about three times its version-2 size).
+    let capacity =
+        open.iter().zip(tables).map(|(t, d)| if t.version == 1 { d.len() / 3 } else { d.len() }).max();
+    let capacity = capacity.unwrap_or(0);
     let mut out = TableWriter::new(first.pattern, texts, bytes, capacity);
 
     // ---- k-way merge: a min-heap of each table's current piece ----
