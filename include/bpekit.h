@@ -375,6 +375,30 @@ typedef struct bpekit_docs {
 } bpekit_docs;
 
 /**
+ * A count table's header, as `bpekit_counts_read_info` reads it. (The function has
+ * another name than the struct: C gives a typedef and a function one namespace.)
+ */
+typedef struct bpekit_counts_info {
+    /**
+     * The table's format version: 1 or 2 (what `bpekit_trainer_export_counts` and
+     * `bpekit_counts_merge` write).
+     */
+    uint32_t version;
+    /**
+     * Texts counted.
+     */
+    uint64_t texts;
+    /**
+     * Text bytes counted.
+     */
+    uint64_t bytes;
+    /**
+     * Unique pieces in the table.
+     */
+    uint64_t pieces;
+} bpekit_counts_info;
+
+/**
  * How `bpekit_shard_writer_new` writes. Every pointer is borrowed for the call only.
  */
 typedef struct bpekit_shard_options {
@@ -683,6 +707,32 @@ bpekit_status bpekit_trainer_feed_docs(struct bpekit_trainer *t, const uint8_t *
  * `BPEKIT_ERR_BAD_PATTERN`.
  */
 bpekit_status bpekit_tokenizer_count_docs(const struct bpekit_tokenizer *tok, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, size_t num_threads, uint64_t *counts, struct bpekit_error **err);
+
+/**
+ * Merges `n` count tables (each from `bpekit_trainer_export_counts` or this function)
+ * into one, written to `*out`: the table a trainer would export after
+ * `bpekit_trainer_add_counts` of every input (counts of a piece add, saturating at
+ * 2^48; texts and bytes add). Then drops every piece whose merged count is below
+ * `min_count` (0 or 1 keeps all; texts and bytes still count the whole input). Prune
+ * once, after the last merge: a pruned table no longer gives exactly the merges of the
+ * full one. The merge streams: memory is the inputs plus the output. `tables` may be
+ * NULL when `n` is 0; each slice is borrowed for the call only. The caller owns `*out`;
+ * release with `bpekit_bytes_free`. Errors: `BPEKIT_ERR_NULL_ARG`,
+ * `BPEKIT_ERR_INVALID_ARG` (`n` is 0, or a table counted with another pattern than
+ * `tables[0]`, the message naming the first such index), `BPEKIT_ERR_BAD_FORMAT` (a
+ * damaged table, the message starting with its index: `"tables[2]: ..."`).
+ */
+bpekit_status bpekit_counts_merge(const struct bpekit_slice *tables, size_t n, uint64_t min_count, struct bpekit_bytes *out, struct bpekit_error **err);
+
+/**
+ * Reads a count table's header into `*out` and its split pattern (UTF-8) into
+ * `*pattern`, after checking the whole table as `bpekit_trainer_add_counts` does: a
+ * table this accepts can be added to a trainer of its pattern. `data` may be NULL when
+ * `len` is 0. The caller owns `*pattern`; release with `bpekit_bytes_free`. Errors:
+ * `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_BAD_FORMAT` (truncated, corrupted, of another
+ * version, or not a count table).
+ */
+bpekit_status bpekit_counts_read_info(const uint8_t *data, size_t len, struct bpekit_counts_info *out, struct bpekit_bytes *pattern, struct bpekit_error **err);
 
 /**
  * Returns the name of a status code (`"BPEKIT_ERR_IO"` for `BPEKIT_ERR_IO`), or
@@ -1102,15 +1152,18 @@ bpekit_status bpekit_trainer_progress(const struct bpekit_trainer *t, struct bpe
  * Serializes the counts so far (each unique piece of text and how often it occurred,
  * plus the pattern) into `*out`, owned by the caller (release with
  * `bpekit_bytes_free`). Feed the result to `bpekit_trainer_add_counts` of another
- * trainer, e.g. to count shards of a corpus on several machines and train once.
- * Equal counts give equal bytes; the data carries a checksum. If another thread is in
+ * trainer, e.g. to count shards of a corpus on several machines and train once, or
+ * merge such tables first with `bpekit_counts_merge`. Equal counts give equal bytes
+ * (count table format version 2: front-coded, with a checksum;
+ * `bpekit_counts_read_info` reads its header). If another thread is in
  * `bpekit_trainer_feed` or `bpekit_trainer_finish` on `t`, this call waits for it.
  * Errors: `BPEKIT_ERR_NULL_ARG`.
  */
 bpekit_status bpekit_trainer_export_counts(const struct bpekit_trainer *t, struct bpekit_bytes *out, struct bpekit_error **err);
 
 /**
- * Adds counts exported by `bpekit_trainer_export_counts` (`len` bytes at `data`).
+ * Adds counts exported by `bpekit_trainer_export_counts` or merged by
+ * `bpekit_counts_merge` (`len` bytes at `data`; format version 1 or 2).
  * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_BAD_FORMAT` (truncated, corrupted or not a
  * count table), `BPEKIT_ERR_INVALID_ARG` (counted with another pattern). On error
  * nothing is added. Needs exclusive access to `t`.

@@ -167,6 +167,28 @@ impl<'a> Reader<'a> {
         Ok(T::from_le(self.take(T::SIZE)?))
     }
 
+    /// An unsigned LEB128 varint (7 bits a byte, low first, the top bit set on every
+    /// byte but the last), in its shortest form: a value with a redundant final zero
+    /// byte, or above `u64::MAX`, is refused, so every value has one encoding.
+    pub(crate) fn varint(&mut self) -> Result<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.take(1)?[0];
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(Error::bad_format("varint exceeds 64 bits"));
+            }
+            value |= bits << shift;
+            if b & 0x80 == 0 {
+                if b == 0 && shift > 0 {
+                    return Err(Error::bad_format("varint not in its shortest form"));
+                }
+                return Ok(value);
+            }
+        }
+        Err(Error::bad_format("varint exceeds 64 bits"))
+    }
+
     /// A `u32` length, then that many bytes.
     pub(crate) fn bytes_u32(&mut self) -> Result<&'a [u8]> {
         let len: u32 = self.read()?;
@@ -212,6 +234,32 @@ impl Writer {
     #[inline]
     pub(crate) fn put<T: Le>(&mut self, v: T) {
         v.put_le(&mut self.out);
+    }
+
+    /// Appends `v` as an unsigned LEB128 varint ([`Reader::varint`]).
+    #[inline]
+    pub(crate) fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.out.push(v as u8);
+    }
+
+    /// Bytes written so far (the offset the next value is written at).
+    pub(crate) fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Overwrites the value written at offset `at` (a field whose value is known only
+    /// once the rest is written, such as a count of items).
+    ///
+    /// # Panics
+    /// If `at + T::SIZE` is past what was written: a bug in the format's writer.
+    pub(crate) fn put_at<T: Le>(&mut self, at: usize, v: T) {
+        let mut bytes = Vec::with_capacity(T::SIZE);
+        v.put_le(&mut bytes);
+        self.out[at..at + T::SIZE].copy_from_slice(&bytes);
     }
 
     /// Appends fixed-width values.
@@ -340,6 +388,36 @@ mod tests {
         assert_eq!(r.count(4, 5, err).unwrap(), 4);
         assert!(r.count(5, 5, err).is_err());
         assert!(r.count(u64::MAX, 1, err).is_err());
+        // Varints: shortest form only, at most 64 bits.
+        let mut w = Writer::default();
+        let values = [0, 1, 127, 128, 300, 1 << 48, u64::MAX - 1, u64::MAX];
+        for v in values {
+            w.varint(v);
+        }
+        assert_eq!(w.len(), 1 + 1 + 1 + 2 + 2 + 7 + 10 + 10);
+        let data = w.out;
+        let mut r = Reader::new(&data);
+        for v in values {
+            assert_eq!(r.varint().unwrap(), v);
+        }
+        assert_eq!(r.remaining(), 0);
+        for (bad, what) in [
+            (&[0x80, 0x00][..], "varint not in its shortest form"),
+            (&[0xff, 0x80, 0x00][..], "varint not in its shortest form"),
+            (&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..], "varint exceeds 64 bits"),
+            (
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0x00][..],
+                "varint exceeds 64 bits",
+            ),
+            (&[0x80][..], "truncated data"),
+        ] {
+            assert_eq!(Reader::new(bad).varint().unwrap_err().message(), what, "{bad:?}");
+        }
+        let mut w = Writer::default();
+        w.put(0u64);
+        w.put(7u8);
+        w.put_at(0, 0x0102_0304u32);
+        assert_eq!(w.out, [4, 3, 2, 1, 0, 0, 0, 0, 7]);
         let mut w = Writer::default();
         assert_eq!(
             w.len_u32(1 << 32, || Error::invalid_arg("too large")).unwrap_err().message(),

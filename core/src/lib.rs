@@ -3,7 +3,8 @@
 //! * [`Trainer`] learns merges from text, with the same selection rule as karpathy's
 //!   `rustbpe` (highest pair count; ties broken by the smallest `(left, right)` pair).
 //!   Counting and merging are separate steps when counting runs elsewhere:
-//!   [`PieceCounts`] (count texts, merge tables, serialize them) and
+//!   [`PieceCounts`] (count texts, merge tables, serialize them), the streaming merge of
+//!   serialized tables ([`merge_count_tables`], [`count_table_info`]) and
 //!   [`train_from_counts`], which returns a [`TrainResult`].
 //! * [`Tokenizer`] encodes and decodes with the semantics of OpenAI's `tiktoken`
 //!   (ranks are byte strings; a piece is merged by lowest rank, leftmost first).
@@ -30,7 +31,8 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | `train` | counting ([`PieceCounts`]), the merge loop, [`Trainer`] |
+//! | `counts` | counting ([`PieceCounts`]), count tables and their streaming merge ([`merge_count_tables`]) |
+//! | `train` | the merge loop, [`Trainer`] |
 //! | `encode` | [`Tokenizer`]: construction from ranks, special tokens, encode, decode |
 //! | `pattern`, `split` | split patterns; the hand-written splitter of the named ones |
 //! | `bytemap` | the byte-string maps behind ranks and counts |
@@ -62,6 +64,7 @@ mod bytemap;
 #[allow(dead_code, unused_imports)]
 mod capi;
 mod corpus;
+mod counts;
 mod encode;
 mod error;
 mod file;
@@ -77,6 +80,9 @@ mod train;
 pub use corpus::{
     from_arrow as docs_from_arrow, split as split_docs, ArrowOffsets, Docs, Layout, SplitOptions, Utf8Errors,
 };
+pub use counts::{
+    count_table_info, merge_count_tables, merge_count_tables_pruned, CountTableInfo, PieceCounts, MAX_COUNT,
+};
 pub use encode::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 pub use error::{Error, ErrorKind, Result};
 pub use pattern::{
@@ -89,9 +95,7 @@ pub use shards::{
     ShardWriter, TokenDtype,
 };
 pub use shardset::{ShardRecord, ShardSet, ShardSetOptions};
-pub use train::{
-    train_from_counts, PieceCounts, Progress, ProgressSnapshot, TrainResult, Trainer, MAX_COUNT,
-};
+pub use train::{train_from_counts, Progress, ProgressSnapshot, TrainResult, Trainer};
 
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -2,7 +2,7 @@
 //!
 //! The two phases are separate and public, so counting can run anywhere (threads,
 //! machines) and its tables be merged before one merge phase:
-//! [`PieceCounts`] (count, merge two tables) and [`train_from_counts`].
+//! [`PieceCounts`] (count, merge two tables; `crate::counts`) and [`train_from_counts`].
 //!
 //! **Selection rule** (the one karpathy's `rustbpe` uses, which decides parity): each
 //! step merges the adjacent pair with the highest count, counting every adjacent
@@ -23,221 +23,15 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use rayon::prelude::*;
 
-use crate::bytemap::{BytesMap, Key};
+use crate::counts::PieceCounts;
 use crate::encode::Tokenizer;
 use crate::error::{Error, Result};
-use crate::framing::Format;
 use crate::pattern::Pattern;
-
-/// The counting phase's result: how often each unique piece occurred.
-///
-/// Memory grows with the number of unique pieces, not with the amount of text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PieceCounts {
-    counts: BytesMap<u64>,
-    texts: u64,
-    bytes: u64,
-}
-
-impl PieceCounts {
-    /// An empty table.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Counts the pieces of one text.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::BadPattern`] if the regex engine fails; the table is then unchanged.
-    pub fn count_text(pattern: &Pattern, text: &str) -> Result<Self> {
-        let mut local = PieceCounts::new();
-        pattern.for_each_piece(text, |piece| local.add_piece(piece.as_bytes(), 1))?;
-        local.texts = 1;
-        local.bytes = text.len() as u64;
-        Ok(local)
-    }
-
-    /// Counts many texts in parallel (each text is split on its own).
-    ///
-    /// # Errors
-    /// The first regex failure; no partial table is returned.
-    pub fn count_batch<S: AsRef<str> + Sync>(pattern: &Pattern, texts: &[S]) -> Result<Self> {
-        // One table per chunk of about equal bytes, a couple of chunks per thread: rayon's
-        // adaptive splitting would otherwise make many small tables, and merging tables
-        // costs about as much as counting into them.
-        let threads = rayon::current_num_threads();
-        let chunks = if threads == 1 { 1 } else { threads * 2 };
-        let total: usize = texts.iter().map(|t| t.as_ref().len()).sum();
-        let target = total / chunks + 1;
-        let mut ranges = Vec::with_capacity(chunks + 1);
-        let (mut start, mut acc) = (0, 0);
-        for (i, t) in texts.iter().enumerate() {
-            acc += t.as_ref().len();
-            if acc >= target {
-                ranges.push(start..i + 1);
-                (start, acc) = (i + 1, 0);
-            }
-        }
-        if start < texts.len() {
-            ranges.push(start..texts.len());
-        }
-        let count_range = |r: std::ops::Range<usize>| -> Result<PieceCounts> {
-            let mut local = PieceCounts::new();
-            for (i, text) in texts[r.clone()].iter().enumerate() {
-                let text = text.as_ref();
-                pattern
-                    .for_each_piece(text, |piece| local.add_piece(piece.as_bytes(), 1))
-                    .map_err(|e| Error::new(e.kind(), format!("texts[{}]: {}", r.start + i, e.message())))?;
-                local.texts += 1;
-                local.bytes += text.len() as u64;
-            }
-            Ok(local)
-        };
-        // Collect every chunk's result so the error reported is the first text's in order.
-        let tables: Vec<Result<PieceCounts>> = if ranges.len() <= 1 {
-            ranges.into_iter().map(count_range).collect()
-        } else {
-            ranges.into_par_iter().map(count_range).collect()
-        };
-        let mut out = PieceCounts::new();
-        for t in tables {
-            out.merge(t?);
-        }
-        Ok(out)
-    }
-
-    /// Adds `count` occurrences of `piece`.
-    /// Counts saturate at [`MAX_COUNT`] (2^48: far beyond any corpus; a saturated count
-    /// no longer grows, so merges learned from it may differ from an unbounded count's).
-    #[inline]
-    pub fn add_piece(&mut self, piece: &[u8], count: u64) {
-        let c = self.counts.get_or_insert_with(piece, || 0);
-        *c = c.saturating_add(count).min(MAX_COUNT);
-    }
-
-    /// Adds every count of `other` into `self` (order does not matter).
-    pub fn merge(&mut self, other: PieceCounts) {
-        let (mut big, small) = if self.counts.len() >= other.counts.len() {
-            (std::mem::take(self), other)
-        } else {
-            (other, std::mem::take(self))
-        };
-        big.counts.merge_with(small.counts, |a, b| *a = a.saturating_add(b).min(MAX_COUNT));
-        big.texts = big.texts.saturating_add(small.texts);
-        big.bytes = big.bytes.saturating_add(small.bytes);
-        *self = big;
-    }
-
-    /// Number of unique pieces.
-    pub fn len(&self) -> usize {
-        self.counts.len()
-    }
-
-    /// Whether no piece was counted.
-    pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
-    }
-
-    /// Number of texts counted.
-    pub fn texts(&self) -> u64 {
-        self.texts
-    }
-
-    /// Number of text bytes counted.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// The count of one piece (0 if unseen).
-    pub fn get(&self, piece: &[u8]) -> u64 {
-        self.counts.get(piece).copied().unwrap_or(0)
-    }
-
-    /// Every `(piece, count)`, in no particular order; a piece derefs to its bytes.
-    pub fn iter(&self) -> impl Iterator<Item = (impl Deref<Target = [u8]> + '_, u64)> + '_ {
-        self.counts.iter().map(|(p, &c)| (p, c))
-    }
-
-    /// Serializes the table with the pattern it was counted with, pieces sorted (so
-    /// equal tables give equal bytes). Layout, little-endian, framed as
-    /// [`Tokenizer::to_bytes`] is:
-    /// ```text
-    /// magic     8 bytes     "BPEKITCT"
-    /// version   u32         1
-    /// pattern   u32 length, UTF-8
-    /// texts     u64
-    /// bytes     u64
-    /// n_pieces  u64, then per piece in byte order: length u32, bytes, count u64
-    /// checksum  u64         64-bit FNV-1a of everything before it
-    /// ```
-    pub fn to_bytes(&self, pattern: &str) -> Vec<u8> {
-        let mut pieces: Vec<(Key<'_>, u64)> = self.counts.iter().map(|(p, &c)| (p, c)).collect();
-        #[allow(clippy::unnecessary_sort_by)] // a `_by_key` key could not borrow the piece
-        pieces.sort_unstable_by(|a, b| (*a.0).cmp(&*b.0));
-        let size: usize = pieces.iter().map(|(p, _)| p.len() + 12).sum();
-        let mut w = COUNT_TABLE.writer(28 + pattern.len() + size);
-        // `as u32`: a pattern or piece of 4 GiB or more (no real text's) would get a wrong
-        // length, and this call has no error to report it with.
-        w.put(pattern.len() as u32);
-        w.bytes(pattern.as_bytes());
-        for v in [self.texts, self.bytes, pieces.len() as u64] {
-            w.put(v);
-        }
-        for (p, c) in pieces {
-            w.put(p.len() as u32);
-            w.bytes(&p);
-            w.put(c);
-        }
-        w.finish()
-    }
-
-    /// Reads [`PieceCounts::to_bytes`]'s output: `(pattern, table)`.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::BadFormat`] naming what is wrong: not a count table, another
-    /// format version, truncated, corrupted, trailing bytes, pieces out of order or
-    /// repeated, a count above [`MAX_COUNT`].
-    pub fn from_bytes(data: &[u8]) -> Result<(String, PieceCounts)> {
-        let f = COUNT_TABLE;
-        let mut r = f.open(data)?;
-        let pattern =
-            std::str::from_utf8(r.bytes_u32()?).map_err(|_| f.error("the pattern is not UTF-8"))?.to_owned();
-        let (texts, bytes, n): (u64, u64, u64) = (r.read()?, r.read()?, r.read()?);
-        // Each piece takes at least 13 bytes.
-        let n = r.count(n, 13, || f.error("truncated (piece count exceeds the data)"))?;
-        let mut counts: BytesMap<u64> = BytesMap::with_capacity(n);
-        let mut prev: Option<&[u8]> = None;
-        for _ in 0..n {
-            let piece = r.bytes_u32()?;
-            let c: u64 = r.read()?;
-            if piece.is_empty() || prev.is_some_and(|p| p >= piece) {
-                return Err(f.error("pieces empty, repeated or out of order"));
-            }
-            if c > MAX_COUNT {
-                return Err(f.error(format!("count {c} exceeds 2^48")));
-            }
-            prev = Some(piece);
-            counts.insert(piece, c);
-        }
-        if r.remaining() != 0 {
-            return Err(f.error("trailing bytes after the last piece"));
-        }
-        Ok((pattern, PieceCounts { counts, texts, bytes }))
-    }
-}
-
-/// The largest count a piece can have; counts saturate there.
-pub const MAX_COUNT: u64 = 1 << 48;
-
-/// A serialized [`PieceCounts`]: magic `"BPEKITCT"`, format version 1.
-pub(crate) const COUNT_TABLE: Format = Format { magic: b"BPEKITCT", version: 1, name: "count table" };
 
 /// The merges learned by [`train_from_counts`], in order: merge `k` made token `256 + k`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -611,8 +405,8 @@ impl Trainer {
 
     /// Adds a counts table made elsewhere (e.g. on another machine).
     pub fn add_counts(&mut self, counts: PieceCounts) {
-        self.progress.texts.fetch_add(counts.texts, Relaxed);
-        self.progress.bytes.fetch_add(counts.bytes, Relaxed);
+        self.progress.texts.fetch_add(counts.texts(), Relaxed);
+        self.progress.bytes.fetch_add(counts.bytes(), Relaxed);
         self.counts.merge(counts);
     }
 
@@ -675,6 +469,7 @@ impl Trainer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counts::MAX_COUNT;
     use proptest::prelude::*;
 
     /// The obvious O(merges × text) trainer the incremental one must equal.

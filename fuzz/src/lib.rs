@@ -210,12 +210,46 @@ pub fn tokenizer_file(data: &[u8]) {
     assert_eq!(tok.decode(&ids).expect("decode"), pieces);
 }
 
-/// Count tables: never a panic; a table that loads is canonical (it saves to the very
-/// bytes it was read from) and trains.
+/// Count tables: never a panic; a table that loads is canonical (one of the current
+/// version saves to the very bytes it was read from, an older one to a table that loads
+/// the same) and trains; `count_table_info` and the streaming merge accept exactly what
+/// loads, and the merge (alone, with itself, pruned) equals merging loaded tables.
 pub fn count_table(data: &[u8]) {
     let data = with_checksum(data);
-    let Ok((pattern, counts)) = PieceCounts::from_bytes(&data) else { return };
-    assert_eq!(counts.to_bytes(&pattern), data, "a loaded table saves to other bytes");
+    let info = bpekit::count_table_info(&data);
+    let merged = bpekit::merge_count_tables(&[&data]);
+    let (pattern, counts) = match PieceCounts::from_bytes(&data) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            assert_eq!(info.expect_err("info accepts a table that does not load"), e);
+            let merged = merged.expect_err("merge accepts a table that does not load");
+            assert_eq!(merged.message(), format!("tables[0]: {}", e.message()));
+            return;
+        }
+    };
+    let info = info.expect("info refuses a table that loads");
+    assert_eq!((info.texts, info.bytes, info.pieces), (counts.texts(), counts.bytes(), counts.len() as u64));
+    let saved = counts.to_bytes(&pattern);
+    if info.version == 2 {
+        assert_eq!(saved, data, "a loaded table saves to other bytes");
+    } else {
+        let back = PieceCounts::from_bytes(&saved).expect("own count table loads");
+        assert_eq!(back, (pattern.clone(), counts.clone()));
+    }
+    assert_eq!(merged.expect("merge refuses a table that loads"), saved);
+    let mut doubled = counts.clone();
+    doubled.merge(counts.clone());
+    assert_eq!(bpekit::merge_count_tables(&[&data, &saved]).expect("merge"), doubled.to_bytes(&pattern));
+    let min_count = counts.iter().map(|(_, c)| c).max().unwrap_or(0) / 2;
+    let pruned = bpekit::merge_count_tables_pruned(&[&data], min_count).expect("merge, pruned");
+    let (_, pruned) = PieceCounts::from_bytes(&pruned).expect("pruned table loads");
+    let kept: Vec<(Vec<u8>, u64)> = counts
+        .iter()
+        .filter(|&(_, c)| min_count <= 1 || c >= min_count)
+        .map(|(p, c)| (p.to_vec(), c))
+        .collect();
+    assert_eq!((pruned.len(), pruned.texts(), pruned.bytes()), (kept.len(), counts.texts(), counts.bytes()));
+    assert!(kept.iter().all(|(p, c)| pruned.get(p) == *c));
     if counts.len() <= 4096 {
         let merges = bpekit::train_from_counts(&counts, 256 + 16).expect("trains").merges;
         assert_eq!(

@@ -106,6 +106,8 @@ const std::map<std::string, std::string> &WrappedBy() {
     static const std::map<std::string, std::string> table = {
         {"bpekit_abi_version", "bpekit::abi_version, bpekit::check_abi"},
         {"bpekit_bytes_free", "(every call returning bytes; RAII)"},
+        {"bpekit_counts_merge", "bpekit::merge_counts"},
+        {"bpekit_counts_read_info", "bpekit::read_counts_info"},
         {"bpekit_docs_free", "(docs's destructor)"},
         {"bpekit_docs_from_arrow", "docs::from_arrow"},
         {"bpekit_docs_split", "docs::split"},

@@ -4,9 +4,10 @@
  * Names      Every class, method and free function is snake_case, as in the C++ standard
  *            library. A method is named as the C function it wraps, without the
  *            bpekit_<object>_ prefix (tokenizer::encode wraps bpekit_tokenizer_encode);
- *            bpekit_shard_writer_new is shard_writer::create; the shard readers, which
- *            belong to no object, are free functions (bpekit_shard_read_info is
- *            read_shard_info); constructors, special_tokens() and shard_writer::records()
+ *            bpekit_shard_writer_new is shard_writer::create; the shard readers and the
+ *            count-table calls, which belong to no object, are free functions
+ *            (bpekit_shard_read_info is read_shard_info, bpekit_counts_read_info is
+ *            read_counts_info, bpekit_counts_merge is merge_counts); constructors, special_tokens() and shard_writer::records()
  *            gather several C calls. Every function
  *            of bpekit.h is reachable (tests/cpp/test_header.cpp lists which member
  *            wraps which); bpekit_host.h, outside the ABI promise, is not wrapped.
@@ -36,7 +37,8 @@
  *            feed/feed_batch/finish. Errors may cross threads.
  * Versions   check_abi() compares the loaded library with the header (bpekit_abi_version()
  *            against BPEKIT_ABI_VERSION) and throws on a mismatch. Every constructor of a
- *            trainer, tokenizer, docs or shard_writer and every shard reader calls it once
+ *            trainer, tokenizer, docs or shard_writer, every shard reader and every
+ *            count-table function calls it once
  *            per process, so a mismatched library fails before any handle is made.
  * Needs      C++17 (std::string_view, std::optional, std::filesystem); C++20 adds
  *            std::span overloads (and doc_spans from std::span). Link with libbpekit (CMake target bpekit::bpekit, or
@@ -999,14 +1001,15 @@ public:
     uint64_t bytes() const noexcept { return bpekit_trainer_bytes(h_.get()); }
 
     /// The counts so far (and the pattern) as an opaque, checksummed byte string for
-    /// another trainer's add_counts (e.g. count shards on several machines, train once).
+    /// another trainer's add_counts (e.g. count shards on several machines, train once),
+    /// merge_counts or read_counts_info.
     std::string export_counts() const {
         detail::bytes_guard out;
         detail::call([&](bpekit_error **e) { return bpekit_trainer_export_counts(h_.get(), &out.v, e); });
         return out.str();
     }
 
-    /// Adds counts from export_counts(). Throws errc::bad_format (truncated, corrupted,
+    /// Adds counts from export_counts() or merge_counts(). Throws errc::bad_format (truncated, corrupted,
     /// not a count table) or errc::invalid_arg (another pattern); nothing is then added.
     void add_counts(std::string_view counts) {
         detail::call([&](bpekit_error **e) {
@@ -1314,6 +1317,71 @@ inline std::vector<uint64_t> shard_documents(const std::filesystem::path &path, 
         return bpekit_shard_documents(detail::bytes_of(p), p.size(), f.first, f.second, &offsets.v, e);
     });
     return detail::to_vector(offsets.v);
+}
+
+// ==== Count tables ====
+
+/// A count table's header (read_counts_info); the whole table is checked.
+struct counts_info {
+    /// The table's format version: 1 or 2 (what export_counts and merge_counts write).
+    uint32_t version = 0;
+    /// The split pattern the table was counted with.
+    std::string pattern;
+    /// Texts counted.
+    uint64_t texts = 0;
+    /// Text bytes counted.
+    uint64_t bytes = 0;
+    /// Unique pieces in the table.
+    uint64_t pieces = 0;
+};
+
+namespace detail {
+inline std::string merge_count_slices(const std::vector<bpekit_slice> &tables, uint64_t min_count) {
+    ensure_abi();
+    bytes_guard out;
+    call([&](bpekit_error **e) {
+        return bpekit_counts_merge(tables.empty() ? nullptr : tables.data(), tables.size(), min_count, &out.v, e);
+    });
+    return out.str();
+}
+}  // namespace detail
+
+/// Merges count tables (from trainer::export_counts or merge_counts) into one: the table
+/// a trainer exports after add_counts of every input (counts of a piece add, saturating
+/// at 2^48; texts and bytes add), with no trainer and no map of pieces (memory: the
+/// inputs and the output). Then drops every piece whose merged count is below
+/// `min_count` (0 or 1 keeps all): prune once, after the last merge, knowing that a
+/// pruned table no longer gives exactly the merges of the full one. Throws
+/// errc::invalid_arg (no tables, or a table counted with another pattern than the first:
+/// the message names the first such index), errc::bad_format (a damaged table: the
+/// message starts with its index, "tables[2]: ...").
+inline std::string merge_counts(const std::vector<std::string_view> &tables, uint64_t min_count = 0) {
+    return detail::merge_count_slices(detail::slices(tables.begin(), tables.end()), min_count);
+}
+inline std::string merge_counts(const std::vector<std::string> &tables, uint64_t min_count = 0) {
+    return detail::merge_count_slices(detail::slices(tables.begin(), tables.end()), min_count);
+}
+inline std::string merge_counts(std::initializer_list<std::string_view> tables, uint64_t min_count = 0) {
+    return detail::merge_count_slices(detail::slices(tables.begin(), tables.end()), min_count);
+}
+
+/// Reads a count table's header, after checking the whole table as trainer::add_counts
+/// does (a table this accepts can be added to a trainer of its pattern). Throws
+/// errc::bad_format (truncated, corrupted, of another version, not a count table).
+inline counts_info read_counts_info(std::string_view table) {
+    detail::ensure_abi();
+    bpekit_counts_info c{};
+    detail::bytes_guard pattern;
+    detail::call([&](bpekit_error **e) {
+        return bpekit_counts_read_info(detail::bytes_of(table), table.size(), &c, &pattern.v, e);
+    });
+    counts_info out;
+    out.version = c.version;
+    out.pattern = pattern.str();
+    out.texts = c.texts;
+    out.bytes = c.bytes;
+    out.pieces = c.pieces;
+    return out;
 }
 
 }  // namespace bpekit

@@ -18,6 +18,7 @@ pub mod boundary;
 pub mod buffers;
 pub mod completion;
 pub mod corpus;
+pub mod counts;
 pub mod error;
 mod fork;
 /// cbindgen:ignore
@@ -34,6 +35,7 @@ pub mod version;
 mod tests;
 
 pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_span, bpekit_tokens};
+pub use counts::bpekit_counts_info;
 pub use error::{bpekit_error, bpekit_status};
 pub use shards::bpekit_shard_writer;
 pub use tokenizer::bpekit_tokenizer;

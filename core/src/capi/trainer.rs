@@ -292,8 +292,10 @@ pub unsafe extern "C" fn bpekit_trainer_progress(
 /// Serializes the counts so far (each unique piece of text and how often it occurred,
 /// plus the pattern) into `*out`, owned by the caller (release with
 /// `bpekit_bytes_free`). Feed the result to `bpekit_trainer_add_counts` of another
-/// trainer, e.g. to count shards of a corpus on several machines and train once.
-/// Equal counts give equal bytes; the data carries a checksum. If another thread is in
+/// trainer, e.g. to count shards of a corpus on several machines and train once, or
+/// merge such tables first with `bpekit_counts_merge`. Equal counts give equal bytes
+/// (count table format version 2: front-coded, with a checksum;
+/// `bpekit_counts_read_info` reads its header). If another thread is in
 /// `bpekit_trainer_feed` or `bpekit_trainer_finish` on `t`, this call waits for it.
 /// Errors: `BPEKIT_ERR_NULL_ARG`.
 #[no_mangle]
@@ -313,7 +315,8 @@ pub unsafe extern "C" fn bpekit_trainer_export_counts(
     }
 }
 
-/// Adds counts exported by `bpekit_trainer_export_counts` (`len` bytes at `data`).
+/// Adds counts exported by `bpekit_trainer_export_counts` or merged by
+/// `bpekit_counts_merge` (`len` bytes at `data`; format version 1 or 2).
 /// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_BAD_FORMAT` (truncated, corrupted or not a
 /// count table), `BPEKIT_ERR_INVALID_ARG` (counted with another pattern). On error
 /// nothing is added. Needs exclusive access to `t`.

@@ -20,6 +20,27 @@ fn resealed(body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A count table of format version 1, written from its documented layout (bpekit reads
+/// version 1 and writes version 2): header, then per piece in byte order a `u32` length,
+/// the bytes and a `u64` count, then the checksum.
+fn v1_table(counts: &PieceCounts, pattern: &str) -> Vec<u8> {
+    let mut pieces: Vec<(Vec<u8>, u64)> = counts.iter().map(|(p, c)| (p.to_vec(), c)).collect();
+    pieces.sort();
+    let mut body = b"BPEKITCT".to_vec();
+    body.extend_from_slice(&1u32.to_le_bytes());
+    body.extend_from_slice(&(pattern.len() as u32).to_le_bytes());
+    body.extend_from_slice(pattern.as_bytes());
+    for v in [counts.texts(), counts.bytes(), pieces.len() as u64] {
+        body.extend_from_slice(&v.to_le_bytes());
+    }
+    for (p, c) in pieces {
+        body.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        body.extend_from_slice(&p);
+        body.extend_from_slice(&c.to_le_bytes());
+    }
+    resealed(&body)
+}
+
 fn write(dir: &Path, name: &str, data: &[u8]) {
     std::fs::create_dir_all(dir).expect("mkdir");
     std::fs::write(dir.join(name), data).expect("write");
@@ -133,16 +154,18 @@ fn main() {
     write(&tdir, "bad_length.bpekit", &resealed(&length));
     write(&tdir, "bad_magic.bpekit", b"NOTBPEKIT-at-all");
 
-    // ---- counts: count tables ----
+    // ---- counts: count tables, version 1 (read only; written here by `v1_table`) and
+    // version 2 (what bpekit writes) ----
     let cdir = root.join("counts");
-    let mut counted = Trainer::new(Pattern::default_pattern());
+    let pattern = Pattern::default_pattern();
+    let mut counted = Trainer::new(pattern.clone());
     counted.feed("count me, count me twice: count").expect("feed");
-    let table = counted.counts_bytes();
+    let table = v1_table(counted.counts(), pattern.as_str());
     write(&cdir, "ok_small.counts", &table);
     let mut sat = PieceCounts::new();
     sat.add_piece(&[b'z'; 40_000], bpekit::MAX_COUNT);
     sat.add_piece(b"ab", bpekit::MAX_COUNT);
-    write(&cdir, "ok_saturated.counts", &sat.to_bytes(Pattern::default_pattern().as_str()));
+    write(&cdir, "ok_saturated.counts", &v1_table(&sat, pattern.as_str()));
     write(&cdir, "bad_truncated.counts", &table[..table.len() - 5]);
     let mut cflip = table.clone();
     cflip[20] ^= 4;
@@ -159,6 +182,53 @@ fn main() {
     let first_piece = 16 + pat_len + 24;
     piece_len[first_piece..first_piece + 4].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
     write(&cdir, "bad_piece_length.counts", &resealed(&piece_len));
+    let mut version = cbody.to_vec();
+    version[8] = 3;
+    write(&cdir, "bad_version_3.counts", &resealed(&version));
+
+    let v2 = counted.counts_bytes();
+    assert_eq!(&v2[8..12], &2u32.to_le_bytes(), "bpekit writes count tables of version 2");
+    write(&cdir, "ok_v2_small.counts", &v2);
+    write(&cdir, "ok_v2_saturated.counts", &sat.to_bytes(pattern.as_str()));
+    // Long shared prefixes and suffixes: varints of two and three bytes.
+    let mut long = PieceCounts::new();
+    for n in [1, 127, 128, 129, 300, 16_384, 16_385] {
+        long.add_piece(&vec![b'a'; n], n as u64);
+        long.add_piece(&[vec![b'a'; n], b"bc".to_vec()].concat(), 1 << 20);
+    }
+    long.add_piece(&[b'b'; 40_000], 2);
+    write(&cdir, "ok_v2_long_prefixes.counts", &long.to_bytes(pattern.as_str()));
+    write(&cdir, "bad_v2_truncated.counts", &v2[..v2.len() - 5]);
+    let mut v2flip = v2.clone();
+    v2flip[v2.len() / 2] ^= 4;
+    write(&cdir, "bad_v2_bitflip.counts", &v2flip);
+    // Crafted bodies, checksum correct: pattern "p", one or two pieces. Per piece: shared
+    // prefix length, suffix length, suffix, count (varints).
+    let crafted = |n: u64, records: &[u8]| {
+        let mut body = b"BPEKITCT".to_vec();
+        body.extend_from_slice(&2u32.to_le_bytes());
+        body.extend_from_slice(&1u32.to_le_bytes());
+        body.push(b'p');
+        for v in [1u64, 8, n] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body.extend_from_slice(records);
+        resealed(&body)
+    };
+    let over_limit = [0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]; // 2^48 + 1
+    write(
+        &cdir,
+        "bad_v2_count_over_limit.counts",
+        &crafted(1, &[&[0, 2, b'a', b'b'][..], &over_limit].concat()),
+    );
+    write(&cdir, "bad_v2_shared_too_long.counts", &crafted(2, &[0, 1, b'a', 1, 2, 1, b'b', 1]));
+    write(&cdir, "bad_v2_not_front_coded.counts", &crafted(2, &[0, 2, b'a', b'b', 1, 0, 2, b'a', b'c', 1]));
+    write(&cdir, "bad_v2_out_of_order.counts", &crafted(2, &[0, 2, b'a', b'b', 1, 1, 1, b'a', 1]));
+    write(&cdir, "bad_v2_repeated.counts", &crafted(2, &[0, 1, b'a', 1, 1, 0, 1, 0]));
+    write(&cdir, "bad_v2_varint_overlong.counts", &crafted(1, &[0, 0x82, 0x00, b'a', b'b', 1]));
+    write(&cdir, "bad_v2_varint_overflow.counts", &crafted(1, &[&[0, 1, b'a'][..], &[0xff; 10]].concat()));
+    write(&cdir, "bad_v2_suffix_past_end.counts", &crafted(1, &[0, 0xff, 0x7f, b'a', 1]));
+    write(&cdir, "bad_v2_piece_count.counts", &crafted(1000, &[0, 1, b'a', 1]));
 
     // ---- ids: u32 little-endian arrays, for the toy tokenizer (ranks/ok_toy.tiktoken
     // plus its two specials: tokenizer/ok_toy.bpekit) ----
