@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 from ._lowlevel import ffi, lib, rustcall
 from .corpus import Batch, Corpus, CorpusError, _numpy
+from .shards import info as shard_info
 
 if TYPE_CHECKING:
     from .core import Encoding
@@ -404,12 +405,14 @@ def encode(
             for i in range(recorded, done):
                 manifest["shards"].append(writer.shard(i))
             recorded = done
+            if manifest["dtype"] is None:  # the core chose it; its header says which
+                first = manifest["shards"][0]["files"][0]
+                manifest["dtype"] = shard_info(os.path.join(os.path.dirname(prefix), first), format)["dtype"]
             _totals(manifest)
             write_json_atomic(mpath, manifest)
 
         # The manifest is written once a shard is complete (a run that fails before
         # leaves no file: there is nothing to resume) and at the end.
-        manifest["dtype"] = _dtype(format, enc.n_vocab)
         with _progress("encoding", corpus, progress) as bar:
             for b in prefetch(corpus.batches()):
                 if skip:
@@ -438,13 +441,3 @@ def _totals(m: dict[str, Any]) -> None:
     m["documents"] = sum(int(s["documents"]) for s in m["shards"])
     m["tokens"] = sum(int(s["tokens"]) for s in m["shards"])
 
-
-def _dtype(fmt: str, vocab_size: int) -> str:
-    """The token dtype ``fmt`` uses for a vocabulary of ``vocab_size`` (the formats' own
-    rules: llm.c and npy widen past 16 bits, Megatron below 65500 ids, as its
-    ``best_fitting_dtype``; nanoGPT is always uint16)."""
-    if fmt == "nanogpt":
-        return "uint16"
-    if fmt == "megatron":
-        return "uint16" if vocab_size < 65500 else "int32"
-    return "uint16" if vocab_size <= 65536 else "uint32"
