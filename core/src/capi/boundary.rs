@@ -8,7 +8,8 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::error::{
-    bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_UTF8, BPEKIT_ERR_PANIC, BPEKIT_OK,
+    bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG, BPEKIT_ERR_INVALID_UTF8, BPEKIT_ERR_PANIC,
+    BPEKIT_OK,
 };
 
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -86,6 +87,27 @@ pub(crate) unsafe fn try_slice<'a, T>(p: *const T, len: usize, arg: &str) -> Res
 pub(crate) fn utf8<'a>(bytes: &'a [u8], arg: &str) -> Result<&'a str, CError> {
     std::str::from_utf8(bytes)
         .map_err(|e| CError::new(BPEKIT_ERR_INVALID_UTF8, format!("`{arg}` is not valid UTF-8: {e}")))
+}
+
+/// A path from `(p, len)`: any bytes on Unix, UTF-8 elsewhere; empty is INVALID_ARG.
+///
+/// # Safety
+/// As [`try_slice`].
+pub(crate) unsafe fn path_arg(p: *const u8, len: usize, arg: &str) -> Result<std::path::PathBuf, CError> {
+    // SAFETY: delegated to the caller.
+    let bytes = unsafe { try_slice(p, len, arg) }?;
+    if bytes.is_empty() {
+        return Err(CError::new(BPEKIT_ERR_INVALID_ARG, format!("argument `{arg}` is empty")));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(std::ffi::OsStr::from_bytes(bytes).into())
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(utf8(bytes, arg)?.into())
+    }
 }
 
 /// Writes `value` to `out`.

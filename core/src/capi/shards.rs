@@ -8,7 +8,7 @@ use std::ffi::{c_char, CStr};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use super::boundary::{call, call_or, try_out, try_ref, try_slice, utf8, write};
+use super::boundary::{call, call_or, path_arg, try_out, try_ref, try_slice, utf8, write};
 use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_span, bpekit_tokens, try_span_strs};
 use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
 use super::tokenizer::{bpekit_tokenizer, BPEKIT_MAX_THREADS};
@@ -129,27 +129,6 @@ fn path_bytes(p: &Path) -> Vec<u8> {
     #[cfg(not(unix))]
     {
         p.to_string_lossy().into_owned().into_bytes()
-    }
-}
-
-/// A path from `(p, len)`: any bytes on Unix, UTF-8 elsewhere; empty is INVALID_ARG.
-///
-/// # Safety
-/// As [`try_slice`].
-unsafe fn path_arg(p: *const u8, len: usize, arg: &str) -> Result<PathBuf, CError> {
-    // SAFETY: delegated to the caller.
-    let bytes = unsafe { try_slice(p, len, arg) }?;
-    if bytes.is_empty() {
-        return Err(CError::new(BPEKIT_ERR_INVALID_ARG, format!("argument `{arg}` is empty")));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Ok(std::ffi::OsStr::from_bytes(bytes).into())
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(utf8(bytes, arg)?.into())
     }
 }
 

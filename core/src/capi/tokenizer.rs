@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hashbrown::HashSet;
 
-use super::boundary::{call, call_or, try_out, try_ref, try_slice, try_strs, utf8, write};
+use super::boundary::{call, call_or, path_arg, try_out, try_ref, try_slice, try_strs, utf8, write};
 use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
 use super::error::{
     bpekit_error, bpekit_status, CError, BPEKIT_ERR_BUFFER_TOO_SMALL, BPEKIT_ERR_INVALID_ARG,
@@ -549,27 +549,6 @@ pub unsafe extern "C" fn bpekit_tokenizer_pattern(
     }
 }
 
-/// Turns `(ptr, len)` path bytes into a path: any bytes on Unix, UTF-8 elsewhere.
-///
-/// # Safety
-/// As [`try_slice`].
-unsafe fn path_arg(path: *const u8, len: usize) -> Result<std::path::PathBuf, CError> {
-    // SAFETY: delegated to the caller.
-    let bytes = unsafe { try_slice(path, len, "path") }?;
-    if bytes.is_empty() {
-        return Err(CError::new(BPEKIT_ERR_INVALID_ARG, "argument `path` is empty"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Ok(std::ffi::OsStr::from_bytes(bytes).into())
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(utf8(bytes, "path")?.into())
-    }
-}
-
 /// Saves the tokenizer (pattern, ranks, special tokens) to the file at `path`
 /// (`path_len` bytes, not NUL-terminated; any bytes on Unix, UTF-8 elsewhere) in
 /// bpekit's own versioned, checksummed format. The write is atomic: a temporary file in
@@ -588,7 +567,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_save(
     unsafe {
         call(err, || {
             let tok = try_ref(tok, "tok")?;
-            let path = path_arg(path, path_len)?;
+            let path = path_arg(path, path_len, "path")?;
             Ok(tok.inner.save(&path)?)
         })
     }
@@ -612,7 +591,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_load(
     unsafe {
         call(err, || {
             let out = try_out(out, "out")?;
-            let path = path_arg(path, path_len)?;
+            let path = path_arg(path, path_len, "path")?;
             let tok = Tokenizer::load(&path)?;
             write(out, bpekit_tokenizer::into_raw(tok));
             Ok(())
