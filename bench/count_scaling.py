@@ -11,11 +11,15 @@ Sections (``--sections``, default all; every one uses 1 thread):
 - ``tables``: the mix cut into consecutive units of whole documents (``--unit-mb``, 8 MiB);
   each unit counted into a count table (format v2); tables of 16/32/64 MiB units made by
   merging consecutive 8 MiB tables (counts add, so the merge IS the table of the union);
-  sizes after merging k tables; bytes moved by a tree reduction with fan-in 8.
+  sizes after merging k tables, and the pieces a ``min_count`` of 2, 5, 10, 100 keeps;
+  bytes moved by a tree reduction with fan-in 8.
 - ``merge``: peak memory of ``bpekit_counts_merge`` (a child process per case: RSS with the
   inputs loaded, peak RSS after the merge, output size).
 - ``loop``: the merge loop on a merged table (``Trainer.add_counts`` + ``finish``) at vocab
   32768 and 65536: peak RSS and time vs distinct pieces (a child process per case).
+- ``prune``: the merge loop at the first ``--vocab`` on the whole merged table pruned with
+  ``min_count`` 2, 5, 10, 100 against unpruned: pieces kept, the first merge that differs,
+  tokens both vocabularies share.
 - ``speed``: counting (``Trainer.feed_batch``) and encoding (``encode_ordinary_batch`` with
   cl100k_base) in MiB per CPU second, 1 thread, 16 MiB of each corpus.
 
@@ -43,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import MIB, corpus_file, default_data_dir, machine_line, table, thread_env  # noqa: E402
 
 CORPORA = ("english", "code", "multilingual")
-SECTIONS = ("growth", "tables", "merge", "loop", "speed")
+SECTIONS = ("growth", "tables", "merge", "loop", "prune", "speed")
+PRUNE = (2, 5, 10, 100)
 
 
 # ==== Data ====
@@ -199,17 +204,19 @@ def growth(corpora: dict[str, list[bytes]], pattern: str, out: dict) -> None:
         small = [p for p in points if p[0] <= points[-1][0] / 4]
         k4, b4 = fit_heaps(small) if len(small) >= 3 else (float("nan"), float("nan"))
         n_last, d_last = points[-1]
-        fits[name] = {"K": k, "beta": beta, "rms_rel_err": math.sqrt(sum(r * r for r in rel) / len(rel)),
+        kl, bl = fit_heaps(points[-3:])
+        fits[name] = {"local_beta_last3": bl, "local_K_last3": kl, "K": k, "beta": beta, "rms_rel_err": math.sqrt(sum(r * r for r in rel) / len(rel)),
                       "max_rel_err": max(abs(r) for r in rel),
                       "quarter_fit": {"K": k4, "beta": b4, "up_to_mib": small[-1][0] if small else None,
                                       "predicts_last_rel_err": k4 * n_last**b4 / d_last - 1},
                       "bytes_per_piece_in_table": rows[-1]["table_bytes"] / d_last}
     out["growth"] = {"rows": rows, "fits": fits}
     print()
-    print(table(["corpus", "K", "beta", "rms err", "max err", "fit<=1/4 predicts last", "table B/piece"],
+    print(table(["corpus", "K", "beta", "rms err", "max err", "fit<=1/4 predicts last", "beta of last 3",
+                 "table B/piece"],
                 [[n, f"{f['K']:.0f}", f"{f['beta']:.3f}", f"{100 * f['rms_rel_err']:.1f}%",
                   f"{100 * f['max_rel_err']:.1f}%", f"{100 * f['quarter_fit']['predicts_last_rel_err']:+.1f}%",
-                  f"{f['bytes_per_piece_in_table']:.1f}"] for n, f in fits.items()]))
+                  f"{f['local_beta_last3']:.3f}", f"{f['bytes_per_piece_in_table']:.1f}"] for n, f in fits.items()]))
     print()
 
 
@@ -275,12 +282,24 @@ def tables_section(docs: list[bytes], pattern: str, unit_mib: float, workdir: Pa
         k = min(k, len(tabs))
         m = merge_counts(tabs[:k])
         (workdir / f"merged_{k:04}.counts").write_bytes(m)
+        kept = {mc: counts_info(merge_counts([m], min_count=mc))["pieces"] for mc in PRUNE}
         merged_rows.append({"k": k, "text_mib": sum(r["mib"] for r in unit_rows[:k]), "pieces": counts_info(m)["pieces"],
-                            "inputs_bytes": sum(map(len, tabs[:k])), "table_bytes": len(m)})
+                            "inputs_bytes": sum(map(len, tabs[:k])), "table_bytes": len(m), "kept": kept})
         if k == len(tabs):
             break
         k *= 2
     out["merged"] = merged_rows
+    print(table(["text MiB", "pieces"] + [f"count >= {mc}" for mc in PRUNE],
+                [[f"{r['text_mib']:.0f}", r["pieces"]] + [f"{r['kept'][mc]} ({100 * r['kept'][mc] / r['pieces']:.0f}%)"
+                                                          for mc in PRUNE] for r in merged_rows]))
+    pts = [(r["text_mib"], r["pieces"]) for r in merged_rows]
+    out["merged_fits"] = {"all": fit_heaps(pts)}
+    for mc in PRUNE:
+        out["merged_fits"][mc] = fit_heaps([(r["text_mib"], r["kept"][mc]) for r in merged_rows])
+    print("Heaps fits on the merged tables (K, beta): "
+          + "; ".join(f"{'all' if k == 'all' else f'count >= {k}'}: {v[0]:.0f}, {v[1]:.3f}"
+                      for k, v in out["merged_fits"].items()))
+    print()
     print(table(["k tables", "text MiB", "pieces", "sum of inputs MiB", "merged MiB", "merged/sum"],
                 [[r["k"], f"{r['text_mib']:.0f}", r["pieces"], f"{r['inputs_bytes'] / MIB:.2f}",
                   f"{r['table_bytes'] / MIB:.2f}", f"{r['table_bytes'] / r['inputs_bytes']:.2f}"] for r in merged_rows]))
@@ -304,6 +323,9 @@ def tables_section(docs: list[bytes], pattern: str, unit_mib: float, workdir: Pa
 
 
 def child_merge(paths: list[str]) -> dict:
+    import bpekit
+
+    merge_counts([trainer(bpekit.CL100K_PATTERN).export_counts()])  # the library and its modules load first
     reset_peak()
     tables = [Path(p).read_bytes() for p in paths]
     before_rss, before_peak = rss_mib(), peak_mib()
@@ -346,7 +368,8 @@ def run_child(args: list[str]) -> dict:
 
 def merge_section(workdir: Path, out: dict) -> None:
     units = sorted(str(p) for p in workdir.glob("unit_*.counts"))
-    cases = [("8 unit tables", units[:8]), (f"all {len(units)} unit tables", units)]
+    cases = [("8 unit tables", units[:8]), (f"all {len(units)} unit tables", units),
+             (f"{len(units)} copies of unit 0's table", [units[0]] * len(units))]
     if (workdir / "half_a.counts").exists():
         cases.append(("2 tables (each half of the units merged)",
                       [str(workdir / "half_a.counts"), str(workdir / "half_b.counts")]))
@@ -384,14 +407,51 @@ def loop_section(workdir: Path, pattern: str, vocabs: list[int], out: dict) -> N
     print()
 
 
+# ==== prune ====
+
+
+def merges(enc) -> list[bytes]:
+    return [enc.decode_single_token_bytes(i) for i in range(256, enc.n_vocab)]
+
+
+def prune_section(workdir: Path, pattern: str, vocab: int, out: dict) -> None:
+    """Training on the whole merged table with min_count pruning vs without: the first merge
+    that differs and the share of tokens both vocabularies have."""
+    import bpekit
+
+    full = sorted(workdir.glob("merged_*.counts"))[-1].read_bytes()
+    rows, ref = [], None
+    for mc in (0,) + PRUNE:
+        table_bytes = merge_counts([full], min_count=mc) if mc else full
+        t = trainer(pattern)
+        t.add_counts(table_bytes)
+        c0 = time.process_time()
+        m = merges(t.finish(vocab))
+        cpu = time.process_time() - c0
+        t.close()
+        if ref is None:
+            ref = m
+        first = next((i for i, (a, b) in enumerate(zip(ref, m)) if a != b), None)
+        shared = len(set(ref) & set(m))
+        rows.append({"min_count": mc, "pieces": counts_info(table_bytes)["pieces"], "merges": len(m),
+                     "first_difference": first, "shared": shared, "finish_cpu_s": cpu})
+        print(f"  min_count {mc}: {rows[-1]}", flush=True)
+    out["prune"] = {"vocab": vocab, "rows": rows}
+    print(table(["min_count", "pieces kept", "merges", "first differing merge", "tokens shared with min_count 0",
+                 "finish cpu s"],
+                [[r["min_count"], r["pieces"], r["merges"], "none" if r["first_difference"] is None
+                  else r["first_difference"], f"{r['shared']} ({100 * r['shared'] / len(ref):.1f}%)",
+                  f"{r['finish_cpu_s']:.1f}"] for r in rows]))
+    print()
+
+
 # ==== speed ====
 
 
-def speed_section(corpora: dict[str, list[bytes]], pattern: str, data_dir: Path, out: dict) -> None:
+def speed_section(corpora: dict[str, list[bytes]], pattern: str, ranks_dir: Path, out: dict) -> None:
     import bpekit
 
-    enc = bpekit.get_encoding("cl100k_base", data_dir=data_dir if (data_dir / "cl100k_base.tiktoken").exists()
-                              else None)
+    enc = bpekit.get_encoding("cl100k_base", data_dir=ranks_dir)
     rows = []
     for name, docs in corpora.items():
         end = prefix_ends(docs, [16])[0][1]
@@ -433,6 +493,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--pattern", default="CL100K_PATTERN", help="a bpekit pattern constant (default CL100K_PATTERN)")
+    ap.add_argument("--ranks", type=Path, default=default_data_dir(), help="where cl100k_base.tiktoken is")
     ap.add_argument("--unit-mb", type=float, default=8.0)
     ap.add_argument("--vocab", default="32768,65536")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the count tables here (default: a temp dir)")
@@ -460,15 +521,17 @@ def main() -> None:
     try:
         if "growth" in sections:
             growth(corpora, pattern, out)
-        if "tables" in sections or "merge" in sections or "loop" in sections:
+        if any(s in sections for s in ("tables", "merge", "loop", "prune")):
             if not list(workdir.glob("unit_*.counts")) or "tables" in sections:
                 tables_section(corpora["mix"], pattern, args.unit_mb, workdir, out)
         if "merge" in sections:
             merge_section(workdir, out)
         if "loop" in sections:
             loop_section(workdir, args.pattern and pattern, [int(v) for v in args.vocab.split(",")], out)
+        if "prune" in sections:
+            prune_section(workdir, pattern, int(args.vocab.split(",")[0]), out)
         if "speed" in sections:
-            speed_section({n: corpora[n] for n in CORPORA}, pattern, args.data, out)
+            speed_section({n: corpora[n] for n in CORPORA}, pattern, args.ranks, out)
     finally:
         if tmp is not None:
             tmp.cleanup()
