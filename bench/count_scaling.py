@@ -463,17 +463,19 @@ def speed_section(corpora: dict[str, list[bytes]], pattern: str, ranks_dir: Path
         cw, cc = time.perf_counter() - w0, time.process_time() - c0
         t.close()
         texts = [d.decode("utf-8", errors="replace") for d in sample]
+        tokens = 0
         w0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, len(texts), 4096):
-            enc.encode_ordinary_batch(texts[i:i + 4096], num_threads=1)
+            tokens += sum(map(len, enc.encode_ordinary_batch(texts[i:i + 4096], num_threads=1)))
         ew, ec = time.perf_counter() - w0, time.process_time() - c0
         rows.append({"corpus": name, "mib": mib, "count_wall_s": cw, "count_cpu_s": cc,
-                     "encode_wall_s": ew, "encode_cpu_s": ec})
+                     "encode_wall_s": ew, "encode_cpu_s": ec, "tokens": tokens})
     out["speed"] = rows
-    print(table(["corpus", "MiB", "count MiB/cpu-s", "count MiB/s wall", "encode MiB/cpu-s", "encode MiB/s wall"],
+    print(table(["corpus", "MiB", "count MiB/cpu-s", "count MiB/s wall", "encode MiB/cpu-s", "encode MiB/s wall",
+                 "bytes/token"],
                 [[r["corpus"], f"{r['mib']:.1f}", f"{r['mib'] / r['count_cpu_s']:.1f}",
                   f"{r['mib'] / r['count_wall_s']:.1f}", f"{r['mib'] / r['encode_cpu_s']:.1f}",
-                  f"{r['mib'] / r['encode_wall_s']:.1f}"] for r in rows]))
+                  f"{r['mib'] / r['encode_wall_s']:.1f}", f"{r['mib'] * MIB / r['tokens']:.2f}"] for r in rows]))
     print()
 
 
@@ -498,6 +500,7 @@ def main() -> None:
     ap.add_argument("--vocab", default="32768,65536")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the count tables here (default: a temp dir)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--update", action="store_true", help="keep the other sections' results already in --json")
     args = ap.parse_args()
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
     import bpekit
@@ -511,6 +514,8 @@ def main() -> None:
     corpora = {n: load_docs(args.data, n) for n in CORPORA}
     corpora["mix"] = mix(corpora)
     out: dict = {"pattern": args.pattern, "data": str(args.data)}
+    if args.update and args.json and args.json.exists():
+        out = json.loads(args.json.read_text())  # the new sections replace their keys
     tmp = None
     if args.workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="count-scaling-")
