@@ -433,15 +433,17 @@ def prune_section(workdir: Path, pattern: str, vocab: int, out: dict) -> None:
             ref = m
         first = next((i for i, (a, b) in enumerate(zip(ref, m)) if a != b), None)
         shared = len(set(ref) & set(m))
+        shared_1000 = len(set(ref[:1000]) & set(m[:1000]))
         rows.append({"min_count": mc, "pieces": counts_info(table_bytes)["pieces"], "merges": len(m),
-                     "first_difference": first, "shared": shared, "finish_cpu_s": cpu})
+                     "first_difference": first, "shared": shared, "shared_first_1000": shared_1000,
+                     "finish_cpu_s": cpu})
         print(f"  min_count {mc}: {rows[-1]}", flush=True)
     out["prune"] = {"vocab": vocab, "rows": rows}
-    print(table(["min_count", "pieces kept", "merges", "first differing merge", "tokens shared with min_count 0",
-                 "finish cpu s"],
+    print(table(["min_count", "pieces kept", "merges", "first differing merge (0-based)",
+                 "tokens shared with min_count 0", "of its first 1000 merges", "finish cpu s"],
                 [[r["min_count"], r["pieces"], r["merges"], "none" if r["first_difference"] is None
                   else r["first_difference"], f"{r['shared']} ({100 * r['shared'] / len(ref):.1f}%)",
-                  f"{r['finish_cpu_s']:.1f}"] for r in rows]))
+                  r["shared_first_1000"], f"{r['finish_cpu_s']:.1f}"] for r in rows]))
     print()
 
 
