@@ -10,7 +10,8 @@ than the ~267 MiB of the three repeats their documents: counting and encoding sp
 those of fresh text, but the count table, and so the merge loop, is that of ~267 MiB.
 
 Every mode (single, cluster-1, cluster-2) runs in a fresh child process; a cluster's
-start-up is timed apart from the phases, which run on the started client. Phases:
+start-up (with importing bpekit on every worker) is timed apart from the phases, which run
+on the started client. Phases:
 
   count    single: a Trainer fed every unit's documents, then export_counts();
            cluster: one task per unit (the same Trainer work, via Corpus.unit_batches) on
@@ -30,7 +31,7 @@ modes are equal. Peak memory: VmHWM of the client process and of each worker pro
 reset before each phase (so a phase's peak is its own). Times are wall seconds on a
 shared machine: run it when the machine is quiet (2 workers on 2 cores).
 
-    python bench/distributed_bench.py --data /tmp/bigdata                 # ~1 GB: about 15-25 min
+    python bench/distributed_bench.py --data /tmp/bigdata                 # ~1 GB: about 10-15 min
     python bench/distributed_bench.py --data /tmp/bigdata --size 64 --file-mb 8 --modes single,cluster-2
 """
 
@@ -141,6 +142,15 @@ def feed_unit(trainer, corpus, unit) -> None:
         feed_batch(trainer, b)
 
 
+def warm_up() -> None:
+    """Imports what the tasks use, so the first timed phase does not pay for it."""
+    import bpekit
+    import bpekit.corpus  # noqa: F401
+    import bpekit.distributed  # noqa: F401
+
+    bpekit.Trainer().close()
+
+
 def count_unit(files: list[str], options: dict, unit, pattern) -> bytes:
     """One unit's count table (what a count task of bpekit.distributed.train makes)."""
     import bpekit
@@ -159,7 +169,7 @@ def count_unit(files: list[str], options: dict, unit, pattern) -> bytes:
 
 
 def run_mode(mode: str, files: list[str], phases: list[str], vocab: int, shard_tokens: int, out_dir: Path,
-             data_dir: Path) -> dict:
+             ranks_dir: Path) -> dict:
     import bpekit
     from bpekit.corpus import Corpus
 
@@ -175,6 +185,7 @@ def run_mode(mode: str, files: list[str], phases: list[str], vocab: int, shard_t
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
         client.wait_for_workers(n_workers)
+        client.run(warm_up)
         res["startup_s"] = time.perf_counter() - t0
 
     def start() -> float:
@@ -235,8 +246,7 @@ def run_mode(mode: str, files: list[str], phases: list[str], vocab: int, shard_t
             res["phases"]["train"] = stop(t0)
             res["tokenizer_sha256"] = hashlib.sha256(enc.to_bytes()).hexdigest()
         if "encode" in phases:
-            enc = bpekit.get_encoding("cl100k_base", data_dir=data_dir if (data_dir / "cl100k_base.tiktoken").exists()
-                                      else None)
+            enc = bpekit.get_encoding("cl100k_base", data_dir=ranks_dir)
             shard_dir = out_dir / f"shards-{mode}"
             shutil.rmtree(shard_dir, ignore_errors=True)
             shard_dir.mkdir(parents=True)
@@ -326,12 +336,13 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         spec = json.loads(sys.argv[2])
         r = run_mode(spec["mode"], spec["files"], spec["phases"], spec["vocab"], spec["shard_tokens"],
-                     Path(spec["out_dir"]), Path(spec["data"]))
+                     Path(spec["out_dir"]), Path(spec["ranks"]))
         print(json.dumps(r))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=default_data_dir(),
                     help="directory with english/code/multilingual .txt (make_corpus.sh) or .txt.xz")
+    ap.add_argument("--ranks", type=Path, default=default_data_dir(), help="where cl100k_base.tiktoken is")
     ap.add_argument("--size", type=int, default=1024, help="MiB of input text (default 1024)")
     ap.add_argument("--file-mb", type=int, default=64, help="MiB per input file = per unit (default 64)")
     ap.add_argument("--modes", default=",".join(MODES))
@@ -359,7 +370,7 @@ def main() -> None:
     results = {}
     for mode in modes:
         spec = {"mode": mode, "files": files, "phases": phases, "vocab": args.vocab, "shard_tokens": args.shard_tokens,
-                "out_dir": str(args.workdir), "data": str(args.data)}
+                "out_dir": str(args.workdir), "ranks": str(args.ranks)}
         print(f"running {mode} ...", flush=True)
         p = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=thread_env(1),
                            capture_output=True, text=True)
