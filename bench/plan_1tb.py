@@ -7,7 +7,7 @@ Everything here is arithmetic on the measured figures; the model (stated with ea
 
 - distinct pieces d(n) = K * n^beta (n in MiB), the ``mix`` corpus's Heaps fit ("fit"), and
   a second estimate that continues from the largest measured point with the exponent of the
-  last three points ("local"); the true value at 1 TiB is most likely at or below the
+  last three points ("local"), and a third with an assumed ``--low-beta`` ("low"); the true value at 1 TiB is most likely at or below the
   lower of the two, since the exponent falls as the corpus grows on all our corpora but
   code (see the doc for what this does not cover, e.g. web text);
 - a count table takes the measured bytes per piece of the largest merged table;
@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--unit-mb", type=int, default=64)
     ap.add_argument("--fan-in", type=int, default=8)
     ap.add_argument("--workers", default="16,64,256")
+    ap.add_argument("--low-beta", type=float, default=0.6,
+                    help="an assumed exponent for the rest of the way, for a third, lower estimate (default 0.6)")
     args = ap.parse_args()
     m = json.loads(args.json.read_text())
     n = args.tib * (1 << 20)  # MiB
@@ -59,6 +61,9 @@ def main() -> None:
     print(f"## distinct pieces at {args.tib:g} TiB")
     for k, f in est.items():
         print(f"  {k:5}: {f(n) / 1e6:7.0f} M pieces, merged table {f(n) * bpp / 2**30:6.1f} GiB")
+    low = last["pieces"] * (n / last["mib"]) ** args.low_beta
+    print(f"  low  : {low / 1e6:7.0f} M pieces (the largest measured point continued with beta {args.low_beta}, "
+          f"an assumption: the exponent falling further)")
     kept = merged[-1]["kept"]
     for mc, v in kept.items():
         share = v / merged[-1]["pieces"]
