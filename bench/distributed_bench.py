@@ -247,7 +247,7 @@ def run_mode(mode: str, files: list[str], phases: list[str], vocab: int, shard_t
             res["tokenizer_sha256"] = hashlib.sha256(enc.to_bytes()).hexdigest()
         if "encode" in phases:
             enc = bpekit.get_encoding("cl100k_base", data_dir=ranks_dir)
-            shard_dir = out_dir / f"shards-{mode}"
+            shard_dir = out_dir / "shards"  # one path for every mode: the manifests hold the shards' names
             shutil.rmtree(shard_dir, ignore_errors=True)
             shard_dir.mkdir(parents=True)
             prefix = str(shard_dir / "bench")
