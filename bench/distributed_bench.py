@@ -112,6 +112,11 @@ def reset_peak() -> None:
         f.write("5")
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process so far (all its threads)."""
+    return time.process_time()
+
+
 def peak_mib() -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -188,14 +193,26 @@ def run_mode(mode: str, files: list[str], phases: list[str], vocab: int, shard_t
         client.run(warm_up)
         res["startup_s"] = time.perf_counter() - t0
 
+    cpu0: dict = {}
+
+    def cpu_now() -> float:
+        """CPU seconds of the client (with the LocalCluster's scheduler, which runs in it)
+        and of every worker process."""
+        total = cpu_s()
+        if client is not None:
+            total += sum(client.run(cpu_s).values())
+        return total
+
     def start() -> float:
         reset_peak()
         if client is not None:
             client.run(reset_peak)
+        cpu0["t"] = cpu_now()
         return time.perf_counter()
 
     def stop(t0: float, **extra) -> dict:
         row = {"wall_s": time.perf_counter() - t0, "client_peak_mib": peak_mib(), **extra}
+        row["cpu_s"] = cpu_now() - cpu0["t"]
         if client is not None:
             row["worker_peak_mib"] = sorted(client.run(peak_mib).values())
         return row
@@ -289,14 +306,16 @@ def report(results: dict[str, dict], size_mib: float) -> int:
     rows = []
     for mode, r in results.items():
         if "startup_s" in r:
-            rows.append([mode, "cluster start", f"{r['startup_s']:.1f}", "", ""])
+            rows.append([mode, "cluster start", f"{r['startup_s']:.1f}", "", "", ""])
         for phase, p in r["phases"].items():
             wall = p["count_s"] if phase == "count" else p["wall_s"]
-            rows.append([mode, phase, f"{wall:.1f}", f"{size_mib / wall:.1f}", fmt_peak(p)])
+            rows.append([mode, phase, f"{wall:.1f}", f"{p['cpu_s']:.1f}", f"{size_mib / wall:.1f}", fmt_peak(p)])
             if phase == "count" and "merge_s" in p:
                 rows.append([mode, f"  merge {p['tables']} tables ({p['tables_mib']:.0f} MiB -> {p['merged_mib']:.0f} MiB)",
-                             f"{p['merge_s']:.1f}", "", f"RSS growth {p['merge_rss_growth_mib']:.0f} MiB in the client"])
-    print(table(["mode", "phase", "wall s", "MiB/s", "peak RSS MiB"], rows, right={2, 3}))
+                             f"{p['merge_s']:.1f}", "", "", f"RSS growth {p['merge_rss_growth_mib']:.0f} MiB in the client"])
+    print(table(["mode", "phase", "wall s", "cpu s", "MiB/s", "peak RSS MiB"], rows, right={2, 3, 4}))
+    print("(cpu s: the client, with the LocalCluster's scheduler, plus every worker process, over the whole phase;"
+          " on a busy machine compare these)")
     print()
 
     def wall(mode: str, phase: str) -> float | None:
@@ -305,15 +324,21 @@ def report(results: dict[str, dict], size_mib: float) -> int:
             return None
         return p["count_s"] if phase == "count" else p["wall_s"]
 
+    def cpu(mode: str, phase: str) -> float | None:
+        p = results.get(mode, {}).get("phases", {}).get(phase)
+        return None if p is None else p["cpu_s"]
+
     ratios = []
     for phase in PHASES:
         s, c1, c2 = wall("single", phase), wall("cluster-1", phase), wall("cluster-2", phase)
+        cs, cc1 = cpu("single", phase), cpu("cluster-1", phase)
         ratios.append([phase,
                        f"{c1 / c2:.2f}x" if c1 and c2 else "-",
                        f"{c1 / s:.2f}" if c1 and s else "-",
-                       f"{s / c2:.2f}x" if s and c2 else "-"])
-    print(table(["phase", "speed-up 2 workers / 1 worker", "time cluster-1 / single", "speed-up 2 workers / single"],
-                ratios))
+                       f"{s / c2:.2f}x" if s and c2 else "-",
+                       f"{cc1 / cs:.2f}" if cc1 and cs else "-"])
+    print(table(["phase", "speed-up 2 workers / 1 worker", "time cluster-1 / single", "speed-up 2 workers / single",
+                 "cpu cluster-1 / single"], ratios))
     print("(issue 16's targets: 2 workers >= 1.7x one worker on count and encode; train at cluster-1 <= 1.3x single)")
     print()
     for key, what in (("count_table_sha256", "count tables"), ("tokenizer_sha256", "tokenizers"),
