@@ -205,12 +205,17 @@ def growth(corpora: dict[str, list[bytes]], pattern: str, out: dict) -> None:
         k4, b4 = fit_heaps(small) if len(small) >= 3 else (float("nan"), float("nan"))
         n_last, d_last = points[-1]
         kl, bl = fit_heaps(points[-3:])
-        fits[name] = {"local_beta_last3": bl, "local_K_last3": kl, "K": k, "beta": beta, "rms_rel_err": math.sqrt(sum(r * r for r in rel) / len(rel)),
+        steps = [round(math.log(d2 / d1) / math.log(n2 / n1), 3) for (n1, d1), (n2, d2) in zip(points, points[1:])]
+        fits[name] = {"local_beta_last3": bl, "local_K_last3": kl, "step_betas": steps, "K": k, "beta": beta, "rms_rel_err": math.sqrt(sum(r * r for r in rel) / len(rel)),
                       "max_rel_err": max(abs(r) for r in rel),
                       "quarter_fit": {"K": k4, "beta": b4, "up_to_mib": small[-1][0] if small else None,
                                       "predicts_last_rel_err": k4 * n_last**b4 / d_last - 1},
                       "bytes_per_piece_in_table": rows[-1]["table_bytes"] / d_last}
     out["growth"] = {"rows": rows, "fits": fits}
+    print()
+    print("exponent between successive sizes (log ratio of pieces / log ratio of MiB):")
+    for n, f in fits.items():
+        print(f"  {n:13} " + " ".join(f"{b:.2f}" for b in f["step_betas"]))
     print()
     print(table(["corpus", "K", "beta", "rms err", "max err", "fit<=1/4 predicts last", "beta of last 3",
                  "table B/piece"],
