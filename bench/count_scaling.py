@@ -69,10 +69,10 @@ def load_docs(data_dir: Path, name: str) -> list[bytes]:
 
 
 def mix(corpora: dict[str, list[bytes]]) -> list[bytes]:
-    """The corpora's documents interleaved by relative position (a document at byte fraction
+    """The corpora's documents (in the dict's order) interleaved by relative position (a document at byte fraction
     f of its corpus sorts at f), so every prefix holds the same share of each corpus."""
     keyed = []
-    for ci, name in enumerate(CORPORA):
+    for ci, name in enumerate(corpora):
         docs = corpora[name]
         total = sum(map(len, docs))
         pos = 0
@@ -501,6 +501,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--corpora", default=",".join(CORPORA),
+                    help="NAME.txt (or .txt.xz) + NAME.offsets in --data; the mix interleaves them")
     ap.add_argument("--pattern", default="CL100K_PATTERN", help="a bpekit pattern constant (default CL100K_PATTERN)")
     ap.add_argument("--ranks", type=Path, default=default_data_dir(), help="where cl100k_base.tiktoken is")
     ap.add_argument("--unit-mb", type=float, default=8.0)
@@ -518,7 +520,8 @@ def main() -> None:
         if s not in SECTIONS:
             raise SystemExit(f"unknown section {s!r} (sections: {', '.join(SECTIONS)})")
     print(f"# count_scaling.py: {machine_line()}; bpekit {bpekit.__version__}; pattern {args.pattern}; data {args.data}")
-    corpora = {n: load_docs(args.data, n) for n in CORPORA}
+    names = [n for n in args.corpora.split(",") if n]
+    corpora = {n: load_docs(args.data, n) for n in names}
     corpora["mix"] = mix(corpora)
     out: dict = {"pattern": args.pattern, "data": str(args.data)}
     if args.update and args.json and args.json.exists():
@@ -543,7 +546,7 @@ def main() -> None:
         if "prune" in sections:
             prune_section(workdir, pattern, int(args.vocab.split(",")[0]), out)
         if "speed" in sections:
-            speed_section({n: corpora[n] for n in CORPORA}, pattern, args.ranks, out)
+            speed_section({n: corpora[n] for n in names}, pattern, args.ranks, out)
     finally:
         if tmp is not None:
             tmp.cleanup()
