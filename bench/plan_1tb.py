@@ -10,7 +10,8 @@ Everything here is arithmetic on the measured figures; the model (stated with ea
   last three points ("local"), and a third with an assumed ``--low-beta`` ("low"); the true value at 1 TiB is most likely at or below the
   lower of the two, since the exponent falls as the corpus grows on all our corpora but
   code (see the doc for what this does not cover, e.g. web text);
-- a count table takes the measured bytes per piece of the largest merged table;
+- a count table takes the bytes per piece of the merged tables, extrapolated on a line in
+  log10(MiB) (it grows: rarer pieces are longer);
 - a unit's table is the measured mean for units of ``--unit-mb`` (8, 16, 32, 64 or 128);
 - merge loop peak RSS and CPU time scale with the pieces, at the measured per-piece
   slope of the largest table (1 thread);
@@ -51,11 +52,22 @@ def main() -> None:
         return last["pieces"] * (x / last["mib"]) ** fit["local_beta_last3"]
 
     merged = m["merged"]
-    bpp = merged[-1]["table_bytes"] / merged[-1]["pieces"]
+    # Table bytes per piece grow with the text (rarer pieces are longer): a least-squares
+    # line in log10(MiB) through the merged tables, extrapolated.
+    xs = [math.log10(r["text_mib"]) for r in merged]
+    ys = [r["table_bytes"] / r["pieces"] for r in merged]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+    def bpp_at(mib: float) -> float:
+        return my + slope * (math.log10(mib) - mx)
+
+    bpp = bpp_at(n)
     unit = next(r for r in m["unit_tables"] if r["unit_mib"] == args.unit_mb)
     print(f"# from {args.json}: mix Heaps fit K={fit['K']:.0f} beta={fit['beta']:.3f} "
           f"(local beta {fit['local_beta_last3']:.3f} at {last['mib']:.0f} MiB, {last['pieces']} pieces); "
-          f"{bpp:.1f} table bytes per piece; {args.unit_mb} MiB units: {unit['table_mib_mean']:.2f} MiB tables")
+          f"table bytes per piece {ys[0]:.1f} at {merged[0]['text_mib']:.0f} MiB, {ys[-1]:.1f} at "
+          f"{merged[-1]['text_mib']:.0f} MiB, +{slope:.2f} per decade -> {bpp:.1f} at {n:.0f} MiB; {args.unit_mb} MiB units: {unit['table_mib_mean']:.2f} MiB tables")
     print()
     est = {"fit": d_fit, "local": d_local}
     print(f"## distinct pieces at {args.tib:g} TiB")
@@ -83,12 +95,12 @@ def main() -> None:
         nxt = math.ceil(level_tables / args.fan_in)
         ins = {}
         for k, f in est.items():
-            s = unit["table_mib_mean"] * MIB if depth == 0 else f(text_per) * bpp
+            s = unit["table_mib_mean"] * MIB if depth == 0 else f(text_per) * bpp_at(text_per)
             ins[k] = level_tables * s
             moved[k] += ins[k]
         levels.append((depth + 1, nxt, level_tables, text_per, ins))
         level_tables, text_per, depth = nxt, text_per * args.fan_in, depth + 1
-    final_in = {k: (level_tables * (unit["table_mib_mean"] * MIB if depth == 0 else f(text_per) * bpp))
+    final_in = {k: (level_tables * (unit["table_mib_mean"] * MIB if depth == 0 else f(text_per) * bpp_at(text_per)))
                 for k, f in est.items()}
     for k in moved:
         moved[k] += final_in[k]
