@@ -2,7 +2,8 @@
 // shards, and read_shard / read_shard_info / shard_documents read them back to the ids
 // encode_ordinary gives (with BOS/EOS); the bytes do not depend on threads or batches; a
 // writer destroyed without finish() leaves no file under any name; bad arguments and
-// damaged files are typed errors that create nothing.
+// damaged files are typed errors that create nothing. push_ids writes from ids what push
+// writes from texts, and shard_plan predicts the writer's shards from lengths alone.
 
 #include "common.hpp"
 
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -403,6 +405,128 @@ TEST(Shards, CallErrors) {
     ExpectError(errc::null_arg, [&] { w.push(tok, text, std::vector<doc_span>{{0, 5}}); });
     ExpectError(errc::null_arg, [&] { w.finish(); });
     EXPECT_EQ(moved.completed(), 1u);
+}
+
+// ==== Ids encoded elsewhere, and the plan ====
+
+TEST(Shards, PushIdsWritesWhatPushWrites) {
+    const tokenizer &tok = Shared();
+    const Batch &b = Documents();
+    // The documents' ids without BOS/EOS, one array, and their offsets.
+    Ids ids;
+    std::vector<uint64_t> offsets{0};
+    for (const Ids &d : Expected(tok, b.texts, std::nullopt, std::nullopt)) {
+        ids.insert(ids.end(), d.begin(), d.end());
+        offsets.push_back(ids.size());
+    }
+    for (const char *format : {"llmc", "megatron", "nanogpt", "npy"}) {
+        SCOPED_TRACE(format);
+        const TempDir from_texts, from_ids;
+        shard_options opts = Options(format, from_texts.path() / "d");
+        opts.shard_tokens = 300;
+        opts.first_shard = 2;
+        opts.eos = Id(tok, kEot);
+        const std::vector<shard_record> want = Write(tok, opts, b, 5, 2);
+        ASSERT_GT(want.size(), 2u);
+
+        opts.prefix = from_ids.path() / "d";
+        shard_writer w = shard_writer::create(tok, opts);
+        size_t at = 0;
+        for (size_t step : {size_t(0), size_t(1), size_t(4), offsets.size()}) {
+            const size_t end = std::min(at + step, offsets.size() - 1);
+            w.push_ids(ids.data(), ids.size(), offsets.data() + at, end - at + 1);
+            at = end;
+        }
+        w.push_ids(Ids(), std::vector<uint64_t>());
+        w.finish();
+        const std::vector<shard_record> got = w.records();
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t s = 0; s < got.size(); ++s) {
+            EXPECT_EQ(got[s].index, want[s].index);
+            EXPECT_EQ(got[s].tokens, want[s].tokens);
+            EXPECT_EQ(got[s].documents, want[s].documents);
+            ASSERT_EQ(got[s].paths.size(), want[s].paths.size());
+            for (size_t f = 0; f < got[s].paths.size(); ++f) {
+                EXPECT_EQ(got[s].paths[f].filename(), want[s].paths[f].filename());
+                EXPECT_TRUE(ReadFile(got[s].paths[f]) == ReadFile(want[s].paths[f])) << got[s].paths[f];
+            }
+        }
+        EXPECT_EQ(Entries(from_ids.path()), Entries(from_texts.path()));
+    }
+}
+
+TEST(Shards, PlanPredictsTheShards) {
+    const tokenizer &tok = Shared();
+    const Batch &b = Documents();
+    const uint32_t eot = Id(tok, kEot);
+    std::vector<uint64_t> lengths;
+    for (const Ids &d : Expected(tok, b.texts, eot, eot)) lengths.push_back(d.size());
+    for (uint64_t shard_tokens : {uint64_t(0), uint64_t(1), uint64_t(40), uint64_t(300)}) {
+        SCOPED_TRACE("shard_tokens " + std::to_string(shard_tokens));
+        const uint64_t first = shard_tokens ? 4 : 0;
+        const TempDir dir;
+        shard_options opts = Options("npy", dir.path() / "p");
+        opts.shard_tokens = shard_tokens;
+        opts.first_shard = first;
+        opts.bos = opts.eos = eot;
+        const std::vector<shard_record> records = Write(tok, opts, b, 6, 2);
+
+        bpekit::shard_cursor cursor{first, 0, 0};
+        const std::vector<uint64_t> plan = bpekit::shard_plan(shard_tokens, lengths, cursor);
+        ASSERT_EQ(plan.size(), lengths.size());
+        // Split in two, the cursor carried: the same numbers and the same cursor.
+        bpekit::shard_cursor split{first, 0, 0};
+        const size_t half = lengths.size() / 2;
+        std::vector<uint64_t> joined = bpekit::shard_plan(shard_tokens, lengths.data(), half, split);
+        const std::vector<uint64_t> rest =
+            bpekit::shard_plan(shard_tokens, lengths.data() + half, lengths.size() - half, split);
+        joined.insert(joined.end(), rest.begin(), rest.end());
+        EXPECT_EQ(joined, plan);
+        EXPECT_EQ(std::make_tuple(split.index, split.tokens, split.documents),
+                  std::make_tuple(cursor.index, cursor.tokens, cursor.documents));
+
+        // Group the plan by shard: the writer's records.
+        size_t doc = 0;
+        for (const shard_record &r : records) {
+            uint64_t tokens = 0, documents = 0;
+            for (; doc < plan.size() && plan[doc] == r.index; ++doc) tokens += lengths[doc], ++documents;
+            EXPECT_EQ(r.tokens, tokens) << "shard " << r.index;
+            EXPECT_EQ(r.documents, documents) << "shard " << r.index;
+        }
+        EXPECT_EQ(doc, plan.size());
+        EXPECT_EQ(records.back().index, plan.back());
+    }
+}
+
+TEST(Shards, PushIdsAndPlanErrors) {
+    using Offsets = std::vector<uint64_t>;
+    const tokenizer &tok = Shared();
+    const TempDir dir;
+    shard_writer w = shard_writer::create(tok, Options("npy", dir.path() / "e"));
+    const Ids ids{1, 2, 3, static_cast<uint32_t>(tok.vocab_size()), 5};
+    std::string msg = ExpectError(errc::invalid_arg, [&] { w.push_ids(ids, Offsets{0, 3, 2}); });
+    EXPECT_NE(msg.find("offsets[2] = 2"), std::string::npos) << msg;
+    msg = ExpectError(errc::invalid_arg, [&] { w.push_ids(ids, Offsets{0, 3, 6}); });
+    EXPECT_NE(msg.find("past the end"), std::string::npos) << msg;
+    msg = ExpectError(errc::invalid_arg, [&] { w.push_ids(ids, Offsets{0, 3, 5}); });
+    EXPECT_NE(msg.find("document 1"), std::string::npos) << msg;
+    w.push_ids(ids, Offsets{0, 3, 3});
+    w.finish();
+    const bpekit::shard_contents back = bpekit::read_shard(dir.path() / "e");
+    EXPECT_EQ(back.ids, (Ids{1, 2, 3}));
+    EXPECT_EQ(back.doc_offsets, (Offsets{0, 3, 3}));
+    ExpectError(errc::invalid_arg, [&] { w.push_ids(ids, Offsets{0, 1}); });
+    shard_writer empty;
+    ExpectError(errc::null_arg, [&] { empty.push_ids(ids, Offsets{0, 1}); });
+
+    // The last shard number: refused, the cursor unchanged.
+    bpekit::shard_cursor top{UINT64_MAX, 1, 1};
+    msg = ExpectError(errc::invalid_arg, [&] { bpekit::shard_plan(3, Offsets{1, 1, 1}, top); });
+    EXPECT_NE(msg.find("64-bit"), std::string::npos) << msg;
+    EXPECT_EQ(std::make_tuple(top.index, top.tokens, top.documents), std::make_tuple(UINT64_MAX, uint64_t(1), uint64_t(1)));
+    bpekit::shard_cursor c{};
+    EXPECT_TRUE(bpekit::shard_plan(5, Offsets(), c).empty());
+    EXPECT_EQ(bpekit::shard_plan(0, Offsets{7, 0, 9}, c), (Offsets{0, 0, 0}));
 }
 
 TEST(Shards, ReadErrors) {

@@ -7,7 +7,8 @@
  *            bpekit_shard_writer_new is shard_writer::create; the shard readers and the
  *            count-table calls, which belong to no object, are free functions
  *            (bpekit_shard_read_info is read_shard_info, bpekit_counts_read_info is
- *            read_counts_info, bpekit_counts_merge is merge_counts); constructors, special_tokens() and shard_writer::records()
+ *            read_counts_info, bpekit_counts_merge is merge_counts, bpekit_shard_plan is
+ *            shard_plan); constructors, special_tokens() and shard_writer::records()
  *            gather several C calls. Every function
  *            of bpekit.h is reachable (tests/cpp/test_header.cpp lists which member
  *            wraps which); bpekit_host.h, outside the ABI promise, is not wrapped.
@@ -1166,6 +1167,28 @@ public:
         push(tok, documents.data(), documents.spans(), num_threads);
     }
 
+    /// Appends documents already encoded, in order, each as bos + ids + eos: document i
+    /// is ids[offsets[i]] up to ids[offsets[i + 1]]. `offsets` (n_offsets entries: one
+    /// more than the documents, or none for no document) is non-decreasing and its last
+    /// entry is at most n_ids. Given the ids push() would encode, it writes the same
+    /// bytes. Throws, with nothing written and the writer usable: errc::invalid_arg
+    /// (offsets that decrease or pass the ids, an id not below the vocab size, a format
+    /// limit, the writer finished). Throws errc::io as push() does.
+    void push_ids(const uint32_t *ids, size_t n_ids, const uint64_t *offsets, size_t n_offsets) {
+        const size_t n_docs = n_offsets == 0 ? 0 : n_offsets - 1;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_shard_writer_push_ids(h_.get(), ids, n_ids, n_docs ? offsets : nullptr, n_docs, e);
+        });
+    }
+    void push_ids(const std::vector<uint32_t> &ids, const std::vector<uint64_t> &offsets) {
+        push_ids(ids.data(), ids.size(), offsets.data(), offsets.size());
+    }
+#if __cplusplus >= 202002L
+    void push_ids(std::span<const uint32_t> ids, std::span<const uint64_t> offsets) {
+        push_ids(ids.data(), ids.size(), offsets.data(), offsets.size());
+    }
+#endif
+
     /// Completes the open shard (when sharding, a run that wrote no document still writes
     /// one empty shard, numbered first_shard). Afterwards only completed(), shard() and
     /// records() may be called. Throws errc::invalid_arg (already finished), errc::io
@@ -1215,6 +1238,46 @@ public:
 private:
     std::unique_ptr<bpekit_shard_writer, detail::shard_writer_free> h_;
 };
+
+/// Where the open shard of a rotation stands (bpekit_shard_cursor): start at {} or at
+/// {first_shard, 0, 0}.
+struct shard_cursor {
+    /// The number of the open shard.
+    uint64_t index = 0;
+    /// Tokens in it so far, BOS and EOS included.
+    uint64_t tokens = 0;
+    /// Documents in it so far.
+    uint64_t documents = 0;
+};
+
+/// The shard writer's rotation rule on document lengths alone (bpekit_shard_plan): for
+/// each of n documents of doc_tokens[i] tokens (BOS and EOS included), in order, the
+/// number of the shard a shard_writer with this shard_tokens (and first_shard =
+/// cursor.index) puts it in; advances `cursor`. Carried from call to call, the cursor
+/// makes the numbers independent of how the documents are split between calls.
+/// shard_tokens 0: every document goes to cursor.index. Throws errc::invalid_arg (a shard
+/// number past UINT64_MAX; `cursor` is then unchanged).
+inline std::vector<uint64_t> shard_plan(uint64_t shard_tokens, const uint64_t *doc_tokens, size_t n,
+                                        shard_cursor &cursor) {
+    detail::ensure_abi();
+    std::vector<uint64_t> out(n);
+    bpekit_shard_cursor c{cursor.index, cursor.tokens, cursor.documents};
+    detail::call([&](bpekit_error **e) {
+        return bpekit_shard_plan(shard_tokens, n ? doc_tokens : nullptr, n, &c, n ? out.data() : nullptr, e);
+    });
+    cursor = shard_cursor{c.index, c.tokens, c.documents};
+    return out;
+}
+inline std::vector<uint64_t> shard_plan(uint64_t shard_tokens, const std::vector<uint64_t> &doc_tokens,
+                                        shard_cursor &cursor) {
+    return shard_plan(shard_tokens, doc_tokens.data(), doc_tokens.size(), cursor);
+}
+#if __cplusplus >= 202002L
+inline std::vector<uint64_t> shard_plan(uint64_t shard_tokens, std::span<const uint64_t> doc_tokens,
+                                        shard_cursor &cursor) {
+    return shard_plan(shard_tokens, doc_tokens.data(), doc_tokens.size(), cursor);
+}
+#endif
 
 /// A shard's headers (read_shard_info).
 struct shard_info {
