@@ -266,6 +266,24 @@ def _clean(prefix: str, keep: set[str] | None) -> None:
                 pass
 
 
+def encode_args(enc: Encoding, format: str, bos: int | str | None, eos: int | str | None,
+                shard_tokens: int) -> tuple[int | None, int | None]:
+    """Checks ``encode``'s shard options; returns the BOS and EOS ids (nanogpt's EOS
+    defaults to ``<|endoftext|>``)."""
+    if format not in FORMATS:
+        raise CorpusError(f"unknown shard format {format!r} (expected one of: {', '.join(FORMATS)})")
+    if not isinstance(shard_tokens, int) or isinstance(shard_tokens, bool) or shard_tokens < 0:
+        raise CorpusError(f"shard_tokens must be a non-negative int, got {shard_tokens!r}")
+    bos_id = token_id(enc, bos, "--bos")
+    if eos is None and format == "nanogpt":
+        if ENDOFTEXT not in enc.special_tokens:
+            raise CorpusError(
+                f"nanogpt shards end every document with {ENDOFTEXT}, which the tokenizer does not have; pass --eos"
+            )
+        eos = ENDOFTEXT
+    return bos_id, token_id(enc, eos, "--eos")
+
+
 def manifest_head(corpus: Corpus, files: list[Any], enc: Encoding, format: str, bos: int | None,
                   eos: int | None, shard_tokens: int) -> dict[str, Any]:
     """A run's manifest before any shard: what the run is (format, tokenizer, options,
@@ -408,21 +426,10 @@ def encode(
     after its last complete shard; without it, an existing manifest is an error unless
     ``force`` (then that run's files are replaced).
     """
-    if format not in FORMATS:
-        raise CorpusError(f"unknown shard format {format!r} (expected one of: {', '.join(FORMATS)})")
-    if not isinstance(shard_tokens, int) or isinstance(shard_tokens, bool) or shard_tokens < 0:
-        raise CorpusError(f"shard_tokens must be a non-negative int, got {shard_tokens!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 0):
         raise CorpusError(f"threads must be a non-negative int, got {threads!r}")
     prefix = os.fspath(out_prefix)
-    bos_id = token_id(enc, bos, "--bos")
-    if eos is None and format == "nanogpt":
-        if ENDOFTEXT not in enc.special_tokens:
-            raise CorpusError(
-                f"nanogpt shards end every document with {ENDOFTEXT}, which the tokenizer does not have; pass --eos"
-            )
-        eos = ENDOFTEXT
-    eos_id = token_id(enc, eos, "--eos")
+    bos_id, eos_id = encode_args(enc, format, bos, eos, shard_tokens)
     files = corpus.files()  # source errors first
     manifest = manifest_head(corpus, files, enc, format, bos_id, eos_id, shard_tokens)
     mpath = manifest_path(prefix)
