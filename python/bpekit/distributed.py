@@ -391,6 +391,10 @@ def encode(
         os.unlink(mpath)
     else:  # files of this prefix that no manifest lists are not ours to remove
         _clean(prefix, None)
+    # the writer's own checks (format against vocab size, ids, directory) before any work
+    from ._pipeline import _Writer
+
+    _Writer(tokenizer, format, prefix, shard_tokens, 0, bos_id, eos_id).close()
     work = os.path.join(outdir, f".{os.path.basename(prefix)}.bpekit-work")
     shutil.rmtree(work, ignore_errors=True)  # a crashed client's
     try:
@@ -531,7 +535,7 @@ def _plan(np: Any, work: str, n_units: int, shard_tokens: int, extra: int) -> li
             ranges, docs, tokens = shards[k]
             ranges.append((i, a, b))
             shards[k] = (ranges, docs + (b - a), tokens + int(lengths[a:b].sum()))
-    if shard_tokens == 0 and not shards:  # one shard, even of no documents
+    if not shards:  # no documents: one empty shard, as a single process writes
         shards.append(([], 0, 0))
     return shards
 
