@@ -94,7 +94,7 @@ def _client(client: Any, n_workers: int | None) -> Iterator[Any]:
     if n_workers is not None and (not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1):
         raise CorpusError(f"n_workers must be a positive int, got {n_workers!r}")
     cluster = distributed.LocalCluster(
-        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     try:
         with distributed.Client(cluster) as c:
@@ -459,6 +459,7 @@ def encode(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        _clean(prefix, None)  # temporary files of tasks whose worker was lost
 
 
 def _tokenizer(blob: bytes, sha: str) -> Encoding:
