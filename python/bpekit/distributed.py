@@ -405,31 +405,36 @@ def encode(
     written: list[str] = []  # the final shard files this run writes
     try:
         with _client(client, n_workers) as c:
-            # ---- Phase 1: every unit's ids into a temporary npy shard ----
-            futures = [
-                c.submit(_encode_task, corpus, [(i, units[i]) for i in group], blob, sha, work, threads,
-                         key=f"bpekit-encode-{tok}-{g:06d}")
-                for g, group in enumerate(groups)
-            ]
+            submitted: list[Any] = []  # cancelled at the end, so their keys are forgotten
             try:
+                # The tokenizer's bytes travel once to the scheduler, as this task's
+                # argument, and once to each worker, as its result (computed again if lost).
+                tokenizer_f = c.submit(_blob, blob, key=f"bpekit-encode-{tok}-tokenizer")
+                submitted.append(tokenizer_f)
+
+                # ---- Phase 1: every unit's ids into a temporary npy shard ----
+                futures = [
+                    c.submit(_encode_task, corpus, [(i, units[i]) for i in group], tokenizer_f, sha, work, threads,
+                             key=f"bpekit-encode-{tok}-{g:06d}")
+                    for g, group in enumerate(groups)
+                ]
+                submitted += futures
                 done = [r for rs in _gather(c, futures) for r in rs]
-            finally:
-                c.cancel(futures)
-            if [r["unit"] for r in done] != list(range(len(units))):
-                raise InternalError("bpekit.distributed: phase 1 did not return every unit once")
+                if [r["unit"] for r in done] != list(range(len(units))):
+                    raise InternalError("bpekit.distributed: phase 1 did not return every unit once")
 
-            # ---- Plan: the final shard of every document ----
-            plan = _plan(np, work, len(units), shard_tokens, (bos_id is not None) + (eos_id is not None))
+                # ---- Plan: the final shard of every document ----
+                plan = _plan(np, work, len(units), shard_tokens, (bos_id is not None) + (eos_id is not None))
 
-            # ---- Phase 2: one task per final shard ----
-            for k in range(len(plan)):
-                written += _shard_names(prefix, format, shard_tokens, k)
-            futures = [
-                c.submit(_shard_task, k, ranges, docs, tokens, format, prefix, shard_tokens, bos_id, eos_id, blob, sha,
-                         work, key=f"bpekit-shard-{tok}-{k:06d}")
-                for k, (ranges, docs, tokens) in enumerate(plan)
-            ]
-            try:
+                # ---- Phase 2: one task per final shard ----
+                for k in range(len(plan)):
+                    written += _shard_names(prefix, format, shard_tokens, k)
+                futures = [
+                    c.submit(_shard_task, k, ranges, docs, tokens, format, prefix, shard_tokens, bos_id, eos_id,
+                             tokenizer_f, sha, work, key=f"bpekit-shard-{tok}-{k:06d}")
+                    for k, (ranges, docs, tokens) in enumerate(plan)
+                ]
+                submitted += futures
                 # Every task ends before an error is raised and the shards are removed:
                 # none renames a shard into place after the cleanup.
                 c.gather(futures, errors="skip")
@@ -438,7 +443,7 @@ def encode(
                         f.result()  # raises the task's error
                 entries = [f.result() for f in futures]
             finally:
-                c.cancel(futures)
+                c.cancel(submitted)
 
         from ._pipeline import _settle, manifest_head, write_json_atomic
 
@@ -456,6 +461,10 @@ def encode(
     finally:
         shutil.rmtree(work, ignore_errors=True)
         _clean(prefix, None)  # temporary files of tasks whose worker was lost
+
+
+def _blob(blob: bytes) -> bytes:
+    return blob
 
 
 def _tokenizer(blob: bytes, sha: str) -> Encoding:
