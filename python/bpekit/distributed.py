@@ -40,7 +40,9 @@ manifest; the error is the worker's exception type, its message naming the unit
 run is all or nothing; single-process ``encode`` resumes).
 
 Task keys are deterministic (a hash of the inputs) and prefixed ``bpekit-count-``,
-``bpekit-merge-``, ``bpekit-train-``, ``bpekit-encode-`` and ``bpekit-shard-``.
+``bpekit-merge-``, ``bpekit-train-``, ``bpekit-encode-`` (phase 1) and ``bpekit-shard-``
+(phase 2); ``bpekit-tokenizer-`` is the task holding the tokenizer's bytes for both
+phases.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ._errors import InternalError, IoError, TokenizerError
@@ -184,14 +187,34 @@ def _named(unit: Unit) -> Iterator[None]:
         raise IoError(f"{unit.name}: {e.strerror or e}") from None
 
 
-def _gather(client: Any, futures: list[Any]) -> list[Any]:
-    """The results in order; on the first error, every future is cancelled (so their
-    keys are forgotten and a run with the same inputs starts afresh) and it is raised."""
+def _gather(client: Any, futures: list[Any], *, wait_running: bool = False) -> list[Any]:
+    """The results in order; on the first error, every future is cancelled (so tasks not
+    started never start, and their keys are forgotten: a run with the same inputs starts
+    afresh) and it is raised, with ``wait_running`` once the tasks that were running have
+    ended (a cancelled task still runs to its end on its worker, and may write files)."""
     try:
         return client.gather(futures)
     except BaseException:
         client.cancel(futures)
+        if wait_running:
+            _wait_ended(client, {str(f.key) for f in futures})
         raise
+
+
+def _executing(dask_worker: Any) -> list[str]:
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
+def _wait_ended(client: Any, keys: set[str]) -> None:
+    """Returns once no worker is executing a task of ``keys``."""
+    while True:
+        try:
+            running = client.run(_executing, on_error="ignore")
+        except Exception:  # noqa: BLE001 (the cluster is gone: nothing runs)
+            return
+        if not any(keys.intersection(ks) for ks in running.values()):
+            return
+        time.sleep(0.05)
 
 
 # ==== Training ====
@@ -409,7 +432,7 @@ def encode(
             try:
                 # The tokenizer's bytes travel once to the scheduler, as this task's
                 # argument, and once to each worker, as its result (computed again if lost).
-                tokenizer_f = c.submit(_blob, blob, key=f"bpekit-encode-{tok}-tokenizer")
+                tokenizer_f = c.submit(_blob, blob, key=f"bpekit-tokenizer-{tok}")
                 submitted.append(tokenizer_f)
 
                 # ---- Phase 1: every unit's ids into a temporary npy shard ----
@@ -419,7 +442,7 @@ def encode(
                     for g, group in enumerate(groups)
                 ]
                 submitted += futures
-                done = [r for rs in _gather(c, futures) for r in rs]
+                done = [r for rs in _gather(c, futures, wait_running=True) for r in rs]
                 if [r["unit"] for r in done] != list(range(len(units))):
                     raise InternalError("bpekit.distributed: phase 1 did not return every unit once")
 
