@@ -275,37 +275,42 @@ def train(
     from .core import Encoding
 
     with _client(client, n_workers) as c:
-        futures: list[Any] = []
+        # Only the last task's future is held, so each table (a count task's, a merge's)
+        # is released once the merge above it has run.
+        final = _submit_train(c, tok, corpus, units, groups, fan_in, min_count, vocab_size, pattern, special_tokens,
+                              name, threads)
         try:
-            level: list[tuple[Any, str]] = []
-            for g, group in enumerate(groups):
-                f = c.submit(_count_task, corpus, [units[i] for i in group], pattern, threads,
-                             key=f"bpekit-count-{tok}-{g:06d}")
-                futures.append(f)
-                level.append((f, _label([units[i] for i in group])))
-            depth = 0
-            while len(level) > fan_in:
-                nxt = []
-                for j in range(0, len(level), fan_in):
-                    part = level[j : j + fan_in]
-                    if len(part) == 1:
-                        nxt.append(part[0])
-                        continue
-                    labels = [lab for _, lab in part]
-                    f = c.submit(_merge_task, labels, [f for f, _ in part],
-                                 key=f"bpekit-merge-{tok}-{depth:02d}-{j // fan_in:06d}")
-                    futures.append(f)
-                    nxt.append((f, _span(labels)))
-                level = nxt
-                depth += 1
-            final = c.submit(_train_task, [lab for _, lab in level], [f for f, _ in level], min_count, vocab_size,
-                             pattern, special_tokens, name, threads, key=f"bpekit-train-{tok}")
-            futures.append(final)
-            del level
             blob = _gather(c, [final])[0]
         finally:
-            c.cancel(futures)
+            c.cancel([final])
     return Encoding.from_bytes(blob, name=name)
+
+
+def _submit_train(c: Any, tok: str, corpus: Corpus, units: list[Unit], groups: list[list[int]], fan_in: int,
+                  min_count: int, vocab_size: int, pattern: str | None, special_tokens: list[str], name: str,
+                  threads: int) -> Any:
+    """Submits the count tasks, the merge tree and the last task; the last one's future."""
+    level: list[tuple[Any, str]] = []
+    for g, group in enumerate(groups):
+        f = c.submit(_count_task, corpus, [units[i] for i in group], pattern, threads,
+                     key=f"bpekit-count-{tok}-{g:06d}")
+        level.append((f, _label([units[i] for i in group])))
+    depth = 0
+    while len(level) > fan_in:
+        nxt = []
+        for j in range(0, len(level), fan_in):
+            part = level[j : j + fan_in]
+            if len(part) == 1:
+                nxt.append(part[0])
+                continue
+            labels = [lab for _, lab in part]
+            f = c.submit(_merge_task, labels, [f for f, _ in part],
+                         key=f"bpekit-merge-{tok}-{depth:02d}-{j // fan_in:06d}")
+            nxt.append((f, _span(labels)))
+        level = nxt
+        depth += 1
+    return c.submit(_train_task, [lab for _, lab in level], [f for f, _ in level], min_count, vocab_size,
+                    pattern, special_tokens, name, threads, key=f"bpekit-train-{tok}")
 
 
 def _label(units: list[Unit]) -> str:
