@@ -297,14 +297,21 @@ def _cluster(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         return
     try:
         from distributed import Client
+        from distributed.comm import resolve_address
     except ImportError:
         from .corpus import MissingExtraError
 
         raise MissingExtraError("--cluster needs dask.distributed: pip install 'bpekit[distributed]'") from None
     try:
-        client = Client(args.cluster, timeout=args.connect_timeout, set_as_default=False)
-    except ValueError as e:  # an address Dask cannot parse
+        # Checked before a Client exists: a Client that fails on a malformed address
+        # still tries to close itself at exit and prints a traceback.
+        resolve_address(args.cluster)
+    except ValueError as e:
         raise UsageError(f"--cluster {args.cluster}: not a scheduler address ({e})") from None
+    except OSError as e:  # a host name that does not resolve
+        raise ClusterError(f"cannot connect to the Dask scheduler at {args.cluster}: {e}") from None
+    try:
+        client = Client(args.cluster, timeout=args.connect_timeout, set_as_default=False)
     except (OSError, TimeoutError) as e:
         raise ClusterError(f"cannot connect to the Dask scheduler at {args.cluster} "
                            f"within {args.connect_timeout:g} s: {e}") from None
