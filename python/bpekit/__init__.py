@@ -26,7 +26,7 @@ from ._errors import (
 from ._lowlevel import version as _native_version
 from . import corpus, shards  # noqa: E402  (bpekit.corpus.Corpus, bpekit.shards.open)
 from ._registry import get_encoding, list_encoding_names
-from ._train import Trainer, train
+from ._train import Trainer, counts_info, merge_counts, train
 from .core import (
     CL100K_PATTERN,
     GPT2_PATTERN,
@@ -60,9 +60,11 @@ __all__ = [
     "TokenizerError",
     "Trainer",
     "UnknownTokenError",
+    "counts_info",
     "from_tiktoken",
     "get_encoding",
     "list_encoding_names",
     "load",
+    "merge_counts",
     "train",
 ]

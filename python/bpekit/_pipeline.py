@@ -266,6 +266,70 @@ def _clean(prefix: str, keep: set[str] | None) -> None:
                 pass
 
 
+def encode_args(enc: Encoding, format: str, bos: int | str | None, eos: int | str | None,
+                shard_tokens: int) -> tuple[int | None, int | None]:
+    """Checks ``encode``'s shard options; returns the BOS and EOS ids (nanogpt's EOS
+    defaults to ``<|endoftext|>``)."""
+    if format not in FORMATS:
+        raise CorpusError(f"unknown shard format {format!r} (expected one of: {', '.join(FORMATS)})")
+    if not isinstance(shard_tokens, int) or isinstance(shard_tokens, bool) or shard_tokens < 0:
+        raise CorpusError(f"shard_tokens must be a non-negative int, got {shard_tokens!r}")
+    bos_id = token_id(enc, bos, "--bos")
+    if eos is None and format == "nanogpt":
+        if ENDOFTEXT not in enc.special_tokens:
+            raise CorpusError(
+                f"nanogpt shards end every document with {ENDOFTEXT}, which the tokenizer does not have; pass --eos"
+            )
+        eos = ENDOFTEXT
+    return bos_id, token_id(enc, eos, "--eos")
+
+
+def manifest_head(corpus: Corpus, files: list[Any], enc: Encoding, format: str, bos: int | None,
+                  eos: int | None, shard_tokens: int) -> dict[str, Any]:
+    """A run's manifest before any shard: what the run is (format, tokenizer, options,
+    sources), with no shards. One builder for every mode of ``encode``, so that the same
+    run gives the same bytes."""
+    return {
+        "bpekit_manifest": MANIFEST_VERSION,
+        "format": format,
+        "dtype": None,
+        "tokenizer": {"vocab_size": enc.n_vocab, "sha256": hashlib.sha256(enc.to_bytes()).hexdigest()},
+        "options": {
+            "bos": bos,
+            "eos": eos,
+            "shard_tokens": shard_tokens,
+            "sources": [s.path for s in files],
+            "input": corpus.options(),
+        },
+        "shards": [],
+        "documents": 0,
+        "tokens": 0,
+        "complete": False,
+    }
+
+
+def file_sha256(path: str) -> str:
+    """The hex SHA-256 of a file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                return h.hexdigest()
+            h.update(block)
+
+
+def shard_entry(writer: _Writer, i: int, prefix: str) -> dict[str, Any]:
+    """The manifest entry of the writer's completed shard ``i``: ``index``, ``files``
+    (names in the output directory), ``tokens``, ``documents`` and ``sha256`` (of each
+    file, in the order of ``files``), read after the shard is complete under its final
+    names."""
+    e = writer.shard(i)
+    d = os.path.dirname(os.path.abspath(prefix))
+    e["sha256"] = [file_sha256(os.path.join(d, f)) for f in e["files"]]
+    return e
+
+
 class _Writer:
     """A ``bpekit_shard_writer`` (freed, its temporary files removed, on close)."""
 
@@ -287,6 +351,15 @@ class _Writer:
     def push(self, enc: Encoding, b: Batch, threads: int) -> None:
         rustcall(lib.bpekit_shard_writer_push, self._ptr, enc._ptr, *b.c_args(), threads)
 
+    def push_ids(self, ids: Any, offsets: Any) -> None:
+        """Appends documents already encoded: document ``i`` is
+        ``ids[offsets[i]:offsets[i + 1]]`` (NumPy uint32 ids, uint64 offsets, both
+        C-contiguous; passed without a copy), each written as BOS + ids + EOS."""
+        n_docs = len(offsets) - 1 if len(offsets) else 0
+        idp = ffi.from_buffer("uint32_t[]", ids) if len(ids) else ffi.NULL
+        offp = ffi.from_buffer("uint64_t[]", offsets) if len(offsets) else ffi.NULL
+        rustcall(lib.bpekit_shard_writer_push_ids, self._ptr, idp, len(ids), offp, n_docs)
+
     def finish(self) -> None:
         rustcall(lib.bpekit_shard_writer_finish, self._ptr)
 
@@ -304,6 +377,26 @@ class _Writer:
         if self._ptr is not None:
             ffi.release(self._ptr)
             self._ptr = None
+
+
+def shard_plan(shard_tokens: int, doc_tokens: Any, cursor: list[int]) -> Any:
+    """The shard each document goes to by the rotation rule of ``shard_tokens`` (0: one
+    shard), for documents of ``doc_tokens[i]`` tokens each (BOS/EOS included; a NumPy
+    uint64 array), as a NumPy uint64 array. ``cursor`` is ``[index, tokens, documents]``
+    of the open shard, updated in place, so that a plan can go on over the next
+    documents (start at ``[0, 0, 0]``)."""
+    np = _numpy("planning shards")
+
+    doc_tokens = np.ascontiguousarray(doc_tokens, dtype=np.uint64)
+    n = len(doc_tokens)
+    out = np.empty(n, dtype=np.uint64)
+    c = ffi.new("bpekit_shard_cursor *")
+    c.index, c.tokens, c.documents = cursor
+    tp = ffi.from_buffer("uint64_t[]", doc_tokens) if n else ffi.NULL
+    op = ffi.from_buffer("uint64_t[]", out) if n else ffi.NULL
+    rustcall(lib.bpekit_shard_plan, shard_tokens, tp, n, c, op)
+    cursor[:] = [int(c.index), int(c.tokens), int(c.documents)]
+    return out
 
 
 def encode(
@@ -333,40 +426,12 @@ def encode(
     after its last complete shard; without it, an existing manifest is an error unless
     ``force`` (then that run's files are replaced).
     """
-    if format not in FORMATS:
-        raise CorpusError(f"unknown shard format {format!r} (expected one of: {', '.join(FORMATS)})")
-    if not isinstance(shard_tokens, int) or isinstance(shard_tokens, bool) or shard_tokens < 0:
-        raise CorpusError(f"shard_tokens must be a non-negative int, got {shard_tokens!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 0):
         raise CorpusError(f"threads must be a non-negative int, got {threads!r}")
     prefix = os.fspath(out_prefix)
-    bos_id = token_id(enc, bos, "--bos")
-    if eos is None and format == "nanogpt":
-        if ENDOFTEXT not in enc.special_tokens:
-            raise CorpusError(
-                f"nanogpt shards end every document with {ENDOFTEXT}, which the tokenizer does not have; pass --eos"
-            )
-        eos = ENDOFTEXT
-    eos_id = token_id(enc, eos, "--eos")
+    bos_id, eos_id = encode_args(enc, format, bos, eos, shard_tokens)
     files = corpus.files()  # source errors first
-    blob = enc.to_bytes()
-    manifest: dict[str, Any] = {
-        "bpekit_manifest": MANIFEST_VERSION,
-        "format": format,
-        "dtype": None,
-        "tokenizer": {"vocab_size": enc.n_vocab, "sha256": hashlib.sha256(blob).hexdigest()},
-        "options": {
-            "bos": bos_id,
-            "eos": eos_id,
-            "shard_tokens": shard_tokens,
-            "sources": [s.path for s in files],
-            "input": corpus.options(),
-        },
-        "shards": [],
-        "documents": 0,
-        "tokens": 0,
-        "complete": False,
-    }
+    manifest = manifest_head(corpus, files, enc, format, bos_id, eos_id, shard_tokens)
     mpath = manifest_path(prefix)
     skip = 0
     if os.path.exists(mpath):
@@ -403,12 +468,9 @@ def encode(
             if done == recorded:
                 return
             for i in range(recorded, done):
-                manifest["shards"].append(writer.shard(i))
+                manifest["shards"].append(shard_entry(writer, i, prefix))
             recorded = done
-            if manifest["dtype"] is None:  # the core chose it; its header says which
-                first = manifest["shards"][0]["files"][0]
-                manifest["dtype"] = shard_info(os.path.join(os.path.dirname(prefix), first), format)["dtype"]
-            _totals(manifest)
+            _settle(manifest, prefix)
             write_json_atomic(mpath, manifest)
 
         # The manifest is written once a shard is complete (a run that fails before
@@ -437,7 +499,12 @@ def encode(
         writer.close()
 
 
-def _totals(m: dict[str, Any]) -> None:
+def _settle(m: dict[str, Any], prefix: str) -> None:
+    """Fills what a manifest takes from its shards: the dtype (the core chose it; the
+    first shard's header says which) and the totals."""
+    if m["dtype"] is None and m["shards"]:
+        first = m["shards"][0]["files"][0]
+        m["dtype"] = shard_info(os.path.join(os.path.dirname(prefix), first), m["format"])["dtype"]
     m["documents"] = sum(int(s["documents"]) for s in m["shards"])
     m["tokens"] = sum(int(s["tokens"]) for s in m["shards"])
 

@@ -13,7 +13,7 @@ from ._marshal import Slices, TextLike, item_bytes, many_texts, pattern_arg, tak
 if TYPE_CHECKING:
     from .core import Encoding
 
-__all__ = ["Trainer", "feed_in_batches", "train"]
+__all__ = ["Trainer", "counts_info", "feed_in_batches", "merge_counts", "train"]
 
 # ==== Trainer ====
 
@@ -121,6 +121,57 @@ class Trainer(Handle):
             rustcall(lib.bpekit_trainer_finish, self._ptr, vocab_size, out)
         return Encoding._from_ptr(out[0], name)
 
+
+# ==== Count tables ====
+
+
+def merge_counts(tables: Iterable[bytes], *, min_count: int = 0) -> bytes:
+    """Merges count tables (from :meth:`Trainer.export_counts` or this function) into
+    one: the table a trainer would export after :meth:`Trainer.add_counts` of every
+    input. Then drops the pieces whose merged count is below ``min_count`` (0 keeps
+    all). Prune once, after the last merge: a pruned table no longer gives exactly the
+    merges of the full one (a piece rare in every part may be frequent in all). The
+    merge streams: memory is the inputs plus the output.
+
+    Raises :class:`FormatError` for a damaged table (the message starts with its index,
+    ``tables[2]: ...``) and :class:`InvalidArgumentError` for no table or tables counted
+    with different patterns.
+
+    >>> a, b = Trainer(), Trainer()
+    >>> a.feed("hello world"); b.feed("hello there")
+    >>> counts_info(merge_counts([a.export_counts(), b.export_counts()]))["texts"]
+    2
+    """
+    if isinstance(tables, (bytes, bytearray, memoryview)):
+        raise TypeError("tables must be a sequence of count tables, not one table")
+    if not isinstance(min_count, int) or isinstance(min_count, bool) or min_count < 0:
+        raise InvalidArgumentError(f"min_count must be a non-negative int, got {min_count!r}")
+    slices = Slices([bytes(t) for t in tables])
+    out = ffi.new("bpekit_bytes *")
+    rustcall(lib.bpekit_counts_merge, slices.array if slices.n else ffi.NULL, slices.n, min_count, out)
+    return take_bytes(out)
+
+
+def counts_info(data: bytes) -> dict[str, Any]:
+    """What a count table holds, after checking all of it as :meth:`Trainer.add_counts`
+    does: ``pattern`` (the split pattern it was counted with), ``pieces`` (unique
+    pieces), ``texts`` and ``bytes`` (counted), ``version`` (of the table's format).
+    Raises :class:`FormatError` for a damaged table."""
+    data = bytes(data)
+    out = ffi.new("bpekit_counts_info *")
+    pat = ffi.new("bpekit_bytes *")
+    rustcall(lib.bpekit_counts_read_info, data, len(data), out, pat)
+    pattern = take_bytes(pat).decode("utf-8")
+    return {
+        "pattern": pattern,
+        "pieces": int(out.pieces),
+        "texts": int(out.texts),
+        "bytes": int(out.bytes),
+        "version": int(out.version),
+    }
+
+
+# ==== Training from texts ====
 
 _BATCH_TEXTS = 4096
 _BATCH_BYTES = 16 << 20

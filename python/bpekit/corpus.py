@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, Iterable, Iterator, Union
 from ._errors import TokenizerError
 from ._lowlevel import ffi, lib, rustcall
 
-__all__ = ["Batch", "Corpus", "CorpusError", "MissingExtraError", "Source", "discover"]
+__all__ = ["Batch", "Corpus", "CorpusError", "MissingExtraError", "Source", "Unit", "discover"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -100,6 +100,26 @@ class Source:
             return os.path.getsize(self.path)
         except OSError:
             return None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of a corpus that can be read on its own (:meth:`Corpus.units`): a whole
+    text or JSON Lines file (``row_group`` None), or one row group of a Parquet file,
+    whose first row is row ``first_row`` of the file. ``size`` is its bytes on disk (a
+    row group's ``total_byte_size``), None when unknown (stdin)."""
+
+    source: Source
+    row_group: int | None
+    first_row: int
+    size: int | None
+
+    @property
+    def name(self) -> str:
+        """The unit in messages: the source's name, with ``: row group G`` for Parquet."""
+        if self.row_group is None:
+            return self.source.name
+        return f"{self.source.name}: row group {self.row_group}"
 
 
 def _split_ext(path: str) -> tuple[str, str | None]:
@@ -356,7 +376,9 @@ class Corpus:
             yield from b.texts()
 
     def batches(self) -> Iterator[Batch]:
-        """Every document, in order, in batches (one per chunk or row group)."""
+        """Every document, in order, in batches (one per chunk or row group): the
+        documents of every :meth:`units` entry, in order, under one ``max_chars``
+        budget."""
         files = self.files()  # errors about the sources come before any reading
         self.documents = self.bytes = self.chars = self.skipped = 0
         budget = _Budget(self.max_chars)
@@ -364,17 +386,68 @@ class Corpus:
         for src in files:
             if budget.stopped:
                 break
-            if src.format == "parquet":
-                gen = self._parquet(src, budget)
-            else:
-                gen = self._stream(src, budget)
-            for b in gen:
-                b.first = self.documents
-                b.raw_done += disk
-                self.documents += b.n
-                if b.n:
-                    yield b
+            pf = self._parquet_file(src) if src.format == "parquet" else None
+            for unit in self._file_units(src, pf):
+                if budget.stopped:
+                    break
+                for b in self._unit(unit, budget, pf):
+                    b.first = self.documents
+                    b.raw_done += disk
+                    self.documents += b.n
+                    if b.n:
+                        yield b
             disk += src.size() or 0
+
+    # ---- units ----
+
+    def units(self) -> list[Unit]:
+        """The corpus cut into independent pieces of work, in document order: a text or
+        JSON Lines file is one unit, a Parquet file one unit per row group. Reading every
+        unit with :meth:`unit_batches`, in order, gives the documents of :meth:`batches`.
+        Opens each Parquet file's footer (errors about its column come here)."""
+        out: list[Unit] = []
+        for src in self.files():
+            pf = self._parquet_file(src) if src.format == "parquet" else None
+            out.extend(self._file_units(src, pf))
+        return out
+
+    def unit_batches(self, unit: Unit) -> Iterator[Batch]:
+        """The documents of one unit (from :meth:`units`), in batches, with the messages
+        of a whole-corpus pass (same source names, byte offsets, line numbers, Parquet
+        row numbers). ``first`` counts from the unit's first document. After a full
+        pass, ``documents``, ``bytes``, ``chars`` and ``skipped`` hold the unit's counts.
+
+        ``max_chars`` is refused: it is a budget over the whole corpus, which no unit
+        can apply alone. So is stdin, which cannot be read again by someone else."""
+        if self.max_chars is not None:
+            raise CorpusError("max_chars is a corpus-wide budget; not supported on a cluster (or unit by unit)")
+        if unit.source.path == "-":
+            raise CorpusError("<stdin> cannot be read unit by unit (nor on a cluster): give files")
+        self.documents = self.bytes = self.chars = self.skipped = 0
+        for b in self._unit(unit, _Budget(None), None):
+            b.first = self.documents
+            self.documents += b.n
+            if b.n:
+                yield b
+
+    def _file_units(self, src: Source, pf: Any) -> list[Unit]:
+        if src.format != "parquet":
+            return [Unit(src, None, 0, src.size())]
+        meta = pf.metadata
+        out, row = [], 0
+        for g in range(meta.num_row_groups):
+            rg = meta.row_group(g)
+            out.append(Unit(src, g, row, int(rg.total_byte_size)))
+            row += int(rg.num_rows)
+        return out
+
+    def _unit(self, unit: Unit, budget: _Budget, pf: Any) -> Iterator[Batch]:
+        """A unit's batches; ``raw_done`` counts from the start of its file."""
+        if unit.row_group is None:
+            return self._stream(unit.source, budget)
+        if pf is None:
+            pf = self._parquet_file(unit.source)
+        return self._row_group(unit, pf, budget)
 
     # ---- text and JSON Lines ----
 
@@ -461,7 +534,8 @@ class Corpus:
 
     # ---- Parquet ----
 
-    def _parquet(self, src: Source, budget: _Budget) -> Iterator[Batch]:
+    def _parquet_file(self, src: Source) -> Any:
+        """The opened Parquet file, its column checked."""
         pq = _need("pyarrow.parquet", "parquet", f"{src.name}: reading parquet")
         pa = _need("pyarrow", "parquet", f"{src.name}: reading parquet")
         try:
@@ -476,24 +550,25 @@ class Corpus:
         typ = schema.field(idx).type
         if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
             raise CorpusError(f"{src.name}: column {self.column!r} is {typ}, not a string column")
-        row = 0
-        size = src.size() or 0
-        for g in range(pf.num_row_groups):
+        return pf
+
+    def _row_group(self, unit: Unit, pf: Any, budget: _Budget) -> Iterator[Batch]:
+        src, g, row = unit.source, unit.row_group, unit.first_row
+        if g is None or not 0 <= g < pf.num_row_groups:
+            raise CorpusError(f"{src.name}: no row group {g} (the file has {pf.num_row_groups})")
+        try:
+            table = pf.read_row_group(g, columns=[self.column])
+        except Exception as e:  # noqa: BLE001 (pyarrow's errors are of many types)
+            raise CorpusError(f"{src.name}: cannot read row group {g} ({e})") from None
+        self.bytes += table.nbytes
+        done = (src.size() or 0) * (g + 1) // max(pf.num_row_groups, 1)
+        for arr in table.column(0).chunks:
+            b = self._arrow(arr, src, row, budget)
+            b.raw_done = done
+            row += len(arr)
+            yield b
             if budget.stopped:
                 break
-            try:
-                table = pf.read_row_group(g, columns=[self.column])
-            except Exception as e:  # noqa: BLE001 (pyarrow's errors are of many types)
-                raise CorpusError(f"{src.name}: cannot read row group {g} ({e})") from None
-            self.bytes += table.nbytes
-            done = size * (g + 1) // max(pf.num_row_groups, 1)
-            for arr in table.column(0).chunks:
-                b = self._arrow(arr, src, row, budget)
-                b.raw_done = done
-                row += len(arr)
-                yield b
-                if budget.stopped:
-                    break
 
     def _arrow(self, arr: Any, src: Source, row: int, budget: _Budget) -> Batch:
         """Documents of one Arrow string array, its buffers passed without a copy."""
