@@ -348,7 +348,7 @@ TRAIN_CASES = [
     pytest.param("fixtures", None, 300, 2, 1, id="fixtures-default-300-fan2"),
     pytest.param("samples", None, 1000, 2, 1, id="samples-default-1000-fan2"),
     pytest.param("samples", bpekit.GPT2_PATTERN, 600, 8, 1, id="samples-gpt2-600-fan8"),
-    pytest.param("samples", CUSTOM_PATTERN, 300, 8, 20 << 10, id="samples-custom-300-fan8-grouped"),
+    pytest.param("samples", CUSTOM_PATTERN, 300, 8, 60 << 10, id="samples-custom-300-fan8-grouped"),
     pytest.param("mixed", CUSTOM_PATTERN, 600, 2, 1, id="mixed-custom-600-fan2"),
     pytest.param("mixed", bpekit.GPT2_PATTERN, 1000, 8, 1, id="mixed-gpt2-1000-fan8"),
 ]
