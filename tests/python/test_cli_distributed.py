@@ -37,7 +37,16 @@ def sources(tmp_path_factory) -> list[str]:
 INPUT = ["--lines", "--text-key", "meta.body.text"]
 
 
-def test_train_and_encode_with_workers_write_the_same_files(sources, tmp_path):
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory) -> str:
+    import bpekit
+
+    path = tmp_path_factory.mktemp("cli-tok") / "small.bpekit"
+    bpekit.train([(FIXTURES / "prose.txt").read_text(encoding="utf-8")], 300, special_tokens=["<|endoftext|>"]).save(path)
+    return str(path)
+
+
+def test_train_with_workers_writes_the_same_files(sources, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for d, extra in ((a, []), (b, ["--workers", "2"])):
         ok("train", *sources, *INPUT, "--vocab-size", 400, "--special", "<|endoftext|>",
@@ -45,29 +54,33 @@ def test_train_and_encode_with_workers_write_the_same_files(sources, tmp_path):
     assert tree(a) == tree(b)
     assert sorted(tree(b)) == ["tok.bpekit", "tok.tiktoken"]
 
+
+def test_encode_with_workers_writes_the_same_files(sources, tokenizer, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
     for d, extra in ((a, []), (b, ["--workers", "2"])):
-        ok("encode", *sources, *INPUT, "--tokenizer", a / "tok.bpekit", "--format", "megatron",
+        ok("encode", *sources, *INPUT, "--tokenizer", tokenizer, "--format", "megatron",
            "--shard-tokens", 2000, "--eos", "<|endoftext|>", "-o", d / "shards" / "run", *extra)
     assert tree(a) == tree(b)
     assert (b / "shards" / "run.manifest.json").exists() and (b / "shards" / "run_000001.bin").exists()
 
-    # --force replaces a cluster run's output as it replaces a single-process run's.
-    r = bpekit_cmd("encode", *sources, *INPUT, "--tokenizer", a / "tok.bpekit", "--format", "megatron",
-                   "-o", b / "shards" / "run", "--workers", "2")
+    # An earlier run's manifest: refused without --force, replaced with it.
+    again = ["encode", *sources, *INPUT, "--tokenizer", tokenizer, "--format", "megatron",
+             "--eos", "<|endoftext|>", "-o", b / "shards" / "run", "--workers", "2"]
+    r = bpekit_cmd(*again)
     assert r.returncode == 2 and b"exists" in r.stderr, r.stderr
+    assert tree(a) == tree(b)
+    ok(*again, "--force", "--shard-tokens", 2000)
     assert tree(a) == tree(b)
 
 
-@pytest.mark.parametrize("cmd", ["train", "encode"])
 @pytest.mark.parametrize("flag", [["--workers", "2"], ["--cluster", "tcp://127.0.0.1:9"]])
-@pytest.mark.parametrize("option", [["--resume"], ["--max-chars", "100"]])
-def test_single_process_options_are_usage_errors(sources, tmp_path, cmd, flag, option):
+@pytest.mark.parametrize("cmd, option", [("train", ["--max-chars", "100"]), ("encode", ["--max-chars", "100"]),
+                                         ("encode", ["--resume"])])
+def test_single_process_options_are_usage_errors(sources, tokenizer, tmp_path, cmd, flag, option):
     if cmd == "train":
-        if option == ["--resume"]:
-            pytest.skip("train has no --resume")
         args = ["train", *sources, "--vocab-size", 300, "-o", tmp_path / "out" / "tok.bpekit"]
     else:
-        args = ["encode", *sources, "--tokenizer", "gpt2", "--format", "llmc", "-o", tmp_path / "out" / "run"]
+        args = ["encode", *sources, "--tokenizer", tokenizer, "--format", "llmc", "-o", tmp_path / "out" / "run"]
     r = bpekit_cmd(*args, *INPUT, *flag, *option)
     assert r.returncode == 2, r.stderr
     err = r.stderr.decode()
@@ -82,12 +95,12 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("cmd", ["train", "encode"])
-def test_unreachable_cluster_is_a_clear_error(sources, tmp_path, cmd):
+def test_unreachable_cluster_is_a_clear_error(sources, tokenizer, tmp_path, cmd):
     addr = f"tcp://127.0.0.1:{_closed_port()}"
     if cmd == "train":
         args = ["train", *sources, "--vocab-size", 300, "-o", tmp_path / "out" / "tok.bpekit"]
     else:
-        args = ["encode", *sources, "--tokenizer", "gpt2", "--format", "llmc", "-o", tmp_path / "out" / "run"]
+        args = ["encode", *sources, "--tokenizer", tokenizer, "--format", "llmc", "-o", tmp_path / "out" / "run"]
     r = bpekit_cmd(*args, *INPUT, "--cluster", addr, "--connect-timeout", "1")
     err = r.stderr.decode()
     assert r.returncode == 1, err

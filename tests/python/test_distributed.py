@@ -97,7 +97,7 @@ class Recorder(SchedulerPlugin):
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as c:
             c.register_plugin(Recorder(), name=RECORDER)
             yield c
