@@ -103,12 +103,27 @@ def client():
             yield c
 
 
+def _running(dask_worker) -> int:
+    return len(dask_worker.state.executing)  # a cancelled task that still runs included
+
+
+def wait_idle(client) -> None:
+    """Returns when no worker runs a task, cancelled ones included (a failed run's
+    client stops waiting for them; their side effects happen until they end)."""
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while any(client.run(_running).values()):
+        assert time.monotonic() < deadline, f"the workers still run tasks after {JOIN_TIMEOUT} s"
+        time.sleep(0.05)
+
+
 @pytest.fixture(autouse=True)
 def _fresh(request):
-    """Both workers up (a killed one is restarted by its nanny) and an empty record."""
+    """Both workers up (a killed one is restarted by its nanny) and idle, and an empty
+    record."""
     if "client" in request.fixturenames:
         c = request.getfixturevalue("client")
         c.wait_for_workers(2)
+        wait_idle(c)
         c.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins[RECORDER].events.clear())
 
 
@@ -635,7 +650,11 @@ BAD_UNITS = {"not-gzip": _bad_gzip, "parquet-row-group": _bad_parquet, "jsonl-li
 @pytest.mark.parametrize("kind", list(BAD_UNITS))
 def test_unreadable_unit_encode(client, mixed, enc, tmp_path, kind):
     bad, where = BAD_UNITS[kind](tmp_path)
-    sources = [*mixed[:4], str(bad), *mixed[4:]]
+    # A unit that takes a while comes right after the bad one: when the error reaches
+    # the client, a task is still writing into the work directory.
+    slow = tmp_path / "c_slow.txt"
+    random_text_file(slow, 8 << 20, seed=99)
+    sources = [*mixed[:4], str(bad), str(slow), *mixed[4:]]
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(bpekit.TokenizerError) as single:
@@ -643,7 +662,12 @@ def test_unreadable_unit_encode(client, mixed, enc, tmp_path, kind):
     with pytest.raises(bpekit.TokenizerError) as got:
         dist.encode(sources, enc, out / "run", format="megatron", client=client, task_bytes=1,
                     shard_tokens=SMALL_SHARD, lines=True)
+    # A task of the run that still runs after encode raised could write into the work
+    # directory after its removal: encode waits for its tasks before cleaning up.
+    still = [k for ks in client.run(_executing).values() for k in ks if k.startswith(("bpekit-encode-", "bpekit-shard-"))]
+    assert not still, f"encode raised while its tasks {still} still ran"
     assert_same_error(got.value, single.value, bad, where)
+    wait_idle(client)
     assert os.listdir(out) == [], "a failed run left files (shards, manifest, work directory or temporary files)"
 
 
