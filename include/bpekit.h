@@ -471,6 +471,24 @@ typedef struct bpekit_shard_record {
 } bpekit_shard_record;
 
 /**
+ * Where the open shard of a rotation stands (see `bpekit_shard_plan`).
+ */
+typedef struct bpekit_shard_cursor {
+    /**
+     * The number of the open shard.
+     */
+    uint64_t index;
+    /**
+     * Tokens in it so far, BOS and EOS included.
+     */
+    uint64_t tokens;
+    /**
+     * Documents in it so far.
+     */
+    uint64_t documents;
+} bpekit_shard_cursor;
+
+/**
  * A shard's headers, as `bpekit_shard_read_info` reads them. (The function has another
  * name than the struct: C gives a typedef and a function one namespace.)
  */
@@ -798,6 +816,22 @@ bpekit_status bpekit_shard_writer_new(const struct bpekit_tokenizer *tok, const 
 bpekit_status bpekit_shard_writer_push(struct bpekit_shard_writer *w, const struct bpekit_tokenizer *tok, const uint8_t *data, size_t len, const struct bpekit_span *spans, size_t n, size_t num_threads, struct bpekit_error **err);
 
 /**
+ * Appends `n_docs` documents already encoded, in order, each as bos + ids + eos,
+ * completing shards as `shard_tokens` says: given the ids `bpekit_shard_writer_push`
+ * would encode, it writes the same bytes. Document `i` is `ids[offsets[i]]` up to
+ * `ids[offsets[i + 1]]`; `offsets` has `n_docs + 1` entries, non-decreasing, the last at
+ * most `n_ids` (ids outside them are not read). `ids` may be NULL when `n_ids` is 0;
+ * `offsets` is not read when `n_docs` is 0 (it may be NULL). Inputs are only read during
+ * the call.
+ * Errors, with nothing written and the writer usable: `BPEKIT_ERR_NULL_ARG`,
+ * `BPEKIT_ERR_INVALID_ARG` (offsets that decrease or pass `n_ids`, naming the entry; an
+ * id not below the vocab size, naming the document; a format limit as in
+ * `bpekit_shard_writer_push`; the writer finished). `BPEKIT_ERR_IO`: a write failed; the
+ * open shard's files are removed and every later call fails. Needs exclusive access to `w`.
+ */
+bpekit_status bpekit_shard_writer_push_ids(struct bpekit_shard_writer *w, const uint32_t *ids, size_t n_ids, const uint64_t *offsets, size_t n_docs, struct bpekit_error **err);
+
+/**
  * Completes the open shard; when sharding, a run that wrote no document still writes
  * one empty shard (numbered `first_shard`), and an empty shard opened after a full one
  * is dropped. After it only `bpekit_shard_writer_completed`, `bpekit_shard_writer_shard`
@@ -826,6 +860,21 @@ bpekit_status bpekit_shard_writer_shard(const struct bpekit_shard_writer *w, siz
  * (completed shards stay). `bpekit_shard_writer_free(NULL)` does nothing.
  */
 void bpekit_shard_writer_free(struct bpekit_shard_writer *w);
+
+/**
+ * Runs the shard writer's rotation rule on document lengths alone: for each of `n`
+ * documents of `doc_tokens[i]` tokens (BOS and EOS included), in order, writes the
+ * number of the shard it goes to into `shard_of[i]` and advances `*cursor`. Start the
+ * cursor zeroed, or at `{first_shard, 0, 0}`; carried from call to call, the numbers do
+ * not depend on how the documents are split between calls, and they are the shards a
+ * writer with this `shard_tokens` and `first_shard` puts the documents in (its records
+ * then list the same tokens and documents per shard). `shard_tokens` 0: every document
+ * goes to `cursor->index`. `doc_tokens` may be NULL when `n` is 0; `shard_of` may be
+ * `doc_tokens` itself (overwritten). `*cursor` and `shard_of` are written only on
+ * success. Errors: `BPEKIT_ERR_NULL_ARG` (`cursor` NULL; `doc_tokens` or `shard_of`
+ * NULL with `n` > 0), `BPEKIT_ERR_INVALID_ARG` (a shard number would pass UINT64_MAX).
+ */
+bpekit_status bpekit_shard_plan(uint64_t shard_tokens, const uint64_t *doc_tokens, size_t n, struct bpekit_shard_cursor *cursor, uint64_t *shard_of, struct bpekit_error **err);
 
 /**
  * Reads a shard's headers into `*out` and the path of the file holding its tokens into

@@ -40,7 +40,7 @@
 //! | `framing` | every binary format's frame (magic, version, checksum) and bounds-checked reader and writer |
 //! | `file` | the tokenizer file, on that frame, and atomic save |
 //! | `shards` | token shards: [`ShardWriter`], [`read_shard`], [`shard_info`], [`locate_shard`] |
-//! | `shardset` | a set of shards: parallel encoding, rotation, naming ([`ShardSet`]) |
+//! | `shardset` | a set of shards: parallel encoding, rotation, naming ([`ShardSet`], [`ShardCursor`]) |
 //! | `corpus` | raw corpus bytes and Arrow arrays into documents: [`split_docs`], [`docs_from_arrow`] |
 //! | `pools` | the worker pools shared by batch calls and training |
 //! | `error` | [`Error`], [`ErrorKind`] |
@@ -94,7 +94,7 @@ pub use shards::{
     locate_shard, read_shard, read_shard_documents, shard_info, Shard, ShardFormat, ShardInfo, ShardSummary,
     ShardWriter, TokenDtype,
 };
-pub use shardset::{ShardRecord, ShardSet, ShardSetOptions};
+pub use shardset::{ShardCursor, ShardRecord, ShardSet, ShardSetOptions};
 pub use train::{train_from_counts, Progress, ProgressSnapshot, TrainResult, Trainer};
 
 /// The crate version, as in `Cargo.toml`.

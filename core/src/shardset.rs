@@ -14,6 +14,12 @@
 //! therefore depend only on the sequence of documents, never on how they were batched
 //! into [`ShardSet::push`] calls or on the thread count.
 //!
+//! The rule lives in one place, [`ShardCursor::checked_place`]: the set follows it as it
+//! writes, and a caller can run it on document lengths alone ([`ShardCursor::plan`]) to
+//! know in advance which shard each document goes to, e.g. to write the shards of one
+//! corpus from several processes ([`ShardSetOptions::first_shard`],
+//! [`ShardSet::push_encoded`]) and get the files one process would write.
+//!
 //! # Atomicity
 //!
 //! Each shard is a [`ShardWriter`]: its files are hidden temporary files until the shard
@@ -32,8 +38,8 @@
 //!
 //! * Encode everything, then write. A push encodes all of its documents (in parallel)
 //!   before writing any, and checks the format's limits (llm.c's int32 token count,
-//!   Megatron's int32 sequence length) on the encoded lengths by replaying the rotation
-//!   rule: a refused batch leaves the set exactly as it was. Writing batch by batch as
+//!   Megatron's int32 sequence length) on the encoded lengths by running the rotation
+//!   rule on a copy of the cursor: a refused batch leaves the set exactly as it was. Writing batch by batch as
 //!   the encodes finish would overlap the two, but a late refusal would leave the batch
 //!   half written; the writing is a copy into a buffered file, small next to encoding.
 //! * The next shard is opened as soon as one completes (its temporary files created),
@@ -47,6 +53,97 @@ use std::path::{Path, PathBuf, MAIN_SEPARATOR};
 use crate::encode::{Allowed, Tokenizer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::shards::{ShardFormat, ShardWriter, TokenDtype};
+
+/// Where the open shard of a rotation stands: its number, and the tokens and documents
+/// already in it. A [`ShardSet`] starts at `{first_shard, 0, 0}`.
+///
+/// ```
+/// # use bpekit::ShardCursor;
+/// // Shards of at most 4 tokens: a document that would overflow goes to the next shard,
+/// // a shard that reaches 4 closes at once, a longer document fills a shard alone.
+/// let mut cursor = ShardCursor::default();
+/// let shards: Vec<u64> = [3, 2, 2, 9, 1].iter().map(|&t| cursor.place(4, t)).collect();
+/// assert_eq!(shards, [0, 1, 1, 2, 3]);
+/// assert_eq!(cursor, ShardCursor { index: 3, tokens: 1, documents: 1 });
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ShardCursor {
+    /// The number of the open shard.
+    pub index: u64,
+    /// Tokens in it so far, BOS and EOS included.
+    pub tokens: u64,
+    /// Documents in it so far.
+    pub documents: u64,
+}
+
+impl ShardCursor {
+    /// Places a document of `t` tokens (BOS and EOS included) by the rotation rule of
+    /// `shard_tokens` (0: one shard, every document goes to `index`), returns the number
+    /// of the shard that receives it, and advances: the open shard is closed first if it
+    /// has a document and `t` would take it past `shard_tokens`, and closed after the
+    /// document if it has reached `shard_tokens` (then the cursor is `{index + 1, 0, 0}`).
+    ///
+    /// Shard numbers saturate: a document that would need a shard numbered above
+    /// `u64::MAX` gets `u64::MAX`, and the cursor stays at `{u64::MAX, u64::MAX,
+    /// u64::MAX}` from then on. [`ShardCursor::checked_place`] refuses instead.
+    pub fn place(&mut self, shard_tokens: u64, t: u64) -> u64 {
+        match self.checked_place(shard_tokens, t) {
+            Some(at) => at,
+            None => {
+                *self = ShardCursor { index: u64::MAX, tokens: u64::MAX, documents: u64::MAX };
+                u64::MAX
+            }
+        }
+    }
+
+    /// [`ShardCursor::place`], or `None` (the cursor unchanged) if the document would
+    /// need a shard numbered above `u64::MAX`. This is the rotation rule: [`ShardSet`]
+    /// writes by it.
+    pub fn checked_place(&mut self, shard_tokens: u64, t: u64) -> Option<u64> {
+        let mut c = *self;
+        if shard_tokens > 0 && c.documents > 0 && c.tokens.saturating_add(t) > shard_tokens {
+            c = ShardCursor { index: c.index.checked_add(1)?, tokens: 0, documents: 0 };
+        }
+        let at = c.index;
+        c.tokens = c.tokens.saturating_add(t);
+        c.documents = c.documents.saturating_add(1);
+        if shard_tokens > 0 && c.tokens >= shard_tokens {
+            c = ShardCursor { index: c.index.checked_add(1)?, tokens: 0, documents: 0 };
+        }
+        *self = c;
+        Some(at)
+    }
+
+    /// Places documents of `doc_tokens[i]` tokens each (BOS and EOS included), in order,
+    /// writing the number of the shard each goes to into `shard_of[i]`. Splitting the
+    /// documents between calls, the cursor carried from one to the next, gives the same
+    /// numbers as one call.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArg`], with the cursor and `shard_of` unchanged, if the slices'
+    /// lengths differ or a shard number would pass `u64::MAX`.
+    pub fn plan(&mut self, shard_tokens: u64, doc_tokens: &[u64], shard_of: &mut [u64]) -> Result<()> {
+        if doc_tokens.len() != shard_of.len() {
+            return Err(Error::invalid_arg(format!(
+                "{} document lengths but room for {} shard numbers",
+                doc_tokens.len(),
+                shard_of.len()
+            )));
+        }
+        let mut c = *self;
+        for &t in doc_tokens {
+            c.checked_place(shard_tokens, t).ok_or_else(shard_number_overflow)?;
+        }
+        for (&t, out) in doc_tokens.iter().zip(shard_of.iter_mut()) {
+            *out = self.place(shard_tokens, t);
+        }
+        Ok(())
+    }
+}
+
+fn shard_number_overflow() -> Error {
+    Error::invalid_arg("the shard number would pass the largest 64-bit number")
+}
 
 /// Where and how a [`ShardSet`] writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,12 +353,9 @@ impl ShardSet {
                 self.vocab_size
             )));
         }
-        let (bos, eos) = (self.options.bos, self.options.eos);
         let encode = |text: &str| -> Result<Vec<u32>> {
-            let mut ids = Vec::with_capacity(text.len() / 3 + 2);
-            ids.extend(bos);
+            let mut ids = Vec::with_capacity(text.len() / 3);
             tok.encode_into(text, Allowed::None, &mut ids)?;
-            ids.extend(eos);
             Ok(ids)
         };
         let results: Vec<Result<Vec<u32>>> = if texts.len() <= 1 {
@@ -275,27 +369,72 @@ impl ShardSet {
         for (i, r) in results.into_iter().enumerate() {
             docs.push(r.map_err(|e| Error::new(e.kind(), format!("texts[{i}]: {}", e.message())))?);
         }
+        let docs: Vec<&[u32]> = docs.iter().map(Vec::as_slice).collect();
         self.append(&docs)
     }
 
-    /// Appends one document already encoded: BOS, `ids`, EOS.
+    /// Appends one document already encoded: BOS, `ids`, EOS. The same as
+    /// [`ShardSet::push_encoded`] with offsets `[0, ids.len()]`.
     ///
     /// # Errors
-    /// As [`ShardSet::push`]; also [`ErrorKind::InvalidArg`] for an id not below the vocab
-    /// size (nothing written).
+    /// As [`ShardSet::push_encoded`].
     pub fn push_ids(&mut self, ids: &[u32]) -> Result<()> {
+        self.push_encoded(ids, &[0, ids.len() as u64])
+    }
+
+    /// Appends documents already encoded, in order: document `i` is
+    /// `ids[offsets[i]..offsets[i + 1]]`, written as BOS + ids + EOS. `offsets` has one
+    /// entry more than there are documents (an empty `offsets` is no document either); it
+    /// is non-decreasing and its last entry is at most `ids.len()` (ids outside
+    /// `offsets[0]..offsets[n]` are not read). Given the documents a [`ShardSet::push`]
+    /// would encode, it writes the same bytes; this is the call for ids encoded elsewhere
+    /// (another process, a temporary shard).
+    ///
+    /// # Errors
+    /// With nothing written and the set still usable: [`ErrorKind::InvalidArg`] for
+    /// offsets that decrease or pass the end of `ids` (naming the entry), an id not below
+    /// the vocab size (naming the document), a format limit as in [`ShardSet::push`],
+    /// a shard number past `u64::MAX`, or after [`ShardSet::finish`]. [`ErrorKind::Io`] as
+    /// in [`ShardSet::push`].
+    pub fn push_encoded(&mut self, ids: &[u32], offsets: &[u64]) -> Result<()> {
         self.check_open()?;
-        if let Some(&id) = ids.iter().find(|&&id| id as usize >= self.vocab_size) {
-            return Err(Error::invalid_arg(format!(
-                "token id {id} is not below the vocab size {}",
-                self.vocab_size
-            )));
+        let mut docs = Vec::with_capacity(offsets.len().saturating_sub(1));
+        for (i, w) in offsets.windows(2).enumerate() {
+            if w[1] < w[0] {
+                return Err(Error::invalid_arg(format!(
+                    "offsets[{}] = {} is below offsets[{i}] = {}: offsets must not decrease",
+                    i + 1,
+                    w[1],
+                    w[0]
+                )));
+            }
+            if w[1] > ids.len() as u64 {
+                return Err(Error::invalid_arg(format!(
+                    "offsets[{}] = {} is past the end of the ids ({} of them)",
+                    i + 1,
+                    w[1],
+                    ids.len()
+                )));
+            }
+            // Both fit in usize: they are at most ids.len().
+            let doc = &ids[w[0] as usize..w[1] as usize];
+            if let Some(&id) = doc.iter().find(|&&id| id as usize >= self.vocab_size) {
+                return Err(Error::invalid_arg(format!(
+                    "token id {id} (document {i} of this batch) is not below the vocab size {}",
+                    self.vocab_size
+                )));
+            }
+            docs.push(doc);
         }
-        let mut doc = Vec::with_capacity(ids.len() + 2);
-        doc.extend(self.options.bos);
-        doc.extend_from_slice(ids);
-        doc.extend(self.options.eos);
-        self.append(&[doc])
+        if let [only] = offsets {
+            if *only > ids.len() as u64 {
+                return Err(Error::invalid_arg(format!(
+                    "offsets[0] = {only} is past the end of the ids ({} of them)",
+                    ids.len()
+                )));
+            }
+        }
+        self.append(&docs)
     }
 
     /// Completes the open shard, unless it is empty and another shard was completed (so
@@ -364,26 +503,23 @@ impl ShardSet {
         Ok(())
     }
 
-    /// Whether a shard of `tokens` tokens and `documents` documents is completed before a
-    /// document of `t` tokens.
-    fn full_before(&self, tokens: u64, documents: u64, t: u64) -> bool {
-        let n = self.options.shard_tokens;
-        n > 0 && documents > 0 && tokens.saturating_add(t) > n
+    /// The rotation's position: the open shard's number and counts.
+    fn cursor(&self) -> ShardCursor {
+        let (tokens, documents) = self.current.as_ref().map_or((0, 0), |w| (w.tokens(), w.documents()));
+        ShardCursor { index: self.current_index, tokens, documents }
     }
 
-    /// Whether a shard of `tokens` tokens is completed right away.
-    fn full_after(&self, tokens: u64) -> bool {
-        let n = self.options.shard_tokens;
-        n > 0 && tokens >= n
+    /// The tokens a document of `len` ids takes, BOS and EOS included.
+    fn doc_tokens(&self, len: usize) -> u64 {
+        len as u64 + u64::from(self.options.bos.is_some()) + u64::from(self.options.eos.is_some())
     }
 
-    /// Checks the documents against the format's limits, replaying the rotation rule on
-    /// their lengths from the open shard's counts.
-    fn check_limits(&self, docs: &[Vec<u32>]) -> Result<()> {
-        let (mut tokens, mut documents) =
-            self.current.as_ref().map_or((0, 0), |w| (w.tokens(), w.documents()));
+    /// Checks the documents against the format's limits and the shard numbers, running
+    /// the rotation rule on a copy of the cursor.
+    fn check_limits(&self, docs: &[&[u32]]) -> Result<()> {
+        let mut cursor = self.cursor();
         for (i, doc) in docs.iter().enumerate() {
-            let t = doc.len() as u64;
+            let t = self.doc_tokens(doc.len());
             if t > self.doc_limit {
                 return Err(Error::invalid_arg(format!(
                     "document {i} of this batch has {t} tokens; a {} document holds at most {} \
@@ -392,10 +528,10 @@ impl ShardSet {
                     self.doc_limit
                 )));
             }
-            if self.full_before(tokens, documents, t) {
-                (tokens, documents) = (0, 0);
-            }
-            if tokens + t > self.shard_limit {
+            let before = cursor;
+            let at = cursor.checked_place(self.options.shard_tokens, t).ok_or_else(shard_number_overflow)?;
+            let tokens = if at == before.index { before.tokens } else { 0 };
+            if tokens.saturating_add(t) > self.shard_limit {
                 let fix = if self.options.shard_tokens == 0 {
                     format!(
                         "write numbered shards with shard_tokens (--shard-tokens N) of at most {}",
@@ -412,36 +548,43 @@ impl ShardSet {
                     tokens + t
                 )));
             }
-            tokens += t;
-            documents += 1;
-            if self.full_after(tokens) {
-                (tokens, documents) = (0, 0);
-            }
         }
         Ok(())
     }
 
-    /// Writes `docs` (BOS and EOS included) in order, rotating shards.
-    fn append(&mut self, docs: &[Vec<u32>]) -> Result<()> {
+    /// Writes `docs` in order, each as BOS + ids + EOS, rotating shards.
+    fn append(&mut self, docs: &[&[u32]]) -> Result<()> {
         self.check_limits(docs)?;
+        let mut scratch = Vec::new();
         for doc in docs {
+            let doc = match (self.options.bos, self.options.eos) {
+                (None, None) => doc,
+                (bos, eos) => {
+                    scratch.clear();
+                    scratch.extend(bos);
+                    scratch.extend_from_slice(doc);
+                    scratch.extend(eos);
+                    &scratch[..]
+                }
+            };
             self.append_one(doc).map_err(|e| self.fail(e))?;
         }
         Ok(())
     }
 
+    /// Writes one document (BOS and EOS included) where the rotation rule puts it.
     fn append_one(&mut self, doc: &[u32]) -> Result<()> {
-        let t = doc.len() as u64;
-        let w =
-            self.current.as_ref().ok_or_else(|| Error::invalid_arg("the shard writer has no open shard"))?;
-        if self.full_before(w.tokens(), w.documents(), t) {
+        let mut cursor = self.cursor();
+        let at = cursor
+            .checked_place(self.options.shard_tokens, doc.len() as u64)
+            .ok_or_else(shard_number_overflow)?;
+        if at != self.current_index {
             self.rotate()?;
         }
         let w =
             self.current.as_mut().ok_or_else(|| Error::invalid_arg("the shard writer has no open shard"))?;
         w.push_document(doc)?;
-        let tokens = w.tokens();
-        if self.full_after(tokens) {
+        if cursor.index != at {
             self.rotate()?;
         }
         Ok(())
@@ -485,6 +628,7 @@ mod tests {
     use super::*;
     use crate::shards::read_shard;
     use crate::{Pattern, Trainer};
+    use proptest::prelude::Just;
 
     fn temp_dir(test: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("bpekit-shardset-{test}-{}", std::process::id()));
@@ -694,6 +838,200 @@ mod tests {
         let want: Vec<Vec<u32>> =
             docs.iter().map(|d| [tok.encode_ordinary(d).unwrap(), vec![0]].concat()).collect();
         assert_eq!(all, want);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Writes documents of the given lengths (ids 1, 2, ...) with `push_ids` into a fresh
+    /// npy set in `dir` and returns its records.
+    fn records_of(dir: &Path, o: ShardSetOptions, lengths: &[usize]) -> Vec<(u64, u64, u64)> {
+        let _ = fs::remove_dir_all(dir);
+        fs::create_dir_all(dir).unwrap();
+        let mut set = ShardSet::create(o, 1000).unwrap();
+        push_lengths(&mut set, lengths);
+        set.finish().unwrap();
+        shape(&set)
+    }
+
+    /// The records a plan predicts: per shard number, in order, its tokens and documents
+    /// (one empty shard, numbered `first`, when there is no document).
+    fn records_planned(first: u64, shard_of: &[u64], doc_tokens: &[u64]) -> Vec<(u64, u64, u64)> {
+        let mut out: Vec<(u64, u64, u64)> = Vec::new();
+        for (&k, &t) in shard_of.iter().zip(doc_tokens) {
+            match out.last_mut() {
+                Some(last) if last.0 == k => (last.1, last.2) = (last.1 + t, last.2 + 1),
+                _ => out.push((k, t, 1)),
+            }
+        }
+        if out.is_empty() {
+            out.push((first, 0, 0));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// The plan run on document lengths alone predicts exactly the shards a set
+        /// writes, and splitting the plan anywhere (the cursor carried) changes nothing.
+        #[test]
+        fn the_plan_predicts_the_shards(
+            lengths in proptest::collection::vec(
+                proptest::prop_oneof![4 => 0usize..6, 2 => 0usize..40, 1 => 40usize..200], 0..40),
+            shard_tokens in proptest::prop_oneof![Just(0u64), Just(1u64), 1u64..8, 8u64..64, Just(1000u64)],
+            first in proptest::prop_oneof![Just(0u64), 0u64..1_000_000],
+            bos in proptest::option::of(Just(98u32)),
+            eos in proptest::option::of(Just(99u32)),
+            split in proptest::collection::vec(0usize..40, 0..4),
+        ) {
+            let first = if shard_tokens == 0 { 0 } else { first };
+            let extra = u64::from(bos.is_some()) + u64::from(eos.is_some());
+            let doc_tokens: Vec<u64> = lengths.iter().map(|&n| n as u64 + extra).collect();
+
+            let mut cursor = ShardCursor { index: first, ..ShardCursor::default() };
+            let mut whole = vec![0; doc_tokens.len()];
+            cursor.plan(shard_tokens, &doc_tokens, &mut whole).unwrap();
+
+            let mut pieces = ShardCursor { index: first, ..ShardCursor::default() };
+            let mut cuts: Vec<usize> = split.iter().map(|&c| c.min(doc_tokens.len())).collect();
+            cuts.push(0);
+            cuts.push(doc_tokens.len());
+            cuts.sort();
+            let mut split_plan = vec![0; doc_tokens.len()];
+            for w in cuts.windows(2) {
+                pieces.plan(shard_tokens, &doc_tokens[w[0]..w[1]], &mut split_plan[w[0]..w[1]]).unwrap();
+            }
+            proptest::prop_assert_eq!(&split_plan, &whole);
+            proptest::prop_assert_eq!(pieces, cursor);
+
+            let dir = temp_dir("plan-property");
+            let o = ShardSetOptions { first_shard: first, bos, eos, ..options(ShardFormat::Npy, dir.join("s"), shard_tokens) };
+            let written = records_of(&dir, o, &lengths);
+            fs::remove_dir_all(&dir).unwrap();
+            proptest::prop_assert_eq!(written, records_planned(first, &whole, &doc_tokens));
+        }
+    }
+
+    #[test]
+    fn the_cursor_rule_at_its_edges() {
+        let mut c = ShardCursor::default();
+        // Shard tokens 0: one shard, whatever the lengths.
+        assert_eq!([5, 0, u64::MAX].map(|t| c.place(0, t)), [0, 0, 0]);
+        assert_eq!(c, ShardCursor { index: 0, tokens: u64::MAX, documents: 3 });
+        // Empty documents join the open shard; one reaching the limit closes it; an empty
+        // document opens the next shard, and a document that would overflow it closes it.
+        let mut c = ShardCursor::default();
+        assert_eq!([0, 0, 1, 0, 2, 3].map(|t| c.place(1, t)), [0, 0, 0, 1, 2, 3]);
+        assert_eq!(c, ShardCursor { index: 4, tokens: 0, documents: 0 });
+        // Shard numbers end at u64::MAX: checked_place refuses, place saturates.
+        let top = ShardCursor { index: u64::MAX, tokens: 1, documents: 1 };
+        let mut c = top;
+        assert_eq!(c.checked_place(3, 1), Some(u64::MAX));
+        assert_eq!(c.checked_place(3, 1), None);
+        assert_eq!(c, ShardCursor { index: u64::MAX, tokens: 2, documents: 2 });
+        assert_eq!(c.place(3, 1), u64::MAX);
+        assert_eq!(c.place(3, 1), u64::MAX);
+        let mut c = top;
+        let mut out = [7; 3];
+        let e = c.plan(3, &[1, 1, 1], &mut out).unwrap_err();
+        assert!(e.kind() == ErrorKind::InvalidArg && e.message().contains("64-bit"), "{e}");
+        assert_eq!((c, out), (top, [7; 3]));
+        let e = c.plan(3, &[1, 1], &mut out).unwrap_err();
+        assert!(e.kind() == ErrorKind::InvalidArg && e.message().contains("2 document lengths"), "{e}");
+        assert_eq!(c.plan(3, &[], &mut []).map(|()| c), Ok(top));
+    }
+
+    #[test]
+    fn push_encoded_writes_what_push_writes() {
+        let tok = tokenizer();
+        let docs = corpus(150);
+        let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let encoded: Vec<Vec<u32>> = texts.iter().map(|t| tok.encode_ordinary(t).unwrap()).collect();
+        for format in ShardFormat::ALL {
+            for (bos, eos, shard_tokens) in [(None, None, 0), (Some(1), Some(2), 300), (None, Some(0), 97)] {
+                let o =
+                    |dir: &Path| ShardSetOptions { bos, eos, ..options(format, dir.join("s"), shard_tokens) };
+                let a = temp_dir(&format!("encoded-a-{}", format.name()));
+                let mut set = ShardSet::create(o(&a), tok.vocab_size()).unwrap();
+                set.push(&tok, &texts, 2).unwrap();
+                set.finish().unwrap();
+                let want = (contents(&a), shape(&set));
+
+                // The same documents as one flat array pushed in uneven pieces, with
+                // offsets that do not start at 0 and ids past the last offset.
+                let b = temp_dir(&format!("encoded-b-{}", format.name()));
+                let mut ids = vec![299, 299];
+                let mut offsets = vec![2u64];
+                for e in &encoded {
+                    ids.extend_from_slice(e);
+                    offsets.push(ids.len() as u64);
+                }
+                ids.push(299);
+                let mut set = ShardSet::create(o(&b), tok.vocab_size()).unwrap();
+                let mut at = 0;
+                for step in [0, 1, 7, 50, 0, 200] {
+                    let end = (at + step).min(encoded.len());
+                    set.push_encoded(&ids, &offsets[at..=end]).unwrap();
+                    at = end;
+                }
+                assert_eq!(at, encoded.len());
+                set.push_encoded(&[], &[]).unwrap();
+                set.finish().unwrap();
+                assert!(
+                    (contents(&b), shape(&set)) == want,
+                    "{format:?} bos {bos:?} eos {eos:?} shard_tokens {shard_tokens}"
+                );
+                fs::remove_dir_all(&a).unwrap();
+                fs::remove_dir_all(&b).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn refused_push_encoded_leaves_the_set_unchanged() {
+        let dir = temp_dir("encoded-refused");
+        let o = ShardSetOptions { eos: Some(9), ..options(ShardFormat::Megatron, dir.join("s"), 6) };
+        let mut set = ShardSet::create(o, 100).unwrap();
+        set.push_encoded(&[1, 2, 3, 4], &[0, 2, 4]).unwrap();
+        let before = (contents(&dir), shape(&set), set.cursor());
+        let ids = [1, 2, 3, 100, 5];
+        for (offsets, words) in [
+            (&[0, 3, 2][..], ["offsets[2] = 2", "offsets[1] = 3", "decrease"]),
+            (&[0, 3, 6][..], ["offsets[2] = 6", "past the end", "5 of them"]),
+            (&[6][..], ["offsets[0] = 6", "past the end", "5 of them"]),
+            // The first document is fine; the second has id 100: neither is written.
+            (&[0, 3, 5][..], ["token id 100", "document 1", "vocab size 100"]),
+        ] {
+            let e = set.push_encoded(&ids, offsets).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArg, "{offsets:?}: {e}");
+            for w in words {
+                assert!(e.message().contains(w), "{offsets:?}: {e}");
+            }
+            assert!((contents(&dir), shape(&set), set.cursor()) == before, "{offsets:?}");
+        }
+        // A format limit (Megatron's sequence length, lowered to 4 for the test).
+        set.set_limits(u64::MAX, 3);
+        let e = set.push_encoded(&[1, 2, 3, 4], &[0, 1, 4]).unwrap_err();
+        assert!(e.message().contains("document 1 of this batch has 4 tokens"), "{e}");
+        assert!((contents(&dir), shape(&set), set.cursor()) == before);
+        set.set_limits(u64::MAX, INT32_MAX);
+        set.push_encoded(&ids, &[0, 3, 3]).unwrap();
+        set.finish().unwrap();
+        assert_eq!(shape(&set), [(0, 6, 2), (1, 5, 2)]);
+        let back = read_shard(ShardFormat::Megatron, &dir.join("s_000001")).unwrap();
+        assert_eq!((back.ids, back.doc_offsets), (vec![1, 2, 3, 9, 9], Some(vec![0, 4, 5])));
+        assert_eq!(set.push_encoded(&[], &[]).unwrap_err().kind(), ErrorKind::InvalidArg);
+
+        // The last shard number: a document that would close it is refused up front.
+        let o = ShardSetOptions { first_shard: u64::MAX, ..options(ShardFormat::Npy, dir.join("t"), 3) };
+        let mut set = ShardSet::create(o, 100).unwrap();
+        set.push_ids(&[1]).unwrap();
+        let before = (contents(&dir), set.cursor());
+        let e = set.push_encoded(&[1, 2, 3], &[0, 1, 3]).unwrap_err();
+        assert!(e.kind() == ErrorKind::InvalidArg && e.message().contains("64-bit"), "{e}");
+        assert!((contents(&dir), set.cursor()) == before);
+        set.push_ids(&[]).unwrap();
+        set.finish().unwrap();
+        assert_eq!(shape(&set), [(u64::MAX, 1, 2)]);
         fs::remove_dir_all(&dir).unwrap();
     }
 

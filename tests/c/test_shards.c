@@ -2,7 +2,9 @@
  * test_shards.c: token shards: the shard writer (one shard and numbered shards, every
  * format, BOS/EOS, threads and batches), reading back (bpekit_shard_read_info,
  * bpekit_shard_read, bpekit_shard_documents, format detection), bad arguments, and what
- * a failed or unfinished writer leaves on disk (nothing under a final name).
+ * a failed or unfinished writer leaves on disk (nothing under a final name); ids encoded
+ * elsewhere (bpekit_shard_writer_push_ids) and the rotation rule on lengths alone
+ * (bpekit_shard_plan), both against what the writer does with texts.
  */
 #include "harness.h"
 
@@ -650,6 +652,239 @@ static void test_free_without_finish(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* Every document's ids without BOS/EOS, as uint32 ids and N_DOCS + 1 uint64 offsets (the
+ * caller frees `ids`). */
+static uint32_t *plain_ids(const bpekit_tokenizer *tok, const struct docs *d, uint64_t offsets[N_DOCS + 1])
+{
+    size_t off[N_DOCS + 1];
+    uint32_t *ids = expected(tok, d, -1, -1, off);
+    for (size_t i = 0; i <= N_DOCS; i++)
+        offsets[i] = off[i];
+    return ids;
+}
+
+/* Writes the documents twice in `dir_a` and `dir_b` under the same file names, from texts
+ * (push) and from ids (push_ids, in uneven pieces): every file is the same, and so is
+ * every record. */
+static void test_push_ids_writes_what_push_writes(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    static struct docs d;
+    char dir_a[] = "/tmp/bpekit-c-shards-XXXXXX", dir_b[] = "/tmp/bpekit-c-shards-XXXXXX";
+    char prefix_a[128], prefix_b[128];
+    bpekit_error *err = SENTINEL;
+    static const struct { int64_t bos, eos; uint64_t shard_tokens; } runs[] = {
+        {-1, -1, 0}, {300, 259, 40}, {-1, 259, 7}};
+    static const size_t pieces[] = {0, 1, 10, 3, 0, N_DOCS};
+    if (tok == NULL || mkdtemp(dir_a) == NULL || mkdtemp(dir_b) == NULL) {
+        CHECK(0);
+        bpekit_tokenizer_free(tok);
+        return;
+    }
+    make_docs(&d);
+    uint64_t offsets[N_DOCS + 1];
+    uint32_t *ids = plain_ids(tok, &d, offsets);
+    for (size_t f = 0; f < N_FORMATS; f++) {
+        for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+            snprintf(prefix_a, sizeof prefix_a, "%s/%s_%zu", dir_a, formats[f], k);
+            snprintf(prefix_b, sizeof prefix_b, "%s/%s_%zu", dir_b, formats[f], k);
+            bpekit_shard_options oa = options(formats[f], prefix_a, runs[k].shard_tokens, runs[k].bos, runs[k].eos);
+            bpekit_shard_options ob = options(formats[f], prefix_b, runs[k].shard_tokens, runs[k].bos, runs[k].eos);
+            bpekit_shard_writer *a = NULL, *b = NULL;
+            EXPECT_OK(bpekit_shard_writer_new(tok, &oa, &a, &err), &err);
+            EXPECT_OK(bpekit_shard_writer_new(tok, &ob, &b, &err), &err);
+            push_docs(a, tok, &d, 0, N_DOCS, 9, 2);
+            size_t at = 0;
+            for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+                size_t n = N_DOCS - at < pieces[p] ? N_DOCS - at : pieces[p];
+                EXPECT_OK(bpekit_shard_writer_push_ids(b, ids, offsets[N_DOCS], offsets + at, n, &err), &err);
+                at += n;
+            }
+            CHECK(at == N_DOCS);
+            EXPECT_OK(bpekit_shard_writer_push_ids(b, NULL, 0, NULL, 0, &err), &err);
+            EXPECT_OK(bpekit_shard_writer_finish(a, &err), &err);
+            EXPECT_OK(bpekit_shard_writer_finish(b, &err), &err);
+            size_t shards = bpekit_shard_writer_completed(a);
+            CHECK(shards >= 1 && bpekit_shard_writer_completed(b) == shards);
+            CHECK(runs[k].shard_tokens == 0 || shards > 3);
+            for (size_t s = 0; s < shards; s++) {
+                bpekit_shard_record ra, rb;
+                EXPECT_OK(bpekit_shard_writer_shard(a, s, &ra, &err), &err);
+                EXPECT_OK(bpekit_shard_writer_shard(b, s, &rb, &err), &err);
+                CHECK(ra.index == rb.index && ra.tokens == rb.tokens && ra.documents == rb.documents);
+                CHECK(ra.paths_len - strlen(dir_a) == rb.paths_len - strlen(dir_b));
+                for (size_t i = 0, j = 0; i < ra.paths_len && j < rb.paths_len;
+                     i += strlen((const char *)ra.paths + i) + 1, j += strlen((const char *)rb.paths + j) + 1)
+                    CHECK_MSG(same_file((const char *)ra.paths + i, (const char *)rb.paths + j), "%s",
+                              (const char *)ra.paths + i);
+            }
+            bpekit_shard_writer_free(a);
+            bpekit_shard_writer_free(b);
+        }
+    }
+    CHECK(count_entries(dir_a, 0) == count_entries(dir_b, 0) && count_entries(dir_b, 1) == 0);
+    free(ids);
+    remove_tree(dir_a);
+    remove_tree(dir_b);
+    bpekit_tokenizer_free(tok);
+}
+
+/* push_ids: bad arguments and bad ids are typed errors that write nothing. */
+static void test_push_ids_errors(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    char dir[] = "/tmp/bpekit-c-shards-XXXXXX";
+    char prefix[128];
+    bpekit_error *err = SENTINEL;
+    bpekit_shard_writer *w = NULL;
+    const uint32_t ids[] = {116, 104, 101, 5000, 97};
+    const uint64_t good[] = {0, 3, 3}, down[] = {0, 3, 2}, past[] = {0, 3, 6}, bad_id[] = {0, 3, 5};
+    if (tok == NULL || mkdtemp(dir) == NULL) {
+        CHECK(0);
+        bpekit_tokenizer_free(tok);
+        return;
+    }
+    snprintf(prefix, sizeof prefix, "%s/s", dir);
+    bpekit_shard_options o = options("npy", prefix, 0, 300, -1);
+    EXPECT_OK(bpekit_shard_writer_new(tok, &o, &w, &err), &err);
+    EXPECT_ERR(bpekit_shard_writer_push_ids(NULL, ids, 5, good, 2, &err), &err, BPEKIT_ERR_NULL_ARG, "w");
+    EXPECT_ERR(bpekit_shard_writer_push_ids(w, NULL, 5, good, 2, &err), &err, BPEKIT_ERR_NULL_ARG, "ids");
+    EXPECT_ERR(bpekit_shard_writer_push_ids(w, ids, 5, NULL, 2, &err), &err, BPEKIT_ERR_NULL_ARG, "offsets");
+    EXPECT_ERR(bpekit_shard_writer_push_ids(w, ids, 5, down, 2, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "offsets[2] = 2");
+    EXPECT_ERR(bpekit_shard_writer_push_ids(w, ids, 5, past, 2, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "offsets[2] = 6");
+    EXPECT_ERR(bpekit_shard_writer_push_ids(w, ids, 5, bad_id, 2, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "token id 5000 (document 1");
+    EXPECT_ERR(bpekit_shard_writer_push_ids(w, ids, 5, good, SIZE_MAX, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "n_docs");
+    /* No documents: NULL offsets are fine, and so are offsets past the ids (not read). */
+    EXPECT_OK(bpekit_shard_writer_push_ids(w, ids, 5, NULL, 0, &err), &err);
+    EXPECT_OK(bpekit_shard_writer_push_ids(w, NULL, 0, past + 2, 0, &err), &err);
+    /* None of those wrote anything: the shard holds the two good documents only. */
+    CHECK(bpekit_shard_writer_push_ids(w, ids, 5, good, 2, NULL) == BPEKIT_OK);
+    EXPECT_OK(bpekit_shard_writer_finish(w, &err), &err);
+    EXPECT_ERR(bpekit_shard_writer_push_ids(w, ids, 5, good, 2, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "finished");
+    bpekit_tokens back = sentinel_tokens;
+    bpekit_offsets offs = sentinel_offsets;
+    EXPECT_OK(bpekit_shard_read(U8(prefix), strlen(prefix), U8("npy"), 3, &back, &offs, &err), &err);
+    const uint32_t want[] = {300, 116, 104, 101, 300};
+    CHECK(same_ids(back.ids, back.len, want, 5));
+    CHECK(offs.len == 3 && offs.data[0] == 0 && offs.data[1] == 4 && offs.data[2] == 5);
+    bpekit_tokens_free(&back);
+    bpekit_offsets_free(&offs);
+    bpekit_shard_writer_free(w);
+    CHECK(count_entries(dir, 0) == 2 && count_entries(dir, 1) == 0);
+    remove_tree(dir);
+    bpekit_tokenizer_free(tok);
+}
+
+/* The plan on the documents' lengths predicts the writer's shards exactly (numbers,
+ * tokens and documents per shard), in one call or split anywhere with the cursor carried,
+ * in place or not. */
+static void test_plan_predicts_the_shards(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    static struct docs d;
+    char dir[] = "/tmp/bpekit-c-shards-XXXXXX";
+    char prefix[128];
+    bpekit_error *err = SENTINEL;
+    static const uint64_t shard_tokens[] = {0, 1, 5, 40, 100000};
+    if (tok == NULL || mkdtemp(dir) == NULL) {
+        CHECK(0);
+        bpekit_tokenizer_free(tok);
+        return;
+    }
+    make_docs(&d);
+    size_t offsets[N_DOCS + 1];
+    uint32_t *want = expected(tok, &d, 300, 259, offsets);
+    uint64_t lengths[N_DOCS], whole[N_DOCS], split[N_DOCS];
+    for (size_t i = 0; i < N_DOCS; i++)
+        lengths[i] = offsets[i + 1] - offsets[i];
+    for (size_t k = 0; k < sizeof shard_tokens / sizeof shard_tokens[0]; k++) {
+        const uint64_t first = shard_tokens[k] == 0 ? 0 : 11;
+        snprintf(prefix, sizeof prefix, "%s/p%zu", dir, k);
+        bpekit_shard_options o = options("llmc", prefix, shard_tokens[k], 300, 259);
+        o.first_shard = first;
+        bpekit_shard_writer *w = NULL;
+        EXPECT_OK(bpekit_shard_writer_new(tok, &o, &w, &err), &err);
+        push_docs(w, tok, &d, 0, N_DOCS, 13, 2);
+        EXPECT_OK(bpekit_shard_writer_finish(w, &err), &err);
+
+        bpekit_shard_cursor c = {first, 0, 0};
+        EXPECT_OK(bpekit_shard_plan(shard_tokens[k], lengths, N_DOCS, &c, whole, &err), &err);
+        /* Split at every point: the same numbers, the same cursor at the end. */
+        for (size_t cut = 0; cut <= N_DOCS; cut++) {
+            bpekit_shard_cursor c2 = {first, 0, 0};
+            EXPECT_OK(bpekit_shard_plan(shard_tokens[k], lengths, cut, &c2, split, &err), &err);
+            CHECK(bpekit_shard_plan(shard_tokens[k], lengths + cut, N_DOCS - cut, &c2, split + cut, NULL) ==
+                  BPEKIT_OK);
+            CHECK_MSG(memcmp(split, whole, sizeof whole) == 0, "cut %zu", cut);
+            CHECK(c2.index == c.index && c2.tokens == c.tokens && c2.documents == c.documents);
+        }
+        /* In place: the lengths overwritten by the numbers. */
+        uint64_t in_place[N_DOCS];
+        memcpy(in_place, lengths, sizeof lengths);
+        bpekit_shard_cursor c3 = {first, 0, 0};
+        EXPECT_OK(bpekit_shard_plan(shard_tokens[k], in_place, N_DOCS, &c3, in_place, &err), &err);
+        CHECK(memcmp(in_place, whole, sizeof whole) == 0);
+
+        /* The writer's records, shard by shard. */
+        size_t shards = bpekit_shard_writer_completed(w), doc = 0;
+        CHECK(shards == (size_t)(whole[N_DOCS - 1] - first + 1));
+        for (size_t s = 0; s < shards; s++) {
+            bpekit_shard_record r;
+            EXPECT_OK(bpekit_shard_writer_shard(w, s, &r, &err), &err);
+            uint64_t tokens = 0, documents = 0;
+            for (; doc < N_DOCS && whole[doc] == r.index; doc++)
+                tokens += lengths[doc], documents++;
+            CHECK_MSG(r.index == first + s && r.tokens == tokens && r.documents == documents,
+                      "shard_tokens %llu, shard %zu: %llu tokens %llu documents, planned %llu %llu",
+                      (unsigned long long)shard_tokens[k], s, (unsigned long long)r.tokens,
+                      (unsigned long long)r.documents, (unsigned long long)tokens,
+                      (unsigned long long)documents);
+        }
+        CHECK(doc == N_DOCS);
+        bpekit_shard_writer_free(w);
+    }
+    free(want);
+    remove_tree(dir);
+    bpekit_tokenizer_free(tok);
+}
+
+/* The plan's edges: no document, shard_tokens 0, NULL arguments, the last shard number. */
+static void test_plan_errors(void)
+{
+    bpekit_error *err = SENTINEL;
+    const uint64_t lengths[] = {2, 0, 3, 9};
+    uint64_t out[4] = {7, 7, 7, 7};
+    bpekit_shard_cursor c = {5, 1, 1};
+
+    EXPECT_OK(bpekit_shard_plan(4, NULL, 0, &c, NULL, &err), &err);
+    CHECK(c.index == 5 && c.tokens == 1 && c.documents == 1);
+    EXPECT_OK(bpekit_shard_plan(0, lengths, 4, &c, out, &err), &err);
+    CHECK(out[0] == 5 && out[1] == 5 && out[2] == 5 && out[3] == 5);
+    CHECK(c.index == 5 && c.tokens == 15 && c.documents == 5);
+    bpekit_shard_cursor z = {0, 0, 0};
+    EXPECT_OK(bpekit_shard_plan(3, lengths, 4, &z, out, &err), &err);
+    CHECK(out[0] == 0 && out[1] == 0 && out[2] == 1 && out[3] == 2);
+    CHECK(z.index == 3 && z.tokens == 0 && z.documents == 0);
+
+    EXPECT_ERR(bpekit_shard_plan(3, lengths, 4, NULL, out, &err), &err, BPEKIT_ERR_NULL_ARG, "cursor");
+    EXPECT_ERR(bpekit_shard_plan(3, NULL, 4, &c, out, &err), &err, BPEKIT_ERR_NULL_ARG, "doc_tokens");
+    EXPECT_ERR(bpekit_shard_plan(3, lengths, 4, &c, NULL, &err), &err, BPEKIT_ERR_NULL_ARG, "shard_of");
+    CHECK(bpekit_shard_plan(3, lengths, 4, NULL, NULL, NULL) == BPEKIT_ERR_NULL_ARG);
+    /* Past the last shard number: refused, nothing written. */
+    bpekit_shard_cursor top = {UINT64_MAX, 1, 1};
+    uint64_t untouched[4] = {7, 7, 7, 7};
+    EXPECT_ERR(bpekit_shard_plan(3, lengths, 4, &top, untouched, &err), &err, BPEKIT_ERR_INVALID_ARG, "64-bit");
+    CHECK(top.index == UINT64_MAX && top.tokens == 1 && top.documents == 1);
+    CHECK(untouched[0] == 7 && untouched[3] == 7);
+    EXPECT_OK(bpekit_shard_plan(3, lengths + 1, 1, &top, untouched, &err), &err);
+    CHECK(untouched[0] == UINT64_MAX && top.tokens == 1 && top.documents == 2);
+}
+
 /* Reading: bad arguments, missing files, files that are not shards, damaged shards. */
 static void test_read_errors(void)
 {
@@ -765,6 +1000,10 @@ const struct test shards_tests[] = {
     TEST(test_writer_new_errors),
     TEST(test_writer_call_errors),
     TEST(test_free_without_finish),
+    TEST(test_push_ids_writes_what_push_writes),
+    TEST(test_push_ids_errors),
+    TEST(test_plan_predicts_the_shards),
+    TEST(test_plan_errors),
     TEST(test_read_errors),
     {NULL, NULL},
 };

@@ -37,6 +37,6 @@ mod tests;
 pub use buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_span, bpekit_tokens};
 pub use counts::bpekit_counts_info;
 pub use error::{bpekit_error, bpekit_status};
-pub use shards::bpekit_shard_writer;
+pub use shards::{bpekit_shard_cursor, bpekit_shard_writer};
 pub use tokenizer::bpekit_tokenizer;
 pub use trainer::bpekit_trainer;

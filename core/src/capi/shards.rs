@@ -1,5 +1,6 @@
 //! Token shards through the C ABI: `bpekit_shard_writer` (a corpus's documents encoded
-//! and written as one shard or numbered shards) and shard reading
+//! and written as one shard or numbered shards), the rotation rule on lengths alone
+//! (`bpekit_shard_plan`) and shard reading
 //! (`bpekit_shard_read_info`, `bpekit_shard_read`, `bpekit_shard_documents`). The rules
 //! are the core's (`crate::shardset`, `crate::shards`); this file converts arguments and
 //! results.
@@ -13,8 +14,8 @@ use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_span, bpekit_tokens, t
 use super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
 use super::tokenizer::{bpekit_tokenizer, BPEKIT_MAX_THREADS};
 use crate::{
-    locate_shard, read_shard, read_shard_documents, shard_info, ShardFormat, ShardSet, ShardSetOptions,
-    TokenDtype,
+    locate_shard, read_shard, read_shard_documents, shard_info, ShardCursor, ShardFormat, ShardSet,
+    ShardSetOptions, TokenDtype,
 };
 
 /// How `bpekit_shard_writer_new` writes. Every pointer is borrowed for the call only.
@@ -275,6 +276,48 @@ pub unsafe extern "C" fn bpekit_shard_writer_push(
     }
 }
 
+/// Appends `n_docs` documents already encoded, in order, each as bos + ids + eos,
+/// completing shards as `shard_tokens` says: given the ids `bpekit_shard_writer_push`
+/// would encode, it writes the same bytes. Document `i` is `ids[offsets[i]]` up to
+/// `ids[offsets[i + 1]]`; `offsets` has `n_docs + 1` entries, non-decreasing, the last at
+/// most `n_ids` (ids outside them are not read). `ids` may be NULL when `n_ids` is 0;
+/// `offsets` is not read when `n_docs` is 0 (it may be NULL). Inputs are only read during
+/// the call.
+/// Errors, with nothing written and the writer usable: `BPEKIT_ERR_NULL_ARG`,
+/// `BPEKIT_ERR_INVALID_ARG` (offsets that decrease or pass `n_ids`, naming the entry; an
+/// id not below the vocab size, naming the document; a format limit as in
+/// `bpekit_shard_writer_push`; the writer finished). `BPEKIT_ERR_IO`: a write failed; the
+/// open shard's files are removed and every later call fails. Needs exclusive access to `w`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_shard_writer_push_ids(
+    w: *mut bpekit_shard_writer,
+    ids: *const u32,
+    n_ids: usize,
+    offsets: *const u64,
+    n_docs: usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let w = try_ref(w, "w")?;
+            let ids = try_slice(ids, n_ids, "ids")?;
+            let offsets = if n_docs == 0 {
+                &[][..]
+            } else {
+                let n = n_docs.checked_add(1).ok_or_else(|| {
+                    CError::new(BPEKIT_ERR_INVALID_ARG, format!("n_docs {n_docs} is too large"))
+                })?;
+                try_slice(offsets, n, "offsets")?
+            };
+            let mut state = w.lock();
+            let result = state.set.push_encoded(ids, offsets);
+            state.sync_paths();
+            Ok(result?)
+        })
+    }
+}
+
 /// Completes the open shard; when sharding, a run that wrote no document still writes
 /// one empty shard (numbered `first_shard`), and an empty shard opened after a full one
 /// is dropped. After it only `bpekit_shard_writer_completed`, `bpekit_shard_writer_shard`
@@ -352,6 +395,61 @@ pub unsafe extern "C" fn bpekit_shard_writer_free(w: *mut bpekit_shard_writer) {
         // SAFETY: non-NULL writers come from `Box::into_raw` in `bpekit_shard_writer_new`
         // and are freed once (caller's contract).
         call_or((), || drop(unsafe { Box::from_raw(w) }));
+    }
+}
+
+/// Where the open shard of a rotation stands (see `bpekit_shard_plan`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct bpekit_shard_cursor {
+    /// The number of the open shard.
+    pub index: u64,
+    /// Tokens in it so far, BOS and EOS included.
+    pub tokens: u64,
+    /// Documents in it so far.
+    pub documents: u64,
+}
+
+/// Runs the shard writer's rotation rule on document lengths alone: for each of `n`
+/// documents of `doc_tokens[i]` tokens (BOS and EOS included), in order, writes the
+/// number of the shard it goes to into `shard_of[i]` and advances `*cursor`. Start the
+/// cursor zeroed, or at `{first_shard, 0, 0}`; carried from call to call, the numbers do
+/// not depend on how the documents are split between calls, and they are the shards a
+/// writer with this `shard_tokens` and `first_shard` puts the documents in (its records
+/// then list the same tokens and documents per shard). `shard_tokens` 0: every document
+/// goes to `cursor->index`. `doc_tokens` may be NULL when `n` is 0; `shard_of` may be
+/// `doc_tokens` itself (overwritten). `*cursor` and `shard_of` are written only on
+/// success. Errors: `BPEKIT_ERR_NULL_ARG` (`cursor` NULL; `doc_tokens` or `shard_of`
+/// NULL with `n` > 0), `BPEKIT_ERR_INVALID_ARG` (a shard number would pass UINT64_MAX).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_shard_plan(
+    shard_tokens: u64,
+    doc_tokens: *const u64,
+    n: usize,
+    cursor: *mut bpekit_shard_cursor,
+    shard_of: *mut u64,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let cursor = try_out(cursor, "cursor")?;
+            if shard_of.is_null() && n > 0 {
+                return Err(CError::null("shard_of"));
+            }
+            let lengths = try_slice(doc_tokens, n, "doc_tokens")?;
+            let c = cursor.read();
+            let mut c = ShardCursor { index: c.index, tokens: c.tokens, documents: c.documents };
+            // Into a buffer of our own first: `shard_of` may be `doc_tokens`, and is
+            // written only on success.
+            let mut planned = vec![0u64; n];
+            c.plan(shard_tokens, lengths, &mut planned)?;
+            if n > 0 {
+                std::ptr::copy_nonoverlapping(planned.as_ptr(), shard_of, n);
+            }
+            write(cursor, bpekit_shard_cursor { index: c.index, tokens: c.tokens, documents: c.documents });
+            Ok(())
+        })
     }
 }
 
