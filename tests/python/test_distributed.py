@@ -524,11 +524,11 @@ def test_worker_killed_during_count(client, tmp_path_factory):
     sources = sorted(str(p) for p in d.iterdir())
 
     def run():
-        return dist.train(sources, 300, client=client, name="k", task_bytes=1, lines=True)
+        return dist.train(sources, 280, client=client, name="k", task_bytes=1, lines=True)
 
     got, key, killed = kill_during(client, "bpekit-count-", run)
     assert_rerun_elsewhere(client, key, killed)
-    want = bpekit.corpus.train(Corpus(sources, lines=True), 300, name="k", progress=False)
+    want = bpekit.corpus.train(Corpus(sources, lines=True), 280, name="k", progress=False)
     assert got.to_bytes() == want.to_bytes()
 
 
