@@ -1,5 +1,5 @@
 """`bpekit train/encode --workers N | --cluster ADDR` (issue 16): the files a single-process
-run writes; options a cluster run cannot honour are usage errors (exit 2) before any
+run writes (a local cluster the command starts, or a running one it connects to); options a cluster run cannot honour are usage errors (exit 2) before any
 cluster starts; an unreachable scheduler is a one-line error, not a traceback.
 
 The command runs as a user runs it, `python -m bpekit ...` in a subprocess (helpers from
@@ -58,6 +58,22 @@ def test_train_with_workers_writes_the_same_files(sources, tmp_path):
 def test_encode_with_workers_writes_the_same_files(sources, tokenizer, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for d, extra in ((a, []), (b, ["--workers", "2"])):
+        ok("encode", *sources, *INPUT, "--tokenizer", tokenizer, "--format", "npy", "-o", d / "run", *extra)
+    assert tree(a) == tree(b)
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a running cluster (a LocalCluster of this process, 2 workers)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def test_encode_on_a_cluster_writes_the_same_files(sources, tokenizer, scheduler, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, extra in ((a, []), (b, ["--cluster", scheduler])):
         ok("encode", *sources, *INPUT, "--tokenizer", tokenizer, "--format", "megatron",
            "--shard-tokens", 2000, "--eos", "<|endoftext|>", "-o", d / "shards" / "run", *extra)
     assert tree(a) == tree(b)
@@ -65,7 +81,7 @@ def test_encode_with_workers_writes_the_same_files(sources, tokenizer, tmp_path)
 
     # An earlier run's manifest: refused without --force, replaced with it.
     again = ["encode", *sources, *INPUT, "--tokenizer", tokenizer, "--format", "megatron",
-             "--eos", "<|endoftext|>", "-o", b / "shards" / "run", "--workers", "2"]
+             "--eos", "<|endoftext|>", "-o", b / "shards" / "run", "--cluster", scheduler]
     r = bpekit_cmd(*again)
     assert r.returncode == 2 and b"exists" in r.stderr, r.stderr
     assert tree(a) == tree(b)

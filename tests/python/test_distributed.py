@@ -406,6 +406,17 @@ def test_train_equals_single_process_and_rustbpe(request, client, which, pattern
     assert all(d.startswith(("bpekit-count-", "bpekit-merge-")) for k in merges for d in deps[k])
 
 
+def test_task_keys_are_deterministic(client, fixtures_corpus):
+    sources, options = fixtures_corpus
+    runs = []
+    for _ in range(2):
+        client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins[RECORDER].events.clear())
+        dist.train(sources, 280, client=client, fan_in=2, task_bytes=1, **options)
+        runs.append({k for k, _, _, _ in events(client)})
+    assert runs[0] == runs[1]
+    assert {"-".join(k.split("-")[:2]) for k in runs[0]} == {"bpekit-count", "bpekit-merge", "bpekit-train"}
+
+
 def test_train_with_special_tokens_and_min_count(client, mixed):
     got = dist.train(mixed, 500, client=client, special_tokens=SPECIALS, name="s", task_bytes=1, lines=True)
     want = bpekit.corpus.train(Corpus(mixed, lines=True), 500, special_tokens=SPECIALS, name="s", progress=False)
