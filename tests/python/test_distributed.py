@@ -185,8 +185,8 @@ def write_jsonl(path: Path, docs: list[str], key: str = "text") -> None:
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory) -> list[str]:
     """Units of very different sizes and kinds, read with ``lines=True``: small and big
-    text files, a gzip file, JSON Lines, a Parquet file of four uneven row groups, one
-    line of a file; with lines longer than SMALL_SHARD tokens."""
+    text files, a gzip file, JSON Lines, a Parquet file of four uneven row groups, a file
+    of one line; some lines have more tokens than SMALL_SHARD."""
     d = tmp_path_factory.mktemp("mixed")
     shutil.copy(FIXTURES / "prose.txt", d / "a_prose.txt")
     (d / "b_big.txt").write_text("\n".join(synthetic_lines(1, 900, long_every=150)) + "\n", encoding="utf-8")
@@ -249,8 +249,9 @@ def enc(mixed) -> bpekit.Encoding:
 
 
 def random_text_file(path: Path, nbytes: int, seed: int) -> None:
-    """``nbytes`` of random lowercase words, lines of ~500 bytes: nearly every word is new,
-    so counting and encoding it take about a second per 8 MB on one core."""
+    """``nbytes`` of random lowercase words, lines of ~500 bytes. Nearly every word is
+    new, so no cache of pieces shortens counting or encoding: the units of the kill tests
+    keep a task running long enough to be seen and killed."""
     rng = np.random.default_rng(seed)
     b = rng.integers(ord("a"), ord("z") + 1, nbytes, dtype=np.uint8)
     b[rng.random(nbytes) < 0.17] = ord(" ")
