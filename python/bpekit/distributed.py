@@ -94,7 +94,7 @@ def _client(client: Any, n_workers: int | None) -> Iterator[Any]:
     if n_workers is not None and (not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1):
         raise CorpusError(f"n_workers must be a positive int, got {n_workers!r}")
     cluster = distributed.LocalCluster(
-        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     try:
         with distributed.Client(cluster) as c:
@@ -391,6 +391,10 @@ def encode(
         os.unlink(mpath)
     else:  # files of this prefix that no manifest lists are not ours to remove
         _clean(prefix, None)
+    # the writer's own checks (format against vocab size, ids, directory) before any work
+    from ._pipeline import _Writer
+
+    _Writer(tokenizer, format, prefix, shard_tokens, 0, bos_id, eos_id).close()
     work = os.path.join(outdir, f".{os.path.basename(prefix)}.bpekit-work")
     shutil.rmtree(work, ignore_errors=True)  # a crashed client's
     try:
@@ -398,7 +402,7 @@ def encode(
     except OSError as e:
         raise IoError(f"{work}: cannot create the work directory ({e.strerror or e})") from None
 
-    written: list[str] = []  # final shard files of this run
+    written: list[str] = []  # the final shard files this run writes
     try:
         with _client(client, n_workers) as c:
             # ---- Phase 1: every unit's ids into a temporary npy shard ----
@@ -418,25 +422,21 @@ def encode(
             plan = _plan(np, work, len(units), shard_tokens, (bos_id is not None) + (eos_id is not None))
 
             # ---- Phase 2: one task per final shard ----
+            for k in range(len(plan)):
+                written += _shard_names(prefix, format, shard_tokens, k)
             futures = [
                 c.submit(_shard_task, k, ranges, docs, tokens, format, prefix, shard_tokens, bos_id, eos_id, blob, sha,
                          work, key=f"bpekit-shard-{tok}-{k:06d}")
                 for k, (ranges, docs, tokens) in enumerate(plan)
             ]
             try:
-                # every task ends before any cleanup: none renames a shard into place after it
+                # Every task ends before an error is raised and the shards are removed:
+                # none renames a shard into place after the cleanup.
                 c.gather(futures, errors="skip")
-                entries: list[dict[str, Any]] = []
-                for k, f in enumerate(futures):
-                    if f.status == "finished":
-                        e = f.result()
-                        written += [os.path.join(outdir, n) for n in e["files"]]
-                        entries.append(e)
-                    else:
-                        written += _shard_names(prefix, shard_tokens, k)
                 for f in futures:
                     if f.status != "finished":
                         f.result()  # raises the task's error
+                entries = [f.result() for f in futures]
             finally:
                 c.cancel(futures)
 
@@ -455,6 +455,7 @@ def encode(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        _clean(prefix, None)  # temporary files of tasks whose worker was lost
 
 
 def _tokenizer(blob: bytes, sha: str) -> Encoding:
@@ -531,15 +532,19 @@ def _plan(np: Any, work: str, n_units: int, shard_tokens: int, extra: int) -> li
             ranges, docs, tokens = shards[k]
             ranges.append((i, a, b))
             shards[k] = (ranges, docs + (b - a), tokens + int(lengths[a:b].sum()))
-    if shard_tokens == 0 and not shards:  # one shard, even of no documents
+    if not shards:  # no documents: one empty shard, as a single process writes
         shards.append(([], 0, 0))
     return shards
 
 
-def _shard_names(prefix: str, shard_tokens: int, k: int) -> list[str]:
-    """Every file name shard ``k`` of ``prefix`` can have."""
+#: the files of a shard of each format, after its name
+_SUFFIXES = {"llmc": (".bin",), "nanogpt": (".bin",), "megatron": (".bin", ".idx"), "npy": (".npy", ".docs.npy")}
+
+
+def _shard_names(prefix: str, format: str, shard_tokens: int, k: int) -> list[str]:
+    """The files of shard ``k`` of ``prefix``."""
     base = prefix if shard_tokens == 0 else f"{prefix}_{k:06d}"
-    return [base + s for s in (".bin", ".idx", ".npy", ".docs.npy")]
+    return [base + s for s in _SUFFIXES[format]]
 
 
 def _shard_task(k: int, ranges: list[tuple[int, int, int]], docs: int, tokens: int, format: str, prefix: str,
