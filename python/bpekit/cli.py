@@ -95,7 +95,9 @@ def _seconds(s: str) -> float:
 
 
 def _cluster_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("cluster (pip install 'bpekit[distributed]')")
+    g = p.add_argument_group("cluster (pip install 'bpekit[distributed]')",
+                             "On a cluster, --threads is per task (default 1); --resume and --max-chars "
+                             "are single-process only.")
     where = g.add_mutually_exclusive_group()
     where.add_argument("--cluster", metavar="ADDR",
                        help="run on the Dask cluster whose scheduler is at ADDR (tcp://host:8786); "
