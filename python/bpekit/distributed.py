@@ -40,7 +40,9 @@ manifest; the error is the worker's exception type, its message naming the unit
 run is all or nothing; single-process ``encode`` resumes).
 
 Task keys are deterministic (a hash of the inputs) and prefixed ``bpekit-count-``,
-``bpekit-merge-``, ``bpekit-train-``, ``bpekit-encode-`` and ``bpekit-shard-``.
+``bpekit-merge-``, ``bpekit-train-``, ``bpekit-encode-`` (phase 1) and ``bpekit-shard-``
+(phase 2); ``bpekit-tokenizer-`` is the task holding the tokenizer's bytes for both
+phases.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ._errors import InternalError, IoError, TokenizerError
@@ -184,14 +187,34 @@ def _named(unit: Unit) -> Iterator[None]:
         raise IoError(f"{unit.name}: {e.strerror or e}") from None
 
 
-def _gather(client: Any, futures: list[Any]) -> list[Any]:
-    """The results in order; on the first error, every future is cancelled (so their
-    keys are forgotten and a run with the same inputs starts afresh) and it is raised."""
+def _gather(client: Any, futures: list[Any], *, wait_running: bool = False) -> list[Any]:
+    """The results in order; on the first error, every future is cancelled (so tasks not
+    started never start, and their keys are forgotten: a run with the same inputs starts
+    afresh) and it is raised, with ``wait_running`` once the tasks that were running have
+    ended (a cancelled task still runs to its end on its worker, and may write files)."""
     try:
         return client.gather(futures)
     except BaseException:
         client.cancel(futures)
+        if wait_running:
+            _wait_ended(client, {str(f.key) for f in futures})
         raise
+
+
+def _executing(dask_worker: Any) -> list[str]:
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
+def _wait_ended(client: Any, keys: set[str]) -> None:
+    """Returns once no worker is executing a task of ``keys``."""
+    while True:
+        try:
+            running = client.run(_executing, on_error="ignore")
+        except Exception:  # noqa: BLE001 (the cluster is gone: nothing runs)
+            return
+        if not any(keys.intersection(ks) for ks in running.values()):
+            return
+        time.sleep(0.05)
 
 
 # ==== Training ====
@@ -405,31 +428,36 @@ def encode(
     written: list[str] = []  # the final shard files this run writes
     try:
         with _client(client, n_workers) as c:
-            # ---- Phase 1: every unit's ids into a temporary npy shard ----
-            futures = [
-                c.submit(_encode_task, corpus, [(i, units[i]) for i in group], blob, sha, work, threads,
-                         key=f"bpekit-encode-{tok}-{g:06d}")
-                for g, group in enumerate(groups)
-            ]
+            submitted: list[Any] = []  # cancelled at the end, so their keys are forgotten
             try:
-                done = [r for rs in _gather(c, futures) for r in rs]
-            finally:
-                c.cancel(futures)
-            if [r["unit"] for r in done] != list(range(len(units))):
-                raise InternalError("bpekit.distributed: phase 1 did not return every unit once")
+                # The tokenizer's bytes travel once to the scheduler, as this task's
+                # argument, and once to each worker, as its result (computed again if lost).
+                tokenizer_f = c.submit(_blob, blob, key=f"bpekit-tokenizer-{tok}")
+                submitted.append(tokenizer_f)
 
-            # ---- Plan: the final shard of every document ----
-            plan = _plan(np, work, len(units), shard_tokens, (bos_id is not None) + (eos_id is not None))
+                # ---- Phase 1: every unit's ids into a temporary npy shard ----
+                futures = [
+                    c.submit(_encode_task, corpus, [(i, units[i]) for i in group], tokenizer_f, sha, work, threads,
+                             key=f"bpekit-encode-{tok}-{g:06d}")
+                    for g, group in enumerate(groups)
+                ]
+                submitted += futures
+                done = [r for rs in _gather(c, futures, wait_running=True) for r in rs]
+                if [r["unit"] for r in done] != list(range(len(units))):
+                    raise InternalError("bpekit.distributed: phase 1 did not return every unit once")
 
-            # ---- Phase 2: one task per final shard ----
-            for k in range(len(plan)):
-                written += _shard_names(prefix, format, shard_tokens, k)
-            futures = [
-                c.submit(_shard_task, k, ranges, docs, tokens, format, prefix, shard_tokens, bos_id, eos_id, blob, sha,
-                         work, key=f"bpekit-shard-{tok}-{k:06d}")
-                for k, (ranges, docs, tokens) in enumerate(plan)
-            ]
-            try:
+                # ---- Plan: the final shard of every document ----
+                plan = _plan(np, work, len(units), shard_tokens, (bos_id is not None) + (eos_id is not None))
+
+                # ---- Phase 2: one task per final shard ----
+                for k in range(len(plan)):
+                    written += _shard_names(prefix, format, shard_tokens, k)
+                futures = [
+                    c.submit(_shard_task, k, ranges, docs, tokens, format, prefix, shard_tokens, bos_id, eos_id,
+                             tokenizer_f, sha, work, key=f"bpekit-shard-{tok}-{k:06d}")
+                    for k, (ranges, docs, tokens) in enumerate(plan)
+                ]
+                submitted += futures
                 # Every task ends before an error is raised and the shards are removed:
                 # none renames a shard into place after the cleanup.
                 c.gather(futures, errors="skip")
@@ -438,7 +466,7 @@ def encode(
                         f.result()  # raises the task's error
                 entries = [f.result() for f in futures]
             finally:
-                c.cancel(futures)
+                c.cancel(submitted)
 
         from ._pipeline import _settle, manifest_head, write_json_atomic
 
@@ -456,6 +484,10 @@ def encode(
     finally:
         shutil.rmtree(work, ignore_errors=True)
         _clean(prefix, None)  # temporary files of tasks whose worker was lost
+
+
+def _blob(blob: bytes) -> bytes:
+    return blob
 
 
 def _tokenizer(blob: bytes, sha: str) -> Encoding:

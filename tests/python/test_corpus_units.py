@@ -263,3 +263,75 @@ def test_exceptions_pickle(cls):
     assert type(back) is cls
     assert str(back) == str(e)
     assert back.code == 77
+
+
+# ==== Shard plan and pushing encoded ids ====
+
+
+def test_shard_plan_is_the_writers_rotation(mixed, tok, tmp_path):
+    np = pytest.importorskip("numpy")
+    from bpekit._pipeline import shard_plan
+
+    corpus = Corpus(mixed, lines=True)
+    m = corpus_encode(corpus, tok, tmp_path / "out", format="npy", shard_tokens=300, bos="<|endoftext|>")
+    lengths = np.array([len(tok.encode_ordinary(t)) + 1 for t in corpus.texts()], dtype=np.uint64)
+    cursor = [0, 0, 0]
+    where = shard_plan(300, lengths, cursor)
+    per_shard = np.bincount(where.astype(np.int64))
+    assert per_shard.tolist() == [s["documents"] for s in m["shards"]]
+    assert cursor[0] == len(m["shards"]) - 1
+    # carried across calls, the cursor gives the same plan
+    c2 = [0, 0, 0]
+    parts = [shard_plan(300, lengths[a:b], c2) for a, b in ((0, 7), (7, 100), (100, len(lengths)))]
+    assert np.concatenate(parts).tolist() == where.tolist() and c2 == cursor
+    assert shard_plan(0, lengths, [0, 0, 0]).tolist() == [0] * len(lengths)
+
+
+def test_push_ids_writes_what_push_writes(mixed, tok, tmp_path):
+    np = pytest.importorskip("numpy")
+    from bpekit._pipeline import _Writer
+
+    corpus = Corpus(mixed, lines=True)
+    eot = tok.special_tokens["<|endoftext|>"]
+    a = _Writer(tok, "megatron", str(tmp_path / "a"), 200, 0, None, eot)
+    b = _Writer(tok, "megatron", str(tmp_path / "b"), 200, 0, None, eot)
+    try:
+        for batch in corpus.batches():
+            a.push(tok, batch, 1)
+            docs = [tok.encode_ordinary(t) for t in batch.texts()]
+            offsets = np.cumsum([0] + [len(d) for d in docs]).astype(np.uint64)
+            b.push_ids(np.array([i for d in docs for i in d], dtype=np.uint32), offsets)
+        b.push_ids(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint64))  # nothing
+        a.finish()
+        b.finish()
+        assert a.completed() == b.completed() > 2
+        for i in range(a.completed()):
+            ra, rb = a.shard(i), b.shard(i)
+            assert (ra["tokens"], ra["documents"]) == (rb["tokens"], rb["documents"])
+            for fa, fb in zip(ra["files"], rb["files"]):
+                assert (tmp_path / fa).read_bytes() == (tmp_path / fb).read_bytes()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_push_ids_refuses_bad_input_and_writes_nothing(tok, tmp_path):
+    np = pytest.importorskip("numpy")
+    from bpekit._pipeline import _Writer
+
+    w = _Writer(tok, "npy", str(tmp_path / "w"), 0, 0, None, None)
+    try:
+        with pytest.raises(bpekit.InvalidArgumentError):
+            w.push_ids(np.array([1, tok.n_vocab], dtype=np.uint32), np.array([0, 2], dtype=np.uint64))
+        with pytest.raises(bpekit.InvalidArgumentError):
+            w.push_ids(np.array([1, 2], dtype=np.uint32), np.array([0, 3], dtype=np.uint64))
+        with pytest.raises(bpekit.InvalidArgumentError):
+            w.push_ids(np.array([1, 2], dtype=np.uint32), np.array([2, 1], dtype=np.uint64))
+        w.push_ids(np.array([5, 6, 7], dtype=np.uint32), np.array([0, 1, 3], dtype=np.uint64))
+        w.finish()
+        r = w.shard(0)
+    finally:
+        w.close()
+    assert (r["tokens"], r["documents"]) == (3, 2)
+    assert np.load(tmp_path / "w.npy").tolist() == [5, 6, 7]
+    assert np.load(tmp_path / "w.docs.npy").tolist() == [0, 1, 3]
