@@ -84,18 +84,24 @@ def _distributed() -> Any:
 # ==== Cluster and corpus ====
 
 
+def _check_cluster(client: Any, n_workers: int | None) -> None:
+    """Checks the cluster arguments and that dask is installed (before any work)."""
+    _distributed()
+    if client is not None and n_workers is not None:
+        raise CorpusError("n_workers is the size of the local cluster started without a client; "
+                          "with a client, size its cluster instead")
+    if n_workers is not None and (not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1):
+        raise CorpusError(f"n_workers must be a positive int, got {n_workers!r}")
+
+
 @contextlib.contextmanager
 def _client(client: Any, n_workers: int | None) -> Iterator[Any]:
     """``client``, or a Client of a new LocalCluster (closed on exit)."""
-    distributed = _distributed()
+    _check_cluster(client, n_workers)
     if client is not None:
-        if n_workers is not None:
-            raise CorpusError("n_workers is the size of the local cluster started without a client; "
-                              "with a client, size its cluster instead")
         yield client
         return
-    if n_workers is not None and (not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1):
-        raise CorpusError(f"n_workers must be a positive int, got {n_workers!r}")
+    distributed = _distributed()
     cluster = distributed.LocalCluster(
         n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
@@ -249,12 +255,19 @@ def train(
     """
     from ._train import Trainer
 
+    _check_cluster(client, n_workers)
     if not isinstance(fan_in, int) or isinstance(fan_in, bool) or fan_in < 2:
         raise CorpusError(f"fan_in must be an int of at least 2, got {fan_in!r}")
     if not isinstance(min_count, int) or isinstance(min_count, bool) or min_count < 0:
         raise CorpusError(f"min_count must be a non-negative int, got {min_count!r}")
     special_tokens = list(special_tokens)
-    Trainer(pattern, special_tokens=special_tokens, num_threads=threads).close()  # bad options fail here
+    # The options' errors (pattern, specials, vocab size) before any work: an empty
+    # trainer checks them all at once.
+    check = Trainer(pattern, special_tokens=special_tokens, num_threads=threads)
+    try:
+        check.finish(vocab_size, name=name)
+    finally:
+        check.close()
     corpus, units = _corpus(sources, corpus_options)
     groups = _groups(units, task_bytes)
     tok = _token("train", corpus.options(), _stamp(units), pattern, special_tokens, vocab_size, name,
@@ -262,37 +275,42 @@ def train(
     from .core import Encoding
 
     with _client(client, n_workers) as c:
-        futures: list[Any] = []
+        # Only the last task's future is held, so each table (a count task's, a merge's)
+        # is released once the merge above it has run.
+        final = _submit_train(c, tok, corpus, units, groups, fan_in, min_count, vocab_size, pattern, special_tokens,
+                              name, threads)
         try:
-            level: list[tuple[Any, str]] = []
-            for g, group in enumerate(groups):
-                f = c.submit(_count_task, corpus, [units[i] for i in group], pattern, threads,
-                             key=f"bpekit-count-{tok}-{g:06d}")
-                futures.append(f)
-                level.append((f, _label([units[i] for i in group])))
-            depth = 0
-            while len(level) > fan_in:
-                nxt = []
-                for j in range(0, len(level), fan_in):
-                    part = level[j : j + fan_in]
-                    if len(part) == 1:
-                        nxt.append(part[0])
-                        continue
-                    labels = [lab for _, lab in part]
-                    f = c.submit(_merge_task, labels, [f for f, _ in part],
-                                 key=f"bpekit-merge-{tok}-{depth:02d}-{j // fan_in:06d}")
-                    futures.append(f)
-                    nxt.append((f, _span(labels)))
-                level = nxt
-                depth += 1
-            final = c.submit(_train_task, [lab for _, lab in level], [f for f, _ in level], min_count, vocab_size,
-                             pattern, special_tokens, name, threads, key=f"bpekit-train-{tok}")
-            futures.append(final)
-            del level
             blob = _gather(c, [final])[0]
         finally:
-            c.cancel(futures)
+            c.cancel([final])
     return Encoding.from_bytes(blob, name=name)
+
+
+def _submit_train(c: Any, tok: str, corpus: Corpus, units: list[Unit], groups: list[list[int]], fan_in: int,
+                  min_count: int, vocab_size: int, pattern: str | None, special_tokens: list[str], name: str,
+                  threads: int) -> Any:
+    """Submits the count tasks, the merge tree and the last task; the last one's future."""
+    level: list[tuple[Any, str]] = []
+    for g, group in enumerate(groups):
+        f = c.submit(_count_task, corpus, [units[i] for i in group], pattern, threads,
+                     key=f"bpekit-count-{tok}-{g:06d}")
+        level.append((f, _label([units[i] for i in group])))
+    depth = 0
+    while len(level) > fan_in:
+        nxt = []
+        for j in range(0, len(level), fan_in):
+            part = level[j : j + fan_in]
+            if len(part) == 1:
+                nxt.append(part[0])
+                continue
+            labels = [lab for _, lab in part]
+            f = c.submit(_merge_task, labels, [f for f, _ in part],
+                         key=f"bpekit-merge-{tok}-{depth:02d}-{j // fan_in:06d}")
+            nxt.append((f, _span(labels)))
+        level = nxt
+        depth += 1
+    return c.submit(_train_task, [lab for _, lab in level], [f for f, _ in level], min_count, vocab_size,
+                    pattern, special_tokens, name, threads, key=f"bpekit-train-{tok}")
 
 
 def _label(units: list[Unit]) -> str:
@@ -392,6 +410,7 @@ def encode(
     from ._pipeline import ManifestError, _clean, encode_args, manifest_path
 
     np = _numpy("encoding on a cluster")
+    _check_cluster(client, n_workers)
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
         raise CorpusError(f"threads must be a non-negative int, got {threads!r}")
     prefix = os.fspath(out_prefix)
