@@ -1,7 +1,9 @@
 """The ``bpekit`` command: corpus -> tokenizer -> token shards.
 
 Subcommands: ``train``, ``encode``, ``decode``, ``count``, ``info``, ``inspect``
-(``bpekit SUBCOMMAND --help``). Results go to stdout (``--json``: one JSON object);
+(``bpekit SUBCOMMAND --help``). ``train`` and ``encode`` run on a Dask cluster with
+``--cluster ADDR`` or ``--workers N`` (:mod:`bpekit.distributed`; the same output files).
+Results go to stdout (``--json``: one JSON object);
 progress goes to stderr when it is a terminal. Exit status: 0 done, 1 a runtime error
 (``bpekit: error: ...`` on stderr, naming the file and position), 2 a usage error.
 """
@@ -9,6 +11,7 @@ progress goes to stderr when it is a terminal. Exit status: 0 done, 1 a runtime 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import os
@@ -81,6 +84,30 @@ def _threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_nonneg, metavar="N", help="threads (default: one per core)")
 
 
+def _seconds(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {s!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return v
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster (pip install 'bpekit[distributed]')",
+                             "On a cluster, --threads is per task (default 1); --resume and --max-chars "
+                             "are single-process only.")
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--cluster", metavar="ADDR",
+                       help="run on the Dask cluster whose scheduler is at ADDR (tcp://host:8786); "
+                       "the output is the files a single-process run writes")
+    where.add_argument("--workers", type=_positive, metavar="N",
+                       help="run on a local Dask cluster of N worker processes")
+    g.add_argument("--connect-timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="--cluster: give up connecting to the scheduler after SECONDS (default 30)")
+
+
 def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with the summary")
 
@@ -103,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="TOKENIZER", help="the tokenizer file to write")
     _input_options(p)
     _threads(p)
+    _cluster_options(p)
     _json(p)
 
     p = sub.add_parser("encode", help="corpus -> token shards", description="Encodes a corpus into token shards.")
@@ -119,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT_PREFIX")
     _input_options(p)
     _threads(p)
+    _cluster_options(p)
     _json(p)
 
     p = sub.add_parser("decode", help="shard or ids -> text",
@@ -226,6 +255,80 @@ def _output_dir(path: str) -> None:
         raise OSError(f"output directory {d} is not writable")
 
 
+# ---- cluster runs ----
+
+
+class ClusterError(Exception):
+    """The Dask cluster cannot be reached or failed (exit status 1)."""
+
+
+def _distributed_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Corpus options of ``args`` as :mod:`bpekit.distributed` takes them (every
+    option of :func:`_corpus` but ``max_chars``, which a cluster run refuses)."""
+    return {
+        "input_format": args.input_format, "text_key": args.text_key, "column": args.column,
+        "lines": args.lines, "separator": args.separator, "errors": args.errors,
+        "doc_cap": args.doc_cap, "chunk_bytes": args.chunk_bytes,
+    }
+
+
+def _on_cluster(args: argparse.Namespace) -> bool:
+    """Whether the run goes to a Dask cluster; options a cluster run cannot honour are a
+    usage error here, before a cluster is started or reached."""
+    if args.cluster is None and args.workers is None:
+        return False
+    flag = "--cluster" if args.cluster is not None else "--workers"
+    if getattr(args, "resume", False):
+        # A cluster run writes its shards under final names only once all are planned,
+        # and its manifest at the end: there is no partial run to continue.
+        raise UsageError(f"--resume is not supported with {flag}: a cluster run leaves no partial "
+                         "output to continue (run it again, with --force if a manifest exists)")
+    if args.max_chars is not None:
+        raise UsageError(f"--max-chars is not supported with {flag}: it is a budget over the whole "
+                         "corpus, which a cluster reads in independent parts (use --doc-cap)")
+    return True
+
+
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """The keyword arguments that send a run to the cluster of ``args``: ``n_workers`` (the
+    run starts and stops its own local cluster) or ``client`` (connected here to
+    ``--cluster``, within ``--connect-timeout``, and closed at the end)."""
+    if args.workers is not None:
+        yield {"n_workers": args.workers}
+        return
+    try:
+        from distributed import Client
+        from distributed.comm import resolve_address
+    except ImportError:
+        from .corpus import MissingExtraError
+
+        raise MissingExtraError("--cluster needs dask.distributed: pip install 'bpekit[distributed]'") from None
+    try:
+        # Checked before a Client exists: a Client that fails on a malformed address
+        # still tries to close itself at exit and prints a traceback.
+        resolve_address(args.cluster)
+    except ValueError as e:
+        raise UsageError(f"--cluster {args.cluster}: not a scheduler address ({e})") from None
+    except OSError as e:  # a host name that does not resolve
+        raise ClusterError(f"cannot connect to the Dask scheduler at {args.cluster}: {e}") from None
+    try:
+        client = Client(args.cluster, timeout=args.connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise ClusterError(f"cannot connect to the Dask scheduler at {args.cluster} "
+                           f"within {args.connect_timeout:g} s: {e}") from None
+    try:
+        yield {"client": client}
+    finally:
+        client.close()
+
+
+def _threads_on_cluster(args: argparse.Namespace) -> int:
+    """Threads per task on a cluster: 1 unless --threads says otherwise (each worker
+    process is one core's worth of work)."""
+    return 1 if args.threads is None else args.threads
+
+
 def _emit(args: argparse.Namespace, summary: dict[str, Any], text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(summary))
@@ -237,6 +340,8 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], text: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if _on_cluster(args):
+        return _train_on_cluster(args)
     from ._pipeline import train
 
     corpus = _corpus(args)
@@ -244,7 +349,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _output_dir(path)
     t0 = time.perf_counter()
     enc = train(corpus, args.vocab_size, pattern=_pattern(args.pattern), special_tokens=args.special,
-                threads=args.threads, name=os.path.basename(args.output).split(".", 1)[0] or "bpekit")
+                threads=args.threads, name=_name(args.output))
     enc.save(args.output)
     if args.tiktoken:
         _write_atomic(args.tiktoken, enc.export_tiktoken())
@@ -259,11 +364,59 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _name(output: str) -> str:
+    """A trained tokenizer's name: the output file's name up to its first dot."""
+    return os.path.basename(output).split(".", 1)[0] or "bpekit"
+
+
+def _train_on_cluster(args: argparse.Namespace) -> int:
+    from . import distributed
+
+    for path in filter(None, (args.output, args.tiktoken)):
+        _output_dir(path)
+    t0 = time.perf_counter()
+    with _cluster(args) as where:
+        enc = distributed.train(args.sources, args.vocab_size, pattern=_pattern(args.pattern),
+                                special_tokens=args.special, name=_name(args.output),
+                                threads=_threads_on_cluster(args), **where, **_distributed_options(args))
+    enc.save(args.output)
+    if args.tiktoken:
+        _write_atomic(args.tiktoken, enc.export_tiktoken())
+    secs = time.perf_counter() - t0
+    summary = {"tokenizer": args.output, "tiktoken": args.tiktoken, "vocab_size": enc.n_vocab,
+               "cluster": args.cluster, "workers": args.workers, "seconds": round(secs, 3)}
+    _emit(args, summary, f"{args.output}: vocab size {enc.n_vocab}, trained on "
+          f"{args.cluster or f'{args.workers} local workers'} in {secs:.1f} s")
+    return 0
+
+
+def _encode_on_cluster(args: argparse.Namespace) -> int:
+    from . import distributed
+    from ._pipeline import read_manifest
+
+    enc = load_tokenizer(args.tokenizer)
+    _output_dir(args.output)
+    t0 = time.perf_counter()
+    with _cluster(args) as where:
+        mpath = distributed.encode(args.sources, enc, args.output, format=args.format, bos=args.bos,
+                                   eos=args.eos, shard_tokens=args.shard_tokens, force=args.force,
+                                   threads=_threads_on_cluster(args), **where, **_distributed_options(args))
+    m = read_manifest(mpath)
+    secs = time.perf_counter() - t0
+    summary = dict(m, manifest=mpath, seconds=round(secs, 3), cluster=args.cluster, workers=args.workers)
+    _emit(args, summary, f"{args.output}: {m['tokens']} tokens, {m['documents']} documents, "
+          f"{len(m['shards'])} shard(s), {m['format']} {m['dtype']}, on "
+          f"{args.cluster or f'{args.workers} local workers'} in {secs:.1f} s")
+    return 0
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     from ._pipeline import encode
 
     if args.resume and args.force:
         raise UsageError("--resume and --force are exclusive")
+    if _on_cluster(args):
+        return _encode_on_cluster(args)
     enc = load_tokenizer(args.tokenizer)
     corpus = _corpus(args)
     _output_dir(args.output)
@@ -503,11 +656,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (TokenizerError, OSError, ValueError) as e:
+    except (TokenizerError, OSError, ValueError, ClusterError) as e:
         msg = str(e)
         if isinstance(e, OSError) and e.filename is not None and str(e.filename) not in msg:
             msg = f"{e.filename}: {msg}"
         sys.stderr.write(f"{PROG}: error: {msg}\n")
+        return 1
+    except Exception as e:
+        # The cluster's own failures (a task that killed every worker it ran on, a lost
+        # scheduler) are runtime errors with a message, not tracebacks; anything else is
+        # a bug of ours and keeps its traceback.
+        if type(e).__module__.split(".")[0] not in ("distributed", "dask"):
+            raise
+        sys.stderr.write(f"{PROG}: error: the cluster failed: {type(e).__name__}: {e}\n")
         return 1
 
 
