@@ -62,8 +62,16 @@ from .corpus import Corpus, CorpusError, MissingExtraError, PathLike, Unit, _num
 if TYPE_CHECKING:
     from .core import Encoding
 
-__all__ = ["encode", "train"]
+__all__ = ["WORKER_CONFIG", "encode", "train"]
 
+#: Dask configuration for the workers that run bpekit's tasks: without it, Dask's nanny
+#: starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536``, which also freezes glibc's
+#: mmap threshold at 128 KiB, so every large buffer of the native code (hash tables, id
+#: vectors) is mapped and unmapped afresh: counting and the merge loop run ~1.3-1.5x slower
+#: (``docs/distributed.md``). The local cluster these functions start uses it; for your own
+#: cluster: ``with dask.config.set(WORKER_CONFIG): cluster = LocalCluster(...)``, or the
+#: equivalent YAML / ``DASK_...`` variable where the workers start.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 #: the most ids one ``push_ids`` call takes (bounds a phase-2 task's memory)
 PUSH_IDS = 16 << 20
 #: tokenizers rebuilt on this worker process, by the SHA-256 of their bytes
@@ -99,17 +107,44 @@ def _client(client: Any, n_workers: int | None) -> Iterator[Any]:
     """``client``, or a Client of a new LocalCluster (closed on exit)."""
     _check_cluster(client, n_workers)
     if client is not None:
+        _check_workers(client)
         yield client
         return
     distributed = _distributed()
-    cluster = distributed.LocalCluster(
-        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
+    import dask
+
+    # (for the cluster's whole life: a nanny restarting a lost worker reads it again)
+    with dask.config.set(WORKER_CONFIG):
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        try:
+            with distributed.Client(cluster) as c:
+                yield c
+        finally:
+            cluster.close()
+
+
+def _trim_threshold() -> str | None:
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def _check_workers(client: Any) -> None:
+    """Warns when workers run with glibc's trim threshold fixed (see WORKER_CONFIG)."""
     try:
-        with distributed.Client(cluster) as c:
-            yield c
-    finally:
-        cluster.close()
+        found = {v for v in client.run(_trim_threshold).values() if v is not None}
+    except Exception:  # noqa: BLE001 (a worker lost right now: the run itself will tell)
+        return
+    if found:
+        import warnings
+
+        warnings.warn(
+            f"the Dask workers run with MALLOC_TRIM_THRESHOLD_={sorted(found)[0]} (Dask's default), which fixes "
+            "glibc's mmap threshold and makes bpekit's counting and merge loop ~1.3-1.5x slower; start the "
+            "workers with dask.config.set(bpekit.distributed.WORKER_CONFIG) or the YAML in docs/distributed.md",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _corpus(sources: PathLike | Iterable[PathLike], options: dict[str, Any]) -> tuple[Corpus, list[Unit]]:

@@ -65,9 +65,13 @@ def test_encode_with_workers_writes_the_same_files(sources, tokenizer, tmp_path)
 @pytest.fixture(scope="module")
 def scheduler():
     """The address of a running cluster (a LocalCluster of this process, 2 workers)."""
+    import dask
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    import bpekit.distributed as dist
+
+    with dask.config.set(dist.WORKER_CONFIG), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 

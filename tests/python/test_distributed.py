@@ -44,6 +44,7 @@ pa = pytest.importorskip("pyarrow", reason="pyarrow (a test dependency) is not i
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (a test dependency) is not installed")
 
 import cloudpickle  # noqa: E402  (a dependency of distributed)
+import dask  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 from distributed.diagnostics.plugin import SchedulerPlugin  # noqa: E402
 
@@ -97,7 +98,8 @@ class Recorder(SchedulerPlugin):
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    with dask.config.set(dist.WORKER_CONFIG), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as c:
             c.register_plugin(Recorder(), name=RECORDER)
             yield c
@@ -692,3 +694,31 @@ def test_unreadable_unit_train(client, mixed, tmp_path, kind):
     with pytest.raises(bpekit.TokenizerError) as got:
         dist.train(sources, 300, client=client, task_bytes=1, lines=True)
     assert_same_error(got.value, single.value, bad, where)
+
+
+# ==== The workers' malloc settings ====
+
+
+def _set_trim(value):
+    if value is None:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    else:
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = value
+
+
+def test_workers_trim_threshold(client, fixtures_corpus):
+    """The suite's cluster (WORKER_CONFIG) has no fixed trim threshold, and no warning;
+    workers with Dask's default get a RuntimeWarning naming the remedy."""
+    import warnings
+
+    sources, options = fixtures_corpus
+    assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dist.train(sources, 270, client=client, **options)
+    client.run(_set_trim, "65536")
+    try:
+        with pytest.warns(RuntimeWarning, match=r"MALLOC_TRIM_THRESHOLD_=65536.*WORKER_CONFIG"):
+            dist.train(sources, 270, client=client, **options)
+    finally:
+        client.run(_set_trim, None)
