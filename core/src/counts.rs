@@ -190,12 +190,15 @@ impl PieceCounts {
     /// equal bytes. [`PieceCounts::from_bytes`] reads it back; [`merge_count_tables`]
     /// merges such tables without loading them.
     pub fn to_bytes(&self, pattern: &str) -> Vec<u8> {
-        let mut pieces: Vec<(Key<'_>, u64)> = self.counts.iter().map(|(p, &c)| (p, c)).collect();
-        #[allow(clippy::unnecessary_sort_by)] // a `_by_key` key could not borrow the piece
-        pieces.sort_unstable_by(|a, b| (*a.0).cmp(&*b.0));
+        // Sorted by the first 8 bytes as a big-endian number (zero-padded: the order of
+        // the pieces themselves wherever it differs), then by the whole piece: most
+        // comparisons then read no piece bytes, which live scattered in the map.
+        let mut pieces: Vec<(u64, Key<'_>, u64)> =
+            self.counts.iter().map(|(p, &c)| (sort_prefix(&p), p, c)).collect();
+        pieces.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| (*a.1).cmp(&*b.1)));
         // Room for a piece of about 8 bytes and a small count, as pieces mostly are.
         let mut w = TableWriter::new(pattern, self.texts, self.bytes, pieces.len().saturating_mul(8));
-        for (p, c) in pieces {
+        for (_, p, c) in pieces {
             w.push(&p, c);
         }
         w.finish()
@@ -216,6 +219,16 @@ impl PieceCounts {
         }
         Ok((t.pattern.to_owned(), PieceCounts { counts, texts: t.texts, bytes: t.bytes }))
     }
+}
+
+/// The first 8 bytes of `piece` as a big-endian number, zero-padded. For two pieces whose
+/// numbers differ, the numbers are in the pieces' byte order (a zero pad sorts before any
+/// byte, as a shorter piece sorts before its extensions); equal numbers tell nothing.
+fn sort_prefix(piece: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = piece.len().min(8);
+    b[..n].copy_from_slice(&piece[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// The largest count a piece can have; counts saturate there.
@@ -608,6 +621,38 @@ mod tests {
         let empty = table(&[(b"", 5)], 1, 2);
         assert!(empty.is_empty());
         assert_eq!(empty.to_bytes("p"), v2_with(0, &[]));
+    }
+
+    #[test]
+    fn pieces_are_written_in_byte_order() {
+        // Zero bytes, pieces that are prefixes of others, equal first 8 bytes, 0xff.
+        let mut pieces: Vec<Vec<u8>> = vec![
+            b"a".to_vec(), b"a\0".to_vec(), b"a\0\0".to_vec(), b"a\0b".to_vec(), b"\0".to_vec(),
+            b"abcdefgh".to_vec(), b"abcdefgh\0".to_vec(), b"abcdefghi".to_vec(), b"abcdefgg\xff".to_vec(),
+            b"\xff".to_vec(), b"\xff\xff\xff\xff\xff\xff\xff\xff\x00".to_vec(), b"b".to_vec(),
+        ];
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 12) as usize;
+            pieces.push((0..len).map(|i| b"a\0b\xff"[((x >> (i * 2 + 8)) & 3) as usize]).collect());
+        }
+        let mut c = PieceCounts::new();
+        for p in &pieces {
+            c.add_piece(p, 1);
+        }
+        let data = c.to_bytes("p");
+        let mut t = Table::open(&data).unwrap();
+        let (mut piece, mut got) = (Vec::new(), Vec::new());
+        while t.next(&mut piece).unwrap().is_some() {
+            got.push(piece.clone());
+        }
+        let mut want: Vec<Vec<u8>> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+        want.sort();
+        want.dedup();
+        assert_eq!(got, want);
     }
 
     #[test]
