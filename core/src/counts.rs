@@ -627,9 +627,18 @@ mod tests {
     fn pieces_are_written_in_byte_order() {
         // Zero bytes, pieces that are prefixes of others, equal first 8 bytes, 0xff.
         let mut pieces: Vec<Vec<u8>> = vec![
-            b"a".to_vec(), b"a\0".to_vec(), b"a\0\0".to_vec(), b"a\0b".to_vec(), b"\0".to_vec(),
-            b"abcdefgh".to_vec(), b"abcdefgh\0".to_vec(), b"abcdefghi".to_vec(), b"abcdefgg\xff".to_vec(),
-            b"\xff".to_vec(), b"\xff\xff\xff\xff\xff\xff\xff\xff\x00".to_vec(), b"b".to_vec(),
+            b"a".to_vec(),
+            b"a\0".to_vec(),
+            b"a\0\0".to_vec(),
+            b"a\0b".to_vec(),
+            b"\0".to_vec(),
+            b"abcdefgh".to_vec(),
+            b"abcdefgh\0".to_vec(),
+            b"abcdefghi".to_vec(),
+            b"abcdefgg\xff".to_vec(),
+            b"\xff".to_vec(),
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\x00".to_vec(),
+            b"b".to_vec(),
         ];
         let mut x: u64 = 0x9e3779b97f4a7c15;
         for _ in 0..2000 {
