@@ -86,10 +86,15 @@ class Source:
     path: str
     format: str  # "txt" | "jsonl" | "parquet"
     compression: str | None  # "gzip" | "zstd" | "xz" | "bz2" | None
+    #: the name in messages when not ``path`` (a cluster's workers open absolute paths
+    #: but name the source as the user gave it)
+    label: str | None = None
 
     @property
     def name(self) -> str:
         """The name used in messages."""
+        if self.label is not None:
+            return self.label
         return "<stdin>" if self.path == "-" else self.path
 
     def size(self) -> int | None:

@@ -48,6 +48,7 @@ phases.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -157,7 +158,14 @@ def _corpus(sources: PathLike | Iterable[PathLike], options: dict[str, Any]) -> 
     for u in units:
         if u.source.path == "-":
             raise CorpusError("<stdin> cannot be read on a cluster (workers cannot see it): give files")
-    return corpus, units
+    # Workers open absolute paths (their working directory is not the client's); messages
+    # still name the sources as given.
+    return corpus, [_absolute(u) for u in units]
+
+
+def _absolute(u: Unit) -> Unit:
+    src = u.source
+    return dataclasses.replace(u, source=dataclasses.replace(src, path=os.path.abspath(src.path), label=src.name))
 
 
 def _groups(units: list[Unit], task_bytes: int) -> list[list[int]]:
@@ -448,7 +456,10 @@ def encode(
     _check_cluster(client, n_workers)
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
         raise CorpusError(f"threads must be a non-negative int, got {threads!r}")
-    prefix = os.fspath(out_prefix)
+    # Workers resolve paths in their own working directory: they get absolute ones (the
+    # manifest's path is returned as given).
+    given = os.fspath(out_prefix)
+    prefix = os.path.abspath(given)
     bos_id, eos_id = encode_args(tokenizer, format, bos, eos, shard_tokens)
     corpus, units = _corpus(sources, corpus_options)
     groups = _groups(units, task_bytes)
@@ -460,7 +471,7 @@ def encode(
     tok = _token("encode", corpus.options(), _stamp(units), sha, os.path.abspath(prefix), format, bos_id, eos_id,
                  shard_tokens, task_bytes)
 
-    mpath = manifest_path(prefix)
+    mpath = manifest_path(given)
     if os.path.exists(mpath):
         if not force:
             raise ManifestError(f"{mpath} exists: force (--force) to overwrite; a cluster run does not resume")
@@ -519,6 +530,12 @@ def encode(
                     if f.status != "finished":
                         f.result()  # raises the task's error
                 entries = [f.result() for f in futures]
+            except BaseException:
+                # (an interrupt, a lost scheduler: tasks may still run; none may write
+                # after the cleanup below)
+                c.cancel(submitted)
+                _wait_ended(c, {str(f.key) for f in submitted})
+                raise
             finally:
                 c.cancel(submitted)
 

@@ -722,3 +722,43 @@ def test_workers_trim_threshold(client, fixtures_corpus):
             dist.train(sources, 270, client=client, **options)
     finally:
         client.run(_set_trim, None)
+
+
+# ==== Relative paths: the workers' working directory is not the client's ====
+
+
+def test_relative_paths(client, mixed, enc, tmp_path, monkeypatch):
+    """Sources and the output prefix given relative to the client's directory, with the
+    workers in another directory (as `dask worker` started elsewhere): the same files as
+    one process, nothing written in the workers' directory, messages naming the sources
+    as given."""
+    elsewhere = mk(tmp_path / "workers-cwd")
+    before = client.run(os.getcwd)
+    client.run(os.chdir, str(elsewhere))
+    try:
+        here = mk(tmp_path / "client")
+        for p in mixed:
+            shutil.copy(p, here / os.path.basename(p))
+        names = sorted(os.path.basename(p) for p in mixed)
+        kw = dict(format="npy", shard_tokens=997, eos="<|endoftext|>")
+        single_encode([str(here / n) for n in names], enc, tmp_path / "a" / "out", {"lines": True}, **kw)
+        mk(here / "b")
+        monkeypatch.chdir(here)
+        path = dist.encode(names, enc, os.path.join("b", "out"), client=client, lines=True, **kw)
+        assert path == os.path.join("b", "out") + ".manifest.json"
+        got, want = tree(here / "b"), tree(tmp_path / "a")
+        # (the manifest names the sources as given: relative here, absolute there)
+        m_got, m_want = json.loads(got.pop("out.manifest.json")), json.loads(want.pop("out.manifest.json"))
+        assert m_got["options"]["sources"] == names
+        m_got["options"]["sources"] = m_want["options"]["sources"]
+        assert m_got == m_want
+        assert got == want
+        assert os.listdir(elsewhere) == []
+        want_enc = bpekit.corpus.train(Corpus(names, lines=True), 300, progress=False)
+        assert dist.train(names, 300, client=client, lines=True).to_bytes() == want_enc.to_bytes()
+        (here / "bad.txt.gz").write_bytes(b"not gzip")
+        with pytest.raises(Exception, match=r"^bad\.txt\.gz: "):
+            dist.train(["bad.txt.gz"], 300, client=client)
+    finally:
+        for addr, d in before.items():
+            client.run(os.chdir, d, workers=[addr])
