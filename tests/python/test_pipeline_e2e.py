@@ -795,8 +795,11 @@ def interrupt(args: list[object], out: Path, sig: int) -> subprocess.CompletedPr
     """Starts the command, waits (polling) until its manifest lists a first shard, sends
     `sig`, and returns the finished process."""
     manifest = out / "shards.manifest.json"
+    # (a shell's background job starts with SIGINT ignored, and Python then keeps it
+    # ignored: the command gets the default disposition, as from a terminal)
     proc = subprocess.Popen([sys.executable, "-m", "bpekit", *map(str, args)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + CMD_TIMEOUT
     try:
         while True:
