@@ -43,6 +43,7 @@ mod completion;
 mod decode;
 mod heap;
 mod merge;
+mod pretoken;
 mod scan;
 mod specials;
 #[cfg(test)]
@@ -214,21 +215,41 @@ impl Tokenizer {
         self.encode_ordinary_into(&text[start..], out)
     }
 
-    fn encode_ordinary_into(&self, text: &str, out: &mut impl Sink) -> Result<()> {
-        self.pattern.for_each_piece(text, |piece| out.piece(self, piece.as_bytes()))
+    fn encode_ordinary_into<S: Sink>(&self, text: &str, out: &mut S) -> Result<()> {
+        if !S::TAKES_CACHES || text.len() < 3 {
+            return self.pattern.for_each_piece(text, |piece| out.piece(self, piece.as_bytes()));
+        }
+        // The thread's caches once per text, not once per piece (see `merge`'s notes).
+        self.with_piece_caches(|mut caches| {
+            self.pattern
+                .for_each_piece(text, |piece| out.piece_in(self, piece.as_bytes(), caches.as_deref_mut()))
+        })
     }
 }
 
 /// Where encoded ids go: a vector, or a counter.
 trait Sink {
+    /// Whether [`Sink::piece_in`] is worth fetching the thread's caches for (a sink that
+    /// fetches them itself in `piece` must say no: its fetch would find them in use).
+    const TAKES_CACHES: bool = false;
     fn piece(&mut self, tok: &Tokenizer, piece: &[u8]);
+    /// [`Sink::piece`] given the thread's caches (see [`Tokenizer::encode_piece_in`]).
+    #[inline]
+    fn piece_in(&mut self, tok: &Tokenizer, piece: &[u8], _caches: Option<&mut merge::PieceCaches>) {
+        self.piece(tok, piece);
+    }
     fn special(&mut self, id: u32);
 }
 
 impl Sink for Vec<u32> {
+    const TAKES_CACHES: bool = true;
     #[inline]
     fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
         tok.encode_piece(piece, self);
+    }
+    #[inline]
+    fn piece_in(&mut self, tok: &Tokenizer, piece: &[u8], caches: Option<&mut merge::PieceCaches>) {
+        tok.encode_piece_in(piece, self, caches);
     }
     fn special(&mut self, id: u32) {
         self.push(id);
@@ -243,14 +264,19 @@ struct Counter {
 }
 
 impl Sink for Counter {
+    const TAKES_CACHES: bool = true;
     #[inline]
     fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
+        self.piece_in(tok, piece, None);
+    }
+    #[inline]
+    fn piece_in(&mut self, tok: &Tokenizer, piece: &[u8], caches: Option<&mut merge::PieceCaches>) {
         if piece.len() == 1 {
             self.n += 1;
         } else {
-            // (`encode_piece` looks the whole piece up first; looking here too would
+            // (`encode_piece_in` looks the whole piece up first; looking here too would
             // probe twice for every piece that is not a token.)
-            tok.encode_piece(piece, &mut self.scratch);
+            tok.encode_piece_in(piece, &mut self.scratch, caches);
             self.n += self.scratch.len();
             self.scratch.clear();
         }
