@@ -9,8 +9,9 @@
 //! - `build`: construction and validation of a tokenizer (ranks, special tokens).
 //! - `specials`: an encode call's special-token policy, the one leftmost-longest
 //!   search for special-token text, tiktoken's disallowed-special error.
-//! - `merge`: the merge of one piece, routed by its length to a table lookup,
-//!   `scan` (short pieces, through the per-thread piece cache), `backtrack` (long
+//! - `merge`: the merge of one piece, routed by its length to the byte and pair
+//!   tables, `pretoken` (the per-thread cache of short pieces), a rank-table lookup,
+//!   `scan` (short pieces, behind the per-thread piece cache), `backtrack` (long
 //!   pieces) or `heap` (long pieces the search gives up).
 //! - `cache`: the per-thread caches' one type and contract.
 //! - `batch`: many texts in parallel. `decode`: ids to bytes, rank export.
@@ -267,6 +268,7 @@ impl Sink for Counter {
     const TAKES_CACHES: bool = true;
     #[inline]
     fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
+        // Only for texts too short for the caches (see `encode_ordinary_into`).
         self.piece_in(tok, piece, None);
     }
     #[inline]

@@ -32,8 +32,11 @@ impl Tokenizer {
     /// have no rank, and is not looked up again.
     pub(super) fn merge_scan_non_token(&self, piece: &[u8], out: &mut Vec<u32>) {
         debug_assert!(self.encoder.get(piece).is_none());
+        // Each merge scans all `N` pair slots: the smallest `N` that holds the piece.
         if piece.len() <= 8 {
             self.merge_scan_n::<8, true>(piece, out, |_, _, _| {});
+        } else if piece.len() <= 16 {
+            self.merge_scan_n::<16, true>(piece, out, |_, _, _| {});
         } else if piece.len() <= 32 {
             self.merge_scan_n::<32, true>(piece, out, |_, _, _| {});
         } else {
