@@ -45,26 +45,35 @@ const CACHE_SLOTS: usize = 4;
 
 /// Counts a cache's hits per window of lookups, and turns the cache off for a while
 /// after a window with too few.
-#[derive(Default)]
 pub(super) struct HitWindow {
     /// Lookups and hits in the current window of [`CACHE_WINDOW`] lookups.
     lookups: u32,
     hits: u32,
+    /// A window with fewer hits than this turns the cache off.
+    min_hits: u32,
     /// Pieces left to merge without the cache (see [`CACHE_SKIP`]).
     skip: u32,
 }
 
 /// Lookups per window of a cache's hit count.
 const CACHE_WINDOW: u32 = 2048;
-/// A window with fewer hits than this ...
+/// A window with fewer hits than this, for the piece cache (pieces that are not tokens:
+/// a miss costs a merge, so even a few hits pay) ...
 const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 32;
+/// ... and for the pretoken cache (all short pieces: a miss costs one rank-table lookup
+/// and an insert more than no cache, so it must hit often to pay; in random bytes as
+/// latin-1 its hits are the 3-byte pieces that repeat, about one in ten) ...
+const PRETOKEN_MIN_HITS: u32 = CACHE_WINDOW / 4;
 /// ... turns the cache off for this many pieces, then it is tried again. In text where
-/// the pieces do not repeat (random bytes as latin-1: no hits at all) a lookup and an
-/// insert per piece are pure cost; ordinary text hits far more often than this, from a
-/// cold cache too.
+/// the pieces do not repeat (random bytes as latin-1) a lookup and an insert per piece
+/// are pure cost; ordinary text hits far more often than this, from a cold cache too.
 const CACHE_SKIP: u32 = 1 << 15;
 
 impl HitWindow {
+    fn new(min_hits: u32) -> HitWindow {
+        HitWindow { lookups: 0, hits: 0, min_hits, skip: 0 }
+    }
+
     /// Whether the cache is off for this piece (counting it down).
     #[inline]
     fn skipping(&mut self) -> bool {
@@ -81,7 +90,7 @@ impl HitWindow {
         self.lookups += 1;
         self.hits += u32::from(hit);
         if self.lookups == CACHE_WINDOW {
-            if self.hits < CACHE_MIN_HITS {
+            if self.hits < self.min_hits {
                 self.skip = CACHE_SKIP;
             }
             self.lookups = 0;
@@ -114,16 +123,20 @@ impl PieceCaches {
         match old {
             Some(mut c) => {
                 c.short.clear();
-                c.short_window = HitWindow::default();
+                c.short_window = HitWindow::new(PRETOKEN_MIN_HITS);
                 c.mid.map.clear(); // keeps its capacity: no regrowing from empty
                 c.mid.arena.clear();
-                c.mid.window = HitWindow::default();
+                c.mid.window = HitWindow::new(CACHE_MIN_HITS);
                 c
             }
             None => PieceCaches {
                 short: Pretokens::new(),
-                short_window: HitWindow::default(),
-                mid: PieceCache { map: BytesMap::default(), arena: Vec::new(), window: HitWindow::default() },
+                short_window: HitWindow::new(PRETOKEN_MIN_HITS),
+                mid: PieceCache {
+                    map: BytesMap::default(),
+                    arena: Vec::new(),
+                    window: HitWindow::new(CACHE_MIN_HITS),
+                },
             },
         }
     }
