@@ -31,6 +31,9 @@ use crate::bytemap::{pack, BytesMap, MID_MAX, SHORT_MAX};
 pub(super) const SCAN_MAX: usize = 128;
 const _: () = assert!(SCAN_MAX <= 255, "merge_scan_n links tokens by u8 byte offsets");
 
+/// The shortest piece past the pretoken cache's keys.
+const MID_MIN: usize = SHORT_MAX + 1;
+
 /// Pieces this long or longer (and not whole tokens) are merged by backtracking search:
 /// past the cached lengths the scan's quadratic cost outgrows the search's linear one.
 const BACKTRACK_MIN: usize = MID_MAX + 1;
@@ -180,7 +183,7 @@ impl Tokenizer {
                 Some(c) => self.merge_short_cached(piece, out, c),
                 None => self.merge_short(piece, out, false),
             },
-            ..=MID_MAX => match caches {
+            MID_MIN..=MID_MAX => match caches {
                 Some(c) => self.merge_mid_cached(piece, out, &mut c.mid),
                 None => self.merge_mid(piece, out, false),
             },
