@@ -400,9 +400,11 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
     peers = {p: enc_med[p] for p in PEERS if p in enc_med}
     if "encode" in sections or "decode" in sections:
         print("## encode_ordinary (Python list), single thread, one call per document; MB/s = MiB of UTF-8 per second; "
-              "cpu/wall = the process's CPU seconds (all threads) over wall seconds while timed (above 1.00: more than one "
+              "cpu/wall = the process's CPU seconds (all threads) over wall seconds while timed "
+              "(above 1.00: more than one "
               "thread worked; below: the process waited for a core, a loaded machine)")
-        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "cpu/wall", "bytes/token", "ids = tiktoken"],
+        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "cpu/wall", "bytes/token",
+                       "ids = tiktoken"],
                       enc_rows, right={3, 4, 5, 6}))
         if "bpekit" in enc_med:
             print(ratio_table("bpekit encode_ordinary speed / peer's (>1: bpekit faster)", ["corpus", "encoding"],
@@ -556,7 +558,8 @@ BATCH_HOW = {
     "bpekit native": "Encoding.encode_ordinary_batch(docs, num_threads=n)",
     "bpekit flat": "Encoding.encode_batch_to_numpy(docs, num_threads=n): one flat uint32 array + offsets",
     "gigatoken native": "Tokenizer.encode_batch_list(docs, parallel=True) on its global pool of n threads",
-    "gigatoken flat": "Tokenizer.encode_batch(docs, parallel=True) (awkward array; its flat buffers) on its global pool of n threads",
+    "gigatoken flat": ("Tokenizer.encode_batch(docs, parallel=True) (awkward array; its flat buffers) on its "
+                       "global pool of n threads"),
     "quicktok flat": "Tokenizer.encode_batch(docs, threads=n): flat uint32 array + offsets",
 }
 
@@ -797,9 +800,9 @@ def tiktoken_bytes(ranks: dict[bytes, int]) -> bytes:
 
 
 def custom_vocabs(args, corpora, docs, notes: list[str]) -> list[tuple[str, str, str, str, dict]]:
-    """[(key, vocabulary label, pattern label, pattern, ranks)]: Llama 3 and Qwen 3 from quicktok's data files, or, without
-    them, a 32768-token vocabulary bpekit trains with Llama 3's pattern on the documents after
-    the measured ones."""
+    """[(key, vocabulary label, pattern label, pattern, ranks)]: Llama 3 and Qwen 3 from quicktok's
+    data files, or, without them, a vocabulary of up to 32768 tokens that bpekit trains with
+    Llama 3's pattern on the documents after the measured ones."""
     try:
         import quicktok
 
@@ -926,7 +929,8 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
     if any(k in CUSTOM_NFC for k, *_ in vocabs):
         print("# note: Qwen 3 rows: every engine gets the documents normalised to NFC (Qwen's tokenizer, and "
               "quicktok, normalise to NFC; tiktoken and bpekit do not)")
-    print(C.table(["corpus", "vocab", "engine", "pattern", "method", "split engine", "MB/s", "vs tiktoken", "ids = reference"],
+    print(C.table(["corpus", "vocab", "engine", "pattern", "method", "split engine", "MB/s", "vs tiktoken",
+                   "ids = reference"],
                   rows, right={6, 7}))
     labels = {k: lab for k, lab, *_ in vocabs}
     keys = [(c, labels[k]) for k, *_ in vocabs for c in corpora]
@@ -1011,7 +1015,8 @@ def main(argv=None) -> int:
         print("# note: bpe-openai = its Rust tokenizer (bpe_openai._bindings) with the ranks its wheel bundles; "
               "its ids are checked against tiktoken's like bpekit's")
     if "gigatoken" in engines:
-        print("# note: gigatoken = Tokenizer.from_tiktoken(<rank file>, pretokenizer='gpt4'|'o200k', special_tokens={}); "
+        print("# note: gigatoken = Tokenizer.from_tiktoken(<rank file>, pretokenizer='gpt4'|'o200k', "
+              "special_tokens={}); "
               "list output through .as_tiktoken().encode_ordinary, NumPy through Tokenizer.encode")
     if "quicktok" in engines:
         print("# note: quicktok = quicktok.get_encoding(name) with its bundled ranks; it has no NumPy output for one "
