@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import random
@@ -565,13 +566,16 @@ BATCH_HOW = {
 
 
 def batch_child(spec: dict) -> int:
-    import numpy as np
+    try:
+        import numpy as np
+    except ImportError:  # no flat variants then
+        np = None
 
     threads = spec["threads"]
     texts = {c: C.read_cache(Path(p)) for c, p in spec["docs"].items()}
     for encoding in spec["encodings"]:
         engs = {n: Engine(n, encoding, Path(spec["ranks"])) for n in spec["engines"]}
-        variants = batch_variants(engs)
+        variants = {v: x for v, x in batch_variants(engs).items() if np is not None or x[1] != "flat"}
         for corpus, docs in texts.items():
             warm = docs[:20]
             for fn, _ in variants.values():  # first-use costs (lazy tables, pools) outside the timing
@@ -579,7 +583,7 @@ def batch_child(spec: dict) -> int:
             times = {v: [] for v in variants}
             checks = {}
             ref = engs["tiktoken"].batch(docs, 1) if "tiktoken" in engs else None
-            if ref is not None:
+            if ref is not None and np is not None:
                 ref_flat = np.fromiter((i for d in ref for i in d), dtype=np.uint32)
                 ref_off = np.concatenate([[0], np.cumsum([len(d) for d in ref])])
             for rep in range(spec["repeat"]):
@@ -845,9 +849,11 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
         print()
         return
     import bpekit
-    import numpy as np
     import tiktoken
 
+    have_numpy = importlib.util.find_spec("numpy") is not None  # encode_to_numpy needs it
+    if not have_numpy:
+        notes.append("no encode_to_numpy rows: numpy is not installed")
     vocabs = custom_vocabs(args, corpora, docs, notes)
     rows = []
     meds = {}  # (corpus, vocab, variant) -> median seconds
@@ -870,6 +876,8 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
                             split_engine(named)),
             "tiktoken": ("tiktoken", f"{pat_label}'s", "encode_ordinary", ref_enc.encode_ordinary, None, "fancy-regex"),
         }
+        if not have_numpy:
+            variants = {v: x for v, x in variants.items() if "numpy" not in v}
         if "quicktok" in engines and key in CUSTOM_VOCABS:
             import quicktok
 
@@ -913,7 +921,8 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
                 else:
                     if id(ref) not in refs:
                         refs[id(ref)] = [ref.encode_ordinary(t) for t in texts]
-                    diff = first_difference([np.asarray(x).tolist() for x in outs[v]], refs[id(ref)])
+                    diff = first_difference([x.tolist() if hasattr(x, "tolist") else x for x in outs[v]],
+                                            refs[id(ref)])
                     what = f"custom {eng} {key} {pat} {method} {corpus}"
                     check = check_cell(eng, diff, len(texts), what, failures, peer_diffs)
                     if ref is named_ref and not diff:
@@ -936,8 +945,11 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
     keys = [(c, labels[k]) for k, *_ in vocabs for c in corpora]
     kk = {(c, labels[k]): (c, k) for k, *_ in vocabs for c in corpora}
     for method, suffix in (("encode_ordinary", "list"), ("encode_to_numpy", "numpy")):
+        if suffix == "numpy" and not have_numpy:
+            continue
         base = {k: meds.get(kk[k] + (f"custom {suffix}",), float("nan")) for k in keys}
-        peers = {"bpekit named": {k: meds[kk[k] + (f"named {suffix}",)] for k in keys}}
+        peers = {"bpekit named": {k: meds[kk[k] + (f"named {suffix}",)] for k in keys
+                                  if kk[k] + (f"named {suffix}",) in meds}}
         for v in ("tiktoken", "quicktok", "gigatoken list", "gigatoken numpy"):
             have = {k: meds[kk[k] + (v,)] for k in keys if kk[k] + (v,) in meds}
             if have:
@@ -945,12 +957,12 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
         print(ratio_table(f"bpekit custom-pattern {method} speed / other row's (>1: custom faster; 'vs bpekit named' "
                           f"= same ranks with cl100k's pattern, {method})", ["corpus", "vocab"], keys, base, peers))
     c_key, c_label = vocabs[0][0], vocabs[0][2]
-    named = {f"{c} {m}": meds[(c, c_key, f"named {m}")] / meds[(c, c_key, f"custom {m}")]
+    nan = float("nan")
+    named = {f"{c} {m}": meds.get((c, c_key, f"named {m}"), nan) / meds.get((c, c_key, f"custom {m}"), nan)
              for c in corpora for m in ("list", "numpy")}
     print(target_line(f"{c_label}'s pattern >= {TARGET_CUSTOM_VS_NAMED}x the named pattern (cl100k's) on the same "
                       "ranks and text", named, TARGET_CUSTOM_VS_NAMED))
-    q = {f"{c} {m}": meds.get((c, c_key, "quicktok"), float("nan")) / meds[(c, c_key, f"custom {m}")]
-         for c in corpora for m in ("list",)}
+    q = {f"{c} list": meds.get((c, c_key, "quicktok"), nan) / meds[(c, c_key, "custom list")] for c in corpora}
     print(target_line(f"{c_label}'s pattern (encode_ordinary, list) >= {TARGET_CUSTOM_VS_QUICKTOK}x quicktok's own "
                       "llama3 encoding (list)", q, TARGET_CUSTOM_VS_QUICKTOK))
     print()
