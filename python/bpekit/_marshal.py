@@ -278,15 +278,29 @@ def take_batch(ids: Any, offsets: Any) -> list[list[int]]:
 
 
 def take_batch_numpy(ids: Any, offsets: Any, np: Any) -> tuple[Any, Any]:
-    """A flat native result as a ``uint32`` id array and ``uint64`` offsets; frees it.
-    ``np`` as for :func:`take_tokens_numpy`."""
+    """A flat native result as a ``uint32`` id array and ``uint64`` offsets, both over
+    the native buffers without a copy (each buffer is freed when the last array or view
+    over it is gone). ``np`` as for :func:`take_tokens_numpy`."""
     try:
-        flat = np.frombuffer(ffi.buffer(ids.ids, ids.len * 4), dtype=np.uint32).copy() if ids.len else np.zeros(0, np.uint32)
-        offs = np.frombuffer(ffi.buffer(offsets.data, offsets.len * ffi.sizeof("size_t")), dtype=np.uintp).astype(np.uint64)
-    finally:
-        lib.bpekit_tokens_free(ids)
+        flat = _owned_array(ids, ids.ids, ids.len, "uint32_t", lib.bpekit_tokens_free, np.uint32, np)
+    except BaseException:
         lib.bpekit_offsets_free(offsets)
-    return flat, offs
+        raise
+    offs = _owned_array(offsets, offsets.data, offsets.len, "size_t", lib.bpekit_offsets_free, np.uintp, np)
+    return flat, offs.astype(np.uint64, copy=False)  # (size_t is 64 bits nearly everywhere)
+
+
+def _owned_array(out: Any, data: Any, n: int, ctype: str, free: Any, dtype: Any, np: Any) -> Any:
+    """A NumPy array of the `n` items at `data`, a buffer of the filled native result
+    `out`, which ``free(out)`` releases once the array and its views are gone (at once
+    if `n` is 0)."""
+    if not n:
+        free(out)
+        return np.zeros(0, dtype=dtype)
+    nbytes = n * ffi.sizeof(ctype)
+    # The buffer keeps the gc'd pointer alive, the array keeps the buffer.
+    owner = ffi.gc(ffi.cast(f"{ctype} *", data), lambda _p, out=out: free(out), size=nbytes)
+    return np.frombuffer(ffi.buffer(owner, nbytes), dtype=dtype)
 
 
 def take_bytes(out: Any) -> bytes:
