@@ -102,7 +102,9 @@ impl Tokenizer {
                 return Group::Stopped;
             }
             let text = texts[i].as_ref();
-            let result = self.check_disallowed(text, policy).and_then(|()| self.encode_into(text, policy.allowed, &mut ids));
+            let result = self
+                .check_disallowed(text, policy)
+                .and_then(|()| self.encode_into(text, policy.allowed, &mut ids));
             if let Err(e) = result {
                 failed.fetch_min(i, Ordering::Relaxed);
                 return Group::Failed(i, e);
@@ -174,7 +176,9 @@ mod tests {
         let mut texts = texts();
         texts.insert(300, "x<|end|>y<s>ab<|end|>x".into()); // special-token text, allowed or not
         assert!(groups(&texts, 1).len() > 2, "the texts must make several groups");
-        for policy in [SpecialPolicy::ORDINARY, SpecialPolicy { allowed: Allowed::All, disallowed: Disallowed::None }] {
+        for policy in
+            [SpecialPolicy::ORDINARY, SpecialPolicy { allowed: Allowed::All, disallowed: Disallowed::None }]
+        {
             let mut expect = Vec::new();
             let mut offsets = vec![0];
             for text in &texts {
@@ -203,7 +207,11 @@ mod tests {
             for threads in [1, 2, 4] {
                 let e = on_threads(threads, || t.encode_batch(&texts, &SpecialPolicy::DEFAULT).unwrap_err());
                 assert_eq!(e.kind(), crate::ErrorKind::DisallowedSpecial);
-                assert!(e.message().starts_with(&format!("texts[{bad}]: ")), "{threads} threads: {}", e.message());
+                assert!(
+                    e.message().starts_with(&format!("texts[{bad}]: ")),
+                    "{threads} threads: {}",
+                    e.message()
+                );
             }
         }
         let e = t.encode_batch(&["<s>"], &SpecialPolicy::DEFAULT).unwrap_err();
@@ -213,7 +221,14 @@ mod tests {
     #[test]
     fn groups_cover_the_texts_in_order() {
         for threads in [1, 2, 4, 64] {
-            for sizes in [vec![], vec![0], vec![0; 5], vec![10; 7], vec![GROUP_MIN_BYTES; 9], vec![3 * GROUP_MAX_BYTES, 1, 5]] {
+            for sizes in [
+                vec![],
+                vec![0],
+                vec![0; 5],
+                vec![10; 7],
+                vec![GROUP_MIN_BYTES; 9],
+                vec![3 * GROUP_MAX_BYTES, 1, 5],
+            ] {
                 let texts: Vec<String> = sizes.iter().map(|&n| "a".repeat(n)).collect();
                 let g = groups(&texts, threads);
                 assert!(!g.is_empty());
