@@ -32,8 +32,28 @@ impl Tokenizer {
         texts: &[S],
         policy: &SpecialPolicy<'_>,
     ) -> Result<(Vec<u32>, Vec<usize>)> {
+        self.encode_batch_on(texts, policy, rayon::current_num_threads())
+    }
+
+    /// Whether [`Tokenizer::encode_batch`] on `threads` threads makes one group of
+    /// `texts`, encoded on the calling thread: a caller outside a pool can then skip
+    /// entering one (a thread handoff) and call [`Tokenizer::encode_batch_on`] there.
+    pub(crate) fn batch_is_serial<S: AsRef<str>>(texts: &[S], threads: usize) -> bool {
+        threads <= 1 || groups(texts, threads).len() <= 1
+    }
+
+    /// [`Tokenizer::encode_batch`] for a pool of `threads` threads, called inside that
+    /// pool; with one group (see [`Tokenizer::batch_is_serial`]), on the calling thread,
+    /// in a pool or not (it touches none).
+    pub(crate) fn encode_batch_on<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy<'_>,
+        threads: usize,
+    ) -> Result<(Vec<u32>, Vec<usize>)> {
         use rayon::prelude::*;
-        let groups = groups(texts, rayon::current_num_threads());
+        #[allow(clippy::single_range_in_vec_init)] // one group: every text
+        let groups = if threads <= 1 { vec![0..texts.len()] } else { groups(texts, threads) };
         let failed = AtomicUsize::new(usize::MAX);
         if let [range] = &groups[..] {
             // No parallelism to have, so no task to start (and no copy).
@@ -193,6 +213,21 @@ mod tests {
         assert_eq!(t.encode_batch::<&str>(&[], &SpecialPolicy::DEFAULT).unwrap(), (vec![], vec![0]));
         assert_eq!(t.encode_batch(&[""], &SpecialPolicy::DEFAULT).unwrap(), (vec![], vec![0, 0]));
         assert_eq!(t.encode_batch(&["", ""], &SpecialPolicy::DEFAULT).unwrap(), (vec![], vec![0, 0, 0]));
+    }
+
+    #[test]
+    fn one_thread_or_one_group_runs_here() {
+        let t = with_specials();
+        let texts = texts();
+        let policy = SpecialPolicy::ORDINARY;
+        let expect = on_threads(2, || t.encode_batch(&texts, &policy).unwrap());
+        assert!(Tokenizer::batch_is_serial(&texts, 1) && !Tokenizer::batch_is_serial(&texts, 2));
+        // Not in any pool: serial runs must not need one (nor start rayon's global pool).
+        assert_eq!(t.encode_batch_on(&texts, &policy, 1).unwrap(), expect);
+        let small = &texts[..20];
+        assert!(Tokenizer::batch_is_serial(small, 64));
+        let expect = on_threads(2, || t.encode_batch(small, &policy).unwrap());
+        assert_eq!(t.encode_batch_on(small, &policy, 64).unwrap(), expect);
     }
 
     #[test]
