@@ -23,6 +23,7 @@ from ._marshal import (
     DisallowedSpecial,
     Policy,
     Slices,
+    TextSlices,
     TextLike,
     as_str,
     borrowed_bytes,
@@ -407,7 +408,7 @@ class Encoding(Handle):
         if type(texts) is not list:
             texts = list(texts)
         policy = self._policy(allowed_special, disallowed_special)
-        slices = Slices([text_bytes(t) for t in texts])
+        slices = TextSlices(texts)
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
         try:
             rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy.ptr, num_threads, ids, offsets)
