@@ -1,0 +1,467 @@
+//! The general fast splitter: a split pattern compiled to deterministic automata whose
+//! pieces equal fancy-regex's, piece for piece.
+//!
+//! A pattern *qualifies* when every construct in it is one the rules below prove
+//! equivalent to a plain (greedy, look-around free) regular expression; anything else is
+//! refused with a reason and stays on fancy-regex. The pattern is parsed with
+//! fancy-regex's own parser (`fancy_regex::Expr::parse_tree`), so flags, escapes and
+//! classes mean exactly what they mean to the engine whose pieces we must equal, and each
+//! branch is rendered back (`Expr::to_str`) into the syntax regex-automata compiles, the
+//! same library fancy-regex delegates its classes to.
+//!
+//! # Semantics being matched
+//!
+//! fancy-regex runs a pattern with look-around or atomic groups as a backtracking search:
+//! at the leftmost start position where the pattern matches at all, the top-level
+//! branches are tried in order and the first branch that matches wins, with the match its
+//! own backtracking order finds first (greedy quantifiers try the most repetitions
+//! first). A pattern without such constructs is handed whole to the regex crate, whose
+//! leftmost-first semantics are defined to give the same match. A DFA built for the
+//! branches as separate patterns with `MatchKind::LeftmostFirst` gives exactly that
+//! match for plain branches: the highest-priority pattern that matches at the start, with
+//! its preferred (greedy) end, and it tells which branch matched.
+//!
+//! # Rules (each is an equivalence, argued here; tests check them against fancy-regex)
+//!
+//! 1. **Possessive / atomic single-character repetition.** `C{lo,hi}+` (fancy-regex's
+//!    `AtomicGroup(Repeat)`; also `X?+`, `X++`, `X*+`) of a set `C` of single characters,
+//!    at the top level of a branch, followed by the rest `R` of the branch, equals the
+//!    greedy `C{lo,hi}` when `FIRST(R) ∩ C = ∅` and `R` has no assertion other than `$`
+//!    (end of text). Argument: from a position p the greedy form tries counts m (the most
+//!    C characters available, at most hi), m−1, …, lo and stops at the first count j
+//!    after which R matches; the atomic form tries only m. They differ only if R fails
+//!    after m but matches after some j < m. The character after j characters is the
+//!    (j+1)-th of the run, in C. A non-empty match of R starts with a character of
+//!    FIRST(R), which misses C; so R's match there is empty. An empty match of R that
+//!    passes through a `$` needs the end of text, which j < m rules out; an empty match
+//!    through no assertion matches empty anywhere, so also after m, where R was said to
+//!    fail. Hence no such j exists, and both forms give the same result from every p.
+//!    Because the result is the same from every position, the rule composes: the
+//!    rightmost atomic item is rewritten first, and each earlier one sees an R already
+//!    proven equal to its rewritten form. Nothing follows a branch (the match ends
+//!    there), so only the first success matters, which is what the argument compares.
+//! 2. **The `\s+(?!\S)` idiom**, as a whole branch k. It is compiled as `\s+`; after the
+//!    DFA reports branch k at start s with end q (the maximal whitespace run from s,
+//!    because `\s+` is greedy and branch k is the highest-priority branch that matched):
+//!    at the end of text the look-ahead holds, keep [s, q); otherwise the character at q
+//!    is not whitespace (the run is maximal), so `(?!\S)` fails at q and backtracking
+//!    gives back one character: at q' = the start of the run's last character the next
+//!    character is whitespace, so the look-ahead holds, and `\s+` still matches if the
+//!    run had at least two characters: keep [s, q'). With one character the branch fails
+//!    at s, and backtracking goes on with branches k+1.. at s, which a second DFA of
+//!    just those branches searches, anchored at s (if one of them is again the idiom,
+//!    the same rule applies one level down). If none of them matches, nothing matches
+//!    at s (branches before k did not: the DFA preferred k) and the search moves on.
+//! 3. **Skipped text.** Every branch, with the idiom read as `\s+`, matches a superset
+//!    of what the original branch matches at the same start. So when nothing matches at
+//!    the current position, the leftmost start of the rewritten pattern (found by a
+//!    regex-automata meta regex over the same branches) is a lower bound for the next
+//!    original match: positions before it cannot match. At that start the anchored
+//!    search above decides; if it fails, the search resumes one character later. The
+//!    usual patterns never skip (their branches cover every character).
+//! 4. **Refused**: any other look-around, back-references, atomic groups the first rule
+//!    cannot prove, lazy quantifiers, assertions other than `$`, and branches that can
+//!    match the empty string (the empty-match rules of the iterators are then involved;
+//!    no split pattern in use needs them).
+//!
+//! # Engine and memory
+//!
+//! Dense DFAs (regex-automata `dfa::dense`), built once when the pattern is compiled:
+//! immutable, so one copy is shared by every thread with no per-thread cache, and the
+//! search loop below walks `next_state` directly (one table load per byte) instead of
+//! paying `find`'s per-call set-up on every piece of ~4 bytes. Each DFA is limited to
+//! [`DFA_SIZE_LIMIT`] bytes (and the same during determinization); a pattern over the
+//! limit is refused (fancy-regex runs it). A pattern builds one DFA plus one per idiom
+//! branch that has branches after it, and at most [`MAX_LOOKAHEAD_BRANCHES`] of those.
+//! The DFAs are anchored-only: every search starts at a known position (the end of the
+//! previous piece), so no reverse DFA is needed.
+
+use once_cell::race::OnceBox;
+use regex_automata::dfa::{dense, Automaton as _, StartKind};
+use regex_automata::nfa::thompson;
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{meta, Anchored, Input, MatchKind};
+use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind, Look};
+
+use fancy_regex::{Assertion, Expr, LookAround};
+
+/// The most bytes one DFA may take (transition table and its other tables).
+pub(crate) const DFA_SIZE_LIMIT: usize = 32 << 20;
+
+/// The most `\s+(?!\S)` branches a qualifying pattern may have.
+pub(crate) const MAX_LOOKAHEAD_BRANCHES: usize = 4;
+
+/// How a branch's DFA match is finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The DFA's match is the branch's match.
+    Plain,
+    /// `\s+(?!\S)`: rule 2 of the module notes.
+    WsLookahead,
+}
+
+/// One anchored DFA over the branches `first..` of the pattern.
+struct Level {
+    dfa: dense::DFA<Vec<u32>>,
+    start: StateID,
+    /// The kind of each of this DFA's patterns (branch `first + i`).
+    kinds: Vec<Kind>,
+    /// For each pattern of this DFA: the level searching the branches after it, if the
+    /// branch is the idiom and branches follow it.
+    after: Vec<Option<usize>>,
+}
+
+/// A split pattern compiled to DFAs (see the module notes).
+pub(crate) struct Automaton {
+    /// `levels[0]` searches all branches; the others the branches after an idiom branch.
+    levels: Vec<Level>,
+    /// The branches as regex-automata syntax (the idiom as `\s+`), for the finder.
+    branches: Vec<String>,
+    /// The leftmost-start finder for skipped text, built on first need.
+    finder: OnceBox<meta::Regex>,
+}
+
+/// Why a pattern does not qualify (for tests and diagnostics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal(pub(crate) String);
+
+fn refuse<T>(why: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(why.into()))
+}
+
+/// Whether `e` is fancy-regex's parse of `\s+(?!\S)`.
+fn is_ws_lookahead(items: &[Expr]) -> bool {
+    let ws = |e: &Expr, class: &str| matches!(e, Expr::Delegate { inner, casei: false, .. } if inner == class);
+    match items {
+        [Expr::Repeat { child, lo: 1, hi: usize::MAX, greedy: true }, Expr::LookAround(inner, LookAround::LookAheadNeg)] => {
+            ws(child, "\\s") && ws(inner, "\\S")
+        }
+        _ => false,
+    }
+}
+
+/// `e` in regex-automata's syntax.
+fn render(e: &Expr) -> String {
+    let mut s = String::new();
+    e.to_str(&mut s, 1);
+    s
+}
+
+fn parse_hir(src: &str) -> Result<Hir, Refusal> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(true)
+        .utf8(true)
+        .build()
+        .parse(src)
+        .or_else(|e| refuse(format!("regex-syntax rejects {src:?}: {e}")))
+}
+
+/// The characters a non-empty match of `h` can start with, and whether `h` can match
+/// empty. Refuses assertions other than `$` (rule 1 needs that).
+fn first_set(h: &Hir) -> Result<(ClassUnicode, bool), Refusal> {
+    Ok(match h.kind() {
+        HirKind::Empty => (ClassUnicode::empty(), true),
+        HirKind::Literal(lit) => {
+            let Some(c) = std::str::from_utf8(&lit.0).ok().and_then(|s| s.chars().next()) else {
+                return refuse("a literal that is not UTF-8");
+            };
+            (ClassUnicode::new([regex_syntax::hir::ClassUnicodeRange::new(c, c)]), false)
+        }
+        HirKind::Class(Class::Unicode(cls)) => (cls.clone(), false),
+        HirKind::Class(Class::Bytes(_)) => return refuse("a byte class"),
+        HirKind::Look(Look::End) => (ClassUnicode::empty(), true),
+        HirKind::Look(look) => return refuse(format!("the assertion {look:?}")),
+        HirKind::Repetition(rep) => {
+            let (set, nullable) = first_set(&rep.sub)?;
+            (set, nullable || rep.min == 0)
+        }
+        HirKind::Capture(cap) => first_set(&cap.sub)?,
+        HirKind::Concat(items) => {
+            let mut acc = ClassUnicode::empty();
+            for item in items {
+                let (set, nullable) = first_set(item)?;
+                acc.union(&set);
+                if !nullable {
+                    return Ok((acc, false));
+                }
+            }
+            (acc, true)
+        }
+        HirKind::Alternation(alts) => {
+            let mut acc = ClassUnicode::empty();
+            let mut any_nullable = false;
+            for alt in alts {
+                let (set, nullable) = first_set(alt)?;
+                acc.union(&set);
+                any_nullable |= nullable;
+            }
+            (acc, any_nullable)
+        }
+    })
+}
+
+/// The set of single characters `e` matches, if it matches exactly one character.
+fn single_char_class(e: &Expr) -> Result<Option<ClassUnicode>, Refusal> {
+    let hir = parse_hir(&render(e))?;
+    Ok(match hir.kind() {
+        HirKind::Class(Class::Unicode(cls)) => Some(cls.clone()),
+        HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+            Ok(s) if s.chars().count() == 1 => {
+                let c = s.chars().next().unwrap_or_default();
+                Some(ClassUnicode::new([regex_syntax::hir::ClassUnicodeRange::new(c, c)]))
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Checks that `e` holds only constructs a DFA runs with backtracking's meaning.
+fn check_plain(e: &Expr) -> Result<(), Refusal> {
+    match e {
+        Expr::Empty | Expr::Any { .. } | Expr::Literal { .. } | Expr::Delegate { .. } => Ok(()),
+        Expr::Assertion(Assertion::EndText) => Ok(()),
+        Expr::Assertion(a) => refuse(format!("the assertion {a:?}")),
+        Expr::Concat(items) | Expr::Alt(items) => items.iter().try_for_each(check_plain),
+        Expr::Group(inner) => check_plain(inner),
+        Expr::Repeat { child, greedy, .. } => {
+            if !greedy {
+                return refuse("a lazy quantifier");
+            }
+            check_plain(child)
+        }
+        Expr::LookAround(..) => refuse("look-around other than a whole `\\s+(?!\\S)` branch"),
+        Expr::AtomicGroup(_) => refuse("an atomic group or possessive quantifier rule 1 cannot prove"),
+        Expr::Backref { .. } | Expr::BackrefWithRelativeRecursionLevel { .. } => refuse("a back-reference"),
+        other => refuse(format!("the construct {other:?}")),
+    }
+}
+
+/// One branch rewritten to a plain regex (rules 1 and 2).
+fn rewrite_branch(branch: &Expr) -> Result<(String, Kind), Refusal> {
+    let mut items: Vec<Expr> = match branch {
+        Expr::Concat(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    if is_ws_lookahead(&items) {
+        return Ok(("\\s+".to_owned(), Kind::WsLookahead));
+    }
+    // Rule 1, right to left so each rest is already plain.
+    for i in (0..items.len()).rev() {
+        let Expr::AtomicGroup(inner) = &items[i] else { continue };
+        let (class, repeated) = match inner.as_ref() {
+            Expr::Repeat { child, greedy: true, .. } => (single_char_class(child)?, true),
+            single => (single_char_class(single)?, false),
+        };
+        let Some(class) = class else {
+            return refuse("an atomic group that is not over a single-character class");
+        };
+        let rest = Expr::Concat(items[i + 1..].to_vec());
+        check_plain(&rest)?;
+        let (first, _) = first_set(&parse_hir(&render(&rest))?)?;
+        let mut overlap = class.clone();
+        overlap.intersect(&first);
+        if overlap.ranges().first().is_some() {
+            return refuse(format!(
+                "a possessive repetition followed by what can start with one of its characters ({})",
+                render(inner)
+            ));
+        }
+        let _ = repeated;
+        items[i] = inner.as_ref().clone();
+    }
+    let plain = Expr::Concat(items);
+    check_plain(&plain)?;
+    Ok((render(&plain), Kind::Plain))
+}
+
+fn build_dfa(branches: &[String]) -> Result<dense::DFA<Vec<u32>>, Refusal> {
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .start_kind(StartKind::Anchored)
+                // The search loop treats every special state as match, dead or quit.
+                .accelerate(false)
+                .specialize_start_states(false)
+                .dfa_size_limit(Some(DFA_SIZE_LIMIT))
+                .determinize_size_limit(Some(DFA_SIZE_LIMIT)),
+        )
+        .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+        .build_many(branches)
+        .or_else(|e| refuse(format!("the DFA cannot be built within the limits: {e}")))
+}
+
+impl std::fmt::Debug for Automaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Automaton")
+            .field("branches", &self.branches)
+            .field("dfas", &self.levels.len())
+            .field("memory_usage", &self.memory_usage())
+            .finish()
+    }
+}
+
+impl Automaton {
+    /// Compiles `source` if it qualifies (module notes); otherwise says why not.
+    pub(crate) fn new(source: &str) -> Result<Self, Refusal> {
+        let tree = Expr::parse_tree(source).or_else(|e| refuse(format!("fancy-regex rejects it: {e}")))?;
+        if !tree.backrefs.is_empty() {
+            return refuse("back-references");
+        }
+        let top: Vec<Expr> = match tree.expr {
+            Expr::Alt(branches) => branches,
+            other => vec![other],
+        };
+        let mut branches = Vec::with_capacity(top.len());
+        let mut kinds = Vec::with_capacity(top.len());
+        for b in &top {
+            let (src, kind) = rewrite_branch(b)?;
+            let hir = parse_hir(&src)?;
+            if hir.properties().minimum_len().is_none_or(|n| n == 0) {
+                return refuse(format!("the branch {src:?} can match the empty string"));
+            }
+            // Look-behind context would make the start state depend on the text before.
+            if hir.properties().look_set().iter().any(|l| l != Look::End) {
+                return refuse(format!("the branch {src:?} has an assertion other than `$`"));
+            }
+            branches.push(src);
+            kinds.push(kind);
+        }
+        if kinds.iter().filter(|&&k| k == Kind::WsLookahead).count() > MAX_LOOKAHEAD_BRANCHES {
+            return refuse("too many `\\s+(?!\\S)` branches");
+        }
+        // Level for branches first.., built for 0 and after each idiom branch.
+        let mut levels: Vec<Level> = Vec::new();
+        let mut firsts: Vec<usize> = Vec::new();
+        let mut pending = vec![0usize];
+        while let Some(first) = pending.pop() {
+            if firsts.contains(&first) {
+                continue;
+            }
+            let dfa = build_dfa(&branches[first..])?;
+            let start = dfa
+                .start_state(&start::Config::new().anchored(Anchored::Yes))
+                .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
+            firsts.push(first);
+            levels.push(Level { dfa, start, kinds: kinds[first..].to_vec(), after: vec![None; branches.len() - first] });
+            for (k, kind) in kinds.iter().enumerate().skip(first) {
+                if *kind == Kind::WsLookahead && k + 1 < branches.len() {
+                    pending.push(k + 1);
+                }
+            }
+        }
+        // Link each idiom branch to the level of the branches after it.
+        for li in 0..levels.len() {
+            let first = firsts[li];
+            for k in first..branches.len() {
+                if kinds[k] == Kind::WsLookahead {
+                    levels[li].after[k - first] = firsts.iter().position(|&f| f == k + 1);
+                }
+            }
+        }
+        Ok(Automaton { levels, branches, finder: OnceBox::new() })
+    }
+
+    /// Heap bytes of the DFAs.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.levels.iter().map(|l| l.dfa.memory_usage()).sum()
+    }
+
+    /// The leftmost-first match of `level`'s DFA anchored at `s`: (pattern index, end).
+    #[inline]
+    fn walk(level: &Level, bytes: &[u8], s: usize) -> Option<(usize, usize)> {
+        let dfa = &level.dfa;
+        let mut sid = level.start;
+        let mut found = None;
+        let mut i = s;
+        while i < bytes.len() {
+            sid = dfa.next_state(sid, bytes[i]);
+            if dfa.is_special_state(sid) {
+                if dfa.is_match_state(sid) {
+                    // Matches are reported one byte late: this one ends before byte i.
+                    found = Some((dfa.match_pattern(sid, 0).as_usize(), i));
+                } else {
+                    // Dead (no quit bytes are configured, acceleration is off).
+                    return found;
+                }
+            }
+            i += 1;
+        }
+        sid = dfa.next_eoi_state(sid);
+        if dfa.is_match_state(sid) {
+            found = Some((dfa.match_pattern(sid, 0).as_usize(), bytes.len()));
+        }
+        found
+    }
+
+    /// The end of the pattern's match anchored at `s`, if it matches there.
+    #[inline]
+    fn match_at(&self, text: &str, s: usize) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let mut level = &self.levels[0];
+        loop {
+            let (pat, q) = Self::walk(level, bytes, s)?;
+            if level.kinds[pat] == Kind::Plain || q == bytes.len() {
+                return Some(q);
+            }
+            // Rule 2: give back the run's last character, if that leaves one.
+            let mut last = q - 1;
+            while !text.is_char_boundary(last) {
+                last -= 1;
+            }
+            if last > s {
+                return Some(last);
+            }
+            level = &self.levels[level.after[pat]?];
+        }
+    }
+
+    fn finder(&self) -> Option<&meta::Regex> {
+        if let Some(f) = self.finder.get() {
+            return Some(f);
+        }
+        let built = meta::Regex::builder()
+            .configure(meta::Regex::config().match_kind(MatchKind::LeftmostFirst))
+            .syntax(regex_automata::util::syntax::Config::new().unicode(true).utf8(true))
+            .build_many(&self.branches)
+            .ok()?;
+        Some(self.finder.get_or_init(|| Box::new(built)))
+    }
+
+    /// Calls `f` on each piece of `text`, in order (fancy-regex's `find_iter` pieces).
+    #[inline]
+    pub(crate) fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
+        let mut pos = 0;
+        while pos < text.len() {
+            if let Some(end) = self.match_at(text, pos) {
+                f(&text[pos..end]);
+                pos = end;
+                continue;
+            }
+            // Rule 3: nothing matches at pos; find the next start that can.
+            let mut from = pos + text[pos..].chars().next().map_or(1, char::len_utf8);
+            loop {
+                if from >= text.len() {
+                    return;
+                }
+                // Without a finder (it failed to build), every position is a candidate:
+                // slower, equally exact.
+                let s = match self.finder() {
+                    Some(r) => match r.search(&Input::new(text).range(from..)) {
+                        Some(m) => m.start(),
+                        None => return,
+                    },
+                    None => from,
+                };
+                if let Some(end) = self.match_at(text, s) {
+                    f(&text[s..end]);
+                    pos = end;
+                    break;
+                }
+                from = s + text[s..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+    }
+}
