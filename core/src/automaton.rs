@@ -110,6 +110,46 @@ struct Level {
     /// For each pattern of this DFA: the level searching the branches after it, if the
     /// branch is the idiom and branches follow it.
     after: Vec<Option<usize>>,
+    /// Per state (index `id >> stride2`): a match state from which every byte leads to
+    /// the dead state and the end of text to no further match.
+    finals: Vec<bool>,
+    stride2: usize,
+}
+
+impl Level {
+    fn new(dfa: dense::DFA<Vec<u32>>, kinds: Vec<Kind>) -> Result<Self, Refusal> {
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
+        let stride2 = dfa.stride2();
+        // Every state reachable from the start, by one byte of each class.
+        let reps: Vec<u8> = dfa.byte_classes().representatives(..).filter_map(|u| u.as_u8()).collect();
+        let mut seen = std::collections::HashSet::from([start]);
+        let mut todo = vec![start];
+        let mut finals = Vec::new();
+        while let Some(sid) = todo.pop() {
+            let index = sid.as_usize() >> stride2;
+            if finals.len() <= index {
+                finals.resize(index + 1, false);
+            }
+            let mut all_dead = true;
+            for &b in &reps {
+                let next = dfa.next_state(sid, b);
+                all_dead &= dfa.is_dead_state(next);
+                if seen.insert(next) {
+                    todo.push(next);
+                }
+            }
+            finals[index] = dfa.is_match_state(sid) && all_dead && !dfa.is_match_state(dfa.next_eoi_state(sid));
+        }
+        let after = vec![None; kinds.len()];
+        Ok(Level { dfa, start, kinds, after, finals, stride2 })
+    }
+
+    #[inline]
+    fn is_final(&self, sid: StateID) -> bool {
+        self.finals.get(sid.as_usize() >> self.stride2).copied().unwrap_or(false)
+    }
 }
 
 /// A split pattern compiled to DFAs (see the module notes).
@@ -340,12 +380,8 @@ impl Automaton {
             if firsts.contains(&first) {
                 continue;
             }
-            let dfa = build_dfa(&branches[first..])?;
-            let start = dfa
-                .start_state(&start::Config::new().anchored(Anchored::Yes))
-                .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
             firsts.push(first);
-            levels.push(Level { dfa, start, kinds: kinds[first..].to_vec(), after: vec![None; branches.len() - first] });
+            levels.push(Level::new(build_dfa(&branches[first..])?, kinds[first..].to_vec())?);
             for (k, kind) in kinds.iter().enumerate().skip(first) {
                 if *kind == Kind::WsLookahead && k + 1 < branches.len() {
                     pending.push(k + 1);
@@ -370,6 +406,15 @@ impl Automaton {
     }
 
     /// The leftmost-first match of `level`'s DFA anchored at `s`: (pattern index, end).
+    ///
+    /// regex-automata reports a match one byte late: being in a match state when byte
+    /// `i` is next to read means a match ends at `i - 1`. Two shortcuts keep the walk
+    /// short, both exact: a transition that stays in its state (a run of letters, say)
+    /// changes nothing but the position, so the loop only looks at states when they
+    /// change (which also lets the processor run ahead through such runs, as the next
+    /// load does not wait for this one); and a match state whose every byte leads to
+    /// the dead state, and the end of text to no match, ends the search at once instead
+    /// of reading one more byte to find the dead state.
     #[inline]
     fn walk(level: &Level, bytes: &[u8], s: usize) -> Option<(usize, usize)> {
         let dfa = &level.dfa;
@@ -377,21 +422,29 @@ impl Automaton {
         let mut found = None;
         let mut i = s;
         while i < bytes.len() {
-            sid = dfa.next_state(sid, bytes[i]);
-            if dfa.is_special_state(sid) {
+            let next = dfa.next_state(sid, bytes[i]);
+            if next != sid {
                 if dfa.is_match_state(sid) {
-                    // Matches are reported one byte late: this one ends before byte i.
-                    found = Some((dfa.match_pattern(sid, 0).as_usize(), i));
-                } else {
-                    // Dead (no quit bytes are configured, acceleration is off).
-                    return found;
+                    found = Some((dfa.match_pattern(sid, 0).as_usize(), i - 1));
                 }
+                if dfa.is_special_state(next) {
+                    if dfa.is_dead_state(next) {
+                        return found;
+                    }
+                    if level.is_final(next) {
+                        return Some((dfa.match_pattern(next, 0).as_usize(), i));
+                    }
+                }
+                sid = next;
             }
             i += 1;
         }
-        sid = dfa.next_eoi_state(sid);
         if dfa.is_match_state(sid) {
-            found = Some((dfa.match_pattern(sid, 0).as_usize(), bytes.len()));
+            found = Some((dfa.match_pattern(sid, 0).as_usize(), bytes.len() - 1));
+        }
+        let eoi = dfa.next_eoi_state(sid);
+        if dfa.is_match_state(eoi) {
+            found = Some((dfa.match_pattern(eoi, 0).as_usize(), bytes.len()));
         }
         found
     }
