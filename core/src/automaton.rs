@@ -101,54 +101,218 @@ enum Kind {
     WsLookahead,
 }
 
-/// One anchored DFA over the branches `first..` of the pattern.
+/// One anchored DFA over the branches `first..` of the pattern, copied out of
+/// regex-automata's dense DFA into a table of our own layout (module notes, "Engine").
 struct Level {
-    dfa: dense::DFA<Vec<u32>>,
-    start: StateID,
+    /// `table[id + class]`: the next state's id. Ids are state indexes shifted left by
+    /// `stride2` (rows padded to a power of two, so an id's index is a shift away).
+    table: Vec<u32>,
+    /// Byte to equivalence class (regex-automata's byte classes).
+    classes: [u8; 256],
+    stride2: u32,
+    start: u32,
+    /// Ids below this are match states (id 0, the dead state, aside).
+    match_end: u32,
+    /// Ids in `match_end..special_end` are boundary states (below); every id below
+    /// `special_end` needs a look when the walk enters it.
+    special_end: u32,
+    /// Per match state (index − 1): the pattern that matched, and whether the state is
+    /// final (every byte leads to the dead state, the end of text to no other match).
+    match_pattern: Vec<u32>,
+    match_final: Vec<bool>,
+    /// Per state index: 1 + the pattern of a match ending at the end of text, or 0.
+    eoi: Vec<u32>,
     /// The kind of each of this DFA's patterns (branch `first + i`).
     kinds: Vec<Kind>,
     /// For each pattern of this DFA: the level searching the branches after it, if the
     /// branch is the idiom and branches follow it.
     after: Vec<Option<usize>>,
-    /// Per state (index `id >> stride2`): a match state from which every byte leads to
-    /// the dead state and the end of text to no further match.
-    finals: Vec<bool>,
-    stride2: usize,
+}
+
+/// What an anchored walk found.
+enum Walked {
+    /// A match of `pattern` ending at `end`.
+    Match { pattern: u32, end: usize },
+    /// A plain branch matched up to `end` and the next piece starts there (a boundary).
+    Plain { end: usize },
+    None,
 }
 
 impl Level {
-    fn new(dfa: dense::DFA<Vec<u32>>, kinds: Vec<Kind>) -> Result<Self, Refusal> {
+    /// Copies `dfa` into the walk's layout. With `boundaries`, a transition into a final
+    /// match state of a plain branch becomes a transition into a *boundary state*: a copy
+    /// of the state the start state reaches on the same byte. Taking it means "the piece
+    /// ended before this byte, and the next piece has read it", so consecutive pieces are
+    /// found in one pass, without returning to the start state and reading the byte again.
+    fn new(dfa: &dense::DFA<Vec<u32>>, kinds: Vec<Kind>, boundaries: bool) -> Result<Self, Refusal> {
         let start = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
             .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
-        let stride2 = dfa.stride2();
-        // Every state reachable from the start, by one byte of each class.
-        let reps: Vec<u8> = dfa.byte_classes().representatives(..).filter_map(|u| u.as_u8()).collect();
-        let mut seen = std::collections::HashSet::from([start]);
-        let mut todo = vec![start];
-        let mut finals = Vec::new();
-        while let Some(sid) = todo.pop() {
-            let index = sid.as_usize() >> stride2;
-            if finals.len() <= index {
-                finals.resize(index + 1, false);
+        let mut classes = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for b in 0..=255u8 {
+            let c = dfa.byte_classes().get(b);
+            classes[usize::from(b)] = c;
+            if usize::from(c) == reps.len() {
+                reps.push(b);
             }
-            let mut all_dead = true;
+        }
+        let alphabet = reps.len();
+        let stride2 = alphabet.next_power_of_two().trailing_zeros();
+        let stride = 1usize << stride2;
+        // Every state reachable from the start.
+        let mut seen = std::collections::HashMap::from([(start, ())]);
+        let mut order = vec![start];
+        let mut k = 0;
+        while k < order.len() {
+            let sid = order[k];
+            k += 1;
             for &b in &reps {
                 let next = dfa.next_state(sid, b);
-                all_dead &= dfa.is_dead_state(next);
-                if seen.insert(next) {
-                    todo.push(next);
+                if !dfa.is_dead_state(next) && seen.insert(next, ()).is_none() {
+                    order.push(next);
                 }
             }
-            finals[index] = dfa.is_match_state(sid) && all_dead && !dfa.is_match_state(dfa.next_eoi_state(sid));
         }
-        let after = vec![None; kinds.len()];
-        Ok(Level { dfa, start, kinds, after, finals, stride2 })
+        let is_final = |sid: StateID| {
+            dfa.is_match_state(sid)
+                && reps.iter().all(|&b| dfa.is_dead_state(dfa.next_state(sid, b)))
+                && !dfa.is_match_state(dfa.next_eoi_state(sid))
+        };
+        let plain = |sid: StateID| kinds[dfa.match_pattern(sid, 0).as_usize()] == Kind::Plain;
+        let matches: Vec<StateID> = order.iter().copied().filter(|&s| dfa.is_match_state(s)).collect();
+        let normals: Vec<StateID> = order.iter().copied().filter(|&s| !dfa.is_match_state(s)).collect();
+        // The boundary states: one per distinct live state the start reaches in one byte.
+        let mut copies: Vec<StateID> = Vec::new();
+        if boundaries {
+            for &b in &reps {
+                let x = dfa.next_state(start, b);
+                if !dfa.is_dead_state(x) && !copies.contains(&x) {
+                    copies.push(x);
+                }
+            }
+        }
+        // Each boundary state has a twin: a boundary from a boundary state into itself
+        // must change the id, or the walk would take it for a transition that stays.
+        let twins = copies.len();
+        let states = 1 + matches.len() + 2 * twins + normals.len();
+        if states.saturating_mul(stride) > DFA_SIZE_LIMIT / 4 {
+            return refuse("the DFA's table is over the size limit");
+        }
+        let index: std::collections::HashMap<StateID, usize> = matches
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (s, 1 + i))
+            .chain(normals.iter().enumerate().map(|(i, &s)| (s, 1 + matches.len() + 2 * twins + i)))
+            .collect();
+        let copy_of = |x: StateID| copies.iter().position(|&c| c == x).map(|i| 1 + matches.len() + i);
+        let id = |sid: StateID| if dfa.is_dead_state(sid) { 0 } else { (index[&sid] as u32) << stride2 };
+        let mut table = vec![0u32; states * stride];
+        let mut eoi = vec![0u32; states];
+        let mut fill = |row: usize, sid: StateID| {
+            for (c, &b) in reps.iter().enumerate() {
+                let next = dfa.next_state(sid, b);
+                let boundary = if boundaries && is_final(next) && plain(next) {
+                    // From a boundary state into itself: to its twin (and a twin's
+                    // row, at `i + twins`, leads back to `i`).
+                    copy_of(dfa.next_state(start, b)).map(|i| if i == row { i + twins } else { i })
+                } else {
+                    None
+                };
+                table[row * stride + c] = boundary.map_or_else(|| id(next), |i| (i as u32) << stride2);
+            }
+            let e = dfa.next_eoi_state(sid);
+            eoi[row] = if dfa.is_match_state(e) { 1 + dfa.match_pattern(e, 0).as_u32() } else { 0 };
+        };
+        for &s in matches.iter().chain(&normals) {
+            fill(index[&s], s);
+        }
+        for (i, &x) in copies.iter().enumerate() {
+            fill(1 + matches.len() + i, x);
+            fill(1 + matches.len() + twins + i, x);
+        }
+        Ok(Level {
+            table,
+            classes,
+            stride2,
+            start: id(start),
+            match_end: ((1 + matches.len()) as u32) << stride2,
+            special_end: ((1 + matches.len() + 2 * twins) as u32) << stride2,
+            match_pattern: matches.iter().map(|&s| dfa.match_pattern(s, 0).as_u32()).collect(),
+            match_final: matches.iter().map(|&s| is_final(s)).collect(),
+            eoi,
+            after: vec![None; kinds.len()],
+            kinds,
+        })
+    }
+
+    fn memory_usage(&self) -> usize {
+        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len()) + self.match_final.len() + 256
     }
 
     #[inline]
-    fn is_final(&self, sid: StateID) -> bool {
-        self.finals.get(sid.as_usize() >> self.stride2).copied().unwrap_or(false)
+    fn is_match(&self, id: u32) -> bool {
+        id != 0 && id < self.match_end
+    }
+
+    #[inline]
+    fn pattern(&self, id: u32) -> u32 {
+        self.match_pattern[(id >> self.stride2) as usize - 1]
+    }
+
+    /// Walks from `s`; with `emit`, calls `f` on each piece that ends at a boundary and
+    /// goes on, otherwise stops at the first boundary. Returns what the last (or only)
+    /// piece, starting at `*piece`, found.
+    ///
+    /// regex-automata reports a match one byte late: being in a match state with byte
+    /// `i` next means a match ends at `i - 1`. A transition that stays in its state (a
+    /// run of letters, say) changes nothing but the position, so the loop looks at
+    /// states only when they change, and the next load need not wait for this one.
+    #[inline(always)]
+    fn walk<'t, const EMIT: bool>(
+        &self,
+        text: &'t str,
+        piece: &mut usize,
+        f: &mut impl FnMut(&'t str),
+    ) -> Walked {
+        let bytes = text.as_bytes();
+        let (table, classes) = (&self.table[..], &self.classes);
+        let mut sid = self.start;
+        let mut found = Walked::None;
+        let mut i = *piece;
+        while i < bytes.len() {
+            let next = table[(sid + u32::from(classes[usize::from(bytes[i])])) as usize];
+            if next != sid {
+                if self.is_match(sid) {
+                    found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
+                }
+                if next < self.special_end {
+                    if next == 0 {
+                        return found;
+                    }
+                    if next >= self.match_end {
+                        // A boundary: the piece ended before byte i.
+                        if !EMIT {
+                            return Walked::Plain { end: i };
+                        }
+                        f(&text[*piece..i]);
+                        *piece = i;
+                        found = Walked::None;
+                    } else if self.match_final[(next >> self.stride2) as usize - 1] {
+                        return Walked::Match { pattern: self.pattern(next), end: i };
+                    }
+                }
+                sid = next;
+            }
+            i += 1;
+        }
+        if self.is_match(sid) {
+            found = Walked::Match { pattern: self.pattern(sid), end: bytes.len() - 1 };
+        }
+        match self.eoi[(sid >> self.stride2) as usize] {
+            0 => found,
+            p => Walked::Match { pattern: p - 1, end: bytes.len() },
+        }
     }
 }
 
@@ -381,7 +545,7 @@ impl Automaton {
                 continue;
             }
             firsts.push(first);
-            levels.push(Level::new(build_dfa(&branches[first..])?, kinds[first..].to_vec())?);
+            levels.push(Level::new(&build_dfa(&branches[first..])?, kinds[first..].to_vec(), first == 0)?);
             for (k, kind) in kinds.iter().enumerate().skip(first) {
                 if *kind == Kind::WsLookahead && k + 1 < branches.len() {
                     pending.push(k + 1);
@@ -402,61 +566,21 @@ impl Automaton {
 
     /// Heap bytes of the DFAs.
     pub(crate) fn memory_usage(&self) -> usize {
-        self.levels.iter().map(|l| l.dfa.memory_usage()).sum()
+        self.levels.iter().map(Level::memory_usage).sum()
     }
 
-    /// The leftmost-first match of `level`'s DFA anchored at `s`: (pattern index, end).
-    ///
-    /// regex-automata reports a match one byte late: being in a match state when byte
-    /// `i` is next to read means a match ends at `i - 1`. Two shortcuts keep the walk
-    /// short, both exact: a transition that stays in its state (a run of letters, say)
-    /// changes nothing but the position, so the loop only looks at states when they
-    /// change (which also lets the processor run ahead through such runs, as the next
-    /// load does not wait for this one); and a match state whose every byte leads to
-    /// the dead state, and the end of text to no match, ends the search at once instead
-    /// of reading one more byte to find the dead state.
+    /// Finishes a walk of `levels[level]` from `s` (rules 2 and 3): the end of the
+    /// pattern's match at `s`, if it matches there.
     #[inline]
-    fn walk(level: &Level, bytes: &[u8], s: usize) -> Option<(usize, usize)> {
-        let dfa = &level.dfa;
-        let mut sid = level.start;
-        let mut found = None;
-        let mut i = s;
-        while i < bytes.len() {
-            let next = dfa.next_state(sid, bytes[i]);
-            if next != sid {
-                if dfa.is_match_state(sid) {
-                    found = Some((dfa.match_pattern(sid, 0).as_usize(), i - 1));
-                }
-                if dfa.is_special_state(next) {
-                    if dfa.is_dead_state(next) {
-                        return found;
-                    }
-                    if level.is_final(next) {
-                        return Some((dfa.match_pattern(next, 0).as_usize(), i));
-                    }
-                }
-                sid = next;
-            }
-            i += 1;
-        }
-        if dfa.is_match_state(sid) {
-            found = Some((dfa.match_pattern(sid, 0).as_usize(), bytes.len() - 1));
-        }
-        let eoi = dfa.next_eoi_state(sid);
-        if dfa.is_match_state(eoi) {
-            found = Some((dfa.match_pattern(eoi, 0).as_usize(), bytes.len()));
-        }
-        found
-    }
-
-    /// The end of the pattern's match anchored at `s`, if it matches there.
-    #[inline]
-    fn match_at(&self, text: &str, s: usize) -> Option<usize> {
-        let bytes = text.as_bytes();
-        let mut level = &self.levels[0];
+    fn resolve(&self, text: &str, s: usize, mut level: usize, mut walked: Walked) -> Option<usize> {
         loop {
-            let (pat, q) = Self::walk(level, bytes, s)?;
-            if level.kinds[pat] == Kind::Plain || q == bytes.len() {
+            let l = &self.levels[level];
+            let (pattern, q) = match walked {
+                Walked::None => return None,
+                Walked::Plain { end } => return Some(end),
+                Walked::Match { pattern, end } => (pattern as usize, end),
+            };
+            if l.kinds[pattern] == Kind::Plain || q == text.len() {
                 return Some(q);
             }
             // Rule 2: give back the run's last character, if that leaves one.
@@ -467,8 +591,17 @@ impl Automaton {
             if last > s {
                 return Some(last);
             }
-            level = &self.levels[level.after[pat]?];
+            level = l.after[pattern]?;
+            let mut at = s;
+            walked = self.levels[level].walk::<false>(text, &mut at, &mut |_| ());
         }
+    }
+
+    /// The end of the pattern's match anchored at `s`, if it matches there.
+    fn match_at(&self, text: &str, s: usize) -> Option<usize> {
+        let mut at = s;
+        let walked = self.levels[0].walk::<false>(text, &mut at, &mut |_| ());
+        self.resolve(text, s, 0, walked)
     }
 
     fn finder(&self) -> Option<&meta::Regex> {
@@ -488,7 +621,10 @@ impl Automaton {
     pub(crate) fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
         let mut pos = 0;
         while pos < text.len() {
-            if let Some(end) = self.match_at(text, pos) {
+            // Pieces that end at boundaries are emitted by the walk; it returns at the
+            // first piece that needs a decision (or the end of text).
+            let walked = self.levels[0].walk::<true>(text, &mut pos, &mut f);
+            if let Some(end) = self.resolve(text, pos, 0, walked) {
                 f(&text[pos..end]);
                 pos = end;
                 continue;
