@@ -283,11 +283,11 @@ impl Level {
         while i < bytes.len() {
             let next = table[(sid + u32::from(classes[usize::from(bytes[i])])) as usize];
             if next != sid {
-                if self.is_match(sid) {
-                    found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
-                }
                 if next < self.special_end {
                     if next == 0 {
+                        if self.is_match(sid) {
+                            return Walked::Match { pattern: self.pattern(sid), end: i - 1 };
+                        }
                         return found;
                     }
                     if next >= self.match_end {
@@ -301,6 +301,10 @@ impl Level {
                     } else if self.match_final[(next >> self.stride2) as usize - 1] {
                         return Walked::Match { pattern: self.pattern(next), end: i };
                     }
+                } else if self.is_match(sid) {
+                    // Leaving a match state for an ordinary one: remember the match.
+                    // (Into another match state or a boundary, the match is superseded.)
+                    found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
                 }
                 sid = next;
             }
