@@ -40,6 +40,8 @@
 //!    rightmost atomic item is rewritten first, and each earlier one sees an R already
 //!    proven equal to its rewritten form. Nothing follows a branch (the match ends
 //!    there), so only the first success matters, which is what the argument compares.
+//!    An atomic group around a single character, or an exact count `C{n}` of them, has
+//!    only one way to match, so it is dropped whatever follows.
 //! 2. **The `\s+(?!\S)` idiom**, as a whole branch k. It is compiled as `\s+`; after the
 //!    DFA reports branch k at start s with end q (the maximal whitespace run from s,
 //!    because `\s+` is greedy and branch k is the highest-priority branch that matched):
@@ -66,15 +68,31 @@
 //!
 //! # Engine and memory
 //!
-//! Dense DFAs (regex-automata `dfa::dense`), built once when the pattern is compiled:
-//! immutable, so one copy is shared by every thread with no per-thread cache, and the
-//! search loop below walks `next_state` directly (one table load per byte) instead of
-//! paying `find`'s per-call set-up on every piece of ~4 bytes. Each DFA is limited to
-//! [`DFA_SIZE_LIMIT`] bytes (and the same during determinization); a pattern over the
-//! limit is refused (fancy-regex runs it). A pattern builds one DFA plus one per idiom
-//! branch that has branches after it, and at most [`MAX_LOOKAHEAD_BRANCHES`] of those.
-//! The DFAs are anchored-only: every search starts at a known position (the end of the
-//! previous piece), so no reverse DFA is needed.
+//! regex-automata builds a dense DFA (`dfa::dense`, anchored starts only: every search
+//! starts at a known position, the end of the previous piece, so no reverse DFA is
+//! needed) once, when the pattern is compiled; its states are then copied into a table of
+//! our own layout (`Level`) and the DFA is dropped. The table is immutable, so one copy
+//! serves every thread with no per-thread cache (a lazy DFA would need one per thread,
+//! and its cache misses cost a determinization step inside the split loop). The search
+//! loop walks the table directly, one load per byte, instead of calling `find` per piece,
+//! whose set-up would cost more than the ~4 bytes of a typical piece. In the copy:
+//! - rows are padded to a power of two, so a state's index is its id shifted;
+//! - dead, match and boundary states get the lowest ids, so one comparison tells whether
+//!   the walk must look at a state it enters;
+//! - a *final* match state (every byte leads to the dead state, the end of text to no
+//!   further match) ends a piece at once, without reading the byte that leads to the
+//!   dead state;
+//! - in the DFA of all branches, a transition into a final match state of a plain branch
+//!   leads instead to a *boundary state*: a copy of the state the start state reaches on
+//!   the same byte. Taking it means "the piece ended before this byte, and the next piece
+//!   has read it", so a run of pieces is split in one pass. Each boundary state has a
+//!   twin, so that a boundary from a boundary state into itself still changes the id (the
+//!   loop skips transitions that keep the id, which are only position changes).
+//! Memory: a table is (states × padded alphabet × 4) bytes; regex-automata's limits
+//! ([`DFA_SIZE_LIMIT`], also during determinization) bound the DFA, and the same bound
+//! is checked for the table; a pattern over it is refused (fancy-regex runs it). A
+//! pattern has one table plus one per idiom branch that has branches after it, and at
+//! most [`MAX_LOOKAHEAD_BRANCHES`] idiom branches.
 
 use once_cell::race::OnceBox;
 use regex_automata::dfa::{dense, Automaton as _, StartKind};
@@ -411,6 +429,8 @@ fn first_set(h: &Hir) -> Result<(ClassUnicode, bool), Refusal> {
 
 /// The set of single characters `e` matches, if it matches exactly one character.
 fn single_char_class(e: &Expr) -> Result<Option<ClassUnicode>, Refusal> {
+    // `render` (fancy-regex's `to_str`) panics on constructs the regex crate lacks.
+    check_plain(e)?;
     let hir = parse_hir(&render(e))?;
     Ok(match hir.kind() {
         HirKind::Class(Class::Unicode(cls)) => Some(cls.clone()),
@@ -458,25 +478,25 @@ fn rewrite_branch(branch: &Expr) -> Result<(String, Kind), Refusal> {
     // Rule 1, right to left so each rest is already plain.
     for i in (0..items.len()).rev() {
         let Expr::AtomicGroup(inner) = &items[i] else { continue };
-        let (class, repeated) = match inner.as_ref() {
-            Expr::Repeat { child, greedy: true, .. } => (single_char_class(child)?, true),
-            single => (single_char_class(single)?, false),
+        // An atomic group around one character, or an exact count of them, has one way
+        // to match, so it equals its inside whatever follows.
+        let (class, one_way) = match inner.as_ref() {
+            Expr::Repeat { child, lo, hi, greedy: true } => (single_char_class(child)?, lo == hi),
+            single => (single_char_class(single)?, true),
         };
         let Some(class) = class else {
             return refuse("an atomic group that is not over a single-character class");
         };
         let rest = Expr::Concat(items[i + 1..].to_vec());
         check_plain(&rest)?;
-        let (first, _) = first_set(&parse_hir(&render(&rest))?)?;
-        let mut overlap = class.clone();
-        overlap.intersect(&first);
-        if overlap.ranges().first().is_some() {
-            return refuse(format!(
-                "a possessive repetition followed by what can start with one of its characters ({})",
-                render(inner)
-            ));
+        if !one_way {
+            let (first, _) = first_set(&parse_hir(&render(&rest))?)?;
+            let mut overlap = class;
+            overlap.intersect(&first);
+            if overlap.ranges().first().is_some() {
+                return refuse("a possessive repetition followed by what can start with one of its characters");
+            }
         }
-        let _ = repeated;
         items[i] = inner.as_ref().clone();
     }
     let plain = Expr::Concat(items);
@@ -490,7 +510,8 @@ fn build_dfa(branches: &[String]) -> Result<dense::DFA<Vec<u32>>, Refusal> {
             dense::Config::new()
                 .match_kind(MatchKind::LeftmostFirst)
                 .start_kind(StartKind::Anchored)
-                // The search loop treats every special state as match, dead or quit.
+                // Acceleration is for regex-automata's own search loop; the table copy
+                // (`Level`) does not use it.
                 .accelerate(false)
                 .specialize_start_states(false)
                 .dfa_size_limit(Some(DFA_SIZE_LIMIT))

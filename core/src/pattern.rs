@@ -624,13 +624,22 @@ mod tests {
             r"^a|.",               // start anchor (look-behind context)
             r"\ba|.",              // word boundary
             r"(?m:$)a|.",          // line anchor
+            r"(?>(?=a)b)|.",       // look-around inside an atomic group
+            r"(?>a(?=b))|.",       // the same, after a character
+            r"(?>\b)a|.",          // an assertion inside an atomic group
         ] {
             let e = Pattern::new_automaton(p).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::BadPattern, "{p}");
             assert!(e.message().contains("does not qualify"), "{p}: {}", e.message());
             assert_eq!(Pattern::new(p).unwrap().engine(), SplitEngine::Backtracking, "{p}");
         }
-        for p in [r"\p{L}++$|\s", r"[^\r\n\p{L}\p{N}]?+\p{L}++|\s+(?!\S)|\s", r"(?>a)b|.", r"\s++$|\s"] {
+        for p in [
+            r"\p{L}++$|\s",
+            r"[^\r\n\p{L}\p{N}]?+\p{L}++|\s+(?!\S)|\s",
+            r"(?>a)a|.",
+            r"\p{N}{2}+\p{N}|.",
+            r"\s++$|\s",
+        ] {
             assert_eq!(Pattern::new(p).unwrap().engine(), SplitEngine::Automaton, "{p}");
         }
     }
