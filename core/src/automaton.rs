@@ -77,8 +77,10 @@
 //! loop walks the table directly, one load per byte, instead of calling `find` per piece,
 //! whose set-up would cost more than the ~4 bytes of a typical piece. In the copy:
 //! - rows are padded to a power of two, so a state's index is its id shifted;
-//! - dead, match and boundary states get the lowest ids, so one comparison tells whether
-//!   the walk must look at a state it enters;
+//! - the dead state, final match states and boundary states (below) get the lowest ids,
+//!   so one comparison tells whether the walk must look at a state it enters; the other
+//!   match states come next, looked at only when the walk leaves one for an ordinary
+//!   state or the dead state;
 //! - a *final* match state (every byte leads to the dead state, the end of text to no
 //!   further match) ends a piece at once, without reading the byte that leads to the
 //!   dead state;
@@ -129,15 +131,16 @@ struct Level {
     classes: [u8; 256],
     stride2: u32,
     start: u32,
-    /// Ids below this are match states (id 0, the dead state, aside).
-    match_end: u32,
-    /// Ids in `match_end..special_end` are boundary states (below); every id below
-    /// `special_end` needs a look when the walk enters it.
+    /// Ids below this are final match states (every byte leads to the dead state, the
+    /// end of text to no other match), id 0 (the dead state) aside.
+    final_end: u32,
+    /// Ids in `final_end..special_end` are boundary states (below). Every id below
+    /// `special_end` needs a look when the walk enters it; no other id does.
     special_end: u32,
-    /// Per match state (index − 1): the pattern that matched, and whether the state is
-    /// final (every byte leads to the dead state, the end of text to no other match).
+    /// Ids in `special_end..match_end` are the other match states.
+    match_end: u32,
+    /// Per state index: the pattern of a match state's match.
     match_pattern: Vec<u32>,
-    match_final: Vec<bool>,
     /// Per state index: 1 + the pattern of a match ending at the end of text, or 0.
     eoi: Vec<u32>,
     /// The kind of each of this DFA's patterns (branch `first + i`).
@@ -198,7 +201,9 @@ impl Level {
                 && !dfa.is_match_state(dfa.next_eoi_state(sid))
         };
         let plain = |sid: StateID| kinds[dfa.match_pattern(sid, 0).as_usize()] == Kind::Plain;
-        let matches: Vec<StateID> = order.iter().copied().filter(|&s| dfa.is_match_state(s)).collect();
+        let finals: Vec<StateID> = order.iter().copied().filter(|&s| is_final(s)).collect();
+        let matches: Vec<StateID> =
+            order.iter().copied().filter(|&s| dfa.is_match_state(s) && !is_final(s)).collect();
         let normals: Vec<StateID> = order.iter().copied().filter(|&s| !dfa.is_match_state(s)).collect();
         // The boundary states: one per distinct live state the start reaches in one byte.
         let mut copies: Vec<StateID> = Vec::new();
@@ -213,20 +218,23 @@ impl Level {
         // Each boundary state has a twin: a boundary from a boundary state into itself
         // must change the id, or the walk would take it for a transition that stays.
         let twins = copies.len();
-        let states = 1 + matches.len() + 2 * twins + normals.len();
+        let (f, m) = (finals.len(), matches.len());
+        let states = 1 + f + 2 * twins + m + normals.len();
         if states.saturating_mul(stride) > DFA_SIZE_LIMIT / 4 {
             return refuse("the DFA's table is over the size limit");
         }
-        let index: std::collections::HashMap<StateID, usize> = matches
+        let index: std::collections::HashMap<StateID, usize> = finals
             .iter()
             .enumerate()
             .map(|(i, &s)| (s, 1 + i))
-            .chain(normals.iter().enumerate().map(|(i, &s)| (s, 1 + matches.len() + 2 * twins + i)))
+            .chain(matches.iter().enumerate().map(|(i, &s)| (s, 1 + f + 2 * twins + i)))
+            .chain(normals.iter().enumerate().map(|(i, &s)| (s, 1 + f + 2 * twins + m + i)))
             .collect();
-        let copy_of = |x: StateID| copies.iter().position(|&c| c == x).map(|i| 1 + matches.len() + i);
+        let copy_of = |x: StateID| copies.iter().position(|&c| c == x).map(|i| 1 + f + i);
         let id = |sid: StateID| if dfa.is_dead_state(sid) { 0 } else { (index[&sid] as u32) << stride2 };
         let mut table = vec![0u32; states * stride];
         let mut eoi = vec![0u32; states];
+        let mut match_pattern = vec![0u32; states];
         let mut fill = |row: usize, sid: StateID| {
             for (c, &b) in reps.iter().enumerate() {
                 let next = dfa.next_state(sid, b);
@@ -242,22 +250,25 @@ impl Level {
             let e = dfa.next_eoi_state(sid);
             eoi[row] = if dfa.is_match_state(e) { 1 + dfa.match_pattern(e, 0).as_u32() } else { 0 };
         };
-        for &s in matches.iter().chain(&normals) {
+        for &s in finals.iter().chain(&matches).chain(&normals) {
             fill(index[&s], s);
         }
         for (i, &x) in copies.iter().enumerate() {
-            fill(1 + matches.len() + i, x);
-            fill(1 + matches.len() + twins + i, x);
+            fill(1 + f + i, x);
+            fill(1 + f + twins + i, x);
+        }
+        for &s in finals.iter().chain(&matches) {
+            match_pattern[index[&s]] = dfa.match_pattern(s, 0).as_u32();
         }
         Ok(Level {
             table,
             classes,
             stride2,
             start: id(start),
-            match_end: ((1 + matches.len()) as u32) << stride2,
-            special_end: ((1 + matches.len() + 2 * twins) as u32) << stride2,
-            match_pattern: matches.iter().map(|&s| dfa.match_pattern(s, 0).as_u32()).collect(),
-            match_final: matches.iter().map(|&s| is_final(s)).collect(),
+            final_end: ((1 + f) as u32) << stride2,
+            special_end: ((1 + f + 2 * twins) as u32) << stride2,
+            match_end: ((1 + f + 2 * twins + m) as u32) << stride2,
+            match_pattern,
             eoi,
             after: vec![None; kinds.len()],
             kinds,
@@ -265,17 +276,19 @@ impl Level {
     }
 
     fn memory_usage(&self) -> usize {
-        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len()) + self.match_final.len() + 256
+        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len()) + 256
     }
 
+    /// Whether `id` is a match state other than a final one (which the walk never
+    /// stays in).
     #[inline]
     fn is_match(&self, id: u32) -> bool {
-        id != 0 && id < self.match_end
+        id.wrapping_sub(self.special_end) < self.match_end - self.special_end
     }
 
     #[inline]
     fn pattern(&self, id: u32) -> u32 {
-        self.match_pattern[(id >> self.stride2) as usize - 1]
+        self.match_pattern[(id >> self.stride2) as usize]
     }
 
     /// Walks from `s`; with `emit`, calls `f` on each piece that ends at a boundary and
@@ -308,17 +321,16 @@ impl Level {
                         }
                         return found;
                     }
-                    if next >= self.match_end {
-                        // A boundary: the piece ended before byte i.
-                        if !EMIT {
-                            return Walked::Plain { end: i };
-                        }
-                        f(&text[*piece..i]);
-                        *piece = i;
-                        found = Walked::None;
-                    } else if self.match_final[(next >> self.stride2) as usize - 1] {
+                    if next < self.final_end {
                         return Walked::Match { pattern: self.pattern(next), end: i };
                     }
+                    // A boundary: the piece ended before byte i.
+                    if !EMIT {
+                        return Walked::Plain { end: i };
+                    }
+                    f(&text[*piece..i]);
+                    *piece = i;
+                    found = Walked::None;
                 } else if self.is_match(sid) {
                     // Leaving a match state for an ordinary one: remember the match.
                     // (Into another match state or a boundary, the match is superseded.)
