@@ -1,5 +1,6 @@
 //! `bpekit_tokenizer`: encode, decode and export through the C ABI.
 
+use std::ffi::c_char;
 use std::sync::Arc;
 
 use hashbrown::HashSet;
@@ -657,6 +658,24 @@ pub unsafe extern "C" fn bpekit_tokenizer_from_bytes(
 pub unsafe extern "C" fn bpekit_tokenizer_vocab_size(tok: *const bpekit_tokenizer) -> usize {
     // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
     call_or(0, || unsafe { tok.as_ref() }.map_or(0, |t| t.inner.vocab_size()))
+}
+
+/// Returns which engine splits text for the tokenizer's pattern: `"named"` (the
+/// hand-written splitter of an OpenAI or rustbpe pattern), `"automaton"` (DFAs compiled
+/// from a pattern proven to qualify, e.g. Llama 3's) or `"backtracking"` (fancy-regex,
+/// every other pattern). All give the same pieces; they differ in speed. Returns `""`
+/// for NULL. New engine names may appear in later versions.
+///
+/// A static NUL-terminated string: never freed. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_split_engine(tok: *const bpekit_tokenizer) -> *const c_char {
+    let name = |engine: crate::pattern::SplitEngine| match engine {
+        crate::pattern::SplitEngine::Named => c"named",
+        crate::pattern::SplitEngine::Automaton => c"automaton",
+        crate::pattern::SplitEngine::Backtracking => c"backtracking",
+    };
+    // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
+    call_or(c"".as_ptr(), || unsafe { tok.as_ref() }.map_or(c"", |t| name(t.inner.pattern().engine())).as_ptr())
 }
 
 /// Releases a tokenizer. `bpekit_tokenizer_free(NULL)` does nothing. No other thread
