@@ -72,6 +72,8 @@
 use once_cell::race::OnceBox;
 use regex_syntax::hir::{Class, HirKind};
 
+use crate::simd::{self, Masks};
+
 /// Which named pattern to split with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flavor {
@@ -104,9 +106,14 @@ pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, f: impl FnMut(&'
 #[inline(never)]
 fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     let b = text.as_bytes();
+    let mut w = Window::new(b);
     let mut p = 0;
     while p < b.len() {
-        let mut end = piece_end::<R>(t, b, p);
+        w.reach(b, p);
+        let mut end = match block_end::<R>(t, b, p, &w.at(p)) {
+            Some(end) => end,
+            None => slow_end::<R>(t, b, p),
+        };
         if end <= p {
             // Cannot happen (see `classes_partition_the_characters`); should the tables ever
             // break that, take one character rather than loop forever.
@@ -116,6 +123,233 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
         f(&text[p..end]);
         p = end;
     }
+}
+
+/// [`piece_end`] out of line, for the pieces [`block_end`] leaves: the per-pattern loop stays
+/// small.
+#[inline(never)]
+fn slow_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
+    piece_end::<R>(t, b, p)
+}
+
+// ---- Blocks of 64 bytes ----
+
+/// The class masks of two consecutive aligned blocks of 64 bytes of the text, `[base,
+/// base + 64)` and the next, so that the 64 bytes from any position in the first are at
+/// hand. Bytes past the end of the text count as non-ASCII: every scan stops there and
+/// leaves the piece to the per-character code, which knows where the text ends.
+struct Window {
+    base: usize,
+    cur: Masks,
+    next: Masks,
+}
+
+impl Window {
+    fn new(b: &[u8]) -> Window {
+        Window { base: 0, cur: block_masks(b, 0), next: block_masks(b, 64) }
+    }
+
+    /// Moves the window so that its first block holds `p`.
+    #[inline(always)]
+    fn reach(&mut self, b: &[u8], p: usize) {
+        if p >= self.base + 64 {
+            self.slide(b, p);
+        }
+    }
+
+    #[inline(never)]
+    fn slide(&mut self, b: &[u8], p: usize) {
+        let base = p & !63;
+        if base == self.base + 64 {
+            self.cur = self.next;
+        } else {
+            self.cur = block_masks(b, base);
+        }
+        self.next = block_masks(b, base + 64);
+        self.base = base;
+    }
+
+    /// The masks of the 64 bytes from `p` (in the first block): bit `i` is byte `p + i`.
+    #[inline(always)]
+    fn at(&self, p: usize) -> Masks {
+        self.cur.shifted(&self.next, p - self.base)
+    }
+}
+
+/// The masks of the 64 bytes of `b` from `at`, with `0x80` (non-ASCII) past its end.
+#[inline(always)]
+fn block_masks(b: &[u8], at: usize) -> Masks {
+    match b.get(at..at + 64) {
+        Some(block) => simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
+        None => {
+            let mut block = [0x80; 64];
+            let tail = b.get(at..).unwrap_or_default();
+            block[..tail.len()].copy_from_slice(tail);
+            simd::masks(&block)
+        }
+    }
+}
+
+/// The length of the run of set bits from bit 0 (64 if all are set).
+#[inline(always)]
+fn ones(mask: u64) -> usize {
+    (!mask).trailing_zeros() as usize
+}
+
+/// Whether bit `i` (`< 64`) of `mask` is set.
+#[inline(always)]
+fn has(mask: u64, i: usize) -> bool {
+    mask >> i & 1 != 0
+}
+
+/// The end of the piece that starts at `p`, found from the masks `m` of the 64 bytes from
+/// `p` alone when the piece starts with ASCII and [`piece_end`]'s branch decisions depend
+/// only on ASCII bytes; `None` otherwise (the caller then runs [`piece_end`]). It takes
+/// the branches in [`piece_end`]'s order and, wherever that looks at a character that may
+/// be non-ASCII (or past the 64 bytes), gives up or hands the rest of a run to the same
+/// scan [`piece_end`] would use.
+#[inline(always)]
+fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, m: &Masks) -> Option<usize> {
+    let na = m.non_ascii;
+    if has(na, 0) {
+        return None;
+    }
+    // ASCII of `[^\s\p{L}\p{N}]`.
+    let other = !(m.letter | m.digit | m.white | na);
+
+    // `\p{L}+` from `s`: the ASCII letters, then [`Tables::run_ascii`] if the run goes on
+    // into non-ASCII or past the masks (it is the same run; only its end is unknown).
+    let letters = |s: usize| {
+        let n = s + ones(m.letter >> s);
+        if n < 64 && !has(na, n) {
+            p + n
+        } else {
+            t.run_ascii(b, p + n, L, Ascii::Letter)
+        }
+    };
+    // o200k's words from `s` (a letter): see `Tables::o200k_word`. With ASCII letters, U is
+    // `[A-Z]` and W is `[a-z]`: `U*W+` takes the capitals and then the lowercase run if there
+    // is one; otherwise `U+W*` takes the capitals alone.
+    let word = |s: usize| {
+        let u = s + ones(m.upper >> s);
+        if u >= 64 || has(na, u) {
+            return None;
+        }
+        let lower = m.letter & !m.upper;
+        let end = if has(lower, u) {
+            let w = u + ones(lower >> u);
+            if w < 64 && !has(na, w) {
+                p + w
+            } else {
+                t.run_ascii(b, p + w, W, Ascii::Lower)
+            }
+        } else {
+            p + u
+        };
+        // `(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
+        if b.get(end) == Some(&b'\'') {
+            if let Some(e) = t.contraction(b, end + 1, true) {
+                return Some(e);
+            }
+        }
+        Some(end)
+    };
+
+    // A letter first.
+    if has(m.letter, 0) {
+        return match R::LETTERS {
+            Letters::Space | Letters::Prefix => Some(letters(0)),
+            Letters::O200k => word(0),
+        };
+    }
+
+    // Contractions: left to `piece_end`.
+    if R::CONTRACTION.is_some() && has(m.apostrophe, 0) {
+        return None;
+    }
+
+    // Letters after a prefix: ` ` (GPT-2), `[^\r\n\p{L}\p{N}]` (the rest; in ASCII, neither
+    // a letter, digit nor newline). A non-ASCII second character might be a letter.
+    let space = has(m.space, 0);
+    let prefix = match R::LETTERS {
+        Letters::Space => space,
+        Letters::Prefix | Letters::O200k => !has(m.digit | m.newline, 0),
+    };
+    if prefix {
+        if has(na, 1) {
+            return None;
+        }
+        if has(m.letter, 1) {
+            return match R::LETTERS {
+                Letters::Space | Letters::Prefix => Some(letters(1)),
+                Letters::O200k => word(1),
+            };
+        }
+    }
+
+    // Numbers.
+    let number = |s: usize| {
+        let n = s + ones(m.digit >> s);
+        if R::NUMBER_MAX != usize::MAX {
+            // At most three digits, all in the masks.
+            if n >= R::NUMBER_MAX {
+                Some(p + R::NUMBER_MAX)
+            } else if has(na, n) {
+                None
+            } else {
+                Some(p + n)
+            }
+        } else if n < 64 && !has(na, n) {
+            Some(p + n)
+        } else {
+            Some(t.run(b, p + n, N))
+        }
+    };
+    if has(m.digit, 0) {
+        return number(0);
+    }
+    if R::NUMBER_SPACE && space {
+        if has(na, 1) {
+            return None;
+        }
+        if has(m.digit, 1) {
+            return number(1);
+        }
+    }
+
+    // Punctuation and the like, then `[\r\n]*` (`[\r\n/]*`).
+    let s = if has(other, 0) {
+        0
+    } else if space && has(other, 1) {
+        1
+    } else {
+        usize::MAX
+    };
+    if s != usize::MAX {
+        let n = s + ones(other >> s);
+        if n >= 64 || has(na, n) {
+            return None;
+        }
+        if !R::PUNCT_NEWLINES {
+            return Some(p + n);
+        }
+        let tail = if R::PUNCT_SLASH { m.newline | m.slash } else { m.newline };
+        // The tail's characters are ASCII: a non-ASCII byte ends it.
+        let end = n + ones(tail >> n);
+        return if end < 64 { Some(p + end) } else { None };
+    }
+
+    // Whitespace (see `space_end`). The run must end at an ASCII byte in the masks: then it
+    // is not at the end of the text, and all its characters are one byte long.
+    let n = ones(m.white);
+    if n >= 64 || has(na, n) {
+        return None;
+    }
+    let newlines = m.newline & ((1 << n) - 1);
+    if R::SPACE_NEWLINE && newlines != 0 {
+        return Some(p + 64 - newlines.leading_zeros() as usize);
+    }
+    Some(p + if n >= 2 { n - 1 } else { 1 })
 }
 
 // ---- Class bits ----
