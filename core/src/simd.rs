@@ -39,25 +39,13 @@ pub(crate) struct Masks {
     pub(crate) non_ascii: u64,
 }
 
-impl Masks {
-    /// The masks of the 64 bytes starting `off` (`< 64`) bytes into `self`, with `next`
-    /// the masks of the 64 bytes after `self`.
-    #[inline(always)]
-    pub(crate) fn shifted(&self, next: &Masks, off: usize) -> Masks {
-        debug_assert!(off < 64);
-        let join = |lo: u64, hi: u64| ((u128::from(hi) << 64 | u128::from(lo)) >> off) as u64;
-        Masks {
-            letter: join(self.letter, next.letter),
-            upper: join(self.upper, next.upper),
-            digit: join(self.digit, next.digit),
-            space: join(self.space, next.space),
-            white: join(self.white, next.white),
-            newline: join(self.newline, next.newline),
-            apostrophe: join(self.apostrophe, next.apostrophe),
-            slash: join(self.slash, next.slash),
-            non_ascii: join(self.non_ascii, next.non_ascii),
-        }
-    }
+/// The 64 bits from bit `off` (`< 64`) of the 128-bit number `hi:lo`: with `lo` and `hi` the
+/// masks of two consecutive blocks, the mask of the 64 bytes from byte `off` of the first.
+#[inline(always)]
+pub(crate) fn join(lo: u64, hi: u64, off: u32) -> u64 {
+    debug_assert!(off < 64);
+    // `hi << (64 - off)` in two steps, as a shift by 64 would overflow.
+    lo.wrapping_shr(off) | (hi << 1).wrapping_shl(63 - off)
 }
 
 /// The class masks of `block`.
@@ -192,11 +180,11 @@ mod tests {
     }
 
     #[test]
-    fn shifted_joins_two_blocks() {
-        let a = Masks { letter: 0xF000_0000_0000_0001, ..Masks::default() };
-        let b = Masks { letter: 0b101, ..Masks::default() };
-        assert_eq!(a.shifted(&b, 0).letter, a.letter);
-        assert_eq!(a.shifted(&b, 60).letter, 0b101_1111);
-        assert_eq!(a.shifted(&b, 63).letter, 0b1011);
+    fn join_reads_across_two_blocks() {
+        let (a, b) = (0xF000_0000_0000_0001, 0b101);
+        assert_eq!(join(a, b, 0), a);
+        assert_eq!(join(a, b, 1), 0xF800_0000_0000_0000);
+        assert_eq!(join(a, b, 60), 0b101_1111);
+        assert_eq!(join(a, b, 63), 0b1011);
     }
 }

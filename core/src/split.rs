@@ -110,9 +110,9 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     let mut p = 0;
     while p < b.len() {
         w.reach(b, p);
-        let mut end = match block_end::<R>(t, b, p, &w.at(p)) {
+        let mut end = match quick_end::<R>(b, p, w.at(p)) {
             Some(end) => end,
-            None => slow_end::<R>(t, b, p),
+            None => slow_end::<R>(t, b, p, w.at(p)),
         };
         if end <= p {
             // Cannot happen (see `classes_partition_the_characters`); should the tables ever
@@ -125,11 +125,14 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     }
 }
 
-/// [`piece_end`] out of line, for the pieces [`block_end`] leaves: the per-pattern loop stays
-/// small.
+/// [`block_end`], else [`piece_end`], out of line, for the pieces [`quick_end`] leaves: the
+/// per-pattern loop stays small.
 #[inline(never)]
-fn slow_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
-    piece_end::<R>(t, b, p)
+fn slow_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> usize {
+    match block_end::<R>(t, b, p, v) {
+        Some(end) => end,
+        None => piece_end::<R>(t, b, p),
+    }
 }
 
 // ---- Blocks of 64 bytes ----
@@ -169,10 +172,25 @@ impl Window {
         self.base = base;
     }
 
-    /// The masks of the 64 bytes from `p` (in the first block): bit `i` is byte `p + i`.
+    /// The masks of the 64 bytes from `p` (in the first block).
     #[inline(always)]
-    fn at(&self, p: usize) -> Masks {
-        self.cur.shifted(&self.next, p - self.base)
+    fn at(&self, p: usize) -> View<'_> {
+        View { w: self, off: (p - self.base) as u32 }
+    }
+}
+
+/// The masks of the 64 bytes from a position in a [`Window`], each computed when asked for:
+/// bit `i` is the byte `i` bytes on.
+#[derive(Clone, Copy)]
+struct View<'w> {
+    w: &'w Window,
+    off: u32,
+}
+
+impl View<'_> {
+    #[inline(always)]
+    fn get(self, class: impl Fn(&Masks) -> u64) -> u64 {
+        simd::join(class(&self.w.cur), class(&self.w.next), self.off)
     }
 }
 
@@ -202,122 +220,161 @@ fn has(mask: u64, i: usize) -> bool {
     mask >> i & 1 != 0
 }
 
-/// The end of the piece that starts at `p`, found from the masks `m` of the 64 bytes from
+/// The end of the piece that starts at `p` in the common cases, without a branch on the
+/// kind of piece; `None` for the rest. It computes the end each branch of the pattern would
+/// give (letters with or without a prefix, numbers, punctuation, whitespace) from the masks
+/// of the 64 bytes from `p`, as [`block_end`] does, and picks one by the first two bytes.
+/// It gives up when the first byte is not ASCII, when the piece might be a contraction,
+/// when the first two bytes leave the branch open (a prefix character followed by a
+/// non-ASCII one, which may be a letter), and when the run that decides the end stops at a
+/// non-ASCII byte (which might extend it) or at the end of the masks.
+#[inline(always)]
+fn quick_end<R: Rules>(b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
+    let na = v.get(|m| m.non_ascii);
+    let letter = v.get(|m| m.letter);
+    let digit = v.get(|m| m.digit);
+    let white = v.get(|m| m.white);
+    let newline = v.get(|m| m.newline);
+    let other = !(letter | digit | white | na);
+    let x = b[p];
+    let space = x == b' ';
+    let bit0 = |m: u64| m & 1 != 0;
+    let bit1 = |m: u64| m & 2 != 0;
+    let prefix = match R::LETTERS {
+        Letters::Space => space,
+        Letters::Prefix | Letters::O200k => !bit0(letter | digit | newline | na),
+    };
+
+    // The branch.
+    let is_letter = bit0(letter) | (prefix & bit1(letter));
+    let is_digit = bit0(digit) | (R::NUMBER_SPACE & space & bit1(digit));
+    let is_punct = bit0(other) | (space & bit1(other));
+
+    // Letters: `\p{L}+` from `s`, or o200k's `U*W+` / `U+W*` (see `o200k_word`).
+    let s = u32::from(!bit0(letter));
+    let (letter_end, stop) = match R::LETTERS {
+        Letters::Space | Letters::Prefix => {
+            let e = s + ones(letter >> s) as u32;
+            (e, na)
+        }
+        Letters::O200k => {
+            let upper = v.get(|m| m.upper);
+            let u = s + ones(upper >> s) as u32;
+            let e = u + ones((letter & !upper).wrapping_shr(u)) as u32;
+            // A contraction may follow.
+            (e, na | v.get(|m| m.apostrophe))
+        }
+    };
+    // Numbers.
+    let s = u32::from(!bit0(digit));
+    let digit_run = s + ones(digit >> s) as u32;
+    let digit_end = digit_run.min(u32::try_from(R::NUMBER_MAX).unwrap_or(u32::MAX));
+    // Punctuation, then `[\r\n]*` (`[\r\n/]*`): ASCII, so a non-ASCII byte ends it.
+    let s = u32::from(!bit0(other));
+    let punct_run = s + ones(other >> s) as u32;
+    let punct_end = if R::PUNCT_NEWLINES {
+        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        punct_run + ones(tail.wrapping_shr(punct_run)) as u32
+    } else {
+        punct_run
+    };
+    // Whitespace (see `space_end`), its run ending at an ASCII byte in the masks: then it is
+    // not at the end of the text and all its characters are one byte long.
+    let white_run = ones(white) as u32;
+    let newlines = newline & !u64::MAX.wrapping_shl(white_run);
+    let white_end = if R::SPACE_NEWLINE && newlines != 0 {
+        64 - newlines.leading_zeros()
+    } else {
+        white_run.saturating_sub(1).max(1)
+    };
+
+    // `end`, and `run`: where the run that decides it stopped.
+    let (end, run) = if is_letter {
+        (letter_end, letter_end)
+    } else if is_digit {
+        (digit_end, digit_run)
+    } else if is_punct {
+        (punct_end, punct_run)
+    } else {
+        (white_end, white_run)
+    };
+    let unsure = bit0(na)
+        | (R::CONTRACTION.is_some() & (x == b'\''))
+        | (prefix & bit1(na))
+        | (run >= 63)
+        | (end >= 64)
+        | (stop.wrapping_shr(run) & 1 != 0);
+    if unsure {
+        None
+    } else {
+        Some(p + end as usize)
+    }
+}
+
+/// The end of the piece that starts at `p`, found from the masks `v` of the 64 bytes from
 /// `p` alone when the piece starts with ASCII and [`piece_end`]'s branch decisions depend
 /// only on ASCII bytes; `None` otherwise (the caller then runs [`piece_end`]). It takes
 /// the branches in [`piece_end`]'s order and, wherever that looks at a character that may
 /// be non-ASCII (or past the 64 bytes), gives up or hands the rest of a run to the same
 /// scan [`piece_end`] would use.
 #[inline(always)]
-fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, m: &Masks) -> Option<usize> {
-    let na = m.non_ascii;
+fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
+    let na = v.get(|m| m.non_ascii);
     if has(na, 0) {
         return None;
     }
-    // ASCII of `[^\s\p{L}\p{N}]`.
-    let other = !(m.letter | m.digit | m.white | na);
-
-    // `\p{L}+` from `s`: the ASCII letters, then [`Tables::run_ascii`] if the run goes on
-    // into non-ASCII or past the masks (it is the same run; only its end is unknown).
-    let letters = |s: usize| {
-        let n = s + ones(m.letter >> s);
-        if n < 64 && !has(na, n) {
-            p + n
-        } else {
-            t.run_ascii(b, p + n, L, Ascii::Letter)
-        }
-    };
-    // o200k's words from `s` (a letter): see `Tables::o200k_word`. With ASCII letters, U is
-    // `[A-Z]` and W is `[a-z]`: `U*W+` takes the capitals and then the lowercase run if there
-    // is one; otherwise `U+W*` takes the capitals alone.
-    let word = |s: usize| {
-        let u = s + ones(m.upper >> s);
-        if u >= 64 || has(na, u) {
-            return None;
-        }
-        let lower = m.letter & !m.upper;
-        let end = if has(lower, u) {
-            let w = u + ones(lower >> u);
-            if w < 64 && !has(na, w) {
-                p + w
-            } else {
-                t.run_ascii(b, p + w, W, Ascii::Lower)
-            }
-        } else {
-            p + u
-        };
-        // `(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
-        if b.get(end) == Some(&b'\'') {
-            if let Some(e) = t.contraction(b, end + 1, true) {
-                return Some(e);
-            }
-        }
-        Some(end)
-    };
+    let letter = v.get(|m| m.letter);
 
     // A letter first.
-    if has(m.letter, 0) {
+    if has(letter, 0) {
         return match R::LETTERS {
-            Letters::Space | Letters::Prefix => Some(letters(0)),
-            Letters::O200k => word(0),
+            Letters::Space | Letters::Prefix => Some(letters(t, b, p, 0, letter, na)),
+            Letters::O200k => o200k_word(t, b, p, 0, letter, v.get(|m| m.upper), na),
         };
     }
 
     // Contractions: left to `piece_end`.
-    if R::CONTRACTION.is_some() && has(m.apostrophe, 0) {
+    if R::CONTRACTION.is_some() && b[p] == b'\'' {
         return None;
     }
 
     // Letters after a prefix: ` ` (GPT-2), `[^\r\n\p{L}\p{N}]` (the rest; in ASCII, neither
     // a letter, digit nor newline). A non-ASCII second character might be a letter.
-    let space = has(m.space, 0);
+    let space = b[p] == b' ';
     let prefix = match R::LETTERS {
         Letters::Space => space,
-        Letters::Prefix | Letters::O200k => !has(m.digit | m.newline, 0),
+        Letters::Prefix | Letters::O200k => !matches!(b[p], b'0'..=b'9' | b'\r' | b'\n'),
     };
     if prefix {
         if has(na, 1) {
             return None;
         }
-        if has(m.letter, 1) {
+        if has(letter, 1) {
             return match R::LETTERS {
-                Letters::Space | Letters::Prefix => Some(letters(1)),
-                Letters::O200k => word(1),
+                Letters::Space | Letters::Prefix => Some(letters(t, b, p, 1, letter, na)),
+                Letters::O200k => o200k_word(t, b, p, 1, letter, v.get(|m| m.upper), na),
             };
         }
     }
 
     // Numbers.
-    let number = |s: usize| {
-        let n = s + ones(m.digit >> s);
-        if R::NUMBER_MAX != usize::MAX {
-            // At most three digits, all in the masks.
-            if n >= R::NUMBER_MAX {
-                Some(p + R::NUMBER_MAX)
-            } else if has(na, n) {
-                None
-            } else {
-                Some(p + n)
-            }
-        } else if n < 64 && !has(na, n) {
-            Some(p + n)
-        } else {
-            Some(t.run(b, p + n, N))
-        }
-    };
-    if has(m.digit, 0) {
-        return number(0);
+    let digit = v.get(|m| m.digit);
+    if has(digit, 0) {
+        return number::<R>(t, b, p, 0, digit, na);
     }
     if R::NUMBER_SPACE && space {
         if has(na, 1) {
             return None;
         }
-        if has(m.digit, 1) {
-            return number(1);
+        if has(digit, 1) {
+            return number::<R>(t, b, p, 1, digit, na);
         }
     }
 
-    // Punctuation and the like, then `[\r\n]*` (`[\r\n/]*`).
+    // Punctuation and the like (the ASCII of `[^\s\p{L}\p{N}]`), then `[\r\n]*`
+    // (`[\r\n/]*`).
+    let white = v.get(|m| m.white);
+    let other = !(letter | digit | white | na);
     let s = if has(other, 0) {
         0
     } else if space && has(other, 1) {
@@ -333,7 +390,8 @@ fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, m: &Masks) -> Option<usiz
         if !R::PUNCT_NEWLINES {
             return Some(p + n);
         }
-        let tail = if R::PUNCT_SLASH { m.newline | m.slash } else { m.newline };
+        let newline = v.get(|m| m.newline);
+        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
         // The tail's characters are ASCII: a non-ASCII byte ends it.
         let end = n + ones(tail >> n);
         return if end < 64 { Some(p + end) } else { None };
@@ -341,15 +399,80 @@ fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, m: &Masks) -> Option<usiz
 
     // Whitespace (see `space_end`). The run must end at an ASCII byte in the masks: then it
     // is not at the end of the text, and all its characters are one byte long.
-    let n = ones(m.white);
+    let n = ones(white);
     if n >= 64 || has(na, n) {
         return None;
     }
-    let newlines = m.newline & ((1 << n) - 1);
-    if R::SPACE_NEWLINE && newlines != 0 {
-        return Some(p + 64 - newlines.leading_zeros() as usize);
+    if R::SPACE_NEWLINE {
+        let newlines = v.get(|m| m.newline) & ((1 << n) - 1);
+        if newlines != 0 {
+            return Some(p + 64 - newlines.leading_zeros() as usize);
+        }
     }
     Some(p + if n >= 2 { n - 1 } else { 1 })
+}
+
+/// `\p{L}+` from `p + s` (a letter), with `letter` and `na` the masks from `p`: the ASCII
+/// letters, then [`Tables::run_ascii`] if the run goes on into non-ASCII or past the
+/// masks (the same run; only its end is unknown).
+#[inline(always)]
+fn letters(t: &Tables, b: &[u8], p: usize, s: usize, letter: u64, na: u64) -> usize {
+    let n = s + ones(letter >> s);
+    if n < 64 && !has(na, n) {
+        p + n
+    } else {
+        t.run_ascii(b, p + n, L, Ascii::Letter)
+    }
+}
+
+/// o200k's words from `p + s` (an ASCII letter): see [`Tables::o200k_word`]. With ASCII
+/// letters, U is `[A-Z]` and W is `[a-z]`: `U*W+` takes the capitals and then the lowercase
+/// run if there is one; otherwise `U+W*` takes the capitals alone. `None` if the capitals
+/// end at a non-ASCII character (which may be in U or W).
+#[inline(always)]
+fn o200k_word(t: &Tables, b: &[u8], p: usize, s: usize, letter: u64, upper: u64, na: u64) -> Option<usize> {
+    let u = s + ones(upper >> s);
+    if u >= 64 || has(na, u) {
+        return None;
+    }
+    let lower = letter & !upper;
+    let end = if has(lower, u) {
+        let w = u + ones(lower >> u);
+        if w < 64 && !has(na, w) {
+            p + w
+        } else {
+            t.run_ascii(b, p + w, W, Ascii::Lower)
+        }
+    } else {
+        p + u
+    };
+    // `(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
+    if b.get(end) == Some(&b'\'') {
+        if let Some(e) = t.contraction(b, end + 1, true) {
+            return Some(e);
+        }
+    }
+    Some(end)
+}
+
+/// The number branch from `p + s` (a digit).
+#[inline(always)]
+fn number<R: Rules>(t: &Tables, b: &[u8], p: usize, s: usize, digit: u64, na: u64) -> Option<usize> {
+    let n = s + ones(digit >> s);
+    if R::NUMBER_MAX != usize::MAX {
+        // At most three digits: all in the masks.
+        if n >= R::NUMBER_MAX {
+            Some(p + R::NUMBER_MAX)
+        } else if has(na, n) {
+            None
+        } else {
+            Some(p + n)
+        }
+    } else if n < 64 && !has(na, n) {
+        Some(p + n)
+    } else {
+        Some(t.run(b, p + n, N))
+    }
 }
 
 // ---- Class bits ----
