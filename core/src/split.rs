@@ -109,10 +109,20 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     let mut w = Window::new(b);
     let mut p = 0;
     while p < b.len() {
-        w.reach(b, p);
-        let mut end = match quick_end::<R>(b, p, w.at(p)) {
-            Some(end) => end,
-            None => slow_end::<R>(t, b, p, w.at(p)),
+        let mut end = if b[p] >= 0x80 {
+            // Non-ASCII: the per-character code, without the masks.
+            char_end::<R>(t, b, p)
+        } else {
+            w.reach(b, p);
+            let q = block_pieces::<R>(text, p, w.at(p), &mut f);
+            if q > p {
+                p = q;
+                continue;
+            }
+            match quick_end::<R>(b, p, w.at(p)) {
+                Some(end) => end,
+                None => slow_end::<R>(t, b, p, w.at(p)),
+            }
         };
         if end <= p {
             // Cannot happen (see `classes_partition_the_characters`); should the tables ever
@@ -123,6 +133,12 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
         f(&text[p..end]);
         p = end;
     }
+}
+
+/// [`piece_end`] out of line, for pieces that start with a non-ASCII character.
+#[inline(never)]
+fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
+    piece_end::<R>(t, b, p)
 }
 
 /// [`block_end`], else [`piece_end`], out of line, for the pieces [`quick_end`] leaves: the
@@ -218,6 +234,120 @@ fn ones(mask: u64) -> usize {
 #[inline(always)]
 fn has(mask: u64, i: usize) -> bool {
     mask >> i & 1 != 0
+}
+
+/// Cuts the pieces that start in the 64 bytes from `p` (a piece start) from the masks alone,
+/// calls `f` on each, and returns where the last one ends (`p` if it cut none).
+///
+/// Each rule below marks where pieces start, for all positions at once, in text that is
+/// ASCII without apostrophes (contractions are left to the per-piece code): the masks are
+/// valid up to the first non-ASCII byte or apostrophe (or the end of the masks), `f`. A
+/// piece start is known once the characters around it are; the last run of one class
+/// before `f` (letters, digits, whitespace, the rest) may go on past `f`, so starts are
+/// taken up to the start of that run, `g`, and no further. Why each rule holds follows
+/// from [`piece_end`], with `P` for the letter prefix:
+/// - A letter run ends a piece; it starts one unless a prefix takes it: a whitespace
+///   character other than `\r\n` before it (the whitespace rules leave it alone for the
+///   letters), or (not GPT-2) a lone punctuation character that starts a piece. GPT-2's only
+///   prefix is a space, before letters, digits and punctuation alike.
+/// - A digit run starts a piece (unless GPT-2's space takes it) and ends one, and pieces
+///   start every `NUMBER_MAX` digits from its start.
+/// - A punctuation run starts a piece unless a space is before it, and ends one unless it is
+///   a lone prefix of letters or the `[\r\n]*` (`[\r\n/]*`) tail follows: the tail ends it.
+/// - Whitespace (what the tails left of it) runs `[s, q)`: a piece starts at `s`, after the
+///   run's last newline, at `q - 1` if that is not a newline, and at `q` unless the
+///   character at `q - 1` (not a newline) joins the piece at `q` as a prefix.
+#[inline(always)]
+fn block_pieces<'t, R: Rules>(text: &'t str, p: usize, v: View<'_>, f: &mut impl FnMut(&'t str)) -> usize {
+    let stop = v.get(|m| m.non_ascii | m.apostrophe);
+    let mut valid = stop.trailing_zeros();
+    if valid < 2 {
+        return p;
+    }
+    let letter = v.get(|m| m.letter);
+    let digit = v.get(|m| m.digit);
+    let white = v.get(|m| m.white);
+    let newline = v.get(|m| m.newline);
+    let space = v.get(|m| m.space);
+    let other = !(letter | digit | white | stop);
+    let prev = |m: u64| m << 1;
+    let next = |m: u64| m >> 1;
+    let starts = |m: u64| m & !prev(m);
+    let ends = |m: u64| prev(m) & !m; // just after each run
+
+    let mut at = 1 | ends(letter) | ends(digit);
+
+    if R::LETTERS == Letters::Space {
+        // ---- GPT-2 ----
+        at |= (starts(letter) | starts(digit) | starts(other)) & !prev(space) | ends(other);
+        let last = white & !next(white);
+        let joins = prev(last & space) & (letter | digit | other);
+        at |= starts(white) | last | (prev(last) & !joins);
+    } else {
+        // ---- The rest ----
+        // Punctuation runs, their tails, and lone prefixes of letters.
+        let tail_chars = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        let tail_starts = newline & prev(other);
+        let tail = tail_chars & !tail_chars.wrapping_add(tail_starts);
+        if R::PUNCT_SLASH {
+            // A `/` in a tail is not the start of a punctuation run: leave it to the per-piece
+            // code.
+            valid = valid.min((tail & !newline).trailing_zeros());
+            if valid < 2 {
+                return p;
+            }
+        }
+        let punct_at = starts(other) & !prev(space);
+        let lone = punct_at & !next(other) & next(letter);
+        at |= punct_at | (ends(other) & !tail_starts & !prev(lone)) | ends(tail);
+        // Letters.
+        at |= starts(letter) & !prev((white & !newline) | lone);
+        if R::LETTERS == Letters::O200k {
+            // `U*W+` / `U+W*`: a capital after a lowercase letter starts a word.
+            let upper = v.get(|m| m.upper);
+            at |= upper & prev(letter & !upper);
+        }
+        // Whitespace.
+        let ws = white & !tail;
+        let last = ws & !next(ws);
+        // The part of each run after its last newline: filled back from the run's end.
+        let plain = ws & !newline;
+        let rev = plain.reverse_bits();
+        let after_newlines = (rev & !rev.wrapping_add((last & !newline).reverse_bits())).reverse_bits();
+        let joins = (prev(last & !newline) & letter) | (prev(last & space) & other);
+        at |= starts(ws) | (after_newlines & prev(newline & ws)) | (last & !newline) | (prev(last) & !joins);
+        // Digits: `\p{N}{1,MAX}`.
+        let first = starts(digit);
+        at |= first;
+        let max = R::NUMBER_MAX as u32;
+        let mut full = digit;
+        for k in 1..=max {
+            full &= digit << k;
+        }
+        let mut chunks = first;
+        while (chunks << max) & full & !chunks != 0 {
+            chunks |= (chunks << max) & full;
+        }
+        at |= chunks;
+    }
+
+    // Starts are known up to `g`: the start of the run of one class that ends at `valid`.
+    let class_end = valid - 1;
+    let class = [letter, digit, white, other].into_iter().find(|m| has(*m, class_end as usize)).unwrap_or(0);
+    let before = !class & !(u64::MAX << class_end);
+    let g = if before == 0 { 0 } else { 64 - before.leading_zeros() };
+    let mut bits = at & !1 & !(u64::MAX << g).wrapping_shl(1);
+    if g == 0 {
+        bits = 0;
+    }
+    let mut start = p;
+    while bits != 0 {
+        let end = p + bits.trailing_zeros() as usize;
+        f(&text[start..end]);
+        start = end;
+        bits &= bits - 1;
+    }
+    start
 }
 
 /// The end of the piece that starts at `p` in the common cases, without a branch on the
