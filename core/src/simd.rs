@@ -7,10 +7,12 @@
 //! Design notes
 //! - x86-64 uses SSE2, which every x86-64 CPU has: 16 bytes per compare, `pmovmskb` to
 //!   gather the bits. The loads go through `_mm_set_epi64x` on two `u64`s read with
-//!   `from_le_bytes`, so the module needs no `unsafe`; the compiler folds them into plain
-//!   vector loads. AVX2 would halve the compares, but a block is classified once per 64
-//!   bytes, a small share of the splitter's time, and calling an AVX2 function needs
-//!   `unsafe` with runtime detection; not worth it here.
+//!   `from_le_bytes` (the compiler folds them into vector loads), so the only `unsafe` is
+//!   the call into the `#[target_feature(enable = "sse2")]` function, which Rust requires
+//!   even when the whole build enables SSE2; it is compiled only then (`cfg`). The portable
+//!   loop below is not turned into `pcmpeqb`/`pmovmskb` by LLVM (it works two bytes at a
+//!   time). AVX2 would halve the compares, but a block is classified once per 64 bytes,
+//!   about an eighth of the splitter's instructions, and it would need runtime detection.
 //! - Elsewhere (aarch64 included) a portable loop computes the same masks; it is also
 //!   the reference the SSE2 code is tested against.
 //! - The classes are about ASCII bytes only: a byte `>= 0x80` is in [`Masks::non_ascii`]
@@ -90,8 +92,8 @@ pub(crate) fn masks_portable(block: &[u8; 64]) -> Masks {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        _mm_set_epi64x,
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_set_epi64x,
     };
 
     use super::Masks;

@@ -55,10 +55,37 @@
 //!   takes a contraction if one follows.
 //! - Input is `&str`, so UTF-8 is valid; characters are decoded by hand from the bytes
 //!   (ASCII bytes need no decoding) and pieces are cut at byte offsets.
-//! - Speed: the time goes into mispredicted branches at the ends of runs, so letter runs
-//!   (`\p{L}+`, o200k's W-runs) check eight ASCII bytes at a time with word arithmetic
-//!   and stop without a per-byte branch; other characters go through the tables. Each
-//!   pattern gets its own loop (generic over [`Rules`], not inlined into one another).
+//! - Speed: the time goes into mispredicted branches on the kind of each piece and at the
+//!   ends of runs, so ASCII text is cut from bitmasks. [`crate::simd::masks`] classifies
+//!   each aligned block of 64 bytes once (letters, capitals, digits, whitespace, newlines,
+//!   spaces, apostrophes, slashes, non-ASCII; SSE2 on x86-64), and a [`Window`] of two
+//!   blocks gives the masks of the 64 bytes from any position. Three paths, in order:
+//!   - [`block_pieces`] marks every piece start in the 64 bytes from `p` at once with
+//!     shifts and ands on the masks (rules in its doc, one per branch of the pattern) and
+//!     calls back for each piece with a trailing-zeros loop: no branch per kind of piece.
+//!     It is exact because it runs only on ASCII without apostrophes (every character is
+//!     one byte in exactly one of letters, digits, whitespace, the rest; no contraction),
+//!     and keeps only the starts whose neighbourhood is known: those up to the start of
+//!     the last run of one class before the first non-ASCII byte, apostrophe or the end
+//!     of the masks (that run may go on). Bytes past the end of the text count as
+//!     non-ASCII, so the end of the text (`\s++$`, `(?!\S)`) is never decided here.
+//!   - [`quick_end`] finds one piece's end from the masks, branch-free, when the piece
+//!     starts with ASCII but `block_pieces` could not cut it (an apostrophe or non-ASCII
+//!     character a little further on); [`block_end`] handles a few more cases with
+//!     branches.
+//!   - [`piece_end`], the per-character code, for everything else, with its letter runs
+//!     checked eight ASCII bytes at a time. Pieces that start with non-ASCII go straight
+//!     here. Each pattern gets its own loop (generic over [`Rules`]).
+//!
+//!   Both mask paths take [`piece_end`]'s branches in its order and give up (to the next
+//!   path) whenever a decision depends on a character that may be non-ASCII; the tests
+//!   in `tests/split_blocks.rs` put every kind of piece across block edges and stop
+//!   characters at every offset.
+//! - SSE2 is part of x86-64, but calling a `#[target_feature]` function still needs
+//!   `unsafe` (even with the feature enabled for the whole build), so `simd.rs` has one
+//!   `unsafe` call, under `cfg(target_feature = "sse2")`; LLVM does not turn the portable
+//!   byte loop into `pcmpeqb`/`pmovmskb` (it goes two bytes at a time), and AVX2 would
+//!   need runtime detection for the one eighth of the time spent classifying.
 //! - Tests: `pattern.rs` compares this splitter with fancy-regex on random text built
 //!   from the characters where branches meet and on arbitrary characters;
 //!   `tests/split_corpora.rs` on real corpora.
