@@ -74,8 +74,8 @@
 //!     character a little further on); [`block_end`] handles a few more cases with
 //!     branches.
 //!   - [`piece_end`], the per-character code, for everything else, with its letter runs
-//!     checked eight ASCII bytes at a time. Pieces that start with non-ASCII go straight
-//!     here. Each pattern gets its own loop (generic over [`Rules`]).
+//!     checked eight ASCII bytes at a time. Pieces with a non-ASCII byte among their
+//!     first two go straight here. Each pattern gets its own loop (generic over [`Rules`]).
 //!
 //!   Both mask paths take [`piece_end`]'s branches in its order and give up (to the next
 //!   path) whenever a decision depends on a character that may be non-ASCII; the tests
@@ -136,8 +136,9 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     let mut w = Window::new(b);
     let mut p = 0;
     while p < b.len() {
-        let mut end = if b[p] >= 0x80 {
-            // Non-ASCII: the per-character code, without the masks.
+        let mut end = if b[p] >= 0x80 || b.get(p + 1).is_some_and(|&x| x >= 0x80) {
+            // Non-ASCII in the first two characters (a space before a word, say): the masks
+            // would not decide the piece, so the per-character code, without them.
             char_end::<R>(t, b, p)
         } else {
             w.reach(b, p);
@@ -162,7 +163,7 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     }
 }
 
-/// [`piece_end`] out of line, for pieces that start with a non-ASCII character.
+/// [`piece_end`] out of line, for pieces with non-ASCII in their first two bytes.
 #[inline(never)]
 fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
     piece_end::<R>(t, b, p)
