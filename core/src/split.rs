@@ -163,8 +163,9 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     }
 }
 
-/// [`piece_end`] out of line, for pieces with non-ASCII in their first two bytes.
-#[inline(never)]
+/// [`piece_end`] for pieces with non-ASCII in their first two bytes, inlined into the loop
+/// as before the mask paths (most pieces of non-Latin text).
+#[inline(always)]
 fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
     piece_end::<R>(t, b, p)
 }
