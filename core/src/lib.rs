@@ -77,6 +77,7 @@ mod pools;
 mod ranks;
 mod shards;
 mod shardset;
+mod simd;
 mod split;
 mod train;
 
