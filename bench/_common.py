@@ -147,9 +147,24 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+# numpy's BLAS and OpenMP pools: no benchmark here uses them, and OpenBLAS threads spinning
+# after numpy's import were seen taking CPU from the engines in a profile.  Set before numpy loads.
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def pin_blas(env=None):
+    """Sets every BLAS_THREAD_VARS to 1 in `env` (default os.environ) unless already set."""
+    env = os.environ if env is None else env
+    for var in BLAS_THREAD_VARS:
+        env.setdefault(var, "1")
+    return env
+
+
 def thread_env(threads: int) -> dict[str, str]:
-    """Environment pinning every rayon pool (bpekit, rustbpe, HF tokenizers) to `threads`."""
-    env = dict(os.environ)
+    """Environment pinning every rayon pool (bpekit, rustbpe, HF tokenizers, gigatoken's global
+    pool) to `threads`, and BLAS pools to one thread."""
+    env = pin_blas(dict(os.environ))
     env["RAYON_NUM_THREADS"] = str(threads)
     env["RAYON_RS_NUM_CPUS"] = str(threads)  # HF tokenizers' own knob
     env["TOKENIZERS_PARALLELISM"] = "true" if threads > 1 else "false"
@@ -355,27 +370,58 @@ def latency_encoders(name: str, ranks_dir: Path):
     return ours, theirs
 
 
+def latency_peer(peer: str, name: str, ranks_dir: Path):
+    """A peer's tiktoken-shaped encoding `name` with its special tokens, for the latency rows:
+    gigatoken: Tokenizer.from_tiktoken(<rank file>) (pattern and specials from the file name)
+    .as_tiktoken(); quicktok: quicktok.get_encoding(name) (its bundled ranks)."""
+    if peer == "gigatoken":
+        import gigatoken
+
+        return gigatoken.Tokenizer.from_tiktoken(str(Path(ranks_dir) / f"{name}.tiktoken")).as_tiktoken()
+    if peer == "quicktok":
+        import quicktok
+
+        return quicktok.get_encoding(name)
+    raise ValueError(peer)
+
+
 LATENCY_HEADERS = ["encoding", "chars", "text", "method", "bpekit µs", "tiktoken µs", "tiktoken/bpekit"]
 
 
+def latency_headers(peers=()) -> list[str]:
+    """LATENCY_HEADERS plus, per peer, its µs and its time over bpekit's."""
+    return LATENCY_HEADERS + [h for p in peers for h in (f"{p} µs", f"{p}/bpekit")]
+
+
 def latency_rows(encodings: list[str], ranks_dir: Path, samples: dict, calls: int,
-                 failures: list[str], progress=True) -> list[list[str]]:
-    """The latency table (LATENCY_HEADERS) for `encodings`.  Also checks that bpekit's ids equal
-    tiktoken's for every sample string and method; differences go to `failures`."""
+                 failures: list[str], progress=True, peers=(), peer_diffs=None) -> list[list[str]]:
+    """The latency table (latency_headers(peers)) for `encodings`.  Also checks that bpekit's
+    ids, and each peer's, equal tiktoken's for every sample string and method; bpekit's
+    differences go to `failures`, a peer's to `peer_diffs` (reported, not failures)."""
     rows = []
     for name in encodings:
         ours, theirs = latency_encoders(name, ranks_dir)
+        others = {p: latency_peer(p, name, ranks_dir) for p in peers}
         for (kind, n), rounds in samples.items():
             distinct = list(dict.fromkeys(s for pool in rounds for s in pool))
             for method in ("encode", "encode_ordinary"):
-                a, b = getattr(ours, method), getattr(theirs, method)
-                bad = sum(1 for s in distinct if list(a(s)) != list(b(s)))
-                if bad:
-                    failures.append(f"latency bpekit {name} {kind} {n} chars {method}: ids differ from "
-                                    f"tiktoken on {bad}/{len(distinct)} strings")
-                us = best_per_call({"bpekit": a, "tiktoken": b}, rounds, calls)
-                rows.append([name, n, kind, method, f"{us['bpekit']:.2f}", f"{us['tiktoken']:.2f}",
-                             f"{us['tiktoken'] / us['bpekit']:.2f}"])
+                fns = {"bpekit": getattr(ours, method), "tiktoken": getattr(theirs, method)}
+                fns.update({p: getattr(e, method) for p, e in others.items()})
+                ref = [list(fns["tiktoken"](s)) for s in distinct]
+                for who, f in fns.items():
+                    if who == "tiktoken":
+                        continue
+                    bad = sum(1 for s, r in zip(distinct, ref) if list(f(s)) != r)
+                    if bad:
+                        msg = (f"latency {who} {name} {kind} {n} chars {method}: ids differ from "
+                               f"tiktoken on {bad}/{len(distinct)} strings")
+                        (failures if who == "bpekit" or peer_diffs is None else peer_diffs).append(msg)
+                us = best_per_call(fns, rounds, calls)
+                row = [name, n, kind, method, f"{us['bpekit']:.2f}", f"{us['tiktoken']:.2f}",
+                       f"{us['tiktoken'] / us['bpekit']:.2f}"]
+                for p in others:
+                    row += [f"{us[p]:.2f}", f"{us[p] / us['bpekit']:.2f}"]
+                rows.append(row)
             if progress:
                 print(f"  latency {name} {kind} {n} done", file=sys.stderr, flush=True)
     return rows

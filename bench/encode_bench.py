@@ -1,24 +1,37 @@
 #!/usr/bin/env python3
-"""Encoding benchmark: bpekit vs tiktoken (and bpe-openai when installed) on OpenAI's
-cl100k_base and o200k_base ranks.
+"""Encoding benchmark: bpekit vs tiktoken, gigatoken, quicktok-v1 (and bpe-openai when
+installed) on OpenAI's cl100k_base and o200k_base ranks, plus a custom-pattern section.
 
-Sections (all medians of --repeat runs; ratios are against tiktoken):
-  encode  single-thread encode_ordinary throughput, one call per document, and a check that
-          every engine's ids equal tiktoken's;
+Sections (medians of --repeat runs; every table is followed by bpekit's speed over each
+peer's from the same run, and the issue's targets as `target: ...: met|NOT MET` lines, which
+never fail the run):
+  encode  single-thread encode_ordinary (Python list), one call per document; every engine's
+          ids are checked against tiktoken's;
   decode  decode throughput (ids -> str), one call per document;
-  numpy   single-thread encode_to_numpy throughput, one call per document (bpekit and tiktoken;
-          bpe-openai has none), and a check that the arrays equal tiktoken's ids;
+  numpy   single-thread NumPy output for one text (bpekit and tiktoken encode_to_numpy,
+          gigatoken Tokenizer.encode), one call per document, checked against tiktoken's ids;
   latency short strings (1 to 100 characters: prose, code, mixed Unicode, 'x' * 100), microseconds
-          per call of encode and encode_ordinary, best of 3 rounds (bpekit and tiktoken);
+          per call of encode and encode_ordinary, best of 3 rounds (bpekit, tiktoken, gigatoken's
+          tiktoken wrapper, quicktok);
   worst   adversarial 1 MiB inputs in one call ('a' x 1M, spaces, digits, random bytes as
           latin-1 text, CJK without spaces), seconds per MiB and relative to English text; each
           runs in a child process with a time limit, so a quadratic engine shows "> N s";
-  batch   many documents on 1 and 2 threads (tiktoken: encode_ordinary_batch(num_threads=n);
-          bpekit and bpe-openai: a concurrent.futures thread pool sharing one encoder).
+  batch   all documents of a corpus on 1 and 2 threads, one child process per thread count
+          (RAYON_NUM_THREADS = the count): list outputs (tiktoken's encode_ordinary_batch, bpekit's
+          encode_ordinary_batch, gigatoken's encode_batch_list, a thread pool over each encoder)
+          and flat arrays (bpekit encode_batch_to_numpy, gigatoken and quicktok encode_batch);
+  custom  Llama 3's split pattern with Llama 3's ranks (and Qwen 3's), taken from quicktok's
+          data files (or, without quicktok, a vocabulary bpekit trains with that pattern):
+          bpekit with that pattern, tiktoken with the same ranks and pattern (the reference),
+          quicktok's own encoding, and bpekit with cl100k's pattern on the same ranks.
+
+A peer whose ids differ from tiktoken's is shown as `NO: ...` and listed in `PEER DIFFERS`
+lines at the end; only bpekit's differences are failures (`FAILED`, exit status 1).
 
     python bench/encode_bench.py                            # default sizes
+    python bench/encode_bench.py --megabytes 1 --repeat 1   # every section, a few minutes
+    python bench/encode_bench.py --sections custom --corpus english,multilingual
     python bench/encode_bench.py --sections worst --timeout 60
-    python bench/encode_bench.py --sections numpy,latency --megabytes 1 --repeat 1   # quick look
 """
 
 from __future__ import annotations
@@ -36,20 +49,43 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-# Single-thread section: keep any rayon pool at one thread.  Batch threads are Python threads.
+# Before any engine or numpy loads: the single-thread sections keep every rayon pool at one
+# thread (gigatoken's process-global pool reads RAYON_NUM_THREADS when it starts; bpekit's
+# Python-level calls use none), and numpy's BLAS pools at one thread.  The batch section runs
+# each thread count in a child process with RAYON_NUM_THREADS set to that count.
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-ENGINES = ("bpekit", "tiktoken", "bpe-openai")
+C.pin_blas()
+
+ENGINES = ("bpekit", "tiktoken", "bpe-openai", "gigatoken", "quicktok")
+PEERS = tuple(e for e in ENGINES if e != "bpekit")
 ENCODINGS = ("cl100k_base", "o200k_base")
-SECTIONS = ("encode", "decode", "numpy", "latency", "worst", "batch")
+SECTIONS = ("encode", "decode", "numpy", "latency", "worst", "batch", "custom")
 PATTERN_CONST = {"cl100k_base": "CL100K_PATTERN", "o200k_base": "O200K_PATTERN"}
+IMPORT_NAME = {"bpekit": "bpekit", "tiktoken": "tiktoken", "bpe-openai": "bpe_openai._bindings",
+               "gigatoken": "gigatoken", "quicktok": "quicktok"}
+PIP_NAME = {"bpekit": "bpekit", "tiktoken": "tiktoken", "bpe-openai": "bpe-openai",
+            "gigatoken": "gigatoken", "quicktok": "quicktok-v1"}
+# gigatoken's name for the split scheme of each encoding (Tokenizer.from_tiktoken's `pretokenizer`)
+GIGATOKEN_SCHEME = {"cl100k_base": "gpt4", "o200k_base": "o200k"}
+
+# The issue's targets, printed under the tables (met / not met; they never fail the run).
+TARGET_NUMPY = 1.5  # encode_to_numpy vs gigatoken's NumPy encode, every corpus and encoding
+TARGET_LIST = 1.2  # encode_ordinary (list) vs gigatoken's list output
+TARGET_CUSTOM_VS_NAMED = 0.8  # Llama 3's pattern vs the named pattern, same ranks and text
+TARGET_CUSTOM_VS_QUICKTOK = 2.0  # Llama 3's pattern vs quicktok's own llama3 encoding
+TARGET_BATCH_SCALING = 1.8  # flat batch on 2 threads vs 1
+TARGET_BATCH_VS_GIGATOKEN = 1.5  # flat batch on 2 threads vs gigatoken's
+TARGET_WORST = 3.0  # worst-case seconds per MiB vs English text
 
 
 # ---------------------------------------------------------------------------------------------
-# engines: each gives encode(str) -> list[int] and decode(list[int]) -> str
+# engines: each gives encode(str) -> list[int] and decode(list[int]) -> str, and where it has
+# them to_numpy(str) -> uint32 array, batch(docs, n) -> list of lists, flat(docs, n) ->
+# (flat ids, offsets)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -61,11 +97,16 @@ class Engine:
         self.encoding = encoding
         rank_file = ranks_dir / f"{encoding}.tiktoken"
         pattern = getattr(bpekit, PATTERN_CONST[encoding])
+        self.batch = None  # native list batch: fn(docs, threads)
+        self.flat = None  # native flat batch: fn(docs, threads) -> (ids, offsets)
+        self.to_numpy = None
         if name == "bpekit":
             enc = bpekit.Encoding.from_tiktoken_file(rank_file, pattern)
             self.encode, self.decode = enc.encode_ordinary, enc.decode
-            self.batch = None
             self.to_numpy = _ordinary_to_numpy(enc)
+            flat = getattr(enc, "encode_batch_to_numpy", None)
+            if flat is not None:
+                self.flat = lambda docs, n: flat(docs, num_threads=n, disallowed_special=())
             self.keep = enc
         elif name == "tiktoken":
             import tiktoken
@@ -84,15 +125,35 @@ class Engine:
 
             tok = b.tokenizer_for_encoding(encoding)
             self.encode, self.decode = tok.encode, tok.decode
-            self.batch = None
-            self.to_numpy = None  # bpe-openai has no numpy output
+            self.keep = tok
+        elif name == "gigatoken":
+            # The same rank file with gigatoken's scheme for it, and no special tokens (like the
+            # other engines here; its tiktoken wrapper refuses special-token text otherwise).
+            import gigatoken
+
+            tok = gigatoken.Tokenizer.from_tiktoken(str(rank_file), pretokenizer=GIGATOKEN_SCHEME[encoding],
+                                                    special_tokens={})
+            compat = tok.as_tiktoken()
+            self.encode, self.decode = compat.encode_ordinary, compat.decode
+            self.to_numpy = tok.encode
+            # parallel=True: its process-global rayon pool, sized by RAYON_NUM_THREADS (the batch
+            # section's child processes set it to the thread count)
+            self.batch = lambda docs, n: tok.encode_batch_list(docs, parallel=True)
+            self.flat = lambda docs, n: _awkward_flat(tok.encode_batch(docs, parallel=True))
+            self.keep = tok
+        elif name == "quicktok":
+            # its bundled ranks (the same as OpenAI's files; the ids are checked like the others')
+            import quicktok
+
+            tok = quicktok.get_encoding(encoding)
+            self.encode, self.decode = tok.encode_ordinary, tok.decode
+            self.flat = lambda docs, n: tok.encode_batch(docs, n)
             self.keep = tok
         else:
             raise ValueError(name)
 
-    def encode_batch(self, docs: list[str], threads: int) -> list[list[int]]:
-        if self.batch is not None:
-            return self.batch(docs, threads)
+    def pool_batch(self, docs: list[str], threads: int) -> list[list[int]]:
+        """encode over a concurrent.futures thread pool of `threads` sharing this encoder."""
         with ThreadPoolExecutor(max_workers=threads) as pool:
             return list(pool.map(self.encode, docs))
 
@@ -104,15 +165,26 @@ def _ordinary_to_numpy(enc):
     return None if f is None else (lambda text: f(text, disallowed_special=()))
 
 
+def _awkward_flat(arr):
+    """(flat ids, offsets) of an awkward list array (gigatoken's encode_batch): its buffers,
+    not a copy."""
+    import awkward as ak
+    import numpy as np
+
+    layout = ak.to_layout(arr)
+    offsets = np.asarray(layout.offsets.data)
+    content = np.asarray(layout.content.data)
+    return content[offsets[0]:offsets[-1]], offsets - offsets[0]
+
+
 def available_engines(wanted: list[str]) -> tuple[list[str], list[str]]:
     have, notes = [], []
     for name in wanted:
-        mod = {"bpekit": "bpekit", "tiktoken": "tiktoken", "bpe-openai": "bpe_openai._bindings"}[name]
         try:
-            __import__(mod)
+            __import__(IMPORT_NAME[name])
             have.append(name)
         except ImportError as e:
-            notes.append(f"{name} skipped: not importable ({e}); `pip install {name}` to include it")
+            notes.append(f"{name} skipped: not importable ({e}); `pip install {PIP_NAME[name]}` to include it")
     return have, notes
 
 
@@ -125,6 +197,68 @@ def timed(fn, *a):
         return time.perf_counter() - t0, out
     finally:
         gc.enable()
+
+
+def timed_cpu(fn, *a):
+    """(wall seconds, process CPU seconds of all threads, result)."""
+    gc.collect()
+    gc.disable()
+    try:
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn(*a)
+        t1, c1 = time.perf_counter(), time.process_time()
+        return t1 - t0, c1 - c0, out
+    finally:
+        gc.enable()
+
+
+def first_difference(got: list, ref: list) -> str:
+    """'k/N docs differ (first: doc i)' or '' when equal (lists of id sequences)."""
+    bad = [i for i, (a, b) in enumerate(zip(got, ref)) if list(a) != list(b)]
+    if len(got) != len(ref):
+        return f"{len(got)} documents returned for {len(ref)}"
+    return f"{len(bad)}/{len(ref)} docs differ (first: doc {bad[0]})" if bad else ""
+
+
+def check_cell(name: str, diff: str, ndocs: int, what: str, failures: list, peer_diffs: list) -> str:
+    """The `ids = tiktoken` cell; a difference is a failure for bpekit and a reported
+    difference (not a failure) for a peer."""
+    if not diff:
+        return f"yes ({ndocs} docs)"
+    (failures if name.startswith("bpekit") else peer_diffs).append(f"{what}: ids differ from tiktoken: {diff}")
+    return f"NO: {diff}"
+
+
+# ---------------------------------------------------------------------------------------------
+# ratios and targets
+# ---------------------------------------------------------------------------------------------
+
+
+def ratio_table(title: str, heads: list[str], keys: list[tuple], base: dict, peers: dict[str, dict]) -> str:
+    """bpekit's speed over each peer's, measured in the same run (ratios of median times):
+    `keys` are row labels (one cell per entry of `heads`), base[key] bpekit's median seconds,
+    peers[label][key] a peer's; `-` where a peer did not run."""
+    cols = [p for p in peers if any(k in peers[p] for k in keys)]
+    if not cols:
+        return f"{title}: no peer ran"
+    rows = [list(k) + [fmt_ratio(peers[p].get(k, float("nan")) / base.get(k, float("nan"))) for p in cols]
+            for k in keys]
+    n = len(heads)
+    return title + "\n" + C.table(heads + [f"vs {p}" for p in cols], rows, right=set(range(n, n + len(cols))))
+
+
+def target_line(what: str, values: dict, threshold: float, cmp: str = ">=") -> str:
+    """'target: WHAT: met|NOT MET (...)' over values {label: ratio}; nan values = not measured."""
+    got = {k: v for k, v in values.items() if v == v}
+    if not got:
+        return f"target: {what}: not measured (a peer or variant it needs did not run)"
+    ok = {k: (v >= threshold if cmp == ">=" else v <= threshold) for k, v in got.items()}
+    worst = min(got, key=got.get) if cmp == ">=" else max(got, key=got.get)
+    status = "met" if all(ok.values()) else "NOT MET"
+    missing = len(values) - len(got)
+    return (f"target: {what}: {status} ({sum(ok.values())}/{len(got)} cases; "
+            f"{'lowest' if cmp == '>=' else 'highest'} {got[worst]:.2f}x: {worst}"
+            + (f"; {missing} not measured" if missing else "") + ")")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,20 +344,26 @@ def fmt_ratio(x: float) -> str:
     return "-" if x != x else f"{x:.2f}"
 
 
-def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failures):
+def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failures, peer_diffs):
     enc_rows, dec_rows = [], []
+    enc_med, dec_med = {}, {}  # engine -> {(corpus, encoding): median seconds}
     for encoding in args.encodings:
         engs = {name: Engine(name, encoding, args.ranks) for name in engines}
         for corpus in corpora:
             texts = docs[corpus]
             mb = nbytes[corpus] / C.MIB
             times = {n: [] for n in engines}
+            cpus = {n: [] for n in engines}
             dtimes = {n: [] for n in engines}
             ids = {}
+            for e in engs.values():  # first-use costs (lazy tables) outside the timing
+                for t in texts[:5]:
+                    e.encode(t)
             for _ in range(args.repeat):
                 for n, e in engs.items():  # interleaved, so drift hits every engine alike
-                    s, out = timed(lambda: [e.encode(t) for t in texts])
+                    s, cpu, out = timed_cpu(lambda: [e.encode(t) for t in texts])
                     times[n].append(s)
+                    cpus[n].append(cpu)
                     ids.setdefault(n, out)
             ref_ids = ids.get("tiktoken")
             if "decode" in sections:
@@ -234,37 +374,58 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
                         dtimes[n].append(s)
                         if back != texts:
                             bad = sum(1 for a, b in zip(back, texts) if a != b)
-                            failures.append(f"decode {n} {encoding} {corpus}: {bad} documents do not round-trip")
+                            msg = f"decode {n} {encoding} {corpus}: {bad} documents do not round-trip"
+                            (failures if n == "bpekit" else peer_diffs).append(msg)
                 ref_dec = C.median(dtimes["tiktoken"]) if "tiktoken" in engs else float("nan")
             ref_enc = C.median(times["tiktoken"]) if "tiktoken" in engs else float("nan")
             ntok = sum(len(x) for x in (ref_ids or ids[engines[0]]))
             for n in engines:
                 med = C.median(times[n])
-                if ref_ids is None or n == "tiktoken":
-                    check = "(reference)" if n == "tiktoken" else "no tiktoken to compare"
+                enc_med.setdefault(n, {})[(corpus, encoding)] = med
+                if n == "tiktoken":
+                    check = "(reference)"
+                elif ref_ids is None:
+                    check = "no tiktoken to compare"
                 else:
-                    bad = [i for i, (a, b) in enumerate(zip(ids[n], ref_ids)) if a != b]
-                    check = f"yes ({len(texts)} docs)" if not bad else f"NO: {len(bad)}/{len(texts)} docs differ (first: doc {bad[0]})"
-                    if bad:
-                        failures.append(f"encode {n} {encoding} {corpus}: ids differ from tiktoken in {len(bad)} documents")
+                    check = check_cell(n, first_difference(ids[n], ref_ids), len(texts),
+                                       f"encode {n} {encoding} {corpus}", failures, peer_diffs)
                 enc_rows.append([corpus, encoding, n, f"{mb / med:.1f}", fmt_ratio(ref_enc / med),
-                                 f"{nbytes[corpus] / ntok:.2f}", check])
+                                 f"{sum(cpus[n]) / sum(times[n]):.2f}", f"{nbytes[corpus] / ntok:.2f}", check])
                 if "decode" in sections:
                     dmed = C.median(dtimes[n])
+                    dec_med.setdefault(n, {})[(corpus, encoding)] = dmed
                     dec_rows.append([corpus, encoding, n, f"{mb / dmed:.1f}", fmt_ratio(ref_dec / dmed)])
+            ids.clear()
             print(f"  encode/decode {encoding} {corpus} done", file=sys.stderr, flush=True)
+    keys = [(c, e) for e in args.encodings for c in corpora]
+    peers = {p: enc_med[p] for p in PEERS if p in enc_med}
     if "encode" in sections or "decode" in sections:
-        print("## encode_ordinary, single thread, one call per document; MB/s = MiB of UTF-8 per second")
-        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "bytes/token", "ids = tiktoken"],
-                      enc_rows, right={3, 4, 5}))
+        print("## encode_ordinary (Python list), single thread, one call per document; MB/s = MiB of UTF-8 per second; "
+              "cpu/wall = the process's CPU seconds (all threads) over wall seconds while timed "
+              "(above 1.00: more than one "
+              "thread worked; below: the process waited for a core, a loaded machine)")
+        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "cpu/wall", "bytes/token",
+                       "ids = tiktoken"],
+                      enc_rows, right={3, 4, 5, 6}))
+        if "bpekit" in enc_med:
+            print(ratio_table("bpekit encode_ordinary speed / peer's (>1: bpekit faster)", ["corpus", "encoding"],
+                              keys, enc_med["bpekit"], peers))
+            g = enc_med.get("gigatoken", {})
+            print(target_line(f"encode_ordinary >= {TARGET_LIST}x gigatoken's list output "
+                              "(as_tiktoken().encode_ordinary) on every corpus",
+                              {f"{c} {e}": g.get((c, e), float("nan")) / enc_med["bpekit"][(c, e)] for c, e in keys},
+                              TARGET_LIST))
         print()
     if "decode" in sections:
         print("## decode (ids -> str), single thread, one call per document; MB/s of text produced")
         print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken"], dec_rows, right={3, 4}))
+        if "bpekit" in dec_med:
+            print(ratio_table("bpekit decode speed / peer's (>1: bpekit faster)", ["corpus", "encoding"], keys,
+                              dec_med["bpekit"], {p: dec_med[p] for p in PEERS if p in dec_med}))
         print()
 
 
-def section_numpy(args, engines, corpora, docs, nbytes, failures):
+def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
     try:
         import numpy as np
     except ImportError:
@@ -272,16 +433,13 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures):
         print()
         return
     rows, notes = [], []
-    if "bpe-openai" in engines:
-        notes.append("bpe-openai skipped: it has no encode_to_numpy")
+    meds = {}  # engine -> {(corpus, encoding): median seconds}
     for encoding in args.encodings:
         engs = {}
         for name in engines:
-            if name == "bpe-openai":
-                continue
             e = Engine(name, encoding, args.ranks)
             if e.to_numpy is None:
-                note = f"{name} skipped: the installed {name} has no encode_to_numpy"
+                note = f"{name} skipped: the installed {name} has no NumPy output for one text"
                 if note not in notes:
                     notes.append(note)
                 continue
@@ -292,128 +450,238 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures):
             texts = docs[corpus]
             mb = nbytes[corpus] / C.MIB
             times = {n: [] for n in engs}
+            cpus = {n: [] for n in engs}
             arrays = {}
+            for e in engs.values():
+                for t in texts[:5]:
+                    e.to_numpy(t)
             for _ in range(args.repeat):
                 for n, e in engs.items():  # interleaved, as in the encode section
-                    s, out = timed(lambda: [e.to_numpy(t) for t in texts])
+                    s, cpu, out = timed_cpu(lambda: [e.to_numpy(t) for t in texts])
                     times[n].append(s)
+                    cpus[n].append(cpu)
                     arrays.setdefault(n, out)
             ref = arrays.get("tiktoken")
             ref_t = C.median(times["tiktoken"]) if "tiktoken" in engs else float("nan")
             for n in engs:
                 med = C.median(times[n])
+                meds.setdefault(n, {})[(corpus, encoding)] = med
                 wrong_type = [a for a in arrays[n] if not isinstance(a, np.ndarray) or a.dtype != np.uint32]
                 if wrong_type:
                     a = wrong_type[0]
                     kind = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
                     check = f"NO: {kind}, not a uint32 array ({len(wrong_type)}/{len(texts)} docs)"
-                    failures.append(f"numpy {n} {encoding} {corpus}: returns {kind}, not a numpy uint32 array")
+                    msg = f"numpy {n} {encoding} {corpus}: returns {kind}, not a numpy uint32 array"
+                    (failures if n == "bpekit" else peer_diffs).append(msg)
                 elif n == "tiktoken":
                     check = "(reference)"
                 elif ref is None:
                     check = "no tiktoken to compare"
                 else:
                     bad = [i for i, (a, b) in enumerate(zip(arrays[n], ref)) if not np.array_equal(a, b)]
-                    check = (f"yes ({len(texts)} docs)" if not bad
-                             else f"NO: {len(bad)}/{len(texts)} docs differ (first: doc {bad[0]})")
-                    if bad:
-                        failures.append(f"numpy {n} {encoding} {corpus}: arrays differ from tiktoken's ids "
-                                        f"in {len(bad)} documents")
-                rows.append([corpus, encoding, n, f"{mb / med:.1f}", fmt_ratio(ref_t / med), check])
+                    diff = f"{len(bad)}/{len(texts)} docs differ (first: doc {bad[0]})" if bad else ""
+                    check = check_cell(n, diff, len(texts), f"numpy {n} {encoding} {corpus}", failures, peer_diffs)
+                rows.append([corpus, encoding, n, f"{mb / med:.1f}", fmt_ratio(ref_t / med),
+                             f"{sum(cpus[n]) / sum(times[n]):.2f}", check])
             arrays.clear()
             print(f"  numpy {encoding} {corpus} done", file=sys.stderr, flush=True)
-    print("## encode_to_numpy (uint32 array, no special-token handling), single thread, one call per document; "
-          "MB/s = MiB of UTF-8 per second")
+    print("## NumPy output for one text (uint32 array, no special-token handling), single thread, one call per "
+          "document; bpekit and tiktoken: encode_to_numpy(text, disallowed_special=()); gigatoken: "
+          "Tokenizer.encode(text); MB/s = MiB of UTF-8 per second; cpu/wall as in the encode table")
     for note in notes:
         print(f"# note: {note}")
     if rows:
-        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "ids = tiktoken"], rows, right={3, 4}))
+        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "cpu/wall", "ids = tiktoken"], rows,
+                      right={3, 4, 5}))
+    keys = [(c, e) for e in args.encodings for c in corpora]
+    if "bpekit" in meds:
+        print(ratio_table("bpekit encode_to_numpy speed / peer's (>1: bpekit faster)", ["corpus", "encoding"], keys,
+                          meds["bpekit"], {p: meds[p] for p in PEERS if p in meds}))
+        g = meds.get("gigatoken", {})
+        print(target_line(f"encode_to_numpy >= {TARGET_NUMPY}x gigatoken's NumPy encode on every corpus",
+                          {f"{c} {e}": g.get((c, e), float("nan")) / meds["bpekit"][(c, e)] for c, e in keys},
+                          TARGET_NUMPY))
     print()
 
 
-def section_latency(args, engines, failures):
+def section_latency(args, engines, failures, peer_diffs):
     missing = [n for n in ("bpekit", "tiktoken") if n not in engines]
     if missing:
         print(f"## short-string latency: skipped, needs bpekit and tiktoken ({', '.join(missing)} not selected "
               f"or not importable)")
         print()
         return
+    peers = [p for p in ("gigatoken", "quicktok") if p in engines]
     samples, notes = C.latency_samples(args.data)
-    rows = C.latency_rows(args.encodings, args.ranks, samples, args.calls, failures)
+    rows = C.latency_rows(args.encodings, args.ranks, samples, args.calls, failures, peers=peers,
+                          peer_diffs=peer_diffs)
     print(f"## short-string latency: µs per call, best of {C.LATENCY_ROUNDS} rounds of {args.calls} calls "
           f"(each round cycles through its own {C.LATENCY_POOL} distinct strings); encodings with their "
-          f"special tokens (bpekit.get_encoding), so encode checks them; tiktoken/bpekit > 1 means bpekit is faster")
+          f"special tokens (bpekit.get_encoding; gigatoken: Tokenizer.from_tiktoken(<rank file>).as_tiktoken(); "
+          f"quicktok: get_encoding), so encode checks them; PEER/bpekit > 1 means bpekit is faster")
     for note in notes:
         print(f"# note: {note}")
-    print(C.table(C.LATENCY_HEADERS, rows, right={1, 4, 5, 6}))
+    print(C.table(C.latency_headers(peers), rows, right={1} | set(range(4, 7 + 2 * len(peers)))))
     for kind, what in C.LATENCY_KINDS.items():
         print(f"  {kind}: {what}")
+    print("target: latency rows not worse than before the change: not measurable in one run; compare this table "
+          "with the same command on the previous build (bench/instructions.py for small differences)")
     print()
 
 
-class _FlatBatch:
-    """A flat batch result that compares equal to the list of lists it stands for."""
-
-    def __init__(self, flat, offsets):
-        self.flat, self.offsets = flat, offsets
-
-    def __eq__(self, other):
-        o = self.offsets.tolist()
-        return [self.flat[o[i]:o[i + 1]].tolist() for i in range(len(o) - 1)] == other
-
-    def __ne__(self, other):
-        return not self == other
+# ---------------------------------------------------------------------------------------------
+# batch: one child process per thread count (RAYON_NUM_THREADS = the count, for the engines
+# whose batch call runs on a process-global pool)
+# ---------------------------------------------------------------------------------------------
 
 
-def section_batch(args, engines, corpora, docs, nbytes, failures):
+def batch_variants(engs: dict) -> dict:
+    """label -> (fn(docs, threads), output kind 'list' or 'flat')."""
+    variants = {}
+    for n, e in engs.items():
+        if n == "tiktoken":
+            variants["tiktoken"] = (e.batch, "list")
+            continue
+        variants[f"{n} pool"] = (e.pool_batch, "list")
+        native = getattr(e.keep, "encode_ordinary_batch", None) if n == "bpekit" else None
+        if native is not None:  # bpekit's own batch call: one native call on its own threads
+            variants["bpekit native"] = ((lambda f: lambda d, t: f(d, num_threads=t))(native), "list")
+        elif e.batch is not None:
+            variants[f"{n} native"] = (e.batch, "list")
+        if e.flat is not None:
+            variants[f"{n} flat"] = (e.flat, "flat")
+    return variants
+
+
+BATCH_HOW = {
+    "tiktoken": "encode_ordinary_batch(docs, num_threads=n) (its Python thread pool)",
+    "pool": "concurrent.futures.ThreadPoolExecutor(n).map(encode_ordinary, docs) over one shared encoder",
+    "bpekit native": "Encoding.encode_ordinary_batch(docs, num_threads=n)",
+    "bpekit flat": "Encoding.encode_batch_to_numpy(docs, num_threads=n): one flat uint32 array + offsets",
+    "gigatoken native": "Tokenizer.encode_batch_list(docs, parallel=True) on its global pool of n threads",
+    "gigatoken flat": ("Tokenizer.encode_batch(docs, parallel=True) (awkward array; its flat buffers) on its "
+                       "global pool of n threads"),
+    "quicktok flat": "Tokenizer.encode_batch(docs, threads=n): flat uint32 array + offsets",
+}
+
+
+def batch_child(spec: dict) -> int:
+    try:
+        import numpy as np
+    except ImportError:  # no flat variants then
+        np = None
+
+    threads = spec["threads"]
+    texts = {c: C.read_cache(Path(p)) for c, p in spec["docs"].items()}
+    for encoding in spec["encodings"]:
+        engs = {n: Engine(n, encoding, Path(spec["ranks"])) for n in spec["engines"]}
+        variants = {v: x for v, x in batch_variants(engs).items() if np is not None or x[1] != "flat"}
+        for corpus, docs in texts.items():
+            warm = docs[:20]
+            for fn, _ in variants.values():  # first-use costs (lazy tables, pools) outside the timing
+                fn(warm, threads)
+            times = {v: [] for v in variants}
+            checks = {}
+            ref = engs["tiktoken"].batch(docs, 1) if "tiktoken" in engs else None
+            if ref is not None and np is not None:
+                ref_flat = np.fromiter((i for d in ref for i in d), dtype=np.uint32)
+                ref_off = np.concatenate([[0], np.cumsum([len(d) for d in ref])])
+            for rep in range(spec["repeat"]):
+                for v, (fn, kind) in variants.items():
+                    s, out = timed(fn, docs, threads)
+                    times[v].append(s)
+                    if rep == 0:
+                        if ref is None:
+                            checks[v] = "no tiktoken to compare"
+                        elif v == "tiktoken":
+                            checks[v] = "(reference)"
+                        elif kind == "flat":
+                            flat, off = np.asarray(out[0]), np.asarray(out[1])
+                            ok = (len(off) == len(ref_off) and np.array_equal(off.astype(np.int64), ref_off)
+                                  and np.array_equal(flat, ref_flat))
+                            checks[v] = "" if ok else "flat ids or offsets differ"
+                        else:
+                            checks[v] = first_difference(out, ref)
+                    del out
+            for v, (fn, kind) in variants.items():
+                print(json.dumps({"encoding": encoding, "corpus": corpus, "variant": v, "kind": kind,
+                                  "times": times[v], "check": checks[v]}), flush=True)
+    return 0
+
+
+def section_batch(args, engines, corpora, caches, nbytes, failures, peer_diffs):
+    meds, kinds, checks = {}, {}, {}
+    for nthr in args.threads:
+        spec = {"threads": nthr, "encodings": args.encodings, "engines": engines, "ranks": str(args.ranks),
+                "repeat": args.repeat, "docs": {c: str(caches[c]) for c in corpora}}
+        res = C.run_child([sys.executable, __file__, "--batch-child", json.dumps(spec)], C.thread_env(nthr))
+        if not res["ok"]:
+            err = [x for x in res["stderr"].splitlines() if x.strip()]
+            failures.append(f"batch child, {nthr} threads: exit {res['rc']}: {(err or ['?'])[-1][:240]}")
+        for x in C.json_lines(res["stdout"]):
+            key = (x["corpus"], x["encoding"], nthr, x["variant"])
+            meds[key] = C.median(x["times"])
+            kinds[x["variant"]] = x["kind"]
+            checks[key] = x["check"]
+        print(f"  batch {nthr} threads done", file=sys.stderr, flush=True)
+    variants = list(dict.fromkeys(k[3] for k in meds))
     rows = []
     for encoding in args.encodings:
-        engs = {name: Engine(name, encoding, args.ranks) for name in engines}
-        variants = {}  # label -> fn(docs, threads)
-        for n, e in engs.items():
-            variants[n] = e.encode_batch
-            native = getattr(e.keep, "encode_ordinary_batch", None) if n == "bpekit" else None
-            if native is not None:  # bpekit's own batch call: one native call on its rayon pool
-                variants["bpekit native"] = (lambda f: lambda d, t: f(d, num_threads=t))(native)
-                to_numpy = getattr(e.keep, "encode_batch_to_numpy", None)
-                if to_numpy is not None and importlib.util.find_spec("numpy") is not None:
-                    # The same call returning one flat uint32 array and offsets: the native
-                    # scaling, without building Python lists (compared as lists below).
-                    variants["bpekit native numpy"] = (lambda f: lambda d, t: _FlatBatch(
-                        *f(d, num_threads=t, disallowed_special=())))(to_numpy)
         for corpus in corpora:
-            texts = docs[corpus]
             mb = nbytes[corpus] / C.MIB
-            med = {}
-            for nthr in args.threads:
-                times = {v: [] for v in variants}
-                for rep in range(args.repeat):
-                    outs = {}
-                    for v, fn in variants.items():
-                        s, out = timed(fn, texts, nthr)
-                        times[v].append(s)
-                        if rep == 0:
-                            outs[v] = out
-                    ref = outs.get("tiktoken")
-                    for v, out in outs.items():
-                        if ref is not None and out != ref:
-                            failures.append(f"batch {v} {encoding} {corpus} threads {nthr}: ids differ from tiktoken")
-                    outs.clear()
-                for v in variants:
-                    med[(v, nthr)] = C.median(times[v])
             for nthr in args.threads:
                 for v in variants:
-                    m = med[(v, nthr)]
-                    one = med.get((v, args.threads[0]))
-                    ref = med.get(("tiktoken", nthr), float("nan"))
-                    rows.append([corpus, encoding, nthr, v, f"{mb / m:.1f}", fmt_ratio(one / m), fmt_ratio(ref / m)])
-            print(f"  batch {encoding} {corpus} done", file=sys.stderr, flush=True)
-    print("## batch encode of all documents; tiktoken: encode_ordinary_batch(num_threads=n); "
-          "bpekit and bpe-openai: concurrent.futures.ThreadPoolExecutor(n) over one shared encoder "
-          "(Python threads; bpekit releases the GIL while it encodes); "
-          "bpekit native: Encoding.encode_ordinary_batch(num_threads=n), one call on its own thread pool")
-    print(C.table(["corpus", "encoding", "threads", "engine", "MB/s", f"x vs {args.threads[0]} thr", "vs tiktoken"],
-                  rows, right={2, 4, 5, 6}))
+                    key = (corpus, encoding, nthr, v)
+                    if key not in meds:
+                        continue
+                    m = meds[key]
+                    one = meds.get((corpus, encoding, args.threads[0], v), float("nan"))
+                    ref = meds.get((corpus, encoding, nthr, "tiktoken"), float("nan"))
+                    c = checks[key]
+                    if c in ("(reference)", "no tiktoken to compare"):
+                        cell = c
+                    elif not c:
+                        cell = "yes"
+                    else:
+                        cell = check_cell(v, c, 0, f"batch {v} {encoding} {corpus} threads {nthr}", failures,
+                                          peer_diffs)
+                    rows.append([corpus, encoding, nthr, v, kinds[v], f"{mb / m:.1f}", fmt_ratio(one / m),
+                                 fmt_ratio(ref / m), cell])
+    print("## batch encode of all documents of a corpus, in a child process per thread count "
+          "(RAYON_NUM_THREADS = that count); a warm-up call on 20 documents first. Variants:")
+    for v in variants:
+        how = BATCH_HOW.get(v) or BATCH_HOW.get(v.split()[-1], "")
+        print(f"#   {v}: {how}")
+    print(C.table(["corpus", "encoding", "threads", "variant", "output", "MB/s", f"x vs {args.threads[0]} thr",
+                   "vs tiktoken", "ids = tiktoken"], rows, right={2, 5, 6, 7}))
+    # bpekit's variants against every peer variant at the same thread count
+    bp = [v for v in variants if v.startswith("bpekit")]
+    pv = [v for v in variants if not v.startswith("bpekit")]
+    keys = [(c, e, t, b) for e in args.encodings for c in corpora for t in args.threads for b in bp]
+    base = {k: meds.get(k[:3] + (k[3],), float("nan")) for k in keys}
+    peers = {p: {k: meds[k[:3] + (p,)] for k in keys if k[:3] + (p,) in meds} for p in pv}
+    print(ratio_table("bpekit batch speed / peer's at the same thread count (>1: bpekit faster)",
+                      ["corpus", "encoding", "threads", "bpekit variant"], keys, base, peers))
+    if len(args.threads) >= 2 and 1 in args.threads and 2 in args.threads:
+        cases = [(c, e) for e in args.encodings for c in corpora]
+        scal = {f"{c} {e}": meds.get((c, e, 1, "bpekit flat"), float("nan")) / meds.get((c, e, 2, "bpekit flat"),
+                                                                                         float("nan"))
+                for c, e in cases}
+        print(target_line(f"bpekit flat batch on 2 threads >= {TARGET_BATCH_SCALING}x its own single thread",
+                          scal, TARGET_BATCH_SCALING))
+        vs = {f"{c} {e}": meds.get((c, e, 2, "gigatoken flat"), float("nan")) / meds.get((c, e, 2, "bpekit flat"),
+                                                                                         float("nan"))
+              for c, e in cases}
+        print(target_line(f"bpekit flat batch on 2 threads >= {TARGET_BATCH_VS_GIGATOKEN}x gigatoken's flat batch "
+                          "on 2 threads", vs, TARGET_BATCH_VS_GIGATOKEN))
+        for name in ("bpekit flat", "gigatoken flat", "quicktok flat", "bpekit native", "tiktoken"):
+            r = [meds.get((c, e, 1, name), float("nan")) / meds.get((c, e, 2, name), float("nan")) for c, e in cases]
+            if any(x == x for x in r):
+                print(f"2-thread / 1-thread, {name}: " + ", ".join(f"{c} {e} {fmt_ratio(x)}"
+                                                                   for (c, e), x in zip(cases, r)))
+    else:
+        print("target: batch scaling needs --threads 1,2")
+    print("On a 2-core machine the 2-thread rows are only meaningful when nothing else runs: check the load average.")
     print()
 
 
@@ -424,6 +692,7 @@ def section_worst(args, engines, tmp: Path, failures):
     ref_path.write_bytes(ref_raw)
     ref_mib = len(ref_raw) / C.MIB
     rows, notes = [], []
+    per, rels = {}, {}  # engine -> {(encoding, input): s/MiB}, {label: relative to English}
     for encoding in args.encodings:
         ref_row = [encoding, f"english text ({ref_mib:.2f} MiB)"]
         cells = {}
@@ -446,6 +715,8 @@ def section_worst(args, engines, tmp: Path, failures):
                 if worst_s:
                     per_mib = C.median(worst_s) / size_mib
                     rel = per_mib / refs[n] if n in refs else float("nan")
+                    per.setdefault(n, {})[(encoding, WORST_INPUTS[key])] = per_mib
+                    rels.setdefault(n, {})[f"{encoding} {WORST_INPUTS[key]}"] = rel
                     row.append(f"{per_mib:.3f} s ({rel:.1f}x)")
                 elif res["timeout"]:
                     ran = (time.time() - start[0]) if start else args.timeout
@@ -468,6 +739,232 @@ def section_worst(args, engines, tmp: Path, failures):
     print(C.table(["encoding", "input"] + engines, rows, right=set(range(2, 2 + len(engines)))))
     for i, note in enumerate(notes, 1):
         print(f"[{i}] {note}")
+    if "bpekit" in per:
+        keys = [(e, WORST_INPUTS[k]) for e in args.encodings for k in inputs]
+        print(ratio_table("bpekit speed / peer's on each input (>1: bpekit faster; '-': timed out or failed)",
+                          ["encoding", "input"], keys, per["bpekit"], {p: per[p] for p in PEERS if p in per}))
+        want = {f"{e} {WORST_INPUTS[k]}": rels["bpekit"].get(f"{e} {WORST_INPUTS[k]}", float("nan"))
+                for e in args.encodings for k in inputs}
+        print(target_line(f"bpekit's worst cases <= {TARGET_WORST:g}x its time per MiB of English text", want,
+                          TARGET_WORST, cmp="<="))
+    print()
+
+
+# ---------------------------------------------------------------------------------------------
+# custom patterns: a real open-model vocabulary with its own split pattern
+# ---------------------------------------------------------------------------------------------
+
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Qwen 2 / 2.5 / 3: Llama 3's pattern with single digits (\p{N}); the same string quicktok's
+# importer recognises as its "qwen" grammar (quicktok/_import_core.py QWEN_PAT).
+QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+CUSTOM_VOCABS = {"llama3": ("Llama 3", LLAMA3_PATTERN), "qwen3": ("Qwen 3", QWEN_PATTERN)}
+# qwen3: Qwen's tokenizer normalises its input to NFC (quicktok does too); the bench gives every
+# engine NFC text for it, so tiktoken without a normaliser is still the reference.
+CUSTOM_NFC = {"qwen3"}
+# gigatoken's scheme for a vocabulary, where it has one (none is Llama 3's pattern)
+CUSTOM_GIGATOKEN = {"qwen3": "qwen2"}
+
+
+def split_engine(enc) -> str:
+    """bpekit's `Encoding.split_engine` (which splitter the pattern takes) where the installed
+    bpekit has it, else '-'."""
+    v = getattr(enc, "split_engine", None)
+    if callable(v):
+        v = v()
+    return "-" if v is None else str(v)
+
+
+def read_quicktok_vocab(path: Path) -> dict[bytes, int]:
+    """quicktok's NAME.vocab: little-endian u32 count, then per token u16 length, the bytes,
+    u32 rank (quicktok/_import_core.py write_files).  Raises ValueError if the file does not
+    end exactly after `count` records or the ranks are not 0..count-1."""
+    import struct
+
+    data = path.read_bytes()
+    (count,) = struct.unpack_from("<I", data, 0)
+    pos, ranks = 4, {}
+    for _ in range(count):
+        (n,) = struct.unpack_from("<H", data, pos)
+        tok = data[pos + 2:pos + 2 + n]
+        (rank,) = struct.unpack_from("<I", data, pos + 2 + n)
+        pos += 6 + n
+        ranks[tok] = rank
+    if pos != len(data) or sorted(ranks.values()) != list(range(count)):
+        raise ValueError(f"{path}: not the vocab format expected (u32 count; u16 len, bytes, u32 rank)")
+    return ranks
+
+
+def tiktoken_bytes(ranks: dict[bytes, int]) -> bytes:
+    import base64
+
+    return b"".join(base64.b64encode(t) + b" %d\n" % r for t, r in sorted(ranks.items(), key=lambda x: x[1]))
+
+
+def custom_vocabs(args, corpora, docs, notes: list[str]) -> list[tuple[str, str, str, str, dict]]:
+    """[(key, vocabulary label, pattern label, pattern, ranks)]: Llama 3 and Qwen 3 from quicktok's
+    data files, or, without them, a vocabulary of up to 32768 tokens that bpekit trains with
+    Llama 3's pattern on the documents after the measured ones."""
+    try:
+        import quicktok
+
+        data = Path(quicktok.__file__).parent / "data"
+    except ImportError:
+        data = None
+    out = []
+    if data is not None:
+        for key, (label, pattern) in CUSTOM_VOCABS.items():
+            path = data / f"{key}.vocab"
+            if not path.exists():
+                notes.append(f"{label}: skipped, quicktok has no {path.name}")
+                continue
+            out.append((key, label, label, pattern, read_quicktok_vocab(path)))
+        if out:
+            notes.append(f"ranks from quicktok's bundled data ({data}/*.vocab)")
+            return out
+    import bpekit
+
+    train = []
+    for corpus in corpora:
+        raw, starts = C.load_corpus(args.data, corpus, 2 * args.megabytes)
+        train += C.split_documents(raw, starts)[len(docs[corpus]):]
+    if not train:
+        train = [t for c in corpora for t in docs[c]]
+        where = "the measured documents themselves (the corpora have no more)"
+    else:
+        where = "the documents after the measured ones"
+    enc = bpekit.train(train, 32768, pattern=LLAMA3_PATTERN)
+    notes.append(f"no Llama 3 ranks from quicktok (`pip install quicktok-v1` for Llama 3's and Qwen 3's real ranks): "
+                 f"a {enc.n_vocab}-token vocabulary trained by bpekit with Llama 3's pattern on "
+                 f"{sum(len(t.encode()) for t in train) / C.MIB:.1f} MiB of {where}; no Qwen 3 rows")
+    return [("trained", f"bpekit-trained {enc.n_vocab}", "Llama 3", LLAMA3_PATTERN, enc.mergeable_ranks)]
+
+
+def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, peer_diffs):
+    notes = []
+    if "bpekit" not in engines or "tiktoken" not in engines:
+        print("## custom pattern: skipped, needs bpekit and tiktoken (the reference)")
+        print()
+        return
+    import bpekit
+    import tiktoken
+
+    have_numpy = importlib.util.find_spec("numpy") is not None  # encode_to_numpy needs it
+    if not have_numpy:
+        notes.append("no encode_to_numpy rows: numpy is not installed")
+    vocabs = custom_vocabs(args, corpora, docs, notes)
+    rows = []
+    meds = {}  # (corpus, vocab, variant) -> median seconds
+    for key, label, pat_label, pattern, ranks in vocabs:
+        blob = tiktoken_bytes(ranks)
+        ref_enc = tiktoken.Encoding(f"{key}-bench", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+        named_ref = tiktoken.Encoding(f"{key}-cl100k-bench", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks,
+                                      special_tokens={})
+        custom = bpekit.Encoding.from_tiktoken_bytes(blob, pattern, name=key)
+        named = bpekit.Encoding.from_tiktoken_bytes(blob, bpekit.CL100K_PATTERN, name=f"{key}-cl100k")
+        # variant -> (engine label, pattern label, method, fn, reference encoder or None, split engine)
+        variants = {
+            "custom list": ("bpekit", f"{pat_label}'s", "encode_ordinary", custom.encode_ordinary, ref_enc,
+                            split_engine(custom)),
+            "custom numpy": ("bpekit", f"{pat_label}'s", "encode_to_numpy", _ordinary_to_numpy(custom), ref_enc,
+                             split_engine(custom)),
+            "named list": ("bpekit", "cl100k's (named)", "encode_ordinary", named.encode_ordinary, named_ref,
+                           split_engine(named)),
+            "named numpy": ("bpekit", "cl100k's (named)", "encode_to_numpy", _ordinary_to_numpy(named), named_ref,
+                            split_engine(named)),
+            "tiktoken": ("tiktoken", f"{pat_label}'s", "encode_ordinary", ref_enc.encode_ordinary, None, "fancy-regex"),
+        }
+        if not have_numpy:
+            variants = {v: x for v, x in variants.items() if "numpy" not in v}
+        if "quicktok" in engines and key in CUSTOM_VOCABS:
+            import quicktok
+
+            q = quicktok.get_encoding(key)
+            variants["quicktok"] = ("quicktok", f"its own {key}", "encode_ordinary", q.encode_ordinary, ref_enc, "-")
+        if "gigatoken" in engines and key in CUSTOM_GIGATOKEN:
+            import gigatoken
+
+            path = tmp / f"{key}.tiktoken"
+            path.write_bytes(blob)
+            g = gigatoken.Tokenizer.from_tiktoken(str(path), pretokenizer=CUSTOM_GIGATOKEN[key], special_tokens={})
+            variants["gigatoken list"] = ("gigatoken", f"its {CUSTOM_GIGATOKEN[key]}", "encode_ordinary",
+                                          g.as_tiktoken().encode_ordinary, ref_enc, "-")
+            variants["gigatoken numpy"] = ("gigatoken", f"its {CUSTOM_GIGATOKEN[key]}", "Tokenizer.encode",
+                                           g.encode, ref_enc, "-")
+        elif "gigatoken" in engines:
+            note = f"gigatoken: no row for {label} (none of its pretokenizer schemes is that pattern)"
+            notes.append(note)
+        for corpus in corpora:
+            texts = docs[corpus]
+            if key in CUSTOM_NFC:
+                texts = [unicodedata.normalize("NFC", t) for t in texts]
+            mb = sum(len(t.encode("utf-8")) for t in texts) / C.MIB
+            times = {v: [] for v in variants}
+            outs = {}
+            for fn_label, (_, _, _, fn, _, _) in variants.items():
+                for t in texts[:5]:  # first-use costs outside the timing
+                    fn(t)
+            for _ in range(args.repeat):
+                for v, (_, _, _, fn, _, _) in variants.items():
+                    s, out = timed(lambda: [fn(t) for t in texts])
+                    times[v].append(s)
+                    outs.setdefault(v, out)
+            refs = {id(ref_enc): outs["tiktoken"]}
+            ref_t = C.median(times["tiktoken"])
+            for v, (eng, pat, method, _, ref, split) in variants.items():
+                med = C.median(times[v])
+                meds[(corpus, key, v)] = med
+                if ref is None:
+                    check = "(reference)"
+                else:
+                    if id(ref) not in refs:
+                        refs[id(ref)] = [ref.encode_ordinary(t) for t in texts]
+                    diff = first_difference([x.tolist() if hasattr(x, "tolist") else x for x in outs[v]],
+                                            refs[id(ref)])
+                    what = f"custom {eng} {key} {pat} {method} {corpus}"
+                    check = check_cell(eng, diff, len(texts), what, failures, peer_diffs)
+                    if ref is named_ref and not diff:
+                        check += " vs tiktoken, cl100k's pattern"
+                rows.append([corpus, label, eng, pat, method, split, f"{mb / med:.1f}", fmt_ratio(ref_t / med), check])
+            outs.clear()
+            print(f"  custom {key} {corpus} done", file=sys.stderr, flush=True)
+    print("## custom split pattern: a real open-model vocabulary with its own pattern, single thread, one call per "
+          "document; the reference is tiktoken built with the same ranks and pattern; 'cl100k's (named)' is bpekit "
+          "with the same ranks and cl100k_base's pattern (its ids checked against tiktoken with that pattern)")
+    for note in notes:
+        print(f"# note: {note}")
+    if any(k in CUSTOM_NFC for k, *_ in vocabs):
+        print("# note: Qwen 3 rows: every engine gets the documents normalised to NFC (Qwen's tokenizer, and "
+              "quicktok, normalise to NFC; tiktoken and bpekit do not)")
+    print(C.table(["corpus", "vocab", "engine", "pattern", "method", "split engine", "MB/s", "vs tiktoken",
+                   "ids = reference"],
+                  rows, right={6, 7}))
+    labels = {k: lab for k, lab, *_ in vocabs}
+    keys = [(c, labels[k]) for k, *_ in vocabs for c in corpora]
+    kk = {(c, labels[k]): (c, k) for k, *_ in vocabs for c in corpora}
+    for method, suffix in (("encode_ordinary", "list"), ("encode_to_numpy", "numpy")):
+        if suffix == "numpy" and not have_numpy:
+            continue
+        base = {k: meds.get(kk[k] + (f"custom {suffix}",), float("nan")) for k in keys}
+        peers = {"bpekit named": {k: meds[kk[k] + (f"named {suffix}",)] for k in keys
+                                  if kk[k] + (f"named {suffix}",) in meds}}
+        for v in ("tiktoken", "quicktok", "gigatoken list", "gigatoken numpy"):
+            have = {k: meds[kk[k] + (v,)] for k in keys if kk[k] + (v,) in meds}
+            if have:
+                peers[v] = have
+        print(ratio_table(f"bpekit custom-pattern {method} speed / other row's (>1: custom faster; 'vs bpekit named' "
+                          f"= same ranks with cl100k's pattern, {method})", ["corpus", "vocab"], keys, base, peers))
+    c_key, c_label = vocabs[0][0], vocabs[0][2]
+    nan = float("nan")
+    named = {f"{c} {m}": meds.get((c, c_key, f"named {m}"), nan) / meds.get((c, c_key, f"custom {m}"), nan)
+             for c in corpora for m in ("list", "numpy")}
+    print(target_line(f"{c_label}'s pattern >= {TARGET_CUSTOM_VS_NAMED}x the named pattern (cl100k's) on the same "
+                      "ranks and text", named, TARGET_CUSTOM_VS_NAMED))
+    q = {f"{c} list": meds.get((c, c_key, "quicktok"), nan) / meds[(c, c_key, "custom list")] for c in corpora}
+    print(target_line(f"{c_label}'s pattern (encode_ordinary, list) >= {TARGET_CUSTOM_VS_QUICKTOK}x quicktok's own "
+                      "llama3 encoding (list)", q, TARGET_CUSTOM_VS_QUICKTOK))
     print()
 
 
@@ -488,12 +985,18 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; medians reported (default 3)")
     ap.add_argument("--worst-size", type=int, default=C.MIB, help="bytes per worst-case input (default 1 MiB)")
     ap.add_argument("--timeout", type=float, default=20, help="seconds allowed per worst-case engine and input")
-    ap.add_argument("--calls", type=int, default=20000, help="calls per round in the latency section (default 20000)")
+    ap.add_argument("--calls", type=int, default=None,
+                    help="calls per round in the latency section (default 20000; 4000 with --megabytes below 16)")
     ap.add_argument("--worst-child", help=argparse.SUPPRESS)
+    ap.add_argument("--batch-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worst_child:
         return worst_child(json.loads(args.worst_child))
+    if args.batch_child:
+        return batch_child(json.loads(args.batch_child))
 
+    if args.calls is None:
+        args.calls = 20000 if args.megabytes >= 16 else 4000
     args.encodings = [e for e in args.encodings.split(",") if e]
     args.threads = [int(t) for t in args.threads.split(",") if t]
     sections = [s for s in args.sections.split(",") if s]
@@ -511,43 +1014,62 @@ def main(argv=None) -> int:
     engines, notes = available_engines(wanted)
     corpora = [c for c in args.corpus.split(",") if c]
 
-    print(f"# encode_bench: {C.versions(['bpekit', 'tiktoken', 'bpe-openai'])}")
+    print(f"# encode_bench: {C.versions([PIP_NAME[e] for e in ENGINES] + ['numpy'])}")
     print(f"# {C.machine_line()}")
     print(f"# data {args.data}, ranks {args.ranks}, {args.megabytes:g} MiB per corpus, repeat {args.repeat} (medians)")
+    print(f"# threads: RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']} in this process (gigatoken's global pool; "
+          f"single-thread sections), set to the thread count in each batch child; "
+          + " ".join(f"{v}={os.environ[v]}" for v in C.BLAS_THREAD_VARS[:3]) + " (numpy's BLAS); the encode and "
+          "numpy tables show each engine's cpu/wall")
     for n in notes:
         print(f"# note: {n}")
     if "bpe-openai" in engines:
         print("# note: bpe-openai = its Rust tokenizer (bpe_openai._bindings) with the ranks its wheel bundles; "
               "its ids are checked against tiktoken's like bpekit's")
+    if "gigatoken" in engines:
+        print("# note: gigatoken = Tokenizer.from_tiktoken(<rank file>, pretokenizer='gpt4'|'o200k', "
+              "special_tokens={}); "
+              "list output through .as_tiktoken().encode_ordinary, NumPy through Tokenizer.encode")
+    if "quicktok" in engines:
+        print("# note: quicktok = quicktok.get_encoding(name) with its bundled ranks; it has no NumPy output for one "
+              "text (its encode_batch returns a flat array: batch section)")
     print()
     started = time.perf_counter()
-    docs, nbytes = {}, {}
-    if any(s in sections for s in ("encode", "decode", "numpy", "batch")):
-        for corpus in corpora:
-            raw, starts = C.load_corpus(args.data, corpus, args.megabytes)
-            docs[corpus] = C.split_documents(raw, starts)
-            nbytes[corpus] = sum(len(t.encode("utf-8")) for t in docs[corpus])
-            print(f"# {corpus}: {nbytes[corpus] / C.MIB:.1f} MiB, {len(docs[corpus])} documents")
-        print()
+    docs, nbytes, caches = {}, {}, {}
     failures: list[str] = []
+    peer_diffs: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="bpekit-encode-bench-"))
     try:
+        if any(s in sections for s in ("encode", "decode", "numpy", "batch", "custom")):
+            for corpus in corpora:
+                raw, starts = C.load_corpus(args.data, corpus, args.megabytes)
+                docs[corpus] = C.split_documents(raw, starts)
+                nbytes[corpus] = sum(len(t.encode("utf-8")) for t in docs[corpus])
+                if "batch" in sections:
+                    caches[corpus] = C.write_cache(tmp / "docs", corpus, raw, starts)
+                print(f"# {corpus}: {nbytes[corpus] / C.MIB:.1f} MiB, {len(docs[corpus])} documents")
+            print()
         if "encode" in sections or "decode" in sections:
-            section_encode_decode(args, engines, corpora, docs, nbytes, sections, failures)
+            section_encode_decode(args, engines, corpora, docs, nbytes, sections, failures, peer_diffs)
         if "numpy" in sections:
-            section_numpy(args, engines, corpora, docs, nbytes, failures)
+            section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs)
+        if "custom" in sections:
+            section_custom(args, engines, corpora, docs, nbytes, tmp, failures, peer_diffs)
         if "latency" in sections:
-            section_latency(args, engines, failures)
+            section_latency(args, engines, failures, peer_diffs)
         if "worst" in sections:
             section_worst(args, engines, tmp, failures)
         if "batch" in sections:
-            section_batch(args, engines, corpora, docs, nbytes, failures)
+            section_batch(args, engines, corpora, caches, nbytes, failures, peer_diffs)
     finally:
-        for p in tmp.iterdir():
-            p.unlink()
+        for p in sorted(tmp.rglob("*"), reverse=True):
+            p.rmdir() if p.is_dir() else p.unlink()
         tmp.rmdir()
-    print("vs tiktoken = tiktoken's median time / the engine's (>1 means faster than tiktoken).")
+    print("vs tiktoken = tiktoken's median time / the engine's (>1 means faster than tiktoken); "
+          "vs PEER in the ratio tables = the peer's median time / bpekit's (>1 means bpekit is faster).")
     print(f"# {C.machine_line()}; total {(time.perf_counter() - started) / 60:.1f} min")
+    for d in peer_diffs:
+        print(f"PEER DIFFERS {d}")
     for f in failures:
         print(f"FAILED {f}")
     return 1 if failures else 0

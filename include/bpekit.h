@@ -981,7 +981,9 @@ bpekit_status bpekit_tokenizer_count(const struct bpekit_tokenizer *tok, const u
  * `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
  * `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
  * `BPEKIT_MAX_THREADS`; more than 4 per core are served by 4 per core), on a shared pool
- * of that size (kept while it is one of the 4 most recently used; see Threads). On
+ * of that size (kept while it is one of the 4 most recently used; see Threads); a batch
+ * too small to share among them (under 16 KiB of text, or one thread) is encoded on
+ * the calling thread, without the pool. On
  * success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
  * offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
  * caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
@@ -1100,6 +1102,17 @@ bpekit_status bpekit_tokenizer_from_bytes(const uint8_t *data, size_t len, struc
 size_t bpekit_tokenizer_vocab_size(const struct bpekit_tokenizer *tok);
 
 /**
+ * Returns which engine splits text for the tokenizer's pattern: `"named"` (the
+ * hand-written splitter of an OpenAI or rustbpe pattern), `"automaton"` (DFAs compiled
+ * from a pattern proven to qualify, e.g. Llama 3's) or `"backtracking"` (fancy-regex,
+ * every other pattern). All give the same pieces; they differ in speed. Returns `""`
+ * for NULL. New engine names may appear in later versions.
+ *
+ * A static NUL-terminated string: never freed. Thread-safe.
+ */
+const char *bpekit_tokenizer_split_engine(const struct bpekit_tokenizer *tok);
+
+/**
  * Releases a tokenizer. `bpekit_tokenizer_free(NULL)` does nothing. No other thread
  * may be using `tok` during or after this call.
  */
@@ -1108,7 +1121,7 @@ void bpekit_tokenizer_free(struct bpekit_tokenizer *tok);
 /**
  * Borrows a named split pattern: `name` (`name_len` bytes) is one of `gpt2`,
  * `r50k_base`, `p50k_base`, `cl100k_base`, `o200k_base`, `rustbpe` (rustbpe's default
- * GPT-4 pattern) or `nanochat`. On success `*data` and `*len` describe the pattern's
+ * GPT-4 pattern), `nanochat`, `llama3`, `qwen2` (Qwen 2 and 3) or `deepseek_v3`. On success `*data` and `*len` describe the pattern's
  * UTF-8 bytes (not NUL-terminated), static: never freed.
  * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (unknown name).
  */

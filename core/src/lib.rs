@@ -10,7 +10,8 @@
 //!   (ranks are byte strings; a piece is merged by lowest rank, leftmost first).
 //!   Special tokens in text are handled by an [`Allowed`] set or a [`SpecialPolicy`].
 //! * [`Pattern`] is the split pattern; the well-known ones are constants
-//!   ([`CL100K_PATTERN`], [`O200K_PATTERN`], ...), also by name ([`named_pattern`]).
+//!   ([`CL100K_PATTERN`], [`O200K_PATTERN`], [`LLAMA3_PATTERN`], ...), also by name
+//!   ([`named_pattern`]). [`Pattern::engine`] says which [`SplitEngine`] splits with it.
 //! * Files: tiktoken's `.tiktoken` rank format ([`Tokenizer::from_tiktoken`],
 //!   [`Tokenizer::export_tiktoken`], [`parse_tiktoken`], [`write_tiktoken`]); bpekit's
 //!   own versioned, checksummed tokenizer file ([`Tokenizer::save`],
@@ -35,6 +36,7 @@
 //! | `train` | the merge loop, [`Trainer`] |
 //! | `encode` | [`Tokenizer`]: construction from ranks, special tokens, encode, decode |
 //! | `pattern`, `split` | split patterns; the hand-written splitter of the named ones |
+//! | `automaton` | any other pattern that qualifies, compiled to DFAs |
 //! | `bytemap` | the byte-string maps behind ranks and counts |
 //! | `ranks` | tiktoken's rank format and base64 |
 //! | `framing` | every binary format's frame (magic, version, checksum) and bounds-checked reader and writer |
@@ -61,6 +63,7 @@ mod bytemap;
 // Private, but compiled into every library type: its `#[no_mangle]` functions are the
 // exported C ABI, and cbindgen reads them from the source. Its constants and type
 // re-exports exist for the header, not for Rust code, hence the allow.
+mod automaton;
 #[allow(dead_code, unused_imports)]
 mod capi;
 mod corpus;
@@ -74,6 +77,7 @@ mod pools;
 mod ranks;
 mod shards;
 mod shardset;
+mod simd;
 mod split;
 mod train;
 
@@ -86,8 +90,8 @@ pub use counts::{
 pub use encode::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 pub use error::{Error, ErrorKind, Result};
 pub use pattern::{
-    named as named_pattern, Pattern, CL100K_PATTERN, GPT2_PATTERN, NAMED_PATTERNS, NANOCHAT_PATTERN,
-    O200K_PATTERN, RUSTBPE_GPT4_PATTERN,
+    named as named_pattern, Pattern, SplitEngine, CL100K_PATTERN, DEEPSEEK_V3_PATTERN, GPT2_PATTERN,
+    LLAMA3_PATTERN, NAMED_PATTERNS, NANOCHAT_PATTERN, O200K_PATTERN, QWEN2_PATTERN, RUSTBPE_GPT4_PATTERN,
 };
 pub use ranks::{parse_tiktoken, write_tiktoken};
 pub use shards::{

@@ -7,18 +7,26 @@
 //! - fancy-regex is the general engine: it runs any pattern, look-around included,
 //!   with backtracking. It is also slow, and splitting is most of the time spent in
 //!   encoding and counting.
-//! - The named patterns (byte-for-byte equal sources only) instead run on a hand-written
-//!   splitter, the `split` module: a small scanner over characters with precomputed Unicode
-//!   class tables, one generic core parameterized per pattern, that gives exactly
-//!   fancy-regex's pieces (leftmost-first alternation, the patterns' quantifiers, the
-//!   `\s+(?!\S)` idiom). Its design notes explain why each branch equals the regex.
-//!   Tests compare both engines on the corpora and on random text.
-//! - Any other pattern runs on fancy-regex; [`Pattern::new_general`] forces it for a
-//!   named pattern too (the reference in tests and benchmarks).
+//! - Each pattern takes the fastest engine that gives fancy-regex's pieces exactly
+//!   ([`Pattern::engine`]):
+//!   1. [`SplitEngine::Named`]: OpenAI's and rustbpe's named patterns (byte-for-byte equal
+//!      sources only) run on a hand-written splitter, the `split` module: a small scanner
+//!      over characters with precomputed Unicode class tables, one generic core
+//!      parameterized per pattern. Its design notes explain why each branch equals the regex.
+//!   2. [`SplitEngine::Automaton`]: any other pattern whose constructs the `automaton`
+//!      module proves equivalent to a plain regular expression (greedy and possessive
+//!      quantifiers where provable, the `\s+(?!\S)` idiom, `$`) runs on dense DFAs with
+//!      leftmost-first semantics. Llama 3's, Qwen 2's and DeepSeek's patterns are here.
+//!   3. [`SplitEngine::Backtracking`]: everything else runs on fancy-regex.
+//!   Tests compare each fast engine with fancy-regex on the corpora, on random text, and
+//!   (for the automaton) on random patterns; [`Pattern::new_general`] forces fancy-regex
+//!   (the reference) and [`Pattern::new_automaton`] the automaton.
 
+use crate::automaton::Automaton;
 use crate::error::{Error, ErrorKind, Result};
 use crate::split::{self, Flavor};
 use fancy_regex::Regex;
+use std::sync::Arc;
 
 /// GPT-2 / `r50k_base` / `p50k_base`, as tiktoken writes it.
 pub const GPT2_PATTERN: &str =
@@ -51,8 +59,34 @@ pub const RUSTBPE_GPT4_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]
 /// nanochat's variant of [`RUSTBPE_GPT4_PATTERN`]: numbers split into groups of at most two digits.
 pub const NANOCHAT_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+";
 
+/// Llama 3's pattern, as its `tokenizer.json` writes it.
+pub const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Qwen 2's (and Qwen 3's) pattern: [`LLAMA3_PATTERN`] with single digits (`\p{N}`).
+pub const QWEN2_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// A DeepSeek-V3-style pattern: digits in threes, runs of CJK ideographs and kana,
+/// ASCII punctuation before letters, letters with marks, punctuation and symbols.
+pub const DEEPSEEK_V3_PATTERN: &str = concat!(
+    r"\p{N}{1,3}",
+    "|",
+    r"[一-龥぀-ゟ゠-ヿ]+",
+    "|",
+    r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+"##,
+    "|",
+    r"[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+",
+    "|",
+    r" ?[\p{P}\p{S}]+[\r\n]*",
+    "|",
+    r"\s*[\r\n]+",
+    "|",
+    r"\s+(?!\S)",
+    "|",
+    r"\s+"
+);
+
 /// The named patterns: `(name, pattern)`. Encoding names map to their pattern, plus
-/// `"rustbpe"` and `"nanochat"`.
+/// `"rustbpe"`, `"nanochat"` and the open models' `"llama3"`, `"qwen2"`, `"deepseek_v3"`.
 pub const NAMED_PATTERNS: &[(&str, &str)] = &[
     ("gpt2", GPT2_PATTERN),
     ("r50k_base", GPT2_PATTERN),
@@ -61,6 +95,9 @@ pub const NAMED_PATTERNS: &[(&str, &str)] = &[
     ("o200k_base", O200K_PATTERN),
     ("rustbpe", RUSTBPE_GPT4_PATTERN),
     ("nanochat", NANOCHAT_PATTERN),
+    ("llama3", LLAMA3_PATTERN),
+    ("qwen2", QWEN2_PATTERN),
+    ("deepseek_v3", DEEPSEEK_V3_PATTERN),
 ];
 
 /// The pattern of a name in [`NAMED_PATTERNS`].
@@ -77,50 +114,112 @@ const FAST: &[(&str, Flavor)] = &[
     (NANOCHAT_PATTERN, Flavor::Nanochat),
 ];
 
+/// Which engine splits text for a [`Pattern`] (see the module notes of `pattern`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SplitEngine {
+    /// The hand-written splitter of a named OpenAI or rustbpe pattern.
+    Named,
+    /// DFAs compiled from the pattern: any pattern whose constructs are proven equivalent.
+    Automaton,
+    /// fancy-regex's backtracking matcher: every other pattern.
+    Backtracking,
+}
+
+impl SplitEngine {
+    /// `"named"`, `"automaton"` or `"backtracking"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitEngine::Named => "named",
+            SplitEngine::Automaton => "automaton",
+            SplitEngine::Backtracking => "backtracking",
+        }
+    }
+}
+
+impl std::fmt::Display for SplitEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A compiled split pattern.
 ///
-/// Cloning is cheap enough for per-thread use (the compiled program is shared).
+/// Cloning is cheap enough for per-thread use (the compiled programs are shared).
 #[derive(Debug, Clone)]
 pub struct Pattern {
     source: String,
     regex: Regex,
     /// The hand-written splitter of a named pattern.
     fast: Option<Flavor>,
+    /// The DFAs, when the pattern qualifies and has no hand-written splitter.
+    automaton: Option<Arc<Automaton>>,
+}
+
+fn compile_regex(source: &str) -> Result<Regex> {
+    if source.is_empty() {
+        return Err(Error::new(ErrorKind::BadPattern, "invalid split pattern: the pattern is empty"));
+    }
+    Regex::new(source).map_err(|e| Error::new(ErrorKind::BadPattern, format!("invalid split pattern: {e}")))
 }
 
 impl Pattern {
-    /// Compiles `source` (fancy-regex syntax); a named pattern also gets the fast path.
+    /// Compiles `source` (fancy-regex syntax) for the fastest engine that splits it
+    /// exactly: the named splitter, else the automaton, else fancy-regex.
     ///
     /// # Errors
     /// [`ErrorKind::BadPattern`] with the regex engine's message if it does not compile,
     /// or if it is empty.
     pub fn new(source: &str) -> Result<Self> {
-        if source.is_empty() {
-            return Err(Error::new(ErrorKind::BadPattern, "invalid split pattern: the pattern is empty"));
-        }
-        let regex = Regex::new(source)
-            .map_err(|e| Error::new(ErrorKind::BadPattern, format!("invalid split pattern: {e}")))?;
+        let regex = compile_regex(source)?;
         let fast = FAST.iter().find(|(named, _)| *named == source).map(|&(_, flavor)| flavor);
         if fast.is_some() {
             // Build the class tables now rather than in the first split.
             split::tables_ready();
         }
-        Ok(Pattern { source: source.to_owned(), regex, fast })
+        let automaton = match fast {
+            Some(_) => None,
+            None => Automaton::new(source).ok().map(Arc::new),
+        };
+        Ok(Pattern { source: source.to_owned(), regex, fast, automaton })
     }
 
-    /// Like [`Pattern::new`] but always on fancy-regex (the reference for the fast path).
+    /// Like [`Pattern::new`] but always on fancy-regex (the reference for the fast paths).
     ///
     /// # Errors
     /// As [`Pattern::new`].
     pub fn new_general(source: &str) -> Result<Self> {
-        let mut p = Self::new(source)?;
-        p.fast = None;
-        Ok(p)
+        let regex = compile_regex(source)?;
+        Ok(Pattern { source: source.to_owned(), regex, fast: None, automaton: None })
+    }
+
+    /// Like [`Pattern::new`] but always on the automaton, named patterns included (to
+    /// compare it with the named splitter in tests and benchmarks).
+    ///
+    /// # Errors
+    /// As [`Pattern::new`]; also [`ErrorKind::BadPattern`], saying why, if the pattern
+    /// does not qualify for the automaton.
+    pub fn new_automaton(source: &str) -> Result<Self> {
+        let regex = compile_regex(source)?;
+        let automaton = Automaton::new(source).map_err(|r| {
+            Error::new(ErrorKind::BadPattern, format!("split pattern does not qualify for the automaton: {}", r.0))
+        })?;
+        Ok(Pattern { source: source.to_owned(), regex, fast: None, automaton: Some(Arc::new(automaton)) })
     }
 
     /// Whether splitting runs on the hand-written splitter of a named pattern.
     pub fn is_fast(&self) -> bool {
         self.fast.is_some()
+    }
+
+    /// The engine that splits text for this pattern.
+    pub fn engine(&self) -> SplitEngine {
+        if self.fast.is_some() {
+            SplitEngine::Named
+        } else if self.automaton.is_some() {
+            SplitEngine::Automaton
+        } else {
+            SplitEngine::Backtracking
+        }
     }
 
     /// The default pattern, [`CL100K_PATTERN`].
@@ -157,6 +256,10 @@ impl Pattern {
             split::for_each_piece(flavor, text, f);
             return Ok(());
         }
+        if let Some(automaton) = &self.automaton {
+            automaton.for_each_piece(text, f);
+            return Ok(());
+        }
         for m in self.regex.find_iter(text) {
             let m = m.map_err(|e| {
                 Error::new(ErrorKind::BadPattern, format!("split pattern failed while matching: {e}"))
@@ -177,12 +280,30 @@ mod tests {
         p.split(text).map(|r| r.unwrap()).collect()
     }
 
+    /// The open models' named patterns, which run on the automaton.
+    const OPEN_MODEL_PATTERNS: &[&str] = &["llama3", "qwen2", "deepseek_v3"];
+
     #[test]
-    fn named_patterns_take_the_fast_path() {
-        for (_, p) in NAMED_PATTERNS {
-            assert!(Pattern::new(p).unwrap().is_fast(), "{p}");
+    fn every_named_pattern_takes_a_fast_path() {
+        for (name, p) in NAMED_PATTERNS {
+            let pattern = Pattern::new(p).unwrap();
+            if OPEN_MODEL_PATTERNS.contains(name) {
+                assert_eq!(pattern.engine(), SplitEngine::Automaton, "{name}");
+                assert!(!pattern.is_fast(), "{name}");
+            } else {
+                assert_eq!(pattern.engine(), SplitEngine::Named, "{name}");
+                assert!(pattern.is_fast(), "{name}");
+            }
         }
-        assert!(!Pattern::new(r"\w+|\s+").unwrap().is_fast());
+        assert_eq!(Pattern::new(r"\w+|\s+").unwrap().engine(), SplitEngine::Automaton);
+        assert_eq!(Pattern::new(r"(\w)\1|\s+").unwrap().engine(), SplitEngine::Backtracking);
+        assert_eq!(Pattern::new_general(CL100K_PATTERN).unwrap().engine(), SplitEngine::Backtracking);
+        assert_eq!(Pattern::new_automaton(CL100K_PATTERN).unwrap().engine(), SplitEngine::Automaton);
+        let names: Vec<&str> = [SplitEngine::Named, SplitEngine::Automaton, SplitEngine::Backtracking]
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
+        assert_eq!(names, ["named", "automaton", "backtracking"]);
     }
 
     /// Pieces of text where the patterns' branches meet.
@@ -283,6 +404,18 @@ mod tests {
         "\u{7f}",
         "🙂",
         "€",
+        // CJK ranges, kana and the punctuation of the DeepSeek-style pattern.
+        "一",
+        "龥",
+        "ぁ",
+        "カ",
+        "ー",
+        "。",
+        "、",
+        "#a",
+        "-Z",
+        "_x",
+        "\u{ff01}",
     ];
 
     /// Text made of the characters where the patterns' branches meet.
@@ -357,9 +490,178 @@ mod tests {
         assert_eq!(count, 25 * 25 * 24);
     }
 
+    /// Each distinct named pattern on the automaton and on fancy-regex.
+    fn automaton_engines() -> &'static [(Pattern, Pattern)] {
+        static BOTH: std::sync::OnceLock<Vec<(Pattern, Pattern)>> = std::sync::OnceLock::new();
+        BOTH.get_or_init(|| {
+            let mut sources: Vec<&str> = NAMED_PATTERNS.iter().map(|(_, src)| *src).collect();
+            sources.dedup();
+            sources
+                .iter()
+                .map(|src| (Pattern::new_automaton(src).unwrap(), Pattern::new_general(src).unwrap()))
+                .collect()
+        })
+    }
+
+    fn assert_automaton_splits_like_fancy_regex(text: &str) -> std::result::Result<(), TestCaseError> {
+        for (auto, slow) in automaton_engines() {
+            prop_assert_eq!(pieces(auto, text), pieces(slow, text), "pattern {}", auto.as_str());
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn automaton_splits_like_fancy_regex(text in tricky()) {
+            assert_automaton_splits_like_fancy_regex(&text)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn automaton_splits_arbitrary_chars_like_fancy_regex(chars in vec(any::<char>(), 0..60)) {
+            assert_automaton_splits_like_fancy_regex(&chars.into_iter().collect::<String>())?;
+        }
+    }
+
+    /// Every string of up to three characters from an alphabet of branch boundaries.
+    #[test]
+    fn automaton_splits_all_short_strings_like_fancy_regex() {
+        let alphabet = [
+            ' ', '\n', '\r', '\t', '\u{a0}', 'a', 'A', 's', 'S', 'ſ', 'l', 'e', '\'', '1', '!', '/',
+            '\u{301}', 'ǅ', 'ʰ', '中', '٣', 'Ⅻ', '\u{85}', '\u{2028}', 'カ', '。', '#',
+        ];
+        let mut text = String::new();
+        for a in alphabet.iter().map(Some).chain([None]) {
+            for b in alphabet.iter().map(Some).chain([None]) {
+                for c in alphabet {
+                    text.clear();
+                    text.extend(a.into_iter().chain(b).chain([&c]));
+                    assert_automaton_splits_like_fancy_regex(&text).unwrap();
+                }
+            }
+        }
+    }
+
+    /// A branch element of the random patterns: a contraction, or a literal or class
+    /// with a quantifier, greedy or possessive.
+    fn element() -> impl Strategy<Value = String> {
+        let atom = proptest::sample::select(
+            &[r"\p{L}", r"\p{N}", r"\s", r"[^\s\p{L}\p{N}]", r"[^\r\n\p{L}\p{N}]", r"[\r\n]", " ", "'", "[a-z]"][..],
+        );
+        let quantifier = proptest::sample::select(&["", "?", "+", "*", "{1,3}", "{2}", "{1,2}"][..]);
+        let contraction = proptest::sample::select(
+            &[r"'(?i:[sdmt]|ll|ve|re)", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)", "'s", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?"][..],
+        );
+        prop_oneof![
+            1 => contraction.prop_map(String::from),
+            6 => (atom, quantifier, any::<bool>()).prop_map(|(a, q, possessive)| {
+                let plus = if possessive && !q.is_empty() { "+" } else { "" };
+                format!("{a}{q}{plus}")
+            }),
+        ]
+    }
+
+    /// A random pattern from the grammar of the real ones: branches of elements, the
+    /// `\s+(?!\S)` idiom, a `$` at the end of a branch.
+    fn random_pattern() -> impl Strategy<Value = String> {
+        let branch = prop_oneof![
+            8 => (vec(element(), 1..4), proptest::bool::weighted(0.15))
+                .prop_map(|(items, dollar)| items.concat() + if dollar { "$" } else { "" }),
+            1 => Just(r"\s+(?!\S)".to_owned()),
+        ];
+        vec(branch, 1..7).prop_map(|b| b.join("|"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn automaton_splits_random_patterns_like_fancy_regex(
+            pattern in random_pattern(),
+            texts in vec(tricky(), 20),
+        ) {
+            let slow = Pattern::new_general(&pattern).unwrap();
+            // A refused pattern is checked by the tests below, not here.
+            if let Ok(auto) = Pattern::new_automaton(&pattern) {
+                for text in &texts {
+                    prop_assert_eq!(pieces(&auto, text), pieces(&slow, text), "pattern {} text {:?}", pattern, text);
+                }
+            }
+        }
+    }
+
+    /// The random patterns are not mostly refused (which would leave the test above
+    /// comparing little). Many are refused by design: a branch like `\s*` or `'?`
+    /// matches empty, and a possessive item often precedes one that overlaps it.
+    #[test]
+    fn most_random_patterns_qualify() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = random_pattern();
+        let (mut qualified, total) = (0, 200);
+        for _ in 0..total {
+            let pattern = proptest::strategy::ValueTree::current(&strategy.new_tree(&mut runner).unwrap());
+            qualified += usize::from(Pattern::new(&pattern).unwrap().engine() == SplitEngine::Automaton);
+        }
+        assert!(qualified * 3 >= total, "only {qualified} of {total} random patterns qualify");
+    }
+
+    #[test]
+    fn patterns_beyond_the_rules_are_refused() {
+        for p in [
+            r"\s+(?=\S)|\s",       // other look-ahead
+            r"\s+(?!\S)x|\s",      // the idiom not as a whole branch
+            r"\s*(?!\S)|\s",       // the idiom with another quantifier
+            r"(?<=a)b|.",          // look-behind
+            r"(a)\1|.",            // back-reference
+            r"\p{L}++\p{L}|.",     // possessive before what can start with its characters
+            r"\p{N}{1,3}+\p{N}|.", // the same with a bound
+            r"'?+'s|.",            // the same with a literal
+            r"(?>ab|a)b|.",        // an atomic group over more than one character
+            r"a+?b|.",             // lazy
+            r"\s*|a",              // a branch that matches empty
+            r"^a|.",               // start anchor (look-behind context)
+            r"\ba|.",              // word boundary
+            r"(?m:$)a|.",          // line anchor
+            r"(?>(?=a)b)|.",       // look-around inside an atomic group
+            r"(?>a(?=b))|.",       // the same, after a character
+            r"(?>\b)a|.",          // an assertion inside an atomic group
+        ] {
+            let e = Pattern::new_automaton(p).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BadPattern, "{p}");
+            assert!(e.message().contains("does not qualify"), "{p}: {}", e.message());
+            assert_eq!(Pattern::new(p).unwrap().engine(), SplitEngine::Backtracking, "{p}");
+        }
+        for p in [
+            r"\p{L}++$|\s",
+            r"[^\r\n\p{L}\p{N}]?+\p{L}++|\s+(?!\S)|\s",
+            r"(?>a)a|.",
+            r"\p{N}{2}+\p{N}|.",
+            r"\s++$|\s",
+        ] {
+            assert_eq!(Pattern::new(p).unwrap().engine(), SplitEngine::Automaton, "{p}");
+        }
+    }
+
+    #[test]
+    fn automaton_skips_text_the_pattern_does_not_match_like_fancy_regex() {
+        for (p, text) in [
+            (r"\p{L}+", "  hello, world 12 ümlaut "),
+            (r"ab|\s+(?!\S)", "xx ab  ab a  b   "),
+            (r"a+b", "aaaa aab xaaaaab aa"),
+            (r"\s+(?!\S)|\d", "1 2  3   x"),
+            (r"\s+(?!\S)|\s+(?!\S)|\s", " x  x"),
+        ] {
+            let (auto, slow) = (Pattern::new_automaton(p).unwrap(), Pattern::new_general(p).unwrap());
+            assert_eq!(pieces(&auto, text), pieces(&slow, text), "{p} on {text:?}");
+            assert!(!pieces(&auto, text).is_empty(), "{p}");
+        }
+    }
+
     #[test]
     fn named_patterns_compile() {
-        for p in [GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN, NANOCHAT_PATTERN] {
+        for (_, p) in NAMED_PATTERNS {
             Pattern::new(p).unwrap();
         }
     }

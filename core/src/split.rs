@@ -55,10 +55,37 @@
 //!   takes a contraction if one follows.
 //! - Input is `&str`, so UTF-8 is valid; characters are decoded by hand from the bytes
 //!   (ASCII bytes need no decoding) and pieces are cut at byte offsets.
-//! - Speed: the time goes into mispredicted branches at the ends of runs, so letter runs
-//!   (`\p{L}+`, o200k's W-runs) check eight ASCII bytes at a time with word arithmetic
-//!   and stop without a per-byte branch; other characters go through the tables. Each
-//!   pattern gets its own loop (generic over [`Rules`], not inlined into one another).
+//! - Speed: the time goes into mispredicted branches on the kind of each piece and at the
+//!   ends of runs, so ASCII text is cut from bitmasks. [`crate::simd::masks`] classifies
+//!   each aligned block of 64 bytes once (letters, capitals, digits, whitespace, newlines,
+//!   spaces, apostrophes, slashes, non-ASCII; SSE2 on x86-64), and a [`Window`] of two
+//!   blocks gives the masks of the 64 bytes from any position. Three paths, in order:
+//!   - [`block_pieces`] marks every piece start in the 64 bytes from `p` at once with
+//!     shifts and ands on the masks (rules in its doc, one per branch of the pattern) and
+//!     calls back for each piece with a trailing-zeros loop: no branch per kind of piece.
+//!     It is exact because it runs only on ASCII without apostrophes (every character is
+//!     one byte in exactly one of letters, digits, whitespace, the rest; no contraction),
+//!     and keeps only the starts whose neighbourhood is known: those up to the start of
+//!     the last run of one class before the first non-ASCII byte, apostrophe or the end
+//!     of the masks (that run may go on). Bytes past the end of the text count as
+//!     non-ASCII, so the end of the text (`\s++$`, `(?!\S)`) is never decided here.
+//!   - [`quick_end`] finds one piece's end from the masks, branch-free, when the piece
+//!     starts with ASCII but `block_pieces` could not cut it (an apostrophe or non-ASCII
+//!     character a little further on); [`block_end`] handles a few more cases with
+//!     branches.
+//!   - [`piece_end`], the per-character code, for everything else, with its letter runs
+//!     checked eight ASCII bytes at a time. Pieces with a non-ASCII byte among their
+//!     first two go straight here. Each pattern gets its own loop (generic over [`Rules`]).
+//!
+//!   Both mask paths take [`piece_end`]'s branches in its order and give up (to the next
+//!   path) whenever a decision depends on a character that may be non-ASCII; the tests
+//!   in `tests/split_blocks.rs` put every kind of piece across block edges and stop
+//!   characters at every offset.
+//! - SSE2 is part of x86-64, but calling a `#[target_feature]` function still needs
+//!   `unsafe` (even with the feature enabled for the whole build), so `simd.rs` has one
+//!   `unsafe` call, under `cfg(target_feature = "sse2")`; LLVM does not turn the portable
+//!   byte loop into `pcmpeqb`/`pmovmskb` (it goes two bytes at a time), and AVX2 would
+//!   need runtime detection for the one eighth of the time spent classifying.
 //! - Tests: `pattern.rs` compares this splitter with fancy-regex on random text built
 //!   from the characters where branches meet and on arbitrary characters;
 //!   `tests/split_corpora.rs` on real corpora.
@@ -71,6 +98,8 @@
 
 use once_cell::race::OnceBox;
 use regex_syntax::hir::{Class, HirKind};
+
+use crate::simd::{self, Masks};
 
 /// Which named pattern to split with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,9 +133,25 @@ pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, f: impl FnMut(&'
 #[inline(never)]
 fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
     let b = text.as_bytes();
+    let mut w = Window::new(b);
     let mut p = 0;
     while p < b.len() {
-        let mut end = piece_end::<R>(t, b, p);
+        let mut end = if b[p] >= 0x80 || b.get(p + 1).is_some_and(|&x| x >= 0x80) {
+            // Non-ASCII in the first two characters (a space before a word, say): the masks
+            // would not decide the piece, so the per-character code, without them.
+            char_end::<R>(t, b, p)
+        } else {
+            w.reach(b, p);
+            let q = block_pieces::<R>(text, p, w.at(p), &mut f);
+            if q > p {
+                p = q;
+                continue;
+            }
+            match quick_end::<R>(b, p, w.at(p)) {
+                Some(end) => end,
+                None => slow_end::<R>(t, b, p, w.at(p)),
+            }
+        };
         if end <= p {
             // Cannot happen (see `classes_partition_the_characters`); should the tables ever
             // break that, take one character rather than loop forever.
@@ -115,6 +160,477 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
         }
         f(&text[p..end]);
         p = end;
+    }
+}
+
+/// [`piece_end`] for pieces with non-ASCII in their first two bytes, inlined into the loop
+/// as before the mask paths (most pieces of non-Latin text).
+#[inline(always)]
+fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
+    piece_end::<R>(t, b, p)
+}
+
+/// [`block_end`], else [`piece_end`], out of line, for the pieces [`quick_end`] leaves: the
+/// per-pattern loop stays small.
+#[inline(never)]
+fn slow_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> usize {
+    match block_end::<R>(t, b, p, v) {
+        Some(end) => end,
+        None => piece_end::<R>(t, b, p),
+    }
+}
+
+// ---- Blocks of 64 bytes ----
+
+/// The class masks of two consecutive aligned blocks of 64 bytes of the text, `[base,
+/// base + 64)` and the next, so that the 64 bytes from any position in the first are at
+/// hand. Bytes past the end of the text count as non-ASCII: every scan stops there and
+/// leaves the piece to the per-character code, which knows where the text ends.
+struct Window {
+    base: usize,
+    cur: Masks,
+    next: Masks,
+}
+
+impl Window {
+    fn new(b: &[u8]) -> Window {
+        Window { base: 0, cur: block_masks(b, 0), next: block_masks(b, 64) }
+    }
+
+    /// Moves the window so that its first block holds `p`.
+    #[inline(always)]
+    fn reach(&mut self, b: &[u8], p: usize) {
+        if p >= self.base + 64 {
+            self.slide(b, p);
+        }
+    }
+
+    #[inline(never)]
+    fn slide(&mut self, b: &[u8], p: usize) {
+        let base = p & !63;
+        if base == self.base + 64 {
+            self.cur = self.next;
+        } else {
+            self.cur = block_masks(b, base);
+        }
+        self.next = block_masks(b, base + 64);
+        self.base = base;
+    }
+
+    /// The masks of the 64 bytes from `p` (in the first block).
+    #[inline(always)]
+    fn at(&self, p: usize) -> View<'_> {
+        View { w: self, off: (p - self.base) as u32 }
+    }
+}
+
+/// The masks of the 64 bytes from a position in a [`Window`], each computed when asked for:
+/// bit `i` is the byte `i` bytes on.
+#[derive(Clone, Copy)]
+struct View<'w> {
+    w: &'w Window,
+    off: u32,
+}
+
+impl View<'_> {
+    #[inline(always)]
+    fn get(self, class: impl Fn(&Masks) -> u64) -> u64 {
+        simd::join(class(&self.w.cur), class(&self.w.next), self.off)
+    }
+}
+
+/// The masks of the 64 bytes of `b` from `at`, with `0x80` (non-ASCII) past its end.
+#[inline(always)]
+fn block_masks(b: &[u8], at: usize) -> Masks {
+    match b.get(at..at + 64) {
+        Some(block) => simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
+        None => {
+            let mut block = [0x80; 64];
+            let tail = b.get(at..).unwrap_or_default();
+            block[..tail.len()].copy_from_slice(tail);
+            simd::masks(&block)
+        }
+    }
+}
+
+/// The length of the run of set bits from bit 0 (64 if all are set).
+#[inline(always)]
+fn ones(mask: u64) -> usize {
+    (!mask).trailing_zeros() as usize
+}
+
+/// Whether bit `i` (`< 64`) of `mask` is set.
+#[inline(always)]
+fn has(mask: u64, i: usize) -> bool {
+    mask >> i & 1 != 0
+}
+
+/// Cuts the pieces that start in the 64 bytes from `p` (a piece start) from the masks alone,
+/// calls `f` on each, and returns where the last one ends (`p` if it cut none).
+///
+/// Each rule below marks where pieces start, for all positions at once, in text that is
+/// ASCII without apostrophes (contractions are left to the per-piece code): the masks are
+/// valid up to the first non-ASCII byte or apostrophe (or the end of the masks), `f`. A
+/// piece start is known once the characters around it are; the last run of one class
+/// before `f` (letters, digits, whitespace, the rest) may go on past `f`, so starts are
+/// taken up to the start of that run, `g`, and no further. Why each rule holds follows
+/// from [`piece_end`], with `P` for the letter prefix:
+/// - A letter run ends a piece; it starts one unless a prefix takes it: a whitespace
+///   character other than `\r\n` before it (the whitespace rules leave it alone for the
+///   letters), or (not GPT-2) a lone punctuation character that starts a piece. GPT-2's only
+///   prefix is a space, before letters, digits and punctuation alike.
+/// - A digit run starts a piece (unless GPT-2's space takes it) and ends one, and pieces
+///   start every `NUMBER_MAX` digits from its start.
+/// - A punctuation run starts a piece unless a space is before it, and ends one unless it is
+///   a lone prefix of letters or the `[\r\n]*` (`[\r\n/]*`) tail follows: the tail ends it.
+/// - Whitespace (what the tails left of it) runs `[s, q)`: a piece starts at `s`, after the
+///   run's last newline, at `q - 1` if that is not a newline, and at `q` unless the
+///   character at `q - 1` (not a newline) joins the piece at `q` as a prefix.
+#[inline(always)]
+fn block_pieces<'t, R: Rules>(text: &'t str, p: usize, v: View<'_>, f: &mut impl FnMut(&'t str)) -> usize {
+    let stop = v.get(|m| m.non_ascii | m.apostrophe);
+    let mut valid = stop.trailing_zeros();
+    if valid < 2 {
+        return p;
+    }
+    let letter = v.get(|m| m.letter);
+    let digit = v.get(|m| m.digit);
+    let white = v.get(|m| m.white);
+    let newline = v.get(|m| m.newline);
+    let space = v.get(|m| m.space);
+    let other = !(letter | digit | white | stop);
+    let prev = |m: u64| m << 1;
+    let next = |m: u64| m >> 1;
+    let starts = |m: u64| m & !prev(m);
+    let ends = |m: u64| prev(m) & !m; // just after each run
+
+    let mut at = 1 | ends(letter) | ends(digit);
+
+    if R::LETTERS == Letters::Space {
+        // ---- GPT-2 ----
+        at |= (starts(letter) | starts(digit) | starts(other)) & !prev(space) | ends(other);
+        let last = white & !next(white);
+        let joins = prev(last & space) & (letter | digit | other);
+        at |= starts(white) | last | (prev(last) & !joins);
+    } else {
+        // ---- The rest ----
+        // Punctuation runs, their tails, and lone prefixes of letters.
+        let tail_chars = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        let tail_starts = newline & prev(other);
+        let tail = tail_chars & !tail_chars.wrapping_add(tail_starts);
+        if R::PUNCT_SLASH {
+            // A `/` in a tail is not the start of a punctuation run: leave it to the per-piece
+            // code.
+            valid = valid.min((tail & !newline).trailing_zeros());
+            if valid < 2 {
+                return p;
+            }
+        }
+        let punct_at = starts(other) & !prev(space);
+        let lone = punct_at & !next(other) & next(letter);
+        at |= punct_at | (ends(other) & !tail_starts & !prev(lone)) | ends(tail);
+        // Letters.
+        at |= starts(letter) & !prev((white & !newline) | lone);
+        if R::LETTERS == Letters::O200k {
+            // `U*W+` / `U+W*`: a capital after a lowercase letter starts a word.
+            let upper = v.get(|m| m.upper);
+            at |= upper & prev(letter & !upper);
+        }
+        // Whitespace.
+        let ws = white & !tail;
+        let last = ws & !next(ws);
+        // The part of each run after its last newline: filled back from the run's end.
+        let plain = ws & !newline;
+        let rev = plain.reverse_bits();
+        let after_newlines = (rev & !rev.wrapping_add((last & !newline).reverse_bits())).reverse_bits();
+        let joins = (prev(last & !newline) & letter) | (prev(last & space) & other);
+        at |= starts(ws) | (after_newlines & prev(newline & ws)) | (last & !newline) | (prev(last) & !joins);
+        // Digits: `\p{N}{1,MAX}`.
+        let first = starts(digit);
+        at |= first;
+        let max = R::NUMBER_MAX as u32;
+        let mut full = digit;
+        for k in 1..=max {
+            full &= digit << k;
+        }
+        let mut chunks = first;
+        while (chunks << max) & full & !chunks != 0 {
+            chunks |= (chunks << max) & full;
+        }
+        at |= chunks;
+    }
+
+    // Starts are known up to `g`: the start of the run of one class that ends at `valid`.
+    let class_end = valid - 1;
+    let class = [letter, digit, white, other].into_iter().find(|m| has(*m, class_end as usize)).unwrap_or(0);
+    let before = !class & !(u64::MAX << class_end);
+    let g = if before == 0 { 0 } else { 64 - before.leading_zeros() };
+    let mut bits = at & !1 & !(u64::MAX << g).wrapping_shl(1);
+    if g == 0 {
+        bits = 0;
+    }
+    let mut start = p;
+    while bits != 0 {
+        let end = p + bits.trailing_zeros() as usize;
+        f(&text[start..end]);
+        start = end;
+        bits &= bits - 1;
+    }
+    start
+}
+
+/// The end of the piece that starts at `p` in the common cases, without a branch on the
+/// kind of piece; `None` for the rest. It computes the end each branch of the pattern would
+/// give (letters with or without a prefix, numbers, punctuation, whitespace) from the masks
+/// of the 64 bytes from `p`, as [`block_end`] does, and picks one by the first two bytes.
+/// It gives up when the first byte is not ASCII, when the piece might be a contraction,
+/// when the first two bytes leave the branch open (a prefix character followed by a
+/// non-ASCII one, which may be a letter), and when the run that decides the end stops at a
+/// non-ASCII byte (which might extend it) or at the end of the masks.
+#[inline(always)]
+fn quick_end<R: Rules>(b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
+    let na = v.get(|m| m.non_ascii);
+    let letter = v.get(|m| m.letter);
+    let digit = v.get(|m| m.digit);
+    let white = v.get(|m| m.white);
+    let newline = v.get(|m| m.newline);
+    let other = !(letter | digit | white | na);
+    let x = b[p];
+    let space = x == b' ';
+    let bit0 = |m: u64| m & 1 != 0;
+    let bit1 = |m: u64| m & 2 != 0;
+    let prefix = match R::LETTERS {
+        Letters::Space => space,
+        Letters::Prefix | Letters::O200k => !bit0(letter | digit | newline | na),
+    };
+
+    // The branch.
+    let is_letter = bit0(letter) | (prefix & bit1(letter));
+    let is_digit = bit0(digit) | (R::NUMBER_SPACE & space & bit1(digit));
+    let is_punct = bit0(other) | (space & bit1(other));
+
+    // Letters: `\p{L}+` from `s`, or o200k's `U*W+` / `U+W*` (see `o200k_word`).
+    let s = u32::from(!bit0(letter));
+    let (letter_end, stop) = match R::LETTERS {
+        Letters::Space | Letters::Prefix => {
+            let e = s + ones(letter >> s) as u32;
+            (e, na)
+        }
+        Letters::O200k => {
+            let upper = v.get(|m| m.upper);
+            let u = s + ones(upper >> s) as u32;
+            let e = u + ones((letter & !upper).wrapping_shr(u)) as u32;
+            // A contraction may follow.
+            (e, na | v.get(|m| m.apostrophe))
+        }
+    };
+    // Numbers.
+    let s = u32::from(!bit0(digit));
+    let digit_run = s + ones(digit >> s) as u32;
+    let digit_end = digit_run.min(u32::try_from(R::NUMBER_MAX).unwrap_or(u32::MAX));
+    // Punctuation, then `[\r\n]*` (`[\r\n/]*`): ASCII, so a non-ASCII byte ends it.
+    let s = u32::from(!bit0(other));
+    let punct_run = s + ones(other >> s) as u32;
+    let punct_end = if R::PUNCT_NEWLINES {
+        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        punct_run + ones(tail.wrapping_shr(punct_run)) as u32
+    } else {
+        punct_run
+    };
+    // Whitespace (see `space_end`), its run ending at an ASCII byte in the masks: then it is
+    // not at the end of the text and all its characters are one byte long.
+    let white_run = ones(white) as u32;
+    let newlines = newline & !u64::MAX.wrapping_shl(white_run);
+    let white_end = if R::SPACE_NEWLINE && newlines != 0 {
+        64 - newlines.leading_zeros()
+    } else {
+        white_run.saturating_sub(1).max(1)
+    };
+
+    // `end`, and `run`: where the run that decides it stopped.
+    let (end, run) = if is_letter {
+        (letter_end, letter_end)
+    } else if is_digit {
+        (digit_end, digit_run)
+    } else if is_punct {
+        (punct_end, punct_run)
+    } else {
+        (white_end, white_run)
+    };
+    let unsure = bit0(na)
+        | (R::CONTRACTION.is_some() & (x == b'\''))
+        | (prefix & bit1(na))
+        | (run >= 63)
+        | (end >= 64)
+        | (stop.wrapping_shr(run) & 1 != 0);
+    if unsure {
+        None
+    } else {
+        Some(p + end as usize)
+    }
+}
+
+/// The end of the piece that starts at `p`, found from the masks `v` of the 64 bytes from
+/// `p` alone when the piece starts with ASCII and [`piece_end`]'s branch decisions depend
+/// only on ASCII bytes; `None` otherwise (the caller then runs [`piece_end`]). It takes
+/// the branches in [`piece_end`]'s order and, wherever that looks at a character that may
+/// be non-ASCII (or past the 64 bytes), gives up or hands the rest of a run to the same
+/// scan [`piece_end`] would use.
+#[inline(always)]
+fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
+    let na = v.get(|m| m.non_ascii);
+    if has(na, 0) {
+        return None;
+    }
+    let letter = v.get(|m| m.letter);
+
+    // A letter first.
+    if has(letter, 0) {
+        return match R::LETTERS {
+            Letters::Space | Letters::Prefix => Some(letters(t, b, p, 0, letter, na)),
+            Letters::O200k => o200k_word(t, b, p, 0, letter, v.get(|m| m.upper), na),
+        };
+    }
+
+    // Contractions: left to `piece_end`.
+    if R::CONTRACTION.is_some() && b[p] == b'\'' {
+        return None;
+    }
+
+    // Letters after a prefix: ` ` (GPT-2), `[^\r\n\p{L}\p{N}]` (the rest; in ASCII, neither
+    // a letter, digit nor newline). A non-ASCII second character might be a letter.
+    let space = b[p] == b' ';
+    let prefix = match R::LETTERS {
+        Letters::Space => space,
+        Letters::Prefix | Letters::O200k => !matches!(b[p], b'0'..=b'9' | b'\r' | b'\n'),
+    };
+    if prefix {
+        if has(na, 1) {
+            return None;
+        }
+        if has(letter, 1) {
+            return match R::LETTERS {
+                Letters::Space | Letters::Prefix => Some(letters(t, b, p, 1, letter, na)),
+                Letters::O200k => o200k_word(t, b, p, 1, letter, v.get(|m| m.upper), na),
+            };
+        }
+    }
+
+    // Numbers.
+    let digit = v.get(|m| m.digit);
+    if has(digit, 0) {
+        return number::<R>(t, b, p, 0, digit, na);
+    }
+    if R::NUMBER_SPACE && space {
+        if has(na, 1) {
+            return None;
+        }
+        if has(digit, 1) {
+            return number::<R>(t, b, p, 1, digit, na);
+        }
+    }
+
+    // Punctuation and the like (the ASCII of `[^\s\p{L}\p{N}]`), then `[\r\n]*`
+    // (`[\r\n/]*`).
+    let white = v.get(|m| m.white);
+    let other = !(letter | digit | white | na);
+    let s = if has(other, 0) {
+        0
+    } else if space && has(other, 1) {
+        1
+    } else {
+        usize::MAX
+    };
+    if s != usize::MAX {
+        let n = s + ones(other >> s);
+        if n >= 64 || has(na, n) {
+            return None;
+        }
+        if !R::PUNCT_NEWLINES {
+            return Some(p + n);
+        }
+        let newline = v.get(|m| m.newline);
+        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        // The tail's characters are ASCII: a non-ASCII byte ends it.
+        let end = n + ones(tail >> n);
+        return if end < 64 { Some(p + end) } else { None };
+    }
+
+    // Whitespace (see `space_end`). The run must end at an ASCII byte in the masks: then it
+    // is not at the end of the text, and all its characters are one byte long.
+    let n = ones(white);
+    if n >= 64 || has(na, n) {
+        return None;
+    }
+    if R::SPACE_NEWLINE {
+        let newlines = v.get(|m| m.newline) & ((1 << n) - 1);
+        if newlines != 0 {
+            return Some(p + 64 - newlines.leading_zeros() as usize);
+        }
+    }
+    Some(p + if n >= 2 { n - 1 } else { 1 })
+}
+
+/// `\p{L}+` from `p + s` (a letter), with `letter` and `na` the masks from `p`: the ASCII
+/// letters, then [`Tables::run_ascii`] if the run goes on into non-ASCII or past the
+/// masks (the same run; only its end is unknown).
+#[inline(always)]
+fn letters(t: &Tables, b: &[u8], p: usize, s: usize, letter: u64, na: u64) -> usize {
+    let n = s + ones(letter >> s);
+    if n < 64 && !has(na, n) {
+        p + n
+    } else {
+        t.run_ascii(b, p + n, L, Ascii::Letter)
+    }
+}
+
+/// o200k's words from `p + s` (an ASCII letter): see [`Tables::o200k_word`]. With ASCII
+/// letters, U is `[A-Z]` and W is `[a-z]`: `U*W+` takes the capitals and then the lowercase
+/// run if there is one; otherwise `U+W*` takes the capitals alone. `None` if the capitals
+/// end at a non-ASCII character (which may be in U or W).
+#[inline(always)]
+fn o200k_word(t: &Tables, b: &[u8], p: usize, s: usize, letter: u64, upper: u64, na: u64) -> Option<usize> {
+    let u = s + ones(upper >> s);
+    if u >= 64 || has(na, u) {
+        return None;
+    }
+    let lower = letter & !upper;
+    let end = if has(lower, u) {
+        let w = u + ones(lower >> u);
+        if w < 64 && !has(na, w) {
+            p + w
+        } else {
+            t.run_ascii(b, p + w, W, Ascii::Lower)
+        }
+    } else {
+        p + u
+    };
+    // `(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
+    if b.get(end) == Some(&b'\'') {
+        if let Some(e) = t.contraction(b, end + 1, true) {
+            return Some(e);
+        }
+    }
+    Some(end)
+}
+
+/// The number branch from `p + s` (a digit).
+#[inline(always)]
+fn number<R: Rules>(t: &Tables, b: &[u8], p: usize, s: usize, digit: u64, na: u64) -> Option<usize> {
+    let n = s + ones(digit >> s);
+    if R::NUMBER_MAX != usize::MAX {
+        // At most three digits: all in the masks.
+        if n >= R::NUMBER_MAX {
+            Some(p + R::NUMBER_MAX)
+        } else if has(na, n) {
+            None
+        } else {
+            Some(p + n)
+        }
+    } else if n < 64 && !has(na, n) {
+        Some(p + n)
+    } else {
+        Some(t.run(b, p + n, N))
     }
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from itertools import accumulate, chain
 from typing import AbstractSet, Any, Collection, Iterable, Literal, Sequence, Union
 
 from ._lowlevel import ffi, lib
@@ -89,6 +90,53 @@ class Slices:
             self._keep.append(buf)
             self.array[i].data = ffi.cast("const uint8_t *", buf)
             self.array[i].len = len(raw)
+
+
+# A `bpekit_slice` is a pointer and a `size_t`; where both are the size of an integer
+# type of `array`, a `bpekit_slice[]` is built as an array of such words.
+_WORD = next(
+    (c for c in "QLI" if array(c).itemsize == ffi.sizeof("size_t") == ffi.sizeof("uint8_t *")),
+    None,
+)
+_FLAT_SLICES = _WORD is not None and ffi.sizeof("bpekit_slice") == 2 * ffi.sizeof("size_t")
+
+
+class TextSlices:
+    """A ``bpekit_slice[]`` (``array``, ``n``) over the UTF-8 of many str (fixed up as
+    :func:`text_bytes` does), keeping the bytes alive while it lives.
+
+    Made with no Python-level step per text: the texts are encoded and joined into one
+    bytes object, and the slices' (pointer, length) words are computed by ``map``,
+    ``accumulate`` and ``zip`` into an ``array``, so a batch of many short texts costs
+    about the library's work, not a cffi assignment per text. (Platforms whose slice is
+    not two words of an ``array`` type take :class:`Slices`.)"""
+
+    __slots__ = ("array", "_keep", "n")
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        try:
+            parts = list(map(utf8, texts))
+        except (UnicodeEncodeError, TypeError):
+            parts = []
+            for i, t in enumerate(texts):  # lone surrogates fixed up; non-str named
+                try:
+                    parts.append(text_bytes(t))
+                except TypeError as e:
+                    raise TypeError(f"texts[{i}]: {e}") from None
+        self.n = len(parts)
+        if not _FLAT_SLICES:
+            slices = Slices(parts)
+            self.array, self._keep = slices.array, slices
+            return
+        blob = b"".join(parts)
+        lengths = array(_WORD, map(len, parts))
+        del parts
+        data = ffi.from_buffer(blob)
+        base = int(ffi.cast("uintptr_t", data))
+        starts = accumulate(lengths, initial=base)  # one more than needed; zip stops first
+        words = array(_WORD, chain.from_iterable(zip(starts, lengths)))
+        self.array = ffi.from_buffer("bpekit_slice[]", words)
+        self._keep = (data, words)
 
 
 # ==== Special-token policies ====
@@ -230,15 +278,29 @@ def take_batch(ids: Any, offsets: Any) -> list[list[int]]:
 
 
 def take_batch_numpy(ids: Any, offsets: Any, np: Any) -> tuple[Any, Any]:
-    """A flat native result as a ``uint32`` id array and ``uint64`` offsets; frees it.
-    ``np`` as for :func:`take_tokens_numpy`."""
+    """A flat native result as a ``uint32`` id array and ``uint64`` offsets, both over
+    the native buffers without a copy (each buffer is freed when the last array or view
+    over it is gone). ``np`` as for :func:`take_tokens_numpy`."""
     try:
-        flat = np.frombuffer(ffi.buffer(ids.ids, ids.len * 4), dtype=np.uint32).copy() if ids.len else np.zeros(0, np.uint32)
-        offs = np.frombuffer(ffi.buffer(offsets.data, offsets.len * ffi.sizeof("size_t")), dtype=np.uintp).astype(np.uint64)
-    finally:
-        lib.bpekit_tokens_free(ids)
+        flat = _owned_array(ids, ids.ids, ids.len, "uint32_t", lib.bpekit_tokens_free, np.uint32, np)
+    except BaseException:
         lib.bpekit_offsets_free(offsets)
-    return flat, offs
+        raise
+    offs = _owned_array(offsets, offsets.data, offsets.len, "size_t", lib.bpekit_offsets_free, np.uintp, np)
+    return flat, offs.astype(np.uint64, copy=False)  # (size_t is 64 bits nearly everywhere)
+
+
+def _owned_array(out: Any, data: Any, n: int, ctype: str, free: Any, dtype: Any, np: Any) -> Any:
+    """A NumPy array of the `n` items at `data`, a buffer of the filled native result
+    `out`, which ``free(out)`` releases once the array and its views are gone (at once
+    if `n` is 0)."""
+    if not n:
+        free(out)
+        return np.zeros(0, dtype=dtype)
+    nbytes = n * ffi.sizeof(ctype)
+    # The buffer keeps the gc'd pointer alive, the array keeps the buffer.
+    owner = ffi.gc(ffi.cast(f"{ctype} *", data), lambda _p, out=out: free(out), size=nbytes)
+    return np.frombuffer(ffi.buffer(owner, nbytes), dtype=dtype)
 
 
 def take_bytes(out: Any) -> bytes:

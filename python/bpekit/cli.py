@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="files, directories, globs, - for stdin")
     p.add_argument("--vocab-size", type=_positive, required=True, metavar="N")
     p.add_argument("--pattern", metavar="NAME|REGEX",
-                   help="split pattern: gpt2, cl100k_base, o200k_base, rustbpe, nanochat, or a regex (default cl100k_base)")
+                   help="split pattern: gpt2, cl100k_base, o200k_base, rustbpe, nanochat, llama3, qwen2, "
+                        "deepseek_v3, or a regex (default cl100k_base)")
     p.add_argument("--special", action="append", default=[], metavar="TEXT", help="a special token (repeatable)")
     p.add_argument("--tiktoken", metavar="FILE", help="also write the ranks as a .tiktoken file")
     p.add_argument("-o", "--output", required=True, metavar="TOKENIZER", help="the tokenizer file to write")
@@ -557,6 +558,7 @@ def _describe(enc: Any) -> dict[str, Any]:
         "name": enc.name,
         "vocab_size": enc.n_vocab,
         "pattern": enc.pat_str,
+        "split_engine": enc.split_engine,
         "special_tokens": enc.special_tokens,
         "length_histogram": {str(k): lengths[k] for k in sorted(lengths)},
     }
@@ -592,7 +594,7 @@ td {{ padding: 0 1em 0 0; }}
 </style></head><body>
 <h1>{html.escape(enc.name)}</h1>
 <p>vocab size {d["vocab_size"]}; special tokens: {specials}</p>
-<p>pattern: <code>{html.escape(d["pattern"])}</code></p>
+<p>pattern: <code>{html.escape(d["pattern"])}</code> (split engine: {html.escape(d["split_engine"])})</p>
 {body}
 <h2>Token lengths (bytes)</h2><table><tr><th>length</th><th>tokens</th></tr>{rows}</table>
 </body></html>
@@ -611,6 +613,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(d, ensure_ascii=False))
         return 0
     out = [f"name: {d['name']}", f"vocab size: {d['vocab_size']}", f"pattern: {d['pattern']}",
+           f"split engine: {d['split_engine']}",
            "special tokens: " + (", ".join(f"{k}={v}" for k, v in d["special_tokens"].items()) or "none"),
            "token lengths (bytes: tokens):"]
     hist = d["length_histogram"]

@@ -23,6 +23,7 @@ from ._marshal import (
     DisallowedSpecial,
     Policy,
     Slices,
+    TextSlices,
     TextLike,
     as_str,
     borrowed_bytes,
@@ -65,6 +66,12 @@ O200K_PATTERN: str = _named_pattern("o200k_base")
 RUSTBPE_GPT4_PATTERN: str = _named_pattern("rustbpe")
 #: nanochat's variant: numbers in groups of at most two digits.
 NANOCHAT_PATTERN: str = _named_pattern("nanochat")
+#: Llama 3's split pattern (runs on the automaton engine).
+LLAMA3_PATTERN: str = _named_pattern("llama3")
+#: Qwen 2's (and Qwen 3's) split pattern: Llama 3's with single digits.
+QWEN2_PATTERN: str = _named_pattern("qwen2")
+#: A DeepSeek-V3-style split pattern (CJK runs, punctuation before letters).
+DEEPSEEK_V3_PATTERN: str = _named_pattern("deepseek_v3")
 # Patterns under which every single character is a piece of its own.
 _CHAR_IS_PIECE = frozenset((GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN, NANOCHAT_PATTERN))
 
@@ -272,6 +279,14 @@ class Encoding(Handle):
         return borrowed_bytes(data, size).decode("utf-8")
 
     @property
+    def split_engine(self) -> str:
+        """Which engine splits text for this pattern: ``"named"`` (the hand-written
+        splitter of an OpenAI or rustbpe pattern), ``"automaton"`` (DFAs compiled from a
+        pattern proven to qualify, such as Llama 3's) or ``"backtracking"`` (fancy-regex,
+        for every other pattern). Every engine gives the same pieces; only speed differs."""
+        return ffi.string(lib.bpekit_tokenizer_split_engine(self._ptr)).decode("ascii")
+
+    @property
     def mergeable_ranks(self) -> dict[bytes, int]:
         """Token bytes → rank, like tiktoken's ``mergeable_ranks`` (built on each access)."""
         from ._tiktoken_format import parse
@@ -407,7 +422,7 @@ class Encoding(Handle):
         if type(texts) is not list:
             texts = list(texts)
         policy = self._policy(allowed_special, disallowed_special)
-        slices = Slices([text_bytes(t) for t in texts])
+        slices = TextSlices(texts)
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
         try:
             rustcall(lib.bpekit_tokenizer_encode_batch, self._ptr, slices.array, slices.n, policy.ptr, num_threads, ids, offsets)

@@ -192,7 +192,83 @@ static void test_encode_batch(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* Many texts, enough for several groups on every thread count: the same ids as per-text
+ * encodes, and a failure anywhere names the first failing text. */
+static void test_encode_batch_many(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    bpekit_error *err = SENTINEL;
+    bpekit_tokens ids = sentinel_tokens;
+    bpekit_offsets offs = sentinel_offsets;
+    if (tok == NULL)
+        return;
+    static const char line[] = "The cat sat. Ünï 東京 <|pad|>!\n";
+    static char prose[4096];
+    for (size_t i = 0; i < sizeof prose; i++)
+        prose[i] = line[i % (sizeof line - 1)];
+    enum { N = 400 };
+    static bpekit_slice texts[N];
+    for (size_t i = 0; i < N; i++) {
+        /* from 0 to ~4 KiB, starting anywhere in the first 64 bytes (a cut character
+         * would be bad UTF-8: start and end on ASCII) */
+        size_t start = (i * 7) % 13, len = (i * 997) % (sizeof prose - 64);
+        while (((unsigned char)prose[start] & 0x80) != 0)
+            start++;
+        while (len > 0 && ((unsigned char)prose[start + len - 1] & 0x80) != 0)
+            len--;
+        texts[i] = (bpekit_slice){U8(prose) + start, len};
+    }
+    static const size_t threads[] = {1, 2, 4};
+    const size_t n_threads = thread_counts(sizeof threads / sizeof threads[0]);
+    const bpekit_special_policy allow_all = {.flags = BPEKIT_SPECIAL_ALLOW_ALL};
+    for (size_t t = 0; t < n_threads; t++) {
+        EXPECT_OK(bpekit_tokenizer_encode_batch(tok, texts, N, &allow_all, threads[t], &ids,
+                                                &offs, &err),
+                  &err);
+        if (tokens_untouched(&ids) || offsets_untouched(&offs))
+            continue;
+        check_batch(__FILE__, __LINE__, tok, texts, N, &allow_all, &ids, &offs);
+        bpekit_tokens_free(&ids);
+        bpekit_offsets_free(&offs);
+        /* The default policy refuses <|pad|>: texts[0] is empty, texts[1] is the first
+         * that holds it (997 bytes from byte 7). */
+        ids = sentinel_tokens;
+        offs = sentinel_offsets;
+        EXPECT_ERR(bpekit_tokenizer_encode_batch(tok, texts, N, NULL, threads[t], &ids, &offs,
+                                                 &err),
+                   &err, BPEKIT_ERR_DISALLOWED_SPECIAL, "texts[1]: ");
+        CHECK(tokens_untouched(&ids) && offsets_untouched(&offs));
+        /* A disallowed string in late texts only: the first of them is named. */
+        static bpekit_slice mixed[N];
+        memcpy(mixed, texts, sizeof mixed);
+        const bpekit_special_policy no_hello = {
+            .allowed = s_pad_eot, .n_allowed = 2, .disallowed = s_unknown, .n_disallowed = 2};
+        mixed[N - 1] = (bpekit_slice)SLICE("say hello");
+        EXPECT_ERR(bpekit_tokenizer_encode_batch(tok, mixed, N, &no_hello, threads[t], &ids,
+                                                 &offs, &err),
+                   &err, BPEKIT_ERR_DISALLOWED_SPECIAL, "texts[399]: ");
+        mixed[250] = mixed[N - 1];
+        EXPECT_ERR(bpekit_tokenizer_encode_batch(tok, mixed, N, &no_hello, threads[t], &ids,
+                                                 &offs, &err),
+                   &err, BPEKIT_ERR_DISALLOWED_SPECIAL, "texts[250]: ");
+        CHECK(tokens_untouched(&ids) && offsets_untouched(&offs));
+        mixed[250] = mixed[N - 1] = texts[0];
+        EXPECT_OK(bpekit_tokenizer_encode_batch(tok, mixed, N, &no_hello, threads[t], &ids,
+                                                &offs, &err),
+                  &err);
+        if (!tokens_untouched(&ids) && !offsets_untouched(&offs)) {
+            check_batch(__FILE__, __LINE__, tok, mixed, N, &no_hello, &ids, &offs);
+            bpekit_tokens_free(&ids);
+            bpekit_offsets_free(&offs);
+        }
+        ids = sentinel_tokens;
+        offs = sentinel_offsets;
+    }
+    bpekit_tokenizer_free(tok);
+}
+
 const struct test batch_tests[] = {
     TEST(test_encode_batch),
+    TEST(test_encode_batch_many),
     {NULL, NULL},
 };

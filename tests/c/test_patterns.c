@@ -1,12 +1,14 @@
 /*
- * test_patterns.c: named split patterns: each name gives the pattern it stands for.
+ * test_patterns.c: named split patterns: each name gives the pattern it stands for; the
+ * engine that splits for a tokenizer's pattern.
  */
 #include "harness.h"
 
 static void test_pattern_named(void)
 {
     static const char *const names[] = {"gpt2",       "r50k_base", "p50k_base", "cl100k_base",
-                                        "o200k_base", "rustbpe",   "nanochat"};
+                                        "o200k_base", "rustbpe",   "nanochat",  "llama3",
+                                        "qwen2",      "deepseek_v3"};
     bpekit_error *err = SENTINEL;
     const uint8_t *data = SENTINEL, *again = NULL;
     size_t len = SENTINEL_LEN, again_len = 0;
@@ -75,7 +77,37 @@ static void test_pattern_named(void)
     CHECK(data == SENTINEL && len == SENTINEL_LEN);
 }
 
+/* Which engine splits: a static name per pattern kind; "" for NULL. */
+static void test_split_engine(void)
+{
+    static const struct {
+        const char *pattern;
+        const char *engine;
+    } cases[] = {
+        {NULL, "named"}, /* the default, cl100k_base's */
+        {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
+         "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+         "automaton"}, /* Llama 3's */
+        {"(\\w)\\1|\\w|\\s+|[^\\w\\s]", "backtracking"}, /* a back-reference */
+    };
+    bpekit_error *err = SENTINEL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bpekit_trainer *t = NULL;
+        bpekit_tokenizer *tok = NULL;
+        const char *p = cases[i].pattern;
+        EXPECT_OK(bpekit_trainer_new(U8(p), p ? strlen(p) : 0, &t, &err), &err);
+        EXPECT_OK(bpekit_trainer_finish(t, 256, &tok, &err), &err);
+        const char *engine = bpekit_tokenizer_split_engine(tok);
+        CHECK(engine != NULL && strcmp(engine, cases[i].engine) == 0);
+        CHECK(bpekit_tokenizer_split_engine(tok) == engine); /* static */
+        bpekit_tokenizer_free(tok);
+        bpekit_trainer_free(t);
+    }
+    CHECK(strcmp(bpekit_tokenizer_split_engine(NULL), "") == 0);
+}
+
 const struct test patterns_tests[] = {
     TEST(test_pattern_named),
+    TEST(test_split_engine),
     {NULL, NULL},
 };

@@ -146,6 +146,7 @@ const std::map<std::string, std::string> &WrappedBy() {
         {"bpekit_tokenizer_save", "tokenizer::save"},
         {"bpekit_tokenizer_special_count", "tokenizer::special_tokens"},
         {"bpekit_tokenizer_special_token", "tokenizer::special_tokens"},
+        {"bpekit_tokenizer_split_engine", "tokenizer::split_engine"},
         {"bpekit_tokenizer_to_bytes", "tokenizer::to_bytes"},
         {"bpekit_tokenizer_token_bytes", "tokenizer::token_bytes"},
         {"bpekit_tokenizer_token_id", "tokenizer::token_id"},

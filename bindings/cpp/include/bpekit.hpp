@@ -857,6 +857,10 @@ public:
     /// One more than the largest token id (tiktoken's n_vocab); 0 for an empty tokenizer.
     size_t vocab_size() const noexcept { return bpekit_tokenizer_vocab_size(h_.get()); }
 
+    /// Which engine splits text for the pattern: "named", "automaton" or "backtracking"
+    /// (static storage; later versions may add names).
+    std::string_view split_engine() const noexcept { return bpekit_tokenizer_split_engine(h_.get()); }
+
     /// Borrows the split pattern (UTF-8). Same lifetime as token_bytes().
     std::string_view pattern() const {
         const uint8_t *data = nullptr;

@@ -1,5 +1,6 @@
 //! `bpekit_tokenizer`: encode, decode and export through the C ABI.
 
+use std::ffi::c_char;
 use std::sync::Arc;
 
 use hashbrown::HashSet;
@@ -114,13 +115,19 @@ pub const BPEKIT_MAX_THREADS: usize = 1024;
 /// use and again in a forked child; the registry keeps the most recently used few
 /// (`crate::pools`).
 pub(super) fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError> {
+    check_threads(num_threads)?;
+    Ok(crate::pools::shared(num_threads)?)
+}
+
+/// `BPEKIT_ERR_INVALID_ARG` if `num_threads` exceeds `BPEKIT_MAX_THREADS`.
+fn check_threads(num_threads: usize) -> Result<(), CError> {
     if num_threads > BPEKIT_MAX_THREADS {
         return Err(CError::new(
             BPEKIT_ERR_INVALID_ARG,
             format!("num_threads {num_threads} exceeds BPEKIT_MAX_THREADS ({BPEKIT_MAX_THREADS})"),
         ));
     }
-    Ok(crate::pools::shared(num_threads)?)
+    Ok(())
 }
 
 /// A tokenizer. Immutable: any number of threads may use one at once.
@@ -314,7 +321,9 @@ pub unsafe extern "C" fn bpekit_tokenizer_count(
 /// `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
 /// `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
 /// `BPEKIT_MAX_THREADS`; more than 4 per core are served by 4 per core), on a shared pool
-/// of that size (kept while it is one of the 4 most recently used; see Threads). On
+/// of that size (kept while it is one of the 4 most recently used; see Threads); a batch
+/// too small to share among them (under 16 KiB of text, or one thread) is encoded on
+/// the calling thread, without the pool. On
 /// success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
 /// offsets: text `i` is `ids[offsets[i] .. offsets[i + 1]]`. Both are owned by the
 /// caller (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error
@@ -340,10 +349,13 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_batch(
             let texts = try_strs(texts, n, "texts")?;
             let sets = PolicySets::read(policy)?;
             let policy = sets.policy();
-            let pool = pool(num_threads)?;
-            let encode = || tok.inner.encode_batch(&texts, &policy);
-            // (One text needs no pool: entering one costs a thread handoff.)
-            let (flat, offs) = if texts.len() <= 1 { encode() } else { pool.install(encode) }?;
+            check_threads(num_threads)?;
+            let (flat, offs) = if Tokenizer::batch_is_serial(&texts, crate::pools::pool_size(num_threads)) {
+                // Too little to share: on this thread (entering a pool costs a handoff).
+                tok.inner.encode_batch_on(&texts, &policy, 1)
+            } else {
+                pool(num_threads)?.install(|| tok.inner.encode_batch(&texts, &policy))
+            }?;
             write(ids, bpekit_tokens::from_vec(flat));
             write(offsets, bpekit_offsets::from_vec(offs));
             Ok(())
@@ -646,6 +658,24 @@ pub unsafe extern "C" fn bpekit_tokenizer_from_bytes(
 pub unsafe extern "C" fn bpekit_tokenizer_vocab_size(tok: *const bpekit_tokenizer) -> usize {
     // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
     call_or(0, || unsafe { tok.as_ref() }.map_or(0, |t| t.inner.vocab_size()))
+}
+
+/// Returns which engine splits text for the tokenizer's pattern: `"named"` (the
+/// hand-written splitter of an OpenAI or rustbpe pattern), `"automaton"` (DFAs compiled
+/// from a pattern proven to qualify, e.g. Llama 3's) or `"backtracking"` (fancy-regex,
+/// every other pattern). All give the same pieces; they differ in speed. Returns `""`
+/// for NULL. New engine names may appear in later versions.
+///
+/// A static NUL-terminated string: never freed. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_split_engine(tok: *const bpekit_tokenizer) -> *const c_char {
+    let name = |engine: crate::pattern::SplitEngine| match engine {
+        crate::pattern::SplitEngine::Named => c"named",
+        crate::pattern::SplitEngine::Automaton => c"automaton",
+        crate::pattern::SplitEngine::Backtracking => c"backtracking",
+    };
+    // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
+    call_or(c"".as_ptr(), || unsafe { tok.as_ref() }.map_or(c"", |t| name(t.inner.pattern().engine())).as_ptr())
 }
 
 /// Releases a tokenizer. `bpekit_tokenizer_free(NULL)` does nothing. No other thread

@@ -60,7 +60,7 @@ pub(crate) unsafe fn pattern_arg(pattern: *const u8, pattern_len: usize) -> Resu
 
 /// Borrows a named split pattern: `name` (`name_len` bytes) is one of `gpt2`,
 /// `r50k_base`, `p50k_base`, `cl100k_base`, `o200k_base`, `rustbpe` (rustbpe's default
-/// GPT-4 pattern) or `nanochat`. On success `*data` and `*len` describe the pattern's
+/// GPT-4 pattern), `nanochat`, `llama3`, `qwen2` (Qwen 2 and 3) or `deepseek_v3`. On success `*data` and `*len` describe the pattern's
 /// UTF-8 bytes (not NUL-terminated), static: never freed.
 /// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (unknown name).
 #[no_mangle]

@@ -1,0 +1,693 @@
+//! The general fast splitter: a split pattern compiled to deterministic automata whose
+//! pieces equal fancy-regex's, piece for piece.
+//!
+//! A pattern *qualifies* when every construct in it is one the rules below prove
+//! equivalent to a plain (greedy, look-around free) regular expression; anything else is
+//! refused with a reason and stays on fancy-regex. The pattern is parsed with
+//! fancy-regex's own parser (`fancy_regex::Expr::parse_tree`), so flags, escapes and
+//! classes mean exactly what they mean to the engine whose pieces we must equal, and each
+//! branch is rendered back (`Expr::to_str`) into the syntax regex-automata compiles, the
+//! same library fancy-regex delegates its classes to.
+//!
+//! # Semantics being matched
+//!
+//! fancy-regex runs a pattern with look-around or atomic groups as a backtracking search:
+//! at the leftmost start position where the pattern matches at all, the top-level
+//! branches are tried in order and the first branch that matches wins, with the match its
+//! own backtracking order finds first (greedy quantifiers try the most repetitions
+//! first). A pattern without such constructs is handed whole to the regex crate, whose
+//! leftmost-first semantics are defined to give the same match. A DFA built for the
+//! branches as separate patterns with `MatchKind::LeftmostFirst` gives exactly that
+//! match for plain branches: the highest-priority pattern that matches at the start, with
+//! its preferred (greedy) end, and it tells which branch matched.
+//!
+//! # Rules (each is an equivalence, argued here; tests check them against fancy-regex)
+//!
+//! 1. **Possessive / atomic single-character repetition.** `C{lo,hi}+` (fancy-regex's
+//!    `AtomicGroup(Repeat)`; also `X?+`, `X++`, `X*+`) of a set `C` of single characters,
+//!    at the top level of a branch, followed by the rest `R` of the branch, equals the
+//!    greedy `C{lo,hi}` when `FIRST(R) ∩ C = ∅` and `R` has no assertion other than `$`
+//!    (end of text). Argument: from a position p the greedy form tries counts m (the most
+//!    C characters available, at most hi), m−1, …, lo and stops at the first count j
+//!    after which R matches; the atomic form tries only m. They differ only if R fails
+//!    after m but matches after some j < m. The character after j characters is the
+//!    (j+1)-th of the run, in C. A non-empty match of R starts with a character of
+//!    FIRST(R), which misses C; so R's match there is empty. An empty match of R that
+//!    passes through a `$` needs the end of text, which j < m rules out; an empty match
+//!    through no assertion matches empty anywhere, so also after m, where R was said to
+//!    fail. Hence no such j exists, and both forms give the same result from every p.
+//!    Because the result is the same from every position, the rule composes: the
+//!    rightmost atomic item is rewritten first, and each earlier one sees an R already
+//!    proven equal to its rewritten form. Nothing follows a branch (the match ends
+//!    there), so only the first success matters, which is what the argument compares.
+//!    An atomic group around a single character, or an exact count `C{n}` of them, has
+//!    only one way to match, so it is dropped whatever follows.
+//! 2. **The `\s+(?!\S)` idiom**, as a whole branch k. It is compiled as `\s+`; after the
+//!    DFA reports branch k at start s with end q (the maximal whitespace run from s,
+//!    because `\s+` is greedy and branch k is the highest-priority branch that matched):
+//!    at the end of text the look-ahead holds, keep [s, q); otherwise the character at q
+//!    is not whitespace (the run is maximal), so `(?!\S)` fails at q and backtracking
+//!    gives back one character: at q' = the start of the run's last character the next
+//!    character is whitespace, so the look-ahead holds, and `\s+` still matches if the
+//!    run had at least two characters: keep [s, q'). With one character the branch fails
+//!    at s, and backtracking goes on with branches k+1.. at s, which a second DFA of
+//!    just those branches searches, anchored at s (if one of them is again the idiom,
+//!    the same rule applies one level down). If none of them matches, nothing matches
+//!    at s (branches before k did not: the DFA preferred k) and the search moves on.
+//! 3. **Skipped text.** Every branch, with the idiom read as `\s+`, matches a superset
+//!    of what the original branch matches at the same start. So when nothing matches at
+//!    the current position, the leftmost start of the rewritten pattern (found by a
+//!    regex-automata meta regex over the same branches) is a lower bound for the next
+//!    original match: positions before it cannot match. At that start the anchored
+//!    search above decides; if it fails, the search resumes one character later. The
+//!    usual patterns never skip (their branches cover every character).
+//! 4. **Refused**: any other look-around, back-references, atomic groups the first rule
+//!    cannot prove, lazy quantifiers, assertions other than `$`, and branches that can
+//!    match the empty string (the empty-match rules of the iterators are then involved;
+//!    no split pattern in use needs them).
+//!
+//! # Engine and memory
+//!
+//! regex-automata builds a dense DFA (`dfa::dense`, anchored starts only: every search
+//! starts at a known position, the end of the previous piece, so no reverse DFA is
+//! needed) once, when the pattern is compiled; its states are then copied into a table of
+//! our own layout (`Level`) and the DFA is dropped. The table is immutable, so one copy
+//! serves every thread with no per-thread cache (a lazy DFA would need one per thread,
+//! and its cache misses cost a determinization step inside the split loop). The search
+//! loop walks the table directly, one load per byte, instead of calling `find` per piece,
+//! whose set-up would cost more than the ~4 bytes of a typical piece. In the copy:
+//! - rows are padded to a power of two, so a state's index is its id shifted;
+//! - the dead state, final match states and boundary states (below) get the lowest ids,
+//!   so one comparison tells whether the walk must look at a state it enters; the other
+//!   match states come next, looked at only when the walk leaves one for an ordinary
+//!   state or the dead state;
+//! - a *final* match state (every byte leads to the dead state, the end of text to no
+//!   further match) ends a piece at once, without reading the byte that leads to the
+//!   dead state;
+//! - in the DFA of all branches, a transition into a final match state of a plain branch
+//!   leads instead to a *boundary state*: a copy of the state the start state reaches on
+//!   the same byte. Taking it means "the piece ended before this byte, and the next piece
+//!   has read it", so a run of pieces is split in one pass. Each boundary state has a
+//!   twin, so that a boundary from a boundary state into itself still changes the id (the
+//!   loop skips transitions that keep the id, which are only position changes).
+//! Memory: a table is (states × padded alphabet × 4) bytes; regex-automata's limits
+//! ([`DFA_SIZE_LIMIT`], also during determinization) bound the DFA, and the same bound
+//! is checked for the table; a pattern over it is refused (fancy-regex runs it). A
+//! pattern has one table plus one per idiom branch that has branches after it, and at
+//! most [`MAX_LOOKAHEAD_BRANCHES`] idiom branches.
+
+use once_cell::race::OnceBox;
+use regex_automata::dfa::{dense, Automaton as _, StartKind};
+use regex_automata::nfa::thompson;
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{meta, Anchored, Input, MatchKind};
+use regex_syntax::hir::{Class, ClassUnicode, Hir, HirKind, Look};
+
+use fancy_regex::{Assertion, Expr, LookAround};
+
+/// The most bytes one DFA may take (transition table and its other tables).
+pub(crate) const DFA_SIZE_LIMIT: usize = 32 << 20;
+
+/// The most `\s+(?!\S)` branches a qualifying pattern may have.
+pub(crate) const MAX_LOOKAHEAD_BRANCHES: usize = 4;
+
+/// How a branch's DFA match is finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The DFA's match is the branch's match.
+    Plain,
+    /// `\s+(?!\S)`: rule 2 of the module notes.
+    WsLookahead,
+}
+
+/// One anchored DFA over the branches `first..` of the pattern, copied out of
+/// regex-automata's dense DFA into a table of our own layout (module notes, "Engine").
+struct Level {
+    /// `table[id + class]`: the next state's id. Ids are state indexes shifted left by
+    /// `stride2` (rows padded to a power of two, so an id's index is a shift away).
+    table: Vec<u32>,
+    /// Byte to equivalence class (regex-automata's byte classes).
+    classes: [u8; 256],
+    stride2: u32,
+    start: u32,
+    /// Ids below this are final match states (every byte leads to the dead state, the
+    /// end of text to no other match), id 0 (the dead state) aside.
+    final_end: u32,
+    /// Ids in `final_end..special_end` are boundary states (below). Every id below
+    /// `special_end` needs a look when the walk enters it; no other id does.
+    special_end: u32,
+    /// Ids in `special_end..match_end` are the other match states.
+    match_end: u32,
+    /// Per state index: the pattern of a match state's match.
+    match_pattern: Vec<u32>,
+    /// Per state index: 1 + the pattern of a match ending at the end of text, or 0.
+    eoi: Vec<u32>,
+    /// The kind of each of this DFA's patterns (branch `first + i`).
+    kinds: Vec<Kind>,
+    /// For each pattern of this DFA: the level searching the branches after it, if the
+    /// branch is the idiom and branches follow it.
+    after: Vec<Option<usize>>,
+}
+
+/// What an anchored walk found.
+enum Walked {
+    /// A match of `pattern` ending at `end`.
+    Match { pattern: u32, end: usize },
+    /// A plain branch matched up to `end` and the next piece starts there (a boundary).
+    Plain { end: usize },
+    None,
+}
+
+impl Level {
+    /// Copies `dfa` into the walk's layout. With `boundaries`, a transition into a final
+    /// match state of a plain branch becomes a transition into a *boundary state*: a copy
+    /// of the state the start state reaches on the same byte. Taking it means "the piece
+    /// ended before this byte, and the next piece has read it", so consecutive pieces are
+    /// found in one pass, without returning to the start state and reading the byte again.
+    fn new(dfa: &dense::DFA<Vec<u32>>, kinds: Vec<Kind>, boundaries: bool) -> Result<Self, Refusal> {
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
+        let mut classes = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for b in 0..=255u8 {
+            let c = dfa.byte_classes().get(b);
+            classes[usize::from(b)] = c;
+            if usize::from(c) == reps.len() {
+                reps.push(b);
+            }
+        }
+        let alphabet = reps.len();
+        let stride2 = alphabet.next_power_of_two().trailing_zeros();
+        let stride = 1usize << stride2;
+        // Every state reachable from the start.
+        let mut seen = std::collections::HashMap::from([(start, ())]);
+        let mut order = vec![start];
+        let mut k = 0;
+        while k < order.len() {
+            let sid = order[k];
+            k += 1;
+            for &b in &reps {
+                let next = dfa.next_state(sid, b);
+                if !dfa.is_dead_state(next) && seen.insert(next, ()).is_none() {
+                    order.push(next);
+                }
+            }
+        }
+        let is_final = |sid: StateID| {
+            dfa.is_match_state(sid)
+                && reps.iter().all(|&b| dfa.is_dead_state(dfa.next_state(sid, b)))
+                && !dfa.is_match_state(dfa.next_eoi_state(sid))
+        };
+        let plain = |sid: StateID| kinds[dfa.match_pattern(sid, 0).as_usize()] == Kind::Plain;
+        let finals: Vec<StateID> = order.iter().copied().filter(|&s| is_final(s)).collect();
+        let matches: Vec<StateID> =
+            order.iter().copied().filter(|&s| dfa.is_match_state(s) && !is_final(s)).collect();
+        let normals: Vec<StateID> = order.iter().copied().filter(|&s| !dfa.is_match_state(s)).collect();
+        // The boundary states: one per distinct live state the start reaches in one byte.
+        let mut copies: Vec<StateID> = Vec::new();
+        if boundaries {
+            for &b in &reps {
+                let x = dfa.next_state(start, b);
+                if !dfa.is_dead_state(x) && !copies.contains(&x) {
+                    copies.push(x);
+                }
+            }
+        }
+        // Each boundary state has a twin: a boundary from a boundary state into itself
+        // must change the id, or the walk would take it for a transition that stays.
+        let twins = copies.len();
+        let (f, m) = (finals.len(), matches.len());
+        let states = 1 + f + 2 * twins + m + normals.len();
+        if states.saturating_mul(stride) > DFA_SIZE_LIMIT / 4 {
+            return refuse("the DFA's table is over the size limit");
+        }
+        let index: std::collections::HashMap<StateID, usize> = finals
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (s, 1 + i))
+            .chain(matches.iter().enumerate().map(|(i, &s)| (s, 1 + f + 2 * twins + i)))
+            .chain(normals.iter().enumerate().map(|(i, &s)| (s, 1 + f + 2 * twins + m + i)))
+            .collect();
+        let copy_of = |x: StateID| copies.iter().position(|&c| c == x).map(|i| 1 + f + i);
+        let id = |sid: StateID| if dfa.is_dead_state(sid) { 0 } else { (index[&sid] as u32) << stride2 };
+        let mut table = vec![0u32; states * stride];
+        let mut eoi = vec![0u32; states];
+        let mut match_pattern = vec![0u32; states];
+        let mut fill = |row: usize, sid: StateID| {
+            for (c, &b) in reps.iter().enumerate() {
+                let next = dfa.next_state(sid, b);
+                let boundary = if boundaries && is_final(next) && plain(next) {
+                    // From a boundary state into itself: to its twin (and a twin's
+                    // row, at `i + twins`, leads back to `i`).
+                    copy_of(dfa.next_state(start, b)).map(|i| if i == row { i + twins } else { i })
+                } else {
+                    None
+                };
+                table[row * stride + c] = boundary.map_or_else(|| id(next), |i| (i as u32) << stride2);
+            }
+            let e = dfa.next_eoi_state(sid);
+            eoi[row] = if dfa.is_match_state(e) { 1 + dfa.match_pattern(e, 0).as_u32() } else { 0 };
+        };
+        for &s in finals.iter().chain(&matches).chain(&normals) {
+            fill(index[&s], s);
+        }
+        for (i, &x) in copies.iter().enumerate() {
+            fill(1 + f + i, x);
+            fill(1 + f + twins + i, x);
+        }
+        for &s in finals.iter().chain(&matches) {
+            match_pattern[index[&s]] = dfa.match_pattern(s, 0).as_u32();
+        }
+        Ok(Level {
+            table,
+            classes,
+            stride2,
+            start: id(start),
+            final_end: ((1 + f) as u32) << stride2,
+            special_end: ((1 + f + 2 * twins) as u32) << stride2,
+            match_end: ((1 + f + 2 * twins + m) as u32) << stride2,
+            match_pattern,
+            eoi,
+            after: vec![None; kinds.len()],
+            kinds,
+        })
+    }
+
+    fn memory_usage(&self) -> usize {
+        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len()) + 256
+    }
+
+    /// Whether `id` is a match state other than a final one (which the walk never
+    /// stays in).
+    #[inline]
+    fn is_match(&self, id: u32) -> bool {
+        id.wrapping_sub(self.special_end) < self.match_end - self.special_end
+    }
+
+    #[inline]
+    fn pattern(&self, id: u32) -> u32 {
+        self.match_pattern[(id >> self.stride2) as usize]
+    }
+
+    /// Walks from `s`; with `emit`, calls `f` on each piece that ends at a boundary and
+    /// goes on, otherwise stops at the first boundary. Returns what the last (or only)
+    /// piece, starting at `*piece`, found.
+    ///
+    /// regex-automata reports a match one byte late: being in a match state with byte
+    /// `i` next means a match ends at `i - 1`. A transition that stays in its state (a
+    /// run of letters, say) changes nothing but the position, so the loop looks at
+    /// states only when they change, and the next load need not wait for this one.
+    #[inline(always)]
+    fn walk<'t, const EMIT: bool>(
+        &self,
+        text: &'t str,
+        piece: &mut usize,
+        f: &mut impl FnMut(&'t str),
+    ) -> Walked {
+        let bytes = text.as_bytes();
+        let (table, classes) = (&self.table[..], &self.classes);
+        let mut sid = self.start;
+        let mut found = Walked::None;
+        let mut i = *piece;
+        while i < bytes.len() {
+            let next = table[(sid + u32::from(classes[usize::from(bytes[i])])) as usize];
+            if next != sid {
+                if next < self.special_end {
+                    if next == 0 {
+                        if self.is_match(sid) {
+                            return Walked::Match { pattern: self.pattern(sid), end: i - 1 };
+                        }
+                        return found;
+                    }
+                    if next < self.final_end {
+                        return Walked::Match { pattern: self.pattern(next), end: i };
+                    }
+                    // A boundary: the piece ended before byte i.
+                    if !EMIT {
+                        return Walked::Plain { end: i };
+                    }
+                    f(&text[*piece..i]);
+                    *piece = i;
+                    found = Walked::None;
+                } else if self.is_match(sid) {
+                    // Leaving a match state for an ordinary one: remember the match.
+                    // (Into another match state or a boundary, the match is superseded.)
+                    found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
+                }
+                sid = next;
+            }
+            i += 1;
+        }
+        if self.is_match(sid) {
+            found = Walked::Match { pattern: self.pattern(sid), end: bytes.len() - 1 };
+        }
+        match self.eoi[(sid >> self.stride2) as usize] {
+            0 => found,
+            p => Walked::Match { pattern: p - 1, end: bytes.len() },
+        }
+    }
+}
+
+/// A split pattern compiled to DFAs (see the module notes).
+pub(crate) struct Automaton {
+    /// `levels[0]` searches all branches; the others the branches after an idiom branch.
+    levels: Vec<Level>,
+    /// The branches as regex-automata syntax (the idiom as `\s+`), for the finder.
+    branches: Vec<String>,
+    /// The leftmost-start finder for skipped text, built on first need.
+    finder: OnceBox<meta::Regex>,
+}
+
+/// Why a pattern does not qualify (for tests and diagnostics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal(pub(crate) String);
+
+fn refuse<T>(why: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(why.into()))
+}
+
+/// Whether `e` is fancy-regex's parse of `\s+(?!\S)`.
+fn is_ws_lookahead(items: &[Expr]) -> bool {
+    let ws = |e: &Expr, class: &str| matches!(e, Expr::Delegate { inner, casei: false, .. } if inner == class);
+    match items {
+        [Expr::Repeat { child, lo: 1, hi: usize::MAX, greedy: true }, Expr::LookAround(inner, LookAround::LookAheadNeg)] => {
+            ws(child, "\\s") && ws(inner, "\\S")
+        }
+        _ => false,
+    }
+}
+
+/// `e` in regex-automata's syntax.
+fn render(e: &Expr) -> String {
+    let mut s = String::new();
+    e.to_str(&mut s, 1);
+    s
+}
+
+fn parse_hir(src: &str) -> Result<Hir, Refusal> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(true)
+        .utf8(true)
+        .build()
+        .parse(src)
+        .or_else(|e| refuse(format!("regex-syntax rejects {src:?}: {e}")))
+}
+
+/// The characters a non-empty match of `h` can start with, and whether `h` can match
+/// empty. Refuses assertions other than `$` (rule 1 needs that).
+fn first_set(h: &Hir) -> Result<(ClassUnicode, bool), Refusal> {
+    Ok(match h.kind() {
+        HirKind::Empty => (ClassUnicode::empty(), true),
+        HirKind::Literal(lit) => {
+            let Some(c) = std::str::from_utf8(&lit.0).ok().and_then(|s| s.chars().next()) else {
+                return refuse("a literal that is not UTF-8");
+            };
+            (ClassUnicode::new([regex_syntax::hir::ClassUnicodeRange::new(c, c)]), false)
+        }
+        HirKind::Class(Class::Unicode(cls)) => (cls.clone(), false),
+        HirKind::Class(Class::Bytes(_)) => return refuse("a byte class"),
+        HirKind::Look(Look::End) => (ClassUnicode::empty(), true),
+        HirKind::Look(look) => return refuse(format!("the assertion {look:?}")),
+        HirKind::Repetition(rep) => {
+            let (set, nullable) = first_set(&rep.sub)?;
+            (set, nullable || rep.min == 0)
+        }
+        HirKind::Capture(cap) => first_set(&cap.sub)?,
+        HirKind::Concat(items) => {
+            let mut acc = ClassUnicode::empty();
+            for item in items {
+                let (set, nullable) = first_set(item)?;
+                acc.union(&set);
+                if !nullable {
+                    return Ok((acc, false));
+                }
+            }
+            (acc, true)
+        }
+        HirKind::Alternation(alts) => {
+            let mut acc = ClassUnicode::empty();
+            let mut any_nullable = false;
+            for alt in alts {
+                let (set, nullable) = first_set(alt)?;
+                acc.union(&set);
+                any_nullable |= nullable;
+            }
+            (acc, any_nullable)
+        }
+    })
+}
+
+/// The set of single characters `e` matches, if it matches exactly one character.
+fn single_char_class(e: &Expr) -> Result<Option<ClassUnicode>, Refusal> {
+    // `render` (fancy-regex's `to_str`) panics on constructs the regex crate lacks.
+    check_plain(e)?;
+    let hir = parse_hir(&render(e))?;
+    Ok(match hir.kind() {
+        HirKind::Class(Class::Unicode(cls)) => Some(cls.clone()),
+        HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+            Ok(s) if s.chars().count() == 1 => {
+                let c = s.chars().next().unwrap_or_default();
+                Some(ClassUnicode::new([regex_syntax::hir::ClassUnicodeRange::new(c, c)]))
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Checks that `e` holds only constructs a DFA runs with backtracking's meaning.
+fn check_plain(e: &Expr) -> Result<(), Refusal> {
+    match e {
+        Expr::Empty | Expr::Any { .. } | Expr::Literal { .. } | Expr::Delegate { .. } => Ok(()),
+        Expr::Assertion(Assertion::EndText) => Ok(()),
+        Expr::Assertion(a) => refuse(format!("the assertion {a:?}")),
+        Expr::Concat(items) | Expr::Alt(items) => items.iter().try_for_each(check_plain),
+        Expr::Group(inner) => check_plain(inner),
+        Expr::Repeat { child, greedy, .. } => {
+            if !greedy {
+                return refuse("a lazy quantifier");
+            }
+            check_plain(child)
+        }
+        Expr::LookAround(..) => refuse("look-around other than a whole `\\s+(?!\\S)` branch"),
+        Expr::AtomicGroup(_) => refuse("an atomic group or possessive quantifier rule 1 cannot prove"),
+        Expr::Backref { .. } | Expr::BackrefWithRelativeRecursionLevel { .. } => refuse("a back-reference"),
+        other => refuse(format!("the construct {other:?}")),
+    }
+}
+
+/// One branch rewritten to a plain regex (rules 1 and 2).
+fn rewrite_branch(branch: &Expr) -> Result<(String, Kind), Refusal> {
+    let mut items: Vec<Expr> = match branch {
+        Expr::Concat(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    if is_ws_lookahead(&items) {
+        return Ok(("\\s+".to_owned(), Kind::WsLookahead));
+    }
+    // Rule 1, right to left so each rest is already plain.
+    for i in (0..items.len()).rev() {
+        let Expr::AtomicGroup(inner) = &items[i] else { continue };
+        // An atomic group around one character, or an exact count of them, has one way
+        // to match, so it equals its inside whatever follows.
+        let (class, one_way) = match inner.as_ref() {
+            Expr::Repeat { child, lo, hi, greedy: true } => (single_char_class(child)?, lo == hi),
+            single => (single_char_class(single)?, true),
+        };
+        let Some(class) = class else {
+            return refuse("an atomic group that is not over a single-character class");
+        };
+        let rest = Expr::Concat(items[i + 1..].to_vec());
+        check_plain(&rest)?;
+        if !one_way {
+            let (first, _) = first_set(&parse_hir(&render(&rest))?)?;
+            let mut overlap = class;
+            overlap.intersect(&first);
+            if overlap.ranges().first().is_some() {
+                return refuse("a possessive repetition followed by what can start with one of its characters");
+            }
+        }
+        items[i] = inner.as_ref().clone();
+    }
+    let plain = Expr::Concat(items);
+    check_plain(&plain)?;
+    Ok((render(&plain), Kind::Plain))
+}
+
+fn build_dfa(branches: &[String]) -> Result<dense::DFA<Vec<u32>>, Refusal> {
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .start_kind(StartKind::Anchored)
+                // Acceleration is for regex-automata's own search loop; the table copy
+                // (`Level`) does not use it.
+                .accelerate(false)
+                .specialize_start_states(false)
+                .dfa_size_limit(Some(DFA_SIZE_LIMIT))
+                .determinize_size_limit(Some(DFA_SIZE_LIMIT)),
+        )
+        .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+        .build_many(branches)
+        .or_else(|e| refuse(format!("the DFA cannot be built within the limits: {e}")))
+}
+
+impl std::fmt::Debug for Automaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Automaton")
+            .field("branches", &self.branches)
+            .field("dfas", &self.levels.len())
+            .field("memory_usage", &self.memory_usage())
+            .finish()
+    }
+}
+
+impl Automaton {
+    /// Compiles `source` if it qualifies (module notes); otherwise says why not.
+    pub(crate) fn new(source: &str) -> Result<Self, Refusal> {
+        let tree = Expr::parse_tree(source).or_else(|e| refuse(format!("fancy-regex rejects it: {e}")))?;
+        if !tree.backrefs.is_empty() {
+            return refuse("back-references");
+        }
+        let top: Vec<Expr> = match tree.expr {
+            Expr::Alt(branches) => branches,
+            other => vec![other],
+        };
+        let mut branches = Vec::with_capacity(top.len());
+        let mut kinds = Vec::with_capacity(top.len());
+        for b in &top {
+            let (src, kind) = rewrite_branch(b)?;
+            let hir = parse_hir(&src)?;
+            if hir.properties().minimum_len().is_none_or(|n| n == 0) {
+                return refuse(format!("the branch {src:?} can match the empty string"));
+            }
+            // Look-behind context would make the start state depend on the text before.
+            if hir.properties().look_set().iter().any(|l| l != Look::End) {
+                return refuse(format!("the branch {src:?} has an assertion other than `$`"));
+            }
+            branches.push(src);
+            kinds.push(kind);
+        }
+        if kinds.iter().filter(|&&k| k == Kind::WsLookahead).count() > MAX_LOOKAHEAD_BRANCHES {
+            return refuse("too many `\\s+(?!\\S)` branches");
+        }
+        // Level for branches first.., built for 0 and after each idiom branch.
+        let mut levels: Vec<Level> = Vec::new();
+        let mut firsts: Vec<usize> = Vec::new();
+        let mut pending = vec![0usize];
+        while let Some(first) = pending.pop() {
+            if firsts.contains(&first) {
+                continue;
+            }
+            firsts.push(first);
+            levels.push(Level::new(&build_dfa(&branches[first..])?, kinds[first..].to_vec(), first == 0)?);
+            for (k, kind) in kinds.iter().enumerate().skip(first) {
+                if *kind == Kind::WsLookahead && k + 1 < branches.len() {
+                    pending.push(k + 1);
+                }
+            }
+        }
+        // Link each idiom branch to the level of the branches after it.
+        for li in 0..levels.len() {
+            let first = firsts[li];
+            for k in first..branches.len() {
+                if kinds[k] == Kind::WsLookahead {
+                    levels[li].after[k - first] = firsts.iter().position(|&f| f == k + 1);
+                }
+            }
+        }
+        Ok(Automaton { levels, branches, finder: OnceBox::new() })
+    }
+
+    /// Heap bytes of the DFAs.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.levels.iter().map(Level::memory_usage).sum()
+    }
+
+    /// Finishes a walk of `levels[level]` from `s` (rules 2 and 3): the end of the
+    /// pattern's match at `s`, if it matches there.
+    #[inline]
+    fn resolve(&self, text: &str, s: usize, mut level: usize, mut walked: Walked) -> Option<usize> {
+        loop {
+            let l = &self.levels[level];
+            let (pattern, q) = match walked {
+                Walked::None => return None,
+                Walked::Plain { end } => return Some(end),
+                Walked::Match { pattern, end } => (pattern as usize, end),
+            };
+            if l.kinds[pattern] == Kind::Plain || q == text.len() {
+                return Some(q);
+            }
+            // Rule 2: give back the run's last character, if that leaves one.
+            let mut last = q - 1;
+            while !text.is_char_boundary(last) {
+                last -= 1;
+            }
+            if last > s {
+                return Some(last);
+            }
+            level = l.after[pattern]?;
+            let mut at = s;
+            walked = self.levels[level].walk::<false>(text, &mut at, &mut |_| ());
+        }
+    }
+
+    /// The end of the pattern's match anchored at `s`, if it matches there.
+    fn match_at(&self, text: &str, s: usize) -> Option<usize> {
+        let mut at = s;
+        let walked = self.levels[0].walk::<false>(text, &mut at, &mut |_| ());
+        self.resolve(text, s, 0, walked)
+    }
+
+    fn finder(&self) -> Option<&meta::Regex> {
+        if let Some(f) = self.finder.get() {
+            return Some(f);
+        }
+        let built = meta::Regex::builder()
+            .configure(meta::Regex::config().match_kind(MatchKind::LeftmostFirst))
+            .syntax(regex_automata::util::syntax::Config::new().unicode(true).utf8(true))
+            .build_many(&self.branches)
+            .ok()?;
+        Some(self.finder.get_or_init(|| Box::new(built)))
+    }
+
+    /// Calls `f` on each piece of `text`, in order (fancy-regex's `find_iter` pieces).
+    #[inline]
+    pub(crate) fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
+        let mut pos = 0;
+        while pos < text.len() {
+            // Pieces that end at boundaries are emitted by the walk; it returns at the
+            // first piece that needs a decision (or the end of text).
+            let walked = self.levels[0].walk::<true>(text, &mut pos, &mut f);
+            if let Some(end) = self.resolve(text, pos, 0, walked) {
+                f(&text[pos..end]);
+                pos = end;
+                continue;
+            }
+            // Rule 3: nothing matches at pos; find the next start that can.
+            let mut from = pos + text[pos..].chars().next().map_or(1, char::len_utf8);
+            loop {
+                if from >= text.len() {
+                    return;
+                }
+                // Without a finder (it failed to build), every position is a candidate:
+                // slower, equally exact.
+                let s = match self.finder() {
+                    Some(r) => match r.search(&Input::new(text).range(from..)) {
+                        Some(m) => m.start(),
+                        None => return,
+                    },
+                    None => from,
+                };
+                if let Some(end) = self.match_at(text, s) {
+                    f(&text[s..end]);
+                    pos = end;
+                    break;
+                }
+                from = s + text[s..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Byte classification, 64 bytes at a time, into one bitmask per ASCII class.
+//!
+//! [`masks`] turns a block of 64 bytes into [`Masks`]: bit `i` of each mask says whether byte
+//! `i` is in that class. Scanners then find the end of a run with bit tricks (trailing
+//! zeros of the inverted mask) instead of a branch per byte.
+//!
+//! Design notes
+//! - x86-64 uses SSE2, which every x86-64 CPU has: 16 bytes per compare, `pmovmskb` to
+//!   gather the bits. The loads go through `_mm_set_epi64x` on two `u64`s read with
+//!   `from_le_bytes` (the compiler folds them into vector loads), so the only `unsafe` is
+//!   the call into the `#[target_feature(enable = "sse2")]` function, which Rust requires
+//!   even when the whole build enables SSE2; it is compiled only then (`cfg`). The portable
+//!   loop below is not turned into `pcmpeqb`/`pmovmskb` by LLVM (it works two bytes at a
+//!   time). AVX2 would halve the compares, but a block is classified once per 64 bytes,
+//!   about an eighth of the splitter's instructions, and it would need runtime detection.
+//! - Elsewhere (aarch64 included) a portable loop computes the same masks; it is also
+//!   the reference the SSE2 code is tested against.
+//! - The classes are about ASCII bytes only: a byte `>= 0x80` is in [`Masks::non_ascii`]
+//!   and in no other mask, so callers that meet one fall back to per-character code.
+
+/// Class bitmasks of a block of 64 bytes: bit `i` is byte `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Masks {
+    /// `[A-Za-z]`.
+    pub(crate) letter: u64,
+    /// `[A-Z]`.
+    pub(crate) upper: u64,
+    /// `[0-9]`.
+    pub(crate) digit: u64,
+    /// `' '`.
+    pub(crate) space: u64,
+    /// ASCII whitespace, `[\t\n\x0b\x0c\r ]` (the ASCII members of `\s`).
+    pub(crate) white: u64,
+    /// `[\r\n]`.
+    pub(crate) newline: u64,
+    /// `'`.
+    pub(crate) apostrophe: u64,
+    /// `/`.
+    pub(crate) slash: u64,
+    /// Bytes `>= 0x80`.
+    pub(crate) non_ascii: u64,
+}
+
+/// The 64 bits from bit `off` (`< 64`) of the 128-bit number `hi:lo`: with `lo` and `hi` the
+/// masks of two consecutive blocks, the mask of the 64 bytes from byte `off` of the first.
+#[inline(always)]
+pub(crate) fn join(lo: u64, hi: u64, off: u32) -> u64 {
+    debug_assert!(off < 64);
+    // `hi << (64 - off)` in two steps, as a shift by 64 would overflow.
+    lo.wrapping_shr(off) | (hi << 1).wrapping_shl(63 - off)
+}
+
+/// The class masks of `block`.
+#[inline(always)]
+pub(crate) fn masks(block: &[u8; 64]) -> Masks {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `sse2::masks` only needs SSE2, which this build enables for every CPU it
+        // runs on (the `cfg` above; it is part of the x86-64 baseline).
+        #[allow(unsafe_code)]
+        unsafe {
+            sse2::masks(block)
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        masks_portable(block)
+    }
+}
+
+/// [`masks`] one byte at a time.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn masks_portable(block: &[u8; 64]) -> Masks {
+    let mut m = Masks::default();
+    for (i, &x) in block.iter().enumerate() {
+        let bit = 1u64 << i;
+        let set = |mask: &mut u64, yes: bool| *mask |= if yes { bit } else { 0 };
+        set(&mut m.letter, x.is_ascii_alphabetic());
+        set(&mut m.upper, x.is_ascii_uppercase());
+        set(&mut m.digit, x.is_ascii_digit());
+        set(&mut m.space, x == b' ');
+        set(&mut m.white, matches!(x, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' '));
+        set(&mut m.newline, matches!(x, b'\r' | b'\n'));
+        set(&mut m.apostrophe, x == b'\'');
+        set(&mut m.slash, x == b'/');
+        set(&mut m.non_ascii, x >= 0x80);
+    }
+    m
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_set_epi64x,
+    };
+
+    use super::Masks;
+
+    /// Bytes `x` with `x - lo < n` (unsigned, wrapping): adding `0x80 - lo` moves the range
+    /// to the bottom of the signed bytes, where one signed compare tests it.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn in_range(v: __m128i, lo: u8, n: u8) -> __m128i {
+        let shift = _mm_set1_epi8(0x80u8.wrapping_sub(lo) as i8);
+        let limit = _mm_set1_epi8(0x80u8.wrapping_add(n) as i8);
+        _mm_cmplt_epi8(_mm_add_epi8(v, shift), limit)
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn eq(v: __m128i, x: u8) -> __m128i {
+        _mm_cmpeq_epi8(v, _mm_set1_epi8(x as i8))
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn bits(v: __m128i) -> u64 {
+        u64::from(_mm_movemask_epi8(v) as u16)
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(super) fn masks(block: &[u8; 64]) -> Masks {
+        let mut m = Masks::default();
+        for (k, chunk) in block.chunks_exact(16).enumerate() {
+            let word = |i: usize| {
+                let bytes: [u8; 8] = chunk[i..i + 8].try_into().unwrap_or_else(|_| unreachable!("8 bytes"));
+                i64::from_le_bytes(bytes)
+            };
+            let v = _mm_set_epi64x(word(8), word(0));
+            let shift = 16 * k;
+            let space = eq(v, b' ');
+            let newline = _mm_or_si128(eq(v, b'\n'), eq(v, b'\r'));
+            m.letter |= bits(in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26)) << shift;
+            m.upper |= bits(in_range(v, b'A', 26)) << shift;
+            m.digit |= bits(in_range(v, b'0', 10)) << shift;
+            m.space |= bits(space) << shift;
+            m.white |= bits(_mm_or_si128(in_range(v, b'\t', 5), space)) << shift;
+            m.newline |= bits(newline) << shift;
+            m.apostrophe |= bits(eq(v, b'\'')) << shift;
+            m.slash |= bits(eq(v, b'/')) << shift;
+            m.non_ascii |= bits(v) << shift;
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte value at every position of a block, against the portable version.
+    #[test]
+    fn masks_agree_with_the_portable_version() {
+        for x in 0..=255u8 {
+            for at in 0..64 {
+                let mut block = [b'q'; 64];
+                block[at] = x;
+                assert_eq!(masks(&block), masks_portable(&block), "byte {x:#x} at {at}");
+            }
+        }
+        let block: [u8; 64] = std::array::from_fn(|i| (i * 37 + 11) as u8);
+        assert_eq!(masks(&block), masks_portable(&block));
+    }
+
+    #[test]
+    fn portable_masks_follow_the_ascii_classes() {
+        let mut block = [b'.'; 64];
+        block[..16].copy_from_slice(b"Ab 9\t\n\r'/\x0b\x0c\xc3\xa9z_-");
+        let m = masks_portable(&block);
+        assert_eq!(m.letter & 0xFFFF, 0b10_0000_0000_0011);
+        assert_eq!(m.upper & 0xFFFF, 0b1);
+        assert_eq!(m.digit & 0xFFFF, 0b1000);
+        assert_eq!(m.space & 0xFFFF, 0b100);
+        assert_eq!(m.white & 0xFFFF, 0b110_0111_0100);
+        assert_eq!(m.newline & 0xFFFF, 0b110_0000);
+        assert_eq!(m.apostrophe & 0xFFFF, 0b1000_0000);
+        assert_eq!(m.slash & 0xFFFF, 0b1_0000_0000);
+        assert_eq!(m.non_ascii, 0b1_1000_0000_0000);
+    }
+
+    #[test]
+    fn join_reads_across_two_blocks() {
+        let (a, b) = (0xF000_0000_0000_0001, 0b101);
+        assert_eq!(join(a, b, 0), a);
+        assert_eq!(join(a, b, 1), 0xF800_0000_0000_0000);
+        assert_eq!(join(a, b, 60), 0b101_1111);
+        assert_eq!(join(a, b, 63), 0b1011);
+    }
+}
