@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use bpekit::{
-    Pattern, PieceCounts, CL100K_PATTERN, DEEPSEEK_V3_PATTERN, GPT2_PATTERN, LLAMA3_PATTERN, NANOCHAT_PATTERN,
-    O200K_PATTERN, QWEN2_PATTERN, RUSTBPE_GPT4_PATTERN,
+    Pattern, PieceCounts, CL100K_PATTERN, DEEPSEEK_V3_PATTERN, GPT2_PATTERN, LLAMA3_PATTERN,
+    NANOCHAT_PATTERN, O200K_PATTERN, QWEN2_PATTERN, RUSTBPE_GPT4_PATTERN,
 };
 
 mod common;
@@ -51,7 +51,11 @@ fn main() {
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == name));
     for (name, src) in patterns.into_iter().filter(|&(name, _)| split_table && wanted(name)) {
         let named = Pattern::new(src).unwrap();
-        let named = if named.is_fast() { format!("{:7.1}", split_speed(&named, &text, 5).0) } else { "      -".into() };
+        let named = if named.is_fast() {
+            format!("{:7.1}", split_speed(&named, &text, 5).0)
+        } else {
+            "      -".into()
+        };
         let t = Instant::now();
         let auto = Pattern::new_automaton(src).unwrap();
         let build_ms = t.elapsed().as_secs_f64() * 1e3;

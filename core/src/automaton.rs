@@ -153,9 +153,14 @@ struct Level {
 /// What an anchored walk found.
 enum Walked {
     /// A match of `pattern` ending at `end`.
-    Match { pattern: u32, end: usize },
+    Match {
+        pattern: u32,
+        end: usize,
+    },
     /// A plain branch matched up to `end` and the next piece starts there (a boundary).
-    Plain { end: usize },
+    Plain {
+        end: usize,
+    },
     None,
 }
 
@@ -370,7 +375,8 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, Refusal> {
 
 /// Whether `e` is fancy-regex's parse of `\s+(?!\S)`.
 fn is_ws_lookahead(items: &[Expr]) -> bool {
-    let ws = |e: &Expr, class: &str| matches!(e, Expr::Delegate { inner, casei: false, .. } if inner == class);
+    let ws =
+        |e: &Expr, class: &str| matches!(e, Expr::Delegate { inner, casei: false, .. } if inner == class);
     match items {
         [Expr::Repeat { child, lo: 1, hi: usize::MAX, greedy: true }, Expr::LookAround(inner, LookAround::LookAheadNeg)] => {
             ws(child, "\\s") && ws(inner, "\\S")
@@ -506,7 +512,9 @@ fn rewrite_branch(branch: &Expr) -> Result<(String, Kind), Refusal> {
             let mut overlap = class;
             overlap.intersect(&first);
             if overlap.ranges().first().is_some() {
-                return refuse("a possessive repetition followed by what can start with one of its characters");
+                return refuse(
+                    "a possessive repetition followed by what can start with one of its characters",
+                );
             }
         }
         items[i] = inner.as_ref().clone();

@@ -201,7 +201,10 @@ impl Pattern {
     pub fn new_automaton(source: &str) -> Result<Self> {
         let regex = compile_regex(source)?;
         let automaton = Automaton::new(source).map_err(|r| {
-            Error::new(ErrorKind::BadPattern, format!("split pattern does not qualify for the automaton: {}", r.0))
+            Error::new(
+                ErrorKind::BadPattern,
+                format!("split pattern does not qualify for the automaton: {}", r.0),
+            )
         })?;
         Ok(Pattern { source: source.to_owned(), regex, fast: None, automaton: Some(Arc::new(automaton)) })
     }
@@ -549,11 +552,26 @@ mod tests {
     /// with a quantifier, greedy or possessive.
     fn element() -> impl Strategy<Value = String> {
         let atom = proptest::sample::select(
-            &[r"\p{L}", r"\p{N}", r"\s", r"[^\s\p{L}\p{N}]", r"[^\r\n\p{L}\p{N}]", r"[\r\n]", " ", "'", "[a-z]"][..],
+            &[
+                r"\p{L}",
+                r"\p{N}",
+                r"\s",
+                r"[^\s\p{L}\p{N}]",
+                r"[^\r\n\p{L}\p{N}]",
+                r"[\r\n]",
+                " ",
+                "'",
+                "[a-z]",
+            ][..],
         );
         let quantifier = proptest::sample::select(&["", "?", "+", "*", "{1,3}", "{2}", "{1,2}"][..]);
         let contraction = proptest::sample::select(
-            &[r"'(?i:[sdmt]|ll|ve|re)", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)", "'s", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?"][..],
+            &[
+                r"'(?i:[sdmt]|ll|ve|re)",
+                r"(?i:'s|'t|'re|'ve|'m|'ll|'d)",
+                "'s",
+                r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+            ][..],
         );
         prop_oneof![
             1 => contraction.prop_map(String::from),

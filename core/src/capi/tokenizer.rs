@@ -675,7 +675,9 @@ pub unsafe extern "C" fn bpekit_tokenizer_split_engine(tok: *const bpekit_tokeni
         crate::pattern::SplitEngine::Backtracking => c"backtracking",
     };
     // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
-    call_or(c"".as_ptr(), || unsafe { tok.as_ref() }.map_or(c"", |t| name(t.inner.pattern().engine())).as_ptr())
+    call_or(c"".as_ptr(), || {
+        unsafe { tok.as_ref() }.map_or(c"", |t| name(t.inner.pattern().engine())).as_ptr()
+    })
 }
 
 /// Releases a tokenizer. `bpekit_tokenizer_free(NULL)` does nothing. No other thread
