@@ -38,9 +38,6 @@ const MID_MIN: usize = SHORT_MAX + 1;
 /// past the cached lengths the scan's quadratic cost outgrows the search's linear one.
 const BACKTRACK_MIN: usize = MID_MAX + 1;
 
-/// Pieces shorter than this merge faster than a lookup in the [`PieceCache`].
-const CACHE_MIN: usize = 6;
-
 /// Tokens kept per piece cache before it starts over (the bound on its size).
 const CACHE_MAX_TOKENS: usize = 1 << 18;
 /// Tokenizers a thread keeps piece caches for at once ([`Recent`]).
@@ -102,8 +99,8 @@ impl HitWindow {
     }
 }
 
-/// A per-thread cache of pieces of [`CACHE_MIN`] to `MID_MAX` bytes that are not whole
-/// tokens: piece → its tokens, behind the pretoken cache for short pieces. Words repeat
+/// A per-thread cache of pieces of `MID_MIN` to `MID_MAX` bytes that are not whole
+/// tokens: piece → its tokens (shorter pieces have the pretoken cache). Words repeat
 /// (Zipf), so most such pieces are merged once per thread.
 struct PieceCache {
     map: BytesMap<(u32, u32)>,
@@ -112,7 +109,7 @@ struct PieceCache {
 }
 
 /// One thread's caches for one tokenizer: the pretoken cache for short pieces, and the
-/// piece cache behind it and for mid-length ones.
+/// piece cache for mid-length ones.
 pub(super) struct PieceCaches {
     short: Pretokens,
     short_window: HitWindow,
@@ -120,6 +117,18 @@ pub(super) struct PieceCaches {
 }
 
 impl PieceCaches {
+    /// The cached ids of a piece of 3 to [`SHORT_MAX`] bytes, counted as a hit; `None` on
+    /// a miss (not counted: the caller's slow path counts it) and while the cache is off.
+    #[inline(always)]
+    fn short_hit(&mut self, piece: &[u8]) -> Option<&[u32]> {
+        if self.short_window.skip != 0 {
+            return None;
+        }
+        let ids = self.short.get(pack(piece)?)?;
+        self.short_window.count(true);
+        Some(ids)
+    }
+
     /// Caches for another tokenizer, in the storage of `old` (the thread's least recently
     /// used ones, if all slots are taken).
     fn reuse(old: Option<PieceCaches>) -> PieceCaches {
@@ -168,8 +177,39 @@ impl Tokenizer {
 
     /// [`Tokenizer::encode_piece`] with the thread's caches already fetched (`None`: merge
     /// without them, with the same result).
-    #[inline]
+    ///
+    /// The common cases are inlined into the caller's loop: a piece of one or two bytes,
+    /// and a short piece the pretoken cache holds (most pieces of ordinary text). The
+    /// rest, [`Tokenizer::encode_piece_slow`], is a call: a large function whose
+    /// prologue, register saves and dispatch cost more than such a piece's whole lookup.
+    #[inline(always)]
     pub(super) fn encode_piece_in(&self, piece: &[u8], out: &mut Vec<u32>, caches: Option<&mut PieceCaches>) {
+        match (piece.len(), caches) {
+            (1, _) => out.push(self.byte_ranks[piece[0] as usize]),
+            (2, _) => match self.pair2[usize::from(piece[0]) << 8 | usize::from(piece[1])] {
+                u32::MAX => {
+                    out.extend([self.byte_ranks[piece[0] as usize], self.byte_ranks[piece[1] as usize]])
+                }
+                id => out.push(id),
+            },
+            (3..=SHORT_MAX, Some(c)) => {
+                if let Some(ids) = c.short_hit(piece) {
+                    // One to three ids, mostly one: pushed one by one, not copied with a
+                    // `memcpy` call.
+                    for &id in ids {
+                        out.push(id);
+                    }
+                } else {
+                    self.encode_piece_slow(piece, out, Some(c));
+                }
+            }
+            (_, caches) => self.encode_piece_slow(piece, out, caches),
+        }
+    }
+
+    /// [`Tokenizer::encode_piece_in`] past its inlined cases.
+    #[inline(never)]
+    fn encode_piece_slow(&self, piece: &[u8], out: &mut Vec<u32>, caches: Option<&mut PieceCaches>) {
         match piece.len() {
             0 => {}
             1 => out.push(self.byte_ranks[piece[0] as usize]),
@@ -218,34 +258,20 @@ impl Tokenizer {
         }
     }
 
-    /// [`Tokenizer::merge_short`] through the thread's pretoken cache.
-    #[inline]
+    /// [`Tokenizer::merge_short`] through the thread's pretoken cache, after
+    /// [`PieceCaches::short_hit`] found nothing.
     fn merge_short_cached(&self, piece: &[u8], out: &mut Vec<u32>, c: &mut PieceCaches) {
         if c.short_window.skipping() {
             return self.merge_short(piece, out, true);
         }
         let Some(key) = pack(piece) else { return self.merge_short(piece, out, false) };
-        if let Some(ids) = c.short.get(key) {
-            c.short_window.count(true);
-            // One to three ids: pushed one by one, not copied with a `memcpy` call.
-            for &id in ids {
-                out.push(id);
-            }
-            return;
-        }
         c.short_window.count(false);
         let start = out.len();
-        if piece.len() < CACHE_MIN {
-            self.merge_short(piece, out, false);
-        } else {
-            // The piece cache behind: unbounded by pieces (bounded by tokens), it keeps
-            // the merges of the pieces the pretoken cache has no room for.
-            self.merge_mid_cached(piece, out, &mut c.mid);
-        }
+        self.merge_short(piece, out, false);
         c.short.insert(key, &out[start..]);
     }
 
-    /// A piece of [`CACHE_MIN`] to `MID_MAX` bytes without the cache (`filtered` as in
+    /// A piece of `MID_MIN` to `MID_MAX` bytes without the cache (`filtered` as in
     /// [`Tokenizer::merge_short`]).
     fn merge_mid(&self, piece: &[u8], out: &mut Vec<u32>, filtered: bool) {
         let id = if filtered { self.encoder.get(piece) } else { self.encoder.get_unfiltered(piece) };
@@ -261,14 +287,17 @@ impl Tokenizer {
             // Pieces do not repeat here, and are rarely tokens: through the bitsets.
             return self.merge_mid(piece, out, true);
         }
+        // Whole tokens first, and never through the cache: they are not cached here, so
+        // counting their lookups as misses would turn the cache off in text whose long
+        // pieces are mostly tokens (English), leaving the others to be merged every time.
+        if let Some(id) = self.encoder.get_unfiltered(piece) {
+            return out.push(id);
+        }
         let found = cache.map.get(piece).copied();
         cache.window.count(found.is_some());
         if let Some((off, len)) = found {
             out.extend_from_slice(&cache.arena[off as usize..(off + len) as usize]);
             return;
-        }
-        if let Some(id) = self.encoder.get_unfiltered(piece) {
-            return out.push(id);
         }
         let start = out.len();
         self.merge_scan_non_token(piece, out);

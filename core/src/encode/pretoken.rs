@@ -4,53 +4,52 @@
 //!
 //! Design notes
 //! - Why cache whole tokens too: the rank table is megabytes (cl100k's short tokens
-//!   alone are ~1.5 MiB of slots, o200k's 4 MiB), so a lookup in it is mostly a cache
-//!   miss, while the pieces that make up most of a text are a few thousand. A table of
-//!   the recent pieces that stays in the core's L2 cache answers most of them in one
-//!   cache line.
-//! - Shape: [`SETS`] sets of two ways; an entry is 32 bytes (the packed key of
-//!   [`pack`](crate::bytemap::pack), up to [`INLINE`] ids and a count), a set is one
-//!   64-byte-aligned cache line, so a lookup touches one line. A new piece goes to way 0
-//!   and moves way 0 to way 1 (the older of the two is dropped). The hash is two
-//!   multiplications of the key's halves; its top bits pick the set.
-//! - Hit rates of pieces of 3 to 15 bytes on 8 MB of each corpus (cl100k's split; a
-//!   2-way table as here, by entries): 4K: English 77%, code 90%, multilingual 65%;
-//!   16K: 85%, 93%, 73%; 64K: 90%, 95%, 81%. Direct-mapped loses about 2 points at each
-//!   size. 16K entries (512 KiB) is the size kept: it fits the L2 cache of one core
-//!   (1 MiB on the machine measured) next to the hot part of the rank table; 64K
-//!   entries (2 MiB) do not, and 4K entries miss a third more often than 16K.
-//! - A miss is not expensive: a whole token goes to the rank table as before, and a
-//!   piece of 6 bytes or more that is not a token to the unbounded-by-pieces
-//!   [`super::merge`] piece cache behind this one, so pieces evicted here are rarely
-//!   merged again.
+//!   alone are 4 MiB of lines, o200k's 8 MiB), so a lookup in it is mostly a cache
+//!   miss, while the pieces that make up most of a text are a few thousand, and one
+//!   table answers every short piece in one probe whatever route it would take.
+//! - Shape: open addressing over pairs of 32-byte entries, each pair one 64-byte-aligned
+//!   cache line. An entry is the packed key of [`pack`](crate::bytemap::pack), up to
+//!   [`INLINE`] ids and a count. A key hashes (two multiplications of its halves, top
+//!   bits) to a pair and sits in the first free entry of that pair or the next ones; a
+//!   lookup stops at the first pair with a free entry. Nothing is evicted: a piece seen
+//!   once is answered from then on. (A 2-way set-associative table of fixed size lost
+//!   pieces to conflicts: on text that repeats a few thousand distinct pieces a few
+//!   percent of lookups missed, and each miss of a piece that is not a token cost a
+//!   merge of thousands of instructions.)
+//! - Size: it starts at [`MIN_PAIRS`] pairs and doubles at 3/4 load, up to [`MAX_PAIRS`]
+//!   pairs; full at that size, it starts over empty. Distinct pieces of 3 to 15 bytes
+//!   in 8 MB of text: a few ten thousand (English), so the table stays small for
+//!   ordinary use; text whose pieces never repeat (random bytes as latin-1) is what
+//!   fills it, and there [`super::merge`] turns the cache off anyway.
 //! - Pieces of more than [`INLINE`] tokens (rare but for CJK and Thai: a piece of 15
 //!   bytes has at most 15) keep their ids in a side arena of at most [`ARENA_MAX`] ids;
 //!   the entry holds the offset and the arena's epoch, and the arena starts over (a new
 //!   epoch, so older such entries miss) when full.
-//! - Memory bound per table: `SETS * 64` bytes plus the arena, `4 * ARENA_MAX` bytes:
-//!   576 KiB, allocated on the first insert. A thread keeps one per tokenizer slot of
-//!   [`super::merge`]'s caches (4 slots: at most 2.25 MiB per thread).
+//! - Memory bound per table: `MAX_PAIRS * 64` bytes plus the arena, `4 * ARENA_MAX`
+//!   bytes: 4.25 MiB, reached only by text with that many distinct short pieces. A
+//!   thread keeps one per tokenizer slot of [`super::merge`]'s caches (4 slots).
 //! - The keys are exact (the whole packed piece, its length included), so a collision
-//!   costs a miss, never a wrong answer. The empty key (0) is never looked up: pieces
-//!   here have 3 bytes or more.
+//!   costs a probe of the next pair, never a wrong answer. The empty key (0) marks a
+//!   free entry and is never looked up: pieces here have 3 bytes or more.
 
 use crate::bytemap::SHORT_MAX;
 
-/// Sets in a table (a power of two): two entries each.
-pub(super) const SETS_LOG2: u32 = 13;
-const SETS: usize = 1 << SETS_LOG2;
+/// Pairs of a new table (a power of two).
+const MIN_PAIRS: usize = 1 << 11;
+/// Pairs of the largest table (a power of two): 4 MiB.
+pub(super) const MAX_PAIRS: usize = 1 << 16;
 
 /// Ids stored in the entry itself.
 pub(super) const INLINE: usize = 3;
 
 /// Ids in a table's side arena before it starts over.
-pub(super) const ARENA_MAX: usize = 1 << 14;
+pub(super) const ARENA_MAX: usize = 1 << 16;
 const _: () = assert!(ARENA_MAX >= SHORT_MAX, "a piece's ids always fit in an empty arena");
 
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
 struct Entry {
-    /// The packed piece; 0 for an empty entry.
+    /// The packed piece; 0 for a free entry.
     key: u128,
     /// The ids if `n <= INLINE`; else `[arena offset, arena epoch, _]`.
     ids: [u32; INLINE],
@@ -59,50 +58,68 @@ struct Entry {
 
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
-struct Set([Entry; 2]);
+struct Pair([Entry; 2]);
 
-const _: () = assert!(std::mem::size_of::<Set>() == 64, "a set is one cache line");
+const _: () = assert!(std::mem::size_of::<Pair>() == 64, "a pair is one cache line");
 
 /// One thread's pretoken cache for one tokenizer (see the module notes).
 pub(super) struct Pretokens {
-    sets: Box<[Set]>,
+    pairs: Box<[Pair]>,
+    /// Entries in use.
+    len: usize,
     arena: Vec<u32>,
     epoch: u32,
+}
+
+/// The pair a packed key hashes to in a table of `pairs` pairs (a power of two).
+#[inline(always)]
+fn home(key: u128, pairs: usize) -> usize {
+    let (lo, hi) = (key as u64, (key >> 64) as u64);
+    let h = (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xd6e8_feb8_6659_fd93);
+    // The top bits (none for an empty table, where every lookup misses).
+    h.checked_shr(64 - pairs.trailing_zeros()).unwrap_or(0) as usize
 }
 
 impl Pretokens {
     /// An empty table; its storage is allocated by the first insert (a thread that
     /// encodes one short text does not pay for the whole table).
     pub(super) fn new() -> Pretokens {
-        Pretokens { sets: Box::default(), arena: Vec::new(), epoch: 0 }
+        Pretokens { pairs: Box::default(), len: 0, arena: Vec::new(), epoch: 0 }
     }
 
     /// Empties the table, keeping its storage.
     pub(super) fn clear(&mut self) {
-        self.sets.fill(Set::default());
+        self.pairs.fill(Pair::default());
+        self.len = 0;
         self.arena.clear();
         self.epoch = 0;
     }
 
-    /// The set of a packed key: a multiplicative hash of its two halves, top bits.
+    /// The index (pair, entry) of `key` (nonzero), if present.
     #[inline(always)]
-    fn set_of(key: u128) -> usize {
-        let (lo, hi) = (key as u64, (key >> 64) as u64);
-        let h = (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xd6e8_feb8_6659_fd93);
-        (h >> (64 - SETS_LOG2)) as usize
+    fn find(&self, key: u128) -> Option<(usize, usize)> {
+        let mask = self.pairs.len().wrapping_sub(1);
+        let mut i = home(key, self.pairs.len());
+        loop {
+            let pair = &self.pairs.get(i)?.0;
+            if pair[0].key == key {
+                return Some((i, 0));
+            }
+            if pair[1].key == key {
+                return Some((i, 1));
+            }
+            if pair[1].key == 0 {
+                return None; // (entries fill a pair in order: a free second one ends the walk)
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// The tokens of the piece packed as `key` (nonzero), if cached.
     #[inline]
     pub(super) fn get(&self, key: u128) -> Option<&[u32]> {
-        let set = &self.sets.get(Self::set_of(key))?.0;
-        let e = if set[0].key == key {
-            &set[0]
-        } else if set[1].key == key {
-            &set[1]
-        } else {
-            return None;
-        };
+        let (i, j) = self.find(key)?;
+        let e = &self.pairs[i].0[j];
         let n = e.n as usize;
         if n <= INLINE {
             return Some(&e.ids[..n]);
@@ -111,7 +128,9 @@ impl Pretokens {
         (e.ids[1] == self.epoch).then(|| &self.arena[off..off + n])
     }
 
-    /// Caches `ids` (at most [`SHORT_MAX`]) as the tokens of the piece packed as `key`.
+    /// Caches `ids` (at most [`SHORT_MAX`]) as the tokens of the piece packed as `key`
+    /// (after [`Pretokens::get`] missed: the key is absent, or its ids were in an older
+    /// arena).
     #[inline]
     pub(super) fn insert(&mut self, key: u128, ids: &[u32]) {
         debug_assert!(key != 0 && ids.len() <= SHORT_MAX);
@@ -124,7 +143,8 @@ impl Pretokens {
                 self.arena.clear();
                 if self.epoch == u32::MAX {
                     // Entries of every epoch could match again: start over.
-                    self.sets.fill(Set::default());
+                    self.pairs.fill(Pair::default());
+                    self.len = 0;
                     self.epoch = 0;
                 } else {
                     self.epoch += 1;
@@ -133,18 +153,51 @@ impl Pretokens {
             e.ids = [self.arena.len() as u32, self.epoch, 0];
             self.arena.extend_from_slice(ids);
         }
-        if self.sets.is_empty() {
-            self.sets = vec![Set::default(); SETS].into_boxed_slice();
+        if n > INLINE {
+            if let Some((i, j)) = self.find(key) {
+                self.pairs[i].0[j] = e; // its ids were in an older arena
+                return;
+            }
         }
-        let set = &mut self.sets[Self::set_of(key)].0;
-        set[1] = set[0];
-        set[0] = e;
+        if 4 * (self.len + 1) > 3 * 2 * self.pairs.len() {
+            self.grow();
+        }
+        self.place(e);
+        self.len += 1;
     }
 
-    /// The set a key goes to, for tests that make collisions.
-    #[cfg(test)]
-    pub(super) fn set_index(key: u128) -> usize {
-        Self::set_of(key)
+    /// Puts `e` in the first free entry from its home pair (the load is below 1).
+    #[inline]
+    fn place(&mut self, e: Entry) {
+        let mask = self.pairs.len() - 1;
+        let mut i = home(e.key, self.pairs.len());
+        loop {
+            let pair = &mut self.pairs[i].0;
+            if let Some(free) = pair.iter_mut().find(|f| f.key == 0) {
+                *free = e;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the table, or empties it at [`MAX_PAIRS`].
+    #[cold]
+    fn grow(&mut self) {
+        let size = match self.pairs.len() {
+            0 => MIN_PAIRS,
+            n if n >= MAX_PAIRS => {
+                // Full at the largest size: start over (see the module notes).
+                self.pairs.fill(Pair::default());
+                self.len = 0;
+                return;
+            }
+            n => 2 * n,
+        };
+        let old = std::mem::replace(&mut self.pairs, vec![Pair::default(); size].into_boxed_slice());
+        for e in old.iter().flat_map(|p| p.0).filter(|e| e.key != 0) {
+            self.place(e);
+        }
     }
 }
 
@@ -153,31 +206,51 @@ mod tests {
     use super::*;
     use crate::bytemap::pack;
 
-    /// Keys of pieces `prefix ++ i` until three land in one set.
-    fn three_in_one_set() -> [u128; 3] {
-        let mut by_set: hashbrown::HashMap<usize, Vec<u128>> = hashbrown::HashMap::new();
+    /// Keys of pieces `abc{i}` until `n` have the same home pair in a table of `pairs`.
+    fn same_home(n: usize, pairs: usize) -> Vec<u128> {
+        let mut by_home: hashbrown::HashMap<usize, Vec<u128>> = hashbrown::HashMap::new();
         for i in 0u32.. {
             let key = pack(format!("abc{i}").as_bytes()).unwrap();
-            let keys = by_set.entry(Pretokens::set_index(key)).or_default();
+            let keys = by_home.entry(home(key, pairs)).or_default();
             keys.push(key);
-            if keys.len() == 3 {
-                return [keys[0], keys[1], keys[2]];
+            if keys.len() == n {
+                return keys.clone();
             }
         }
         unreachable!()
     }
 
     #[test]
-    fn colliding_keys_keep_the_two_most_recent() {
+    fn colliding_keys_are_all_kept() {
         let mut p = Pretokens::new();
-        let [a, b, c] = three_in_one_set();
-        p.insert(a, &[1]);
-        p.insert(b, &[2, 3]);
-        assert_eq!((p.get(a), p.get(b)), (Some(&[1][..]), Some(&[2, 3][..])));
-        p.insert(c, &[4, 5, 6]);
-        assert_eq!((p.get(a), p.get(b), p.get(c)), (None, Some(&[2, 3][..]), Some(&[4, 5, 6][..])));
+        let keys = same_home(5, MIN_PAIRS);
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(p.get(k), None);
+            p.insert(k, &[i as u32, 7]);
+        }
+        assert_eq!(p.pairs.len(), MIN_PAIRS);
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(p.get(k), Some(&[i as u32, 7][..]));
+        }
         p.clear();
-        assert_eq!((p.get(b), p.get(c)), (None, None));
+        assert!(keys.iter().all(|&k| p.get(k).is_none()));
+    }
+
+    #[test]
+    fn grows_keeping_entries_then_starts_over_when_full() {
+        let mut p = Pretokens::new();
+        let key = |i: u32| pack(format!("piece {i}").as_bytes()).unwrap();
+        let full = (3 * 2 * MAX_PAIRS / 4) as u32;
+        for i in 0..full {
+            p.insert(key(i), &[i]);
+        }
+        assert_eq!((p.pairs.len(), p.len), (MAX_PAIRS, full as usize));
+        for i in (0..full).step_by(97) {
+            assert_eq!(p.get(key(i)), Some(&[i][..]));
+        }
+        p.insert(key(full), &[full]);
+        assert_eq!((p.pairs.len(), p.len), (MAX_PAIRS, 1), "started over at the largest size");
+        assert_eq!((p.get(key(0)), p.get(key(full))), (None, Some(&[full][..])));
     }
 
     #[test]
