@@ -31,6 +31,9 @@ use crate::bytemap::{pack, BytesMap, MID_MAX, SHORT_MAX};
 pub(super) const SCAN_MAX: usize = 128;
 const _: () = assert!(SCAN_MAX <= 255, "merge_scan_n links tokens by u8 byte offsets");
 
+/// Pieces per call of [`Tokenizer::encode_pieces_in`].
+pub(super) const CHUNK: usize = 64;
+
 /// The shortest piece past the pretoken cache's keys.
 const MID_MIN: usize = SHORT_MAX + 1;
 
@@ -204,6 +207,37 @@ impl Tokenizer {
                 }
             }
             (_, caches) => self.encode_piece_slow(piece, out, caches),
+        }
+    }
+
+    /// [`Tokenizer::encode_piece_in`] for consecutive pieces of a text, at most
+    /// [`CHUNK`]: first the pretoken cache's line of every short piece is requested
+    /// ([`crate::simd::prefetch`]), then the pieces are encoded in order. The cache grows
+    /// past the core's own caches on long texts, and a lookup that waits for its line
+    /// costs more than all of a hit's instructions; requested a chunk ahead, the lines
+    /// load while the pieces before them are encoded.
+    #[inline(never)]
+    pub(super) fn encode_pieces_in(&self, pieces: &[&[u8]], out: &mut Vec<u32>, c: &mut PieceCaches) {
+        let mut keys = [0u128; CHUNK];
+        if c.short_window.skip == 0 {
+            for (key, piece) in keys.iter_mut().zip(pieces) {
+                if (3..=SHORT_MAX).contains(&piece.len()) {
+                    *key = pack(piece).unwrap_or(0);
+                    c.short.prefetch(*key);
+                }
+            }
+        }
+        for (&key, &piece) in keys.iter().zip(pieces) {
+            if key != 0 && c.short_window.skip == 0 {
+                if let Some(ids) = c.short.get(key) {
+                    c.short_window.count(true);
+                    for &id in ids {
+                        out.push(id);
+                    }
+                    continue;
+                }
+            }
+            self.encode_piece_in(piece, out, Some(c));
         }
     }
 

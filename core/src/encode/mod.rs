@@ -221,9 +221,23 @@ impl Tokenizer {
             return self.pattern.for_each_piece(text, |piece| out.piece(self, piece.as_bytes()));
         }
         // The thread's caches once per text, not once per piece (see `merge`'s notes).
-        self.with_piece_caches(|mut caches| {
-            self.pattern
-                .for_each_piece(text, |piece| out.piece_in(self, piece.as_bytes(), caches.as_deref_mut()))
+        self.with_piece_caches(|caches| {
+            let Some(c) = caches else {
+                return self.pattern.for_each_piece(text, |piece| out.piece_in(self, piece.as_bytes(), None));
+            };
+            // Pieces go to the sink a chunk at a time (see `merge::Tokenizer::encode_pieces_in`).
+            let mut chunk: [&[u8]; merge::CHUNK] = [&[]; merge::CHUNK];
+            let mut n = 0;
+            self.pattern.for_each_piece(text, |piece| {
+                chunk[n] = piece.as_bytes();
+                n += 1;
+                if n == merge::CHUNK {
+                    out.pieces_in(self, &chunk, c);
+                    n = 0;
+                }
+            })?;
+            out.pieces_in(self, &chunk[..n], c);
+            Ok(())
         })
     }
 }
@@ -240,6 +254,13 @@ trait Sink {
         self.piece(tok, piece);
     }
     fn special(&mut self, id: u32);
+    /// [`Sink::piece_in`] for consecutive pieces (at most [`merge::CHUNK`]).
+    #[inline]
+    fn pieces_in(&mut self, tok: &Tokenizer, pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
+        for piece in pieces {
+            self.piece_in(tok, piece, Some(&mut *caches));
+        }
+    }
 }
 
 impl Sink for Vec<u32> {
@@ -251,6 +272,10 @@ impl Sink for Vec<u32> {
     #[inline]
     fn piece_in(&mut self, tok: &Tokenizer, piece: &[u8], caches: Option<&mut merge::PieceCaches>) {
         tok.encode_piece_in(piece, self, caches);
+    }
+    #[inline]
+    fn pieces_in(&mut self, tok: &Tokenizer, pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
+        tok.encode_pieces_in(pieces, self, caches);
     }
     fn special(&mut self, id: u32) {
         self.push(id);
