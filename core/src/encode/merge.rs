@@ -41,8 +41,10 @@ const MID_MIN: usize = SHORT_MAX + 1;
 /// past the cached lengths the scan's quadratic cost outgrows the search's linear one.
 const BACKTRACK_MIN: usize = MID_MAX + 1;
 
-/// Tokens kept per piece cache before it starts over (the bound on its size).
-const CACHE_MAX_TOKENS: usize = 1 << 18;
+/// Tokens kept per piece cache before it starts over (4 MiB of ids plus the map: the bound
+/// on its size). 8 MB of the multilingual sample has 37K distinct pieces of 16-31 bytes,
+/// about 300K tokens: a quarter of this bound made it start over within each pass.
+const CACHE_MAX_TOKENS: usize = 1 << 20;
 /// Tokenizers a thread keeps piece caches for at once ([`Recent`]).
 const CACHE_SLOTS: usize = 4;
 
