@@ -158,6 +158,13 @@ class Engine:
             return list(pool.map(self.encode, docs))
 
 
+def print_heading(title: str, notes: list[str]) -> None:
+    """A section's heading line, then its notes (skipped engines, missing data)."""
+    print(f"## {title}")
+    for note in notes:
+        print(f"# note: {note}")
+
+
 def _ordinary_to_numpy(enc):
     """enc.encode_to_numpy without special-token handling (like encode_ordinary; the bench
     encodings have no special tokens anyway), or None if the library has no encode_to_numpy."""
@@ -485,11 +492,9 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
                              f"{sum(cpus[n]) / sum(times[n]):.2f}", check])
             arrays.clear()
             print(f"  numpy {encoding} {corpus} done", file=sys.stderr, flush=True)
-    print("## NumPy output for one text (uint32 array, no special-token handling), single thread, one call per "
-          "document; bpekit and tiktoken: encode_to_numpy(text, disallowed_special=()); gigatoken: "
-          "Tokenizer.encode(text); MB/s = MiB of UTF-8 per second; cpu/wall as in the encode table")
-    for note in notes:
-        print(f"# note: {note}")
+    print_heading("NumPy output for one text (uint32 array, no special-token handling), single thread, one call per "
+                  "document; bpekit and tiktoken: encode_to_numpy(text, disallowed_special=()); gigatoken: "
+                  "Tokenizer.encode(text); MB/s = MiB of UTF-8 per second; cpu/wall as in the encode table", notes)
     if rows:
         print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "cpu/wall", "ids = tiktoken"], rows,
                       right={3, 4, 5}))
@@ -515,12 +520,11 @@ def section_latency(args, engines, failures, peer_diffs):
     samples, notes = C.latency_samples(args.data)
     rows = C.latency_rows(args.encodings, args.ranks, samples, args.calls, failures, peers=peers,
                           peer_diffs=peer_diffs)
-    print(f"## short-string latency: µs per call, best of {C.LATENCY_ROUNDS} rounds of {args.calls} calls "
-          f"(each round cycles through its own {C.LATENCY_POOL} distinct strings); encodings with their "
-          f"special tokens (bpekit.get_encoding; gigatoken: Tokenizer.from_tiktoken(<rank file>).as_tiktoken(); "
-          f"quicktok: get_encoding), so encode checks them; PEER/bpekit > 1 means bpekit is faster")
-    for note in notes:
-        print(f"# note: {note}")
+    print_heading(f"short-string latency: µs per call, best of {C.LATENCY_ROUNDS} rounds of {args.calls} calls "
+                  f"(each round cycles through its own {C.LATENCY_POOL} distinct strings); encodings with their "
+                  f"special tokens (bpekit.get_encoding; gigatoken: Tokenizer.from_tiktoken(<rank file>)."
+                  f"as_tiktoken(); quicktok: get_encoding), so encode checks them; PEER/bpekit > 1 means bpekit is "
+                  f"faster", notes)
     print(C.table(C.latency_headers(peers), rows, right={1} | set(range(4, 7 + 2 * len(peers)))))
     for kind, what in C.LATENCY_KINDS.items():
         print(f"  {kind}: {what}")
@@ -930,11 +934,10 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
                 rows.append([corpus, label, eng, pat, method, split, f"{mb / med:.1f}", fmt_ratio(ref_t / med), check])
             outs.clear()
             print(f"  custom {key} {corpus} done", file=sys.stderr, flush=True)
-    print("## custom split pattern: a real open-model vocabulary with its own pattern, single thread, one call per "
-          "document; the reference is tiktoken built with the same ranks and pattern; 'cl100k's (named)' is bpekit "
-          "with the same ranks and cl100k_base's pattern (its ids checked against tiktoken with that pattern)")
-    for note in notes:
-        print(f"# note: {note}")
+    print_heading("custom split pattern: a real open-model vocabulary with its own pattern, single thread, one call "
+                  "per document; the reference is tiktoken built with the same ranks and pattern; 'cl100k's (named)' "
+                  "is bpekit with the same ranks and cl100k_base's pattern (its ids checked against tiktoken with "
+                  "that pattern)", notes)
     if any(k in CUSTOM_NFC for k, *_ in vocabs):
         print("# note: Qwen 3 rows: every engine gets the documents normalised to NFC (Qwen's tokenizer, and "
               "quicktok, normalise to NFC; tiktoken and bpekit do not)")
