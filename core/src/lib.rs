@@ -46,7 +46,8 @@
 //! | `corpus` | raw corpus bytes and Arrow arrays into documents: [`split_docs`], [`docs_from_arrow`] |
 //! | `pools` | the worker pools shared by batch calls and training |
 //! | `error` | [`Error`], [`ErrorKind`] |
-//! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` |
+//! | `simd` | byte classes 64 bytes at a time, and the prefetch hint: two `unsafe` calls of CPU intrinsics, each a documented exception |
+//! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` besides those two calls |
 //!
 //! # Example
 //! ```
