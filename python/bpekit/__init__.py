@@ -29,9 +29,12 @@ from ._registry import get_encoding, list_encoding_names
 from ._train import Trainer, counts_info, merge_counts, train
 from .core import (
     CL100K_PATTERN,
+    DEEPSEEK_V3_PATTERN,
     GPT2_PATTERN,
+    LLAMA3_PATTERN,
     NANOCHAT_PATTERN,
     O200K_PATTERN,
+    QWEN2_PATTERN,
     RUSTBPE_GPT4_PATTERN,
     Encoding,
     from_tiktoken,
@@ -42,9 +45,12 @@ __version__ = _native_version()
 
 __all__ = [
     "CL100K_PATTERN",
+    "DEEPSEEK_V3_PATTERN",
     "GPT2_PATTERN",
+    "LLAMA3_PATTERN",
     "NANOCHAT_PATTERN",
     "O200K_PATTERN",
+    "QWEN2_PATTERN",
     "RUSTBPE_GPT4_PATTERN",
     "BufferTooSmallError",
     "DisallowedSpecialTokenError",

@@ -31,9 +31,9 @@ def byte_ranks() -> dict[bytes, int]:
         (bpekit.GPT2_PATTERN, "named"),
         (bpekit.O200K_PATTERN, "named"),
         (bpekit.NANOCHAT_PATTERN, "named"),
-        (bpekit.core.LLAMA3_PATTERN, "automaton"),
-        (bpekit.core.QWEN2_PATTERN, "automaton"),
-        (bpekit.core.DEEPSEEK_V3_PATTERN, "automaton"),
+        (bpekit.LLAMA3_PATTERN, "automaton"),
+        (bpekit.QWEN2_PATTERN, "automaton"),
+        (bpekit.DEEPSEEK_V3_PATTERN, "automaton"),
         (r"\w+|\s+|[^\w\s]+", "automaton"),
         (r"(\w)\1|\w|\s+|[^\w\s]", "backtracking"),  # a back-reference
         (r"\s+(?=\S)|\S+|\s+", "backtracking"),  # a look-ahead other than the idiom
@@ -47,14 +47,14 @@ def test_split_engine_of_a_pattern(pattern, engine):
 def test_named_patterns_of_the_open_models():
     for name in ("llama3", "qwen2", "deepseek_v3"):
         assert bpekit.core._named_pattern(name)
-    assert bpekit.core.LLAMA3_PATTERN.endswith(r"|\s+(?!\S)|\s+")
-    assert r"\p{N}{1,3}" not in bpekit.core.QWEN2_PATTERN
+    assert bpekit.LLAMA3_PATTERN.endswith(r"|\s+(?!\S)|\s+")
+    assert r"\p{N}{1,3}" not in bpekit.QWEN2_PATTERN
 
 
 @pytest.mark.parametrize("name", ["LLAMA3_PATTERN", "QWEN2_PATTERN", "DEEPSEEK_V3_PATTERN"])
 def test_automaton_encodes_like_tiktoken(name):
     tiktoken = pytest.importorskip("tiktoken")
-    pattern = getattr(bpekit.core, name)
+    pattern = getattr(bpekit, name)
     enc = bpekit.train(TEXTS * 20, vocab_size=400, pattern=pattern)
     assert enc.split_engine == "automaton"
     ref = tiktoken.Encoding("ref", pat_str=pattern, mergeable_ranks=enc.mergeable_ranks, special_tokens={})
@@ -63,7 +63,7 @@ def test_automaton_encodes_like_tiktoken(name):
 
 
 def test_inspect_prints_the_split_engine(capsys, tmp_path):
-    enc = bpekit.train(TEXTS * 5, vocab_size=300, pattern=bpekit.core.LLAMA3_PATTERN)
+    enc = bpekit.train(TEXTS * 5, vocab_size=300, pattern=bpekit.LLAMA3_PATTERN)
     path = str(tmp_path / "t.bpekit")
     enc.save(path)
     assert main(["inspect", path]) == 0
