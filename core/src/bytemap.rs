@@ -235,9 +235,10 @@ const INLINE_KEY: u128 = !(0xffff_ffffu128 << 88);
 ///
 /// Keys of up to 11 bytes (91% of o200k's tokens, 95% of cl100k's) are packed with their
 /// value into one `u128`, so a table slot is 16 bytes instead of the 32 a
-/// `HashMap<u128, u32>` takes (alignment pads it). The table of o200k's short tokens is
-/// then 4 MiB rather than 8: it misses the caches and the TLB less, and a hit is one
-/// cache line. Longer keys go to a [`BytesMap`].
+/// `HashMap<u128, u32>` takes (alignment pads it), in an [`InlineTable`] of at most two
+/// keys per cache line on average: 4 MiB for cl100k, 8 MiB for o200k (one copy per
+/// tokenizer, shared by its threads), and a hit reads one line. Longer keys go to a
+/// [`BytesMap`].
 ///
 /// [`RankMap::get`] first checks a key of three or more bytes against two bitsets of 64K
 /// bits (16 KiB together, so they stay in the L1 cache): the first two bytes of some key

@@ -3,8 +3,8 @@
 //! [`Tokenizer::encode_piece_in`] sends a piece to the cheapest exact route: one or two
 //! bytes through the byte and pair tables; 3 to [`SHORT_MAX`] bytes through this
 //! thread's pretoken cache ([`super::pretoken`]), and on a miss a whole token through
-//! the rank table, else the scan ([`super::scan`]); 16 to `MID_MAX` bytes through the
-//! thread's [`PieceCache`] to the same routes; long pieces to the backtracking search
+//! the rank table, else the scan ([`super::scan`]); 16 to `MID_MAX` bytes to the rank
+//! table, else through the thread's [`PieceCache`] to the scan; long pieces to the backtracking search
 //! ([`super::backtrack`]), which hands the pieces it gives up to the heap merge
 //! ([`super::heap`]). Every route gives tiktoken's result (the tests below check each
 //! against the definition).
@@ -15,6 +15,12 @@
 //!   from the cdylib is a call (`__tls_get_addr`, the general-dynamic TLS model), and
 //!   the borrow and the slot search add to it, which is a visible share of the ~10-40 ns
 //!   a short piece takes.
+//! - Memory per thread: per tokenizer slot ([`CACHE_SLOTS`]), the pretoken cache (at most
+//!   9 MiB, see [`super::pretoken`]) and the piece cache (at most [`CACHE_MAX_TOKENS`]
+//!   ids, 4 MiB, and [`CACHE_MAX_PIECES`] map entries of 48 bytes, 6 MiB): at most 19 MiB
+//!   per tokenizer a thread encodes with, reached only by text with that many distinct
+//!   pieces (a few pages of text need well under 1 MiB). The rank table and the search
+//!   trie belong to the tokenizer and are shared by its threads.
 //! - Both caches count their hits per window of lookups and turn themselves off for a
 //!   while when they hit too rarely ([`HitWindow`]): in text whose pieces do not repeat
 //!   (random bytes as latin-1) a lookup and an insert per piece are pure cost.
@@ -45,6 +51,8 @@ const BACKTRACK_MIN: usize = MID_MAX + 1;
 /// on its size). 8 MB of the multilingual sample has 37K distinct pieces of 16-31 bytes,
 /// about 300K tokens: a quarter of this bound made it start over within each pass.
 const CACHE_MAX_TOKENS: usize = 1 << 20;
+/// Pieces kept per piece cache before it starts over (its map's share of the bound).
+const CACHE_MAX_PIECES: usize = 1 << 17;
 /// Tokenizers a thread keeps piece caches for at once ([`Recent`]).
 const CACHE_SLOTS: usize = 4;
 
@@ -212,34 +220,38 @@ impl Tokenizer {
         }
     }
 
-    /// [`Tokenizer::encode_piece_in`] for consecutive pieces of a text, at most
-    /// [`CHUNK`]: first the pretoken cache's line of every short piece is requested
+    /// [`Tokenizer::encode_piece_in`] for consecutive pieces of a text, [`CHUNK`] at a
+    /// time: first the pretoken cache's line of every short piece is requested
     /// ([`crate::simd::prefetch`]), then the pieces are encoded in order. The cache grows
     /// past the core's own caches on long texts, and a lookup that waits for its line
     /// costs more than all of a hit's instructions; requested a chunk ahead, the lines
     /// load while the pieces before them are encoded.
     #[inline(never)]
     pub(super) fn encode_pieces_in(&self, pieces: &[&[u8]], out: &mut Vec<u32>, c: &mut PieceCaches) {
-        let mut keys = [0u128; CHUNK];
-        if c.short_window.skip == 0 {
-            for (key, piece) in keys.iter_mut().zip(pieces) {
-                if (3..=SHORT_MAX).contains(&piece.len()) {
-                    *key = pack(piece).unwrap_or(0);
-                    c.short.prefetch(*key);
+        for pieces in pieces.chunks(CHUNK) {
+            let mut keys = [0u128; CHUNK];
+            if c.short_window.skip == 0 {
+                for (key, piece) in keys.iter_mut().zip(pieces) {
+                    if (3..=SHORT_MAX).contains(&piece.len()) {
+                        *key = pack(piece).unwrap_or(0);
+                        c.short.prefetch(*key);
+                    }
                 }
             }
-        }
-        for (&key, &piece) in keys.iter().zip(pieces) {
-            if key != 0 && c.short_window.skip == 0 {
-                if let Some(ids) = c.short.get(key) {
-                    c.short_window.count(true);
-                    for &id in ids {
-                        out.push(id);
+            for (&key, &piece) in keys.iter().zip(pieces) {
+                if key != 0 && c.short_window.skip == 0 {
+                    if let Some(ids) = c.short.get(key) {
+                        c.short_window.count(true);
+                        for &id in ids {
+                            out.push(id);
+                        }
+                    } else {
+                        self.encode_piece_slow(piece, out, Some(c)); // (no second lookup)
                     }
                     continue;
                 }
+                self.encode_piece_in(piece, out, Some(c));
             }
-            self.encode_piece_in(piece, out, Some(c));
         }
     }
 
@@ -337,7 +349,7 @@ impl Tokenizer {
         }
         let start = out.len();
         self.merge_scan_non_token(piece, out);
-        if cache.arena.len() >= CACHE_MAX_TOKENS {
+        if cache.arena.len() >= CACHE_MAX_TOKENS || cache.map.len() >= CACHE_MAX_PIECES {
             cache.map.clear(); // keeps its capacity: no regrowing from empty
             cache.arena.clear();
         }

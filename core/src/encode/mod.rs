@@ -254,7 +254,7 @@ trait Sink {
         self.piece(tok, piece);
     }
     fn special(&mut self, id: u32);
-    /// [`Sink::piece_in`] for consecutive pieces (at most [`merge::CHUNK`]).
+    /// [`Sink::piece_in`] for consecutive pieces of a text.
     #[inline]
     fn pieces_in(&mut self, tok: &Tokenizer, pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
         for piece in pieces {
@@ -307,6 +307,12 @@ impl Sink for Counter {
             self.n += self.scratch.len();
             self.scratch.clear();
         }
+    }
+    #[inline]
+    fn pieces_in(&mut self, tok: &Tokenizer, pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
+        tok.encode_pieces_in(pieces, &mut self.scratch, caches);
+        self.n += self.scratch.len();
+        self.scratch.clear();
     }
     fn special(&mut self, _: u32) {
         self.n += 1;

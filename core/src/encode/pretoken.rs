@@ -10,9 +10,10 @@
 //! - Shape: open addressing over pairs of 32-byte entries, each pair one 64-byte-aligned
 //!   cache line. An entry is the packed key of [`pack`](crate::bytemap::pack), up to
 //!   [`INLINE`] ids and a count. A key hashes (two multiplications of its halves, top
-//!   bits) to a pair and sits in the first free entry of that pair or the next ones; a
-//!   lookup stops at the first pair with a free entry. Nothing is evicted: a piece seen
-//!   once is answered from then on. (A 2-way set-associative table of fixed size lost
+//!   bits) to a pair and sits in the first free entry of that pair or the next ones
+//!   (entry 0 of a pair fills before entry 1); a lookup stops at the first pair whose
+//!   entry 1 is free. Nothing is evicted one by one: a piece seen once is answered from
+//!   then on, until the table starts over (below). (A 2-way set-associative table of fixed size lost
 //!   pieces to conflicts: on text that repeats a few thousand distinct pieces a few
 //!   percent of lookups missed, and each miss of a piece that is not a token cost a
 //!   merge of thousands of instructions.)
@@ -29,9 +30,11 @@
 //!   the entry holds the offset and the arena's epoch, and the arena starts over (a new
 //!   epoch, so older such entries miss) when full.
 //! - Memory bound per table: `MAX_PAIRS * 64` bytes plus the arena, `4 * ARENA_MAX`
-//!   bytes: 8.25 MiB, reached only by text with that many distinct short pieces (a
-//!   thread that encodes a few pages holds a table of 128 KiB). A thread keeps one per
-//!   tokenizer slot of [`super::merge`]'s caches (4 slots).
+//!   bytes: 9 MiB (and 4 MiB more for a moment while the table doubles to its largest
+//!   size), reached only by text with that many distinct short pieces; a thread that
+//!   encodes a few pages holds a table of 128 KiB. The arena holds about as many ids as
+//!   a full table's CJK or Thai pieces have beyond their first three. The per-thread
+//!   total is in [`super::merge`]'s notes.
 //! - The keys are exact (the whole packed piece, its length included), so a collision
 //!   costs a probe of the next pair, never a wrong answer. The empty key (0) marks a
 //!   free entry and is never looked up: pieces here have 3 bytes or more.
@@ -47,7 +50,7 @@ pub(super) const MAX_PAIRS: usize = 1 << 17;
 pub(super) const INLINE: usize = 3;
 
 /// Ids in a table's side arena before it starts over.
-pub(super) const ARENA_MAX: usize = 1 << 16;
+pub(super) const ARENA_MAX: usize = 1 << 18;
 const _: () = assert!(ARENA_MAX >= SHORT_MAX, "a piece's ids always fit in an empty arena");
 
 #[derive(Clone, Copy, Default)]
@@ -80,7 +83,8 @@ pub(super) struct Pretokens {
 fn home(key: u128, pairs: usize) -> usize {
     let (lo, hi) = (key as u64, (key >> 64) as u64);
     let h = (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xd6e8_feb8_6659_fd93);
-    // The top bits (none for an empty table, where every lookup misses).
+    // The top bits. (For an empty table the shift is 0 and the index is out of range:
+    // callers index with `get`, so every lookup misses.)
     h.checked_shr(64 - pairs.trailing_zeros()).unwrap_or(0) as usize
 }
 
