@@ -235,10 +235,9 @@ const INLINE_KEY: u128 = !(0xffff_ffffu128 << 88);
 ///
 /// Keys of up to 11 bytes (91% of o200k's tokens, 95% of cl100k's) are packed with their
 /// value into one `u128`, so a table slot is 16 bytes instead of the 32 a
-/// `HashMap<u128, u32>` takes (alignment pads it), in an [`InlineTable`] of at most two
-/// keys per cache line on average: 4 MiB for cl100k, 8 MiB for o200k (one copy per
-/// tokenizer, shared by its threads), and a hit reads one line. Longer keys go to a
-/// [`BytesMap`].
+/// `HashMap<u128, u32>` takes (alignment pads it). The table of o200k's short tokens is
+/// then 4 MiB rather than 8: it misses the caches and the TLB less, and a hit is one
+/// cache line. Longer keys go to a [`BytesMap`].
 ///
 /// [`RankMap::get`] first checks a key of three or more bytes against two bitsets of 64K
 /// bits (16 KiB together, so they stay in the L1 cache): the first two bytes of some key
@@ -249,8 +248,9 @@ const INLINE_KEY: u128 = !(0xffff_ffffu128 << 88);
 /// keys that are mostly present.
 #[derive(Debug, Clone)]
 pub struct RankMap {
-    inline: InlineTable,
+    inline: hashbrown::HashTable<u128>,
     rest: BytesMap<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// Bit `x` set: some key of three or more bytes starts (`heads`) / ends (`tails`) with
     /// the two bytes `x` (big-endian).
     heads: Box<[u64; 1024]>,
@@ -266,7 +266,9 @@ fn has(bits: &[u64; 1024], x: usize) -> bool {
 impl RankMap {
     /// The same entries as `map`.
     pub fn new(map: &BytesMap<u32>) -> Self {
-        let mut slots = Vec::with_capacity(map.short.len());
+        use std::hash::BuildHasher;
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        let mut inline = hashbrown::HashTable::with_capacity(map.short.len());
         let mut rest = BytesMap::default();
         let (mut heads, mut tails) = (Box::new([0u64; 1024]), Box::new([0u64; 1024]));
         for (key, &value) in map.iter() {
@@ -279,14 +281,16 @@ impl RankMap {
                 }
             }
             match pack(&key) {
-                // (The empty key packs to 0, a free slot: it goes to `rest`.)
-                Some(k) if (1..=INLINE_MAX).contains(&key.len()) => slots.push(k | u128::from(value) << 88),
+                Some(k) if key.len() <= INLINE_MAX => {
+                    let slot = k | u128::from(value) << 88;
+                    inline.insert_unique(hasher.hash_one(k), slot, |&s| hasher.hash_one(s & INLINE_KEY));
+                }
                 _ => {
                     rest.insert(&key, value);
                 }
             }
         }
-        RankMap { inline: InlineTable::new(&slots), rest, heads, tails }
+        RankMap { inline, rest, hasher, heads, tails }
     }
 
     /// The value of `key`.
@@ -316,8 +320,10 @@ impl RankMap {
     /// bitsets first would only add work).
     #[inline]
     pub fn get_unfiltered(&self, key: &[u8]) -> Option<u32> {
-        if (1..=INLINE_MAX).contains(&key.len()) {
-            self.inline.get(pack(key)?)
+        use std::hash::BuildHasher;
+        if key.len() <= INLINE_MAX {
+            let k = pack(key)?;
+            self.inline.find(self.hasher.hash_one(k), |&s| s & INLINE_KEY == k).map(|&s| (s >> 88) as u32)
         } else {
             self.rest.get(key).copied()
         }
@@ -326,8 +332,9 @@ impl RankMap {
     /// The value of a packed key (see [`pack`]).
     #[inline]
     pub fn get_packed(&self, k: u128) -> Option<u32> {
-        if (1..=INLINE_MAX).contains(&packed_len(k)) {
-            self.inline.get(k)
+        use std::hash::BuildHasher;
+        if packed_len(k) <= INLINE_MAX {
+            self.inline.find(self.hasher.hash_one(k), |&s| s & INLINE_KEY == k).map(|&s| (s >> 88) as u32)
         } else {
             self.rest.get_packed(k).copied()
         }
@@ -335,73 +342,7 @@ impl RankMap {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.inline.len + self.rest.len()
-    }
-}
-
-/// A line of four slots: one cache line.
-#[derive(Debug, Clone, Copy, Default)]
-#[repr(C, align(64))]
-struct Line([u128; 4]);
-
-/// The table of a [`RankMap`]'s inline keys: open addressing over cache lines.
-///
-/// A key hashes to a line and sits in its first free slot, or in the next line's if it is
-/// full, and so on. With at most two keys per line on average (the table is sized so) a
-/// lookup reads one line in nearly every case, where a `hashbrown` table reads two (its
-/// control bytes, then the slot), and the hash is two multiplications. A slot holds a key
-/// packed with its value (see [`INLINE_KEY`]); 0, which no nonempty key packs to, is a
-/// free slot, and a lookup stops at the first one (nothing is ever removed).
-#[derive(Debug, Clone)]
-struct InlineTable {
-    lines: Box<[Line]>,
-    /// Bits of the line index (`lines.len() == 1 << bits`, `bits >= 1`).
-    bits: u32,
-    len: usize,
-}
-
-impl InlineTable {
-    fn new(slots: &[u128]) -> InlineTable {
-        let bits = (slots.len() / 2).next_power_of_two().trailing_zeros().max(1);
-        let lines = vec![Line::default(); 1 << bits].into_boxed_slice();
-        let mut t = InlineTable { lines, bits, len: slots.len() };
-        for &slot in slots {
-            let mut i = t.index(slot & INLINE_KEY);
-            // Fewer keys than slots: a free slot is always found.
-            loop {
-                if let Some(free) = t.lines[i].0.iter_mut().find(|s| **s == 0) {
-                    *free = slot;
-                    break;
-                }
-                i = (i + 1) & (t.lines.len() - 1);
-            }
-        }
-        t
-    }
-
-    /// The line a packed key hashes to: a multiplicative hash of its halves, top bits.
-    #[inline(always)]
-    fn index(&self, k: u128) -> usize {
-        let (lo, hi) = (k as u64, (k >> 64) as u64);
-        let h = (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xd6e8_feb8_6659_fd93);
-        (h >> (64 - self.bits)) as usize
-    }
-
-    /// The value of the packed key `k` (nonzero, at most [`INLINE_MAX`] bytes).
-    #[inline]
-    fn get(&self, k: u128) -> Option<u32> {
-        let mut i = self.index(k);
-        loop {
-            for &s in &self.lines[i].0 {
-                if s & INLINE_KEY == k {
-                    return Some((s >> 88) as u32);
-                }
-                if s == 0 {
-                    return None;
-                }
-            }
-            i = (i + 1) & (self.lines.len() - 1);
-        }
+        self.inline.len() + self.rest.len()
     }
 }
 

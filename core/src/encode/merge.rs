@@ -337,8 +337,9 @@ impl Tokenizer {
         }
         // Whole tokens first, and never through the cache: they are not cached here, so
         // counting their lookups as misses would turn the cache off in text whose long
-        // pieces are mostly tokens (English), leaving the others to be merged every time.
-        if let Some(id) = self.encoder.get_unfiltered(piece) {
+        // pieces are mostly tokens, leaving the others to be merged every time. Through
+        // the bitsets: pieces this long are mostly not tokens.
+        if let Some(id) = self.encoder.get(piece) {
             return out.push(id);
         }
         let found = cache.map.get(piece).copied();
