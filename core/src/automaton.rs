@@ -90,6 +90,7 @@
 //!   has read it", so a run of pieces is split in one pass. Each boundary state has a
 //!   twin, so that a boundary from a boundary state into itself still changes the id (the
 //!   loop skips transitions that keep the id, which are only position changes).
+//!
 //! Memory: a table is (states × padded alphabet × 4) bytes; regex-automata's limits
 //! ([`DFA_SIZE_LIMIT`], also during determinization) bound the DFA, and the same bound
 //! is checked for the table; a pattern over it is refused (fancy-regex runs it). A
@@ -511,7 +512,7 @@ fn rewrite_branch(branch: &Expr) -> Result<(String, Kind), Refusal> {
             let (first, _) = first_set(&parse_hir(&render(&rest))?)?;
             let mut overlap = class;
             overlap.intersect(&first);
-            if overlap.ranges().first().is_some() {
+            if !overlap.ranges().is_empty() {
                 return refuse(
                     "a possessive repetition followed by what can start with one of its characters",
                 );
@@ -600,8 +601,8 @@ impl Automaton {
         // Link each idiom branch to the level of the branches after it.
         for li in 0..levels.len() {
             let first = firsts[li];
-            for k in first..branches.len() {
-                if kinds[k] == Kind::WsLookahead {
+            for (k, &kind) in kinds.iter().enumerate().skip(first) {
+                if kind == Kind::WsLookahead {
                     levels[li].after[k - first] = firsts.iter().position(|&f| f == k + 1);
                 }
             }

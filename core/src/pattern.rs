@@ -18,6 +18,7 @@
 //!      quantifiers where provable, the `\s+(?!\S)` idiom, `$`) runs on dense DFAs with
 //!      leftmost-first semantics. Llama 3's, Qwen 2's and DeepSeek's patterns are here.
 //!   3. [`SplitEngine::Backtracking`]: everything else runs on fancy-regex.
+//!
 //!   Tests compare each fast engine with fancy-regex on the corpora, on random text, and
 //!   (for the automaton) on random patterns; [`Pattern::new_general`] forces fancy-regex
 //!   (the reference) and [`Pattern::new_automaton`] the automaton.

@@ -4,9 +4,9 @@
 //! bytes through the byte and pair tables; 3 to [`SHORT_MAX`] bytes through this
 //! thread's pretoken cache ([`super::pretoken`]), and on a miss a whole token through
 //! the rank table, else the scan ([`super::scan`]); 16 to `MID_MAX` bytes to the rank
-//! table, else through the thread's [`PieceCache`] to the scan; long pieces to the backtracking search
-//! ([`super::backtrack`]), which hands the pieces it gives up to the heap merge
-//! ([`super::heap`]). Every route gives tiktoken's result (the tests below check each
+//! table, else through the thread's [`PieceCache`] to the scan; long pieces to the
+//! backtracking search ([`super::backtrack`]), which hands the pieces it gives up to the
+//! heap merge ([`super::heap`]). Every route gives tiktoken's result (the tests below check each
 //! against the definition).
 //!
 //! Design notes
@@ -134,10 +134,16 @@ impl PieceCaches {
     /// a miss (not counted: the caller's slow path counts it) and while the cache is off.
     #[inline(always)]
     fn short_hit(&mut self, piece: &[u8]) -> Option<&[u32]> {
+        self.short_hit_key(pack(piece)?)
+    }
+
+    /// [`PieceCaches::short_hit`] of a piece already packed (`key` nonzero).
+    #[inline(always)]
+    fn short_hit_key(&mut self, key: u128) -> Option<&[u32]> {
         if self.short_window.skip != 0 {
             return None;
         }
-        let ids = self.short.get(pack(piece)?)?;
+        let ids = self.short.get(key)?;
         self.short_window.count(true);
         Some(ids)
     }
@@ -164,6 +170,15 @@ impl PieceCaches {
                 },
             },
         }
+    }
+}
+
+/// Appends a cached piece's ids: one to three, mostly one, so pushed one by one rather
+/// than copied with a `memcpy` call.
+#[inline(always)]
+fn push_ids(out: &mut Vec<u32>, ids: &[u32]) {
+    for &id in ids {
+        out.push(id);
     }
 }
 
@@ -205,17 +220,10 @@ impl Tokenizer {
                 }
                 id => out.push(id),
             },
-            (3..=SHORT_MAX, Some(c)) => {
-                if let Some(ids) = c.short_hit(piece) {
-                    // One to three ids, mostly one: pushed one by one, not copied with a
-                    // `memcpy` call.
-                    for &id in ids {
-                        out.push(id);
-                    }
-                } else {
-                    self.encode_piece_slow(piece, out, Some(c));
-                }
-            }
+            (3..=SHORT_MAX, Some(c)) => match c.short_hit(piece) {
+                Some(ids) => push_ids(out, ids),
+                None => self.encode_piece_slow(piece, out, Some(c)),
+            },
             (_, caches) => self.encode_piece_slow(piece, out, caches),
         }
     }
@@ -239,18 +247,14 @@ impl Tokenizer {
                 }
             }
             for (&key, &piece) in keys.iter().zip(pieces) {
-                if key != 0 && c.short_window.skip == 0 {
-                    if let Some(ids) = c.short.get(key) {
-                        c.short_window.count(true);
-                        for &id in ids {
-                            out.push(id);
-                        }
-                    } else {
-                        self.encode_piece_slow(piece, out, Some(c)); // (no second lookup)
-                    }
+                if key == 0 {
+                    self.encode_piece_in(piece, out, Some(c));
                     continue;
                 }
-                self.encode_piece_in(piece, out, Some(c));
+                match c.short_hit_key(key) {
+                    Some(ids) => push_ids(out, ids),
+                    None => self.encode_piece_slow(piece, out, Some(c)), // (no second lookup)
+                }
             }
         }
     }
