@@ -20,29 +20,33 @@ pub const SHORT_MAX: usize = 15;
 ///
 /// Two possibly overlapping loads instead of a copy into a buffer (a variable-length
 /// copy is a `memmove` call, which cost more than the hash): a byte read by both loads
-/// lands on the same bit position in each, so or-ing them is exact.
+/// lands on the same bit position in each, so or-ing them is exact. Each half of the
+/// key is computed in a `u64` (a `u128` shift by a variable amount is a sequence of
+/// double shifts and conditional moves).
 #[inline]
 pub fn pack(bytes: &[u8]) -> Option<u128> {
     let n = bytes.len();
-    let body: u128 = match n {
-        0 => 0,
+    let (lo, hi): (u64, u64) = match n {
+        0 => (0, 0),
         1..=3 => {
-            u128::from(bytes[0])
-                | u128::from(bytes[n / 2]) << (8 * (n / 2))
-                | u128::from(bytes[n - 1]) << (8 * (n - 1))
+            let lo = u64::from(bytes[0])
+                | u64::from(bytes[n / 2]) << (8 * (n / 2))
+                | u64::from(bytes[n - 1]) << (8 * (n - 1));
+            (lo, 0)
         }
         4..=8 => {
-            let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-            let hi = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
-            u128::from(lo) | u128::from(hi) << (8 * (n - 4))
+            let head = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            let tail = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
+            (u64::from(head) | u64::from(tail) << (8 * (n - 4)), 0)
         }
         9..=SHORT_MAX => {
             let (head, tail) = (bytes.first_chunk::<8>()?, bytes.last_chunk::<8>()?);
-            u128::from(u64::from_le_bytes(*head)) | u128::from(u64::from_le_bytes(*tail)) << (8 * (n - 8))
+            // The tail's last n - 8 bytes are bytes 8.. of the piece.
+            (u64::from_le_bytes(*head), u64::from_le_bytes(*tail) >> (8 * (16 - n)))
         }
         _ => return None,
     };
-    Some(body | (n as u128) << 120)
+    Some(u128::from(lo) | u128::from(hi | (n as u64) << 56) << 64)
 }
 
 /// The length of a packed key.

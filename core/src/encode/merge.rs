@@ -102,7 +102,21 @@ impl HitWindow {
     fn count(&mut self, hit: bool) {
         self.lookups += 1;
         self.hits += u32::from(hit);
-        if self.lookups == CACHE_WINDOW {
+        self.end_window();
+    }
+
+    /// Counts `hits` lookups that hit (a chunk's, at once).
+    #[inline]
+    fn count_hits(&mut self, hits: u32) {
+        self.lookups += hits;
+        self.hits += hits;
+        self.end_window();
+    }
+
+    /// At the end of a window, turns the cache off if it hit too rarely.
+    #[inline]
+    fn end_window(&mut self) {
+        if self.lookups >= CACHE_WINDOW {
             if self.hits < self.min_hits {
                 self.skip = CACHE_SKIP;
             }
@@ -237,25 +251,32 @@ impl Tokenizer {
     #[inline(never)]
     pub(super) fn encode_pieces_in(&self, pieces: &[&[u8]], out: &mut Vec<u32>, c: &mut PieceCaches) {
         for pieces in pieces.chunks(CHUNK) {
-            let mut keys = [0u128; CHUNK];
+            // The packed key of each short piece (0: not looked up) and its home pair.
+            let mut keys = [(0u128, 0usize); CHUNK];
             if c.short_window.skip == 0 {
                 for (key, piece) in keys.iter_mut().zip(pieces) {
                     if (3..=SHORT_MAX).contains(&piece.len()) {
-                        *key = pack(piece).unwrap_or(0);
-                        c.short.prefetch(*key);
+                        let k = pack(piece).unwrap_or(0);
+                        *key = (k, c.short.home(k));
+                        c.short.prefetch(key.1);
                     }
                 }
             }
-            for (&key, &piece) in keys.iter().zip(pieces) {
+            let mut hits = 0;
+            for (&(key, home), &piece) in keys.iter().zip(pieces) {
                 if key == 0 {
                     self.encode_piece_in(piece, out, Some(c));
                     continue;
                 }
-                match c.short_hit_key(key) {
-                    Some(ids) => push_ids(out, ids),
+                match c.short.get_from(key, home) {
+                    Some(ids) => {
+                        push_ids(out, ids);
+                        hits += 1;
+                    }
                     None => self.encode_piece_slow(piece, out, Some(c)), // (no second lookup)
                 }
             }
+            c.short_window.count_hits(hits);
         }
     }
 

@@ -106,8 +106,14 @@ impl Pretokens {
     /// The index (pair, entry) of `key` (nonzero), if present.
     #[inline(always)]
     fn find(&self, key: u128) -> Option<(usize, usize)> {
+        self.find_from(key, self.home(key))
+    }
+
+    /// [`Pretokens::find`] from the key's home pair, already computed.
+    #[inline(always)]
+    fn find_from(&self, key: u128, home: usize) -> Option<(usize, usize)> {
         let mask = self.pairs.len().wrapping_sub(1);
-        let mut i = home(key, self.pairs.len());
+        let mut i = home;
         loop {
             let pair = &self.pairs.get(i)?.0;
             if pair[0].key == key {
@@ -123,11 +129,16 @@ impl Pretokens {
         }
     }
 
-    /// Starts loading the pair a lookup of `key` reads first (see
-    /// [`crate::simd::prefetch`]).
+    /// The pair a lookup of `key` reads first (out of range while the table is empty).
     #[inline(always)]
-    pub(super) fn prefetch(&self, key: u128) {
-        if let Some(pair) = self.pairs.get(home(key, self.pairs.len())) {
+    pub(super) fn home(&self, key: u128) -> usize {
+        home(key, self.pairs.len())
+    }
+
+    /// Starts loading the pair `home` (see [`crate::simd::prefetch`]).
+    #[inline(always)]
+    pub(super) fn prefetch(&self, home: usize) {
+        if let Some(pair) = self.pairs.get(home) {
             crate::simd::prefetch(pair);
         }
     }
@@ -135,7 +146,13 @@ impl Pretokens {
     /// The tokens of the piece packed as `key` (nonzero), if cached.
     #[inline]
     pub(super) fn get(&self, key: u128) -> Option<&[u32]> {
-        let (i, j) = self.find(key)?;
+        self.get_from(key, self.home(key))
+    }
+
+    /// [`Pretokens::get`] given the key's [`Pretokens::home`].
+    #[inline(always)]
+    pub(super) fn get_from(&self, key: u128, home: usize) -> Option<&[u32]> {
+        let (i, j) = self.find_from(key, home)?;
         let e = &self.pairs[i].0[j];
         let n = e.n as usize;
         if n <= INLINE {
