@@ -66,6 +66,9 @@ pub(super) struct HitWindow {
     min_hits: u32,
     /// Pieces left to merge without the cache (see [`CACHE_SKIP`]).
     skip: u32,
+    /// Pieces the next failed window turns the cache off for: [`CACHE_SKIP`], doubled
+    /// after each failed window up to [`CACHE_SKIP_MAX`], back after one that passes.
+    next_skip: u32,
 }
 
 /// Lookups per window of a cache's hit count.
@@ -75,16 +78,21 @@ const CACHE_WINDOW: u32 = 2048;
 const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 32;
 /// ... and for the pretoken cache (all short pieces: a miss costs one rank-table lookup
 /// and an insert more than no cache, so it must hit often to pay; in random bytes as
-/// latin-1 its hits are the 3-byte pieces that repeat, about one in ten) ...
+/// latin-1 it hits 2-20% of the time) ...
 const PRETOKEN_MIN_HITS: u32 = CACHE_WINDOW / 4;
 /// ... turns the cache off for this many pieces, then it is tried again. In text where
 /// the pieces do not repeat (random bytes as latin-1) a lookup and an insert per piece
 /// are pure cost; ordinary text hits far more often than this, from a cold cache too.
 const CACHE_SKIP: u32 = 1 << 15;
+/// The longest a cache stays off after failed windows in a row. A window tried in text
+/// that does not repeat costs more per piece than the pieces skipped between (its
+/// lookups miss the core's caches in a large, full table and its misses are inserted),
+/// so each failure doubles the pause, up to this.
+const CACHE_SKIP_MAX: u32 = 1 << 19;
 
 impl HitWindow {
     fn new(min_hits: u32) -> HitWindow {
-        HitWindow { lookups: 0, hits: 0, min_hits, skip: 0 }
+        HitWindow { lookups: 0, hits: 0, min_hits, skip: 0, next_skip: CACHE_SKIP }
     }
 
     /// Whether the cache is off for this piece (counting it down).
@@ -118,7 +126,10 @@ impl HitWindow {
     fn end_window(&mut self) {
         if self.lookups >= CACHE_WINDOW {
             if self.hits < self.min_hits {
-                self.skip = CACHE_SKIP;
+                self.skip = self.next_skip;
+                self.next_skip = (2 * self.next_skip).min(CACHE_SKIP_MAX);
+            } else {
+                self.next_skip = CACHE_SKIP;
             }
             self.lookups = 0;
             self.hits = 0;
@@ -487,6 +498,34 @@ mod tests {
             }
             assert_eq!(skip(), Some(0), "pieces of {len} bytes");
         }
+    }
+
+    /// Failed windows in a row turn a cache off for twice as long each time, up to
+    /// [`CACHE_SKIP_MAX`]; a window that passes brings the pause back to [`CACHE_SKIP`].
+    #[test]
+    fn hit_window_backs_off_and_recovers() {
+        let mut w = HitWindow::new(CACHE_WINDOW / 4);
+        let mut fail = |w: &mut HitWindow| {
+            for i in 0..CACHE_WINDOW {
+                w.count(i % 8 == 0); // 1 in 8 hits: fails
+            }
+            let paused = w.skip;
+            let mut skipped = 0;
+            while w.skipping() {
+                skipped += 1;
+            }
+            assert_eq!(skipped, paused);
+            paused
+        };
+        let mut expect = CACHE_SKIP;
+        for _ in 0..8 {
+            assert_eq!(fail(&mut w), expect);
+            expect = (2 * expect).min(CACHE_SKIP_MAX);
+        }
+        assert_eq!(fail(&mut w), CACHE_SKIP_MAX);
+        w.count_hits(CACHE_WINDOW); // a window of hits passes
+        assert_eq!(w.skip, 0);
+        assert_eq!(fail(&mut w), CACHE_SKIP);
     }
 
     /// The ids of `text` piece by piece from the definition (no cache).
