@@ -505,7 +505,7 @@ mod tests {
     #[test]
     fn hit_window_backs_off_and_recovers() {
         let mut w = HitWindow::new(CACHE_WINDOW / 4);
-        let mut fail = |w: &mut HitWindow| {
+        let fail = |w: &mut HitWindow| {
             for i in 0..CACHE_WINDOW {
                 w.count(i % 8 == 0); // 1 in 8 hits: fails
             }
