@@ -77,6 +77,10 @@ _CHAR_IS_PIECE = frozenset((GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE
 
 
 _POLICY_CACHE_MAX = 64
+#: argument types whose empty values mean "no special tokens" (see Encoding._policy)
+_PLAIN_EMPTY = frozenset({set, frozenset, tuple, list, type(None)})
+#: the normalized (allowed, disallowed) pair of no special-token handling
+_NO_SPECIALS = (frozenset(), frozenset())
 
 
 # ==== Encoding ====
@@ -315,12 +319,22 @@ class Encoding(Handle):
         """
         if disallowed_special == "all" and not allowed_special:
             return DEFAULT_POLICY  # tiktoken's default, the common case
-        # (an exact "all" is taken as it is: allowed_special="all" is common)
-        allowed, disallowed = allowed_special, disallowed_special
-        if type(allowed) is not str or allowed != "all":
-            allowed = special_set(allowed, "allowed_special")
-        if type(disallowed) is not str or disallowed != "all":
-            disallowed = special_set(disallowed, "disallowed_special")
+        if (
+            type(allowed_special) in _PLAIN_EMPTY
+            and type(disallowed_special) in _PLAIN_EMPTY
+            and not allowed_special
+            and not disallowed_special
+        ):
+            # No special-token handling (disallowed_special=(), the other common case):
+            # straight to its cached policy, without normalizing the arguments.
+            allowed, disallowed = _NO_SPECIALS
+        else:
+            # (an exact "all" is taken as it is: allowed_special="all" is common)
+            allowed, disallowed = allowed_special, disallowed_special
+            if type(allowed) is not str or allowed != "all":
+                allowed = special_set(allowed, "allowed_special")
+            if type(disallowed) is not str or disallowed != "all":
+                disallowed = special_set(disallowed, "disallowed_special")
         key = (allowed, disallowed)
         policy = self._policies.get(key)
         if policy is None:

@@ -125,6 +125,25 @@ def test_specials_any_mix(toy_pair, parts):
         assert ours.count(text, **kw) == len(tk.encode(text, **kw))
 
 
+def test_empty_special_arguments_turn_the_check_off(toy_pair):
+    """Every empty form of the two arguments (the fast path of the policy lookup, and the
+    general one for other empty iterables) means no special-token handling, as in
+    tiktoken; a non-empty one after them still applies."""
+    ours, tk = toy_pair
+    text = "a <|end|> b"
+    want = tk.encode(text, disallowed_special=())
+    empties = [set(), frozenset(), (), [], None, {}, iter(())]
+    for allowed in empties[:5]:
+        for disallowed in empties:
+            if isinstance(disallowed, type(iter(()))):
+                disallowed = iter(())
+            assert ours.encode(text, allowed_special=allowed, disallowed_special=disallowed) == want
+            assert ours.encode_to_numpy(text, allowed_special=allowed, disallowed_special=disallowed).tolist() == want
+    with pytest.raises(ValueError):
+        ours.encode(text, disallowed_special={"<|end|>"})
+    assert ours.encode(text, allowed_special={"<|end|>"}, disallowed_special=()) == tk.encode(text, allowed_special={"<|end|>"})
+
+
 # ==== Encoding and decoding, any text ====
 
 
