@@ -49,6 +49,42 @@ pub fn pack(bytes: &[u8]) -> Option<u128> {
     Some(u128::from(lo) | u128::from(hi | (n as u64) << 56) << 64)
 }
 
+/// [`pack`] of `piece`, a part of `text`, from one 16-byte load of the text masked to
+/// the piece's length when the text has 16 bytes from where the piece starts: no branch
+/// on the length (piece lengths vary from one piece to the next, so such branches are
+/// mispredicted). Falls back to [`pack`] near the end of the text, or if `piece` is not
+/// in `text` (the result is the same either way: the bytes at the piece's address are
+/// its bytes).
+#[inline(always)]
+pub fn pack_within(text: &[u8], piece: &[u8]) -> Option<u128> {
+    let n = piece.len();
+    let start = (piece.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let window = text.get(start..start.wrapping_add(16)).and_then(|w| <&[u8; 16]>::try_from(w).ok());
+    match (window, PACK_MASKS.get(n)) {
+        (Some(w), Some(&(lo_mask, hi_mask))) => {
+            let (lo, hi) = w.split_at(8);
+            let lo = u64::from_le_bytes(lo.try_into().ok()?) & lo_mask;
+            let hi = u64::from_le_bytes(hi.try_into().ok()?) & hi_mask;
+            Some(u128::from(lo) | u128::from(hi | (n as u64) << 56) << 64)
+        }
+        _ => pack(piece),
+    }
+}
+
+/// For each length up to [`SHORT_MAX`], the masks of a key's two halves that keep that
+/// many bytes (see [`pack_within`]).
+const PACK_MASKS: [(u64, u64); SHORT_MAX + 1] = {
+    let mut masks = [(0, 0); SHORT_MAX + 1];
+    let mut n = 0;
+    while n <= SHORT_MAX {
+        let lo = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        let hi = if n <= 8 { 0 } else { (1u64 << (8 * (n - 8))) - 1 };
+        masks[n] = (lo, hi);
+        n += 1;
+    }
+    masks
+};
+
 /// The length of a packed key.
 #[inline]
 pub fn packed_len(key: u128) -> usize {
@@ -356,6 +392,15 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn pack_within_equals_pack(text in proptest::collection::vec(any::<u8>(), 0..40), start in 0usize..40, len in 0usize..20) {
+            let start = start.min(text.len());
+            let piece = &text[start..(start + len).min(text.len())];
+            prop_assert_eq!(pack_within(&text, piece), pack(piece));
+            let elsewhere = piece.to_vec(); // not in `text`
+            prop_assert_eq!(pack_within(&text, &elsewhere), pack(piece));
+        }
+
         #[test]
         fn pack_equals_a_plain_copy(a in proptest::collection::vec(any::<u8>(), 0..20)) {
             let plain = (a.len() <= SHORT_MAX).then(|| {

@@ -30,7 +30,7 @@ use std::cell::RefCell;
 use super::cache::{with_recent, Recent};
 use super::pretoken::Pretokens;
 use super::Tokenizer;
-use crate::bytemap::{pack, BytesMap, MID_MAX, SHORT_MAX};
+use crate::bytemap::{pack, pack_within, BytesMap, MID_MAX, SHORT_MAX};
 
 /// Pieces up to this many bytes are merged with the quadratic scan; tokens longer than
 /// this are *long* (see [`super::backtrack`]: never candidates of the search).
@@ -253,24 +253,34 @@ impl Tokenizer {
         }
     }
 
-    /// [`Tokenizer::encode_piece_in`] for consecutive pieces of a text, [`CHUNK`] at a
-    /// time: first the pretoken cache's line of every short piece is requested
-    /// ([`crate::simd::prefetch`]), then the pieces are encoded in order. The cache grows
-    /// past the core's own caches on long texts, and a lookup that waits for its line
-    /// costs more than all of a hit's instructions; requested a chunk ahead, the lines
-    /// load while the pieces before them are encoded.
+    /// [`Tokenizer::encode_piece_in`] for consecutive pieces of `text` (parts of it),
+    /// [`CHUNK`] at a time: first the pretoken cache's line of every piece of up to
+    /// [`SHORT_MAX`] bytes is requested ([`crate::simd::prefetch`]), then the pieces are
+    /// encoded in order. The cache grows past the core's own caches on long texts, and a
+    /// lookup that waits for its line costs more than all of a hit's instructions;
+    /// requested a chunk ahead, the lines load while the pieces before them are encoded.
+    ///
+    /// Pieces of one and two bytes go through the cache too, though their tables answer
+    /// them as fast: every short piece then takes the same path, and the branches on a
+    /// piece's length (mispredicted where lengths vary, as they do from one piece to the
+    /// next) are left to the misses. Their hits are not counted in the cache's windows
+    /// ([`HitWindow`]), which judge whether the lookups of longer pieces pay.
     #[inline(never)]
-    pub(super) fn encode_pieces_in(&self, pieces: &[&[u8]], out: &mut Vec<u32>, c: &mut PieceCaches) {
+    pub(super) fn encode_pieces_in(
+        &self,
+        text: &[u8],
+        pieces: &[&[u8]],
+        out: &mut Vec<u32>,
+        c: &mut PieceCaches,
+    ) {
         for pieces in pieces.chunks(CHUNK) {
             // The packed key of each short piece (0: not looked up) and its home pair.
             let mut keys = [(0u128, 0usize); CHUNK];
             if c.short_window.skip == 0 {
                 for (key, piece) in keys.iter_mut().zip(pieces) {
-                    if (3..=SHORT_MAX).contains(&piece.len()) {
-                        let k = pack(piece).unwrap_or(0);
-                        *key = (k, c.short.home(k));
-                        c.short.prefetch(key.1);
-                    }
+                    let k = pack_within(text, piece).unwrap_or(0);
+                    *key = (k, c.short.home(k));
+                    c.short.prefetch(key.1);
                 }
             }
             let mut hits = 0;
@@ -282,12 +292,25 @@ impl Tokenizer {
                 match c.short.get_from(key, home) {
                     Some(ids) => {
                         push_ids(out, ids);
-                        hits += 1;
+                        hits += u32::from(piece.len() >= 3);
                     }
-                    None => self.encode_piece_slow(piece, out, Some(c)), // (no second lookup)
+                    None => self.encode_short_miss(piece, key, out, c),
                 }
             }
             c.short_window.count_hits(hits);
+        }
+    }
+
+    /// A piece of 1 to [`SHORT_MAX`] bytes (packed as `key`) that the pretoken cache
+    /// does not hold: merged, and cached unless the cache is off.
+    #[inline(never)]
+    fn encode_short_miss(&self, piece: &[u8], key: u128, out: &mut Vec<u32>, c: &mut PieceCaches) {
+        if piece.len() <= 2 {
+            let start = out.len();
+            self.encode_piece_in(piece, out, None);
+            c.short.insert(key, &out[start..]);
+        } else {
+            self.merge_short_cached_key(piece, key, out, c);
         }
     }
 
@@ -345,10 +368,17 @@ impl Tokenizer {
     /// [`Tokenizer::merge_short`] through the thread's pretoken cache, after
     /// [`PieceCaches::short_hit`] found nothing.
     fn merge_short_cached(&self, piece: &[u8], out: &mut Vec<u32>, c: &mut PieceCaches) {
+        match pack(piece) {
+            Some(key) => self.merge_short_cached_key(piece, key, out, c),
+            None => self.merge_short(piece, out, false),
+        }
+    }
+
+    /// [`Tokenizer::merge_short_cached`] of a piece already packed as `key`.
+    fn merge_short_cached_key(&self, piece: &[u8], key: u128, out: &mut Vec<u32>, c: &mut PieceCaches) {
         if c.short_window.skipping() {
             return self.merge_short(piece, out, true);
         }
-        let Some(key) = pack(piece) else { return self.merge_short(piece, out, false) };
         c.short_window.count(false);
         let start = out.len();
         self.merge_short(piece, out, false);

@@ -232,11 +232,11 @@ impl Tokenizer {
                 chunk[n] = piece.as_bytes();
                 n += 1;
                 if n == merge::CHUNK {
-                    out.pieces_in(self, &chunk, c);
+                    out.pieces_in(self, text.as_bytes(), &chunk, c);
                     n = 0;
                 }
             })?;
-            out.pieces_in(self, &chunk[..n], c);
+            out.pieces_in(self, text.as_bytes(), &chunk[..n], c);
             Ok(())
         })
     }
@@ -254,9 +254,15 @@ trait Sink {
         self.piece(tok, piece);
     }
     fn special(&mut self, id: u32);
-    /// [`Sink::piece_in`] for consecutive pieces of a text.
+    /// [`Sink::piece_in`] for consecutive pieces of `text` (parts of it).
     #[inline]
-    fn pieces_in(&mut self, tok: &Tokenizer, pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
+    fn pieces_in(
+        &mut self,
+        tok: &Tokenizer,
+        _text: &[u8],
+        pieces: &[&[u8]],
+        caches: &mut merge::PieceCaches,
+    ) {
         for piece in pieces {
             self.piece_in(tok, piece, Some(&mut *caches));
         }
@@ -274,8 +280,8 @@ impl Sink for Vec<u32> {
         tok.encode_piece_in(piece, self, caches);
     }
     #[inline]
-    fn pieces_in(&mut self, tok: &Tokenizer, pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
-        tok.encode_pieces_in(pieces, self, caches);
+    fn pieces_in(&mut self, tok: &Tokenizer, text: &[u8], pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
+        tok.encode_pieces_in(text, pieces, self, caches);
     }
     fn special(&mut self, id: u32) {
         self.push(id);
@@ -309,8 +315,8 @@ impl Sink for Counter {
         }
     }
     #[inline]
-    fn pieces_in(&mut self, tok: &Tokenizer, pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
-        tok.encode_pieces_in(pieces, &mut self.scratch, caches);
+    fn pieces_in(&mut self, tok: &Tokenizer, text: &[u8], pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
+        tok.encode_pieces_in(text, pieces, &mut self.scratch, caches);
         self.n += self.scratch.len();
         self.scratch.clear();
     }

@@ -1,6 +1,7 @@
 //! The pretoken cache: a fixed-size table from short pieces to their tokens, one per
-//! thread and tokenizer, in front of every route of [`super::merge`] for pieces of 3 to
-//! [`SHORT_MAX`] bytes (whole tokens included).
+//! thread and tokenizer, in front of every route of [`super::merge`] for pieces of up to
+//! [`SHORT_MAX`] bytes (whole tokens included; pieces of one and two bytes only on the
+//! chunked path, see [`super::merge`]).
 //!
 //! Design notes
 //! - Why cache whole tokens too: the rank table is megabytes (cl100k's short tokens
@@ -37,7 +38,7 @@
 //!   total is in [`super::merge`]'s notes.
 //! - The keys are exact (the whole packed piece, its length included), so a collision
 //!   costs a probe of the next pair, never a wrong answer. The empty key (0) marks a
-//!   free entry and is never looked up: pieces here have 3 bytes or more.
+//!   free entry and is never looked up: pieces here have a byte or more.
 
 use crate::bytemap::SHORT_MAX;
 
