@@ -28,7 +28,7 @@
 use std::cell::RefCell;
 
 use super::cache::{with_recent, Recent};
-use super::pretoken::Pretokens;
+use super::pretoken::{Hit, Pretokens, INLINE};
 use super::Tokenizer;
 use crate::bytemap::{pack, pack_within, BytesMap, MID_MAX, SHORT_MAX};
 
@@ -284,19 +284,38 @@ impl Tokenizer {
                 }
             }
             let mut hits = 0;
-            for (&(key, home), &piece) in keys.iter().zip(pieces) {
-                if key == 0 {
-                    self.encode_piece_in(piece, out, Some(c));
-                    continue;
-                }
-                match c.short.get_from(key, home) {
-                    Some(ids) => {
-                        push_ids(out, ids);
+            // Hits write all of an entry's id slots past the ids so far (`w`) and count
+            // the ones that are ids: `out` has room for every piece left in the chunk,
+            // and is cut back to `w` for a miss (which pushes) and at the end.
+            let mut w = out.len();
+            out.resize(w + INLINE * pieces.len(), 0);
+            for (i, (&(key, home), &piece)) in keys.iter().zip(pieces).enumerate() {
+                let hit = if key == 0 { None } else { c.short.lookup(key, home) };
+                match hit {
+                    Some(Hit::Inline(ids, n)) => {
+                        out[w..w + INLINE].copy_from_slice(ids);
+                        w += n;
                         hits += u32::from(piece.len() >= 3);
+                        continue;
                     }
-                    None => self.encode_short_miss(piece, key, out, c),
+                    Some(Hit::Arena(ids)) => {
+                        out.truncate(w);
+                        out.extend_from_slice(ids);
+                        hits += 1;
+                    }
+                    None => {
+                        out.truncate(w);
+                        if key == 0 {
+                            self.encode_piece_in(piece, out, Some(c));
+                        } else {
+                            self.encode_short_miss(piece, key, out, c);
+                        }
+                    }
                 }
+                w = out.len();
+                out.resize(w + INLINE * (pieces.len() - i - 1), 0);
             }
+            out.truncate(w);
             c.short_window.count_hits(hits);
         }
     }

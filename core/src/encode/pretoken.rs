@@ -70,6 +70,14 @@ struct Pair([Entry; 2]);
 
 const _: () = assert!(std::mem::size_of::<Pair>() == 64, "a pair is one cache line");
 
+/// A cached piece's ids (see [`Pretokens::lookup`]).
+pub(super) enum Hit<'a> {
+    /// All [`INLINE`] slots of the entry, and how many are the piece's ids.
+    Inline(&'a [u32; INLINE], usize),
+    /// The ids of a piece of more than [`INLINE`] tokens.
+    Arena(&'a [u32]),
+}
+
 /// One thread's pretoken cache for one tokenizer (see the module notes).
 pub(super) struct Pretokens {
     pairs: Box<[Pair]>,
@@ -148,6 +156,21 @@ impl Pretokens {
     #[inline]
     pub(super) fn get(&self, key: u128) -> Option<&[u32]> {
         self.get_from(key, self.home(key))
+    }
+
+    /// [`Pretokens::get`] given the key's [`Pretokens::home`], as an entry's three
+    /// inline id slots and how many of them are ids (so a caller can copy all three
+    /// without a branch on the count), or the ids of a longer piece.
+    #[inline(always)]
+    pub(super) fn lookup(&self, key: u128, home: usize) -> Option<Hit<'_>> {
+        let (i, j) = self.find_from(key, home)?;
+        let e = &self.pairs[i].0[j];
+        let n = e.n as usize;
+        if n <= INLINE {
+            return Some(Hit::Inline(&e.ids, n));
+        }
+        let off = e.ids[0] as usize;
+        (e.ids[1] == self.epoch).then(|| Hit::Arena(&self.arena[off..off + n]))
     }
 
     /// [`Pretokens::get`] given the key's [`Pretokens::home`].
