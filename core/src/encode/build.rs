@@ -85,6 +85,13 @@ impl Tokenizer {
                 pair2[usize::from(a) << 8 | usize::from(b)] = rank;
             }
         }
+        let mut joins = vec![0u64; (1 << 16) / 64].into_boxed_slice();
+        for w in starts.windows(2) {
+            for pair in token_data[w[0]..w[1]].windows(2) {
+                let bit = usize::from(pair[0]) << 8 | usize::from(pair[1]);
+                joins[bit / 64] |= 1 << (bit % 64);
+            }
+        }
         let encoder = RankMap::new(&encoder);
         let id = unique_id();
         let max_token_len = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
@@ -96,11 +103,13 @@ impl Tokenizer {
             token_data,
             byte_ranks,
             pair2,
+            joins,
             max_token_len,
             specials: Specials::default(),
             trie: OnceBox::new(),
             long_merges: OnceBox::new(),
             sorted_ranks: OnceBox::new(),
+            made: OnceBox::new(),
         })
     }
 

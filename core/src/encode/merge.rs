@@ -26,6 +26,8 @@
 //!   (random bytes as latin-1) a lookup and an insert per piece are pure cost.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use super::cache::{with_recent, Recent};
 use super::pretoken::{Hit, Pretokens, INLINE};
@@ -144,6 +146,22 @@ struct PieceCache {
     map: BytesMap<(u32, u32)>,
     arena: Vec<u32>,
     window: HitWindow,
+}
+
+/// Per token id, whether its own bytes merge into it: found the first time it is asked
+/// ([`Tokenizer::made_by_merges`]), shared by the tokenizer's threads (a race computes
+/// the same answer twice). One byte per id.
+#[derive(Debug)]
+pub(super) struct Made(Box<[AtomicU8]>);
+
+const UNKNOWN: u8 = 0;
+const MADE: u8 = 1;
+const UNMADE: u8 = 2;
+
+impl Made {
+    fn new(ids: usize) -> Made {
+        Made((0..ids).map(|_| AtomicU8::new(UNKNOWN)).collect())
+    }
 }
 
 /// One thread's caches for one tokenizer: the pretoken cache for short pieces, and the
@@ -355,9 +373,83 @@ impl Tokenizer {
             },
             _ => match self.encoder.get_unfiltered(piece) {
                 Some(id) => out.push(id),
-                None if piece.len() < BACKTRACK_MIN => self.merge_scan_non_token(piece, out),
-                None => self.merge_backtrack(piece, out),
+                None => self.merge_long(piece, out, caches),
             },
+        }
+    }
+
+    /// A piece of more than [`MID_MAX`] bytes that is not a token, cut where no token
+    /// can join its two sides: between two bytes that no token has next to each other.
+    ///
+    /// Exact: every token a merge makes is a token of the table and part of the piece,
+    /// so none spans such a cut; a pair across it is never merged, and each side's
+    /// merges happen as they would on that side alone (the argument of fact 1 in
+    /// [`super::backtrack`]'s notes). So each part is merged alone, by the route of its
+    /// length, and those of up to [`SHORT_MAX`] bytes go through the pretoken cache:
+    /// runs of CJK text, one long piece under the named patterns, are mostly made of
+    /// such parts (cl100k_base has no token with the bytes at 40% of the boundaries
+    /// between two CJK characters of the multilingual sample; o200k_base at 1%).
+    ///
+    /// A part is merged, not looked up: those routes give a part that is a token that
+    /// token, which is its merge unless the token's own bytes do not merge into it (no
+    /// such token in OpenAI's tables, but possible in others), so a part that comes out
+    /// as one token is checked against [`Made`].
+    fn merge_long(&self, piece: &[u8], out: &mut Vec<u32>, mut caches: Option<&mut PieceCaches>) {
+        let mut start = 0;
+        for (i, pair) in piece.windows(2).enumerate() {
+            let bit = usize::from(pair[0]) << 8 | usize::from(pair[1]);
+            if self.joins[bit / 64] & (1 << (bit % 64)) == 0 {
+                self.merge_part(&piece[start..=i], out, caches.as_deref_mut());
+                start = i + 1;
+            }
+        }
+        if start == 0 {
+            // No cut: the piece as a whole, which is not a token.
+            if piece.len() < BACKTRACK_MIN {
+                self.merge_scan_non_token(piece, out);
+            } else {
+                self.merge_backtrack(piece, out);
+            }
+        } else {
+            self.merge_part(&piece[start..], out, caches);
+        }
+    }
+
+    /// The merge of `part` of a long piece, which has no cut (see
+    /// [`Tokenizer::merge_long`]).
+    fn merge_part(&self, part: &[u8], out: &mut Vec<u32>, caches: Option<&mut PieceCaches>) {
+        if part.len() > MID_MAX {
+            return self.merge_backtrack(part, out); // (the merge, token or not)
+        }
+        let start = out.len();
+        self.encode_piece_in(part, out, caches);
+        if let [id] = out[start..] {
+            if part.len() > 1 && !self.made_by_merges(id) {
+                out.truncate(start);
+                self.merge_scan(part, out);
+            }
+        }
+    }
+
+    /// Whether token `id`'s own bytes merge into it (see [`Made`]).
+    fn made_by_merges(&self, id: u32) -> bool {
+        let made = self.made.get_or_init(|| Box::new(Arc::new(Made::new(self.vocab_size()))));
+        let Some(state) = made.0.get(id as usize) else { return true };
+        match state.load(Ordering::Relaxed) {
+            MADE => true,
+            UNMADE => false,
+            _ => {
+                let mut ids = Vec::new();
+                let bytes = self.token_bytes(id).unwrap_or_default();
+                if bytes.len() <= SCAN_MAX {
+                    self.merge_scan(bytes, &mut ids);
+                } else {
+                    self.merge_heap(bytes, &mut ids);
+                }
+                let is_made = ids == [id];
+                state.store(if is_made { MADE } else { UNMADE }, Ordering::Relaxed);
+                is_made
+            }
         }
     }
 
@@ -546,6 +638,33 @@ mod tests {
                 check(&repeating[i % 3..i % 3 + min_len + i % 7]);
             }
             assert_eq!(skip(), Some(0), "pieces of {len} bytes");
+        }
+    }
+
+    /// Long pieces cut where no token joins two bytes: `x` is in no token of more than
+    /// one byte, so every `x` is a cut; the parts between include a token that its own
+    /// bytes do not merge into (`abc`: neither `ab` nor `bc` is a token) and parts too
+    /// long for the caches. Each piece twice (the second time from the caches)
+    /// and every route against the definition.
+    #[test]
+    fn long_pieces_are_cut_where_no_token_joins() {
+        let t = Tokenizer::from_ranks(
+            bytes_and([b"abc".to_vec(), b"ca".to_vec(), b"cca".to_vec()]),
+            whole_text(),
+        )
+        .unwrap();
+        assert!(!t.made_by_merges(t.token_id(b"abc").unwrap()));
+        assert!(t.made_by_merges(t.token_id(b"cca").unwrap()));
+        let pieces: [Vec<u8>; 4] = [
+            b"abcxabcxccaxabcabcabcabcabcabcabcabcabcabcabcx".to_vec(),
+            [b"x".repeat(40), b"abc".to_vec()].concat(),
+            [b"abc".repeat(20), b"x".to_vec(), b"abc".repeat(3)].concat(),
+            b"abcabc".repeat(9),
+        ];
+        for piece in &pieces {
+            for _ in 0..2 {
+                check_routes(&t, piece);
+            }
         }
     }
 

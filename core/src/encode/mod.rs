@@ -72,6 +72,9 @@ pub struct Tokenizer {
     /// The rank of every two-byte string (`u32::MAX` if none), indexed big-endian: most
     /// pair lookups in a merge are of two bytes, and this table stays in cache.
     pair2: Vec<u32>,
+    /// Bit `a << 8 | b` is set if some ranked token has the bytes `a, b` next to each
+    /// other (see [`Tokenizer::merge_long`]).
+    joins: Box<[u64]>,
     /// Length of the longest ranked token, in bytes.
     max_token_len: usize,
     specials: Specials,
@@ -85,6 +88,9 @@ pub struct Tokenizer {
     long_merges: OnceBox<Arc<backtrack::LongMerges>>,
     /// The rank ids sorted by their bytes, for [`Tokenizer::encode_with_unstable`].
     sorted_ranks: OnceBox<Arc<[u32]>>,
+    /// Per id, whether the token's own bytes merge into it, found as needed (see
+    /// [`Tokenizer::merge_long`]).
+    made: OnceBox<Arc<merge::Made>>,
 }
 
 impl Tokenizer {
