@@ -4,9 +4,11 @@
 //! bytes through the byte and pair tables; 3 to [`SHORT_MAX`] bytes through this
 //! thread's pretoken cache ([`super::pretoken`]), and on a miss a whole token through
 //! the rank table, else the scan ([`super::scan`]); 16 to `MID_MAX` bytes to the rank
-//! table, else through the thread's [`PieceCache`] to the scan; long pieces to the
-//! backtracking search ([`super::backtrack`]), which hands the pieces it gives up to the
-//! heap merge ([`super::heap`]). Every route gives tiktoken's result (the tests below check each
+//! table, else through the thread's [`PieceCache`] to the scan; long pieces to the rank
+//! table, else cut where no token can join the two sides ([`Tokenizer::merge_long`]),
+//! each part by these routes, and parts still long to the backtracking search
+//! ([`super::backtrack`]), which hands the pieces it gives up to the heap merge
+//! ([`super::heap`]). Every route gives tiktoken's result (the tests below check each
 //! against the definition).
 //!
 //! Design notes
