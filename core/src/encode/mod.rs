@@ -91,6 +91,8 @@ pub struct Tokenizer {
     /// Per id, whether the token's own bytes merge into it, found as needed (see
     /// [`Tokenizer::merge_long`]).
     made: OnceBox<Arc<merge::Made>>,
+    /// The three-byte strings in the tokens (see [`Tokenizer::merge_long`]).
+    trigrams: OnceBox<Arc<merge::Trigrams>>,
 }
 
 impl Tokenizer {
