@@ -937,8 +937,9 @@ bpekit_status bpekit_tokenizer_from_tiktoken(const uint8_t *ranks, size_t ranks_
  * On success `*out` receives a new tokenizer, owned by the caller (release with
  * `bpekit_tokenizer_free`). Errors: as `bpekit_tokenizer_from_tiktoken`, plus
  * `BPEKIT_ERR_INVALID_UTF8` (a special token's text) and `BPEKIT_ERR_INVALID_ARG` (an
- * empty or repeated special token, a repeated id, an id that is also a rank, an id far
- * beyond the vocabulary).
+ * empty or repeated special token, an id that is also a rank, an id far beyond the
+ * vocabulary). Two special tokens may share an id: both encode to it, and it decodes
+ * to the first of them in `specials`.
  */
 bpekit_status bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const uint8_t *pattern, size_t pattern_len, const struct bpekit_special_token *specials, size_t n_special, struct bpekit_tokenizer **out, struct bpekit_error **err);
 
@@ -1015,6 +1016,30 @@ bpekit_status bpekit_tokenizer_special_token(const struct bpekit_tokenizer *tok,
  * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_BAD_PATTERN`.
  */
 bpekit_status bpekit_tokenizer_encode_ordinary(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, struct bpekit_tokens *out, struct bpekit_error **err);
+
+/**
+ * Encodes `len` bytes that need not be UTF-8, as ordinary text (tiktoken's
+ * `_encode_bytes`): UTF-8 input gives `bpekit_tokenizer_encode_ordinary`'s ids; otherwise
+ * the longest UTF-8 prefix is encoded, the tokens of its last piece (and any
+ * whitespace-only tokens before them) are taken back, and their bytes together with
+ * the rest of the input are merged as one piece.
+ *
+ * `bytes` may be NULL when `len` is 0. On success `*out` is filled with ids owned by
+ * the caller (release with `bpekit_tokens_free`); on error `*out` is untouched.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_BAD_PATTERN`.
+ */
+bpekit_status bpekit_tokenizer_encode_bytes(const struct bpekit_tokenizer *tok, const uint8_t *bytes, size_t len, struct bpekit_tokens *out, struct bpekit_error **err);
+
+/**
+ * Encodes `len` bytes (any bytes) as one piece, without splitting them with the
+ * pattern and without special tokens: its id if the whole piece is a token, else the
+ * tokens byte-pair merging gives (tiktoken's `_encode_single_piece`).
+ *
+ * `bytes` may be NULL when `len` is 0 (no ids). On success `*out` is filled with ids
+ * owned by the caller (release with `bpekit_tokens_free`); on error `*out` is untouched.
+ * Errors: `BPEKIT_ERR_NULL_ARG`.
+ */
+bpekit_status bpekit_tokenizer_encode_piece(const struct bpekit_tokenizer *tok, const uint8_t *bytes, size_t len, struct bpekit_tokens *out, struct bpekit_error **err);
 
 /**
  * Decodes `n` ids to bytes (which need not be valid UTF-8: a token may hold part of a

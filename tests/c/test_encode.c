@@ -1,6 +1,7 @@
 /*
  * test_encode.c: encoding: bpekit_tokenizer_encode_ordinary on a trained tokenizer (round
- * trips through decode), and the caller-allocated bpekit_tokenizer_encode_into.
+ * trips through decode), the caller-allocated bpekit_tokenizer_encode_into, and the byte
+ * and single-piece encodes.
  */
 #include "harness.h"
 
@@ -178,9 +179,64 @@ static void test_encode_into_ordinary(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* Bytes that need not be UTF-8 (tiktoken's _encode_bytes), and one piece without the
+ * split (tiktoken's _encode_single_piece): both decode back to their input; UTF-8 input
+ * to encode_bytes gives encode_ordinary's ids, and a piece the pattern would not split
+ * gives them too. */
+static void test_encode_bytes_and_piece(void)
+{
+    bpekit_tokenizer *tok = trained_tokenizer(300);
+    bpekit_error *err = SENTINEL;
+    bpekit_tokens got = sentinel_tokens, ref = sentinel_tokens;
+    bpekit_bytes back = {0};
+    static const char text[] = "the cat sat on the mat, the end";
+    static const uint8_t cut[] = {'t', 'h', 'e', ' ', 'c', 'a', 't', ' ', 0xe4, 0xbd, 0xff, 'x'};
+    if (tok == NULL)
+        return;
+
+    EXPECT_OK(bpekit_tokenizer_encode_bytes(tok, U8(text), strlen(text), &got, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(text), strlen(text), &ref, &err), &err);
+    CHECK(same_ids(got.ids, got.len, ref.ids, ref.len));
+    bpekit_tokens_free(&got);
+    bpekit_tokens_free(&ref);
+
+    EXPECT_OK(bpekit_tokenizer_encode_bytes(tok, cut, sizeof cut, &got, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_decode(tok, got.ids, got.len, &back, &err), &err);
+    CHECK(back.len == sizeof cut && memcmp(back.data, cut, sizeof cut) == 0);
+    bpekit_bytes_free(&back);
+    bpekit_tokens_free(&got);
+
+    EXPECT_OK(bpekit_tokenizer_encode_piece(tok, cut, sizeof cut, &got, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_decode(tok, got.ids, got.len, &back, &err), &err);
+    CHECK(back.len == sizeof cut && memcmp(back.data, cut, sizeof cut) == 0);
+    bpekit_bytes_free(&back);
+    bpekit_tokens_free(&got);
+    EXPECT_OK(bpekit_tokenizer_encode_piece(tok, U8(" cat"), 4, &got, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(" cat"), 4, &ref, &err), &err);
+    CHECK(same_ids(got.ids, got.len, ref.ids, ref.len));
+    bpekit_tokens_free(&got);
+    bpekit_tokens_free(&ref);
+
+    /* Nothing in, nothing out; errors leave *out untouched. */
+    got = sentinel_tokens;
+    EXPECT_OK(bpekit_tokenizer_encode_piece(tok, NULL, 0, &got, &err), &err);
+    CHECK(got.ids == NULL && got.len == 0);
+    got = sentinel_tokens;
+    EXPECT_OK(bpekit_tokenizer_encode_bytes(tok, NULL, 0, &got, &err), &err);
+    CHECK(got.ids == NULL && got.len == 0);
+    got = sentinel_tokens;
+    EXPECT_ERR(bpekit_tokenizer_encode_bytes(NULL, cut, 1, &got, &err), &err, BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_tokenizer_encode_bytes(tok, NULL, 1, &got, &err), &err, BPEKIT_ERR_NULL_ARG, "bytes");
+    EXPECT_ERR(bpekit_tokenizer_encode_piece(tok, cut, 1, NULL, &err), &err, BPEKIT_ERR_NULL_ARG, "out");
+    EXPECT_ERR(bpekit_tokenizer_encode_piece(tok, NULL, 1, &got, &err), &err, BPEKIT_ERR_NULL_ARG, "bytes");
+    CHECK(tokens_untouched(&got));
+    bpekit_tokenizer_free(tok);
+}
+
 const struct test encode_tests[] = {
     TEST(test_encode),
     TEST(test_encode_into),
     TEST(test_encode_into_ordinary),
+    TEST(test_encode_bytes_and_piece),
     {NULL, NULL},
 };

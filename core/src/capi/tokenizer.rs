@@ -183,8 +183,9 @@ pub unsafe extern "C" fn bpekit_tokenizer_from_tiktoken(
 /// On success `*out` receives a new tokenizer, owned by the caller (release with
 /// `bpekit_tokenizer_free`). Errors: as `bpekit_tokenizer_from_tiktoken`, plus
 /// `BPEKIT_ERR_INVALID_UTF8` (a special token's text) and `BPEKIT_ERR_INVALID_ARG` (an
-/// empty or repeated special token, a repeated id, an id that is also a rank, an id far
-/// beyond the vocabulary).
+/// empty or repeated special token, an id that is also a rank, an id far beyond the
+/// vocabulary). Two special tokens may share an id: both encode to it, and it decodes
+/// to the first of them in `specials`.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_new(
     ranks: *const u8,
@@ -424,6 +425,66 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary(
             let out = try_out(out, "out")?;
             let text = utf8(try_slice(text, len, "text")?, "text")?;
             let ids = tok.inner.encode_ordinary(text)?;
+            write(out, bpekit_tokens::from_vec(ids));
+            Ok(())
+        })
+    }
+}
+
+/// Encodes `len` bytes that need not be UTF-8, as ordinary text (tiktoken's
+/// `_encode_bytes`): UTF-8 input gives `bpekit_tokenizer_encode_ordinary`'s ids; otherwise
+/// the longest UTF-8 prefix is encoded, the tokens of its last piece (and any
+/// whitespace-only tokens before them) are taken back, and their bytes together with
+/// the rest of the input are merged as one piece.
+///
+/// `bytes` may be NULL when `len` is 0. On success `*out` is filled with ids owned by
+/// the caller (release with `bpekit_tokens_free`); on error `*out` is untouched.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_BAD_PATTERN`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_bytes(
+    tok: *const bpekit_tokenizer,
+    bytes: *const u8,
+    len: usize,
+    out: *mut bpekit_tokens,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let ids = tok.inner.encode_bytes(try_slice(bytes, len, "bytes")?)?;
+            write(out, bpekit_tokens::from_vec(ids));
+            Ok(())
+        })
+    }
+}
+
+/// Encodes `len` bytes (any bytes) as one piece, without splitting them with the
+/// pattern and without special tokens: its id if the whole piece is a token, else the
+/// tokens byte-pair merging gives (tiktoken's `_encode_single_piece`).
+///
+/// `bytes` may be NULL when `len` is 0 (no ids). On success `*out` is filled with ids
+/// owned by the caller (release with `bpekit_tokens_free`); on error `*out` is untouched.
+/// Errors: `BPEKIT_ERR_NULL_ARG`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_piece(
+    tok: *const bpekit_tokenizer,
+    bytes: *const u8,
+    len: usize,
+    out: *mut bpekit_tokens,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let piece = try_slice(bytes, len, "bytes")?;
+            let mut ids = Vec::new();
+            if !piece.is_empty() {
+                tok.inner.encode_piece(piece, &mut ids);
+            }
             write(out, bpekit_tokens::from_vec(ids));
             Ok(())
         })

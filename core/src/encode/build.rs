@@ -114,24 +114,23 @@ impl Tokenizer {
         })
     }
 
-    /// Adds special tokens `(text, id)`, replacing any the tokenizer had.
+    /// Adds special tokens `(text, id)`, replacing any the tokenizer had. Two texts may
+    /// share an id, as in tiktoken (o200k_harmony gives 200018 to `<|endofprompt|>` and
+    /// `<|reserved_200018|>`): each encodes to it, and it decodes to the first given.
+    /// (tiktoken decodes such an id to either text, by the hash order of the process.)
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArg`](crate::ErrorKind::InvalidArg) for an empty or repeated text, a repeated id, or an id
-    /// that is already a rank.
+    /// [`ErrorKind::InvalidArg`](crate::ErrorKind::InvalidArg) for an empty or repeated text, or an id that is
+    /// already a rank.
     pub fn with_special_tokens(mut self, tokens: Vec<(String, u32)>) -> Result<Self> {
         let old: HashSet<u32> = self.specials.tokens.iter().map(|t| t.1).collect();
         let mut by_text = HashMap::with_capacity(tokens.len());
-        let mut ids = HashSet::with_capacity(tokens.len());
         for (text, id) in &tokens {
             if text.is_empty() {
                 return Err(Error::invalid_arg("a special token is the empty string"));
             }
             if by_text.insert(text.clone().into_boxed_str(), *id).is_some() {
                 return Err(Error::invalid_arg(format!("special token {text:?} is given twice")));
-            }
-            if !ids.insert(*id) {
-                return Err(Error::invalid_arg(format!("id {id} is given to two special tokens")));
             }
             if self.token_bytes(*id).is_some() && !old.contains(id) {
                 return Err(Error::invalid_arg(format!(
@@ -148,6 +147,7 @@ impl Tokenizer {
         }
         let mut sorted: Vec<(Box<str>, u32)> =
             tokens.into_iter().map(|(t, id)| (t.into_boxed_str(), id)).collect();
+        // (A stable sort: texts of one id stay in the order given.)
         sorted.sort_by_key(|t| t.1);
         // The id table again, in one pass (a long special token or many of them cost
         // their length once): the old special tokens out, the new ones in.
@@ -160,6 +160,7 @@ impl Tokenizer {
             starts.push(token_data.len());
             if let Some((text, _)) = new.next_if(|t| t.1 == id) {
                 token_data.extend_from_slice(text.as_bytes());
+                while new.next_if(|t| t.1 == id).is_some() {} // the id decodes to its first text
             } else if !old.contains(&id) {
                 token_data.extend_from_slice(self.token_bytes(id).unwrap_or_default());
             }
@@ -212,11 +213,24 @@ mod tests {
     }
 
     #[test]
+    fn texts_may_share_an_id() {
+        let t = toy()
+            .with_special_tokens(vec![("<b>".into(), 401), ("<a>".into(), 400), ("<c>".into(), 401)])
+            .unwrap();
+        assert_eq!((t.special_token_id("<b>"), t.special_token_id("<c>")), (Some(401), Some(401)));
+        assert_eq!(t.token_bytes(401), Some(&b"<b>"[..]), "the first text given");
+        assert_eq!(t.token_bytes(400), Some(&b"<a>"[..]));
+        assert_eq!(t.special_tokens().len(), 3);
+        let ids = t.encode("<c><a><b>", crate::Allowed::All).unwrap();
+        assert_eq!(ids, [401, 400, 401]);
+        assert_eq!(t.decode(&ids).unwrap(), b"<b><a><b>");
+    }
+
+    #[test]
     fn bad_special_tokens() {
         let e = |v: Vec<(String, u32)>| toy().with_special_tokens(v).unwrap_err().message().to_string();
         assert!(e(vec![("".into(), 400)]).contains("empty"));
         assert!(e(vec![("<a>".into(), 400), ("<a>".into(), 401)]).contains("twice"));
-        assert!(e(vec![("<a>".into(), 400), ("<b>".into(), 400)]).contains("two special"));
         assert!(e(vec![("<a>".into(), 97)]).contains("already the rank"));
         assert!(e(vec![("<a>".into(), u32::MAX)]).contains("implausibly"));
     }

@@ -105,17 +105,23 @@ impl Tokenizer {
         self.check_disallowed(text, policy)?;
         let mut enc = LastPiece { ids: Vec::with_capacity(text.len() / 3 + 1), last: 0 };
         self.encode_into_inner(text, policy.allowed, &mut enc)?;
-        let LastPiece { mut ids, mut last } = enc;
+        let LastPiece { mut ids, last } = enc;
         if last == 0 {
             return Ok((ids, Vec::new()));
         }
+        let unstable = self.take_unstable(&mut ids, last);
+        let completions = self.completions(&unstable)?;
+        Ok((ids, completions))
+    }
 
-        // ---- Widen over whitespace-only tokens ----
-        // A continuation can remove a split between whitespace pieces (cl100k_base's
-        // `\s*[\r\n]` turns "\n" + " " into one piece once "\n" follows), letting the
-        // tokens before the last piece merge with it.
+    /// Removes the unstable tokens from the end of `ids` and returns their bytes: the
+    /// `last` tokens of the last piece, widened backwards over whitespace-only tokens
+    /// (a continuation can remove a split between whitespace pieces: cl100k_base's
+    /// `\s*[\r\n]` turns "\n" + " " into one piece once "\n" follows, letting the
+    /// tokens before the last piece merge with it). Nothing when `last` is 0.
+    fn take_unstable(&self, ids: &mut Vec<u32>, mut last: usize) -> Vec<u8> {
         let n = ids.len();
-        if self.is_blank_token(ids[n - last]) {
+        if last > 0 && self.is_blank_token(ids[n - last]) {
             while last < n && self.is_blank_token(ids[n - last - 1]) {
                 last += 1;
             }
@@ -125,8 +131,32 @@ impl Tokenizer {
             unstable.extend_from_slice(self.token_bytes(id).unwrap_or_default());
         }
         ids.truncate(n - last);
-        let completions = self.completions(&unstable)?;
-        Ok((ids, completions))
+        unstable
+    }
+
+    /// tiktoken's `_encode_bytes`: the ordinary encoding of `bytes`, which need not be
+    /// UTF-8 (a text cut inside a character, say). UTF-8 is [`Tokenizer::encode_ordinary`]
+    /// of it. Otherwise its valid prefix is encoded ordinarily, then the tokens of that
+    /// prefix's last piece (widened over whitespace-only tokens, as in
+    /// [`Tokenizer::encode_with_unstable`]) are taken back, and their bytes with all the
+    /// bytes after the prefix are merged as one piece (which need not be what the
+    /// pattern would split there: no pattern reads bytes that are not UTF-8).
+    ///
+    /// # Errors
+    /// [`ErrorKind::BadPattern`](crate::ErrorKind::BadPattern) if the regex engine fails while splitting.
+    pub fn encode_bytes(&self, bytes: &[u8]) -> Result<Vec<u32>> {
+        let valid = match std::str::from_utf8(bytes) {
+            Ok(text) => return self.encode_ordinary(text),
+            Err(e) => e.valid_up_to(),
+        };
+        let text = std::str::from_utf8(&bytes[..valid]).unwrap_or_default(); // (valid, by `valid_up_to`)
+        let mut enc = LastPiece { ids: Vec::with_capacity(bytes.len() / 3 + 1), last: 0 };
+        self.encode_into_inner(text, super::Allowed::None, &mut enc)?;
+        let LastPiece { mut ids, last } = enc;
+        let mut tail = self.take_unstable(&mut ids, last);
+        tail.extend_from_slice(&bytes[valid..]);
+        self.encode_piece_uncached(&tail, &mut ids);
+        Ok(ids)
     }
 
     /// The rank ids sorted by their bytes, built on first use.
@@ -381,6 +411,29 @@ mod tests {
     #[test]
     fn empty_text() {
         assert_eq!(unstable(&toy(), ""), (vec![], vec![]));
+    }
+
+    #[test]
+    fn encode_bytes_merges_the_last_piece_with_the_bytes_after_the_utf8() {
+        let t = toy();
+        for text in ["", "say hi", "a  \n b"] {
+            assert_eq!(t.encode_bytes(text.as_bytes()).unwrap(), t.encode_ordinary(text).unwrap());
+        }
+        // "say h" + a cut character: "say" stays, " h" and the stray bytes merge as one
+        // piece (the pattern never sees them).
+        let mut cut = b"say h".to_vec();
+        cut.extend_from_slice(&"\u{4f60}".as_bytes()[..2]);
+        let ids = t.encode_bytes(&cut).unwrap();
+        assert_eq!(t.decode(&ids).unwrap(), cut);
+        let say = t.encode_ordinary("say").unwrap();
+        assert_eq!(ids[..say.len()], say[..]);
+        let mut tail = Vec::new();
+        t.merge_raw(&cut[3..], &mut tail);
+        assert_eq!(ids[say.len()..], tail[..]);
+        // Nothing valid: all of it is one piece.
+        let mut all = Vec::new();
+        t.merge_raw(b"\xff\xfe", &mut all);
+        assert_eq!(t.encode_bytes(b"\xff\xfe").unwrap(), all);
     }
 
     #[test]
