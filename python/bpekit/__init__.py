@@ -24,8 +24,9 @@ from ._errors import (
     UnknownTokenError,
 )
 from ._lowlevel import version as _native_version
-from . import corpus, shards  # noqa: E402  (bpekit.corpus.Corpus, bpekit.shards.open)
+from . import corpus, model, shards  # noqa: E402  (bpekit.corpus.Corpus, bpekit.shards.open)
 from ._registry import get_encoding, list_encoding_names
+from .model import encoding_for_model, encoding_name_for_model
 from ._train import Trainer, counts_info, merge_counts, train
 from .core import (
     CL100K_PATTERN,
@@ -67,6 +68,8 @@ __all__ = [
     "Trainer",
     "UnknownTokenError",
     "counts_info",
+    "encoding_for_model",
+    "encoding_name_for_model",
     "from_tiktoken",
     "get_encoding",
     "list_encoding_names",

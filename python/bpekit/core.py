@@ -216,10 +216,23 @@ class Encoding(Handle):
         other.__dict__.update(self.__dict__)
         return other
 
+    #: Whether :func:`get_encoding` returned this Encoding for its name (pickled by name).
+    _registered = False
+
     def __getstate__(self) -> object:
+        # As tiktoken does, an encoding of get_encoding pickles as its name (the loading
+        # side reads its own copy of the rank file); any other as the whole tokenizer.
+        if self._registered:
+            return self.name
         return {"name": self.name, "bpekit": self.to_bytes()}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: str | dict[str, Any]) -> None:
+        if isinstance(state, str):
+            from ._registry import get_encoding
+
+            shared = get_encoding(state)
+            self.__dict__.update(shared.__dict__)  # (the same native tokenizer, immutable)
+            return
         out = ffi.new("bpekit_tokenizer **")
         data = state["bpekit"]
         rustcall(lib.bpekit_tokenizer_from_bytes, data, len(data), out)
@@ -296,6 +309,38 @@ class Encoding(Handle):
         from ._tiktoken_format import parse
 
         return parse(self.export_tiktoken())
+
+    # ---- tiktoken's private attributes, read by code that extends an encoding ----
+
+    @functools.cached_property
+    def _pat_str(self) -> str:
+        return self.pat_str
+
+    @functools.cached_property
+    def _mergeable_ranks(self) -> dict[bytes, int]:
+        return self.mergeable_ranks
+
+    def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
+        """Encodes one piece (str, or any bytes) without splitting it and without
+        special tokens: its id if it is a token, else what byte-pair merging gives."""
+        raw = text_bytes(text_or_bytes) if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        out = ffi.new("bpekit_tokens *")
+        rustcall(lib.bpekit_tokenizer_encode_piece, self._ptr, raw, len(raw), out)
+        return take_tokens(out)
+
+    def _encode_only_native_bpe(self, text: str) -> list[int]:
+        """tiktoken's check of its regex split; here :meth:`encode_ordinary` (one engine)."""
+        return self.encode_ordinary(text)
+
+    def _encode_bytes(self, text: bytes) -> list[int]:
+        """Encodes bytes that need not be UTF-8 (special-token text as ordinary text):
+        UTF-8 is :meth:`encode_ordinary` of it; otherwise the valid prefix is encoded,
+        and the tokens of its last piece (with whitespace-only tokens before them) are
+        merged again with the remaining bytes as one piece, as tiktoken does."""
+        raw = bytes(text)
+        out = ffi.new("bpekit_tokens *")
+        rustcall(lib.bpekit_tokenizer_encode_bytes, self._ptr, raw, len(raw), out)
+        return take_tokens(out)
 
     def is_special_token(self, token: int) -> bool:
         """Whether ``token`` is the id of a special token."""

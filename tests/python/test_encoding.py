@@ -424,6 +424,9 @@ def test_pickle_roundtrip(toy_pair):
 def test_get_encoding_offline_and_errors(tmp_path, monkeypatch):
     if not (DATA / "cl100k_base.tiktoken").exists():
         pytest.skip(f"{DATA} has no rank files")
+    from bpekit import _registry
+
+    monkeypatch.setattr(_registry, "_LOADED", {})  # (nothing loaded before: each lookup below runs)
     monkeypatch.setenv("BPEKIT_DATA", str(DATA))
     enc = bpekit.get_encoding("cl100k_base")
     assert enc.name == "cl100k_base" and enc.n_vocab == 100277

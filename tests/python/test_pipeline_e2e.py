@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import lzma
+import os
 import random
 import signal
 import struct
@@ -51,13 +52,15 @@ CMD_TIMEOUT = 300
 
 def bpekit_cmd(*args: object, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Runs `python -m bpekit ARGS...` to completion; stdout and stderr are captured (so
-    neither is a terminal and no progress is drawn)."""
+    neither is a terminal and no progress is drawn). The command finds OpenAI's rank files
+    where the tests do (DATA), however BPEKIT_DATA is set."""
     return subprocess.run(
         [sys.executable, "-m", "bpekit", *(str(a) for a in args)],
         input=stdin if stdin is not None else b"",
         capture_output=True,
         cwd=cwd,
         timeout=CMD_TIMEOUT,
+        env={**os.environ, "BPEKIT_DATA": str(DATA)},
     )
 
 
