@@ -5,7 +5,8 @@
  *            Inputs are (pointer, length) pairs, not NUL-terminated strings; text
  *            inputs must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with
  *            length 0 is an empty input.
- * Ownership  Handles (bpekit_trainer, bpekit_tokenizer, bpekit_shard_writer) and errors
+ * Ownership  Handles (bpekit_trainer, bpekit_tokenizer, bpekit_shard_writer,
+ *            bpekit_stream_decoder) and errors
  *            are created by bpekit, owned by the caller, and released with their own _free
  *            function, which accepts NULL. Output buffers (bpekit_tokens, bpekit_bytes,
  *            bpekit_offsets, bpekit_docs) are structs the caller puts on its stack and
@@ -98,6 +99,13 @@
 #define BPEKIT_NO_LIMIT UINT64_MAX
 
 /**
+ * `bpekit_stream_decoder_new`'s `utf8_mode` (which takes `BPEKIT_UTF8_STRICT` and
+ * `BPEKIT_UTF8_REPLACE` too): the bytes as they are, cut where decoding the pieces one
+ * by one gives what decoding the whole would (for a host with its own error handling).
+ */
+#define BPEKIT_UTF8_BYTES 3
+
+/**
  * Treat every special token as allowed (tiktoken's `allowed_special="all"`); the
  * `allowed` list is then not read.
  */
@@ -148,6 +156,14 @@ typedef struct bpekit_error bpekit_error;
  * running call on another thread.
  */
 typedef struct bpekit_shard_writer bpekit_shard_writer;
+
+/**
+ * A streaming decoder: the text that each new id completes, an incomplete character
+ * held back until the ids after it complete it (at most 3 bytes). It holds no
+ * tokenizer (each call takes one). Like every handle, one decoder needs exclusive
+ * access (one stream, one thread at a time); calls that race anyway are serialized.
+ */
+typedef struct bpekit_stream_decoder bpekit_stream_decoder;
 
 /**
  * A tokenizer. Immutable: any number of threads may use one at once.
@@ -911,6 +927,46 @@ bpekit_status bpekit_shard_read(const uint8_t *path, size_t path_len, const uint
  * `bpekit_shard_read_info`. Errors: as `bpekit_shard_read_info`.
  */
 bpekit_status bpekit_shard_documents(const uint8_t *path, size_t path_len, const uint8_t *format, size_t format_len, struct bpekit_offsets *doc_offsets, struct bpekit_error **err);
+
+/**
+ * Creates a streaming decoder. `utf8_mode` says what ill-formed UTF-8 gives:
+ * `BPEKIT_UTF8_REPLACE` U+FFFD per maximal ill-formed subsequence (as Python's
+ * `errors="replace"`; the output is always UTF-8), `BPEKIT_UTF8_STRICT`
+ * `BPEKIT_ERR_INVALID_UTF8` (the decoder left as it was), `BPEKIT_UTF8_BYTES` the bytes
+ * as they are. On success `*out` receives a decoder owned by the caller (release with
+ * `bpekit_stream_decoder_free`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (another mode, `BPEKIT_UTF8_SKIP`
+ * included: it drops documents, and a stream has none).
+ */
+bpekit_status bpekit_stream_decoder_new(uint32_t utf8_mode, struct bpekit_stream_decoder **out, struct bpekit_error **err);
+
+/**
+ * Adds `n` ids (decoded with `tok`; `ids` may be NULL when `n` is 0) and fills `*out`
+ * with what they complete, in the decoder's mode: all the bytes so far but a trailing
+ * incomplete character (often nothing, never a partial character in the replace and
+ * strict modes). Concatenated, the outputs of every call and of the final
+ * `bpekit_stream_decoder_flush` equal `bpekit_tokenizer_decode` of all the ids (with
+ * ill-formed bytes treated as the mode says). `*out` is owned by the caller (release
+ * with `bpekit_bytes_free`); on error `*out` and the decoder are unchanged.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_UNKNOWN_TOKEN` (names the first unknown id),
+ * `BPEKIT_ERR_INVALID_UTF8` (strict mode).
+ */
+bpekit_status bpekit_stream_decoder_add(struct bpekit_stream_decoder *dec, const struct bpekit_tokenizer *tok, const uint32_t *ids, size_t n, struct bpekit_bytes *out, struct bpekit_error **err);
+
+/**
+ * Fills `*out` with the held-back incomplete character (U+FFFD in replace mode, its
+ * bytes in bytes mode; nothing if none) and empties the decoder, which can then start
+ * a new stream. `*out` is owned by the caller (release with `bpekit_bytes_free`).
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_UTF8` (strict mode, with a character
+ * held back; the decoder is then unchanged).
+ */
+bpekit_status bpekit_stream_decoder_flush(struct bpekit_stream_decoder *dec, struct bpekit_bytes *out, struct bpekit_error **err);
+
+/**
+ * Releases a decoder (and anything it held back). `bpekit_stream_decoder_free(NULL)`
+ * does nothing.
+ */
+void bpekit_stream_decoder_free(struct bpekit_stream_decoder *dec);
 
 /**
  * Creates a tokenizer from ranks in tiktoken's `.tiktoken` format

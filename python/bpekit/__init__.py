@@ -38,6 +38,7 @@ from .core import (
     QWEN2_PATTERN,
     RUSTBPE_GPT4_PATTERN,
     Encoding,
+    StreamDecoder,
     from_tiktoken,
     load,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "NullArgumentError",
     "PatternError",
     "RanksError",
+    "StreamDecoder",
     "TokenizerError",
     "Trainer",
     "UnknownTokenError",

@@ -9,6 +9,7 @@ and training in ``_train``.
 from __future__ import annotations
 
 import base64
+import codecs
 import functools
 import operator
 import os
@@ -550,6 +551,10 @@ class Encoding(Handle):
         """Decodes ids to text; invalid UTF-8 is handled per ``errors`` (as ``bytes.decode``)."""
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
+    def decoder(self, errors: str = "replace") -> StreamDecoder:
+        """A :class:`StreamDecoder` for this encoding: text as ids arrive one by one."""
+        return StreamDecoder(self, errors)
+
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token. Raises :class:`UnknownTokenError` (a ``KeyError``), or
         ``OverflowError`` for an id outside 0..2**32-1 (as tiktoken and :meth:`decode`)."""
@@ -601,6 +606,54 @@ class Encoding(Handle):
         out = ffi.new("bpekit_bytes *")
         rustcall(lib.bpekit_tokenizer_export_tiktoken, self._ptr, out)
         return take_bytes(out)
+
+
+class StreamDecoder(Handle):
+    """Decodes ids as they arrive (a server streaming a model's output): :meth:`add`
+    returns the text the new ids complete, holding back a character that a token ended
+    in the middle of until the next ids complete it; :meth:`flush` gives what is held
+    (an incomplete character, decoded per ``errors``) and starts over. The pieces,
+    joined, equal ``enc.decode(all_ids, errors)``, whatever the ``errors`` of
+    ``bytes.decode``.
+
+    >>> enc = train(["héllo wörld"] * 20, vocab_size=260)
+    >>> dec = enc.decoder()
+    >>> ids = list(enc.encode_single_token(bytes([b])) for b in "é".encode())
+    >>> dec.add(ids[0]), dec.add(ids[1]), dec.flush()
+    ('', 'é', '')
+    """
+
+    _free = lib.bpekit_stream_decoder_free
+
+    def __init__(self, enc: Encoding, errors: str = "replace") -> None:
+        codecs.lookup_error(errors)  # an unknown handler fails here (LookupError)
+        # Strict: the core checks, and leaves the decoder as it was on ill-formed text.
+        # Any other handler: the core gives the bytes cut where bytes.decode of each
+        # piece equals that of the whole, and each piece is decoded here.
+        mode = lib.BPEKIT_UTF8_STRICT if errors == "strict" else lib.BPEKIT_UTF8_BYTES
+        out = ffi.new("bpekit_stream_decoder **")
+        rustcall(lib.bpekit_stream_decoder_new, mode, out)
+        self._own(out[0])
+        self.encoding = enc
+        self.errors = errors
+
+    def add(self, tokens: int | Iterable[int]) -> str:
+        """Adds one id (or several) and returns the text they complete (often ``""``).
+        Raises :class:`UnknownTokenError` for an unknown id, and under ``errors="strict"``
+        :class:`InvalidUtf8Error` (a ``ValueError``) for ill-formed text; either way
+        nothing is added."""
+        ids = ids_buffer([tokens] if isinstance(tokens, int) else tokens)
+        out = ffi.new("bpekit_bytes *")
+        rustcall(lib.bpekit_stream_decoder_add, self._ptr, self.encoding._ptr, ffi.from_buffer("uint32_t[]", ids), len(ids), out)
+        return take_bytes(out).decode("utf-8", self.errors)
+
+    def flush(self) -> str:
+        """The held-back incomplete character, decoded per ``errors`` (``""`` if none;
+        :class:`InvalidUtf8Error` under ``errors="strict"``, the character still held);
+        the decoder then starts a new stream."""
+        out = ffi.new("bpekit_bytes *")
+        rustcall(lib.bpekit_stream_decoder_flush, self._ptr, out)
+        return take_bytes(out).decode("utf-8", self.errors)
 
 
 def from_tiktoken(enc: Any) -> Encoding:

@@ -233,10 +233,80 @@ static void test_encode_bytes_and_piece(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* The streaming decoder: a character split across ids is held back, then completed;
+ * flush gives an incomplete one per the mode; errors leave *out and the decoder alone. */
+static void test_stream_decoder(void)
+{
+    bpekit_tokenizer *tok = trained_tokenizer(300);
+    bpekit_error *err = SENTINEL;
+    bpekit_stream_decoder *dec = NULL, *strict = NULL, *raw = NULL;
+    bpekit_bytes out = {0};
+    uint32_t e4 = 0, bd = 0, a0 = 0, x = 0;
+    if (tok == NULL)
+        return;
+    EXPECT_OK(bpekit_tokenizer_token_id(tok, U8("\xe4"), 1, &e4, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_token_id(tok, U8("\xbd"), 1, &bd, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_token_id(tok, U8("\xa0"), 1, &a0, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_token_id(tok, U8("x"), 1, &x, &err), &err);
+    EXPECT_OK(bpekit_stream_decoder_new(BPEKIT_UTF8_REPLACE, &dec, &err), &err);
+    EXPECT_OK(bpekit_stream_decoder_new(BPEKIT_UTF8_STRICT, &strict, &err), &err);
+    EXPECT_OK(bpekit_stream_decoder_new(BPEKIT_UTF8_BYTES, &raw, &err), &err);
+
+    const uint32_t first[] = {x, e4, bd};
+    EXPECT_OK(bpekit_stream_decoder_add(dec, tok, first, 3, &out, &err), &err);
+    CHECK(out.len == 1 && out.data[0] == 'x');
+    bpekit_bytes_free(&out);
+    EXPECT_OK(bpekit_stream_decoder_add(dec, tok, &a0, 1, &out, &err), &err);
+    CHECK(out.len == 3 && memcmp(out.data, "\xe4\xbd\xa0", 3) == 0);
+    bpekit_bytes_free(&out);
+    EXPECT_OK(bpekit_stream_decoder_add(dec, tok, &e4, 1, &out, &err), &err);
+    CHECK(out.len == 0);
+    bpekit_bytes_free(&out);
+    EXPECT_OK(bpekit_stream_decoder_flush(dec, &out, &err), &err);
+    CHECK(out.len == 3 && memcmp(out.data, "\xef\xbf\xbd", 3) == 0); /* U+FFFD */
+    bpekit_bytes_free(&out);
+    EXPECT_OK(bpekit_stream_decoder_add(raw, tok, &e4, 1, &out, &err), &err);
+    bpekit_bytes_free(&out);
+    EXPECT_OK(bpekit_stream_decoder_flush(raw, &out, &err), &err);
+    CHECK(out.len == 1 && out.data[0] == 0xe4);
+    bpekit_bytes_free(&out);
+
+    /* Errors: nothing added, *out untouched. */
+    bpekit_bytes keep = {SENTINEL, SENTINEL_LEN};
+    const uint32_t unknown[] = {bd, 99999};
+    EXPECT_OK(bpekit_stream_decoder_add(strict, tok, &e4, 1, &out, &err), &err);
+    bpekit_bytes_free(&out);
+    EXPECT_ERR(bpekit_stream_decoder_add(strict, tok, unknown, 2, &keep, &err), &err,
+               BPEKIT_ERR_UNKNOWN_TOKEN, "99999");
+    EXPECT_ERR(bpekit_stream_decoder_add(strict, tok, &x, 1, &keep, &err), &err,
+               BPEKIT_ERR_INVALID_UTF8, NULL);
+    EXPECT_ERR(bpekit_stream_decoder_flush(strict, &keep, &err), &err, BPEKIT_ERR_INVALID_UTF8, NULL);
+    CHECK(keep.data == SENTINEL && keep.len == SENTINEL_LEN);
+    const uint32_t rest[] = {bd, a0};
+    EXPECT_OK(bpekit_stream_decoder_add(strict, tok, rest, 2, &out, &err), &err);
+    CHECK(out.len == 3);
+    bpekit_bytes_free(&out);
+    EXPECT_ERR(bpekit_stream_decoder_add(NULL, tok, &x, 1, &keep, &err), &err, BPEKIT_ERR_NULL_ARG, "dec");
+    EXPECT_ERR(bpekit_stream_decoder_add(dec, NULL, &x, 1, &keep, &err), &err, BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_stream_decoder_add(dec, tok, NULL, 1, &keep, &err), &err, BPEKIT_ERR_NULL_ARG, "ids");
+    EXPECT_ERR(bpekit_stream_decoder_flush(dec, NULL, &err), &err, BPEKIT_ERR_NULL_ARG, "out");
+    bpekit_stream_decoder *none = SENTINEL;
+    EXPECT_ERR(bpekit_stream_decoder_new(BPEKIT_UTF8_SKIP, &none, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "SKIP");
+    EXPECT_ERR(bpekit_stream_decoder_new(9, &none, &err), &err, BPEKIT_ERR_INVALID_ARG, "9");
+    CHECK(none == SENTINEL);
+    bpekit_stream_decoder_free(NULL);
+    bpekit_stream_decoder_free(dec);
+    bpekit_stream_decoder_free(strict);
+    bpekit_stream_decoder_free(raw);
+    bpekit_tokenizer_free(tok);
+}
+
 const struct test encode_tests[] = {
     TEST(test_encode),
     TEST(test_encode_into),
     TEST(test_encode_into_ordinary),
     TEST(test_encode_bytes_and_piece),
+    TEST(test_stream_decoder),
     {NULL, NULL},
 };

@@ -140,4 +140,56 @@ TEST(EncodeInto, TooSmallLeavesTheBufferAlone) {
     ExpectError(errc::null_arg, [&] { empty.encode_into("x", buf.data(), buf.size()); });
 }
 
+TEST(StreamDecoder, IdByIdEqualsTheWholeDecode) {
+    const tokenizer &tok = Shared();
+    const std::string text = "streamed text: h\xc3\xa9llo w\xc3\xb6rld \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x99\x82!";
+    const Ids ids = tok.encode_ordinary(text);
+    bpekit::stream_decoder dec;
+    std::string joined;
+    for (uint32_t id : ids) {
+        const std::string piece = dec.add(tok, id);
+        EXPECT_TRUE(piece.empty() || (static_cast<unsigned char>(piece[0]) & 0xC0) != 0x80) << "no partial character";
+        joined += piece;
+    }
+    joined += dec.flush();
+    EXPECT_EQ(joined, text);
+}
+
+TEST(StreamDecoder, HoldsBackThenFlushes) {
+    const tokenizer &tok = Shared();
+    const uint32_t e4 = tok.token_id("\xe4"), bd = tok.token_id("\xbd"), a0 = tok.token_id("\xa0");
+    bpekit::stream_decoder dec;
+    EXPECT_EQ(dec.add(tok, Ids{e4, bd}), "");
+    EXPECT_EQ(dec.add(tok, a0), "\xe4\xbd\xa0");
+    EXPECT_EQ(dec.add(tok, e4), "");
+    EXPECT_EQ(dec.flush(), "\xef\xbf\xbd");  // U+FFFD
+    EXPECT_EQ(dec.flush(), "");
+    bpekit::stream_decoder raw(bpekit::utf8_mode::bytes);
+    EXPECT_EQ(raw.add(tok, e4), "");
+    EXPECT_EQ(raw.flush(), "\xe4");
+}
+
+TEST(StreamDecoder, ErrorsAddNothing) {
+    const tokenizer &tok = Shared();
+    const uint32_t e4 = tok.token_id("\xe4"), bd = tok.token_id("\xbd"), a0 = tok.token_id("\xa0");
+    bpekit::stream_decoder dec(bpekit::utf8_mode::strict);
+    EXPECT_EQ(dec.add(tok, e4), "");
+    ExpectError(errc::unknown_token, [&] { dec.add(tok, Ids{bd, static_cast<uint32_t>(tok.vocab_size()) + 7}); });
+    ExpectError(errc::invalid_utf8, [&] { dec.add(tok, tok.token_id("x")); });
+    ExpectError(errc::invalid_utf8, [&] { dec.flush(); });
+    EXPECT_EQ(dec.add(tok, Ids{bd, a0}), "\xe4\xbd\xa0");
+    ExpectError(errc::invalid_arg, [&] { bpekit::stream_decoder bad(static_cast<bpekit::utf8_mode>(7)); });
+}
+
+TEST(EncodeBytes, CutTextRoundTripsAndPiecesMerge) {
+    const tokenizer &tok = Shared();
+    const std::string text = "the cat sat on the mat";
+    EXPECT_EQ(tok.encode_bytes(text), tok.encode_ordinary(text));
+    const std::string cut = text + " \xe4\xbd";
+    EXPECT_EQ(tok.decode(tok.encode_bytes(cut)), cut);
+    EXPECT_EQ(tok.decode(tok.encode_piece(cut)), cut);
+    EXPECT_EQ(tok.encode_piece(" mat"), tok.encode_ordinary(" mat"));
+    EXPECT_TRUE(tok.encode_piece("").empty());
+}
+
 }  // namespace

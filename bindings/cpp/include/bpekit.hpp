@@ -137,6 +137,9 @@ struct trainer_free {
 struct tokenizer_free {
     void operator()(bpekit_tokenizer *t) const noexcept { bpekit_tokenizer_free(t); }
 };
+struct stream_decoder_free {
+    void operator()(bpekit_stream_decoder *d) const noexcept { bpekit_stream_decoder_free(d); }
+};
 
 /// Runs one fallible C call, `f(bpekit_error **)`, and throws error if it fails. The
 /// error object is freed on every path.
@@ -723,6 +726,27 @@ public:
         return detail::to_vector(out.v);
     }
 
+    /// Encodes bytes that need not be UTF-8, as ordinary text (tiktoken's _encode_bytes):
+    /// UTF-8 gives encode_ordinary's ids; otherwise the valid prefix is encoded and the
+    /// tokens of its last piece, with the bytes after the prefix, are merged as one piece.
+    std::vector<uint32_t> encode_bytes(std::string_view bytes) const {
+        detail::tokens_guard out;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode_bytes(h_.get(), detail::bytes_of(bytes), bytes.size(), &out.v, e);
+        });
+        return detail::to_vector(out.v);
+    }
+
+    /// Encodes any bytes as one piece, without the split and without special tokens
+    /// (tiktoken's _encode_single_piece): its id if it is a token, else what merging gives.
+    std::vector<uint32_t> encode_piece(std::string_view bytes) const {
+        detail::tokens_guard out;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode_piece(h_.get(), detail::bytes_of(bytes), bytes.size(), &out.v, e);
+        });
+        return detail::to_vector(out.v);
+    }
+
     /// Encodes as encode(text, policy) into `out`, which has room for `cap` ids, and
     /// returns how many were written; nothing is allocated. `cap >= text.size()` always
     /// suffices. Throws errc::buffer_too_small (the message says how many are needed;
@@ -913,6 +937,62 @@ private:
     }
 
     std::unique_ptr<bpekit_tokenizer, detail::tokenizer_free> h_;
+};
+
+// ==== Streaming decode ====
+
+/// What a stream_decoder gives for ill-formed UTF-8 (bpekit_stream_decoder_new's modes).
+enum class utf8_mode : uint32_t {
+    /// U+FFFD per maximal ill-formed subsequence (as Python's errors="replace"): always UTF-8.
+    replace = BPEKIT_UTF8_REPLACE,
+    /// Throw errc::invalid_utf8; the decoder is left as it was.
+    strict = BPEKIT_UTF8_STRICT,
+    /// The bytes as they are, cut where decoding each piece equals decoding the whole.
+    bytes = BPEKIT_UTF8_BYTES,
+};
+
+/// Decodes ids as they arrive (a server streaming a model's output): add() returns the
+/// text the new ids complete, holding back a character a token ended inside of until
+/// the next ids complete it; flush() gives what is held and starts a new stream. The
+/// pieces, joined, equal tokenizer::decode of all the ids (in the decoder's mode). One
+/// stream, one thread at a time; it holds no tokenizer (each add takes one).
+class stream_decoder {
+public:
+    /// Throws errc::invalid_arg (not a utf8_mode), or error from check_abi().
+    explicit stream_decoder(utf8_mode mode = utf8_mode::replace) {
+        detail::ensure_abi();
+        bpekit_stream_decoder *out = nullptr;
+        detail::call([&](bpekit_error **e) { return bpekit_stream_decoder_new(static_cast<uint32_t>(mode), &out, e); });
+        h_.reset(out);
+    }
+    stream_decoder(stream_decoder &&) noexcept = default;
+    stream_decoder &operator=(stream_decoder &&) noexcept = default;
+    stream_decoder(const stream_decoder &) = delete;
+    stream_decoder &operator=(const stream_decoder &) = delete;
+
+    /// Adds ids decoded with `tok` and returns what they complete (often ""). Throws
+    /// errc::unknown_token or (strict mode) errc::invalid_utf8; nothing is added then.
+    std::string add(const tokenizer &tok, const uint32_t *ids, size_t n) {
+        detail::bytes_guard out;
+        detail::call([&](bpekit_error **e) { return bpekit_stream_decoder_add(h_.get(), tok.capi(), ids, n, &out.v, e); });
+        return out.str();
+    }
+    std::string add(const tokenizer &tok, uint32_t id) { return add(tok, &id, 1); }
+    std::string add(const tokenizer &tok, const std::vector<uint32_t> &ids) { return add(tok, ids.data(), ids.size()); }
+
+    /// The held-back incomplete character (U+FFFD in replace mode; "" if none), and a new
+    /// stream. Throws errc::invalid_utf8 in strict mode if one is held (then still held).
+    std::string flush() {
+        detail::bytes_guard out;
+        detail::call([&](bpekit_error **e) { return bpekit_stream_decoder_flush(h_.get(), &out.v, e); });
+        return out.str();
+    }
+
+    /// The C handle, still owned by this object.
+    bpekit_stream_decoder *capi() const noexcept { return h_.get(); }
+
+private:
+    std::unique_ptr<bpekit_stream_decoder, detail::stream_decoder_free> h_;
 };
 
 // ==== Trainer ====

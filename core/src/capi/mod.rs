@@ -27,6 +27,7 @@ mod fork;
 /// from it alone.)
 pub mod host;
 pub mod shards;
+pub mod stream;
 pub mod tokenizer;
 pub mod trainer;
 pub mod version;

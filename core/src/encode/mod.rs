@@ -51,6 +51,7 @@ mod specials;
 mod testing;
 
 pub(crate) use build::unique_id;
+pub use decode::{StreamDecoder, Utf8Mode};
 use specials::Specials;
 pub use specials::{Allowed, Disallowed, SpecialPolicy};
 
