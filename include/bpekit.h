@@ -123,6 +123,17 @@
 #define BPEKIT_MAX_THREADS 1024
 
 /**
+ * `bpekit_tokenizer_encode_with_offsets`: offsets in bytes of the UTF-8 text.
+ */
+#define BPEKIT_OFFSETS_BYTE 0
+
+/**
+ * `bpekit_tokenizer_encode_with_offsets`: offsets in characters (Unicode scalar values,
+ * as Python indexes a `str`).
+ */
+#define BPEKIT_OFFSETS_CHAR 1
+
+/**
  * Major version of bpekit (the header's copy; a test checks it against Cargo.toml).
  */
 #define BPEKIT_VERSION_MAJOR 0
@@ -1014,6 +1025,20 @@ bpekit_status bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const
  * `BPEKIT_ERR_DISALLOWED_SPECIAL`, `BPEKIT_ERR_BAD_PATTERN`.
  */
 bpekit_status bpekit_tokenizer_encode(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, struct bpekit_tokens *out, struct bpekit_error **err);
+
+/**
+ * Encodes like `bpekit_tokenizer_encode` and gives the span of the text each token
+ * covers: id `i` covers `starts[i]` up to `ends[i]` (exclusive), in `unit`
+ * (`BPEKIT_OFFSETS_BYTE` or `BPEKIT_OFFSETS_CHAR`). In bytes the spans tile the text and
+ * each is exactly its token's bytes (a special token's, its text). In characters a span
+ * holds every character its token has a byte of: a character split between tokens is
+ * in the span of each (the starts are those of tiktoken's `decode_with_offsets`).
+ * On success the three outputs (as many offsets as ids) are owned by the caller
+ * (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error all are
+ * untouched. Errors: as `bpekit_tokenizer_encode`, and `BPEKIT_ERR_INVALID_ARG` for
+ * another unit.
+ */
+bpekit_status bpekit_tokenizer_encode_with_offsets(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, uint32_t unit, struct bpekit_tokens *ids, struct bpekit_offsets *starts, struct bpekit_offsets *ends, struct bpekit_error **err);
 
 /**
  * Encodes like `bpekit_tokenizer_encode`, into a buffer the caller owns: `out` has room

@@ -39,6 +39,7 @@ from .core import (
     RUSTBPE_GPT4_PATTERN,
     Encoding,
     StreamDecoder,
+    TokenSpans,
     from_tiktoken,
     load,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "PatternError",
     "RanksError",
     "StreamDecoder",
+    "TokenSpans",
     "TokenizerError",
     "Trainer",
     "UnknownTokenError",

@@ -302,11 +302,62 @@ static void test_stream_decoder(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* Offsets: byte spans tile the text and are each token's bytes; a character split
+ * between tokens is in the character span of each; errors leave the outputs alone. */
+static void test_encode_with_offsets(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    bpekit_error *err = SENTINEL;
+    const char *text = "the cat \xe4\xbd\xa0<|endoftext|>";
+    const bpekit_special_policy all = {.flags = BPEKIT_SPECIAL_ALLOW_ALL};
+    bpekit_tokens ids = sentinel_tokens, ref = sentinel_tokens;
+    bpekit_offsets starts = {0}, ends = {0};
+    EXPECT_OK(bpekit_tokenizer_encode_with_offsets(tok, U8(text), strlen(text), &all, BPEKIT_OFFSETS_BYTE,
+                                                   &ids, &starts, &ends, &err),
+              &err);
+    EXPECT_OK(bpekit_tokenizer_encode(tok, U8(text), strlen(text), &all, &ref, &err), &err);
+    CHECK(same_ids(ids.ids, ids.len, ref.ids, ref.len));
+    CHECK(starts.len == ids.len && ends.len == ids.len);
+    size_t at = 0;
+    for (size_t i = 0; i < ids.len && i < starts.len; i++) {
+        const uint8_t *bytes = NULL;
+        size_t n = 0;
+        EXPECT_OK(bpekit_tokenizer_token_bytes(tok, ids.ids[i], &bytes, &n, &err), &err);
+        CHECK(starts.data[i] == at && ends.data[i] == at + n && memcmp(text + at, bytes, n) == 0);
+        at = ends.data[i];
+    }
+    CHECK(at == strlen(text));
+    bpekit_offsets_free(&starts);
+    bpekit_offsets_free(&ends);
+    bpekit_tokens_free(&ids);
+    EXPECT_OK(bpekit_tokenizer_encode_with_offsets(tok, U8(text), strlen(text), &all, BPEKIT_OFFSETS_CHAR,
+                                                   &ids, &starts, &ends, &err),
+              &err);
+    CHECK(ends.len > 0 && ends.data[ends.len - 1] == 9 + strlen("<|endoftext|>")); /* "the cat X" */
+    bpekit_offsets_free(&starts);
+    bpekit_offsets_free(&ends);
+    bpekit_tokens_free(&ids);
+    bpekit_tokens_free(&ref);
+
+    ids = sentinel_tokens;
+    EXPECT_ERR(bpekit_tokenizer_encode_with_offsets(tok, U8("x"), 1, &all, 7, &ids, &starts, &ends, &err),
+               &err, BPEKIT_ERR_INVALID_ARG, "unit");
+    EXPECT_ERR(bpekit_tokenizer_encode_with_offsets(tok, U8(text), strlen(text), NULL, BPEKIT_OFFSETS_BYTE,
+                                                    &ids, &starts, &ends, &err),
+               &err, BPEKIT_ERR_DISALLOWED_SPECIAL, NULL);
+    EXPECT_ERR(bpekit_tokenizer_encode_with_offsets(tok, U8("x"), 1, &all, BPEKIT_OFFSETS_BYTE, &ids, NULL,
+                                                    &ends, &err),
+               &err, BPEKIT_ERR_NULL_ARG, "starts");
+    CHECK(tokens_untouched(&ids) && starts.data == NULL && ends.data == NULL);
+    bpekit_tokenizer_free(tok);
+}
+
 const struct test encode_tests[] = {
     TEST(test_encode),
     TEST(test_encode_into),
     TEST(test_encode_into_ordinary),
     TEST(test_encode_bytes_and_piece),
     TEST(test_stream_decoder),
+    TEST(test_encode_with_offsets),
     {NULL, NULL},
 };

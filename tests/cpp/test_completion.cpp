@@ -192,4 +192,25 @@ TEST(EncodeBytes, CutTextRoundTripsAndPiecesMerge) {
     EXPECT_TRUE(tok.encode_piece("").empty());
 }
 
+TEST(EncodeWithOffsets, ByteSpansTileAndCharSpansHoldSplitCharacters) {
+    const tokenizer &tok = Shared();
+    const std::string text = "a \xe4\xbd\xa0 b" + kEot + "!";
+    const auto all = special_policy::allowing_all();
+    const bpekit::token_spans b = tok.encode_with_offsets(text, all);
+    EXPECT_EQ(b.ids, tok.encode(text, all));
+    ASSERT_EQ(b.starts.size(), b.ids.size());
+    size_t at = 0;
+    for (size_t i = 0; i < b.ids.size(); i++) {
+        EXPECT_EQ(b.starts[i], at);
+        EXPECT_EQ(text.substr(b.starts[i], b.ends[i] - b.starts[i]), tok.decode({b.ids[i]}));
+        at = b.ends[i];
+    }
+    EXPECT_EQ(at, text.size());
+    const bpekit::token_spans c = tok.encode_with_offsets(text, all, bpekit::offset_unit::character);
+    EXPECT_EQ(c.ids, b.ids);
+    EXPECT_EQ(c.ends.back(), 5u + kEot.size() + 1);  // "a X b" is 5 characters
+    ExpectError(errc::invalid_arg, [&] { tok.encode_with_offsets("x", all, static_cast<bpekit::offset_unit>(5)); });
+    ExpectError(errc::disallowed_special, [&] { tok.encode_with_offsets(kEot, special_policy{}); });
+}
+
 }  // namespace

@@ -608,6 +608,21 @@ struct unstable_encoding {
     std::vector<std::vector<uint32_t>> completions;
 };
 
+/// The unit of tokenizer::encode_with_offsets (the BPEKIT_OFFSETS_* constants).
+enum class offset_unit : uint32_t {
+    /// Bytes of the UTF-8 text.
+    byte = BPEKIT_OFFSETS_BYTE,
+    /// Characters (Unicode scalar values).
+    character = BPEKIT_OFFSETS_CHAR,
+};
+
+/// Tokens and the span of the text each covers: ids[i] covers starts[i] up to ends[i].
+struct token_spans {
+    std::vector<uint32_t> ids;
+    std::vector<size_t> starts;
+    std::vector<size_t> ends;
+};
+
 /// A trained tokenizer: ranks, a split pattern and special tokens. Immutable, so its
 /// const methods may run concurrently from any number of threads.
 class tokenizer {
@@ -708,6 +723,22 @@ public:
             return bpekit_tokenizer_encode(h_.get(), detail::bytes_of(text), text.size(), c.get(), &out.v, e);
         });
         return detail::to_vector(out.v);
+    }
+
+    /// encode(text, policy), with the span of `text` each token covers, in `unit`: in
+    /// bytes the spans tile the text and each is its token's bytes; in characters a span
+    /// holds every character its token has a byte of. Throws as encode.
+    token_spans encode_with_offsets(std::string_view text, const special_policy &policy,
+                                    offset_unit unit = offset_unit::byte) const {
+        const detail::c_policy c(policy);
+        detail::tokens_guard ids;
+        detail::offsets_guard starts, ends;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode_with_offsets(h_.get(), detail::bytes_of(text), text.size(), c.get(),
+                                                        static_cast<uint32_t>(unit), &ids.v, &starts.v, &ends.v, e);
+        });
+        return token_spans{detail::to_vector(ids.v), std::vector<size_t>(starts.v.data, starts.v.data + starts.v.len),
+                           std::vector<size_t>(ends.v.data, ends.v.data + ends.v.len)};
     }
 
     /// Encodes `text` with these special tokens allowed (tiktoken's `allowed_special`

@@ -12,7 +12,7 @@ use super::error::{
     BPEKIT_ERR_UNKNOWN_TOKEN,
 };
 use super::trainer::pattern_arg;
-use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
+use crate::{Allowed, Disallowed, OffsetUnit, SpecialPolicy, Tokenizer};
 
 /// Treat every special token as allowed (tiktoken's `allowed_special="all"`); the
 /// `allowed` list is then not read.
@@ -245,6 +245,61 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode(
             let sets = PolicySets::read(policy)?;
             let ids = tok.inner.encode_with(text, &sets.policy())?;
             write(out, bpekit_tokens::from_vec(ids));
+            Ok(())
+        })
+    }
+}
+
+/// `bpekit_tokenizer_encode_with_offsets`: offsets in bytes of the UTF-8 text.
+pub const BPEKIT_OFFSETS_BYTE: u32 = 0;
+/// `bpekit_tokenizer_encode_with_offsets`: offsets in characters (Unicode scalar values,
+/// as Python indexes a `str`).
+pub const BPEKIT_OFFSETS_CHAR: u32 = 1;
+
+/// Encodes like `bpekit_tokenizer_encode` and gives the span of the text each token
+/// covers: id `i` covers `starts[i]` up to `ends[i]` (exclusive), in `unit`
+/// (`BPEKIT_OFFSETS_BYTE` or `BPEKIT_OFFSETS_CHAR`). In bytes the spans tile the text and
+/// each is exactly its token's bytes (a special token's, its text). In characters a span
+/// holds every character its token has a byte of: a character split between tokens is
+/// in the span of each (the starts are those of tiktoken's `decode_with_offsets`).
+/// On success the three outputs (as many offsets as ids) are owned by the caller
+/// (release with `bpekit_tokens_free` and `bpekit_offsets_free`); on error all are
+/// untouched. Errors: as `bpekit_tokenizer_encode`, and `BPEKIT_ERR_INVALID_ARG` for
+/// another unit.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_with_offsets(
+    tok: *const bpekit_tokenizer,
+    text: *const u8,
+    len: usize,
+    policy: *const bpekit_special_policy,
+    unit: u32,
+    ids: *mut bpekit_tokens,
+    starts: *mut bpekit_offsets,
+    ends: *mut bpekit_offsets,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let (ids, starts, ends) =
+                (try_out(ids, "ids")?, try_out(starts, "starts")?, try_out(ends, "ends")?);
+            let text = utf8(try_slice(text, len, "text")?, "text")?;
+            let unit = match unit {
+                BPEKIT_OFFSETS_BYTE => OffsetUnit::Byte,
+                BPEKIT_OFFSETS_CHAR => OffsetUnit::Char,
+                u => {
+                    return Err(CError::new(
+                        BPEKIT_ERR_INVALID_ARG,
+                        format!("unit {u} is not a BPEKIT_OFFSETS_* unit"),
+                    ))
+                }
+            };
+            let sets = PolicySets::read(policy)?;
+            let spans = tok.inner.encode_with_offsets(text, &sets.policy(), unit)?;
+            write(ids, bpekit_tokens::from_vec(spans.ids));
+            write(starts, bpekit_offsets::from_vec(spans.starts));
+            write(ends, bpekit_offsets::from_vec(spans.ends));
             Ok(())
         })
     }

@@ -44,6 +44,7 @@ mod completion;
 mod decode;
 mod heap;
 mod merge;
+mod offsets;
 mod pretoken;
 mod scan;
 mod specials;
@@ -52,6 +53,7 @@ mod testing;
 
 pub(crate) use build::unique_id;
 pub use decode::{StreamDecoder, Utf8Mode};
+pub use offsets::{OffsetUnit, Spans};
 use specials::Specials;
 pub use specials::{Allowed, Disallowed, SpecialPolicy};
 

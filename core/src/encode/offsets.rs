@@ -1,0 +1,124 @@
+//! Where each token of an encoded text lies in the text.
+//!
+//! Encoding loses nothing: the tokens' bytes, in order, are the text's bytes (a special
+//! token's bytes are its text). So a token's byte span is the running sum of the
+//! lengths before it, and needs no bookkeeping inside the encoder. Character spans count
+//! a character from its first byte: a token that starts inside a character (a
+//! multi-byte character split between tokens) starts at that character, and one that
+//! ends inside a character ends after it, so a span holds every character the token
+//! has bytes of. The starts are those of tiktoken's `decode_with_offsets`.
+
+use super::{SpecialPolicy, Tokenizer};
+use crate::error::Result;
+
+/// The unit of [`Tokenizer::encode_with_offsets`]' offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetUnit {
+    /// Bytes of the UTF-8 text.
+    Byte,
+    /// Characters (Unicode scalar values), as Python indexes a `str`.
+    Char,
+}
+
+/// Tokens with the span of the text each covers: `ids[i]` covers `starts[i]..ends[i]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Spans {
+    pub ids: Vec<u32>,
+    pub starts: Vec<usize>,
+    pub ends: Vec<usize>,
+}
+
+impl Tokenizer {
+    /// [`Tokenizer::encode_with`], with the span of `text` each token covers, in `unit`s.
+    /// In bytes, `text[starts[i]..ends[i]]` is token `i`'s bytes, and the spans tile the
+    /// text. In characters, a span holds every character token `i` has a byte of (so a
+    /// character split between two tokens is in both spans).
+    ///
+    /// # Errors
+    /// As [`Tokenizer::encode_with`].
+    pub fn encode_with_offsets(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy<'_>,
+        unit: OffsetUnit,
+    ) -> Result<Spans> {
+        let ids = self.encode_with(text, policy)?;
+        let mut starts = Vec::with_capacity(ids.len());
+        let mut ends = Vec::with_capacity(ids.len());
+        let bytes = text.as_bytes();
+        let (mut at, mut chars) = (0usize, 0usize);
+        for &id in &ids {
+            let n = self.token_bytes(id).map_or(0, <[u8]>::len);
+            match unit {
+                OffsetUnit::Byte => starts.push(at),
+                OffsetUnit::Char => {
+                    let inside = bytes.get(at).is_some_and(|&b| is_continuation(b));
+                    starts.push(chars - usize::from(inside));
+                    chars += bytes[at..at + n].iter().filter(|&&b| !is_continuation(b)).count();
+                }
+            }
+            at += n;
+            ends.push(if unit == OffsetUnit::Byte { at } else { chars });
+        }
+        debug_assert_eq!(at, bytes.len(), "the tokens' bytes are the text's");
+        Ok(Spans { ids, starts, ends })
+    }
+}
+
+/// Whether `b` continues a multi-byte UTF-8 character.
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::encode::{Allowed, Disallowed};
+    use proptest::prelude::*;
+
+    fn all() -> SpecialPolicy<'static> {
+        SpecialPolicy { allowed: Allowed::All, disallowed: Disallowed::None }
+    }
+
+    #[test]
+    fn byte_spans_tile_the_text() {
+        let t = with_specials();
+        let text = "hi <|end|> 你好 there";
+        let s = t.encode_with_offsets(text, &all(), OffsetUnit::Byte).unwrap();
+        assert_eq!(s.ids, t.encode_with(text, &all()).unwrap());
+        let mut at = 0;
+        for ((&id, &start), &end) in s.ids.iter().zip(&s.starts).zip(&s.ends) {
+            assert_eq!((start, &text.as_bytes()[start..end]), (at, t.token_bytes(id).unwrap()));
+            at = end;
+        }
+        assert_eq!(at, text.len());
+    }
+
+    #[test]
+    fn a_split_character_is_in_both_char_spans() {
+        let t = toy(); // byte tokens only for "你" (e4 bd a0)
+        let s = t.encode_with_offsets("a你b", &all(), OffsetUnit::Char).unwrap();
+        assert_eq!(s.ids.len(), 5);
+        assert_eq!(s.starts, [0, 1, 1, 1, 2]);
+        assert_eq!(s.ends, [1, 2, 2, 2, 3]);
+    }
+
+    proptest! {
+        #[test]
+        fn char_spans_hold_each_tokens_characters(text in "\\PC{0,30}") {
+            let t = toy();
+            let s = t.encode_with_offsets(&text, &all(), OffsetUnit::Char).unwrap();
+            let b = t.encode_with_offsets(&text, &all(), OffsetUnit::Byte).unwrap();
+            let chars: Vec<(usize, char)> = text.char_indices().collect();
+            for i in 0..s.ids.len() {
+                // The characters with a byte in the token's byte span are exactly the span.
+                let touched: Vec<usize> = chars.iter().enumerate()
+                    .filter(|(_, (at, c))| *at < b.ends[i] && at + c.len_utf8() > b.starts[i])
+                    .map(|(k, _)| k).collect();
+                prop_assert_eq!(touched.first().copied(), Some(s.starts[i]));
+                prop_assert_eq!(touched.last().map(|k| k + 1), Some(s.ends[i]));
+            }
+        }
+    }
+}
