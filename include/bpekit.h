@@ -1123,6 +1123,16 @@ bpekit_status bpekit_tokenizer_encode_bytes(const struct bpekit_tokenizer *tok, 
 bpekit_status bpekit_tokenizer_encode_piece(const struct bpekit_tokenizer *tok, const uint8_t *bytes, size_t len, struct bpekit_tokens *out, struct bpekit_error **err);
 
 /**
+ * The merge rules of the tokenizer's tokens (for exporting to a merges-based format
+ * such as HF tokenizers' `tokenizer.json`): `*out` holds 3 ids per rule, `left, right,
+ * token`, in the token's rank order. A rule is the pair that byte-pair merging of the
+ * token's own bytes, with the tokens ranked below it, ends with; a token that merging
+ * does not reach in two parts has none. `*out` is owned by the caller (release with
+ * `bpekit_tokens_free`). Errors: `BPEKIT_ERR_NULL_ARG`.
+ */
+bpekit_status bpekit_tokenizer_merge_rules(const struct bpekit_tokenizer *tok, struct bpekit_tokens *out, struct bpekit_error **err);
+
+/**
  * Decodes `n` ids to bytes (which need not be valid UTF-8: a token may hold part of a
  * character).
  *

@@ -24,8 +24,9 @@ from ._errors import (
     UnknownTokenError,
 )
 from ._lowlevel import version as _native_version
-from . import corpus, model, shards  # noqa: E402  (bpekit.corpus.Corpus, bpekit.shards.open)
+from . import corpus, hf, model, shards  # noqa: E402  (bpekit.corpus.Corpus, bpekit.shards.open)
 from ._registry import get_encoding, list_encoding_names
+from .hf import from_hf
 from .model import encoding_for_model, encoding_name_for_model
 from ._train import Trainer, counts_info, merge_counts, train
 from .core import (
@@ -74,6 +75,7 @@ __all__ = [
     "counts_info",
     "encoding_for_model",
     "encoding_name_for_model",
+    "from_hf",
     "from_tiktoken",
     "get_encoding",
     "list_encoding_names",

@@ -635,6 +635,14 @@ class Encoding(Handle):
             self.name, pat_str=self.pat_str, mergeable_ranks=self.mergeable_ranks, special_tokens=self.special_tokens
         )
 
+    def save_hf(self, directory: str | os.PathLike[str]) -> Any:
+        """Writes HF ``tokenizer.json`` and ``tokenizer_config.json`` into ``directory``
+        (see :mod:`bpekit.hf`), so that ``tokenizers`` and ``transformers`` load this
+        encoding and give its ids. Returns the ``tokenizer.json`` path."""
+        from .hf import save_hf
+
+        return save_hf(self, directory)
+
     def export_tiktoken(self) -> bytes:
         """The ranks in tiktoken's ``.tiktoken`` format, sorted by rank."""
         out = ffi.new("bpekit_bytes *")

@@ -352,6 +352,23 @@ static void test_encode_with_offsets(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* Merge rules: "th" = t + h, "the" = th + e, " the" = ' ' + the (make_ranks' tokens). */
+static void test_merge_rules(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer();
+    bpekit_error *err = SENTINEL;
+    bpekit_tokens rules = sentinel_tokens;
+    EXPECT_OK(bpekit_tokenizer_merge_rules(tok, &rules, &err), &err);
+    const uint32_t want[] = {'t', 'h', 256, 256, 'e', 257, ' ', 257, 258};
+    CHECK(same_ids(rules.ids, rules.len, want, 9));
+    bpekit_tokens_free(&rules);
+    rules = sentinel_tokens;
+    EXPECT_ERR(bpekit_tokenizer_merge_rules(NULL, &rules, &err), &err, BPEKIT_ERR_NULL_ARG, "tok");
+    EXPECT_ERR(bpekit_tokenizer_merge_rules(tok, NULL, &err), &err, BPEKIT_ERR_NULL_ARG, "out");
+    CHECK(tokens_untouched(&rules));
+    bpekit_tokenizer_free(tok);
+}
+
 const struct test encode_tests[] = {
     TEST(test_encode),
     TEST(test_encode_into),
@@ -359,5 +376,6 @@ const struct test encode_tests[] = {
     TEST(test_encode_bytes_and_piece),
     TEST(test_stream_decoder),
     TEST(test_encode_with_offsets),
+    TEST(test_merge_rules),
     {NULL, NULL},
 };

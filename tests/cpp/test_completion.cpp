@@ -213,4 +213,13 @@ TEST(EncodeWithOffsets, ByteSpansTileAndCharSpansHoldSplitCharacters) {
     ExpectError(errc::disallowed_special, [&] { tok.encode_with_offsets(kEot, special_policy{}); });
 }
 
+TEST(MergeRules, HandRanks) {
+    // HandRanks: the 256 bytes, then "ab" = 256 and "abc" = 257.
+    const tokenizer tok = tokenizer::from_tiktoken(HandRanks());
+    const auto rules = tok.merge_rules();
+    ASSERT_EQ(rules.size(), 2u);
+    EXPECT_EQ(rules[0], (tokenizer::merge_rule{'a', 'b', 256}));
+    EXPECT_EQ(rules[1], (tokenizer::merge_rule{256, 'c', 257}));
+}
+
 }  // namespace

@@ -136,6 +136,7 @@ const std::map<std::string, std::string> &WrappedBy() {
         {"bpekit_tokenizer_encode_into", "tokenizer::encode_into"},
         {"bpekit_tokenizer_encode_ordinary", "tokenizer::encode_ordinary"},
         {"bpekit_tokenizer_encode_bytes", "tokenizer::encode_bytes"},
+        {"bpekit_tokenizer_merge_rules", "tokenizer::merge_rules"},
         {"bpekit_tokenizer_encode_with_offsets", "tokenizer::encode_with_offsets"},
         {"bpekit_tokenizer_encode_piece", "tokenizer::encode_piece"},
         {"bpekit_stream_decoder_new", "stream_decoder::stream_decoder"},

@@ -866,6 +866,25 @@ public:
         return count_docs(documents.data(), documents.spans(), num_threads);
     }
 
+    /// One merge rule: merging `left` and `right` makes `token`.
+    struct merge_rule {
+        uint32_t left, right, token;
+        bool operator==(const merge_rule &o) const noexcept {
+            return left == o.left && right == o.right && token == o.token;
+        }
+    };
+
+    /// The merge rule of each token that merging its own bytes makes, in rank order (the
+    /// merge list of a merges-based BPE, as HF tokenizers' tokenizer.json has).
+    std::vector<merge_rule> merge_rules() const {
+        detail::tokens_guard out;
+        detail::call([&](bpekit_error **e) { return bpekit_tokenizer_merge_rules(h_.get(), &out.v, e); });
+        std::vector<merge_rule> rules;
+        rules.reserve(out.v.len / 3);
+        for (size_t i = 0; i + 2 < out.v.len; i += 3) rules.push_back({out.v.ids[i], out.v.ids[i + 1], out.v.ids[i + 2]});
+        return rules;
+    }
+
     /// Decodes ids to bytes. The bytes need not be valid UTF-8 (a token may hold part of
     /// a character). Throws errc::unknown_token (the message names the first unknown id).
     std::string decode(const uint32_t *ids, size_t n) const {

@@ -546,6 +546,30 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_piece(
     }
 }
 
+/// The merge rules of the tokenizer's tokens (for exporting to a merges-based format
+/// such as HF tokenizers' `tokenizer.json`): `*out` holds 3 ids per rule, `left, right,
+/// token`, in the token's rank order. A rule is the pair that byte-pair merging of the
+/// token's own bytes, with the tokens ranked below it, ends with; a token that merging
+/// does not reach in two parts has none. `*out` is owned by the caller (release with
+/// `bpekit_tokens_free`). Errors: `BPEKIT_ERR_NULL_ARG`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_merge_rules(
+    tok: *const bpekit_tokenizer,
+    out: *mut bpekit_tokens,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let flat = tok.inner.merge_rules().into_iter().flat_map(|(l, r, t)| [l, r, t]).collect();
+            write(out, bpekit_tokens::from_vec(flat));
+            Ok(())
+        })
+    }
+}
+
 /// Decodes `n` ids to bytes (which need not be valid UTF-8: a token may hold part of a
 /// character).
 ///

@@ -24,6 +24,40 @@ impl Tokenizer {
     pub fn export_tiktoken(&self) -> Vec<u8> {
         ranks::write_tiktoken(self.tokens())
     }
+
+    /// The merge rule of each token of two or more bytes that merging its own bytes
+    /// makes: `(left, right, token)`, in the token's rank order (the merge list of a
+    /// merges-based BPE such as HF tokenizers' `BPE` model). The pair is where byte-pair
+    /// merging of the token's bytes, with the tokens ranked below it, stops at two
+    /// parts. A token that merging does not reach that way (its bytes end in more than
+    /// two parts) has no rule: such a token is only ever a whole piece.
+    pub fn merge_rules(&self) -> Vec<(u32, u32, u32)> {
+        let mut by_rank: Vec<(u32, &[u8])> =
+            self.tokens().map(|(b, id)| (id, b)).filter(|t| t.1.len() >= 2).collect();
+        by_rank.sort_unstable_by_key(|t| t.0);
+        let mut rules = Vec::with_capacity(by_rank.len());
+        let mut parts: Vec<usize> = Vec::new(); // start offsets of the parts
+        for (id, bytes) in by_rank {
+            parts.clear();
+            parts.extend(0..bytes.len());
+            let rank_of = |parts: &[usize], i: usize| {
+                let end = parts.get(i + 2).copied().unwrap_or(bytes.len());
+                self.token_id(&bytes[parts[i]..end]).filter(|&r| r < id)
+            };
+            while parts.len() > 2 {
+                let best = (0..parts.len() - 1).filter_map(|i| rank_of(&parts, i).map(|r| (r, i))).min();
+                let Some((_, i)) = best else { break };
+                parts.remove(i + 1);
+            }
+            if parts.len() == 2 {
+                let (left, right) = (self.token_id(&bytes[..parts[1]]), self.token_id(&bytes[parts[1]..]));
+                if let (Some(l), Some(r)) = (left, right) {
+                    rules.push((l, r, id));
+                }
+            }
+        }
+        rules
+    }
 }
 
 /// What a [`StreamDecoder`] gives for bytes that are not UTF-8.
@@ -133,6 +167,14 @@ mod tests {
     use super::super::testing::*;
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn merge_rules_follow_the_merge_order() {
+        // toy: bytes, then "ab" 256, "abc" 257, "aa" 258, "aaaa" 259, "ca" 260.
+        let rules = toy().merge_rules();
+        let (a, b, c) = (u32::from(b'a'), u32::from(b'b'), u32::from(b'c'));
+        assert_eq!(rules, [(a, b, 256), (256, c, 257), (a, a, 258), (258, 258, 259), (c, a, 260)]);
+    }
 
     #[test]
     fn unknown_id_is_an_error() {

@@ -1,0 +1,312 @@
+"""HF ``tokenizer.json`` out and in, for byte-level BPE.
+
+Out (:func:`save_hf`, ``Encoding.save_hf``): a ``BPE`` model with the vocabulary (token
+bytes in GPT-2's byte-to-character mapping, id = rank) and one merge per token (the pair
+that merging the token's own bytes ends with; :func:`merge_rules`), ``ignore_merges``
+on (tiktoken takes a piece that is a whole token as that token), a ``Split`` of the
+pattern then ``ByteLevel`` without its own regex, a ``ByteLevel`` decoder, and the
+special tokens as added tokens. ``tokenizers.Tokenizer.from_file`` and ``transformers``'
+``PreTrainedTokenizerFast`` load it and give our ids.
+
+HF reads the pattern with Oniguruma, whose ``{n,m}+`` is not possessive (it repeats the
+counted repetition: cl100k's ``\\p{N}{1,3}+`` would take any run of digits). Where such a
+quantifier ends a top-level alternative, possessive and greedy match the same (nothing
+after it in the alternative can fail and backtrack into it), so it is written as
+``{n,m}``; anywhere else the export is refused rather than silently different.
+
+In (:func:`from_hf`): a byte-level BPE ``tokenizer.json`` (GPT-2, Llama 3, tiktoken
+conversions, bpekit's own) becomes an Encoding whose ranks are the vocabulary ids, which
+must follow the merge order (each merge's result ranked above the merges before it), with
+the pattern of its one ``Split`` (or GPT-2's, for ``ByteLevel`` with its own regex) and
+the added tokens as special tokens. Anything bpekit could not reproduce exactly is
+refused with a ``ValueError`` naming it: other models, normalizers, several splits,
+``byte_fallback``, prefix spaces, subword affixes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._lowlevel import ffi, lib, rustcall
+
+if TYPE_CHECKING:
+    from .core import Encoding
+
+
+@lru_cache(maxsize=1)
+def byte_chars() -> tuple[str, ...]:
+    """GPT-2's byte-to-character mapping: printable Latin-1 bytes stand for themselves,
+    the others for characters from U+0100 up, in byte order."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
+    out, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + extra)
+            extra += 1
+    return tuple(out[b] for b in range(256))
+
+
+def to_chars(token: bytes) -> str:
+    table = byte_chars()
+    return "".join(table[b] for b in token)
+
+
+@lru_cache(maxsize=1)
+def _char_bytes() -> dict[str, int]:
+    return {c: b for b, c in enumerate(byte_chars())}
+
+
+def to_bytes(text: str, what: str) -> bytes:
+    table = _char_bytes()
+    try:
+        return bytes(table[c] for c in text)
+    except KeyError as e:
+        raise ValueError(f"{what} {text!r}: {e.args[0]!r} is not a byte in the byte-level alphabet") from None
+
+
+def merge_rules(enc: Encoding) -> list[tuple[int, int, int]]:
+    """``(left, right, token)`` for each token merging makes, in rank order."""
+    out = ffi.new("bpekit_tokens *")
+    rustcall(lib.bpekit_tokenizer_merge_rules, enc._ptr, out)
+    try:
+        flat = ffi.unpack(out.ids, out.len) if out.len else []
+    finally:
+        lib.bpekit_tokens_free(out)
+    return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+
+
+# A counted repetition made possessive: `{n}+`, `{n,}+`, `{n,m}+`.
+_COUNTED_POSSESSIVE = re.compile(r"\{\d+(?:,\d*)?\}\+")
+
+
+def oniguruma_pattern(pattern: str) -> str:
+    """``pattern`` as Oniguruma must read it to split the same: each possessive counted
+    repetition that ends a top-level alternative loses its ``+`` (see the module notes).
+    ``ValueError`` for one anywhere else."""
+    out, i, depth, in_class = [], 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            j = i + 2
+            if pattern[i + 1 : i + 2] in ("p", "P") and pattern[j : j + 1] == "{":
+                j = pattern.index("}", j) + 1
+            out.append(pattern[i:j])
+            i = j
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]" or pattern[i + 1 : i + 3] == "^]":
+                out.append(pattern[i : i + 2 + (pattern[i + 1] == "^")])
+                i += 2 + (pattern[i + 1] == "^")
+                continue
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "{":
+            m = _COUNTED_POSSESSIVE.match(pattern, i)
+            if m:
+                after = pattern[m.end() : m.end() + 1]
+                if depth == 0 and after in ("|", ""):
+                    out.append(m.group()[:-1])
+                    i = m.end()
+                    continue
+                raise ValueError(
+                    f"the pattern's {m.group()!r} at offset {i} is possessive, which Oniguruma (HF tokenizers' "
+                    "regex engine) reads as a repeated repetition; bpekit rewrites it only where it ends a "
+                    "top-level alternative"
+                )
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def to_json(enc: Encoding) -> dict[str, Any]:
+    """The ``tokenizer.json`` object of ``enc``."""
+    ranks = enc.mergeable_ranks
+    chars = {tid: to_chars(tok) for tok, tid in ranks.items()}
+    merges = [f"{chars[left]} {chars[right]}" for left, right, _ in merge_rules(enc)]
+    specials = sorted(enc._special_tokens.items(), key=lambda kv: (kv[1], kv[0]))
+    added = [
+        {"id": tid, "content": text, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+         "special": True}
+        for text, tid in specials
+    ]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {
+            "type": "Sequence",
+            "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": oniguruma_pattern(enc.pat_str)}, "behavior": "Isolated",
+                 "invert": False},
+                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+            ],
+        },
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": True,
+            # The special tokens are in the vocabulary too: HF numbers an added token
+            # that is not after the ones before it (cl100k's leave gaps) anew, unless
+            # the model has it.
+            "vocab": {**{chars[tid]: tid for tid in sorted(chars)}, **{to_chars(t.encode()): i for t, i in specials}},
+            "merges": merges,
+        },
+    }
+
+
+def save_hf(enc: Encoding, directory: str | os.PathLike[str]) -> Path:
+    """Writes ``tokenizer.json`` and ``tokenizer_config.json`` into ``directory``
+    (created if missing); each file is written whole or not at all (a temporary file
+    renamed over it). Returns the ``tokenizer.json`` path."""
+    out = Path(directory)
+    tokenizer = json.dumps(to_json(enc), ensure_ascii=False, indent=2)  # (any error before a file is touched)
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
+    if "<|endoftext|>" in enc._special_tokens:
+        config["eos_token"] = "<|endoftext|>"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("tokenizer.json", tokenizer), ("tokenizer_config.json", json.dumps(config, indent=2))):
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+            os.replace(tmp, out / name)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    return out / "tokenizer.json"
+
+
+def _refuse(what: str) -> None:
+    raise ValueError(f"tokenizer.json: {what}; bpekit reads byte-level BPE tokenizers only (as GPT-2, Llama 3, "
+                     "tiktoken conversions and its own export)")
+
+
+def _pattern_of(pre: Any) -> str:
+    """The split pattern of a byte-level pre-tokenizer (see the module notes)."""
+    from .core import GPT2_PATTERN
+
+    if pre is None:
+        _refuse("no pre_tokenizer (text would not be split, nor mapped to bytes)")
+    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    splits = [s for s in steps if s.get("type") == "Split"]
+    levels = [s for s in steps if s.get("type") == "ByteLevel"]
+    others = [s.get("type") for s in steps if s.get("type") not in ("Split", "ByteLevel")]
+    if others:
+        _refuse(f"pre_tokenizer {others[0]!r}")
+    if len(levels) != 1 or steps[-1] is not levels[0]:
+        _refuse("the pre_tokenizer does not end in one ByteLevel")
+    level = levels[0]
+    if level.get("add_prefix_space"):
+        _refuse("ByteLevel add_prefix_space=true (a space is added before the text)")
+    if len(splits) > 1:
+        _refuse(f"{len(splits)} Split pre-tokenizers in a row (bpekit splits with one pattern)")
+    if not splits:
+        if not level.get("use_regex", True):
+            _refuse("ByteLevel without a regex and no Split (text would not be split)")
+        return GPT2_PATTERN
+    split = splits[0]
+    if level.get("use_regex", True):
+        _refuse("a Split followed by ByteLevel with its own regex (two patterns in a row)")
+    if split.get("behavior") != "Isolated" or split.get("invert"):
+        _refuse(f"Split behavior {split.get('behavior')!r}, invert={split.get('invert')} (only Isolated, not inverted)")
+    pattern = split.get("pattern", {})
+    if "Regex" not in pattern:
+        _refuse(f"a Split on a plain string {pattern.get('String')!r}")
+    return pattern["Regex"]
+
+
+def _named(pattern: str) -> str:
+    """The named pattern that ``pattern`` is the Oniguruma form of, if one is (so that
+    an export read back splits on the named pattern's engine), else ``pattern``."""
+    from . import core
+
+    for attr in dir(core):
+        named = getattr(core, attr)
+        if attr.endswith("_PATTERN") and isinstance(named, str) and pattern != named:
+            try:
+                if oniguruma_pattern(named) == pattern:
+                    return named
+            except ValueError:
+                continue
+    return pattern
+
+
+def from_json(data: dict[str, Any], name: str = "hf") -> Encoding:
+    """An Encoding of a parsed ``tokenizer.json`` (see :func:`from_hf`)."""
+    from .core import Encoding
+
+    model = data.get("model") or {}
+    if model.get("type") != "BPE":
+        _refuse(f"model type {model.get('type')!r}")
+    if model.get("byte_fallback"):
+        _refuse("byte_fallback=true (a SentencePiece-style BPE)")
+    for key in ("continuing_subword_prefix", "end_of_word_suffix", "dropout"):
+        if model.get(key):
+            _refuse(f"model {key}={model[key]!r}")
+    if data.get("normalizer") is not None:
+        _refuse(f"normalizer {data['normalizer'].get('type')!r} (bpekit does not normalize text)")
+    decoder = data.get("decoder")
+    if decoder is not None and decoder.get("type") != "ByteLevel":
+        _refuse(f"decoder {decoder.get('type')!r}")
+    pattern = _named(_pattern_of(data.get("pre_tokenizer")))
+    added = {t["content"]: int(t["id"]) for t in data.get("added_tokens", [])}
+    added_ids = set(added.values())
+    vocab: dict[str, int] = model.get("vocab") or {}
+    ranks = {to_bytes(text, "vocabulary token"): int(tid) for text, tid in vocab.items() if int(tid) not in added_ids}
+    # Merges: "a b" strings or [a, b] pairs. Their results must be ranked in merge order.
+    last = -1
+    for i, merge in enumerate(model.get("merges") or []):
+        left, right = merge.split(" ") if isinstance(merge, str) else merge
+        made = to_bytes(left, "merge") + to_bytes(right, "merge")
+        rank = ranks.get(made)
+        if rank is None:
+            _refuse(f"merge {i} ({left!r} + {right!r}) makes a token that is not in the vocabulary")
+        if rank <= last:
+            raise ValueError(
+                f"tokenizer.json: merge {i} ({left!r} + {right!r}) makes token {rank}, ranked below the token of an "
+                "earlier merge; bpekit ranks tokens by id, so ids must follow the merge order"
+            )
+        last = rank
+    return Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=added)
+
+
+def from_hf(source: str | os.PathLike[str] | dict[str, Any], *, name: str | None = None) -> Encoding:
+    """Reads a byte-level BPE ``tokenizer.json``: a path to the file, to a directory
+    holding one, its JSON text, or the parsed object. ``ValueError`` names what bpekit
+    cannot reproduce exactly (see the module notes); ``OSError`` for an unreadable file."""
+    if isinstance(source, dict):
+        return from_json(source, name or "hf")
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        return from_json(json.loads(source), name or "hf")
+    path = Path(source)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a tokenizer.json object")
+    return from_json(data, name or path.parent.name or "hf")

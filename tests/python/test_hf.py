@@ -1,0 +1,192 @@
+"""HF ``tokenizer.json`` out and in: an exported encoding, loaded by HF ``tokenizers``,
+gives bpekit's ids (OpenAI's encodings on the corpora; trained ones with a custom
+pattern and special tokens on generated text); a ``tokenizer.json`` that ``tokenizers``
+itself writes, from ranks turned into merges by a reference BPE written here, reads
+back into an encoding that gives HF's ids; whatever bpekit cannot reproduce is refused
+with a message naming it, and a failed export leaves no file."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+import bpekit
+from bpekit.hf import byte_chars, oniguruma_pattern
+from conftest import DATA, corpus
+
+tokenizers = pytest.importorskip("tokenizers", reason="HF tokenizers (a test dependency) is not installed")
+
+
+def hf_ids(tok, text: str) -> list[int]:
+    return tok.encode(text, add_special_tokens=False).ids
+
+
+def random_text(seed: int, n: int) -> str:
+    rng = random.Random(seed)
+    words = ["the", " quick", " brown", "fox", "  ", "\n", "\n\n ", "123", "4567", "'s", "'LL", " héllo", "你好",
+             "🙂", "x=1;", "\t", "CamelCase", " don't", "!!", "...", " ", "٣٤", "Ωmega", "<|end|>", "<|x"]
+    return "".join(rng.choice(words) for _ in range(n))
+
+
+def assert_same(enc: bpekit.Encoding, tok, texts: list[str]) -> None:
+    """HF splits added tokens out of any text: bpekit's encode with every special allowed."""
+    for text in texts:
+        assert enc.encode(text, allowed_special="all") == hf_ids(tok, text), text[:200]
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base"])
+def test_openai_encodings_export_exactly(tmp_path, name):
+    if not (DATA / f"{name}.tiktoken").exists():
+        pytest.skip(f"{DATA} has no {name}.tiktoken")
+    enc = bpekit.get_encoding(name, data_dir=DATA)
+    path = enc.save_hf(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json", "tokenizer_config.json"]
+    tok = tokenizers.Tokenizer.from_file(str(path))
+    assert {t: tok.token_to_id(t) for t in enc.special_tokens} == enc.special_tokens
+    for sample in ["english", "code", "multilingual"]:
+        assert_same(enc, tok, corpus(sample, 120_000).split("\n\n"))
+    assert_same(enc, tok, [random_text(s, 60) for s in range(200)])
+    # Special tokens: HF splits added tokens out of any text, as encode(allowed_special="all").
+    text = "hello <|endoftext|> world<|endoftext|>"
+    assert enc.encode(text, allowed_special="all") == hf_ids(tok, text)
+    ids = enc.encode(text, allowed_special="all")
+    assert tok.decode(ids, skip_special_tokens=False) == enc.decode(ids)
+    back = bpekit.from_hf(tmp_path)
+    assert (back.mergeable_ranks, back.special_tokens, back.pat_str) == (enc.mergeable_ranks, enc.special_tokens,
+                                                                         enc.pat_str)
+    assert back.split_engine == enc.split_engine == "named", "the Oniguruma form maps back to the named pattern"
+
+
+@pytest.fixture(scope="module")
+def trained() -> bpekit.Encoding:
+    texts = [random_text(s, 400) for s in range(40)]
+    return bpekit.train(texts, vocab_size=700, pattern=bpekit.LLAMA3_PATTERN, special_tokens=["<|end|>", "<|pad|>"],
+                        name="trained")
+
+
+def test_trained_encoding_with_custom_pattern_and_specials(tmp_path, trained):
+    tok = tokenizers.Tokenizer.from_file(str(trained.save_hf(tmp_path)))
+    assert_same(trained, tok, [random_text(1000 + s, 80) for s in range(300)])
+    text = random_text(7, 50) + "<|end|><|pad|>"
+    assert trained.encode(text, allowed_special="all") == hf_ids(tok, text)
+    back = bpekit.from_hf(tmp_path / "tokenizer.json", name="back")
+    assert back.name == "back" and back.mergeable_ranks == trained.mergeable_ranks
+    assert back.special_tokens == trained.special_tokens and back.pat_str == trained.pat_str
+
+
+def test_transformers_loads_the_export(tmp_path, trained):
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed (optional)")
+    trained.save_hf(tmp_path)
+    fast = transformers.PreTrainedTokenizerFast.from_pretrained(str(tmp_path))
+    text = random_text(3, 80)
+    assert fast(text, add_special_tokens=False)["input_ids"] == trained.encode(text, allowed_special="all")
+    assert fast.decode(trained.encode_ordinary(text)) == text
+
+
+def reference_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+    """The merge list a merges-based BPE needs, the way HF's converters derive it: each
+    token's bytes merged with the tokens ranked below it, if they end in two parts."""
+    out = []
+    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+        parts = [bytes([b]) for b in token]
+        while len(parts) > 2:
+            pairs = [(ranks.get(parts[i] + parts[i + 1], 1 << 62), i) for i in range(len(parts) - 1)]
+            r, i = min(pairs)
+            if r >= rank:
+                break
+            parts[i : i + 2] = [parts[i] + parts[i + 1]]
+        if len(parts) == 2 and len(token) >= 2:
+            out.append((parts[0], parts[1]))
+    return out
+
+
+def test_import_a_tokenizer_json_that_hf_wrote(tmp_path, trained):
+    from tokenizers import Regex, decoders, models, pre_tokenizers
+
+    ranks = trained.mergeable_ranks
+    chars = byte_chars()
+    text_of = lambda b: "".join(chars[x] for x in b)  # noqa: E731
+    vocab = {text_of(t): r for t, r in ranks.items()}
+    merges = [(text_of(a), text_of(b)) for a, b in reference_merges(ranks)]
+    tok = tokenizers.Tokenizer(models.BPE(vocab, merges, ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(bpekit.LLAMA3_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(["<|end|>"])
+    tok.save(str(tmp_path / "tokenizer.json"))
+    enc = bpekit.from_hf(tmp_path / "tokenizer.json")
+    assert enc.special_tokens == {"<|end|>": len(vocab)}
+    assert enc.pat_str == bpekit.LLAMA3_PATTERN
+    assert_same(enc, tok, [random_text(2000 + s, 80) for s in range(300)])
+    text = "a<|end|>b"
+    assert enc.encode(text, allowed_special="all") == hf_ids(tok, text)
+
+
+def test_gpt2_style_byte_level_with_its_own_regex(tmp_path, trained):
+    data = json.loads(json.dumps(bpekit.hf.to_json(trained)))
+    data["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    enc = bpekit.from_hf(data)
+    assert enc.pat_str == bpekit.GPT2_PATTERN
+    tok = tokenizers.Tokenizer.from_str(json.dumps(data))
+    assert_same(enc, tok, [random_text(3000 + s, 80) for s in range(100)])
+
+
+def test_oniguruma_pattern():
+    assert "{1,3}+" not in oniguruma_pattern(bpekit.CL100K_PATTERN)
+    assert oniguruma_pattern(bpekit.O200K_PATTERN) == bpekit.O200K_PATTERN
+    assert oniguruma_pattern(r"a{2}+|b") == r"a{2}|b"
+    assert oniguruma_pattern(r"[{1,3}+]|\p{N}{1,3}+") == r"[{1,3}+]|\p{N}{1,3}", "a class is not a quantifier"
+    for bad in [r"\p{N}{1,3}+x", r"(\p{N}{1,3}+)"]:
+        with pytest.raises(ValueError, match="Oniguruma"):
+            oniguruma_pattern(bad)
+
+
+def test_export_refuses_and_writes_nothing(tmp_path):
+    enc = bpekit.train(["ab ab 12345"] * 10, vocab_size=260, pattern=r"\d{1,3}+\w|\s+|\w+")
+    with pytest.raises(ValueError, match="Oniguruma"):
+        enc.save_hf(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def damaged(trained: bpekit.Encoding, edit) -> dict:
+    data = json.loads(json.dumps(bpekit.hf.to_json(trained)))
+    edit(data)
+    return data
+
+
+REFUSALS = [
+    (lambda d: d["model"].update(type="WordPiece"), "model type 'WordPiece'"),
+    (lambda d: d["model"].update(byte_fallback=True), "byte_fallback"),
+    (lambda d: d["model"].update(continuing_subword_prefix="##"), "continuing_subword_prefix"),
+    (lambda d: d.update(normalizer={"type": "NFC"}), "normalizer 'NFC'"),
+    (lambda d: d["pre_tokenizer"]["pretokenizers"].insert(0, d["pre_tokenizer"]["pretokenizers"][0]), "2 Split"),
+    (lambda d: d["pre_tokenizer"]["pretokenizers"].insert(0, {"type": "Digits"}), "'Digits'"),
+    (lambda d: d["pre_tokenizer"]["pretokenizers"][1].update(add_prefix_space=True), "add_prefix_space"),
+    (lambda d: d["pre_tokenizer"]["pretokenizers"][0].update(pattern={"String": " "}), "plain string"),
+    (lambda d: d.update(pre_tokenizer=None), "no pre_tokenizer"),
+    (lambda d: d.update(decoder={"type": "WordPiece"}), "decoder 'WordPiece'"),
+    (lambda d: d["model"]["merges"].reverse(), "merge order"),
+    (lambda d: d["model"]["vocab"].update({"\u4e00": 9999}), "not a byte"),
+    (lambda d: d["model"]["merges"].append("Ġq Ġq"), "not in the vocabulary"),
+]
+
+
+@pytest.mark.parametrize("edit, message", REFUSALS, ids=[m for _, m in REFUSALS])
+def test_import_refuses_what_it_cannot_reproduce(trained, edit, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        bpekit.from_hf(damaged(trained, edit))
+
+
+def test_import_of_damaged_files(tmp_path):
+    (tmp_path / "tokenizer.json").write_text('{"model": {"type": "BPE", "vocab"')
+    with pytest.raises(ValueError, match="not JSON"):
+        bpekit.from_hf(tmp_path)
+    (tmp_path / "tokenizer.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a tokenizer.json object"):
+        bpekit.from_hf(tmp_path / "tokenizer.json")
+    with pytest.raises(OSError):
+        bpekit.from_hf(tmp_path / "missing.json")
