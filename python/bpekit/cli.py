@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("encode", help="corpus -> token shards", description="Encodes a corpus into token shards.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument("--tokenizer", required=True, help="a bpekit tokenizer file, a .tiktoken file or an encoding name")
+    p.add_argument("--tokenizer", required=True,
+                   help="a bpekit tokenizer file, a .tiktoken file, an HF tokenizer.json (or its directory), "
+                   "or an encoding name")
     p.add_argument("--format", required=True, choices=("llmc", "megatron", "nanogpt", "npy"))
     p.add_argument("--bos", metavar="X", help="id or special token written before every document")
     p.add_argument("--eos", metavar="X", help="id or special token written after every document "
@@ -173,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("llmc", "megatron", "nanogpt", "npy"))
     _json(p)
 
+    p = sub.add_parser("convert", help="tokenizer -> bpekit file, .tiktoken or HF tokenizer.json",
+                       description="Converts a tokenizer between bpekit's file, tiktoken's rank format and HF "
+                       "tokenizer.json (a directory with tokenizer.json and tokenizer_config.json).")
+    p.add_argument("tokenizer", metavar="TOKENIZER",
+                   help="a bpekit file, a .tiktoken file, a tokenizer.json (or its directory), or an encoding name")
+    p.add_argument("output", metavar="OUTPUT")
+    p.add_argument("--to", choices=("bpekit", "tiktoken", "hf"),
+                   help="the output's kind (default: from OUTPUT: *.tiktoken, *.bpekit, else an HF directory)")
+    p.add_argument("--pattern", metavar="PATTERN",
+                   help="the split pattern of a .tiktoken input (a name such as cl100k_base, or a regex); "
+                   "default: its encoding's, else cl100k's")
+    _json(p)
+
     p = sub.add_parser("inspect", help="a tokenizer's size, pattern, specials; a text's tokens",
                        description="Describes a tokenizer and shows the tokens of TEXT.")
     p.add_argument("tokenizer", metavar="TOKENIZER")
@@ -185,20 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
 # ==== Helpers ====
 
 
-def load_tokenizer(spec: str) -> Any:
-    """TOKENIZER: a bpekit tokenizer file, a ``.tiktoken`` file, or an encoding name."""
+def load_tokenizer(spec: str, pattern: str | None = None) -> Any:
+    """TOKENIZER: a bpekit tokenizer file, a ``.tiktoken`` file (split with ``pattern``
+    if given), an HF ``tokenizer.json`` or a directory holding one, or an encoding name."""
     from ._registry import PRESETS, get_encoding
     from .core import Encoding, load
+    from .hf import from_hf
 
     if os.path.exists(spec):
         if os.path.isdir(spec):
-            raise IsADirectoryError(f"{spec}: is a directory, not a tokenizer file")
+            if os.path.isfile(os.path.join(spec, "tokenizer.json")):
+                return from_hf(spec)
+            raise IsADirectoryError(f"{spec}: is a directory without a tokenizer.json, not a tokenizer file")
+        if spec.endswith(".json"):
+            return from_hf(spec, name=os.path.basename(spec)[: -len(".json")])
         if spec.endswith(".tiktoken"):
             stem = os.path.basename(spec)[: -len(".tiktoken")]
             if stem in PRESETS:  # OpenAI's file: its pattern and special tokens
-                _, _, pattern, specials, _ = PRESETS[stem]
-                return Encoding.from_tiktoken_file(spec, pattern, special_tokens=specials, name=stem)
-            return Encoding.from_tiktoken_file(spec)
+                _, _, named, specials, _ = PRESETS[stem]
+                return Encoding.from_tiktoken_file(spec, pattern or named, special_tokens=specials, name=stem)
+            return Encoding.from_tiktoken_file(spec, pattern)
         try:
             return load(spec)
         except TokenizerError as e:
@@ -631,11 +652,35 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    to = args.to or ("tiktoken" if args.output.endswith(".tiktoken") else
+                     "bpekit" if args.output.endswith(".bpekit") else "hf")
+    if to == "hf" and os.path.isfile(args.output):
+        raise UsageError(f"{args.output} is a file; an HF tokenizer is a directory (or pass --to)")
+    enc = load_tokenizer(args.tokenizer, _pattern(args.pattern))
+    lost = []
+    if to == "tiktoken":
+        _output_dir(args.output)
+        _write_atomic(args.output, enc.export_tiktoken())
+        lost = [what for what, has in (("the split pattern", True), ("the special tokens", enc.special_tokens)) if has]
+    elif to == "bpekit":
+        _output_dir(args.output)
+        enc.save(args.output)
+    else:
+        enc.save_hf(args.output)
+    if args.json:
+        print(json.dumps({"output": args.output, "to": to, "vocab_size": enc.n_vocab, "not_kept": lost}))
+    elif lost:
+        sys.stderr.write(f"{PROG} convert: note: a .tiktoken file holds ranks only: {' and '.join(lost)} "
+                         "must be given again when it is read\n")
+    return 0
+
+
 # ==== Entry point ====
 
 _COMMANDS = {
     "train": cmd_train, "encode": cmd_encode, "decode": cmd_decode,
-    "count": cmd_count, "info": cmd_info, "inspect": cmd_inspect,
+    "count": cmd_count, "info": cmd_info, "inspect": cmd_inspect, "convert": cmd_convert,
 }
 
 

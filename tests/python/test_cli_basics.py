@@ -356,3 +356,43 @@ def test_shards_open_info_and_decode(capsys, tmp_path, tok, corpus_file, fmt):
     assert texts == (lines if fmt != "llmc" else ["".join(lines)])
     code, out, _ = run(capsys, "decode", s.files[0], "--tokenizer", tok)
     assert out == enc.decode(want)
+
+
+# ==== convert ====
+
+
+def test_convert_between_every_format(tmp_path, tok, capsys):
+    enc = bpekit.load(tok)
+    text = "the cat sat 🙂 <|endoftext|>"
+    want = enc.encode(text, allowed_special="all")
+    code, out, _ = run(capsys, "convert", tok, str(tmp_path / "hf"), "--json")
+    assert code == 0 and json.loads(out)["to"] == "hf"
+    assert sorted(os.listdir(tmp_path / "hf")) == ["tokenizer.json", "tokenizer_config.json"]
+    # HF directory -> bpekit file -> HF tokenizer.json file again
+    assert run(capsys, "convert", str(tmp_path / "hf"), str(tmp_path / "back.bpekit"))[0] == 0
+    back = bpekit.load(str(tmp_path / "back.bpekit"))
+    assert back.encode(text, allowed_special="all") == want and back.pat_str == enc.pat_str
+    assert run(capsys, "convert", str(tmp_path / "hf" / "tokenizer.json"), str(tmp_path / "hf2"))[0] == 0
+    assert bpekit.from_hf(tmp_path / "hf2").encode(text, allowed_special="all") == want
+    # .tiktoken keeps the ranks only, and says so
+    code, _, err = run(capsys, "convert", tok, str(tmp_path / "r.tiktoken"))
+    assert code == 0 and "the split pattern and the special tokens" in err
+    ranks = bpekit.Encoding.from_tiktoken_file(tmp_path / "r.tiktoken", enc.pat_str)
+    assert ranks.mergeable_ranks == enc.mergeable_ranks
+    # a .tiktoken input with its pattern given by name
+    assert run(capsys, "convert", str(tmp_path / "r.tiktoken"), str(tmp_path / "p.bpekit"), "--pattern", "o200k_base")[0] == 0
+    assert bpekit.load(str(tmp_path / "p.bpekit")).pat_str == bpekit.O200K_PATTERN
+
+
+def test_convert_errors_write_nothing(tmp_path, tok, capsys):
+    (tmp_path / "bad.json").write_text('{"model": {"type": "Unigram"}}')
+    code, _, err = run(capsys, "convert", str(tmp_path / "bad.json"), str(tmp_path / "out.bpekit"))
+    assert code == 1 and "Unigram" in err and "Traceback" not in err
+    assert not (tmp_path / "out.bpekit").exists()
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(capsys, "convert", tok, str(tmp_path / "afile"))
+    assert code == 2 and "is a file" in err
+    code, _, err = run(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "o.bpekit"))
+    assert code == 1 and "missing" in err
+    assert run(capsys, "convert", tok, str(tmp_path / "x"), "--to", "sentencepiece")[0] == 2
+    assert sorted(os.listdir(tmp_path)) == ["afile", "bad.json", "c.txt", "tok.bpe"]
