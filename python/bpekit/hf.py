@@ -16,7 +16,8 @@ after it in the alternative can fail and backtrack into it), so it is written as
 
 In (:func:`from_hf`): a byte-level BPE ``tokenizer.json`` (GPT-2, Llama 3, tiktoken
 conversions, bpekit's own) becomes an Encoding whose ranks are the vocabulary ids, which
-must follow the merge order (each merge's result ranked above the merges before it), with
+must follow the merge order (each merge's result ranked no lower than the merges before
+it; several merges may make one token, as transformers' tiktoken converter writes), with
 the pattern of its one ``Split`` (or GPT-2's, for ``ByteLevel`` with its own regex) and
 the added tokens as special tokens. Anything bpekit could not reproduce exactly is
 refused with a ``ValueError`` naming it: other models, normalizers, several splits,
@@ -283,7 +284,7 @@ def from_json(data: dict[str, Any], name: str = "hf") -> Encoding:
         rank = ranks.get(made)
         if rank is None:
             _refuse(f"merge {i} ({left!r} + {right!r}) makes a token that is not in the vocabulary")
-        if rank <= last:
+        if rank < last:
             raise ValueError(
                 f"tokenizer.json: merge {i} ({left!r} + {right!r}) makes token {rank}, ranked below the token of an "
                 "earlier merge; bpekit ranks tokens by id, so ids must follow the merge order"

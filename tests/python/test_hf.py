@@ -126,6 +126,24 @@ def test_import_a_tokenizer_json_that_hf_wrote(tmp_path, trained):
     assert enc.encode(text, allowed_special="all") == hf_ids(tok, text)
 
 
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_import_transformers_tiktoken_conversion(tmp_path, name):
+    """transformers' own converter (every split of a token into two tokens is a merge;
+    it numbers the special tokens itself): bpekit reads it and gives HF's ids."""
+    if not (DATA / f"{name}.tiktoken").exists():
+        pytest.skip(f"{DATA} has no {name}.tiktoken")
+    convert = pytest.importorskip("transformers.convert_slow_tokenizer", reason="transformers is not installed")
+    named = bpekit.get_encoding(name, data_dir=DATA)
+    tok = convert.TikTokenConverter(vocab_file=str(DATA / f"{name}.tiktoken"), pattern=oniguruma_pattern(named.pat_str),
+                                    extra_special_tokens=named.special_tokens).converted()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    enc = bpekit.from_hf(tmp_path)
+    assert enc.mergeable_ranks == named.mergeable_ranks and enc.split_engine == "named"
+    assert enc.special_tokens == {t: tok.token_to_id(t) for t in named.special_tokens}
+    for sample in ["english", "code", "multilingual"]:
+        assert_same(enc, tok, corpus(sample, 60_000).split("\n\n"))
+
+
 def test_gpt2_style_byte_level_with_its_own_regex(tmp_path, trained):
     data = json.loads(json.dumps(bpekit.hf.to_json(trained)))
     data["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
