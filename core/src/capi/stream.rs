@@ -91,14 +91,10 @@ pub unsafe extern "C" fn bpekit_stream_decoder_add(
 ) -> bpekit_status {
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     unsafe {
-        call(err, || {
-            let dec = try_ref(dec, "dec")?;
+        fill(dec, out, err, |dec| {
             let tok = try_ref(tok, "tok")?;
-            let out = try_out(out, "out")?;
             let ids = try_slice(ids, n, "ids")?;
-            let bytes = dec.lock().add(&tok.inner, ids, dec.mode)?;
-            write(out, bpekit_bytes::from_vec(bytes));
-            Ok(())
+            Ok(dec.lock().add(&tok.inner, ids, dec.mode)?)
         })
     }
 }
@@ -115,11 +111,26 @@ pub unsafe extern "C" fn bpekit_stream_decoder_flush(
     err: *mut *mut bpekit_error,
 ) -> bpekit_status {
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe { fill(dec, out, err, |dec| Ok(dec.lock().flush(dec.mode)?)) }
+}
+
+/// The body of an export that fills `*out` with the bytes `f` gives from the decoder
+/// (`*out` untouched on error).
+///
+/// # Safety
+/// `dec` and `out` NULL or valid, `err` NULL or writable.
+unsafe fn fill(
+    dec: *mut bpekit_stream_decoder,
+    out: *mut bpekit_bytes,
+    err: *mut *mut bpekit_error,
+    f: impl FnOnce(&bpekit_stream_decoder) -> Result<Vec<u8>, CError>,
+) -> bpekit_status {
+    // SAFETY: delegated to the caller.
     unsafe {
         call(err, || {
             let dec = try_ref(dec, "dec")?;
             let out = try_out(out, "out")?;
-            let bytes = dec.lock().flush(dec.mode)?;
+            let bytes = f(dec)?;
             write(out, bpekit_bytes::from_vec(bytes));
             Ok(())
         })

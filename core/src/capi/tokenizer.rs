@@ -460,6 +460,32 @@ pub unsafe extern "C" fn bpekit_tokenizer_special_token(
     }
 }
 
+/// The body of an export that reads `len` bytes at `bytes` and fills `*out` with the ids
+/// `f` computes from the tokenizer and those bytes (`*out` untouched on error).
+///
+/// # Safety
+/// As the exports: `tok`, `bytes`/`len` and `out` NULL or valid, `err` NULL or writable.
+unsafe fn ids_from_bytes(
+    tok: *const bpekit_tokenizer,
+    bytes: *const u8,
+    len: usize,
+    arg: &str,
+    out: *mut bpekit_tokens,
+    err: *mut *mut bpekit_error,
+    f: impl FnOnce(&Tokenizer, &[u8]) -> Result<Vec<u32>, CError>,
+) -> bpekit_status {
+    // SAFETY: delegated to the caller.
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let ids = f(&tok.inner, try_slice(bytes, len, arg)?)?;
+            write(out, bpekit_tokens::from_vec(ids));
+            Ok(())
+        })
+    }
+}
+
 /// Encodes `len` bytes of UTF-8 text, treating special-token text as ordinary text.
 ///
 /// `text` may be NULL when `len` is 0. On success `*out` is filled with ids owned by
@@ -475,14 +501,15 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_ordinary(
 ) -> bpekit_status {
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     unsafe {
-        call(err, || {
-            let tok = try_ref(tok, "tok")?;
-            let out = try_out(out, "out")?;
-            let text = utf8(try_slice(text, len, "text")?, "text")?;
-            let ids = tok.inner.encode_ordinary(text)?;
-            write(out, bpekit_tokens::from_vec(ids));
-            Ok(())
-        })
+        ids_from_bytes(
+            tok,
+            text,
+            len,
+            "text",
+            out,
+            err,
+            |t, text| Ok(t.encode_ordinary(utf8(text, "text")?)?),
+        )
     }
 }
 
@@ -504,15 +531,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_bytes(
     err: *mut *mut bpekit_error,
 ) -> bpekit_status {
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
-    unsafe {
-        call(err, || {
-            let tok = try_ref(tok, "tok")?;
-            let out = try_out(out, "out")?;
-            let ids = tok.inner.encode_bytes(try_slice(bytes, len, "bytes")?)?;
-            write(out, bpekit_tokens::from_vec(ids));
-            Ok(())
-        })
-    }
+    unsafe { ids_from_bytes(tok, bytes, len, "bytes", out, err, |t, bytes| Ok(t.encode_bytes(bytes)?)) }
 }
 
 /// Encodes `len` bytes (any bytes) as one piece, without splitting them with the
@@ -532,16 +551,12 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_piece(
 ) -> bpekit_status {
     // SAFETY: pointers are NULL or valid as documented (caller's contract).
     unsafe {
-        call(err, || {
-            let tok = try_ref(tok, "tok")?;
-            let out = try_out(out, "out")?;
-            let piece = try_slice(bytes, len, "bytes")?;
+        ids_from_bytes(tok, bytes, len, "bytes", out, err, |t, piece| {
             let mut ids = Vec::new();
             if !piece.is_empty() {
-                tok.inner.encode_piece(piece, &mut ids);
+                t.encode_piece(piece, &mut ids);
             }
-            write(out, bpekit_tokens::from_vec(ids));
-            Ok(())
+            Ok(ids)
         })
     }
 }
@@ -558,14 +573,10 @@ pub unsafe extern "C" fn bpekit_tokenizer_merge_rules(
     out: *mut bpekit_tokens,
     err: *mut *mut bpekit_error,
 ) -> bpekit_status {
-    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    // SAFETY: pointers are NULL or valid as documented (caller's contract); no bytes.
     unsafe {
-        call(err, || {
-            let tok = try_ref(tok, "tok")?;
-            let out = try_out(out, "out")?;
-            let flat = tok.inner.merge_rules().into_iter().flat_map(|(l, r, t)| [l, r, t]).collect();
-            write(out, bpekit_tokens::from_vec(flat));
-            Ok(())
+        ids_from_bytes(tok, std::ptr::null(), 0, "", out, err, |t, _| {
+            Ok(t.merge_rules().into_iter().flat_map(|(l, r, id)| [l, r, id]).collect())
         })
     }
 }
