@@ -117,7 +117,7 @@ sdist: $(VENV)/bin/python
 test-python: wheel
 	rm -rf $(TEST_VENV) && $(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install -q --upgrade pip
-	$(TEST_VENV)/bin/pip install -q dist/*.whl pytest hypothesis tiktoken rustbpe regex numpy pyarrow zstandard auditwheel "dask[distributed]" psutil tokenizers transformers
+	$(TEST_VENV)/bin/pip install -q dist/*.whl pytest hypothesis tiktoken rustbpe regex numpy pyarrow zstandard auditwheel "dask[distributed]" psutil tokenizers transformers quicktok-v1
 	PYTHON=$(TEST_VENV)/bin/python bash ci/check_wheel.sh dist/*.whl
 	$(TEST_VENV)/bin/python -m pytest tests/python
 	@echo "== again on the cffi route alone (as on PyPy): BPEKIT_PYTHON_BUILTIN=0"

@@ -144,6 +144,49 @@ def test_import_transformers_tiktoken_conversion(tmp_path, name):
         assert_same(enc, tok, corpus(sample, 60_000).split("\n\n"))
 
 
+def quicktok_llama3() -> tuple[dict[bytes, int], dict[str, int]]:
+    """Llama 3's ranks and special tokens, from the files quicktok-v1 bundles (or skip):
+    NAME.vocab is a u32 count, then per token a u16 length, the bytes and a u32 rank;
+    NAME.special a u32 count, then per token a u32 id, a u16 length and the text."""
+    import importlib.resources
+    import struct
+
+    quicktok = pytest.importorskip("quicktok", reason="quicktok-v1 (a test dependency, for Llama 3's ranks) is not installed")
+    data = importlib.resources.files(quicktok) / "data"
+    raw = (data / "llama3.vocab").read_bytes()
+    (count,), pos, ranks = struct.unpack_from("<I", raw, 0), 4, {}
+    for _ in range(count):
+        (n,) = struct.unpack_from("<H", raw, pos)
+        ranks[raw[pos + 2 : pos + 2 + n]] = struct.unpack_from("<I", raw, pos + 2 + n)[0]
+        pos += 6 + n
+    raw = (data / "llama3.special").read_bytes()
+    (count,), pos, specials = struct.unpack_from("<I", raw, 0), 4, {}
+    for _ in range(count):
+        tid, n = struct.unpack_from("<IH", raw, pos)
+        specials[raw[pos + 6 : pos + 6 + n].decode()] = tid
+        pos += 6 + n
+    assert len(ranks) == 128000 and specials["<|begin_of_text|>"] == 128000
+    return ranks, specials
+
+
+def test_import_llama3_through_transformers_converter(tmp_path):
+    """Llama 3's real ranks and pattern, converted by transformers (as Meta's
+    tokenizer.json was): bpekit reads it, splits with its automaton, and gives HF's ids."""
+    convert = pytest.importorskip("transformers.convert_slow_tokenizer", reason="transformers is not installed")
+    import base64
+
+    ranks, specials = quicktok_llama3()
+    (tmp_path / "llama3.tiktoken").write_bytes(b"".join(base64.b64encode(t) + b" %d\n" % r for t, r in ranks.items()))
+    tok = convert.TikTokenConverter(vocab_file=str(tmp_path / "llama3.tiktoken"), pattern=bpekit.LLAMA3_PATTERN,
+                                    extra_special_tokens=specials).converted()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    enc = bpekit.from_hf(tmp_path / "tokenizer.json")
+    assert enc.pat_str == bpekit.LLAMA3_PATTERN and enc.split_engine == "automaton"
+    assert enc.mergeable_ranks == ranks and enc.special_tokens == specials
+    for sample in ["english", "code", "multilingual"]:
+        assert_same(enc, tok, corpus(sample, 60_000).split("\n\n"))
+
+
 def test_gpt2_style_byte_level_with_its_own_regex(tmp_path, trained):
     data = json.loads(json.dumps(bpekit.hf.to_json(trained)))
     data["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
