@@ -26,7 +26,7 @@ _BASE = "https://openaipublic.blob.core.windows.net/encodings/"
 
 # o200k_harmony's special tokens (gpt-oss), in tiktoken's order: o200k_base's, then its
 # own, then reserved ids up to the vocabulary's end. (<|reserved_200018|> shares its id
-# with <|endofprompt|>; decoding that id gives the reserved name, as in tiktoken.)
+# with <|endofprompt|>; decoding that id gives <|endofprompt|>, the first given, as tiktoken does.)
 _HARMONY_SPECIALS = {
     ENDOFTEXT: 199999,
     ENDOFPROMPT: 200018,

@@ -465,7 +465,9 @@ class Encoding(Handle):
         tile the text and each is its token's bytes) or in characters (``unit="char"``:
         a span holds every character its token has a byte of, so a character split
         between tokens is in each one's span; the starts are those of
-        :meth:`decode_with_offsets`).
+        :meth:`decode_with_offsets`). Offsets are into the text as encoded: where
+        ``text`` has surrogates (which UTF-8 cannot hold), into the text after the
+        fix-up ``encode`` applies (a pair becomes its character, a lone one U+FFFD).
 
         >>> enc = train(["hello world"] * 20, vocab_size=270)
         >>> ids, starts, ends = enc.encode_with_offsets("hello wörld", unit="char")

@@ -4,8 +4,10 @@ Out (:func:`save_hf`, ``Encoding.save_hf``): a ``BPE`` model with the vocabulary
 bytes in GPT-2's byte-to-character mapping, id = rank) and one merge per token (the pair
 that merging the token's own bytes ends with; :func:`merge_rules`), ``ignore_merges``
 on (tiktoken takes a piece that is a whole token as that token), a ``Split`` of the
-pattern then ``ByteLevel`` without its own regex, a ``ByteLevel`` decoder, and the
-special tokens as added tokens. ``tokenizers.Tokenizer.from_file`` and ``transformers``'
+pattern (its matches are the pieces; text no match covers is dropped, as in tiktoken)
+then ``ByteLevel`` without its own regex, a ``ByteLevel`` decoder, and the special tokens
+as added tokens, also in the vocabulary (else HF numbers them anew where ids leave gaps);
+an encoding with two special tokens on one id is refused (HF keeps one text per id). ``tokenizers.Tokenizer.from_file`` and ``transformers``'
 ``PreTrainedTokenizerFast`` load it and give our ids.
 
 HF reads the pattern with Oniguruma, whose ``{n,m}+`` is not possessive (it repeats the
@@ -21,7 +23,10 @@ it; several merges may make one token, as transformers' tiktoken converter write
 the pattern of its one ``Split`` (or GPT-2's, for ``ByteLevel`` with its own regex) and
 the added tokens as special tokens. Anything bpekit could not reproduce exactly is
 refused with a ``ValueError`` naming it: other models, normalizers, several splits,
-``byte_fallback``, prefix spaces, subword affixes.
+``byte_fallback``, prefix spaces, subword affixes, a regex Oniguruma reads otherwise,
+merges that leave out a token's own merge, tokens merging cannot reach without
+``ignore_merges``, added tokens HF would number or match otherwise. A ``post_processor``
+is not applied: the templates HF's ``encode`` adds (a BOS token) are the caller's to add.
 """
 
 from __future__ import annotations
@@ -29,12 +34,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._lowlevel import ffi, lib, rustcall
+from ._pipeline import write_atomic
 
 if TYPE_CHECKING:
     from .core import Encoding
@@ -86,30 +91,63 @@ def merge_rules(enc: Encoding) -> list[tuple[int, int, int]]:
 
 # A counted repetition made possessive: `{n}+`, `{n,}+`, `{n,m}+`.
 _COUNTED_POSSESSIVE = re.compile(r"\{\d+(?:,\d*)?\}\+")
+_COUNTED_POSSESSIVE_ANYWHERE = re.compile(r"(?<!\\[pPx])\{\d+(?:,\d*)?\}\+")
+
+
+def _outside_classes(pattern: str) -> str:
+    """``pattern`` with escapes and character classes blanked out (same length), so a
+    search finds only quantifiers."""
+    out, i, depth = [], 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            j = i + 2
+            if pattern[i + 1 : i + 2] in ("p", "P", "x") and pattern[j : j + 1] == "{":
+                j = pattern.find("}", j) + 1 or len(pattern)
+            out.append(" " * (j - i))
+            i = j
+            continue
+        if c == "[":
+            depth += 1
+            first = 2 + (pattern[i + 1 : i + 2] == "^")
+            if pattern[i + first - 1 : i + first] == "]":
+                out.append(" " * first)
+                i += first
+                continue
+        elif depth and c == "]":
+            depth -= 1
+            out.append(" ")
+            i += 1
+            continue
+        out.append(" " if depth else c)
+        i += 1
+    return "".join(out)
 
 
 def oniguruma_pattern(pattern: str) -> str:
     """``pattern`` as Oniguruma must read it to split the same: each possessive counted
     repetition that ends a top-level alternative loses its ``+`` (see the module notes).
     ``ValueError`` for one anywhere else."""
-    out, i, depth, in_class = [], 0, 0, False
+    out, i, depth, in_class = [], 0, 0, 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
             j = i + 2
-            if pattern[i + 1 : i + 2] in ("p", "P") and pattern[j : j + 1] == "{":
+            if pattern[i + 1 : i + 2] in ("p", "P", "x") and pattern[j : j + 1] == "{":
                 j = pattern.index("}", j) + 1
             out.append(pattern[i:j])
             i = j
             continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "]" or pattern[i + 1 : i + 3] == "^]":
-                out.append(pattern[i : i + 2 + (pattern[i + 1] == "^")])
-                i += 2 + (pattern[i + 1] == "^")
+        if c == "[":
+            # A class, nested ones included; a `]` right after `[` or `[^` is literal.
+            in_class += 1
+            first = 2 + (pattern[i + 1 : i + 2] == "^")
+            if pattern[i + first - 1 : i + first] == "]":
+                out.append(pattern[i : i + first])
+                i += first
                 continue
+        elif in_class:
+            in_class -= c == "]"
         elif c == "(":
             depth += 1
         elif c == ")":
@@ -133,8 +171,20 @@ def oniguruma_pattern(pattern: str) -> str:
 
 
 def to_json(enc: Encoding) -> dict[str, Any]:
-    """The ``tokenizer.json`` object of ``enc``."""
+    """The ``tokenizer.json`` object of ``enc``. ``ValueError`` for what a
+    ``tokenizer.json`` cannot hold: two special tokens with one id (HF keeps one text
+    per id), a special token whose text is also a token of the ranks, a pattern
+    Oniguruma would read differently."""
     ranks = enc.mergeable_ranks
+    by_id: dict[int, str] = {}
+    for text, tid in enc._special_tokens.items():
+        if tid in by_id:
+            raise ValueError(f"special tokens {by_id[tid]!r} and {text!r} share id {tid}; a tokenizer.json holds "
+                             "one text per id")
+        by_id[tid] = text
+        if text.encode() in ranks:
+            raise ValueError(f"special token {text!r} is also token {ranks[text.encode()]} of the vocabulary; a "
+                             "tokenizer.json holds one id per text")
     chars = {tid: to_chars(tok) for tok, tid in ranks.items()}
     merges = [f"{chars[left]} {chars[right]}" for left, right, _ in merge_rules(enc)]
     specials = sorted(enc._special_tokens.items(), key=lambda kv: (kv[1], kv[0]))
@@ -152,8 +202,10 @@ def to_json(enc: Encoding) -> dict[str, Any]:
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": oniguruma_pattern(enc.pat_str)}, "behavior": "Isolated",
-                 "invert": False},
+                # The matches are the pieces, and text no match covers is dropped (as
+                # tiktoken does): "Removed" of the inverted pattern.
+                {"type": "Split", "pattern": {"Regex": oniguruma_pattern(enc.pat_str)}, "behavior": "Removed",
+                 "invert": True},
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
             ],
         },
@@ -188,14 +240,7 @@ def save_hf(enc: Encoding, directory: str | os.PathLike[str]) -> Path:
         config["eos_token"] = "<|endoftext|>"
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("tokenizer.json", tokenizer), ("tokenizer_config.json", json.dumps(config, indent=2))):
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-            os.replace(tmp, out / name)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(str(out / name), (text + "\n").encode("utf-8"))
     return out / "tokenizer.json"
 
 
@@ -230,12 +275,21 @@ def _pattern_of(pre: Any) -> str:
     split = splits[0]
     if level.get("use_regex", True):
         _refuse("a Split followed by ByteLevel with its own regex (two patterns in a row)")
-    if split.get("behavior") != "Isolated" or split.get("invert"):
-        _refuse(f"Split behavior {split.get('behavior')!r}, invert={split.get('invert')} (only Isolated, not inverted)")
+    # The pieces are the matches: "Isolated" keeps text no match covers as pieces too
+    # (the same for patterns that match all text, as every real one does), "Removed" of
+    # the inverted pattern drops it, as tiktoken and bpekit do.
+    how = (split.get("behavior"), bool(split.get("invert")))
+    if how not in (("Isolated", False), ("Removed", True)):
+        _refuse(f"Split behavior {how[0]!r} with invert={how[1]} (the matches must be the pieces)")
     pattern = split.get("pattern", {})
     if "Regex" not in pattern:
         _refuse(f"a Split on a plain string {pattern.get('String')!r}")
-    return pattern["Regex"]
+    regex = pattern["Regex"]
+    possessive = _COUNTED_POSSESSIVE_ANYWHERE.search(_outside_classes(regex))
+    if possessive:
+        _refuse(f"the Split regex has {possessive.group()!r}, which Oniguruma reads as a repeated repetition and "
+                "bpekit's regex engine as possessive")
+    return regex
 
 
 def _named(pattern: str) -> str:
@@ -272,16 +326,16 @@ def from_json(data: dict[str, Any], name: str = "hf") -> Encoding:
     if decoder is not None and decoder.get("type") != "ByteLevel":
         _refuse(f"decoder {decoder.get('type')!r}")
     pattern = _named(_pattern_of(data.get("pre_tokenizer")))
-    added = {t["content"]: int(t["id"]) for t in data.get("added_tokens", [])}
+    vocab: dict[str, int] = {text: int(tid) for text, tid in (model.get("vocab") or {}).items()}
+    added = _added_tokens(data.get("added_tokens") or [], vocab)
     added_ids = set(added.values())
-    vocab: dict[str, int] = model.get("vocab") or {}
-    ranks = {to_bytes(text, "vocabulary token"): int(tid) for text, tid in vocab.items() if int(tid) not in added_ids}
+    ranks = {to_bytes(text, "vocabulary token"): tid for text, tid in vocab.items() if tid not in added_ids}
     # Merges: "a b" strings or [a, b] pairs. Their results must be ranked in merge order.
-    last = -1
+    last, pairs = -1, set()
     for i, merge in enumerate(model.get("merges") or []):
         left, right = merge.split(" ") if isinstance(merge, str) else merge
-        made = to_bytes(left, "merge") + to_bytes(right, "merge")
-        rank = ranks.get(made)
+        pair = (to_bytes(left, "merge"), to_bytes(right, "merge"))
+        rank = ranks.get(pair[0] + pair[1])
         if rank is None:
             _refuse(f"merge {i} ({left!r} + {right!r}) makes a token that is not in the vocabulary")
         if rank < last:
@@ -290,7 +344,56 @@ def from_json(data: dict[str, Any], name: str = "hf") -> Encoding:
                 "earlier merge; bpekit ranks tokens by id, so ids must follow the merge order"
             )
         last = rank
-    return Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=added)
+        pairs.add(pair)
+    enc = Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=added)
+    # bpekit merges as tiktoken does: any two neighbours that make a token, lowest rank
+    # first, and a piece that is a whole token is that token. HF merges only the pairs
+    # listed, and takes whole tokens only with ignore_merges. So each token's own merge
+    # (the pair merging its bytes ends with) must be listed, and without ignore_merges
+    # no token may be out of merging's reach.
+    by_id = {tid: tok for tok, tid in ranks.items()}
+    rules = merge_rules(enc)
+    for left, right, tid in rules:
+        if (by_id[left], by_id[right]) not in pairs:
+            raise ValueError(
+                f"tokenizer.json: no merge makes token {tid} ({to_chars(by_id[tid])!r}) from "
+                f"{to_chars(by_id[left])!r} + {to_chars(by_id[right])!r}, the pair that merging its bytes ends "
+                "with; HF would not make it where bpekit (as tiktoken) does"
+            )
+    if not model.get("ignore_merges"):
+        made = {tid for _, _, tid in rules}
+        unreached = sorted(tid for tok, tid in ranks.items() if len(tok) > 1 and tid not in made)
+        if unreached:
+            _refuse(f"ignore_merges=false with {len(unreached)} tokens no merge reaches (the first: "
+                    f"{unreached[0]}, {to_chars(by_id[unreached[0]])!r}), which bpekit (as tiktoken) gives for a "
+                    "piece that is exactly the token and HF never does")
+    return enc
+
+
+def _added_tokens(tokens: list[dict[str, Any]], vocab: dict[str, int]) -> dict[str, int]:
+    """The added tokens as special tokens, refused where HF would match or number them
+    otherwise than bpekit: HF takes an added token found in the vocabulary at its vocabulary
+    id, numbers the others after the vocabulary in file order, and can strip spaces around
+    one or match it only as a whole word."""
+    out: dict[str, int] = {}
+    top = None  # the largest id given to an added token so far
+    for t in tokens:
+        content, tid = t["content"], int(t["id"])
+        for flag in ("lstrip", "rstrip", "single_word"):
+            if t.get(flag):
+                _refuse(f"added token {content!r} has {flag}=true (HF then matches it with the spaces around it, "
+                        "or only as a word)")
+        if content in vocab:
+            hf_id = vocab[content]
+        elif top is None or top < len(vocab):
+            hf_id = len(vocab)
+        else:
+            hf_id = top + 1
+        if hf_id != tid:
+            _refuse(f"added token {content!r} has id {tid}, but HF gives it {hf_id} when it loads the file")
+        top = hf_id if top is None else max(top, hf_id)
+        out[content] = tid
+    return out
 
 
 def from_hf(source: str | os.PathLike[str] | dict[str, Any], *, name: str | None = None) -> Encoding:

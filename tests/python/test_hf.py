@@ -201,7 +201,8 @@ def test_oniguruma_pattern():
     assert oniguruma_pattern(bpekit.O200K_PATTERN) == bpekit.O200K_PATTERN
     assert oniguruma_pattern(r"a{2}+|b") == r"a{2}|b"
     assert oniguruma_pattern(r"[{1,3}+]|\p{N}{1,3}+") == r"[{1,3}+]|\p{N}{1,3}", "a class is not a quantifier"
-    for bad in [r"\p{N}{1,3}+x", r"(\p{N}{1,3}+)"]:
+    assert oniguruma_pattern(r"[[a]{2}+]|x{2}+") == r"[[a]{2}+]|x{2}", "nested classes"
+    for bad in [r"\p{N}{1,3}+x", r"(\p{N}{1,3}+)", r"(x[[a])]\d{1,3}+|y)\d"]:
         with pytest.raises(ValueError, match="Oniguruma"):
             oniguruma_pattern(bad)
 
@@ -211,6 +212,32 @@ def test_export_refuses_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="Oniguruma"):
         enc.save_hf(tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_export_refuses_what_a_tokenizer_json_cannot_hold(tmp_path):
+    ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256}
+    shared = bpekit.Encoding("s", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks,
+                             special_tokens={"<|a|>": 300, "<|b|>": 300})
+    with pytest.raises(ValueError, match="share id 300"):
+        shared.save_hf(tmp_path / "a")
+    clash = bpekit.Encoding("c", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={"ab": 301})
+    with pytest.raises(ValueError, match="also token 256"):
+        clash.save_hf(tmp_path / "b")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_text_the_pattern_does_not_match_is_dropped_on_both_sides(tmp_path):
+    enc = bpekit.train(["ab ab abc"] * 20, vocab_size=260, pattern=r"\w+")
+    tok = tokenizers.Tokenizer.from_file(str(enc.save_hf(tmp_path)))
+    for text in ["ab ab", "  abc!! ab ", "", "!!"]:
+        assert enc.encode_ordinary(text) == hf_ids(tok, text)
+
+
+def test_export_files_are_readable_as_any_file_written(tmp_path, trained):
+    trained.save_hf(tmp_path / "hf")
+    (tmp_path / "plain").write_text("x")
+    want = (tmp_path / "plain").stat().st_mode & 0o777
+    assert {(p.stat().st_mode & 0o777) for p in (tmp_path / "hf").iterdir()} == {want}
 
 
 def damaged(trained: bpekit.Encoding, edit) -> dict:
@@ -233,6 +260,13 @@ REFUSALS = [
     (lambda d: d["model"]["merges"].reverse(), "merge order"),
     (lambda d: d["model"]["vocab"].update({"\u4e00": 9999}), "not a byte"),
     (lambda d: d["model"]["merges"].append("Ġq Ġq"), "not in the vocabulary"),
+    (lambda d: d["pre_tokenizer"]["pretokenizers"][0].update(pattern={"Regex": r"\p{N}{1,3}+|\s+|\S+"}),
+     "Oniguruma reads"),
+    (lambda d: d["pre_tokenizer"]["pretokenizers"][0].update(behavior="Isolated", invert=True), "invert=True"),
+    (lambda d: d["added_tokens"][0].update(lstrip=True), "lstrip=true"),
+    (lambda d: (d["added_tokens"][0].update(id=5000), d["model"]["vocab"].pop("<|end|>")), "HF gives it"),
+    (lambda d: d["model"]["vocab"].update({"<|end|>": 5}), "HF gives it 5"),
+    (lambda d: d["model"].update(merges=d["model"]["merges"][:40] + d["model"]["merges"][41:]), "no merge makes"),
 ]
 
 
@@ -240,6 +274,21 @@ REFUSALS = [
 def test_import_refuses_what_it_cannot_reproduce(trained, edit, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         bpekit.from_hf(damaged(trained, edit))
+
+
+def test_import_without_ignore_merges(trained):
+    """Without ignore_merges HF never gives a token merging does not reach; bpekit gives it
+    for a piece that is exactly it: refused when there is one, read when there is none."""
+    data = damaged(trained, lambda d: d["model"].update(ignore_merges=False))
+    enc = bpekit.from_hf(data)  # every token of a trained vocabulary is a merge's result
+    assert enc.mergeable_ranks == trained.mergeable_ranks
+    ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"xyz": 257}
+    odd = bpekit.Encoding("odd", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    data = bpekit.hf.to_json(odd)
+    assert bpekit.from_hf(data).encode_ordinary("xyz") == [257]
+    data["model"]["ignore_merges"] = False
+    with pytest.raises(ValueError, match="no merge reaches"):
+        bpekit.from_hf(data)
 
 
 def test_import_of_damaged_files(tmp_path):

@@ -58,6 +58,19 @@ def test_corpus_and_tiktoken(name, sample):
     assert starts == tk.decode_with_offsets(ids)[1]
 
 
+def test_special_tokens_sharing_an_id_span_the_text_that_matched():
+    ranks = {bytes([b]): b for b in range(256)}
+    enc = bpekit.Encoding("s", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks,
+                          special_tokens={"<|longer_name|>": 300, "<|s|>": 300})
+    for text in ["ab<|s|>c", "<|longer_name|><|s|>", "x<|s|>"]:
+        for unit in ("byte", "char"):  # (ASCII: the same offsets)
+            ids, starts, ends = enc.encode_with_offsets(text, unit=unit, allowed_special="all")
+            for i, a, b in zip(ids, starts, ends):
+                assert text[a:b] in ("<|longer_name|>", "<|s|>") if i == 300 else text[a:b] == enc.decode([i])
+            assert "".join(text[a:b] for a, b in zip(starts, ends)) == text and ends[-1] == len(text)
+    assert enc.encode_with_offsets("ab<|s|>c", allowed_special="all") == ([97, 98, 300, 99], [0, 1, 2, 7], [1, 2, 7, 8])
+
+
 def test_bad_arguments(toy):
     with pytest.raises(ValueError, match="unit"):
         toy.encode_with_offsets("x", unit="word")

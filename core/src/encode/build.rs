@@ -117,7 +117,7 @@ impl Tokenizer {
     /// Adds special tokens `(text, id)`, replacing any the tokenizer had. Two texts may
     /// share an id, as in tiktoken (o200k_harmony gives 200018 to `<|endofprompt|>` and
     /// `<|reserved_200018|>`): each encodes to it, and it decodes to the first given.
-    /// (tiktoken decodes such an id to either text, by the hash order of the process.)
+    /// (tiktoken decodes such an id to one of them, as its hash table's order has it.)
     ///
     /// # Errors
     /// [`ErrorKind::InvalidArg`](crate::ErrorKind::InvalidArg) for an empty or repeated text, or an id that is

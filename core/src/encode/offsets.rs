@@ -30,8 +30,9 @@ pub struct Spans {
 
 impl Tokenizer {
     /// [`Tokenizer::encode_with`], with the span of `text` each token covers, in `unit`s.
-    /// In bytes, `text[starts[i]..ends[i]]` is token `i`'s bytes, and the spans tile the
-    /// text. In characters, a span holds every character token `i` has a byte of (so a
+    /// In bytes, `text[starts[i]..ends[i]]` is token `i`'s bytes (for a special token,
+    /// the text that matched: two texts may share its id), and the spans tile the text.
+    /// In characters, a span holds every character token `i` has a byte of (so a
     /// character split between two tokens is in both spans).
     ///
     /// # Errors
@@ -42,25 +43,48 @@ impl Tokenizer {
         policy: &SpecialPolicy<'_>,
         unit: OffsetUnit,
     ) -> Result<Spans> {
-        let ids = self.encode_with(text, policy)?;
-        let mut starts = Vec::with_capacity(ids.len());
-        let mut ends = Vec::with_capacity(ids.len());
-        let bytes = text.as_bytes();
-        let (mut at, mut chars) = (0usize, 0usize);
-        for &id in &ids {
-            let n = self.token_bytes(id).map_or(0, <[u8]>::len);
-            match unit {
-                OffsetUnit::Byte => starts.push(at),
-                OffsetUnit::Char => {
-                    let inside = bytes.get(at).is_some_and(|&b| is_continuation(b));
-                    starts.push(chars - usize::from(inside));
-                    chars += bytes[at..at + n].iter().filter(|&&b| !is_continuation(b)).count();
-                }
+        self.check_disallowed(text, policy)?;
+        let mut ids = Vec::with_capacity(text.len() / 3 + 1);
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(ids.capacity());
+        // Ordinary text: each token is its rank's bytes, one after the other.
+        let ordinary = |ids: &mut Vec<u32>, spans: &mut Vec<(usize, usize)>, from: usize, to: usize| {
+            let before = ids.len();
+            self.encode_ordinary_into(&text[from..to], ids)?;
+            let mut at = from;
+            for &id in &ids[before..] {
+                let n = self.token_bytes(id).map_or(0, <[u8]>::len);
+                spans.push((at, at + n));
+                at += n;
             }
-            at += n;
-            ends.push(if unit == OffsetUnit::Byte { at } else { chars });
+            debug_assert_eq!(at, to, "the tokens' bytes are the text's");
+            Ok::<(), crate::error::Error>(())
+        };
+        let mut start = 0;
+        if self.specials.may_allow(policy.allowed) {
+            for (s, e, id) in self.specials.allowed_in(text, policy.allowed) {
+                ordinary(&mut ids, &mut spans, start, s)?;
+                ids.push(id);
+                spans.push((s, e));
+                start = e;
+            }
         }
-        debug_assert_eq!(at, bytes.len(), "the tokens' bytes are the text's");
+        ordinary(&mut ids, &mut spans, start, text.len())?;
+        let (starts, ends) = match unit {
+            OffsetUnit::Byte => spans.into_iter().unzip(),
+            OffsetUnit::Char => {
+                // `chars`: characters starting before byte `at`. A span from byte s to e
+                // starts at the character holding byte s and ends after the one holding
+                // byte e - 1 (tokens are never empty; spans come in order).
+                let bytes = text.as_bytes();
+                let (mut at, mut chars) = (0usize, 0usize);
+                let mut upto = |to: usize| {
+                    chars += bytes[at..to].iter().filter(|&&b| !is_continuation(b)).count();
+                    at = to;
+                    chars
+                };
+                spans.into_iter().map(|(s, e)| (upto(s + 1) - 1, upto(e))).unzip()
+            }
+        };
         Ok(Spans { ids, starts, ends })
     }
 }
@@ -93,6 +117,17 @@ mod tests {
             at = end;
         }
         assert_eq!(at, text.len());
+    }
+
+    #[test]
+    fn a_special_token_spans_the_text_that_matched() {
+        let t =
+            toy().with_special_tokens(vec![("<|longer_name|>".into(), 300), ("<|s|>".into(), 300)]).unwrap();
+        for unit in [OffsetUnit::Byte, OffsetUnit::Char] {
+            let s = t.encode_with_offsets("ab<|s|>c", &all(), unit).unwrap();
+            assert_eq!(s.ids, [256, 300, u32::from(b'c')]);
+            assert_eq!((s.starts, s.ends), (vec![0, 2, 7], vec![2, 7, 8]));
+        }
     }
 
     #[test]
