@@ -1029,8 +1029,9 @@ bpekit_status bpekit_tokenizer_encode(const struct bpekit_tokenizer *tok, const 
 /**
  * Encodes like `bpekit_tokenizer_encode` and gives the span of the text each token
  * covers: id `i` covers `starts[i]` up to `ends[i]` (exclusive), in `unit`
- * (`BPEKIT_OFFSETS_BYTE` or `BPEKIT_OFFSETS_CHAR`). In bytes the spans tile the text and
- * each is exactly its token's bytes (a special token's, the text that matched). In characters a span
+ * (`BPEKIT_OFFSETS_BYTE` or `BPEKIT_OFFSETS_CHAR`). In bytes each span is exactly its
+ * token's bytes (a special token's, the text that matched), and the spans tile the text
+ * where the pattern matches all of it (every named pattern does). In characters a span
  * holds every character its token has a byte of: a character split between tokens is
  * in the span of each (the starts are those of tiktoken's `decode_with_offsets`).
  * On success the three outputs (as many offsets as ids) are owned by the caller

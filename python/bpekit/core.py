@@ -461,8 +461,9 @@ class Encoding(Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> TokenSpans:
         """Like :meth:`encode`, with the span of ``text`` each token covers: token ``i``
-        covers ``starts[i]:ends[i]``, in bytes of its UTF-8 (``unit="byte"``: the spans
-        tile the text and each is its token's bytes) or in characters (``unit="char"``:
+        covers ``starts[i]:ends[i]``, in bytes of its UTF-8 (``unit="byte"``: each span
+        is its token's bytes, and the spans tile the text where the pattern matches all
+        of it, as every named pattern does) or in characters (``unit="char"``:
         a span holds every character its token has a byte of, so a character split
         between tokens is in each one's span; the starts are those of
         :meth:`decode_with_offsets`). Offsets are into the text as encoded: where

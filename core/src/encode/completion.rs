@@ -59,7 +59,7 @@ impl Sink for LastPiece {
         self.last = self.ids.len() - before;
     }
 
-    fn special(&mut self, id: u32) {
+    fn special(&mut self, id: u32, _: &str) {
         self.ids.push(id);
         self.last = 0;
     }

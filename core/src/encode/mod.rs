@@ -221,7 +221,7 @@ impl Tokenizer {
         let mut start = 0;
         for (s, e, id) in self.specials.allowed_in(text, allowed) {
             self.encode_ordinary_into(&text[start..s], out)?;
-            out.special(id);
+            out.special(id, &text[s..e]);
             start = e;
         }
         self.encode_ordinary_into(&text[start..], out)
@@ -264,7 +264,8 @@ trait Sink {
     fn piece_in(&mut self, tok: &Tokenizer, piece: &[u8], _caches: Option<&mut merge::PieceCaches>) {
         self.piece(tok, piece);
     }
-    fn special(&mut self, id: u32);
+    /// An allowed special token, `id`, where `text` (a part of the encoded text) matched.
+    fn special(&mut self, id: u32, text: &str);
     /// [`Sink::piece_in`] for consecutive pieces of `text` (parts of it).
     #[inline]
     fn pieces_in(
@@ -294,7 +295,7 @@ impl Sink for Vec<u32> {
     fn pieces_in(&mut self, tok: &Tokenizer, text: &[u8], pieces: &[&[u8]], caches: &mut merge::PieceCaches) {
         tok.encode_pieces_in(text, pieces, self, caches);
     }
-    fn special(&mut self, id: u32) {
+    fn special(&mut self, id: u32, _: &str) {
         self.push(id);
     }
 }
@@ -331,7 +332,7 @@ impl Sink for Counter {
         self.n += self.scratch.len();
         self.scratch.clear();
     }
-    fn special(&mut self, _: u32) {
+    fn special(&mut self, _: u32, _: &str) {
         self.n += 1;
     }
 }

@@ -8,7 +8,7 @@
 //! ends inside a character ends after it, so a span holds every character the token
 //! has bytes of. The starts are those of tiktoken's `decode_with_offsets`.
 
-use super::{SpecialPolicy, Tokenizer};
+use super::{Sink, SpecialPolicy, Tokenizer};
 use crate::error::Result;
 
 /// The unit of [`Tokenizer::encode_with_offsets`]' offsets.
@@ -28,12 +28,46 @@ pub struct Spans {
     pub ends: Vec<usize>,
 }
 
+/// Collects ids and the byte span of each: a piece's tokens follow one another from
+/// where the piece lies in the text, a special token spans the text that matched.
+struct SpanSink {
+    /// The address of the encoded text: pieces and matches are parts of it.
+    base: usize,
+    ids: Vec<u32>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl SpanSink {
+    fn offset(&self, part: &[u8]) -> usize {
+        (part.as_ptr() as usize).wrapping_sub(self.base)
+    }
+}
+
+impl Sink for SpanSink {
+    fn piece(&mut self, tok: &Tokenizer, piece: &[u8]) {
+        let (before, mut at) = (self.ids.len(), self.offset(piece));
+        tok.encode_piece(piece, &mut self.ids);
+        for &id in &self.ids[before..] {
+            let n = tok.token_bytes(id).map_or(0, <[u8]>::len);
+            self.spans.push((at, at + n));
+            at += n;
+        }
+    }
+
+    fn special(&mut self, id: u32, text: &str) {
+        let at = self.offset(text.as_bytes());
+        self.ids.push(id);
+        self.spans.push((at, at + text.len()));
+    }
+}
+
 impl Tokenizer {
     /// [`Tokenizer::encode_with`], with the span of `text` each token covers, in `unit`s.
     /// In bytes, `text[starts[i]..ends[i]]` is token `i`'s bytes (for a special token,
-    /// the text that matched: two texts may share its id), and the spans tile the text.
-    /// In characters, a span holds every character token `i` has a byte of (so a
-    /// character split between two tokens is in both spans).
+    /// the text that matched: two texts may share its id); the spans tile the text
+    /// where the pattern matches all of it (as every named pattern does: text no match
+    /// covers has no token, as in tiktoken). In characters, a span holds every character
+    /// token `i` has a byte of (so a character split between two tokens is in both spans).
     ///
     /// # Errors
     /// As [`Tokenizer::encode_with`].
@@ -44,31 +78,9 @@ impl Tokenizer {
         unit: OffsetUnit,
     ) -> Result<Spans> {
         self.check_disallowed(text, policy)?;
-        let mut ids = Vec::with_capacity(text.len() / 3 + 1);
-        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(ids.capacity());
-        // Ordinary text: each token is its rank's bytes, one after the other.
-        let ordinary = |ids: &mut Vec<u32>, spans: &mut Vec<(usize, usize)>, from: usize, to: usize| {
-            let before = ids.len();
-            self.encode_ordinary_into(&text[from..to], ids)?;
-            let mut at = from;
-            for &id in &ids[before..] {
-                let n = self.token_bytes(id).map_or(0, <[u8]>::len);
-                spans.push((at, at + n));
-                at += n;
-            }
-            debug_assert_eq!(at, to, "the tokens' bytes are the text's");
-            Ok::<(), crate::error::Error>(())
-        };
-        let mut start = 0;
-        if self.specials.may_allow(policy.allowed) {
-            for (s, e, id) in self.specials.allowed_in(text, policy.allowed) {
-                ordinary(&mut ids, &mut spans, start, s)?;
-                ids.push(id);
-                spans.push((s, e));
-                start = e;
-            }
-        }
-        ordinary(&mut ids, &mut spans, start, text.len())?;
+        let mut sink = SpanSink { base: text.as_ptr() as usize, ids: Vec::new(), spans: Vec::new() };
+        self.encode_into_inner(text, policy.allowed, &mut sink)?;
+        let SpanSink { ids, spans, .. } = sink;
         let (starts, ends) = match unit {
             OffsetUnit::Byte => spans.into_iter().unzip(),
             OffsetUnit::Char => {
@@ -128,6 +140,13 @@ mod tests {
             assert_eq!(s.ids, [256, 300, u32::from(b'c')]);
             assert_eq!((s.starts, s.ends), (vec![0, 2, 7], vec![2, 7, 8]));
         }
+    }
+
+    #[test]
+    fn text_no_match_covers_leaves_a_gap() {
+        let t = Tokenizer::from_ranks(bytes_and([]), crate::Pattern::new(r"\w+").unwrap()).unwrap();
+        let s = t.encode_with_offsets("ab, c", &all(), OffsetUnit::Byte).unwrap();
+        assert_eq!((s.starts, s.ends), (vec![0, 1, 4], vec![1, 2, 5]));
     }
 
     #[test]
