@@ -36,7 +36,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ._lowlevel import ffi, lib, rustcall
 from ._pipeline import write_atomic
@@ -91,83 +91,71 @@ def merge_rules(enc: Encoding) -> list[tuple[int, int, int]]:
 
 # A counted repetition made possessive: `{n}+`, `{n,}+`, `{n,m}+`.
 _COUNTED_POSSESSIVE = re.compile(r"\{\d+(?:,\d*)?\}\+")
-_COUNTED_POSSESSIVE_ANYWHERE = re.compile(r"(?<!\\[pPx])\{\d+(?:,\d*)?\}\+")
 
 
-def _outside_classes(pattern: str) -> str:
-    """``pattern`` with escapes and character classes blanked out (same length), so a
-    search finds only quantifiers."""
-    out, i, depth = [], 0, 0
+def _elements(pattern: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, kind)`` of each element of a regex: ``"escape"`` (``\\d``,
+    ``\\p{L}``, ``\\x{41}``), ``"class"`` (a character class, nested ones included, as
+    one element), or ``"char"``. A ``]`` right after ``[`` or ``[^`` is literal."""
+    i = 0
     while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
+        if pattern[i] == "\\":
             j = i + 2
             if pattern[i + 1 : i + 2] in ("p", "P", "x") and pattern[j : j + 1] == "{":
                 j = pattern.find("}", j) + 1 or len(pattern)
-            out.append(" " * (j - i))
-            i = j
+            yield i, j, "escape"
+        elif pattern[i] == "[":
+            j, depth = i, 0
+            while j < len(pattern):
+                if pattern[j] == "\\":
+                    j += 2
+                    continue
+                if pattern[j] == "[":
+                    depth += 1
+                    first = 1 + (pattern[j + 1 : j + 2] == "^")
+                    j += first + (pattern[j + first : j + first + 1] == "]")
+                    continue
+                depth -= pattern[j] == "]"
+                j += 1
+                if depth == 0:
+                    break
+            yield i, j, "class"
+        else:
+            j = i + 1
+            yield i, j, "char"
+        i = j
+
+
+def _possessive_counts(pattern: str) -> Iterator[tuple[re.Match[str], int]]:
+    """Each possessive counted repetition outside escapes and classes, with the group
+    depth it is at."""
+    depth = 0
+    for start, _, kind in _elements(pattern):
+        if kind != "char":
             continue
-        if c == "[":
-            depth += 1
-            first = 2 + (pattern[i + 1 : i + 2] == "^")
-            if pattern[i + first - 1 : i + first] == "]":
-                out.append(" " * first)
-                i += first
-                continue
-        elif depth and c == "]":
-            depth -= 1
-            out.append(" ")
-            i += 1
-            continue
-        out.append(" " if depth else c)
-        i += 1
-    return "".join(out)
+        c = pattern[start]
+        depth += (c == "(") - (c == ")")
+        if c == "{":
+            m = _COUNTED_POSSESSIVE.match(pattern, start)
+            if m:
+                yield m, depth
 
 
 def oniguruma_pattern(pattern: str) -> str:
     """``pattern`` as Oniguruma must read it to split the same: each possessive counted
     repetition that ends a top-level alternative loses its ``+`` (see the module notes).
     ``ValueError`` for one anywhere else."""
-    out, i, depth, in_class = [], 0, 0, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            j = i + 2
-            if pattern[i + 1 : i + 2] in ("p", "P", "x") and pattern[j : j + 1] == "{":
-                j = pattern.index("}", j) + 1
-            out.append(pattern[i:j])
-            i = j
-            continue
-        if c == "[":
-            # A class, nested ones included; a `]` right after `[` or `[^` is literal.
-            in_class += 1
-            first = 2 + (pattern[i + 1 : i + 2] == "^")
-            if pattern[i + first - 1 : i + first] == "]":
-                out.append(pattern[i : i + first])
-                i += first
-                continue
-        elif in_class:
-            in_class -= c == "]"
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "{":
-            m = _COUNTED_POSSESSIVE.match(pattern, i)
-            if m:
-                after = pattern[m.end() : m.end() + 1]
-                if depth == 0 and after in ("|", ""):
-                    out.append(m.group()[:-1])
-                    i = m.end()
-                    continue
-                raise ValueError(
-                    f"the pattern's {m.group()!r} at offset {i} is possessive, which Oniguruma (HF tokenizers' "
-                    "regex engine) reads as a repeated repetition; bpekit rewrites it only where it ends a "
-                    "top-level alternative"
-                )
-        out.append(c)
-        i += 1
-    return "".join(out)
+    out, at = [], 0
+    for m, depth in _possessive_counts(pattern):
+        if depth != 0 or pattern[m.end() : m.end() + 1] not in ("|", ""):
+            raise ValueError(
+                f"the pattern's {m.group()!r} at offset {m.start()} is possessive, which Oniguruma (HF tokenizers' "
+                "regex engine) reads as a repeated repetition; bpekit rewrites it only where it ends a "
+                "top-level alternative"
+            )
+        out.append(pattern[at : m.end() - 1])
+        at = m.end()
+    return "".join(out) + pattern[at:]
 
 
 def to_json(enc: Encoding) -> dict[str, Any]:
@@ -285,8 +273,7 @@ def _pattern_of(pre: Any) -> str:
     if "Regex" not in pattern:
         _refuse(f"a Split on a plain string {pattern.get('String')!r}")
     regex = pattern["Regex"]
-    possessive = _COUNTED_POSSESSIVE_ANYWHERE.search(_outside_classes(regex))
-    if possessive:
+    for possessive, _ in _possessive_counts(regex):
         _refuse(f"the Split regex has {possessive.group()!r}, which Oniguruma reads as a repeated repetition and "
                 "bpekit's regex engine as possessive")
     return regex
