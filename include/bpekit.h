@@ -134,6 +134,17 @@
 #define BPEKIT_OFFSETS_CHAR 1
 
 /**
+ * `bpekit_tokenizer_with_normalization`: no normalization (every OpenAI encoding).
+ */
+#define BPEKIT_NORMALIZE_NONE 0
+
+/**
+ * `bpekit_tokenizer_with_normalization`: Unicode NFC (canonical composition) of ordinary
+ * text before splitting (HF `tokenizer.json`'s `NFC` normalizer, as in Qwen's).
+ */
+#define BPEKIT_NORMALIZE_NFC 1
+
+/**
  * Major version of bpekit (the header's copy; a test checks it against Cargo.toml).
  */
 #define BPEKIT_VERSION_MAJOR 0
@@ -1228,6 +1239,24 @@ size_t bpekit_tokenizer_vocab_size(const struct bpekit_tokenizer *tok);
  * A static NUL-terminated string: never freed. Thread-safe.
  */
 const char *bpekit_tokenizer_split_engine(const struct bpekit_tokenizer *tok);
+
+/**
+ * Creates a copy of `tok` that applies `normalization` (`BPEKIT_NORMALIZE_*`) to
+ * ordinary text before splitting it. Special tokens are found in the text as given;
+ * each stretch of ordinary text between them is normalized on its own; decoding gives
+ * the normalized text; offsets stay in the text as given (a token of a character
+ * sequence that normalization changed spans the whole sequence). Saved files record it.
+ *
+ * On success `*out` receives a new tokenizer, owned by the caller (release with
+ * `bpekit_tokenizer_free`); `tok` is unchanged.
+ * Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (an unknown value).
+ */
+bpekit_status bpekit_tokenizer_with_normalization(const struct bpekit_tokenizer *tok, uint32_t normalization, struct bpekit_tokenizer **out, struct bpekit_error **err);
+
+/**
+ * Returns the tokenizer's `BPEKIT_NORMALIZE_*` value; `BPEKIT_NORMALIZE_NONE` for NULL.
+ */
+uint32_t bpekit_tokenizer_normalization(const struct bpekit_tokenizer *tok);
 
 /**
  * Releases a tokenizer. `bpekit_tokenizer_free(NULL)` does nothing. No other thread

@@ -49,7 +49,7 @@ use rayon::prelude::*;
 
 use crate::bytemap::{BytesMap, Key};
 use crate::error::{Error, Result};
-use crate::framing::{Format, Reader, Writer};
+use crate::framing::{open_versions, Format, Reader, Writer};
 use crate::pattern::Pattern;
 
 /// The counting phase's result: how often each unique piece occurred.
@@ -419,22 +419,7 @@ struct Table<'a> {
 impl<'a> Table<'a> {
     /// Checks the frame (magic, version 1 or 2, checksum) and reads the header.
     fn open(data: &'a [u8]) -> Result<Self> {
-        let version = match (data.get(..8), data.get(8..12)) {
-            (Some(magic), Some(v)) if magic == COUNT_TABLE_V2.magic => {
-                u32::from_le_bytes(v.try_into().unwrap_or_default())
-            }
-            _ => COUNT_TABLE_V2.version, // not a count table: refused below as such
-        };
-        let mut r = match version {
-            1 => COUNT_TABLE_V1.open(data)?,
-            2 => COUNT_TABLE_V2.open(data)?,
-            v if data.len() >= 20 => {
-                return Err(Error::bad_format(format!(
-                    "count table format version {v}; this bpekit reads versions 1 and 2"
-                )))
-            }
-            _ => COUNT_TABLE_V2.open(data)?, // too short: refused as truncated
-        };
+        let (version, mut r) = open_versions(&[COUNT_TABLE_V1, COUNT_TABLE_V2], data)?;
         let f = COUNT_TABLE_V2;
         let pattern = std::str::from_utf8(r.bytes_u32()?).map_err(|_| f.error("the pattern is not UTF-8"))?;
         let (texts, bytes, n): (u64, u64, u64) = (r.read()?, r.read()?, r.read()?);

@@ -12,13 +12,24 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use crate::encode::Tokenizer;
+use crate::encode::{Normalization, Tokenizer};
 use crate::error::{Error, ErrorKind, Result};
-use crate::framing::Format;
+use crate::framing::{open_versions, Format};
 use crate::pattern::Pattern;
 
-/// bpekit's tokenizer file: magic `"BPEKITTK"`, format version 1.
-pub(crate) const TOKENIZER_FILE: Format = Format { magic: b"BPEKITTK", version: 1, name: "tokenizer file" };
+/// bpekit's tokenizer file, version 1: a tokenizer without normalization.
+const TOKENIZER_FILE_V1: Format = Format { magic: b"BPEKITTK", version: 1, name: "tokenizer file" };
+/// Version 2: version 1 with the normalization (written only for a tokenizer that has
+/// one, so that every other file stays readable by bpekit versions that read only 1).
+const TOKENIZER_FILE_V2: Format = Format { magic: b"BPEKITTK", version: 2, name: "tokenizer file" };
+
+/// The normalization's code in a version 2 file.
+fn normalization_code(n: Normalization) -> u32 {
+    match n {
+        Normalization::None => 0,
+        Normalization::Nfc => 1,
+    }
+}
 
 fn too_large() -> Error {
     Error::invalid_arg("tokenizer too large for the file format")
@@ -30,7 +41,8 @@ impl Tokenizer {
     /// Layout, little-endian; equal tokenizers give equal bytes:
     /// ```text
     /// magic     8 bytes     "BPEKITTK"
-    /// version   u32         1
+    /// version   u32         1, or 2 for a tokenizer that normalizes
+    /// normalize u32         version 2 only: 1 = NFC
     /// pattern   u32 length, UTF-8
     /// n_ranks   u32, then per rank in id order: id u32, length u32, bytes
     /// n_special u32, then per special token in id order: id u32, length u32, UTF-8
@@ -40,7 +52,15 @@ impl Tokenizer {
     /// # Errors
     /// [`ErrorKind::InvalidArg`] only for a tokenizer too large for 32-bit lengths.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut w = TOKENIZER_FILE.writer(self.vocab_size() * 12 + 256);
+        let capacity = self.vocab_size() * 12 + 256;
+        let mut w = match self.normalization() {
+            Normalization::None => TOKENIZER_FILE_V1.writer(capacity),
+            n => {
+                let mut w = TOKENIZER_FILE_V2.writer(capacity);
+                w.put(normalization_code(n));
+                w
+            }
+        };
         let pattern = self.pattern().as_str().as_bytes();
         w.len_u32(pattern.len(), too_large)?;
         w.bytes(pattern);
@@ -67,8 +87,15 @@ impl Tokenizer {
     /// version, truncated or corrupted; [`ErrorKind::BadPattern`], [`ErrorKind::BadRanks`],
     /// [`ErrorKind::InvalidArg`] if its content is not a valid tokenizer.
     pub fn from_bytes(data: &[u8]) -> Result<Tokenizer> {
-        let f = TOKENIZER_FILE;
-        let mut r = f.open(data)?;
+        let (version, mut r) = open_versions(&[TOKENIZER_FILE_V1, TOKENIZER_FILE_V2], data)?;
+        let f = TOKENIZER_FILE_V2;
+        let normalization = match version {
+            1 => Normalization::None,
+            _ => match r.read::<u32>()? {
+                1 => Normalization::Nfc,
+                n => return Err(f.error(format!("unknown normalization {n}"))),
+            },
+        };
         let pattern = std::str::from_utf8(r.bytes_u32()?).map_err(|_| f.error("the pattern is not UTF-8"))?;
         let pattern = Pattern::new(pattern)?;
         // Each rank and each special token takes at least 9 bytes.
@@ -91,7 +118,9 @@ impl Tokenizer {
         if r.remaining() != 0 {
             return Err(f.error("trailing bytes"));
         }
-        Tokenizer::from_ranks(ranks, pattern)?.with_special_tokens(specials)
+        Ok(Tokenizer::from_ranks(ranks, pattern)?
+            .with_special_tokens(specials)?
+            .with_normalization(normalization))
     }
 
     /// Saves the tokenizer to `path` atomically: the file is either the complete new
@@ -181,6 +210,29 @@ mod tests {
     }
 
     #[test]
+    fn normalization_is_saved_in_version_2() {
+        let tok = sample();
+        assert_eq!(tok.to_bytes().unwrap()[8], 1);
+        let nfc = tok.with_normalization(Normalization::Nfc);
+        let bytes = nfc.to_bytes().unwrap();
+        assert_eq!(bytes[8..16], [2, 0, 0, 0, 1, 0, 0, 0]);
+        let back = Tokenizer::from_bytes(&bytes).unwrap();
+        assert_eq!(back.normalization(), Normalization::Nfc);
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+        assert_eq!(back.encode_ordinary("cafe\u{301}").unwrap(), back.encode_ordinary("café").unwrap());
+        let mut unknown = bytes.clone();
+        unknown[12] = 7;
+        let n = unknown.len() - 8;
+        let sum = crate::framing::checksum(&unknown[..n]);
+        unknown[n..].copy_from_slice(&sum.to_le_bytes());
+        let e = Tokenizer::from_bytes(&unknown).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.message()),
+            (ErrorKind::BadFormat, "tokenizer file: unknown normalization 7")
+        );
+    }
+
+    #[test]
     fn every_damage_is_a_clear_error() {
         let bytes = sample().to_bytes().unwrap();
         for cut in [0, 4, 8, 12, 20, bytes.len() / 2, bytes.len() - 1] {
@@ -192,9 +244,10 @@ mod tests {
             b[i] ^= 0x01;
             assert!(Tokenizer::from_bytes(&b).is_err(), "flip at {i} accepted");
         }
-        let mut v2 = bytes.clone();
-        v2[8] = 2;
-        assert!(Tokenizer::from_bytes(&v2).unwrap_err().message().contains("version 2"));
+        let mut v3 = bytes.clone();
+        v3[8] = 3;
+        let e = Tokenizer::from_bytes(&v3).unwrap_err();
+        assert!(e.message().contains("version 3; this bpekit reads versions 1 and 2"), "{e}");
         let e = Tokenizer::from_bytes(b"IQ== 0\n").unwrap_err();
         assert!(e.message().contains("not a bpekit tokenizer"));
     }

@@ -107,6 +107,38 @@ impl Format {
     }
 }
 
+/// Checks a frame of any of `versions` (one format's versions, all with one magic, the
+/// newest last) and returns its version and a reader over its body. Data of another
+/// version is refused naming the versions read; data that is not of the format, or too
+/// short, as [`Format::open`] refuses it.
+///
+/// # Errors
+/// As [`Format::open`].
+pub(crate) fn open_versions<'a>(versions: &[Format], data: &'a [u8]) -> Result<(u32, Reader<'a>)> {
+    let Some(newest) = versions.last() else {
+        return Err(Error::bad_format("no format version to read"));
+    };
+    let version = match (data.get(..8), data.get(8..12)) {
+        (Some(magic), Some(v)) if magic == newest.magic => {
+            u32::from_le_bytes(v.try_into().unwrap_or_default())
+        }
+        _ => newest.version, // not of the format: refused below as such
+    };
+    match versions.iter().find(|f| f.version == version) {
+        Some(f) => Ok((version, f.open(data)?)),
+        None if data.len() >= OVERHEAD => {
+            let read: Vec<String> = versions.iter().map(|f| f.version.to_string()).collect();
+            Err(Error::bad_format(format!(
+                "{} format version {version}; this bpekit reads version{} {}",
+                newest.name,
+                if read.len() > 1 { "s" } else { "" },
+                read.join(" and ")
+            )))
+        }
+        None => Ok((version, newest.open(data)?)), // too short: refused as truncated
+    }
+}
+
 /// A fixed-width integer as stored: little-endian, `SIZE` bytes.
 pub(crate) trait Le: Copy {
     /// Bytes per value.

@@ -88,7 +88,9 @@ pub use corpus::{
 pub use counts::{
     count_table_info, merge_count_tables, merge_count_tables_pruned, CountTableInfo, PieceCounts, MAX_COUNT,
 };
-pub use encode::{Allowed, Disallowed, OffsetUnit, Spans, SpecialPolicy, StreamDecoder, Tokenizer, Utf8Mode};
+pub use encode::{
+    Allowed, Disallowed, Normalization, OffsetUnit, Spans, SpecialPolicy, StreamDecoder, Tokenizer, Utf8Mode,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use pattern::{
     named as named_pattern, Pattern, SplitEngine, CL100K_PATTERN, DEEPSEEK_V3_PATTERN, GPT2_PATTERN,

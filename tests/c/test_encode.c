@@ -352,6 +352,42 @@ static void test_encode_with_offsets(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* Normalization: a copy that composes "e" + U+0301 into "\xc3\xa9" before splitting, saved in
+ * its file; the original is unchanged; an unknown value is refused. */
+static void test_normalization(void)
+{
+    bpekit_tokenizer *tok = special_tokenizer(), *nfc = NULL, *back = NULL, *none = SENTINEL;
+    bpekit_error *err = SENTINEL;
+    const char *decomposed = "caf\x65\xcc\x81", *composed = "caf\xc3\xa9";
+    CHECK(bpekit_tokenizer_normalization(tok) == BPEKIT_NORMALIZE_NONE);
+    CHECK(bpekit_tokenizer_normalization(NULL) == BPEKIT_NORMALIZE_NONE);
+    EXPECT_OK(bpekit_tokenizer_with_normalization(tok, BPEKIT_NORMALIZE_NFC, &nfc, &err), &err);
+    CHECK(bpekit_tokenizer_normalization(nfc) == BPEKIT_NORMALIZE_NFC);
+    CHECK(bpekit_tokenizer_normalization(tok) == BPEKIT_NORMALIZE_NONE);
+    bpekit_tokens a = sentinel_tokens, b = sentinel_tokens, c = sentinel_tokens;
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(nfc, U8(decomposed), strlen(decomposed), &a, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(nfc, U8(composed), strlen(composed), &b, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(decomposed), strlen(decomposed), &c, &err), &err);
+    CHECK(same_ids(a.ids, a.len, b.ids, b.len));
+    CHECK(!same_ids(a.ids, a.len, c.ids, c.len));
+    bpekit_bytes data = {0};
+    EXPECT_OK(bpekit_tokenizer_to_bytes(nfc, &data, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_from_bytes(data.data, data.len, &back, &err), &err);
+    CHECK(bpekit_tokenizer_normalization(back) == BPEKIT_NORMALIZE_NFC);
+    bpekit_bytes_free(&data);
+    EXPECT_ERR(bpekit_tokenizer_with_normalization(tok, 9, &none, &err), &err, BPEKIT_ERR_INVALID_ARG,
+               "BPEKIT_NORMALIZE_");
+    CHECK(none == SENTINEL);
+    EXPECT_ERR(bpekit_tokenizer_with_normalization(NULL, BPEKIT_NORMALIZE_NFC, &none, &err), &err,
+               BPEKIT_ERR_NULL_ARG, "tok");
+    bpekit_tokens_free(&a);
+    bpekit_tokens_free(&b);
+    bpekit_tokens_free(&c);
+    bpekit_tokenizer_free(back);
+    bpekit_tokenizer_free(nfc);
+    bpekit_tokenizer_free(tok);
+}
+
 /* Merge rules: "th" = t + h, "the" = th + e, " the" = ' ' + the (make_ranks' tokens). */
 static void test_merge_rules(void)
 {
@@ -376,6 +412,7 @@ const struct test encode_tests[] = {
     TEST(test_encode_bytes_and_piece),
     TEST(test_stream_decoder),
     TEST(test_encode_with_offsets),
+    TEST(test_normalization),
     TEST(test_merge_rules),
     {NULL, NULL},
 };

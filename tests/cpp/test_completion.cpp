@@ -213,6 +213,18 @@ TEST(EncodeWithOffsets, ByteSpansTileAndCharSpansHoldSplitCharacters) {
     ExpectError(errc::disallowed_special, [&] { tok.encode_with_offsets(kEot, special_policy{}); });
 }
 
+TEST(Normalization, NfcCopyComposesBeforeSplittingAndIsSaved) {
+    const tokenizer &tok = Shared();
+    const tokenizer nfc = tok.with_normalization(bpekit::normalization::nfc);
+    EXPECT_EQ(nfc.normalization(), bpekit::normalization::nfc);
+    EXPECT_EQ(tok.normalization(), bpekit::normalization::none);
+    const std::string decomposed = "cafe\xcc\x81", composed = "caf\xc3\xa9";
+    EXPECT_EQ(nfc.encode_ordinary(decomposed), nfc.encode_ordinary(composed));
+    EXPECT_NE(tok.encode_ordinary(decomposed), nfc.encode_ordinary(decomposed));
+    EXPECT_EQ(tokenizer::from_bytes(nfc.to_bytes()).normalization(), bpekit::normalization::nfc);
+    ExpectError(errc::invalid_arg, [&] { tok.with_normalization(static_cast<bpekit::normalization>(7)); });
+}
+
 TEST(MergeRules, HandRanks) {
     // HandRanks: the 256 bytes, then "ab" = 256 and "abc" = 257.
     const tokenizer tok = tokenizer::from_tiktoken(HandRanks());

@@ -150,6 +150,8 @@ const std::map<std::string, std::string> &WrappedBy() {
         {"bpekit_tokenizer_from_tiktoken", "tokenizer::from_tiktoken (no special tokens)"},
         {"bpekit_tokenizer_load", "tokenizer::load"},
         {"bpekit_tokenizer_new", "tokenizer::from_tiktoken (with special tokens)"},
+        {"bpekit_tokenizer_normalization", "tokenizer::normalization"},
+        {"bpekit_tokenizer_with_normalization", "tokenizer::with_normalization"},
         {"bpekit_tokenizer_pattern", "tokenizer::pattern"},
         {"bpekit_tokenizer_save", "tokenizer::save"},
         {"bpekit_tokenizer_special_count", "tokenizer::special_tokens"},

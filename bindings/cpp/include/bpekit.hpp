@@ -616,6 +616,14 @@ enum class offset_unit : uint32_t {
     character = BPEKIT_OFFSETS_CHAR,
 };
 
+/// The Unicode normalization a tokenizer applies to ordinary text before splitting it.
+enum class normalization : uint32_t {
+    /// None (every OpenAI encoding).
+    none = BPEKIT_NORMALIZE_NONE,
+    /// NFC, canonical composition (HF tokenizer.json's NFC normalizer, as in Qwen's).
+    nfc = BPEKIT_NORMALIZE_NFC,
+};
+
 /// Tokens and the span of the text each covers: ids[i] covers starts[i] up to ends[i].
 struct token_spans {
     std::vector<uint32_t> ids;
@@ -930,6 +938,22 @@ public:
 
     /// One more than the largest token id (tiktoken's n_vocab); 0 for an empty tokenizer.
     size_t vocab_size() const noexcept { return bpekit_tokenizer_vocab_size(h_.get()); }
+
+    /// A copy that applies `n` to ordinary text before splitting (special tokens are
+    /// found in the text as given; decoding gives the normalized text; offsets stay in
+    /// the text as given). This tokenizer is unchanged.
+    tokenizer with_normalization(bpekit::normalization n) const {
+        bpekit_tokenizer *out = nullptr;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_with_normalization(h_.get(), static_cast<uint32_t>(n), &out, e);
+        });
+        return tokenizer(out);
+    }
+
+    /// The normalization applied to ordinary text before splitting.
+    bpekit::normalization normalization() const noexcept {
+        return static_cast<bpekit::normalization>(bpekit_tokenizer_normalization(h_.get()));
+    }
 
     /// Which engine splits text for the pattern: "named", "automaton" or "backtracking"
     /// (static storage; later versions may add names).

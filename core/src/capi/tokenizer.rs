@@ -12,7 +12,7 @@ use super::error::{
     BPEKIT_ERR_UNKNOWN_TOKEN,
 };
 use super::trainer::pattern_arg;
-use crate::{Allowed, Disallowed, OffsetUnit, SpecialPolicy, Tokenizer};
+use crate::{Allowed, Disallowed, Normalization, OffsetUnit, SpecialPolicy, Tokenizer};
 
 /// Treat every special token as allowed (tiktoken's `allowed_special="all"`); the
 /// `allowed` list is then not read.
@@ -829,6 +829,59 @@ pub unsafe extern "C" fn bpekit_tokenizer_split_engine(tok: *const bpekit_tokeni
     // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
     call_or(c"".as_ptr(), || {
         unsafe { tok.as_ref() }.map_or(c"", |t| name(t.inner.pattern().engine())).as_ptr()
+    })
+}
+
+/// `bpekit_tokenizer_with_normalization`: no normalization (every OpenAI encoding).
+pub const BPEKIT_NORMALIZE_NONE: u32 = 0;
+/// `bpekit_tokenizer_with_normalization`: Unicode NFC (canonical composition) of ordinary
+/// text before splitting (HF `tokenizer.json`'s `NFC` normalizer, as in Qwen's).
+pub const BPEKIT_NORMALIZE_NFC: u32 = 1;
+
+/// Creates a copy of `tok` that applies `normalization` (`BPEKIT_NORMALIZE_*`) to
+/// ordinary text before splitting it. Special tokens are found in the text as given;
+/// each stretch of ordinary text between them is normalized on its own; decoding gives
+/// the normalized text; offsets stay in the text as given (a token of a character
+/// sequence that normalization changed spans the whole sequence). Saved files record it.
+///
+/// On success `*out` receives a new tokenizer, owned by the caller (release with
+/// `bpekit_tokenizer_free`); `tok` is unchanged.
+/// Errors: `BPEKIT_ERR_NULL_ARG`, `BPEKIT_ERR_INVALID_ARG` (an unknown value).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_with_normalization(
+    tok: *const bpekit_tokenizer,
+    normalization: u32,
+    out: *mut *mut bpekit_tokenizer,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let n = match normalization {
+                BPEKIT_NORMALIZE_NONE => Normalization::None,
+                BPEKIT_NORMALIZE_NFC => Normalization::Nfc,
+                other => {
+                    return Err(CError::new(
+                        BPEKIT_ERR_INVALID_ARG,
+                        format!("normalization {other} is not a BPEKIT_NORMALIZE_* value"),
+                    ))
+                }
+            };
+            write(out, bpekit_tokenizer::into_raw(tok.inner.clone().with_normalization(n)));
+            Ok(())
+        })
+    }
+}
+
+/// Returns the tokenizer's `BPEKIT_NORMALIZE_*` value; `BPEKIT_NORMALIZE_NONE` for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_normalization(tok: *const bpekit_tokenizer) -> u32 {
+    // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
+    call_or(BPEKIT_NORMALIZE_NONE, || match unsafe { tok.as_ref() }.map(|t| t.inner.normalization()) {
+        Some(Normalization::Nfc) => BPEKIT_NORMALIZE_NFC,
+        Some(Normalization::None) | None => BPEKIT_NORMALIZE_NONE,
     })
 }
 

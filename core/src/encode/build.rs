@@ -97,6 +97,7 @@ impl Tokenizer {
         let max_token_len = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
         Ok(Tokenizer {
             id,
+            normalization: super::Normalization::None,
             pattern,
             encoder,
             starts,

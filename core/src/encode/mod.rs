@@ -44,6 +44,7 @@ mod completion;
 mod decode;
 mod heap;
 mod merge;
+mod normalize;
 mod offsets;
 mod pretoken;
 mod scan;
@@ -53,6 +54,7 @@ mod testing;
 
 pub(crate) use build::unique_id;
 pub use decode::{StreamDecoder, Utf8Mode};
+pub use normalize::Normalization;
 pub use offsets::{OffsetUnit, Spans};
 use specials::Specials;
 pub use specials::{Allowed, Disallowed, SpecialPolicy};
@@ -65,6 +67,8 @@ pub struct Tokenizer {
     /// Identifies the ranks for the per-thread caches ([`cache`]); clones share it, as
     /// they share the ranks, and no other tokenizer in the process has it.
     id: u64,
+    /// Applied to ordinary text before the pattern splits it.
+    normalization: Normalization,
     pattern: Pattern,
     encoder: RankMap,
     /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id` (a rank or a
@@ -102,6 +106,19 @@ impl Tokenizer {
     /// The split pattern.
     pub fn pattern(&self) -> &Pattern {
         &self.pattern
+    }
+
+    /// The normalization applied to ordinary text before splitting it.
+    pub fn normalization(&self) -> Normalization {
+        self.normalization
+    }
+
+    /// The tokenizer with `normalization` applied to ordinary text before splitting (see
+    /// the notes of [`Normalization`]'s module: special tokens are found in the text as
+    /// given; decoding gives the normalized text).
+    pub fn with_normalization(mut self, normalization: Normalization) -> Self {
+        self.normalization = normalization;
+        self
     }
 
     /// One more than the largest token id (tiktoken's `n_vocab`).
@@ -227,7 +244,19 @@ impl Tokenizer {
         self.encode_ordinary_into(&text[start..], out)
     }
 
+    /// Ordinary text: normalized if the tokenizer says so, then split and encoded.
+    #[inline]
     fn encode_ordinary_into<S: Sink>(&self, text: &str, out: &mut S) -> Result<()> {
+        if self.normalization == Normalization::Nfc {
+            if let Some(normalized) = normalize::nfc(text) {
+                return out.normalized(self, text, &normalized);
+            }
+        }
+        self.encode_split(text, out)
+    }
+
+    /// Ordinary text as it is: split and encoded.
+    fn encode_split<S: Sink>(&self, text: &str, out: &mut S) -> Result<()> {
         if !S::TAKES_CACHES || text.len() < 3 {
             return self.pattern.for_each_piece(text, |piece| out.piece(self, piece.as_bytes()));
         }
@@ -266,6 +295,14 @@ trait Sink {
     }
     /// An allowed special token, `id`, where `text` (a part of the encoded text) matched.
     fn special(&mut self, id: u32, text: &str);
+    /// Ordinary text, `input` (a part of the encoded text), that normalization changed:
+    /// its normalized form is encoded in its place.
+    fn normalized(&mut self, tok: &Tokenizer, _input: &str, normalized: &normalize::Normalized) -> Result<()>
+    where
+        Self: Sized,
+    {
+        tok.encode_split(&normalized.text, self)
+    }
     /// [`Sink::piece_in`] for consecutive pieces of `text` (parts of it).
     #[inline]
     fn pieces_in(

@@ -7,7 +7,12 @@
 //! multi-byte character split between tokens) starts at that character, and one that
 //! ends inside a character ends after it, so a span holds every character the token
 //! has bytes of. The starts are those of tiktoken's `decode_with_offsets`.
+//!
+//! A tokenizer that normalizes encodes normalized text; spans are still given in the
+//! input. Where normalization changed the text, every token of a changed segment (see
+//! `normalize`) spans that segment's input, so such spans may overlap.
 
+use super::normalize::Normalized;
 use super::{Sink, SpecialPolicy, Tokenizer};
 use crate::error::Result;
 
@@ -59,6 +64,18 @@ impl Sink for SpanSink {
         self.ids.push(id);
         self.spans.push((at, at + text.len()));
     }
+
+    fn normalized(&mut self, tok: &Tokenizer, input: &str, normalized: &Normalized) -> Result<()> {
+        // Spans in the normalized text first, then moved to where they lie in the input.
+        let (base, before, at) = (self.base, self.spans.len(), self.offset(input.as_bytes()));
+        self.base = normalized.text.as_ptr() as usize;
+        let result = tok.encode_split(&normalized.text, self);
+        self.base = base;
+        for span in &mut self.spans[before..] {
+            *span = (at + normalized.input_start(span.0), at + normalized.input_end(span.1));
+        }
+        result
+    }
 }
 
 impl Tokenizer {
@@ -86,11 +103,17 @@ impl Tokenizer {
             OffsetUnit::Char => {
                 // `chars`: characters starting before byte `at`. A span from byte s to e
                 // starts at the character holding byte s and ends after the one holding
-                // byte e - 1 (tokens are never empty; spans come in order).
+                // byte e - 1 (tokens are never empty; spans come in order, and overlap
+                // only where normalization changed the text, so `at` moves back little).
                 let bytes = text.as_bytes();
+                let count = |b: &[u8]| b.iter().filter(|&&b| !is_continuation(b)).count();
                 let (mut at, mut chars) = (0usize, 0usize);
                 let mut upto = |to: usize| {
-                    chars += bytes[at..to].iter().filter(|&&b| !is_continuation(b)).count();
+                    if to >= at {
+                        chars += count(&bytes[at..to]);
+                    } else {
+                        chars -= count(&bytes[to..at]);
+                    }
                     at = to;
                     chars
                 };
@@ -156,6 +179,25 @@ mod tests {
         assert_eq!(s.ids.len(), 5);
         assert_eq!(s.starts, [0, 1, 1, 1, 2]);
         assert_eq!(s.ends, [1, 2, 2, 2, 3]);
+    }
+
+    #[test]
+    fn normalized_tokens_span_the_input_they_came_from() {
+        let t = with_specials().with_normalization(crate::Normalization::Nfc);
+        // "é" (two bytes, c3 a9) encodes from "e" + U+0301 (three bytes); the special token
+        // is found in the text as given, U+0338 after it stays alone (not "≯").
+        let text = "abe\u{301}c<|end|>\u{338}";
+        let s = t.encode_with_offsets(text, &all(), OffsetUnit::Byte).unwrap();
+        assert_eq!(s.ids, t.encode_with(text, &all()).unwrap());
+        assert_eq!(t.decode(&s.ids).unwrap(), "abéc<|end|>\u{338}".as_bytes());
+        assert_eq!(s.ids, [256, 0xc3, 0xa9, u32::from(b'c'), 300, 0xcc, 0xb8]);
+        assert_eq!(s.starts, [0, 2, 2, 5, 6, 13, 14]);
+        assert_eq!(s.ends, [2, 5, 5, 6, 13, 14, 15]);
+        let c = t.encode_with_offsets(text, &all(), OffsetUnit::Char).unwrap();
+        assert_eq!(c.starts, [0, 2, 2, 4, 5, 12, 12]);
+        assert_eq!(c.ends, [2, 4, 4, 5, 12, 13, 13]);
+        // Without normalization the same text keeps its combining mark.
+        assert_ne!(with_specials().encode_with(text, &all()).unwrap(), s.ids);
     }
 
     proptest! {
