@@ -580,6 +580,7 @@ def _describe(enc: Any) -> dict[str, Any]:
         "vocab_size": enc.n_vocab,
         "pattern": enc.pat_str,
         "split_engine": enc.split_engine,
+        "normalization": enc.normalization,
         "special_tokens": enc.special_tokens,
         "length_histogram": {str(k): lengths[k] for k in sorted(lengths)},
     }
@@ -615,7 +616,8 @@ td {{ padding: 0 1em 0 0; }}
 </style></head><body>
 <h1>{html.escape(enc.name)}</h1>
 <p>vocab size {d["vocab_size"]}; special tokens: {specials}</p>
-<p>pattern: <code>{html.escape(d["pattern"])}</code> (split engine: {html.escape(d["split_engine"])})</p>
+<p>pattern: <code>{html.escape(d["pattern"])}</code> (split engine: {html.escape(d["split_engine"])};
+normalization: {html.escape(d["normalization"] or "none")})</p>
 {body}
 <h2>Token lengths (bytes)</h2><table><tr><th>length</th><th>tokens</th></tr>{rows}</table>
 </body></html>
@@ -634,7 +636,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(d, ensure_ascii=False))
         return 0
     out = [f"name: {d['name']}", f"vocab size: {d['vocab_size']}", f"pattern: {d['pattern']}",
-           f"split engine: {d['split_engine']}",
+           f"split engine: {d['split_engine']}", f"normalization: {d['normalization'] or 'none'}",
            "special tokens: " + (", ".join(f"{k}={v}" for k, v in d["special_tokens"].items()) or "none"),
            "token lengths (bytes: tokens):"]
     hist = d["length_histogram"]

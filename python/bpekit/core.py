@@ -84,6 +84,15 @@ _PLAIN_EMPTY = frozenset({set, frozenset, tuple, list, type(None)})
 _NO_SPECIALS = (frozenset(), frozenset())
 
 
+def _normalization_code(form: str | None) -> int:
+    """The ``BPEKIT_NORMALIZE_*`` value of a normalization form (``None`` or ``"NFC"``)."""
+    if form is None:
+        return int(lib.BPEKIT_NORMALIZE_NONE)
+    if form == "NFC":
+        return int(lib.BPEKIT_NORMALIZE_NFC)
+    raise ValueError(f"normalization must be None or 'NFC', not {form!r}")
+
+
 # ==== Encoding ====
 
 
@@ -119,6 +128,7 @@ class Encoding(Handle):
         mergeable_ranks: dict[bytes, int],
         special_tokens: dict[str, int],
         explicit_n_vocab: int | None = None,
+        normalization: str | None = None,
     ) -> None:
         if explicit_n_vocab is not None:
             if len(mergeable_ranks) + len(special_tokens) != explicit_n_vocab:
@@ -130,10 +140,11 @@ class Encoding(Handle):
             if top != explicit_n_vocab - 1:
                 raise ValueError(f"explicit_n_vocab={explicit_n_vocab} but the largest token id is {top}")
         blob = b"".join(base64.b64encode(t) + b" %d\n" % r for t, r in sorted(mergeable_ranks.items(), key=lambda kv: kv[1]))
-        self._init_from(self._build(blob, pat_str, special_tokens), name)
+        self._init_from(self._build(blob, pat_str, special_tokens, normalization), name)
 
     @staticmethod
-    def _build(blob: bytes, pat_str: str | None, special_tokens: dict[str, int]) -> Any:
+    def _build(blob: bytes, pat_str: str | None, special_tokens: dict[str, int], normalization: str | None = None) -> Any:
+        code = _normalization_code(normalization)  # (checked before any native object exists)
         out = ffi.new("bpekit_tokenizer **")
         pat, pat_len = pattern_arg(pat_str)
         texts = [utf8(t) for t in special_tokens]
@@ -143,6 +154,13 @@ class Encoding(Handle):
             specials[i].text = slices.array[i]
             specials[i].id = tid
         rustcall(lib.bpekit_tokenizer_new, blob, len(blob), pat, pat_len, specials, len(texts), out)
+        if code == lib.BPEKIT_NORMALIZE_NONE:
+            return out[0]
+        plain = out[0]
+        try:
+            rustcall(lib.bpekit_tokenizer_with_normalization, plain, code, out)
+        finally:
+            lib.bpekit_tokenizer_free(plain)
         return out[0]
 
     def _init_from(self, ptr: Any, name: str) -> None:
@@ -295,6 +313,20 @@ class Encoding(Handle):
         ptr = self._ptr
         rustcall(lib.bpekit_tokenizer_pattern, ptr, data, size)
         return borrowed_bytes(data, size).decode("utf-8")
+
+    @property
+    def normalization(self) -> str | None:
+        """The Unicode normalization applied to ordinary text before splitting: ``"NFC"``
+        (as in Qwen's ``tokenizer.json``) or ``None``. Special tokens are found in the text
+        as given; decoding gives the normalized text; offsets stay in the text as given.
+
+        >>> ranks = {bytes([b]): b for b in range(256)} | {"é".encode(): 256}
+        >>> enc = Encoding("nfc", pat_str=CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={},
+        ...                normalization="NFC")
+        >>> enc.normalization, enc.encode("e\u0301"), enc.decode(enc.encode("e\u0301")) == "é"
+        ('NFC', [256], True)
+        """
+        return "NFC" if lib.bpekit_tokenizer_normalization(self._ptr) == lib.BPEKIT_NORMALIZE_NFC else None
 
     @property
     def split_engine(self) -> str:

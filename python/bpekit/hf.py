@@ -6,7 +6,8 @@ that merging the token's own bytes ends with; :func:`merge_rules`), ``ignore_mer
 on (tiktoken takes a piece that is a whole token as that token), a ``Split`` of the
 pattern (its matches are the pieces; text no match covers is dropped, as in tiktoken)
 then ``ByteLevel`` without its own regex, a ``ByteLevel`` decoder, and the special tokens
-as added tokens, also in the vocabulary (else HF numbers them anew where ids leave gaps);
+as added tokens, also in the vocabulary (else HF numbers them anew where ids leave gaps),
+an ``NFC`` normalizer for an encoding that normalizes;
 an encoding with two special tokens on one id is refused (HF keeps one text per id). ``tokenizers.Tokenizer.from_file`` and ``transformers``'
 ``PreTrainedTokenizerFast`` load it and give our ids.
 
@@ -22,7 +23,8 @@ must follow the merge order (each merge's result ranked no lower than the merges
 it; several merges may make one token, as transformers' tiktoken converter writes), with
 the pattern of its one ``Split`` (or GPT-2's, for ``ByteLevel`` with its own regex) and
 the added tokens as special tokens. Anything bpekit could not reproduce exactly is
-refused with a ``ValueError`` naming it: other models, normalizers, several splits,
+refused with a ``ValueError`` naming it: other models, normalizers other than NFC (which
+bpekit applies, as Qwen's files ask), several splits,
 ``byte_fallback``, prefix spaces, subword affixes, a regex Oniguruma reads otherwise,
 merges that leave out a token's own merge, tokens merging cannot reach without
 ``ignore_merges``, added tokens HF would number or match otherwise. A ``post_processor``
@@ -186,7 +188,7 @@ def to_json(enc: Encoding) -> dict[str, Any]:
         "truncation": None,
         "padding": None,
         "added_tokens": added,
-        "normalizer": None,
+        "normalizer": {"type": "NFC"} if enc.normalization == "NFC" else None,
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
@@ -307,14 +309,13 @@ def from_json(data: dict[str, Any], name: str = "hf") -> Encoding:
     for key in ("continuing_subword_prefix", "end_of_word_suffix", "dropout"):
         if model.get(key):
             _refuse(f"model {key}={model[key]!r}")
-    if data.get("normalizer") is not None:
-        _refuse(f"normalizer {data['normalizer'].get('type')!r} (bpekit does not normalize text)")
+    normalization = _normalization_of(data.get("normalizer"))
     decoder = data.get("decoder")
     if decoder is not None and decoder.get("type") != "ByteLevel":
         _refuse(f"decoder {decoder.get('type')!r}")
     pattern = _named(_pattern_of(data.get("pre_tokenizer")))
     vocab: dict[str, int] = {text: int(tid) for text, tid in (model.get("vocab") or {}).items()}
-    added = _added_tokens(data.get("added_tokens") or [], vocab)
+    added = _added_tokens(data.get("added_tokens") or [], vocab, normalization)
     added_ids = set(added.values())
     ranks = {to_bytes(text, "vocabulary token"): tid for text, tid in vocab.items() if tid not in added_ids}
     # Merges: "a b" strings or [a, b] pairs. Their results must be ranked in merge order.
@@ -332,7 +333,7 @@ def from_json(data: dict[str, Any], name: str = "hf") -> Encoding:
             )
         last = rank
         pairs.add(pair)
-    enc = Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=added)
+    enc = Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=added, normalization=normalization)
     # bpekit merges as tiktoken does: any two neighbours that make a token, lowest rank
     # first, and a piece that is a whole token is that token. HF merges only the pairs
     # listed, and takes whole tokens only with ignore_merges. So each token's own merge
@@ -357,15 +358,33 @@ def from_json(data: dict[str, Any], name: str = "hf") -> Encoding:
     return enc
 
 
-def _added_tokens(tokens: list[dict[str, Any]], vocab: dict[str, int]) -> dict[str, int]:
+def _normalization_of(normalizer: Any) -> str | None:
+    """The normalization of a ``normalizer``: ``None``, or ``"NFC"`` for NFC alone (or a
+    ``Sequence`` of just NFC); any other normalizer is refused."""
+    if normalizer is None:
+        return None
+    steps = normalizer.get("normalizers") or [] if normalizer.get("type") == "Sequence" else [normalizer]
+    kinds = [step.get("type") for step in steps]
+    if kinds == ["NFC"]:
+        return "NFC"
+    other = next((k for k in kinds if k != "NFC"), None) or f"{len(kinds)} steps"
+    _refuse(f"normalizer {other!r} (bpekit applies NFC, alone, or none)")
+    return None  # (not reached)
+
+
+def _added_tokens(tokens: list[dict[str, Any]], vocab: dict[str, int], normalization: str | None) -> dict[str, int]:
     """The added tokens as special tokens, refused where HF would match or number them
     otherwise than bpekit: HF takes an added token found in the vocabulary at its vocabulary
     id, numbers the others after the vocabulary in file order, and can strip spaces around
-    one or match it only as a whole word."""
+    one or match it only as a whole word; under a normalizer, it finds a ``normalized``
+    token in the normalized text (bpekit finds special tokens in the text as given)."""
     out: dict[str, int] = {}
     top = None  # the largest id given to an added token so far
     for t in tokens:
         content, tid = t["content"], int(t["id"])
+        if normalization is not None and t.get("normalized", True):
+            _refuse(f"added token {content!r} has normalized=true under the {normalization} normalizer (HF then "
+                    "finds it in the normalized text)")
         for flag in ("lstrip", "rstrip", "single_word"):
             if t.get(flag):
                 _refuse(f"added token {content!r} has {flag}=true (HF then matches it with the spaces around it, "

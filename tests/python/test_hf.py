@@ -8,7 +8,9 @@ with a message naming it, and a failed export leaves no file."""
 from __future__ import annotations
 
 import json
+import pickle
 import random
+import unicodedata
 
 import pytest
 
@@ -124,6 +126,65 @@ def test_import_a_tokenizer_json_that_hf_wrote(tmp_path, trained):
     assert_same(enc, tok, [random_text(2000 + s, 80) for s in range(300)])
     text = "a<|end|>b"
     assert enc.encode(text, allowed_special="all") == hf_ids(tok, text)
+
+
+def nfc_texts() -> list[str]:
+    """Texts where NFC changes something: decomposed letters, reordered marks, Hangul jamo,
+    singletons, a mark right after a special token (which HF and bpekit find before
+    normalizing); the corpora decomposed, where the data is here."""
+    base = [random_text(3000 + s, 60) for s in range(150)]
+    texts = [unicodedata.normalize("NFD", t) for t in base] + base
+    texts += ["cafe\u0301 crème", "a\u0323\u0302 a\u0302\u0323", "\u1100\u1161\u11a8 \uac00", "\u212b \u2126 K",
+              "<|end|>\u0338x", " \u0301\u0301", "\u0958\u093c"]
+    if (DATA / "multilingual.txt.xz").exists():
+        texts += [unicodedata.normalize("NFD", t) for t in corpus("multilingual", 60_000).split("\n\n")]
+    return texts
+
+
+def test_import_a_tokenizer_json_with_the_nfc_normalizer(tmp_path, trained):
+    """Qwen's kind of file: NFC, then the split; added tokens not normalized."""
+    from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tokenizers
+
+    ranks = trained.mergeable_ranks
+    chars = byte_chars()
+    text_of = lambda b: "".join(chars[x] for x in b)  # noqa: E731
+    tok = tokenizers.Tokenizer(models.BPE({text_of(t): r for t, r in ranks.items()},
+                                          [(text_of(a), text_of(b)) for a, b in reference_merges(ranks)],
+                                          ignore_merges=True))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(bpekit.QWEN2_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken("<|end|>", special=True, normalized=False)])
+    tok.save(str(tmp_path / "tokenizer.json"))
+    enc = bpekit.from_hf(tmp_path)
+    assert enc.normalization == "NFC" and enc.pat_str == bpekit.QWEN2_PATTERN
+    assert_same(enc, tok, nfc_texts())
+    # Offsets stay in the text as given: each token's span holds the characters it came from.
+    text = "cafe\u0301<|end|>\u1100\u1161!"
+    spans = enc.encode_with_offsets(text, allowed_special="all", unit="char")
+    assert spans.ids == hf_ids(tok, text)
+    pieces = [text[s:e] for s, e in zip(spans.starts, spans.ends)]
+    end = pieces.index("<|end|>")
+    assert pieces[-1] == "!" and set(pieces[end + 1 : -1]) == {"\u1100\u1161"}, pieces
+    assert "".join(dict.fromkeys(pieces[:end])) == "cafe\u0301", pieces
+    # The normalization is kept by every copy: bpekit's file, pickle, and the export.
+    assert bpekit.Encoding.from_bytes(enc.to_bytes()).normalization == "NFC"
+    assert pickle.loads(pickle.dumps(enc)).encode(text, allowed_special="all") == spans.ids
+    again = tokenizers.Tokenizer.from_file(str(enc.save_hf(tmp_path / "out")))
+    assert json.loads(again.to_str())["normalizer"] == {"type": "NFC"}
+    assert_same(enc, again, nfc_texts()[:100])
+
+
+def test_normalization_argument():
+    ranks = {bytes([b]): b for b in range(256)}
+    with pytest.raises(ValueError, match="normalization must be None or 'NFC', not 'NFD'"):
+        bpekit.Encoding("x", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={},
+                        normalization="NFD")
+    plain = bpekit.Encoding("x", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    assert plain.normalization is None and plain.encode("e\u0301") == [101, 204, 129]
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
@@ -250,7 +311,11 @@ REFUSALS = [
     (lambda d: d["model"].update(type="WordPiece"), "model type 'WordPiece'"),
     (lambda d: d["model"].update(byte_fallback=True), "byte_fallback"),
     (lambda d: d["model"].update(continuing_subword_prefix="##"), "continuing_subword_prefix"),
-    (lambda d: d.update(normalizer={"type": "NFC"}), "normalizer 'NFC'"),
+    (lambda d: d.update(normalizer={"type": "NFKC"}), "normalizer 'NFKC'"),
+    (lambda d: d.update(normalizer={"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Lowercase"}]}),
+     "normalizer 'Lowercase'"),
+    (lambda d: (d.update(normalizer={"type": "NFC"}), d["added_tokens"][0].update(normalized=True)),
+     "normalized=true under the NFC"),
     (lambda d: d["pre_tokenizer"]["pretokenizers"].insert(0, d["pre_tokenizer"]["pretokenizers"][0]), "2 Split"),
     (lambda d: d["pre_tokenizer"]["pretokenizers"].insert(0, {"type": "Digits"}), "'Digits'"),
     (lambda d: d["pre_tokenizer"]["pretokenizers"][1].update(add_prefix_space=True), "add_prefix_space"),
