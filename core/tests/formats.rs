@@ -1,5 +1,5 @@
 //! bpekit's binary formats stay readable: committed files of each format and version (a
-//! tokenizer file, count tables of versions 1 and 2) load, and the same inputs serialize
+//! tokenizer file of versions 1 and 2, count tables of versions 1 and 2) load, and the same inputs serialize
 //! to the bytes of the current version's file today (an older version's file loads to
 //! the same object, which saves in the current version).
 //!
@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bpekit::{Allowed, Pattern, PieceCounts, Tokenizer, Trainer};
+use bpekit::{Allowed, Normalization, Pattern, PieceCounts, Tokenizer, Trainer};
 
 const CORPUS: &[&str] = &[
     "the cat sat on the mat; the dog sat on the log.",
@@ -64,6 +64,24 @@ fn tokenizer_file_v1_loads_and_is_rewritten_identically() {
     }
     // The file on disk loads the same way.
     assert_eq!(Tokenizer::load(&fixture("v1.bpekit")).unwrap().to_bytes().unwrap(), data);
+}
+
+#[test]
+fn tokenizer_file_v2_keeps_the_normalization() {
+    let fresh = trainer().finish(VOCAB).unwrap().with_normalization(Normalization::Nfc);
+    let data = committed("v2.bpekit", &fresh.to_bytes().unwrap());
+    assert_eq!((&data[..8], &data[8..12]), (&b"BPEKITTK"[..], &2u32.to_le_bytes()[..]));
+    let tok = Tokenizer::from_bytes(&data).unwrap();
+    assert_eq!(tok.normalization(), Normalization::Nfc);
+    assert_eq!(tok.to_bytes().unwrap(), data, "the loaded tokenizer saves to other bytes");
+    assert_eq!(fresh.to_bytes().unwrap(), data, "the same tokenizer serializes to other bytes");
+    let composed = "Ünïcödé: naïve café";
+    let decomposed = composed.replace('é', "e\u{301}").replace('ï', "i\u{308}");
+    assert_eq!(tok.encode(&decomposed, Allowed::All).unwrap(), fresh.encode(composed, Allowed::All).unwrap());
+    assert_ne!(
+        tok.encode(&decomposed, Allowed::All).unwrap(),
+        trainer().finish(VOCAB).unwrap().encode(&decomposed, Allowed::All).unwrap()
+    );
 }
 
 #[test]
