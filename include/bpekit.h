@@ -997,7 +997,7 @@ void bpekit_stream_decoder_free(struct bpekit_stream_decoder *dec);
  * `ranks` is `ranks_len` bytes (the file's contents). Ranks may have gaps: the vocab
  * size is the largest rank + 1 and unused ids are unknown tokens. A token listed twice
  * keeps its last rank (as a Python dict built from the file would). `pattern` is UTF-8
- * in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern,
+ * in fancy-regex syntax or a split chain (as for `bpekit_trainer_new`); `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern,
  * while a non-NULL empty pattern is `BPEKIT_ERR_BAD_PATTERN` (it would drop all text).
  * Both are copied; the tokenizer is independent of them and of any trainer.
  * On success `*out` receives a new tokenizer, owned by the caller (release with
@@ -1277,9 +1277,12 @@ bpekit_status bpekit_pattern_named(const uint8_t *name, size_t name_len, const u
  * Creates a trainer that splits text with `pattern`.
  *
  * `pattern` is `pattern_len` bytes of UTF-8 (not NUL-terminated) in fancy-regex
- * syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern, while a non-NULL
- * empty pattern is `BPEKIT_ERR_BAD_PATTERN`. Text that the pattern does not match is
- * skipped, as in tiktoken and rustbpe.
+ * syntax, or a split chain: several regexes, each splitting the pieces of the one before
+ * (HF's multi-step pre-tokenizers), written `(?*chain)` then `(?*KIND:LEN)REGEX` per step,
+ * `KIND` `isolated` (matches and the text between them are pieces) or `matches` (only
+ * matches), `LEN` the regex's length in bytes. `(NULL, 0)` means the default GPT-4
+ * (`cl100k_base`) pattern, while a non-NULL empty pattern is `BPEKIT_ERR_BAD_PATTERN`.
+ * Text that the pattern does not match is skipped, as in tiktoken and rustbpe.
  * On success `*out` receives a new trainer, which the caller owns and releases with
  * `bpekit_trainer_free`.
  * Errors: `BPEKIT_ERR_NULL_ARG` (`out`), `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_BAD_PATTERN`

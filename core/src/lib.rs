@@ -93,8 +93,9 @@ pub use encode::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use pattern::{
-    named as named_pattern, Pattern, SplitEngine, CL100K_PATTERN, DEEPSEEK_V3_PATTERN, GPT2_PATTERN,
-    LLAMA3_PATTERN, NAMED_PATTERNS, NANOCHAT_PATTERN, O200K_PATTERN, QWEN2_PATTERN, RUSTBPE_GPT4_PATTERN,
+    named as named_pattern, split_chain_source, Pattern, SplitEngine, CL100K_PATTERN, DEEPSEEK_V3_PATTERN,
+    GPT2_PATTERN, LLAMA3_PATTERN, NAMED_PATTERNS, NANOCHAT_PATTERN, O200K_PATTERN, QWEN2_PATTERN,
+    RUSTBPE_GPT4_PATTERN,
 };
 pub use ranks::{parse_tiktoken, write_tiktoken};
 pub use shards::{

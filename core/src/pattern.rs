@@ -22,6 +22,20 @@
 //!   Tests compare each fast engine with fancy-regex on the corpora, on random text, and
 //!   (for the automaton) on random patterns; [`Pattern::new_general`] forces fancy-regex
 //!   (the reference) and [`Pattern::new_automaton`] the automaton.
+//!
+//! # Split chains
+//!
+//! HF `tokenizer.json` files can split in several steps (DeepSeek's: digits, then CJK
+//! runs, then the rest), each step's regex applied to each piece of the step before, on
+//! that piece alone. A *split chain* is such a pattern; its source is a text that is not
+//! a regex (it starts with `(?*chain)`, which no regex engine accepts), followed by one
+//! `(?*KIND:LEN)REGEX` per step, `LEN` being the UTF-8 byte length of `REGEX` in decimal:
+//! ```text
+//! (?*chain)(?*isolated:10)\p{N}{1,3}(?*isolated:9)[a-z]+|\s
+//! ```
+//! `KIND` is `isolated` (the matches and the text between them are pieces: HF's
+//! `Isolated`) or `matches` (only the matches: tiktoken's way, HF's `Removed` with
+//! `invert`). Each step takes its own fastest engine; [`Pattern::engine`] is the slowest.
 
 use crate::automaton::Automaton;
 use crate::error::{Error, ErrorKind, Result};
@@ -143,17 +157,78 @@ impl std::fmt::Display for SplitEngine {
     }
 }
 
-/// A compiled split pattern.
+/// A compiled split pattern: one regex, or a split chain (see the module notes).
 ///
 /// Cloning is cheap enough for per-thread use (the compiled programs are shared).
 #[derive(Debug, Clone)]
 pub struct Pattern {
     source: String,
-    regex: Regex,
+    /// fancy-regex's program; `None` for a split chain.
+    regex: Option<Regex>,
     /// The hand-written splitter of a named pattern.
     fast: Option<Flavor>,
     /// The DFAs, when the pattern qualifies and has no hand-written splitter.
     automaton: Option<Arc<Automaton>>,
+    /// The steps of a split chain.
+    chain: Option<Arc<[ChainStep]>>,
+}
+
+/// One step of a split chain.
+#[derive(Debug, Clone)]
+struct ChainStep {
+    pattern: Pattern,
+    /// Whether the text between matches is a piece too (`isolated`) or dropped (`matches`).
+    isolated: bool,
+}
+
+/// How a split chain's source starts.
+const CHAIN_PREFIX: &str = "(?*chain)";
+
+/// The step kinds of a split chain's source.
+const ISOLATED: &str = "isolated";
+const MATCHES: &str = "matches";
+
+/// The source of a split chain of `steps`: `(regex, isolated)` each (see the module notes).
+pub fn split_chain_source<'a>(steps: impl IntoIterator<Item = (&'a str, bool)>) -> String {
+    let mut out = String::from(CHAIN_PREFIX);
+    for (regex, isolated) in steps {
+        let kind = if isolated { ISOLATED } else { MATCHES };
+        out.push_str(&format!("(?*{kind}:{}){regex}", regex.len()));
+    }
+    out
+}
+
+/// The steps `(regex, isolated)` of a split chain's source, or `None` if `source` is not
+/// one (does not start with `(?*chain)`).
+///
+/// # Errors
+/// [`ErrorKind::BadPattern`] for a chain source that does not parse, or has no step.
+fn chain_steps(source: &str) -> Result<Option<Vec<(&str, bool)>>> {
+    let Some(mut rest) = source.strip_prefix(CHAIN_PREFIX) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| Error::new(ErrorKind::BadPattern, format!("invalid split chain: {why}"));
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        let head = rest.strip_prefix("(?*").ok_or_else(|| bad("a step does not start with (?*KIND:LEN)"))?;
+        let close = head.find(')').ok_or_else(|| bad("a step header has no ')'"))?;
+        let (kind, len) = head[..close].split_once(':').ok_or_else(|| bad("a step header has no ':LEN'"))?;
+        let isolated = match kind {
+            ISOLATED => true,
+            MATCHES => false,
+            other => return Err(bad(&format!("unknown step kind {other:?} (isolated or matches)"))),
+        };
+        let len: usize = len.parse().map_err(|_| bad(&format!("step length {len:?} is not a number")))?;
+        let body = &head[close + 1..];
+        let regex =
+            body.get(..len).ok_or_else(|| bad("a step's LEN runs past the end or into a character"))?;
+        steps.push((regex, isolated));
+        rest = &body[len..];
+    }
+    if steps.is_empty() {
+        return Err(bad("no steps"));
+    }
+    Ok(Some(steps))
 }
 
 fn compile_regex(source: &str) -> Result<Regex> {
@@ -171,6 +246,9 @@ impl Pattern {
     /// [`ErrorKind::BadPattern`] with the regex engine's message if it does not compile,
     /// or if it is empty.
     pub fn new(source: &str) -> Result<Self> {
+        if let Some(chain) = Self::new_chain(source, Pattern::new)? {
+            return Ok(chain);
+        }
         let regex = compile_regex(source)?;
         let fast = FAST.iter().find(|(named, _)| *named == source).map(|&(_, flavor)| flavor);
         if fast.is_some() {
@@ -181,7 +259,38 @@ impl Pattern {
             Some(_) => None,
             None => Automaton::new(source).ok().map(Arc::new),
         };
-        Ok(Pattern { source: source.to_owned(), regex, fast, automaton })
+        Ok(Pattern { source: source.to_owned(), regex: Some(regex), fast, automaton, chain: None })
+    }
+
+    /// The split chain of `source`, each step built with `build`, or `None` if `source`
+    /// is not a chain's.
+    fn new_chain(source: &str, build: fn(&str) -> Result<Pattern>) -> Result<Option<Self>> {
+        let Some(steps) = chain_steps(source)? else {
+            return Ok(None);
+        };
+        let steps = steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, (regex, isolated))| {
+                if chain_steps(regex)?.is_some() {
+                    return Err(Error::new(
+                        ErrorKind::BadPattern,
+                        "invalid split chain: a step is a split chain",
+                    ));
+                }
+                let pattern = build(regex).map_err(|e| {
+                    Error::new(ErrorKind::BadPattern, format!("split chain step {}: {}", i + 1, e.message()))
+                })?;
+                Ok(ChainStep { pattern, isolated })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Pattern {
+            source: source.to_owned(),
+            regex: None,
+            fast: None,
+            automaton: None,
+            chain: Some(steps.into()),
+        }))
     }
 
     /// Like [`Pattern::new`] but always on fancy-regex (the reference for the fast paths).
@@ -189,8 +298,17 @@ impl Pattern {
     /// # Errors
     /// As [`Pattern::new`].
     pub fn new_general(source: &str) -> Result<Self> {
+        if let Some(chain) = Self::new_chain(source, Pattern::new_general)? {
+            return Ok(chain);
+        }
         let regex = compile_regex(source)?;
-        Ok(Pattern { source: source.to_owned(), regex, fast: None, automaton: None })
+        Ok(Pattern {
+            source: source.to_owned(),
+            regex: Some(regex),
+            fast: None,
+            automaton: None,
+            chain: None,
+        })
     }
 
     /// Like [`Pattern::new`] but always on the automaton, named patterns included (to
@@ -200,6 +318,9 @@ impl Pattern {
     /// As [`Pattern::new`]; also [`ErrorKind::BadPattern`], saying why, if the pattern
     /// does not qualify for the automaton.
     pub fn new_automaton(source: &str) -> Result<Self> {
+        if let Some(chain) = Self::new_chain(source, Pattern::new_automaton)? {
+            return Ok(chain);
+        }
         let regex = compile_regex(source)?;
         let automaton = Automaton::new(source).map_err(|r| {
             Error::new(
@@ -207,7 +328,13 @@ impl Pattern {
                 format!("split pattern does not qualify for the automaton: {}", r.0),
             )
         })?;
-        Ok(Pattern { source: source.to_owned(), regex, fast: None, automaton: Some(Arc::new(automaton)) })
+        Ok(Pattern {
+            source: source.to_owned(),
+            regex: Some(regex),
+            fast: None,
+            automaton: Some(Arc::new(automaton)),
+            chain: None,
+        })
     }
 
     /// Whether splitting runs on the hand-written splitter of a named pattern.
@@ -215,8 +342,16 @@ impl Pattern {
         self.fast.is_some()
     }
 
-    /// The engine that splits text for this pattern.
+    /// The engine that splits text for this pattern (for a split chain, the slowest of
+    /// its steps' engines).
     pub fn engine(&self) -> SplitEngine {
+        if let Some(chain) = &self.chain {
+            let engines: Vec<SplitEngine> = chain.iter().map(|s| s.pattern.engine()).collect();
+            return [SplitEngine::Backtracking, SplitEngine::Automaton]
+                .into_iter()
+                .find(|e| engines.contains(e))
+                .unwrap_or(SplitEngine::Named);
+        }
         if self.fast.is_some() {
             SplitEngine::Named
         } else if self.automaton.is_some() {
@@ -264,7 +399,10 @@ impl Pattern {
             automaton.for_each_piece(text, f);
             return Ok(());
         }
-        for m in self.regex.find_iter(text) {
+        let Some(regex) = &self.regex else {
+            return chain_pieces(self.chain.as_deref().unwrap_or_default(), text, &mut f);
+        };
+        for m in regex.find_iter(text) {
             let m = m.map_err(|e| {
                 Error::new(ErrorKind::BadPattern, format!("split pattern failed while matching: {e}"))
             })?;
@@ -272,6 +410,35 @@ impl Pattern {
         }
         Ok(())
     }
+}
+
+/// The pieces of `text` under the split chain `steps`: each piece of the first step
+/// split by the rest, in order.
+fn chain_pieces<'t>(steps: &[ChainStep], text: &'t str, f: &mut dyn FnMut(&'t str)) -> Result<()> {
+    let Some((step, rest)) = steps.split_first() else {
+        f(text);
+        return Ok(());
+    };
+    let base = text.as_ptr() as usize;
+    let (mut done, mut failed) = (0, Ok(()));
+    step.pattern.for_each_piece(text, |piece| {
+        if failed.is_err() {
+            return;
+        }
+        let at = piece.as_ptr() as usize - base;
+        if step.isolated && at > done {
+            failed = chain_pieces(rest, &text[done..at], f);
+        }
+        if failed.is_ok() {
+            failed = chain_pieces(rest, piece, f);
+        }
+        done = at + piece.len();
+    })?;
+    failed?;
+    if step.isolated && done < text.len() {
+        chain_pieces(rest, &text[done..], f)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -308,6 +475,71 @@ mod tests {
             .map(|e| e.as_str())
             .collect();
         assert_eq!(names, ["named", "automaton", "backtracking"]);
+    }
+
+    /// DeepSeek-V3's steps, as its tokenizer.json has them.
+    fn deepseek_steps() -> Vec<(&'static str, bool)> {
+        let rest = &DEEPSEEK_V3_PATTERN[DEEPSEEK_V3_PATTERN.find("[!").unwrap()..];
+        vec![(r"\p{N}{1,3}", true), (r"[一-龥぀-ゟ゠-ヿ]+", true), (rest, true)]
+    }
+
+    #[test]
+    fn a_split_chain_splits_each_piece_of_each_step() {
+        let source = split_chain_source(deepseek_steps());
+        assert!(source.starts_with(r"(?*chain)(?*isolated:10)\p{N}{1,3}(?*isolated:"));
+        let chain = Pattern::new(&source).unwrap();
+        assert_eq!(chain.as_str(), source);
+        assert_eq!(chain.engine(), SplitEngine::Automaton);
+        // Digits first, whatever follows; then CJK runs, even after a space; then the rest.
+        let text = "abc12345def 中文 x 日本!!";
+        assert_eq!(pieces(&chain, text), ["abc", "123", "45", "def", " ", "中文", " x", " ", "日本", "!!"]);
+        // The single-regex DeepSeek-style pattern differs exactly there.
+        let single = Pattern::new(DEEPSEEK_V3_PATTERN).unwrap();
+        assert_eq!(pieces(&single, " 中文"), [" 中文"]);
+        assert_eq!(pieces(&chain, " 中文"), [" ", "中文"]);
+        // The module notes' example.
+        let example = Pattern::new(r"(?*chain)(?*isolated:10)\p{N}{1,3}(?*isolated:9)[a-z]+|\s").unwrap();
+        assert_eq!(pieces(&example, "ab1234 c!"), ["ab", "123", "4", " ", "c", "!"]);
+        // `matches` drops the text between matches; `isolated` keeps it.
+        let drop = Pattern::new(&split_chain_source([(r"\d+", false)])).unwrap();
+        let keep = Pattern::new(&split_chain_source([(r"\d+", true)])).unwrap();
+        assert_eq!(pieces(&drop, "a12b3"), ["12", "3"]);
+        assert_eq!(pieces(&keep, "a12b3"), ["a", "12", "b", "3"]);
+        let general = Pattern::new_general(&source).unwrap();
+        assert_eq!(general.engine(), SplitEngine::Backtracking);
+        let backtracking = Pattern::new(&split_chain_source([(r"\d+", true), (r"(\w)\1|.", true)])).unwrap();
+        assert_eq!(backtracking.engine(), SplitEngine::Backtracking);
+        let named = Pattern::new(&split_chain_source([(CL100K_PATTERN, false)])).unwrap();
+        assert_eq!(named.engine(), SplitEngine::Named);
+    }
+
+    #[test]
+    fn a_bad_split_chain_is_a_clear_error() {
+        // No regex engine reads a chain's prefix: a chain's source is never a regex.
+        assert!(compile_regex("(?*chain)x").is_err());
+        let err = |s: &str| Pattern::new(s).unwrap_err().message().to_owned();
+        assert!(err("(?*chain)").contains("no steps"));
+        assert!(err("(?*chain)x").contains("(?*KIND:LEN)"));
+        assert!(err("(?*chain)(?*other:1)x").contains("unknown step kind \"other\""));
+        assert!(err("(?*chain)(?*isolated:z)x").contains("not a number"));
+        assert!(err("(?*chain)(?*isolated:9)x").contains("past the end"));
+        assert!(err("(?*chain)(?*isolated:1)中").contains("into a character"));
+        assert!(err("(?*chain)(?*isolated:2)x(").contains("step 1"));
+        let nested = split_chain_source([(split_chain_source([("x", true)]).as_str(), true)]);
+        assert!(err(&nested).contains("a step is a split chain"));
+        assert_eq!(Pattern::new("(?*chain)").unwrap_err().kind(), ErrorKind::BadPattern);
+    }
+
+    proptest! {
+        #[test]
+        fn a_split_chain_splits_like_fancy_regex_steps(text in tricky()) {
+            // Each step on its fastest engine against each step on fancy-regex; the
+            // pieces always tile the text (every step isolated).
+            let source = split_chain_source(deepseek_steps());
+            let fast = pieces(&Pattern::new(&source).unwrap(), &text);
+            prop_assert_eq!(&fast, &pieces(&Pattern::new_general(&source).unwrap(), &text));
+            prop_assert_eq!(fast.concat(), text);
+        }
     }
 
     /// Pieces of text where the patterns' branches meet.

@@ -43,6 +43,8 @@ from .core import (
     TokenSpans,
     from_tiktoken,
     load,
+    split_chain,
+    split_chain_steps,
 )
 
 __version__ = _native_version()
@@ -81,5 +83,7 @@ __all__ = [
     "list_encoding_names",
     "load",
     "merge_counts",
+    "split_chain",
+    "split_chain_steps",
     "train",
 ]

@@ -13,6 +13,7 @@ import codecs
 import functools
 import operator
 import os
+import re
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
 
 from . import _route
@@ -73,6 +74,63 @@ LLAMA3_PATTERN: str = _named_pattern("llama3")
 QWEN2_PATTERN: str = _named_pattern("qwen2")
 #: A DeepSeek-V3-style split pattern (CJK runs, punctuation before letters).
 DEEPSEEK_V3_PATTERN: str = _named_pattern("deepseek_v3")
+#: How a split chain's pattern starts (see :func:`split_chain`); no regex does.
+_CHAIN_PREFIX = "(?*chain)"
+_CHAIN_STEP = re.compile(r"\(\?\*(isolated|matches):(\d+)\)")
+
+
+def split_chain(steps: Iterable[tuple[str, str]]) -> str:
+    r"""The pattern of a *split chain*: each ``(regex, kind)`` step splits every piece
+    of the step before, on that piece alone (HF ``tokenizer.json`` files that split in
+    several steps, as DeepSeek's: digits, then CJK runs, then the rest). ``kind`` is
+    ``"isolated"`` (the matches and the text between them are pieces, HF's ``Isolated``)
+    or ``"matches"`` (only the matches, as tiktoken and a plain pattern split). The result
+    is a pattern string like any other (``Encoding(pat_str=...)``, ``train(pattern=...)``,
+    files); it is not a regex: it starts with ``(?*chain)``, then ``(?*KIND:LEN)REGEX`` per
+    step, ``LEN`` the regex's UTF-8 length.
+
+    >>> pat = split_chain([(r"\p{N}{1,3}", "isolated"), (r"[a-z]+|\s", "isolated")])
+    >>> print(pat)
+    (?*chain)(?*isolated:10)\p{N}{1,3}(?*isolated:9)[a-z]+|\s
+    >>> split_chain_steps(pat) == [(r"\p{N}{1,3}", "isolated"), (r"[a-z]+|\s", "isolated")]
+    True
+    """
+    out = [_CHAIN_PREFIX]
+    for regex, kind in steps:
+        if kind not in ("isolated", "matches"):
+            raise ValueError(f"split chain step kind must be 'isolated' or 'matches', not {kind!r}")
+        out.append(f"(?*{kind}:{len(regex.encode('utf-8'))}){regex}")
+    if len(out) == 1:
+        raise ValueError("a split chain needs at least one step")
+    return "".join(out)
+
+
+def split_chain_steps(pattern: str) -> list[tuple[str, str]] | None:
+    """The ``(regex, kind)`` steps of a :func:`split_chain` pattern; ``None`` for a plain
+    pattern. :class:`PatternError` for a damaged chain (as the library reports it)."""
+    if not pattern.startswith(_CHAIN_PREFIX):
+        return None
+    raw, at, steps = pattern.encode("utf-8"), len(_CHAIN_PREFIX), []
+    while at < len(raw):
+        m = _CHAIN_STEP.match(raw[at:].decode("utf-8", "replace"))
+        if m is None:
+            break
+        start = at + len(m.group(0))
+        end = start + int(m.group(2))
+        try:
+            steps.append((raw[start:end].decode("utf-8"), m.group(1)))
+        except UnicodeDecodeError:
+            break
+        at = end
+    if at != len(raw) or not steps:
+        # The library's PatternError names what is wrong.
+        out = ffi.new("bpekit_trainer **")
+        rustcall(lib.bpekit_trainer_new, raw, len(raw), out)
+        lib.bpekit_trainer_free(out[0])
+        raise ValueError(f"invalid split chain: {pattern!r}")
+    return steps
+
+
 # Patterns under which every single character is a piece of its own.
 _CHAR_IS_PIECE = frozenset((GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE_GPT4_PATTERN, NANOCHAT_PATTERN))
 

@@ -3,13 +3,14 @@
 Out (:func:`save_hf`, ``Encoding.save_hf``): a ``BPE`` model with the vocabulary (token
 bytes in GPT-2's byte-to-character mapping, id = rank) and one merge per token (the pair
 that merging the token's own bytes ends with; :func:`merge_rules`), ``ignore_merges``
-on (tiktoken takes a piece that is a whole token as that token), a ``Split`` of the
-pattern (its matches are the pieces; text no match covers is dropped, as in tiktoken)
-then ``ByteLevel`` without its own regex, a ``ByteLevel`` decoder, and the special tokens
-as added tokens, also in the vocabulary (else HF numbers them anew where ids leave gaps),
-an ``NFC`` normalizer for an encoding that normalizes;
-an encoding with two special tokens on one id is refused (HF keeps one text per id). ``tokenizers.Tokenizer.from_file`` and ``transformers``'
-``PreTrainedTokenizerFast`` load it and give our ids.
+on (tiktoken takes a piece that is a whole token as that token); a ``Split`` of the
+pattern (its matches are the pieces; text no match covers is dropped, as in tiktoken),
+or one per step of a split chain, then ``ByteLevel`` without its own regex; an ``NFC``
+normalizer for an encoding that normalizes; a ``ByteLevel`` decoder; the special tokens
+as added tokens, also in the vocabulary (else HF numbers them anew where ids leave gaps).
+An encoding with two special tokens on one id is refused (HF keeps one text per id).
+``tokenizers.Tokenizer.from_file`` and ``transformers``' ``PreTrainedTokenizerFast``
+load it and give our ids.
 
 HF reads the pattern with Oniguruma, whose ``{n,m}+`` is not possessive (it repeats the
 counted repetition: cl100k's ``\\p{N}{1,3}+`` would take any run of digits). Where such a
@@ -17,18 +18,19 @@ quantifier ends a top-level alternative, possessive and greedy match the same (n
 after it in the alternative can fail and backtrack into it), so it is written as
 ``{n,m}``; anywhere else the export is refused rather than silently different.
 
-In (:func:`from_hf`): a byte-level BPE ``tokenizer.json`` (GPT-2, Llama 3, tiktoken
-conversions, bpekit's own) becomes an Encoding whose ranks are the vocabulary ids, which
-must follow the merge order (each merge's result ranked no lower than the merges before
-it; several merges may make one token, as transformers' tiktoken converter writes), with
-the pattern of its one ``Split`` (or GPT-2's, for ``ByteLevel`` with its own regex) and
-the added tokens as special tokens. Anything bpekit could not reproduce exactly is
-refused with a ``ValueError`` naming it: other models, normalizers other than NFC (which
-bpekit applies, as Qwen's files ask), several splits,
-``byte_fallback``, prefix spaces, subword affixes, a regex Oniguruma reads otherwise,
-merges that leave out a token's own merge, tokens merging cannot reach without
-``ignore_merges``, added tokens HF would number or match otherwise. A ``post_processor``
-is not applied: the templates HF's ``encode`` adds (a BOS token) are the caller's to add.
+In (:func:`from_hf`): a byte-level BPE ``tokenizer.json`` (GPT-2, Llama 3, Qwen 2/3,
+DeepSeek, tiktoken conversions, bpekit's own) becomes an Encoding whose ranks are the
+vocabulary ids, which must follow the merge order (each merge's result ranked no lower
+than the merges before it; several merges may make one token, as transformers' tiktoken
+converter writes); its pattern is the regex of its one ``Split`` (or GPT-2's, for
+``ByteLevel`` with its own regex), or a split chain (:func:`bpekit.split_chain`) of its
+several steps; an ``NFC`` normalizer is applied as HF does; the added tokens become
+special tokens. Anything bpekit could not reproduce exactly is refused with a
+``ValueError`` naming it: other models, other normalizers, ``byte_fallback``, prefix
+spaces, subword affixes, a regex Oniguruma reads otherwise, merges that leave out a
+token's own merge, tokens merging cannot reach without ``ignore_merges``, added tokens HF
+would number or match otherwise. A ``post_processor`` is not applied: the templates HF's
+``encode`` adds (a BOS token) are the caller's to add.
 """
 
 from __future__ import annotations
@@ -192,10 +194,7 @@ def to_json(enc: Encoding) -> dict[str, Any]:
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                # The matches are the pieces, and text no match covers is dropped (as
-                # tiktoken does): "Removed" of the inverted pattern.
-                {"type": "Split", "pattern": {"Regex": oniguruma_pattern(enc.pat_str)}, "behavior": "Removed",
-                 "invert": True},
+                *_splits(enc.pat_str),
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
             ],
         },
@@ -219,6 +218,20 @@ def to_json(enc: Encoding) -> dict[str, Any]:
     }
 
 
+def _splits(pattern: str) -> list[dict[str, Any]]:
+    """The ``Split`` pre-tokenizers of a pattern: one per step of a split chain, else one
+    whose matches are the pieces and drops text no match covers, as tiktoken does
+    (``Removed`` of the inverted pattern)."""
+    from .core import split_chain_steps
+
+    steps = split_chain_steps(pattern) or [(pattern, "matches")]
+    return [
+        {"type": "Split", "pattern": {"Regex": oniguruma_pattern(regex)},
+         **({"behavior": "Isolated", "invert": False} if kind == "isolated" else {"behavior": "Removed", "invert": True})}
+        for regex, kind in steps
+    ]
+
+
 def save_hf(enc: Encoding, directory: str | os.PathLike[str]) -> Path:
     """Writes ``tokenizer.json`` and ``tokenizer_config.json`` into ``directory``
     (created if missing); each file is written whole or not at all (a temporary file
@@ -240,13 +253,13 @@ def _refuse(what: str) -> None:
 
 
 def _pattern_of(pre: Any) -> str:
-    """The split pattern of a byte-level pre-tokenizer (see the module notes)."""
-    from .core import GPT2_PATTERN
+    """The split pattern of a byte-level pre-tokenizer (see the module notes): one
+    ``Split``'s regex, or a split chain of several (and of ``ByteLevel``'s own regex)."""
+    from .core import GPT2_PATTERN, split_chain
 
     if pre is None:
         _refuse("no pre_tokenizer (text would not be split, nor mapped to bytes)")
     steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
-    splits = [s for s in steps if s.get("type") == "Split"]
     levels = [s for s in steps if s.get("type") == "ByteLevel"]
     others = [s.get("type") for s in steps if s.get("type") not in ("Split", "ByteLevel")]
     if others:
@@ -256,18 +269,21 @@ def _pattern_of(pre: Any) -> str:
     level = levels[0]
     if level.get("add_prefix_space"):
         _refuse("ByteLevel add_prefix_space=true (a space is added before the text)")
-    if len(splits) > 1:
-        _refuse(f"{len(splits)} Split pre-tokenizers in a row (bpekit splits with one pattern)")
-    if not splits:
-        if not level.get("use_regex", True):
-            _refuse("ByteLevel without a regex and no Split (text would not be split)")
-        return GPT2_PATTERN
-    split = splits[0]
+    chain = [_split_step(split) for split in steps[:-1]]
     if level.get("use_regex", True):
-        _refuse("a Split followed by ByteLevel with its own regex (two patterns in a row)")
-    # The pieces are the matches: "Isolated" keeps text no match covers as pieces too
-    # (the same for patterns that match all text, as every real one does), "Removed" of
-    # the inverted pattern drops it, as tiktoken and bpekit do.
+        chain.append((GPT2_PATTERN, "isolated"))  # ByteLevel's own regex is GPT-2's, isolated
+    if not chain:
+        _refuse("ByteLevel without a regex and no Split (text would not be split)")
+    chain = [(_named(regex), kind) for regex, kind in chain]
+    if len(chain) == 1 and (chain[0][1] == "matches" or chain[0][0] in _covers_all()):
+        return chain[0][0]  # a plain pattern splits the same
+    return split_chain(chain)
+
+
+def _split_step(split: dict[str, Any]) -> tuple[str, str]:
+    """A ``Split`` pre-tokenizer as a split chain step ``(regex, kind)``."""
+    # "Isolated" keeps the text between matches as pieces too; "Removed" of the
+    # inverted pattern drops it, as tiktoken does.
     how = (split.get("behavior"), bool(split.get("invert")))
     if how not in (("Isolated", False), ("Removed", True)):
         _refuse(f"Split behavior {how[0]!r} with invert={how[1]} (the matches must be the pieces)")
@@ -278,7 +294,18 @@ def _pattern_of(pre: Any) -> str:
     for possessive, _ in _possessive_counts(regex):
         _refuse(f"the Split regex has {possessive.group()!r}, which Oniguruma reads as a repeated repetition and "
                 "bpekit's regex engine as possessive")
-    return regex
+    return regex, "isolated" if how[0] == "Isolated" else "matches"
+
+
+@lru_cache(maxsize=1)
+def _covers_all() -> frozenset[str]:
+    """The named patterns whose matches cover any text (so that keeping the text between
+    matches, as ``Isolated`` does, changes nothing): each has a branch for letters, for
+    numbers, for whitespace and for everything else."""
+    from . import core
+
+    return frozenset((core.GPT2_PATTERN, core.CL100K_PATTERN, core.O200K_PATTERN, core.RUSTBPE_GPT4_PATTERN,
+                      core.NANOCHAT_PATTERN, core.LLAMA3_PATTERN, core.QWEN2_PATTERN))
 
 
 def _named(pattern: str) -> str:

@@ -106,8 +106,37 @@ static void test_split_engine(void)
     CHECK(strcmp(bpekit_tokenizer_split_engine(NULL), "") == 0);
 }
 
+/* A split chain: digits, then letters, each step on the pieces of the one before; the
+ * text between matches kept ("isolated"). A damaged chain is BPEKIT_ERR_BAD_PATTERN. */
+static void test_split_chain(void)
+{
+    const char *chain = "(?*chain)(?*isolated:7)\\d{1,2}(?*isolated:5)[a-z]";
+    const char *text = "ab12345!";
+    bpekit_error *err = SENTINEL;
+    bpekit_trainer *t = NULL;
+    bpekit_tokenizer *tok = NULL;
+    EXPECT_OK(bpekit_trainer_new(U8(chain), strlen(chain), &t, &err), &err);
+    EXPECT_OK(bpekit_trainer_feed(t, U8(text), strlen(text), &err), &err);
+    EXPECT_OK(bpekit_trainer_finish(t, 260, &tok, &err), &err);
+    CHECK(strcmp(bpekit_tokenizer_split_engine(tok), "automaton") == 0);
+    /* Pieces "a" "b" "12" "34" "5" "!": the merges join digit pairs only ("12", "34", then
+     * one of their repeats), never a letter with a letter across pieces. */
+    bpekit_tokens ids = {0};
+    EXPECT_OK(bpekit_tokenizer_encode_ordinary(tok, U8(text), strlen(text), &ids, &err), &err);
+    CHECK(ids.len == 6 && ids.ids[0] == 'a' && ids.ids[1] == 'b' && ids.ids[2] >= 256 && ids.ids[3] >= 256 &&
+          ids.ids[4] == '5' && ids.ids[5] == '!');
+    bpekit_tokens_free(&ids);
+    bpekit_tokenizer_free(tok);
+    bpekit_trainer_free(t);
+    const char *bad = "(?*chain)(?*isolated:60)\\d";
+    t = SENTINEL;
+    EXPECT_ERR(bpekit_trainer_new(U8(bad), strlen(bad), &t, &err), &err, BPEKIT_ERR_BAD_PATTERN, "split chain");
+    CHECK(t == SENTINEL);
+}
+
 const struct test patterns_tests[] = {
     TEST(test_pattern_named),
     TEST(test_split_engine),
+    TEST(test_split_chain),
     {NULL, NULL},
 };

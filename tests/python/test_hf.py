@@ -178,6 +178,97 @@ def test_import_a_tokenizer_json_with_the_nfc_normalizer(tmp_path, trained):
     assert_same(enc, again, nfc_texts()[:100])
 
 
+#: DeepSeek-V3's pre-tokenizer steps, as its tokenizer.json has them (each "Isolated").
+DEEPSEEK_V3_STEPS = [r"\p{N}{1,3}", "[一-龥\u3040-ゟ゠-ヿ]+",
+                     bpekit.DEEPSEEK_V3_PATTERN[bpekit.DEEPSEEK_V3_PATTERN.index("[!"):]]
+
+
+def hf_from_ranks(ranks: dict[bytes, int], splits: list, byte_level_regex: bool = False, specials=()):
+    """A tokenizer that HF ``tokenizers`` builds itself from ranks, with these Split steps."""
+    from tokenizers import Regex, decoders, models, pre_tokenizers
+
+    chars = byte_chars()
+    text_of = lambda b: "".join(chars[x] for x in b)  # noqa: E731
+    tok = tokenizers.Tokenizer(models.BPE({text_of(t): r for t, r in ranks.items()},
+                                          [(text_of(a), text_of(b)) for a, b in reference_merges(ranks)],
+                                          ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        *(pre_tokenizers.Split(Regex(regex), behavior=how) for regex, how in splits),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=byte_level_regex),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(list(specials))
+    return tok
+
+
+def chain_texts() -> list[str]:
+    base = [random_text(4000 + s, 60) for s in range(200)]
+    base += ["abc12345def 中文 x 日本!!", " 中文", "\x00a\x01 ", "ｶﾀｶﾅ and カタカナ", "x\u0301\u0301", "'s'S 123456789"]
+    if (DATA / "multilingual.txt.xz").exists():
+        base += corpus("multilingual", 60_000).split("\n\n") + corpus("code", 30_000).split("\n\n")
+    return base
+
+
+def test_import_deepseek_style_split_steps(tmp_path):
+    """Several Splits in a row become a split chain, exact against HF on the same file."""
+    chain = bpekit.split_chain([(regex, "isolated") for regex in DEEPSEEK_V3_STEPS])
+    enc = bpekit.train([random_text(s, 300) + " 中文字 日本語のテキスト 12345" for s in range(30)], vocab_size=600,
+                       pattern=chain, special_tokens=["<|end|>"])
+    tok = hf_from_ranks(enc.mergeable_ranks, [(r, "isolated") for r in DEEPSEEK_V3_STEPS], specials=["<|end|>"])
+    tok.save(str(tmp_path / "tokenizer.json"))
+    back = bpekit.from_hf(tmp_path)
+    assert back.pat_str == chain and back.split_engine == "automaton"
+    assert bpekit.split_chain_steps(back.pat_str) == [(r, "isolated") for r in DEEPSEEK_V3_STEPS]
+    assert_same(back, tok, chain_texts())
+    # Out again: one Split per step; HF gives the same ids; read back to the same chain.
+    again = tokenizers.Tokenizer.from_file(str(back.save_hf(tmp_path / "out")))
+    steps = json.loads(again.to_str())["pre_tokenizer"]["pretokenizers"]
+    assert [s["behavior"] for s in steps[:-1]] == ["Isolated"] * 3
+    assert_same(back, again, chain_texts()[:150])
+    assert bpekit.from_hf(tmp_path / "out").pat_str == chain
+
+
+def test_import_a_split_then_byte_level_with_its_own_regex(tmp_path, trained):
+    tok = hf_from_ranks(trained.mergeable_ranks, [(r"\p{N}{1,3}", "isolated")], byte_level_regex=True)
+    enc = bpekit.from_hf(json.loads(tok.to_str()))
+    assert bpekit.split_chain_steps(enc.pat_str) == [(r"\p{N}{1,3}", "isolated"), (bpekit.GPT2_PATTERN, "isolated")]
+    assert_same(enc, tok, chain_texts())
+
+
+def test_an_isolated_regex_that_leaves_text_uncovered_keeps_it(trained):
+    """HF keeps the text between an Isolated Split's matches; bpekit too (a one-step chain),
+    where the regex does not cover every text as the named patterns do."""
+    tok = hf_from_ranks(trained.mergeable_ranks, [(r"[a-z]+", "isolated")])
+    enc = bpekit.from_hf(json.loads(tok.to_str()))
+    assert bpekit.split_chain_steps(enc.pat_str) == [(r"[a-z]+", "isolated")]
+    assert_same(enc, tok, chain_texts()[:100])
+    named = hf_from_ranks(trained.mergeable_ranks, [(bpekit.LLAMA3_PATTERN, "isolated")])
+    assert bpekit.from_hf(json.loads(named.to_str())).pat_str == bpekit.LLAMA3_PATTERN
+
+
+def test_the_patterns_taken_as_covering_all_text_do():
+    ranks = {bytes([b]): b for b in range(256)}
+    text = "".join(chr(c) for c in [*range(0, 0x250), *range(0x300, 0x370), 0x3000, 0x4E00, 0x1F642, 0xFFFD, 0x10FFFD])
+    for pattern in bpekit.hf._covers_all():
+        enc = bpekit.Encoding("x", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+        assert enc.decode(enc.encode_ordinary(text)) == text, pattern
+    deepseek = bpekit.Encoding("x", pat_str=bpekit.DEEPSEEK_V3_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    assert deepseek.decode(deepseek.encode_ordinary("a\x00")) == "a", "not covering: must not be in the set"
+
+
+def test_split_chain_arguments():
+    assert bpekit.split_chain_steps(bpekit.CL100K_PATTERN) is None
+    with pytest.raises(ValueError, match="'isolated' or 'matches'"):
+        bpekit.split_chain([("x", "removed")])
+    with pytest.raises(ValueError, match="at least one step"):
+        bpekit.split_chain([])
+    with pytest.raises(bpekit.PatternError, match="past the end"):
+        bpekit.split_chain_steps("(?*chain)(?*isolated:9)x")
+    with pytest.raises(bpekit.PatternError, match="step 1"):
+        bpekit.Encoding("x", pat_str=bpekit.split_chain([("(", "matches")]), mergeable_ranks={bytes([b]): b for b in
+                        range(256)}, special_tokens={})
+
+
 def test_normalization_argument():
     ranks = {bytes([b]): b for b in range(256)}
     with pytest.raises(ValueError, match="normalization must be None or 'NFC', not 'NFD'"):
@@ -316,7 +407,6 @@ REFUSALS = [
      "normalizer 'Lowercase'"),
     (lambda d: (d.update(normalizer={"type": "NFC"}), d["added_tokens"][0].update(normalized=True)),
      "normalized=true under the NFC"),
-    (lambda d: d["pre_tokenizer"]["pretokenizers"].insert(0, d["pre_tokenizer"]["pretokenizers"][0]), "2 Split"),
     (lambda d: d["pre_tokenizer"]["pretokenizers"].insert(0, {"type": "Digits"}), "'Digits'"),
     (lambda d: d["pre_tokenizer"]["pretokenizers"][1].update(add_prefix_space=True), "add_prefix_space"),
     (lambda d: d["pre_tokenizer"]["pretokenizers"][0].update(pattern={"String": " "}), "plain string"),

@@ -1084,7 +1084,8 @@ struct progress {
 /// meanwhile.
 class trainer {
 public:
-    /// A trainer splitting text with `pattern` (UTF-8, fancy-regex syntax; nullopt: the
+    /// A trainer splitting text with `pattern` (UTF-8, fancy-regex syntax or a split chain as
+    /// bpekit_trainer_new describes; nullopt: the
     /// GPT-4 `cl100k_base` pattern). Throws errc::bad_pattern, errc::invalid_utf8,
     /// or error from check_abi().
     explicit trainer(std::optional<std::string_view> pattern = std::nullopt) {

@@ -147,7 +147,7 @@ impl bpekit_tokenizer {
 /// `ranks` is `ranks_len` bytes (the file's contents). Ranks may have gaps: the vocab
 /// size is the largest rank + 1 and unused ids are unknown tokens. A token listed twice
 /// keeps its last rank (as a Python dict built from the file would). `pattern` is UTF-8
-/// in fancy-regex syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern,
+/// in fancy-regex syntax or a split chain (as for `bpekit_trainer_new`); `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern,
 /// while a non-NULL empty pattern is `BPEKIT_ERR_BAD_PATTERN` (it would drop all text).
 /// Both are copied; the tokenizer is independent of them and of any trainer.
 /// On success `*out` receives a new tokenizer, owned by the caller (release with

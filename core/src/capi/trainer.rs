@@ -94,9 +94,12 @@ pub unsafe extern "C" fn bpekit_pattern_named(
 /// Creates a trainer that splits text with `pattern`.
 ///
 /// `pattern` is `pattern_len` bytes of UTF-8 (not NUL-terminated) in fancy-regex
-/// syntax; `(NULL, 0)` means the default GPT-4 (`cl100k_base`) pattern, while a non-NULL
-/// empty pattern is `BPEKIT_ERR_BAD_PATTERN`. Text that the pattern does not match is
-/// skipped, as in tiktoken and rustbpe.
+/// syntax, or a split chain: several regexes, each splitting the pieces of the one before
+/// (HF's multi-step pre-tokenizers), written `(?*chain)` then `(?*KIND:LEN)REGEX` per step,
+/// `KIND` `isolated` (matches and the text between them are pieces) or `matches` (only
+/// matches), `LEN` the regex's length in bytes. `(NULL, 0)` means the default GPT-4
+/// (`cl100k_base`) pattern, while a non-NULL empty pattern is `BPEKIT_ERR_BAD_PATTERN`.
+/// Text that the pattern does not match is skipped, as in tiktoken and rustbpe.
 /// On success `*out` receives a new trainer, which the caller owns and releases with
 /// `bpekit_trainer_free`.
 /// Errors: `BPEKIT_ERR_NULL_ARG` (`out`), `BPEKIT_ERR_INVALID_UTF8`, `BPEKIT_ERR_BAD_PATTERN`
