@@ -7,8 +7,8 @@ VENV := .venv
 TEST_VENV := build/venv-test
 export BPEKIT_DATA ?= $(abspath ..)/shared/data
 
-.PHONY: demo corpora fuzz fuzz-libfuzzer test-fuzz test test-rust test-c test-cpp test-python test-sdist check-header check-cffi check-symbols \
-        header tools lib wheel sdist clean
+.PHONY: demo corpora fuzz fuzz-libfuzzer test-fuzz test test-rust test-c test-cpp test-go test-node test-python test-sdist \
+        check-header check-cffi check-symbols header tools lib wheel sdist clean
 
 ## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
 demo: $(VENV)/.installed
@@ -22,8 +22,9 @@ $(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name
 	$(VENV)/bin/pip install -q .
 	touch $@
 
-## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), Python on the installed wheel
-test: tools test-rust test-fuzz check-header check-cffi check-symbols test-c test-cpp test-python test-sdist
+## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), C++, Go, Node, Python on the
+## installed wheel
+test: tools test-rust test-fuzz check-header check-cffi check-symbols test-c test-cpp test-go test-node test-python test-sdist
 	@echo "make test: all suites passed"
 
 tools:
@@ -105,6 +106,23 @@ test-c: lib
 ## test-cpp: C++ wrapper tests (GoogleTest) and CMake/pkg-config consumers of the installed tree
 test-cpp: lib
 	bash ci/check_install.sh
+
+## test-go: the Go host (bindings/go) against target/release: gofmt, vet, tests under the race detector
+GO_ENV := CGO_CFLAGS="-I$(CURDIR)/include" CGO_LDFLAGS="-L$(CURDIR)/target/release -Wl,-rpath,$(CURDIR)/target/release"
+test-go: lib
+	@command -v go >/dev/null || { echo "test-go needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	@unformatted="$$(gofmt -l bindings/go)"; [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	cd bindings/go && $(GO_ENV) go vet ./... && $(GO_ENV) go test -race -count=1 ./...
+
+## test-node: the Node host (bindings/node) against target/release: koffi from the lock file, node --test, the
+## package's file list
+test-node: lib
+	@command -v npm >/dev/null || { echo "test-node needs Node.js and npm (https://nodejs.org)" >&2; exit 1; }
+	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error
+	cd bindings/node && BPEKIT_LIB="$(CURDIR)/target/release/libbpekit.so" node --test test/
+	cd bindings/node && npm pack --dry-run --json | $(PYTHON) -c 'import json, sys; \
+	  files = sorted(f["path"] for f in json.load(sys.stdin)[0]["files"]); print("npm pack:", files); \
+	  assert files == ["README.md", "index.d.ts", "index.js", "package.json"], files'
 
 wheel:
 	rm -rf dist && $(PYTHON) -m pip wheel -q --no-deps -w dist .

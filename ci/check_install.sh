@@ -142,5 +142,18 @@ static_libs=${static_libs/-lbpekit/-l:libbpekit.a}
 "$work/consumer-pc/consumer_static"
 needs_libbpekit_so "$work/consumer-pc/consumer_static" no
 
+# ---- Consumer: Go, through pkg-config (bindings/go/README.md's recipe) ----
+if command -v go >/dev/null; then
+    step "Go consumer: CGO_CFLAGS/CGO_LDFLAGS from pkg-config, the examples of bindings/go"
+    # shellcheck disable=SC2046
+    (cd bindings/go && CGO_CFLAGS="$(pkg-config --cflags bpekit)" \
+        CGO_LDFLAGS="$(pkg-config --libs bpekit) -Wl,-rpath,$libdir" go test -count=1 -run '^Example' ./...)
+    step "Go consumer, static: -tags bpekit_static, CGO_LDFLAGS names libbpekit.a"
+    (cd bindings/go && CGO_CFLAGS="$(pkg-config --cflags bpekit)" \
+        CGO_LDFLAGS="$libdir/libbpekit.a $(pkg-config --static --libs-only-l bpekit | sed 's/-lbpekit//')" \
+        go test -tags bpekit_static -count=1 -o "$work/go-static.test" -c . && "$work/go-static.test" -test.run '^Example')
+    needs_libbpekit_so "$work/go-static.test" no
+fi
+
 current=""
 echo "check_install: ok"

@@ -1,0 +1,3 @@
+module github.com/bpekit/bpekit/bindings/go
+
+go 1.22

@@ -1,0 +1,599 @@
+'use strict';
+// bpekit for Node: byte-level BPE with tiktoken's exact ids, over bpekit's C library
+// (libbpekit), loaded at run time with koffi (no compiler, no build against Node).
+//
+// Where the library comes from, first match wins: the BPEKIT_LIB environment variable
+// (a path); the copy bundled in this package (prebuilds/<platform>-<arch>/); the
+// system's, by its SONAME, as the dynamic loader searches.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+// The C ABI this file is written against (BPEKIT_ABI_VERSION in bpekit.h).
+const ABI_VERSION = 2;
+
+const FILE_NAMES = { linux: 'libbpekit.so', darwin: 'libbpekit.dylib', win32: 'bpekit.dll' };
+const SONAMES = { linux: 'libbpekit.so.2', darwin: 'libbpekit.2.dylib', win32: 'bpekit.dll' };
+
+function libraryPath() {
+  if (process.env.BPEKIT_LIB) return process.env.BPEKIT_LIB;
+  const name = FILE_NAMES[process.platform] || FILE_NAMES.linux;
+  const bundled = path.join(__dirname, 'prebuilds', `${process.platform}-${process.arch}`, name);
+  if (fs.existsSync(bundled)) return bundled;
+  return SONAMES[process.platform] || SONAMES.linux;
+}
+
+// ---- errors ----
+
+/** A failed call: `code` is the C status name (`'BPEKIT_ERR_UNKNOWN_TOKEN'`), `status` its number. */
+class BpekitError extends Error {
+  constructor(message, code, status) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+  }
+}
+class NullArgumentError extends BpekitError {}
+class InvalidArgumentError extends BpekitError {}
+class InvalidUtf8Error extends BpekitError {}
+class UnknownTokenError extends BpekitError {}
+class DisallowedSpecialError extends BpekitError {}
+class PatternError extends BpekitError {}
+class RanksError extends BpekitError {}
+class BufferTooSmallError extends BpekitError {}
+class InternalError extends BpekitError {}
+class FormatError extends BpekitError {}
+class IoError extends BpekitError {}
+/** A call on a closed Tokenizer, Trainer or StreamDecoder. */
+class ClosedError extends BpekitError {}
+
+const STATUS = [
+  [1, 'BPEKIT_ERR_NULL_ARG', NullArgumentError],
+  [2, 'BPEKIT_ERR_INVALID_ARG', InvalidArgumentError],
+  [3, 'BPEKIT_ERR_INVALID_UTF8', InvalidUtf8Error],
+  [4, 'BPEKIT_ERR_UNKNOWN_TOKEN', UnknownTokenError],
+  [5, 'BPEKIT_ERR_DISALLOWED_SPECIAL', DisallowedSpecialError],
+  [6, 'BPEKIT_ERR_BAD_PATTERN', PatternError],
+  [7, 'BPEKIT_ERR_BAD_RANKS', RanksError],
+  [8, 'BPEKIT_ERR_BUFFER_TOO_SMALL', BufferTooSmallError],
+  [9, 'BPEKIT_ERR_PANIC', InternalError],
+  [10, 'BPEKIT_ERR_BAD_FORMAT', FormatError],
+  [11, 'BPEKIT_ERR_IO', IoError],
+];
+const BY_STATUS = new Map(STATUS.map(([n, name, cls]) => [n, [name, cls]]));
+
+function failure(status, message) {
+  const [name, cls] = BY_STATUS.get(status) || [`BPEKIT_ERR_${status}`, BpekitError];
+  return new cls(message, name, status);
+}
+
+function invalid(message) {
+  return failure(2, message);
+}
+
+// ---- the library ----
+
+let loaded;
+function lib() {
+  if (loaded) return loaded;
+  const file = libraryPath();
+  let handle;
+  try {
+    handle = koffi.load(file);
+  } catch (e) {
+    throw new Error(`bpekit: cannot load the native library ${file}: ${e.message} ` +
+      '(set BPEKIT_LIB to its path, or install libbpekit)');
+  }
+  koffi.opaque('bpekit_tokenizer');
+  koffi.opaque('bpekit_trainer');
+  koffi.opaque('bpekit_error');
+  koffi.opaque('bpekit_stream_decoder');
+  koffi.struct('bpekit_tokens', { ids: 'uint32_t *', len: 'size_t' });
+  koffi.struct('bpekit_bytes', { data: 'uint8_t *', len: 'size_t' });
+  koffi.struct('bpekit_offsets', { data: 'size_t *', len: 'size_t' });
+  koffi.struct('bpekit_slice', { data: 'const uint8_t *', len: 'size_t' });
+  koffi.struct('bpekit_special_token', { text: 'bpekit_slice', id: 'uint32_t' });
+  koffi.struct('bpekit_special_policy', {
+    allowed: 'const bpekit_slice *', n_allowed: 'size_t',
+    disallowed: 'const bpekit_slice *', n_disallowed: 'size_t', flags: 'uint32_t',
+  });
+  const f = (proto) => handle.func(proto);
+  const E = '_Out_ bpekit_error **err';
+  const L = {
+    abi: f('uint32_t bpekit_abi_version()'),
+    version: f('const char *bpekit_version()'),
+    errorMessage: f('const char *bpekit_error_message(const bpekit_error *e)'),
+    errorFree: f('void bpekit_error_free(bpekit_error *e)'),
+    tokensFree: f('void bpekit_tokens_free(_Inout_ bpekit_tokens *t)'),
+    bytesFree: f('void bpekit_bytes_free(_Inout_ bpekit_bytes *b)'),
+    offsetsFree: f('void bpekit_offsets_free(_Inout_ bpekit_offsets *o)'),
+    patternNamed: f(`int32_t bpekit_pattern_named(const uint8_t *name, size_t n, _Out_ uint8_t **data, _Out_ size_t *len, ${E})`),
+    tokNew: f(`int32_t bpekit_tokenizer_new(const uint8_t *ranks, size_t ranks_len, const uint8_t *pattern, size_t pattern_len, const bpekit_special_token *specials, size_t n_special, _Out_ bpekit_tokenizer **out, ${E})`),
+    tokLoad: f(`int32_t bpekit_tokenizer_load(const uint8_t *path, size_t n, _Out_ bpekit_tokenizer **out, ${E})`),
+    tokFromBytes: f(`int32_t bpekit_tokenizer_from_bytes(const uint8_t *data, size_t n, _Out_ bpekit_tokenizer **out, ${E})`),
+    tokFree: f('void bpekit_tokenizer_free(bpekit_tokenizer *tok)'),
+    encodeInto: f(`int32_t bpekit_tokenizer_encode_into(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, const bpekit_special_policy *policy, _Out_ uint32_t *out, size_t cap, _Out_ size_t *out_len, ${E})`),
+    encodeOrdinary: f(`int32_t bpekit_tokenizer_encode_ordinary(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, _Out_ bpekit_tokens *out, ${E})`),
+    count: f(`int32_t bpekit_tokenizer_count(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, const bpekit_special_policy *policy, _Out_ size_t *out, ${E})`),
+    encodeBatch: f(`int32_t bpekit_tokenizer_encode_batch(const bpekit_tokenizer *tok, const bpekit_slice *texts, size_t n, const bpekit_special_policy *policy, size_t threads, _Out_ bpekit_tokens *ids, _Out_ bpekit_offsets *offsets, ${E})`),
+    decode: f(`int32_t bpekit_tokenizer_decode(const bpekit_tokenizer *tok, const uint32_t *ids, size_t n, _Out_ bpekit_bytes *out, ${E})`),
+    specialCount: f('size_t bpekit_tokenizer_special_count(const bpekit_tokenizer *tok)'),
+    specialToken: f(`int32_t bpekit_tokenizer_special_token(const bpekit_tokenizer *tok, size_t i, _Out_ uint8_t **text, _Out_ size_t *len, _Out_ uint32_t *id, ${E})`),
+    vocabSize: f('size_t bpekit_tokenizer_vocab_size(const bpekit_tokenizer *tok)'),
+    pattern: f(`int32_t bpekit_tokenizer_pattern(const bpekit_tokenizer *tok, _Out_ uint8_t **data, _Out_ size_t *len, ${E})`),
+    save: f(`int32_t bpekit_tokenizer_save(const bpekit_tokenizer *tok, const uint8_t *path, size_t n, ${E})`),
+    toBytes: f(`int32_t bpekit_tokenizer_to_bytes(const bpekit_tokenizer *tok, _Out_ bpekit_bytes *out, ${E})`),
+    decNew: f(`int32_t bpekit_stream_decoder_new(uint32_t mode, _Out_ bpekit_stream_decoder **out, ${E})`),
+    decAdd: f(`int32_t bpekit_stream_decoder_add(bpekit_stream_decoder *dec, const bpekit_tokenizer *tok, const uint32_t *ids, size_t n, _Out_ bpekit_bytes *out, ${E})`),
+    decFlush: f(`int32_t bpekit_stream_decoder_flush(bpekit_stream_decoder *dec, _Out_ bpekit_bytes *out, ${E})`),
+    decFree: f('void bpekit_stream_decoder_free(bpekit_stream_decoder *dec)'),
+    trNew: f(`int32_t bpekit_trainer_new(const uint8_t *pattern, size_t n, _Out_ bpekit_trainer **out, ${E})`),
+    trFeed: f(`int32_t bpekit_trainer_feed(bpekit_trainer *t, const uint8_t *text, size_t n, ${E})`),
+    trFeedBatch: f(`int32_t bpekit_trainer_feed_batch(bpekit_trainer *t, const bpekit_slice *texts, size_t n, ${E})`),
+    trSpecials: f(`int32_t bpekit_trainer_set_special_tokens(bpekit_trainer *t, const bpekit_slice *tokens, size_t n, ${E})`),
+    trThreads: f(`int32_t bpekit_trainer_set_threads(bpekit_trainer *t, size_t n, ${E})`),
+    trFinish: f(`int32_t bpekit_trainer_finish(bpekit_trainer *t, uint32_t vocab_size, _Out_ bpekit_tokenizer **out, ${E})`),
+    trExport: f(`int32_t bpekit_trainer_export_counts(const bpekit_trainer *t, _Out_ bpekit_bytes *out, ${E})`),
+    trAdd: f(`int32_t bpekit_trainer_add_counts(bpekit_trainer *t, const uint8_t *data, size_t n, ${E})`),
+    trFree: f('void bpekit_trainer_free(bpekit_trainer *t)'),
+  };
+  const found = L.abi();
+  if (found !== ABI_VERSION) {
+    throw new Error(`bpekit: ${file} has ABI version ${found}, this package needs ${ABI_VERSION}`);
+  }
+  loaded = L;
+  return L;
+}
+
+/** Runs a fallible call whose last argument is the error out-parameter; throws its error. */
+function call(fn, ...args) {
+  const err = [null];
+  const status = fn(...args, err);
+  if (status !== 0) {
+    const L = lib();
+    const message = err[0] ? L.errorMessage(err[0]) : `status ${status}`;
+    if (err[0]) L.errorFree(err[0]);
+    throw failure(status, message);
+  }
+}
+
+/** Text as UTF-8 bytes: a string (which must be well-formed UTF-16), or bytes as given. */
+function utf8(text, what) {
+  if (typeof text === 'string') {
+    if (!text.isWellFormed()) {
+      throw failure(3, `${what} is not well-formed: it has a lone surrogate, which UTF-8 cannot hold`);
+    }
+    return Buffer.from(text, 'utf8');
+  }
+  if (text instanceof Uint8Array) return text;
+  throw new TypeError(`${what} must be a string or a Uint8Array, not ${typeof text}`);
+}
+
+function takeBytes(b) {
+  const L = lib();
+  // (Buffer.from of a TypedArray copies; of the ArrayBuffer itself it would not.)
+  const out = b.len ? Buffer.from(new Uint8Array(koffi.view(b.data, Number(b.len)))) : Buffer.alloc(0);
+  L.bytesFree(b);
+  return out;
+}
+
+function takeTokens(t) {
+  const L = lib();
+  const n = Number(t.len);
+  const out = n ? new Uint32Array(koffi.view(t.ids, n * 4).slice(0)) : new Uint32Array(0);
+  L.tokensFree(t);
+  return out;
+}
+
+function borrowedString(data, len) {
+  return len ? Buffer.from(koffi.view(data, Number(len))).toString('utf8') : '';
+}
+
+/** An array of bpekit_slice over UTF-8 buffers, laid out in one buffer kept alive by `keep`. */
+function slices(items, what) {
+  const bufs = Array.from(items, (t, i) => utf8(t, `${what}[${i}]`));
+  const all = Buffer.concat(bufs);
+  const base = all.length ? koffi.address(all) : 0n;
+  let at = 0;
+  const array = bufs.map((b) => {
+    const s = { data: b.length ? base + BigInt(at) : null, len: b.length };
+    at += b.length;
+    return s;
+  });
+  return { array, keep: all };
+}
+
+const ALLOW_ALL = 1;
+const DISALLOW_ALL = 2;
+
+/** tiktoken's allowedSpecial / disallowedSpecial as a bpekit_special_policy (null: the default). */
+function policyOf(options) {
+  const allowed = options && options.allowedSpecial;
+  const disallowed = options && options.disallowedSpecial;
+  if (allowed === undefined && (disallowed === undefined || disallowed === 'all')) return { c: null };
+  let flags = 0;
+  let allowList = { array: [], keep: null };
+  let disallowList = { array: [], keep: null };
+  if (allowed === 'all') flags |= ALLOW_ALL;
+  else if (allowed !== undefined) allowList = slices(allowed, 'allowedSpecial');
+  if (disallowed === undefined || disallowed === 'all') flags |= DISALLOW_ALL;
+  else disallowList = slices(disallowed, 'disallowedSpecial');
+  return {
+    c: {
+      allowed: allowList.array.length ? allowList.array : null, n_allowed: allowList.array.length,
+      disallowed: disallowList.array.length ? disallowList.array : null, n_disallowed: disallowList.array.length,
+      flags,
+    },
+    keep: [allowList.keep, disallowList.keep],
+  };
+}
+
+function idsArray(ids) {
+  if (ids instanceof Uint32Array) return ids;
+  if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new TypeError('ids must be a Uint32Array or an array of numbers');
+  const out = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+      throw invalid(`ids[${i}] = ${id} is not a token id (an integer in 0..2^32-1)`);
+    }
+    out[i] = id;
+  }
+  return out;
+}
+
+// Releases native objects that were never closed (a safety net; close() is the way).
+const finalizers = new FinalizationRegistry(({ free, ptr }) => free(ptr));
+
+class Native {
+  constructor(ptr, free, owned = true) {
+    this._ptr = ptr;
+    this._free = free;
+    if (owned) finalizers.register(this, { free, ptr }, this);
+  }
+
+  _live(what) {
+    if (this._ptr === null) throw new ClosedError(`bpekit: this ${what} is closed`, 'BPEKIT_CLOSED', -1);
+    return this._ptr;
+  }
+
+  /** Whether close() was called. */
+  get closed() {
+    return this._ptr === null;
+  }
+
+  /** Releases the native object now; later calls throw ClosedError. Closing twice is harmless. */
+  close() {
+    if (this._ptr !== null) {
+      finalizers.unregister(this);
+      if (this._free) this._free(this._ptr);
+      this._ptr = null;
+    }
+  }
+}
+
+/** The pattern of a name: gpt2, r50k_base, p50k_base, cl100k_base, o200k_base, rustbpe, nanochat, llama3, qwen2, deepseek_v3. */
+function namedPattern(name) {
+  const L = lib();
+  const raw = utf8(name, 'name');
+  const data = [null];
+  const len = [0];
+  call(L.patternNamed, raw, raw.length, data, len);
+  return borrowedString(data[0], len[0]);
+}
+
+class Tokenizer extends Native {
+  /** @private Use the static constructors. */
+  constructor(ptr, owned = true) {
+    const L = lib();
+    super(ptr, L.tokFree, owned);
+    this._L = L;
+  }
+
+  static _make(fn, ...args) {
+    const L = lib();
+    const out = [null];
+    call(fn, ...args, out);
+    return new Tokenizer(out[0]);
+  }
+
+  /** Reads a tokenizer file written by save() (by any bpekit host). */
+  static load(file) {
+    const raw = utf8(String(file), 'path');
+    return Tokenizer._make(lib().tokLoad, raw, raw.length);
+  }
+
+  /** Reads a tokenizer from a tokenizer file's bytes (toBytes() gives them). */
+  static fromBytes(data) {
+    const raw = utf8(data, 'data');
+    return Tokenizer._make(lib().tokFromBytes, raw, raw.length);
+  }
+
+  /** A tokenizer from ranks in tiktoken's format, a split pattern (default: cl100k_base's) and special tokens. */
+  static fromTiktoken(ranks, { pattern, specialTokens } = {}) {
+    const L = lib();
+    const raw = utf8(ranks, 'ranks');
+    const pat = pattern === undefined || pattern === null ? null : utf8(pattern, 'pattern');
+    const entries = Object.entries(specialTokens || {});
+    const texts = slices(entries.map(([t]) => t), 'specialTokens');
+    const list = entries.map(([, id], i) => {
+      if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw invalid(`special token id ${id} is not an integer in 0..2^32-1`);
+      return { text: texts.array[i], id };
+    });
+    const out = [null];
+    call(L.tokNew, raw, raw.length, pat, pat ? pat.length : 0, list.length ? list : null, list.length, out);
+    void texts.keep;
+    return new Tokenizer(out[0]);
+  }
+
+  /** Reads a .tiktoken rank file (see fromTiktoken). */
+  static loadTiktoken(file, options) {
+    let data;
+    try {
+      data = fs.readFileSync(file);
+    } catch (e) {
+      throw failure(11, `cannot read ${file}: ${e.message}`);
+    }
+    return Tokenizer.fromTiktoken(data, options);
+  }
+
+  /**
+   * A tokenizer over the native tokenizer `handle` (another Tokenizer's `.handle`, from
+   * any worker thread of this process), not owning it: closing it releases nothing, and
+   * the owner must stay open while it is used. A tokenizer is immutable, so any number
+   * of threads may share one this way.
+   */
+  static borrow(handle) {
+    if (typeof handle !== 'bigint' || handle === 0n) throw invalid('handle must be a non-zero bigint from Tokenizer.handle');
+    const t = new Tokenizer(handle, false);
+    t._free = null;
+    return t;
+  }
+
+  /** The native tokenizer's address, for Tokenizer.borrow in a worker thread. */
+  get handle() {
+    return this._live('tokenizer');
+  }
+
+  /** tiktoken's encode: special-token text is an error unless allowed ({allowedSpecial: 'all' | [...], disallowedSpecial: 'all' | [...]}). */
+  encode(text, options) {
+    const tok = this._live('tokenizer');
+    const raw = utf8(text, 'text');
+    const p = policyOf(options);
+    const out = new Uint32Array(raw.length);
+    const n = [0];
+    call(this._L.encodeInto, tok, raw, raw.length, p.c, out, out.length, n);
+    void p.keep;
+    return out.slice(0, Number(n[0]));
+  }
+
+  /** Encodes text, treating special-token text as ordinary text. */
+  encodeOrdinary(text) {
+    return this.encode(text, { disallowedSpecial: [] });
+  }
+
+  /** The number of tokens encode() would give, without building them. */
+  count(text, options) {
+    const tok = this._live('tokenizer');
+    const raw = utf8(text, 'text');
+    const p = policyOf(options);
+    const n = [0];
+    call(this._L.count, tok, raw, raw.length, p.c, n);
+    void p.keep;
+    return Number(n[0]);
+  }
+
+  /** Encodes texts in parallel on `threads` threads (0: one per core), each as encode() would. */
+  encodeBatch(texts, options = {}) {
+    const tok = this._live('tokenizer');
+    const threads = options.threads === undefined ? 0 : options.threads;
+    if (!Number.isInteger(threads) || threads < 0) throw invalid(`threads must be a non-negative integer, not ${threads}`);
+    const list = slices(texts, 'texts');
+    const p = policyOf(options);
+    const ids = {};
+    const offsets = {};
+    call(this._L.encodeBatch, tok, list.array.length ? list.array : null, list.array.length, p.c, threads, ids, offsets);
+    void list.keep;
+    void p.keep;
+    const flat = takeTokens(ids);
+    const n = Number(offsets.len);
+    const at = n ? new BigUint64Array(koffi.view(offsets.data, n * 8).slice(0)) : [];
+    this._L.offsetsFree(offsets);
+    const out = [];
+    for (let i = 0; i + 1 < n; i++) out.push(flat.subarray(Number(at[i]), Number(at[i + 1])));
+    return out;
+  }
+
+  /** The bytes of ids, concatenated (a token may hold part of a character). */
+  decodeBytes(ids) {
+    const tok = this._live('tokenizer');
+    const a = idsArray(ids);
+    const out = {};
+    call(this._L.decode, tok, a, a.length, out);
+    return takeBytes(out);
+  }
+
+  /** The text of ids; each ill-formed UTF-8 sequence becomes U+FFFD, as in tiktoken's decode. */
+  decode(ids) {
+    const d = this.decoder();
+    try {
+      return d.add(ids) + d.flush();
+    } finally {
+      d.close();
+    }
+  }
+
+  /** A stream decoder: add(ids) returns the text that became complete; flush() ends the stream. */
+  decoder() {
+    this._live('tokenizer');
+    return new StreamDecoder(this);
+  }
+
+  /** Special token text → id. */
+  get specialTokens() {
+    const tok = this._live('tokenizer');
+    const out = {};
+    const n = Number(this._L.specialCount(tok));
+    for (let i = 0; i < n; i++) {
+      const data = [null];
+      const len = [0];
+      const id = [0];
+      call(this._L.specialToken, tok, i, data, len, id);
+      out[borrowedString(data[0], len[0])] = id[0];
+    }
+    return out;
+  }
+
+  /** One more than the largest token id (tiktoken's n_vocab). */
+  get vocabSize() {
+    return Number(this._L.vocabSize(this._live('tokenizer')));
+  }
+
+  /** The split pattern. */
+  get pattern() {
+    const tok = this._live('tokenizer');
+    const data = [null];
+    const len = [0];
+    call(this._L.pattern, tok, data, len);
+    return borrowedString(data[0], len[0]);
+  }
+
+  /** Saves the tokenizer file atomically: on failure an existing file is untouched, nothing partial is left. */
+  save(file) {
+    const tok = this._live('tokenizer');
+    const raw = utf8(String(file), 'path');
+    call(this._L.save, tok, raw, raw.length);
+  }
+
+  /** The tokenizer file's bytes (fromBytes reads them). */
+  toBytes() {
+    const tok = this._live('tokenizer');
+    const out = {};
+    call(this._L.toBytes, tok, out);
+    return takeBytes(out);
+  }
+}
+
+const UTF8_REPLACE = 1;
+
+class StreamDecoder extends Native {
+  constructor(tokenizer) {
+    const L = lib();
+    const out = [null];
+    call(L.decNew, UTF8_REPLACE, out);
+    super(out[0], L.decFree);
+    this._L = L;
+    this._tok = tokenizer;
+  }
+
+  /** Decodes ids (an id or a list) and returns the text they complete, holding back a cut character. */
+  add(ids) {
+    const dec = this._live('decoder');
+    const a = typeof ids === 'number' ? idsArray([ids]) : idsArray(ids);
+    const out = {};
+    call(this._L.decAdd, dec, this._tok._live('tokenizer'), a, a.length, out);
+    return takeBytes(out).toString('utf8');
+  }
+
+  /** What is held back (U+FFFD for a cut character); the decoder starts a new stream. */
+  flush() {
+    const dec = this._live('decoder');
+    const out = {};
+    call(this._L.decFlush, dec, out);
+    return takeBytes(out).toString('utf8');
+  }
+}
+
+class Trainer extends Native {
+  /** A trainer splitting text with `pattern` (default: cl100k_base's; see namedPattern). */
+  constructor(pattern) {
+    const L = lib();
+    const pat = pattern === undefined || pattern === null ? null : utf8(pattern, 'pattern');
+    const out = [null];
+    call(L.trNew, pat, pat ? pat.length : 0, out);
+    super(out[0], L.trFree);
+    this._L = L;
+  }
+
+  /** Counts the pieces of one text (a string or UTF-8 bytes). */
+  feed(text) {
+    const t = this._live('trainer');
+    const raw = utf8(text, 'text');
+    call(this._L.trFeed, t, raw, raw.length);
+  }
+
+  /** Counts the pieces of many texts in parallel; on error nothing of the batch is counted. */
+  feedBatch(texts) {
+    const t = this._live('trainer');
+    const list = slices(texts, 'texts');
+    call(this._L.trFeedBatch, t, list.array.length ? list.array : null, list.array.length);
+    void list.keep;
+  }
+
+  /** The special tokens finish() adds after the merges, in order. */
+  setSpecialTokens(tokens) {
+    const t = this._live('trainer');
+    const list = slices(tokens, 'tokens');
+    call(this._L.trSpecials, t, list.array.length ? list.array : null, list.array.length);
+    void list.keep;
+  }
+
+  /** Threads for feedBatch and finish (0: one per core). */
+  setThreads(n) {
+    const t = this._live('trainer');
+    if (!Number.isInteger(n) || n < 0) throw invalid(`threads must be a non-negative integer, not ${n}`);
+    call(this._L.trThreads, t, n);
+  }
+
+  /** Trains a vocabulary of vocabSize tokens (256 bytes, merges, special tokens), merge for merge as rustbpe. */
+  finish(vocabSize) {
+    const t = this._live('trainer');
+    if (!Number.isInteger(vocabSize) || vocabSize < 0 || vocabSize > 0xffffffff) {
+      throw invalid(`vocabSize must be an integer in 0..2^32-1, not ${vocabSize}`);
+    }
+    const out = [null];
+    call(this._L.trFinish, t, vocabSize, out);
+    return new Tokenizer(out[0]);
+  }
+
+  /** The piece counts as a count table, for addCounts() on another trainer (count anywhere, train once). */
+  exportCounts() {
+    const t = this._live('trainer');
+    const out = {};
+    call(this._L.trExport, t, out);
+    return takeBytes(out);
+  }
+
+  /** Adds a count table from exportCounts() (of a trainer with the same pattern). */
+  addCounts(table) {
+    const t = this._live('trainer');
+    const raw = utf8(table, 'table');
+    call(this._L.trAdd, t, raw, raw.length);
+  }
+}
+
+module.exports = {
+  Tokenizer,
+  Trainer,
+  StreamDecoder,
+  namedPattern,
+  get version() {
+    return lib().version();
+  },
+  ABI_VERSION,
+  BpekitError,
+  NullArgumentError,
+  InvalidArgumentError,
+  InvalidUtf8Error,
+  UnknownTokenError,
+  DisallowedSpecialError,
+  PatternError,
+  RanksError,
+  BufferTooSmallError,
+  InternalError,
+  FormatError,
+  IoError,
+  ClosedError,
+};
