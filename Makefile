@@ -8,7 +8,7 @@ TEST_VENV := build/venv-test
 export BPEKIT_DATA ?= $(abspath ..)/shared/data
 
 .PHONY: demo corpora fuzz fuzz-libfuzzer test-fuzz test test-rust test-c test-cpp test-go test-node test-python test-sdist \
-        check-header check-cffi check-symbols header tools lib wheel sdist clean
+        test-scenarios check-header check-cffi check-symbols header tools lib wheel sdist clean
 
 ## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
 demo: $(VENV)/.installed
@@ -24,7 +24,8 @@ $(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name
 
 ## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), C++, Go, Node, Python on the
 ## installed wheel
-test: tools test-rust test-fuzz check-header check-cffi check-symbols test-c test-cpp test-go test-node test-python test-sdist
+test: tools test-rust test-fuzz check-header check-cffi check-symbols test-c test-cpp test-go test-node test-python test-sdist \
+      test-scenarios
 	@echo "make test: all suites passed"
 
 tools:
@@ -123,6 +124,21 @@ test-node: lib
 	cd bindings/node && npm pack --dry-run --json | $(PYTHON) -c 'import json, sys; \
 	  files = sorted(f["path"] for f in json.load(sys.stdin)[0]["files"]); print("npm pack:", files); \
 	  assert files == ["README.md", "index.d.ts", "index.js", "package.json"], files'
+
+## test-scenarios: tests/scenarios/cases.txt through the Python, C, C++, Go and Node drivers: the same output
+## from every host, and a changed case caught
+SCENARIO_BUILD := build/scenarios
+test-scenarios: lib $(VENV)/.installed
+	@mkdir -p $(SCENARIO_BUILD)
+	cc -std=c11 -O1 -Wall -Wextra -Werror -Iinclude tests/scenarios/driver.c -Ltarget/release -lbpekit \
+	  -Wl,-rpath,$(CURDIR)/target/release -o $(SCENARIO_BUILD)/driver_c
+	c++ -std=c++17 -O1 -Wall -Wextra -Werror -Iinclude -Ibindings/cpp/include tests/scenarios/driver.cpp \
+	  -Ltarget/release -lbpekit -Wl,-rpath,$(CURDIR)/target/release -o $(SCENARIO_BUILD)/driver_cpp
+	cd tests/scenarios/go && $(GO_ENV) go build -o $(CURDIR)/$(SCENARIO_BUILD)/driver_go .
+	cd bindings/node && [ -d node_modules/koffi ] || npm ci --no-audit --no-fund --loglevel=error
+	BPEKIT_LIB="$(CURDIR)/target/release/libbpekit.so" $(PYTHON) tests/scenarios/compare.py tests/scenarios/cases.txt \
+	  python="$(VENV)/bin/python tests/scenarios/driver.py" c=$(SCENARIO_BUILD)/driver_c \
+	  cpp=$(SCENARIO_BUILD)/driver_cpp go=$(SCENARIO_BUILD)/driver_go node="node tests/scenarios/driver.js"
 
 wheel:
 	rm -rf dist && $(PYTHON) -m pip wheel -q --no-deps -w dist .

@@ -48,19 +48,29 @@ class Trainer(Handle):
         pat, pat_len = pattern_arg(pattern)
         rustcall(lib.bpekit_trainer_new, pat, pat_len, out)
         self._own(out[0])
-        if isinstance(special_tokens, str):
-            raise TypeError("special_tokens must be a sequence of str, not a str")
-        special_tokens = list(special_tokens)  # any iterable, read once
+        special_tokens = self._special_list(special_tokens)
         if special_tokens:
-            for i, t in enumerate(special_tokens):
-                if not isinstance(t, str):
-                    raise TypeError(f"special_tokens[{i}] is {type(t).__name__}, not str")
-            slices = Slices([utf8(t) for t in special_tokens])
-            rustcall(lib.bpekit_trainer_set_special_tokens, self._ptr, slices.array, slices.n)
+            self.set_special_tokens(special_tokens)
         if num_threads is not None:
             if not isinstance(num_threads, int) or num_threads < 0:
                 raise InvalidArgumentError(f"num_threads must be a non-negative int, got {num_threads!r}")
             rustcall(lib.bpekit_trainer_set_threads, self._ptr, num_threads)
+
+    @staticmethod
+    def _special_list(special_tokens: Iterable[str]) -> list[str]:
+        if isinstance(special_tokens, str):
+            raise TypeError("special_tokens must be a sequence of str, not a str")
+        out = list(special_tokens)  # any iterable, read once
+        for i, t in enumerate(out):
+            if not isinstance(t, str):
+                raise TypeError(f"special_tokens[{i}] is {type(t).__name__}, not str")
+        return out
+
+    def set_special_tokens(self, special_tokens: Iterable[str]) -> None:
+        """Sets the special tokens :meth:`finish` adds after the merges, in order (replacing
+        any set before). :class:`InvalidArgumentError` for an empty or repeated one."""
+        slices = Slices([utf8(t) for t in self._special_list(special_tokens)])
+        rustcall(lib.bpekit_trainer_set_special_tokens, self._ptr, slices.array, slices.n)
 
     def feed(self, text: TextLike) -> None:
         """Counts one text (``str``, or ``bytes`` of UTF-8)."""
