@@ -8,7 +8,7 @@ TEST_VENV := build/venv-test
 export BPEKIT_DATA ?= $(abspath ..)/shared/data
 
 .PHONY: demo corpora fuzz fuzz-libfuzzer test-fuzz test test-rust test-c test-cpp test-go test-node test-python test-sdist \
-        test-scenarios check-header check-cffi check-symbols header tools lib wheel sdist clean
+        test-scenarios check-packaging check-header check-cffi check-symbols header tools lib wheel sdist clean
 
 ## demo: build the library, install it into .venv, train on the stdlib's sources, encode, decode
 demo: $(VENV)/.installed
@@ -25,7 +25,7 @@ $(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name
 ## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), C++, Go, Node, Python on the
 ## installed wheel
 test: tools test-rust test-fuzz check-header check-cffi check-symbols test-c test-cpp test-go test-node test-python test-sdist \
-      test-scenarios
+      test-scenarios check-packaging
 	@echo "make test: all suites passed"
 
 tools:
@@ -139,6 +139,14 @@ test-scenarios: lib $(VENV)/.installed
 	BPEKIT_LIB="$(CURDIR)/target/release/libbpekit.so" $(PYTHON) tests/scenarios/compare.py tests/scenarios/cases.txt \
 	  python="$(VENV)/bin/python tests/scenarios/driver.py" c=$(SCENARIO_BUILD)/driver_c \
 	  cpp=$(SCENARIO_BUILD)/driver_cpp go=$(SCENARIO_BUILD)/driver_go node="node tests/scenarios/driver.js"
+
+## check-packaging: the release workflow's local checks (ci/check_packaging.py): cibuildwheel's build identifiers
+CIBUILDWHEEL_VERSION := 4.3.5
+PACK_VENV := build/venv-pack
+check-packaging:
+	@[ -x $(PACK_VENV)/bin/cibuildwheel ] || { $(PYTHON) -m venv $(PACK_VENV) && \
+	  $(PACK_VENV)/bin/pip install -q cibuildwheel==$(CIBUILDWHEEL_VERSION) pyyaml; }
+	$(PACK_VENV)/bin/python ci/check_packaging.py $(PACK_VENV)/bin/cibuildwheel
 
 wheel:
 	rm -rf dist && $(PYTHON) -m pip wheel -q --no-deps -w dist .

@@ -114,7 +114,7 @@ function lib() {
     tokLoad: f(`int32_t bpekit_tokenizer_load(const uint8_t *path, size_t n, _Out_ bpekit_tokenizer **out, ${E})`),
     tokFromBytes: f(`int32_t bpekit_tokenizer_from_bytes(const uint8_t *data, size_t n, _Out_ bpekit_tokenizer **out, ${E})`),
     tokFree: f('void bpekit_tokenizer_free(bpekit_tokenizer *tok)'),
-    encodeInto: f(`int32_t bpekit_tokenizer_encode_into(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, const bpekit_special_policy *policy, _Out_ uint32_t *out, size_t cap, _Out_ size_t *out_len, ${E})`),
+    encodeInto: f(`int32_t bpekit_tokenizer_encode_into(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, const bpekit_special_policy *policy, uint32_t *out, size_t cap, _Out_ size_t *out_len, ${E})`),
     encodeOrdinary: f(`int32_t bpekit_tokenizer_encode_ordinary(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, _Out_ bpekit_tokens *out, ${E})`),
     count: f(`int32_t bpekit_tokenizer_count(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, const bpekit_special_policy *policy, _Out_ size_t *out, ${E})`),
     encodeBatch: f(`int32_t bpekit_tokenizer_encode_batch(const bpekit_tokenizer *tok, const bpekit_slice *texts, size_t n, const bpekit_special_policy *policy, size_t threads, _Out_ bpekit_tokens *ids, _Out_ bpekit_offsets *offsets, ${E})`),
@@ -157,6 +157,38 @@ function call(fn, ...args) {
     if (err[0]) L.errorFree(err[0]);
     throw failure(status, message);
   }
+}
+
+// Scratch buffers reused by encode calls (one module instance per thread): the text's
+// UTF-8 and the ids, so that a call allocates only its result. Texts too large for
+// them (past SCRATCH_MAX bytes) get buffers of their own.
+const SCRATCH_MAX = 64 << 20;
+let scratchText = Buffer.alloc(4096);
+let scratchIds = new Uint32Array(1024);
+
+/** UTF-8 of text into the scratch buffer (or a new one): [bytes, length]. */
+function textArg(text) {
+  if (typeof text !== 'string') {
+    const raw = utf8(text, 'text');
+    return [raw, raw.length];
+  }
+  if (!text.isWellFormed()) {
+    throw failure(3, 'text is not well-formed: it has a lone surrogate, which UTF-8 cannot hold');
+  }
+  const worst = text.length * 3;
+  if (worst > SCRATCH_MAX) {
+    const raw = Buffer.from(text, 'utf8');
+    return [raw, raw.length];
+  }
+  if (scratchText.length < worst) scratchText = Buffer.alloc(Math.max(worst, scratchText.length * 2));
+  return [scratchText, scratchText.write(text, 0, 'utf8')];
+}
+
+/** A buffer for at least n ids (each id takes at least one byte of text). */
+function idsBuffer(n) {
+  if (n > SCRATCH_MAX / 4) return new Uint32Array(n);
+  if (scratchIds.length < n) scratchIds = new Uint32Array(Math.max(n, scratchIds.length * 2));
+  return scratchIds;
 }
 
 /** Text as UTF-8 bytes: a string (which must be well-formed UTF-16), or bytes as given. */
@@ -208,11 +240,16 @@ function slices(items, what) {
 const ALLOW_ALL = 1;
 const DISALLOW_ALL = 2;
 
+const DEFAULT_POLICY = { c: null };
+const ALL_POLICY = { c: { allowed: null, n_allowed: 0, disallowed: null, n_disallowed: 0, flags: 1 | 2 } };
+const ORDINARY_POLICY = { c: { allowed: null, n_allowed: 0, disallowed: null, n_disallowed: 0, flags: 0 } };
+
 /** tiktoken's allowedSpecial / disallowedSpecial as a bpekit_special_policy (null: the default). */
 function policyOf(options) {
   const allowed = options && options.allowedSpecial;
   const disallowed = options && options.disallowedSpecial;
-  if (allowed === undefined && (disallowed === undefined || disallowed === 'all')) return { c: null };
+  if (allowed === undefined && (disallowed === undefined || disallowed === 'all')) return DEFAULT_POLICY;
+  if (allowed === 'all' && (disallowed === undefined || disallowed === 'all')) return ALL_POLICY;
   let flags = 0;
   let allowList = { array: [], keep: null };
   let disallowList = { array: [], keep: null };
@@ -359,28 +396,31 @@ class Tokenizer extends Native {
 
   /** tiktoken's encode: special-token text is an error unless allowed ({allowedSpecial: 'all' | [...], disallowedSpecial: 'all' | [...]}). */
   encode(text, options) {
-    const tok = this._live('tokenizer');
-    const raw = utf8(text, 'text');
-    const p = policyOf(options);
-    const out = new Uint32Array(raw.length);
-    const n = [0];
-    call(this._L.encodeInto, tok, raw, raw.length, p.c, out, out.length, n);
-    void p.keep;
-    return out.slice(0, Number(n[0]));
+    return this._encode(text, policyOf(options));
   }
 
   /** Encodes text, treating special-token text as ordinary text. */
   encodeOrdinary(text) {
-    return this.encode(text, { disallowedSpecial: [] });
+    return this._encode(text, ORDINARY_POLICY);
+  }
+
+  _encode(text, p) {
+    const tok = this._live('tokenizer');
+    const [raw, len] = textArg(text);
+    const out = idsBuffer(len);
+    const n = [0];
+    call(this._L.encodeInto, tok, raw, len, p.c, out, out.length, n);
+    void p.keep;
+    return out.slice(0, Number(n[0]));
   }
 
   /** The number of tokens encode() would give, without building them. */
   count(text, options) {
     const tok = this._live('tokenizer');
-    const raw = utf8(text, 'text');
+    const [raw, len] = textArg(text);
     const p = policyOf(options);
     const n = [0];
-    call(this._L.count, tok, raw, raw.length, p.c, n);
+    call(this._L.count, tok, raw, len, p.c, n);
     void p.keep;
     return Number(n[0]);
   }

@@ -1,0 +1,28 @@
+'use strict';
+// The Node line of bench/host_bench.py. Usage: node bench.js TOKENIZER TEXT REPEAT
+const fs = require('node:fs');
+const path = require('node:path');
+const bpekit = require(path.join(__dirname, '..', '..', 'bindings', 'node'));
+
+const [file, textFile, repeatArg] = process.argv.slice(2);
+const tok = bpekit.Tokenizer.load(file);
+const text = fs.readFileSync(textFile, 'utf8');
+const bytes = Buffer.byteLength(text);
+const repeat = Number(repeatArg);
+const median = (v) => v.slice().sort((a, b) => a - b)[v.length >> 1];
+const times = [];
+let n = 0;
+for (let r = -1; r < repeat; r++) {
+  const t0 = process.hrtime.bigint();
+  n = tok.encodeOrdinary(text).length;
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r >= 0) times.push(dt);
+}
+const lat = [];
+for (let r = 0; r < 5; r++) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < 20000; i++) tok.encodeOrdinary('hello world');
+  lat.push(Number(process.hrtime.bigint() - t0) / 20000);
+}
+console.log(JSON.stringify({ host: 'node', mb_s: +(bytes / 1e6 / median(times)).toFixed(2), tokens: n,
+  short_ns: Math.round(median(lat)) }));
