@@ -167,8 +167,46 @@ func (cp *cPolicy) release() {
 	cp.disallowed.release()
 }
 
+// Texts up to this many bytes are encoded into a Go buffer with room for one id per
+// byte (never too small: a token has at least one byte), in one C call; longer ones
+// into ids the library allocates, copied out (a buffer of their byte count would
+// waste memory).
+const smallText = 4096
+
+// The two constant policies of the short-text path, in C memory (cgo's checks treat a
+// Go struct with pointer fields as holding Go pointers, even nil ones).
+var ordinaryPolicy, allPolicy = func() (*C.bpekit_special_policy, *C.bpekit_special_policy) {
+	p := (*[2]C.bpekit_special_policy)(C.calloc(2, C.sizeof_bpekit_special_policy))
+	p[1].flags = C.BPEKIT_SPECIAL_ALLOW_ALL | C.BPEKIT_SPECIAL_DISALLOW_ALL
+	return &p[0], &p[1]
+}()
+
+// encodeSmall encodes a short text under policy with no error object; ok is false if
+// the call failed (the caller repeats it on the general path, which reports why).
+func (t *Tokenizer) encodeSmall(text string, policy *C.bpekit_special_policy) (ids []uint32, ok bool) {
+	buf := make([]uint32, len(text)+1)
+	var n C.size_t
+	t.with(func(p *C.bpekit_tokenizer) error {
+		tp, tn := bytesOf(text)
+		st := C.bpekit_tokenizer_encode_into(p, tp, tn, policy, (*C.uint32_t)(unsafe.Pointer(&buf[0])),
+			C.size_t(len(buf)), &n, nil)
+		ok = st == C.BPEKIT_OK
+		return nil
+	})
+	return buf[:n:n], ok
+}
+
 // Encode encodes text with tiktoken's encode semantics under the options.
 func (t *Tokenizer) Encode(text string, opts ...Option) ([]uint32, error) {
+	if len(text) <= smallText && len(opts) == 1 {
+		var probe policy
+		opts[0](&probe)
+		if probe.allowAll && !probe.disallowSome && probe.allowed == nil {
+			if ids, ok := t.encodeSmall(text, allPolicy); ok {
+				return ids, nil
+			}
+		}
+	}
 	cp := makePolicy(opts)
 	defer cp.release()
 	var ids []uint32
@@ -188,6 +226,11 @@ func (t *Tokenizer) Encode(text string, opts ...Option) ([]uint32, error) {
 
 // EncodeOrdinary encodes text, treating special-token text as ordinary text.
 func (t *Tokenizer) EncodeOrdinary(text string) ([]uint32, error) {
+	if len(text) <= smallText {
+		if ids, ok := t.encodeSmall(text, ordinaryPolicy); ok {
+			return ids, nil
+		}
+	}
 	var ids []uint32
 	err := t.with(func(p *C.bpekit_tokenizer) error {
 		var out C.bpekit_tokens
