@@ -1,8 +1,9 @@
 """The cost of each host binding: encode MB/s of 1 MB of the shared English sample with
-cl100k_base through C, Python, Go and Node, one thread, the median of --repeat runs, and
-the median latency of one short string ("hello world"); ratios to C, measured in one run.
+cl100k_base through C, Python, Go and Node (`encode_ordinary`; Node also with the text
+as bytes), one thread, the median of --repeat runs, and the median latency of one short
+string ("hello world"); ratios to C, measured in one run.
 
-    python bench/host_bench.py [--repeat 15]
+    python bench/host_bench.py [--repeat 11] [--rounds 5]
 
 Needs the library built (`make lib`), the Python package installed (`make demo` does it),
 Go and Node (the Node package's koffi: `make test-node` installs it), and BPEKIT_DATA's
@@ -61,7 +62,8 @@ def python_line(tok_file: Path, text_file: Path, repeat: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--repeat", type=int, default=11)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     data = Path(os.environ.get("BPEKIT_DATA", ROOT.parent / "shared" / "data"))
     if not (data / "english.txt.xz").exists() or not (data / "cl100k_base.tiktoken").exists():
@@ -78,19 +80,28 @@ def main() -> int:
     argv = [str(tok_file), str(text_file), str(args.repeat)]
     commands = {"c": [str(BUILD / "bench_c")], "go": [str(BUILD / "bench_go")],
                 "node": ["node", str(ROOT / "bench/hosts/bench.js")]}
-    rows = {}
-    for host, command in commands.items():
-        out = subprocess.run(command + argv, env=env, check=True, capture_output=True, text=True).stdout
-        rows[host] = json.loads(out)
-    rows["python"] = python_line(tok_file, text_file, args.repeat)
+    # Hosts interleaved, --rounds times; each figure is the median over the rounds (this
+    # machine's noise moves single runs by a third).
+    runs: dict[str, list[dict]] = {}
+    for _ in range(args.rounds):
+        for host, command in commands.items():
+            out = subprocess.run(command + argv, env=env, check=True, capture_output=True, text=True).stdout
+            runs.setdefault(host, []).append(json.loads(out))
+        runs.setdefault("python", []).append(python_line(tok_file, text_file, args.repeat))
+    rows = {host: {k: (statistics.median(r[k] for r in rs) if k != "host" else host) for k in rs[0]}
+            for host, rs in runs.items()}
     c = rows["c"]
     assert len({r["tokens"] for r in rows.values()}) == 1, f"hosts disagree on the token count: {rows}"
-    print(f"1 MB English, cl100k_base, one thread, median of {args.repeat}; ratio to C")
+    print(f"1 MB English, cl100k_base, one thread, median of {args.rounds} interleaved rounds of {args.repeat} runs; "
+          "ratio to C")
     print(f"{'host':8} {'MB/s':>8} {'vs C':>6}   {'short ns':>9} {'vs C':>6}")
     for host in ("c", "go", "node", "python"):
         r = rows[host]
         print(f"{host:8} {r['mb_s']:8.1f} {r['mb_s'] / c['mb_s']:6.2f}   {r['short_ns']:9.0f} "
               f"{r['short_ns'] / c['short_ns']:6.2f}")
+    r = rows["node"]
+    print(f"{'node (bytes in)':8} {r['mb_s_bytes']:.1f} MB/s, {r['mb_s_bytes'] / c['mb_s']:.2f} of C "
+          "(a Buffer, as read from a file: no UTF-16 to UTF-8 conversion)")
     return 0
 
 

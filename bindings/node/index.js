@@ -139,6 +139,12 @@ function lib() {
     trAdd: f(`int32_t bpekit_trainer_add_counts(bpekit_trainer *t, const uint8_t *data, size_t n, ${E})`),
     trFree: f('void bpekit_trainer_free(bpekit_trainer *t)'),
   };
+  // The hot calls again, every pointer an address (a bigint): koffi then converts no
+  // buffer, array or struct (see `hot` below).
+  L.encodeIntoRaw = f('int32_t bpekit_tokenizer_encode_into(void *tok, void *text, size_t len, void *policy, void *out, size_t cap, void *out_len, void *err)');
+  L.countRaw = f('int32_t bpekit_tokenizer_count(void *tok, void *text, size_t len, void *policy, void *out, void *err)');
+  L.errorMessageRaw = f('const char *bpekit_error_message(void *e)');
+  L.errorFreeRaw = f('void bpekit_error_free(void *e)');
   const found = L.abi();
   if (found !== ABI_VERSION) {
     throw new Error(`bpekit: ${file} has ABI version ${found}, this package needs ${ABI_VERSION}`);
@@ -159,36 +165,69 @@ function call(fn, ...args) {
   }
 }
 
-// Scratch buffers reused by encode calls (one module instance per thread): the text's
-// UTF-8 and the ids, so that a call allocates only its result. Texts too large for
-// them (past SCRATCH_MAX bytes) get buffers of their own.
+// The hot calls (encode, count) pass addresses: of the text's UTF-8 and of the ids in
+// scratch buffers reused across calls (one module instance per thread), of two cells
+// for the id count and the error, of the policy's bytes. A call allocates only its
+// result. Texts past SCRATCH_MAX bytes get buffers of their own. Addresses stay valid:
+// buffer memory never moves, and each buffer is referenced while it is in use.
 const SCRATCH_MAX = 64 << 20;
-let scratchText = Buffer.alloc(4096);
-let scratchIds = new Uint32Array(1024);
+const hot = {
+  text: null, textAddr: 0n,
+  ids: null, idsAddr: 0n,
+  cells: new BigUint64Array(2), cellsAddr: 0n, // [0]: the count out, [1]: the error out
+};
+const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]); // U+FFFD in UTF-8
 
-/** UTF-8 of text into the scratch buffer (or a new one): [bytes, length]. */
+function growText(n) {
+  if (!hot.text || hot.text.length < n) {
+    hot.text = Buffer.alloc(Math.max(n, hot.text ? hot.text.length * 2 : 4096));
+    hot.textAddr = koffi.address(hot.text);
+  }
+}
+
+function growIds(n) {
+  if (!hot.ids || hot.ids.length < n) {
+    hot.ids = new Uint32Array(Math.max(n, hot.ids ? hot.ids.length * 2 : 1024));
+    hot.idsAddr = koffi.address(hot.ids);
+  }
+}
+
+/** The UTF-8 of text: [address, length, the buffer to keep alive]. A string with a lone
+ * surrogate is InvalidUtf8Error: encoding it would turn the surrogate into U+FFFD, so the
+ * slow check runs only when the UTF-8 holds one. */
 function textArg(text) {
   if (typeof text !== 'string') {
     const raw = utf8(text, 'text');
-    return [raw, raw.length];
+    return [raw.length ? koffi.address(raw) : 0n, raw.length, raw];
   }
-  if (!text.isWellFormed()) {
+  let buf;
+  let len;
+  if (text.length * 3 > SCRATCH_MAX) {
+    buf = Buffer.from(text, 'utf8');
+    len = buf.length;
+  } else {
+    growText(text.length * 3);
+    buf = hot.text;
+    len = buf.write(text, 0, 'utf8');
+  }
+  if (buf.subarray(0, len).indexOf(REPLACEMENT) >= 0 && !text.isWellFormed()) {
     throw failure(3, 'text is not well-formed: it has a lone surrogate, which UTF-8 cannot hold');
   }
-  const worst = text.length * 3;
-  if (worst > SCRATCH_MAX) {
-    const raw = Buffer.from(text, 'utf8');
-    return [raw, raw.length];
-  }
-  if (scratchText.length < worst) scratchText = Buffer.alloc(Math.max(worst, scratchText.length * 2));
-  return [scratchText, scratchText.write(text, 0, 'utf8')];
+  return [buf === hot.text ? hot.textAddr : koffi.address(buf), len, buf];
 }
 
-/** A buffer for at least n ids (each id takes at least one byte of text). */
-function idsBuffer(n) {
-  if (n > SCRATCH_MAX / 4) return new Uint32Array(n);
-  if (scratchIds.length < n) scratchIds = new Uint32Array(Math.max(n, scratchIds.length * 2));
-  return scratchIds;
+/** Calls a hot entry point whose last two arguments are the count and error cells. */
+function hotCall(fn, ...args) {
+  if (hot.cellsAddr === 0n) hot.cellsAddr = koffi.address(hot.cells);
+  const status = fn(...args, hot.cellsAddr, hot.cellsAddr + 8n);
+  if (status !== 0) {
+    const L = lib();
+    const e = hot.cells[1];
+    const message = e ? L.errorMessageRaw(e) : `status ${status}`;
+    if (e) L.errorFreeRaw(e);
+    throw failure(status, message);
+  }
+  return Number(hot.cells[0]);
 }
 
 /** Text as UTF-8 bytes: a string (which must be well-formed UTF-16), or bytes as given. */
@@ -239,6 +278,38 @@ function slices(items, what) {
 
 const ALLOW_ALL = 1;
 const DISALLOW_ALL = 2;
+
+/** The address of a policy's bpekit_special_policy in memory (0n for the default),
+ * built once per policy object: [address, what to keep alive]. */
+function policyAddr(p) {
+  if (p.c === null) return [0n, null];
+  if (p.addr === undefined) {
+    const T = 'bpekit_special_policy';
+    const mem = Buffer.alloc(koffi.sizeof(T));
+    const words = new BigUint64Array(mem.buffer, mem.byteOffset, mem.length / 8);
+    const keep = [mem];
+    const list = (items) => {
+      if (!items || !items.length) return 0n;
+      const arr = Buffer.alloc(items.length * koffi.sizeof('bpekit_slice'));
+      const w = new BigUint64Array(arr.buffer, arr.byteOffset, arr.length / 8);
+      items.forEach((it, i) => {
+        w[2 * i] = it.data || 0n;
+        w[2 * i + 1] = BigInt(it.len);
+      });
+      keep.push(arr);
+      return koffi.address(arr);
+    };
+    const at = (field) => koffi.offsetof(T, field) / 8;
+    words[at('allowed')] = list(p.c.allowed);
+    words[at('n_allowed')] = BigInt(p.c.n_allowed);
+    words[at('disallowed')] = list(p.c.disallowed);
+    words[at('n_disallowed')] = BigInt(p.c.n_disallowed);
+    new Uint32Array(mem.buffer, mem.byteOffset, mem.length / 4)[koffi.offsetof(T, 'flags') / 4] = p.c.flags;
+    p.addr = koffi.address(mem);
+    p.mem = keep.concat(p.keep || []);
+  }
+  return [p.addr, p.mem];
+}
 
 const DEFAULT_POLICY = { c: null };
 const ALL_POLICY = { c: { allowed: null, n_allowed: 0, disallowed: null, n_disallowed: 0, flags: 1 | 2 } };
@@ -406,23 +477,32 @@ class Tokenizer extends Native {
 
   _encode(text, p) {
     const tok = this._live('tokenizer');
-    const [raw, len] = textArg(text);
-    const out = idsBuffer(len);
-    const n = [0];
-    call(this._L.encodeInto, tok, raw, len, p.c, out, out.length, n);
-    void p.keep;
-    return out.slice(0, Number(n[0]));
+    const [addr, len, keep] = textArg(text);
+    const [policy, keepPolicy] = policyAddr(p);
+    let out;
+    let outAddr;
+    if (len > SCRATCH_MAX / 4) {
+      out = new Uint32Array(len); // a token has at least one byte
+      outAddr = koffi.address(out);
+    } else {
+      growIds(len);
+      [out, outAddr] = [hot.ids, hot.idsAddr];
+    }
+    const n = hotCall(this._L.encodeIntoRaw, tok, addr, len, policy, outAddr, out.length);
+    void keep;
+    void keepPolicy;
+    return out.slice(0, n);
   }
 
   /** The number of tokens encode() would give, without building them. */
   count(text, options) {
     const tok = this._live('tokenizer');
-    const [raw, len] = textArg(text);
-    const p = policyOf(options);
-    const n = [0];
-    call(this._L.count, tok, raw, len, p.c, n);
-    void p.keep;
-    return Number(n[0]);
+    const [addr, len, keep] = textArg(text);
+    const [policy, keepPolicy] = policyAddr(policyOf(options));
+    const n = hotCall(this._L.countRaw, tok, addr, len, policy);
+    void keep;
+    void keepPolicy;
+    return n;
   }
 
   /** Encodes texts in parallel on `threads` threads (0: one per core), each as encode() would. */
