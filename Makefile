@@ -120,7 +120,7 @@ test-go: lib
 test-node: lib
 	@command -v npm >/dev/null || { echo "test-node needs Node.js and npm (https://nodejs.org)" >&2; exit 1; }
 	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error
-	cd bindings/node && BPEKIT_LIB="$(CURDIR)/target/release/libbpekit.so" node --test test/
+	cd bindings/node && BPEKIT_LIB="$(CURDIR)/target/release/libbpekit.so" node --expose-gc --test test/
 	cd bindings/node && npm pack --dry-run --json | $(PYTHON) -c 'import json, sys; \
 	  files = sorted(f["path"] for f in json.load(sys.stdin)[0]["files"]); print("npm pack:", files); \
 	  assert files == ["README.md", "index.d.ts", "index.js", "package.json"], files'

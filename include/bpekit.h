@@ -1054,8 +1054,9 @@ bpekit_status bpekit_tokenizer_encode_with_offsets(const struct bpekit_tokenizer
 
 /**
  * Encodes like `bpekit_tokenizer_encode`, into a buffer the caller owns: `out` has room
- * for `cap` ids (a text of `len` bytes never needs more than `len` ids, so `cap >= len`
- * always suffices). On success `*out_len` is the number of ids written.
+ * for `cap` ids (a text of `len` bytes needs at most `len` ids, so `cap >= len` always
+ * suffices, unless the tokenizer normalizes: NFC can lengthen a text up to 3 times, so
+ * `cap >= 3 * len` then). On success `*out_len` is the number of ids written.
  * If they do not fit, returns `BPEKIT_ERR_BUFFER_TOO_SMALL` and sets `*out_len` to the
  * number needed: the one documented case where an out-param is written on failure.
  * `out` may be NULL when `cap` is 0 (to ask for the size). Other errors as

@@ -125,12 +125,13 @@ extern "C" {
 /**
  * `bpekit_tokenizer_encode_ordinary` of the NUL-terminated `text`, into `out`, with no
  * error object: `out` must have room for as many ids as `text` has bytes (before the
- * NUL), which always suffices, since no byte becomes more than one id.
+ * NUL), which suffices unless the tokenizer normalizes (NFC can lengthen a text).
  *
- * Returns the number of ids, or a negated status: `-BPEKIT_ERR_NULL_ARG`,
- * `-BPEKIT_ERR_INVALID_UTF8`, ... (for the message, call
- * `bpekit_tokenizer_encode_ordinary`). On error `out` is untouched. Text with a NUL
- * byte in it needs another call.
+ * Returns the number of ids, or a negated status: `-BPEKIT_ERR_BUFFER_TOO_SMALL` when
+ * the text gives more ids than it has bytes (nothing is written: encode with another
+ * call), `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ... (for the message,
+ * call `bpekit_tokenizer_encode_ordinary`). On error `out` is untouched. Text with a
+ * NUL byte in it needs another call.
  */
 int64_t bpekit_host_encode_ordinary_cstr(const bpekit_tokenizer *tok, const char *text, uint32_t *out);
 

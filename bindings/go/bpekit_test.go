@@ -248,6 +248,34 @@ func TestBadInputIsAnErrorNeverACrash(t *testing.T) {
 	}
 }
 
+// NFC can make a text longer than its bytes (U+1D160: 4 bytes, 12 after NFC): every
+// encode path still gives the ids (the short-text buffer is then too small).
+func TestNormalizingTokenizer(t *testing.T) {
+	tok := trained(t)
+	nfc := must(tok.WithNormalization(bpekit.NormalizeNFC))
+	defer nfc.Close()
+	if n := must(nfc.Normalization()); n != bpekit.NormalizeNFC {
+		t.Fatalf("normalization %d", n)
+	}
+	if n := must(tok.Normalization()); n != bpekit.NormalizeNone {
+		t.Fatalf("original changed: %d", n)
+	}
+	for _, text := range []string{"\U0001D160", strings.Repeat("\U0001D160", 400), "cafe\u0301"} {
+		ids := must(nfc.EncodeOrdinary(text))
+		all := must(nfc.Encode(text, bpekit.AllowAllSpecial()))
+		batch := must(nfc.EncodeBatch([]string{text}, 1))
+		if !reflect.DeepEqual(ids, all) || !reflect.DeepEqual(ids, batch[0]) || len(ids) != must(nfc.Count(text)) {
+			t.Fatalf("paths differ on %q", text)
+		}
+	}
+	if got := must(nfc.Decode(must(nfc.EncodeOrdinary("cafe\u0301")))); got != "caf\u00e9" {
+		t.Fatalf("decoded %q", got)
+	}
+	if _, err := tok.WithNormalization(7); !errors.Is(err, bpekit.ErrInvalidArg) {
+		t.Fatalf("unknown normalization: %v", err)
+	}
+}
+
 // One tokenizer shared by 8 goroutines gives each the ids it gives alone; closing it
 // while they run makes their later calls fail with ErrClosed, never crash.
 func TestSharedAcrossGoroutines(t *testing.T) {

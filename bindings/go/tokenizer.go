@@ -168,7 +168,8 @@ func (cp *cPolicy) release() {
 }
 
 // Texts up to this many bytes are encoded into a Go buffer with room for one id per
-// byte (never too small: a token has at least one byte), in one C call; longer ones
+// byte (too small only if the tokenizer normalizes: NFC can lengthen a text, and the
+// general path then runs), in one C call; longer ones
 // into ids the library allocates, copied out (a buffer of their byte count would
 // waste memory).
 const smallText = 4096
@@ -193,7 +194,12 @@ func (t *Tokenizer) encodeSmall(text string, policy *C.bpekit_special_policy) (i
 		ok = st == C.BPEKIT_OK
 		return nil
 	})
-	return buf[:n:n], ok
+	if !ok {
+		// (On BUFFER_TOO_SMALL, which a normalizing tokenizer can give, n is the count
+		// needed, beyond buf.)
+		return nil, false
+	}
+	return buf[:n:n], true
 }
 
 // Encode encodes text with tiktoken's encode semantics under the options.
@@ -466,4 +472,41 @@ func (d *Decoder) Close() error {
 	d.h.close(func(p unsafe.Pointer) { C.bpekit_stream_decoder_free((*C.bpekit_stream_decoder)(p)) })
 	runtime.SetFinalizer(d, nil)
 	return nil
+}
+
+// Normalization is the Unicode normalization a tokenizer applies to ordinary text
+// before splitting it (a tokenizer file records it).
+type Normalization uint32
+
+const (
+	// NormalizeNone: the text is split as given (every OpenAI encoding).
+	NormalizeNone Normalization = C.BPEKIT_NORMALIZE_NONE
+	// NormalizeNFC: canonical composition first (HF tokenizer.json's NFC normalizer, as
+	// in Qwen's). Special tokens are found in the text as given; decoding gives the
+	// normalized text.
+	NormalizeNFC Normalization = C.BPEKIT_NORMALIZE_NFC
+)
+
+// Normalization is the tokenizer's normalization.
+func (t *Tokenizer) Normalization() (Normalization, error) {
+	var n Normalization
+	err := t.with(func(p *C.bpekit_tokenizer) error {
+		n = Normalization(C.bpekit_tokenizer_normalization(p))
+		return nil
+	})
+	return n, err
+}
+
+// WithNormalization is a copy of the tokenizer that applies n (t is unchanged).
+func (t *Tokenizer) WithNormalization(n Normalization) (*Tokenizer, error) {
+	var out *C.bpekit_tokenizer
+	err := t.with(func(p *C.bpekit_tokenizer) error {
+		return call(func(e **C.bpekit_error) C.bpekit_status {
+			return C.bpekit_tokenizer_with_normalization(p, C.uint32_t(n), &out, e)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newTokenizer(out), nil
 }

@@ -40,8 +40,12 @@ export class Tokenizer extends Native {
   static loadTiktoken(path: string, options?: TiktokenOptions): Tokenizer;
   /** A non-owning tokenizer over another's `handle` (e.g. in a worker thread); the owner must stay open. */
   static borrow(handle: bigint): Tokenizer;
-  /** The native tokenizer's address, for Tokenizer.borrow. */
+  /** The native tokenizer's address, for Tokenizer.borrow; reading it keeps this tokenizer alive until close(). */
   readonly handle: bigint;
+  /** 'nfc' or null: the normalization applied to ordinary text before splitting. */
+  readonly normalization: 'nfc' | null;
+  /** A copy applying `form` to ordinary text before splitting. */
+  withNormalization(form: 'nfc' | null): Tokenizer;
   /** tiktoken's encode. Throws DisallowedSpecialError for disallowed special-token text. */
   encode(text: Text, options?: SpecialOptions): Uint32Array;
   /** Encodes text, treating special-token text as ordinary text. */

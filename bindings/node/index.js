@@ -122,6 +122,8 @@ function lib() {
     specialCount: f('size_t bpekit_tokenizer_special_count(const bpekit_tokenizer *tok)'),
     specialToken: f(`int32_t bpekit_tokenizer_special_token(const bpekit_tokenizer *tok, size_t i, _Out_ uint8_t **text, _Out_ size_t *len, _Out_ uint32_t *id, ${E})`),
     vocabSize: f('size_t bpekit_tokenizer_vocab_size(const bpekit_tokenizer *tok)'),
+    normalization: f('uint32_t bpekit_tokenizer_normalization(const bpekit_tokenizer *tok)'),
+    withNormalization: f(`int32_t bpekit_tokenizer_with_normalization(const bpekit_tokenizer *tok, uint32_t n, _Out_ bpekit_tokenizer **out, ${E})`),
     pattern: f(`int32_t bpekit_tokenizer_pattern(const bpekit_tokenizer *tok, _Out_ uint8_t **data, _Out_ size_t *len, ${E})`),
     save: f(`int32_t bpekit_tokenizer_save(const bpekit_tokenizer *tok, const uint8_t *path, size_t n, ${E})`),
     toBytes: f(`int32_t bpekit_tokenizer_to_bytes(const bpekit_tokenizer *tok, _Out_ bpekit_bytes *out, ${E})`),
@@ -354,6 +356,9 @@ function idsArray(ids) {
 
 // Releases native objects that were never closed (a safety net; close() is the way).
 const finalizers = new FinalizationRegistry(({ free, ptr }) => free(ptr));
+// Tokenizers whose handle was read (for Tokenizer.borrow elsewhere): kept reachable, so
+// never finalized, until closed.
+const SHARED = new Set();
 
 class Native {
   constructor(ptr, free, owned = true) {
@@ -460,9 +465,31 @@ class Tokenizer extends Native {
     return t;
   }
 
-  /** The native tokenizer's address, for Tokenizer.borrow in a worker thread. */
+  /** The native tokenizer's address, for Tokenizer.borrow in a worker thread. Reading it
+   * keeps this tokenizer alive (not collected, so not freed) until close(). */
   get handle() {
-    return this._live('tokenizer');
+    const ptr = this._live('tokenizer');
+    if (this._free) SHARED.add(this);
+    return ptr;
+  }
+
+  close() {
+    SHARED.delete(this);
+    super.close();
+  }
+
+  /** 'nfc' or null: the Unicode normalization applied to ordinary text before splitting. */
+  get normalization() {
+    return this._L.normalization(this._live('tokenizer')) === 1 ? 'nfc' : null;
+  }
+
+  /** A copy applying `form` ('nfc' or null) to ordinary text before splitting; this one is unchanged. */
+  withNormalization(form) {
+    const tok = this._live('tokenizer');
+    if (form !== null && form !== 'nfc') throw invalid(`normalization must be 'nfc' or null, not ${form}`);
+    const out = [null];
+    call(this._L.withNormalization, tok, form === 'nfc' ? 1 : 0, out);
+    return new Tokenizer(out[0]);
   }
 
   /** tiktoken's encode: special-token text is an error unless allowed ({allowedSpecial: 'all' | [...], disallowedSpecial: 'all' | [...]}). */
@@ -488,7 +515,20 @@ class Tokenizer extends Native {
       growIds(len);
       [out, outAddr] = [hot.ids, hot.idsAddr];
     }
-    const n = hotCall(this._L.encodeIntoRaw, tok, addr, len, policy, outAddr, out.length);
+    if (hot.cellsAddr === 0n) hot.cellsAddr = koffi.address(hot.cells);
+    const status = this._L.encodeIntoRaw(tok, addr, len, policy, outAddr, out.length, hot.cellsAddr, hot.cellsAddr + 8n);
+    if (status === 8) {
+      // BUFFER_TOO_SMALL: a normalizing tokenizer made the text longer (NFC); the count
+      // needed is in the first cell. (The error object it made is released first.)
+      if (hot.cells[1]) this._L.errorFreeRaw(hot.cells[1]);
+      const need = Number(hot.cells[0]);
+      out = new Uint32Array(need);
+      const n = hotCall(this._L.encodeIntoRaw, tok, addr, len, policy, koffi.address(out), need);
+      void keep;
+      void keepPolicy;
+      return out.subarray(0, n);
+    }
+    const n = status === 0 ? Number(hot.cells[0]) : hotCall(this._L.encodeIntoRaw, tok, addr, len, policy, outAddr, out.length);
     void keep;
     void keepPolicy;
     return out.slice(0, n);
@@ -497,8 +537,10 @@ class Tokenizer extends Native {
   /** The number of tokens encode() would give, without building them. */
   count(text, options) {
     const tok = this._live('tokenizer');
-    const [addr, len, keep] = textArg(text);
+    // (The policy first: reading the options can run user code, which may encode and
+    // so reuse the scratch text.)
     const [policy, keepPolicy] = policyAddr(policyOf(options));
+    const [addr, len, keep] = textArg(text);
     const n = hotCall(this._L.countRaw, tok, addr, len, policy);
     void keep;
     void keepPolicy;

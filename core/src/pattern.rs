@@ -218,7 +218,9 @@ fn chain_steps(source: &str) -> Result<Option<Vec<(&str, bool)>>> {
             MATCHES => false,
             other => return Err(bad(&format!("unknown step kind {other:?} (isolated or matches)"))),
         };
-        let len: usize = len.parse().map_err(|_| bad(&format!("step length {len:?} is not a number")))?;
+        let digits = !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit());
+        let len: usize = (if digits { len.parse().ok() } else { None })
+            .ok_or_else(|| bad(&format!("step length {len:?} is not a number")))?;
         let body = &head[close + 1..];
         let regex =
             body.get(..len).ok_or_else(|| bad("a step's LEN runs past the end or into a character"))?;
@@ -522,6 +524,8 @@ mod tests {
         assert!(err("(?*chain)x").contains("(?*KIND:LEN)"));
         assert!(err("(?*chain)(?*other:1)x").contains("unknown step kind \"other\""));
         assert!(err("(?*chain)(?*isolated:z)x").contains("not a number"));
+        assert!(err("(?*chain)(?*isolated:+1)x").contains("not a number"));
+        assert!(err("(?*chain)(?*isolated:)x").contains("not a number"));
         assert!(err("(?*chain)(?*isolated:9)x").contains("past the end"));
         assert!(err("(?*chain)(?*isolated:1)中").contains("into a character"));
         assert!(err("(?*chain)(?*isolated:2)x(").contains("step 1"));

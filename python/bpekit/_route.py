@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
 # ==== Host-only calls (include/bpekit_host.h) ====
 
-# 3 arguments, any length: the ids go into a buffer with room for one per byte.
+# 3 arguments, any length: the ids go into a buffer with room for one per byte (refused,
+# with nothing written, if a normalizing tokenizer makes more: then the general call).
 _encode_ordinary_cstr = lib.bpekit_host_encode_ordinary_cstr
 # 2 arguments and the ids in the result: the cheapest call, for texts of at most
 # PACKED_TEXT_MAX bytes, which nearly always give at most the 3 ids it can return.
@@ -189,7 +190,7 @@ def encode_ordinary(self: Encoding, text: str) -> list[int]:
                 return []
             # More than 3 ids (or closed): the C-string call.
         if len(raw) <= _SCRATCH_MAX:
-            # The buffer has room for an id per byte, which always suffices.
+            # The buffer has room for an id per byte (the call refuses more: NFC).
             try:
                 scratch = _take_scratch()  # see _scratch_pool
             except IndexError:

@@ -664,7 +664,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if to == "tiktoken":
         _output_dir(args.output)
         _write_atomic(args.output, enc.export_tiktoken())
-        lost = [what for what, has in (("the split pattern", True), ("the special tokens", enc.special_tokens)) if has]
+        lost = [what for what, has in (("the split pattern", True), ("the special tokens", enc.special_tokens),
+                                       ("the normalization (NFC)", enc.normalization)) if has]
     elif to == "bpekit":
         _output_dir(args.output)
         enc.save(args.output)

@@ -76,7 +76,7 @@ QWEN2_PATTERN: str = _named_pattern("qwen2")
 DEEPSEEK_V3_PATTERN: str = _named_pattern("deepseek_v3")
 #: How a split chain's pattern starts (see :func:`split_chain`); no regex does.
 _CHAIN_PREFIX = "(?*chain)"
-_CHAIN_STEP = re.compile(r"\(\?\*(isolated|matches):(\d+)\)")
+_CHAIN_STEP = re.compile(r"\(\?\*(isolated|matches):([0-9]+)\)")
 
 
 def split_chain(steps: Iterable[tuple[str, str]]) -> str:
@@ -331,6 +331,13 @@ class Encoding(Handle):
         out = ffi.new("bpekit_bytes *")
         rustcall(lib.bpekit_tokenizer_to_bytes, self._ptr, out)
         return take_bytes(out)
+
+    def with_normalization(self, normalization: str | None) -> Encoding:
+        """A copy that applies ``normalization`` (``"NFC"`` or ``None``) to ordinary text
+        before splitting; this encoding is unchanged."""
+        out = ffi.new("bpekit_tokenizer **")
+        rustcall(lib.bpekit_tokenizer_with_normalization, self._ptr, _normalization_code(normalization), out)
+        return type(self)._from_ptr(out[0], self.name)
 
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "bpekit") -> Encoding:
@@ -724,8 +731,14 @@ class Encoding(Handle):
 
     def to_tiktoken(self) -> Any:
         """A real ``tiktoken.Encoding`` with the same ranks, pattern and special tokens
-        (needs tiktoken installed)."""
+        (needs tiktoken installed). ``ValueError`` for an encoding tiktoken cannot
+        reproduce: one that normalizes, or splits with a split chain."""
         import tiktoken
+
+        if self.normalization is not None:
+            raise ValueError(f"tiktoken does not normalize text; this encoding applies {self.normalization}")
+        if split_chain_steps(self.pat_str) is not None:
+            raise ValueError("tiktoken splits with one regex; this encoding's pattern is a split chain")
 
         return tiktoken.Encoding(
             self.name, pat_str=self.pat_str, mergeable_ranks=self.mergeable_ranks, special_tokens=self.special_tokens

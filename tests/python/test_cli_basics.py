@@ -382,6 +382,11 @@ def test_convert_between_every_format(tmp_path, tok, capsys):
     # a .tiktoken input with its pattern given by name
     assert run(capsys, "convert", str(tmp_path / "r.tiktoken"), str(tmp_path / "p.bpekit"), "--pattern", "o200k_base")[0] == 0
     assert bpekit.load(str(tmp_path / "p.bpekit")).pat_str == bpekit.O200K_PATTERN
+    # a normalizing tokenizer: .tiktoken loses the normalization too, and says so
+    enc.with_normalization("NFC").save(str(tmp_path / "nfc.bpekit"))
+    code, out, _ = run(capsys, "convert", str(tmp_path / "nfc.bpekit"), str(tmp_path / "n.tiktoken"), "--json")
+    assert json.loads(out)["not_kept"] == ["the split pattern", "the special tokens", "the normalization (NFC)"]
+    assert bpekit.from_hf(enc.with_normalization("NFC").save_hf(tmp_path / "nfc-hf")).normalization == "NFC"
 
 
 def test_convert_errors_write_nothing(tmp_path, tok, capsys):

@@ -269,6 +269,17 @@ def test_split_chain_arguments():
                         range(256)}, special_tokens={})
 
 
+def test_to_tiktoken_refuses_what_tiktoken_cannot_do(trained):
+    pytest.importorskip("tiktoken")
+    with pytest.raises(ValueError, match="does not normalize"):
+        trained.with_normalization("NFC").to_tiktoken()
+    chain = bpekit.Encoding("c", pat_str=bpekit.split_chain([(r"\d+", "isolated")]),
+                            mergeable_ranks={bytes([b]): b for b in range(256)}, special_tokens={})
+    with pytest.raises(ValueError, match="split chain"):
+        chain.to_tiktoken()
+    assert trained.with_normalization(None).to_tiktoken().encode("abc") == trained.encode("abc")
+
+
 def test_normalization_argument():
     ranks = {bytes([b]): b for b in range(256)}
     with pytest.raises(ValueError, match="normalization must be None or 'NFC', not 'NFD'"):
@@ -276,6 +287,23 @@ def test_normalization_argument():
                         normalization="NFD")
     plain = bpekit.Encoding("x", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks, special_tokens={})
     assert plain.normalization is None and plain.encode("e\u0301") == [101, 204, 129]
+
+
+def test_nfc_can_lengthen_text_on_every_route():
+    """U+1D160 is 4 bytes and 12 after NFC: more ids than bytes, which the short-text
+    routes (sized one id per byte) must refuse and hand on, never overrun."""
+    ranks = {bytes([b]): b for b in range(256)}
+    nfc = bpekit.Encoding("nfc", pat_str=bpekit.CL100K_PATTERN, mergeable_ranks=ranks,
+                          special_tokens={"<|end|>": 256}, normalization="NFC")
+    for n in (1, 3, 400, 16000):
+        text = "\U0001D160" * n
+        want = list(unicodedata.normalize("NFC", text).encode())
+        assert nfc.encode_ordinary(text) == want
+        assert nfc.encode(text, allowed_special="all") == want
+        assert nfc.count(text) == len(want)
+        # A lone surrogate sends the text down the C-string route (tiktoken's fix-up: U+FFFD).
+        assert nfc.encode_ordinary(text + "\ud800") == want + list("\ufffd".encode())
+        assert nfc.encode_batch([text], num_threads=1) == [want]
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])

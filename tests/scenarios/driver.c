@@ -307,6 +307,16 @@ static bpekit_status run(scenario *s, const char *op, const char *arg, str *o)
         put(o, "]");
         bpekit_stream_decoder_free(d);
         free(ids);
+    } else if (strcmp(op, "normalize") == 0) {
+        bpekit_tokenizer *tok = NULL;
+        st = bpekit_tokenizer_with_normalization(
+            s->tok, strcmp(arg, "nfc") == 0 ? BPEKIT_NORMALIZE_NFC : BPEKIT_NORMALIZE_NONE, &tok, NULL);
+        if (st != BPEKIT_OK) return st;
+        bpekit_tokenizer_free(s->tok);
+        s->tok = tok;
+        put(o, "{");
+        file_fnv(tok, o, "file");
+        put(o, "}");
     } else if (strcmp(op, "reload") == 0 || strcmp(op, "corrupt") == 0) {
         bpekit_bytes b = {0};
         st = bpekit_tokenizer_to_bytes(s->tok, &b, NULL);

@@ -146,6 +146,10 @@ struct scenario {
             out.push_back(hex(d.flush()));
             return strings(out);
         }
+        if (op == "normalize") {
+            tok.emplace(tok->with_normalization(arg == "nfc" ? bpekit::normalization::nfc : bpekit::normalization::none));
+            return "{\"file\":\"" + fnv(tok->to_bytes()) + "\"}";
+        }
         if (op == "reload") {
             tok.emplace(bpekit::tokenizer::from_bytes(tok->to_bytes()));
             return "{\"file\":\"" + fnv(tok->to_bytes()) + "\"}";

@@ -88,6 +88,9 @@ class Case {
         d.close();
         return out;
       }
+      case 'normalize':
+        this.tok = this.tok.withNormalization(arg === 'nfc' ? 'nfc' : null);
+        return { file: fnv(this.tok.toBytes()) };
       case 'reload':
         this.tok = bpekit.Tokenizer.fromBytes(this.tok.toBytes());
         return { file: fnv(this.tok.toBytes()) };

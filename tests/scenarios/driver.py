@@ -100,6 +100,9 @@ class Case:
         if op == "stream":
             d = self.tok.decoder()
             return [d.add(i).encode().hex() for i in ids(arg)] + [d.flush().encode().hex()]
+        if op == "normalize":
+            self.tok = self.tok.with_normalization({"nfc": "NFC", "none": None}[arg])
+            return {"file": fnv(self.tok.to_bytes())}
         if op == "reload":
             self.tok = bpekit.Encoding.from_bytes(self.tok.to_bytes())
             return {"file": fnv(self.tok.to_bytes())}

@@ -787,8 +787,8 @@ public:
     }
 
     /// Encodes as encode(text, policy) into `out`, which has room for `cap` ids, and
-    /// returns how many were written; nothing is allocated. `cap >= text.size()` always
-    /// suffices. Throws errc::buffer_too_small (the message says how many are needed;
+    /// returns how many were written; nothing is allocated. `cap >= text.size()`
+    /// suffices, or `3 * text.size()` for a tokenizer that normalizes. Throws errc::buffer_too_small (the message says how many are needed;
     /// `out` is then untouched), and as encode.
     size_t encode_into(std::string_view text, uint32_t *out, size_t cap,
                        const special_policy &policy = special_policy()) const {

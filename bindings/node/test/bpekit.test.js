@@ -150,6 +150,58 @@ test('bad input is a typed error, never a crash', () => {
   assert.throws(() => bpekit.Tokenizer.borrow(0n), bpekit.InvalidArgumentError);
 });
 
+test('a normalizing tokenizer: NFC can make a text longer than its bytes', () => {
+  const tok = trained();
+  const nfc = tok.withNormalization('nfc');
+  assert.equal(nfc.normalization, 'nfc');
+  assert.equal(tok.normalization, null);
+  for (const text of ['\u{1D160}', '\u{1D160}'.repeat(400), 'cafe\u0301']) {
+    const ids = nfc.encodeOrdinary(text);
+    assert.deepEqual(nfc.encode(text, { allowedSpecial: 'all' }), ids);
+    assert.deepEqual(nfc.encodeBatch([text])[0], ids);
+    assert.equal(nfc.count(text), ids.length);
+    assert.ok(ids.length > Buffer.byteLength(text) || text.length < 100);
+  }
+  assert.equal(nfc.decode(nfc.encodeOrdinary('cafe\u0301')), 'caf\u00e9');
+  assert.equal(bpekit.Tokenizer.fromBytes(nfc.toBytes()).normalization, 'nfc');
+  assert.throws(() => tok.withNormalization('nfd'), bpekit.InvalidArgumentError);
+});
+
+test('count reads the options before the text', () => {
+  const tok = trained();
+  const allow = { *[Symbol.iterator]() { tok.encode('zz'); yield '<|eos|>'; } };
+  const text = 'the cat <|eos|> sat';
+  assert.equal(tok.count(text, { allowedSpecial: allow }), tok.encode(text, { allowedSpecial: ['<|eos|>'] }).length);
+});
+
+test('reading the handle keeps an unclosed owner from being freed', async () => {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const bpekit = require(${JSON.stringify(path.join(__dirname, '..'))});
+    parentPort.postMessage(Array.from(bpekit.Tokenizer.borrow(workerData).encodeOrdinary('the cat')));`;
+  let handle;
+  let want;
+  let owner;
+  (() => {
+    const tok = trained();
+    handle = tok.handle; // the owner itself becomes unreachable here, unclosed
+    want = Array.from(tok.encodeOrdinary('the cat'));
+    owner = new WeakRef(tok);
+  })();
+  for (let i = 0; i < 10 && global.gc; i++) {
+    global.gc(); // (finalizers run in later tasks)
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const got = await new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: handle });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  assert.deepEqual(got, want);
+  if (global.gc) assert.ok(owner.deref() !== undefined, 'the owner was collected (and its tokenizer freed)');
+  owner.deref().close();
+});
+
 test('one tokenizer shared by 8 worker threads gives each the same ids', async () => {
   const tok = trained();
   const texts = Array.from({ length: 64 }, (_, i) => CORPUS[i % CORPUS.length].repeat(1 + (i % 5)));

@@ -208,6 +208,18 @@ func (s *scenario) run(op, arg string) (string, error) {
 		}
 		rest, err := d.Flush()
 		return strList(append(out, hexs(rest))), err
+	case "normalize":
+		n := bpekit.NormalizeNone
+		if arg == "nfc" {
+			n = bpekit.NormalizeNFC
+		}
+		tok, err := s.tok.WithNormalization(n)
+		if err != nil {
+			return "", err
+		}
+		s.tok = tok
+		file, _ := tok.Bytes()
+		return fmt.Sprintf(`{"file":"%s"}`, fnv(file)), nil
 	case "reload":
 		data, err := s.tok.Bytes()
 		if err != nil {

@@ -19,12 +19,13 @@ pub const BPEKIT_HOST_PACKED_MAX_ID: u32 = 1_048_574; // 2^20 - 2
 
 /// `bpekit_tokenizer_encode_ordinary` of the NUL-terminated `text`, into `out`, with no
 /// error object: `out` must have room for as many ids as `text` has bytes (before the
-/// NUL), which always suffices, since no byte becomes more than one id.
+/// NUL), which suffices unless the tokenizer normalizes (NFC can lengthen a text).
 ///
-/// Returns the number of ids, or a negated status: `-BPEKIT_ERR_NULL_ARG`,
-/// `-BPEKIT_ERR_INVALID_UTF8`, ... (for the message, call
-/// `bpekit_tokenizer_encode_ordinary`). On error `out` is untouched. Text with a NUL
-/// byte in it needs another call.
+/// Returns the number of ids, or a negated status: `-BPEKIT_ERR_BUFFER_TOO_SMALL` when
+/// the text gives more ids than it has bytes (nothing is written: encode with another
+/// call), `-BPEKIT_ERR_NULL_ARG`, `-BPEKIT_ERR_INVALID_UTF8`, ... (for the message,
+/// call `bpekit_tokenizer_encode_ordinary`). On error `out` is untouched. Text with a
+/// NUL byte in it needs another call.
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_host_encode_ordinary_cstr(
     tok: *const bpekit_tokenizer,
@@ -32,14 +33,22 @@ pub unsafe extern "C" fn bpekit_host_encode_ordinary_cstr(
     out: *mut u32,
 ) -> i64 {
     // SAFETY: `text` is NULL or NUL-terminated (caller's contract).
+    let room = unsafe { c_text(text) }.map_or(0, <[u8]>::len);
+    // SAFETY: as above.
     let text = || unsafe { c_text(text) };
     // SAFETY: `tok` is NULL or a live tokenizer (caller's contract).
     unsafe {
         ordinary_with(tok, text, |ids| {
+            if ids.len() > room {
+                return Err(CError::new(
+                    BPEKIT_ERR_BUFFER_TOO_SMALL,
+                    format!("{} ids do not fit in a buffer of {room}", ids.len()),
+                ));
+            }
             if !ids.is_empty() {
                 let out = try_out(out, "out")?;
                 // SAFETY: `out` has room for an id per byte of the text (caller's
-                // contract), and an encode never gives more ids than bytes.
+                // contract), and `ids` has at most that many (checked above).
                 std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
             }
             Ok(ids.len() as i64)
@@ -157,6 +166,30 @@ mod tests {
         assert_eq!(pack_ids(&[41]), Some(42));
         assert_eq!(pack_ids(&[0, 5]), Some(1 << 20 | 5));
         assert_eq!(pack_ids(&[max, 0xF_FFFF - 1, 3]), Some(((1 << 20) - 1) << 40 | 0xF_FFFE << 20 | 3));
+    }
+
+    /// A normalizing tokenizer can give more ids than the text has bytes (NFC lengthens
+    /// U+1D160 from 4 bytes to 12): the C-string call refuses rather than overrun `out`.
+    #[test]
+    fn cstr_refuses_more_ids_than_bytes_and_writes_nothing() {
+        use super::super::super::error::BPEKIT_ERR_BUFFER_TOO_SMALL;
+        use super::super::super::tokenizer::bpekit_tokenizer;
+        use super::bpekit_host_encode_ordinary_cstr;
+        let ranks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], u32::from(b))).collect();
+        let tok = crate::Tokenizer::from_ranks(ranks, crate::Pattern::default_pattern()).unwrap();
+        let nfc = bpekit_tokenizer::into_raw(tok.with_normalization(crate::Normalization::Nfc));
+        let text = c"\u{1D160}\u{1D160}";
+        let mut out = vec![u32::MAX; 8]; // room for one id per byte, as the contract asks
+                                         // SAFETY: a live tokenizer, a NUL-terminated text, room for 8 ids.
+        let r = unsafe { bpekit_host_encode_ordinary_cstr(nfc, text.as_ptr(), out.as_mut_ptr()) };
+        assert_eq!(r, -i64::from(BPEKIT_ERR_BUFFER_TOO_SMALL));
+        assert!(out.iter().all(|&id| id == u32::MAX), "nothing written");
+        let plain = c"ab";
+        // SAFETY: as above.
+        let r = unsafe { bpekit_host_encode_ordinary_cstr(nfc, plain.as_ptr(), out.as_mut_ptr()) };
+        assert_eq!((r, &out[..2]), (2, &[97, 98][..]));
+        // SAFETY: made by into_raw above, freed once.
+        unsafe { super::super::super::tokenizer::bpekit_tokenizer_free(nfc) };
     }
 
     #[test]
