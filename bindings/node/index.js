@@ -117,7 +117,7 @@ function lib() {
     encodeInto: f(`int32_t bpekit_tokenizer_encode_into(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, const bpekit_special_policy *policy, uint32_t *out, size_t cap, _Out_ size_t *out_len, ${E})`),
     encodeOrdinary: f(`int32_t bpekit_tokenizer_encode_ordinary(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, _Out_ bpekit_tokens *out, ${E})`),
     count: f(`int32_t bpekit_tokenizer_count(const bpekit_tokenizer *tok, const uint8_t *text, size_t len, const bpekit_special_policy *policy, _Out_ size_t *out, ${E})`),
-    encodeBatch: f(`int32_t bpekit_tokenizer_encode_batch(const bpekit_tokenizer *tok, const bpekit_slice *texts, size_t n, const bpekit_special_policy *policy, size_t threads, _Out_ bpekit_tokens *ids, _Out_ bpekit_offsets *offsets, ${E})`),
+    encodeBatch: f(`int32_t bpekit_tokenizer_encode_batch(const bpekit_tokenizer *tok, const bpekit_slice *texts, size_t n, void *policy, size_t threads, _Out_ bpekit_tokens *ids, _Out_ bpekit_offsets *offsets, ${E})`),
     decode: f(`int32_t bpekit_tokenizer_decode(const bpekit_tokenizer *tok, const uint32_t *ids, size_t n, _Out_ bpekit_bytes *out, ${E})`),
     specialCount: f('size_t bpekit_tokenizer_special_count(const bpekit_tokenizer *tok)'),
     specialToken: f(`int32_t bpekit_tokenizer_special_token(const bpekit_tokenizer *tok, size_t i, _Out_ uint8_t **text, _Out_ size_t *len, _Out_ uint32_t *id, ${E})`),
@@ -553,12 +553,12 @@ class Tokenizer extends Native {
     const threads = options.threads === undefined ? 0 : options.threads;
     if (!Number.isInteger(threads) || threads < 0) throw invalid(`threads must be a non-negative integer, not ${threads}`);
     const list = slices(texts, 'texts');
-    const p = policyOf(options);
+    const [policy, keepPolicy] = policyAddr(policyOf(options));
     const ids = {};
     const offsets = {};
-    call(this._L.encodeBatch, tok, list.array.length ? list.array : null, list.array.length, p.c, threads, ids, offsets);
+    call(this._L.encodeBatch, tok, list.array.length ? list.array : null, list.array.length, policy, threads, ids, offsets);
     void list.keep;
-    void p.keep;
+    void keepPolicy;
     const flat = takeTokens(ids);
     const n = Number(offsets.len);
     const at = n ? new BigUint64Array(koffi.view(offsets.data, n * 8).slice(0)) : [];
