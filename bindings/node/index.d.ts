@@ -48,6 +48,8 @@ export class Tokenizer extends Native {
   withNormalization(form: 'nfc' | null): Tokenizer;
   /** tiktoken's encode. Throws DisallowedSpecialError for disallowed special-token text. */
   encode(text: Text, options?: SpecialOptions): Uint32Array;
+  /** encode() into `out`, returning the number of ids written (BufferTooSmallError with `needed` if they do not fit). */
+  encodeInto(text: Text, out: Uint32Array, options?: SpecialOptions): number;
   /** Encodes text, treating special-token text as ordinary text. */
   encodeOrdinary(text: Text): Uint32Array;
   /** The number of tokens encode() would give. */
@@ -114,7 +116,10 @@ export class UnknownTokenError extends BpekitError {}
 export class DisallowedSpecialError extends BpekitError {}
 export class PatternError extends BpekitError {}
 export class RanksError extends BpekitError {}
-export class BufferTooSmallError extends BpekitError {}
+export class BufferTooSmallError extends BpekitError {
+  /** From encodeInto: the number of ids the text needs. */
+  readonly needed?: number;
+}
 export class InternalError extends BpekitError {}
 export class FormatError extends BpekitError {}
 export class IoError extends BpekitError {}

@@ -222,14 +222,18 @@ function textArg(text) {
 function hotCall(fn, ...args) {
   if (hot.cellsAddr === 0n) hot.cellsAddr = koffi.address(hot.cells);
   const status = fn(...args, hot.cellsAddr, hot.cellsAddr + 8n);
-  if (status !== 0) {
-    const L = lib();
-    const e = hot.cells[1];
-    const message = e ? L.errorMessageRaw(e) : `status ${status}`;
-    if (e) L.errorFreeRaw(e);
-    throw failure(status, message);
-  }
+  if (status !== 0) throw cellError(status);
   return Number(hot.cells[0]);
+}
+
+/** The error a hot call left in the error cell (released here), as a BpekitError. */
+function cellError(status) {
+  const L = lib();
+  const e = hot.cells[1];
+  const message = e ? L.errorMessageRaw(e) : `status ${status}`;
+  if (e) L.errorFreeRaw(e);
+  hot.cells[1] = 0n;
+  return failure(status, message);
 }
 
 /** Text as UTF-8 bytes: a string (which must be well-formed UTF-16), or bytes as given. */
@@ -497,6 +501,30 @@ class Tokenizer extends Native {
     return this._encode(text, policyOf(options));
   }
 
+  /**
+   * encode() into `out` (a Uint32Array the caller keeps and reuses: no allocation per
+   * call); returns how many ids were written. If they do not fit, BufferTooSmallError
+   * (its `needed` is the count) and `out` is left as it was; a text of n UTF-8 bytes
+   * needs at most n ids (3n for a tokenizer that normalizes).
+   */
+  encodeInto(text, out, options) {
+    const tok = this._live('tokenizer');
+    if (!(out instanceof Uint32Array)) throw new TypeError('out must be a Uint32Array');
+    const [policy, keepPolicy] = policyAddr(policyOf(options));
+    const [addr, len, keep] = textArg(text);
+    if (hot.cellsAddr === 0n) hot.cellsAddr = koffi.address(hot.cells);
+    const outAddr = out.length ? koffi.address(out) : 0n;
+    const status = this._L.encodeIntoRaw(tok, addr, len, policy, outAddr, out.length, hot.cellsAddr, hot.cellsAddr + 8n);
+    void keep;
+    void keepPolicy;
+    if (status !== 0) {
+      const e = cellError(status);
+      if (status === 8) e.needed = Number(hot.cells[0]);
+      throw e;
+    }
+    return Number(hot.cells[0]);
+  }
+
   /** Encodes text, treating special-token text as ordinary text. */
   encodeOrdinary(text) {
     return this._encode(text, ORDINARY_POLICY);
@@ -520,7 +548,7 @@ class Tokenizer extends Native {
     if (status === 8) {
       // BUFFER_TOO_SMALL: a normalizing tokenizer made the text longer (NFC); the count
       // needed is in the first cell. (The error object it made is released first.)
-      if (hot.cells[1]) this._L.errorFreeRaw(hot.cells[1]);
+      cellError(status);
       const need = Number(hot.cells[0]);
       out = new Uint32Array(need);
       const n = hotCall(this._L.encodeIntoRaw, tok, addr, len, policy, koffi.address(out), need);
@@ -528,10 +556,10 @@ class Tokenizer extends Native {
       void keepPolicy;
       return out.subarray(0, n);
     }
-    const n = status === 0 ? Number(hot.cells[0]) : hotCall(this._L.encodeIntoRaw, tok, addr, len, policy, outAddr, out.length);
+    if (status !== 0) throw cellError(status);
     void keep;
     void keepPolicy;
-    return out.slice(0, n);
+    return out.slice(0, Number(hot.cells[0]));
   }
 
   /** The number of tokens encode() would give, without building them. */

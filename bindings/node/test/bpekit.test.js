@@ -64,6 +64,21 @@ test('special-token policies as tiktoken has them', () => {
   assert.equal(tok.count(text, { allowedSpecial: 'all' }), 3);
 });
 
+test('encodeInto writes into the caller\'s array, or says how much it needs', () => {
+  const tok = trained();
+  const out = new Uint32Array(64).fill(7);
+  const text = 'the cat <|eos|> sat';
+  const n = tok.encodeInto(text, out, { allowedSpecial: 'all' });
+  assert.deepEqual(out.subarray(0, n), tok.encode(text, { allowedSpecial: 'all' }));
+  const small = new Uint32Array(2).fill(7);
+  assert.throws(() => tok.encodeInto(text, small, { allowedSpecial: 'all' }),
+    (e) => e instanceof bpekit.BufferTooSmallError && e.needed === n);
+  assert.deepEqual([...small], [7, 7], 'left as it was');
+  assert.throws(() => tok.encodeInto(text, out), bpekit.DisallowedSpecialError);
+  assert.throws(() => tok.encodeInto(text, [1, 2]), TypeError);
+  assert.equal(tok.encodeInto('', new Uint32Array(0)), 0);
+});
+
 test('a batch equals each text encoded alone', () => {
   const tok = trained();
   const texts = ['', ...CORPUS];
