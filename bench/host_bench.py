@@ -1,13 +1,16 @@
 """The cost of each host binding: encode MB/s of 1 MB of the shared English sample with
 cl100k_base through C, Python, Go and Node (`encode_ordinary`; Node also with the text
-as bytes), one thread, the median of --repeat runs, and the median latency of one short
-string ("hello world"); ratios to C, measured in one run.
+as bytes, and through `encodeInto`), one thread, and the latency of one short string
+("hello world"); ratios to C.
 
-    python bench/host_bench.py [--repeat 11] [--rounds 5]
+    python bench/host_bench.py [--samples 41] [--short-samples 9]
 
-Needs the library built (`make lib`), the Python package installed (`make demo` does it),
-Go and Node (the Node package's koffi: `make test-node` installs it), and BPEKIT_DATA's
-english.txt.xz and cl100k_base.tiktoken.
+Each host is a long-running process (bench/hosts/) answering one command at a time, and
+the samples are interleaved: one encode on each host in turn (the order rotating), so
+the machine's drifts (frequency, neighbours) fall on every host alike; each figure is
+the median of its samples. Needs the library built (`make lib`), the Python package
+installed (`make demo` does it), Go and Node (the Node package's koffi: `make test-node`
+installs it), and BPEKIT_DATA's english.txt.xz and cl100k_base.tiktoken.
 """
 
 from __future__ import annotations
@@ -39,31 +42,52 @@ def prepare(data: Path) -> tuple[Path, Path]:
     return tok_file, text_file
 
 
-def python_line(tok_file: Path, text_file: Path, repeat: int) -> dict:
-    import bpekit
+class PythonHost:
+    """The Python host, in this process: the commands of bench/hosts/bench.c."""
 
-    enc = bpekit.load(tok_file)
-    text = text_file.read_text(encoding="utf-8")
-    times, n = [], 0
-    for r in range(repeat + 1):
+    def __init__(self, tok_file: Path, text_file: Path):
+        import bpekit
+
+        self.enc = bpekit.load(tok_file)
+        self.text = text_file.read_text(encoding="utf-8")
+
+    def ask(self, command: str) -> float:
+        if command == "tokens":
+            return len(self.enc.encode_ordinary(self.text))
+        if command == "big":
+            t0 = time.perf_counter()
+            self.enc.encode_ordinary(self.text)
+            return time.perf_counter() - t0
+        calls = 20000
         t0 = time.perf_counter()
-        n = len(enc.encode_ordinary(text))
-        if r:
-            times.append(time.perf_counter() - t0)
-    lat = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(20000):
-            enc.encode_ordinary("hello world")
-        lat.append((time.perf_counter() - t0) / 20000)
-    return {"host": "python", "mb_s": round(len(text.encode()) / 1e6 / statistics.median(times), 2), "tokens": n,
-            "short_ns": round(statistics.median(lat) * 1e9)}
+        for _ in range(calls):
+            self.enc.encode_ordinary("hello world")
+        return (time.perf_counter() - t0) / calls * 1e9
+
+
+class ProcessHost:
+    """A host in bench/hosts/, as a child process answering one command per line."""
+
+    def __init__(self, command: list[str], env: dict):
+        self.proc = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, command: str) -> float:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.proc.args[0]} exited with {self.proc.wait()}")
+        return float(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=11)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--samples", type=int, default=41, help="timed encodes of the 1 MB text per host")
+    ap.add_argument("--short-samples", type=int, default=9, help="timed runs of 20000 short encodes per host")
     args = ap.parse_args()
     data = Path(os.environ.get("BPEKIT_DATA", ROOT.parent / "shared" / "data"))
     if not (data / "english.txt.xz").exists() or not (data / "cl100k_base.tiktoken").exists():
@@ -77,31 +101,49 @@ def main() -> int:
                     "-lbpekit", f"-Wl,-rpath,{lib}", "-o", str(BUILD / "bench_c")], check=True)
     subprocess.run(["go", "build", "-o", str(BUILD / "bench_go"), "."], cwd=ROOT / "bench/hosts/go", env=env,
                    check=True)
-    argv = [str(tok_file), str(text_file), str(args.repeat)]
-    commands = {"c": [str(BUILD / "bench_c")], "go": [str(BUILD / "bench_go")],
-                "node": ["node", str(ROOT / "bench/hosts/bench.js")]}
-    # Hosts interleaved, --rounds times; each figure is the median over the rounds (this
-    # machine's noise moves single runs by a third).
-    runs: dict[str, list[dict]] = {}
-    for _ in range(args.rounds):
-        for host, command in commands.items():
-            out = subprocess.run(command + argv, env=env, check=True, capture_output=True, text=True).stdout
-            runs.setdefault(host, []).append(json.loads(out))
-        runs.setdefault("python", []).append(python_line(tok_file, text_file, args.repeat))
-    rows = {host: {k: (statistics.median(r[k] for r in rs) if k != "host" else host) for k in rs[0]}
-            for host, rs in runs.items()}
-    c = rows["c"]
-    assert len({r["tokens"] for r in rows.values()}) == 1, f"hosts disagree on the token count: {rows}"
-    print(f"1 MB English, cl100k_base, one thread, median of {args.rounds} interleaved rounds of {args.repeat} runs; "
-          "ratio to C")
-    print(f"{'host':8} {'MB/s':>8} {'vs C':>6}   {'short ns':>9} {'vs C':>6}")
-    for host in ("c", "go", "node", "python"):
-        r = rows[host]
-        print(f"{host:8} {r['mb_s']:8.1f} {r['mb_s'] / c['mb_s']:6.2f}   {r['short_ns']:9.0f} "
-              f"{r['short_ns'] / c['short_ns']:6.2f}")
-    r = rows["node"]
-    print(f"{'node (bytes in)':8} {r['mb_s_bytes']:.1f} MB/s, {r['mb_s_bytes'] / c['mb_s']:.2f} of C "
-          "(a Buffer, as read from a file: no UTF-16 to UTF-8 conversion)")
+    argv = [str(tok_file), str(text_file)]
+    hosts = {"c": ProcessHost([str(BUILD / "bench_c")] + argv, env),
+             "go": ProcessHost([str(BUILD / "bench_go")] + argv, env),
+             "node": ProcessHost(["node", str(ROOT / "bench/hosts/bench.js")] + argv, env),
+             "python": PythonHost(tok_file, text_file)}
+    try:
+        counts = {name: int(host.ask("tokens")) for name, host in hosts.items()}
+        assert len(set(counts.values())) == 1, f"hosts disagree on the token count: {counts}"
+        # (host, command) pairs, each sampled once per round in a rotating order; a first
+        # round warms every host up and is not counted.
+        jobs = [(h, "big") for h in hosts] + [("node", "bytes"), ("node", "into")]
+        samples: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
+        for r in range(args.samples + 1):
+            for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
+                t = hosts[job[0]].ask(job[1])
+                if r:
+                    samples[job].append(t)
+        short: dict[str, list[float]] = {h: [] for h in hosts}
+        for r in range(args.short_samples + 1):
+            for h in list(hosts)[r % len(hosts):] + list(hosts)[:r % len(hosts)]:
+                t = hosts[h].ask("short")
+                if r:
+                    short[h].append(t)
+    finally:
+        for host in hosts.values():
+            if isinstance(host, ProcessHost):
+                host.close()
+    size = text_file.stat().st_size
+    mb_s = {job: size / 1e6 / statistics.median(ts) for job, ts in samples.items()}
+    # The ratio to C per round, then its median: samples of one round are taken within
+    # milliseconds of each other, so a slow spell of the machine cancels out of it.
+    vs_c = {job: statistics.median(c / t for c, t in zip(samples[("c", "big")], ts)) for job, ts in samples.items()}
+    ns = {h: statistics.median(ts) for h, ts in short.items()}
+    short_vs_c = {h: statistics.median(t / c for c, t in zip(short["c"], ts)) for h, ts in short.items()}
+    print(f"1 MB English ({counts['c']} tokens), cl100k_base, one thread; {args.samples} interleaved rounds (short: "
+          f"{args.short_samples} x 20000 calls); MB/s and ns are medians over the rounds, 'vs C' the median of the "
+          "per-round ratios")
+    print(f"{'host':16} {'MB/s':>8} {'vs C':>6}   {'short ns':>9} {'vs C':>6}")
+    for h in hosts:
+        print(f"{h:16} {mb_s[(h, 'big')]:8.1f} {vs_c[(h, 'big')]:6.2f}   {ns[h]:9.0f} {short_vs_c[h]:6.2f}")
+    for job, what in ((("node", "bytes"), "a Buffer in (as read from a file)"),
+                      (("node", "into"), "encodeInto: a string in, a Uint32Array reused")):
+        print(f"{'node ' + job[1]:16} {mb_s[job]:8.1f} {vs_c[job]:6.2f}   ({what})")
     return 0
 
 

@@ -3,8 +3,9 @@
  *
  * Naming     Functions are bpekit_<object>_<verb>, types bpekit_<object>, constants BPEKIT_*.
  *            Inputs are (pointer, length) pairs, not NUL-terminated strings; text
- *            inputs must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8). A NULL pointer with
- *            length 0 is an empty input.
+ *            inputs must be UTF-8 (else BPEKIT_ERR_INVALID_UTF8), or UTF-16 code units
+ *            for the _utf16 functions (length in units). A NULL pointer with length 0
+ *            is an empty input.
  * Ownership  Handles (bpekit_trainer, bpekit_tokenizer, bpekit_shard_writer,
  *            bpekit_stream_decoder) and errors
  *            are created by bpekit, owned by the caller, and released with their own _free
@@ -607,7 +608,8 @@ typedef struct bpekit_progress {
 #define BPEKIT_ERR_INVALID_ARG 2
 
 /**
- * Input documented as text is not valid UTF-8.
+ * Input documented as text is not valid UTF-8 (for the `_utf16` functions: has a
+ * lone surrogate).
  */
 #define BPEKIT_ERR_INVALID_UTF8 3
 
@@ -1063,6 +1065,23 @@ bpekit_status bpekit_tokenizer_encode_with_offsets(const struct bpekit_tokenizer
  * `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary.
  */
 bpekit_status bpekit_tokenizer_encode_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, uint32_t *out, size_t cap, size_t *out_len, struct bpekit_error **err);
+
+/**
+ * `bpekit_tokenizer_encode_into` of UTF-16 text: `text` is `len` 16-bit code units in
+ * the platform's byte order (a JavaScript, Java or .NET string as it is held, a
+ * Windows wide string), which the core turns into UTF-8 first. A lone surrogate is
+ * `BPEKIT_ERR_INVALID_UTF8` naming its unit (the text has no UTF-8 form). `cap >= 3 *
+ * len` always suffices (a unit is at most 3 UTF-8 bytes, an id at least one byte),
+ * `cap >= 9 * len` if the tokenizer normalizes; or ask for the size with `cap` 0.
+ * Otherwise as `bpekit_tokenizer_encode_into`.
+ */
+bpekit_status bpekit_tokenizer_encode_utf16_into(const struct bpekit_tokenizer *tok, const uint16_t *text, size_t len, const struct bpekit_special_policy *policy, uint32_t *out, size_t cap, size_t *out_len, struct bpekit_error **err);
+
+/**
+ * `bpekit_tokenizer_count` of UTF-16 text (`text` and `len` as
+ * `bpekit_tokenizer_encode_utf16_into` takes them).
+ */
+bpekit_status bpekit_tokenizer_count_utf16(const struct bpekit_tokenizer *tok, const uint16_t *text, size_t len, const struct bpekit_special_policy *policy, size_t *out, struct bpekit_error **err);
 
 /**
  * Counts the tokens `bpekit_tokenizer_encode` would give, without building them:

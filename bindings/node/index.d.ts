@@ -48,7 +48,10 @@ export class Tokenizer extends Native {
   withNormalization(form: 'nfc' | null): Tokenizer;
   /** tiktoken's encode. Throws DisallowedSpecialError for disallowed special-token text. */
   encode(text: Text, options?: SpecialOptions): Uint32Array;
-  /** encode() into `out`, returning the number of ids written (BufferTooSmallError with `needed` if they do not fit). */
+  /**
+   * encode() into `out`, returning the number of ids written (BufferTooSmallError with `needed` if they do not fit).
+   * A string needs at most 3 * text.length ids, bytes at most one id per byte (three times as many under NFC).
+   */
   encodeInto(text: Text, out: Uint32Array, options?: SpecialOptions): number;
   /** Encodes text, treating special-token text as ordinary text. */
   encodeOrdinary(text: Text): Uint32Array;

@@ -9,6 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const koffi = require('koffi');
+const os = require('node:os');
 
 // The C ABI this file is written against (BPEKIT_ABI_VERSION in bpekit.h).
 const ABI_VERSION = 2;
@@ -145,6 +146,8 @@ function lib() {
   // buffer, array or struct (see `hot` below).
   L.encodeIntoRaw = f('int32_t bpekit_tokenizer_encode_into(void *tok, void *text, size_t len, void *policy, void *out, size_t cap, void *out_len, void *err)');
   L.countRaw = f('int32_t bpekit_tokenizer_count(void *tok, void *text, size_t len, void *policy, void *out, void *err)');
+  L.encodeUtf16IntoRaw = f('int32_t bpekit_tokenizer_encode_utf16_into(void *tok, void *text, size_t len, void *policy, void *out, size_t cap, void *out_len, void *err)');
+  L.countUtf16Raw = f('int32_t bpekit_tokenizer_count_utf16(void *tok, void *text, size_t len, void *policy, void *out, void *err)');
   L.errorMessageRaw = f('const char *bpekit_error_message(void *e)');
   L.errorFreeRaw = f('void bpekit_error_free(void *e)');
   const found = L.abi();
@@ -194,28 +197,36 @@ function growIds(n) {
   }
 }
 
-/** The UTF-8 of text: [address, length, the buffer to keep alive]. A string with a lone
- * surrogate is InvalidUtf8Error: encoding it would turn the surrogate into U+FFFD, so the
- * slow check runs only when the UTF-8 holds one. */
+// Strings reach the library as their UTF-16 code units (a copy in the platform's byte
+// order, which Node writes as 'utf16le' only on little-endian machines), transcoded
+// there: Node's own UTF-8 conversion costs more than the library's, and a lone surrogate
+// is then refused by the library (InvalidUtf8Error naming its unit) instead of turned
+// into U+FFFD. Big-endian machines pass UTF-8, checked for lone surrogates here.
+const WIDE = os.endianness() === 'LE';
+
+/**
+ * A text argument: [address, length, the buffer to keep alive, wide]. `wide`: the
+ * length counts UTF-16 units (a string, on little-endian machines); else UTF-8 bytes.
+ */
 function textArg(text) {
   if (typeof text !== 'string') {
     const raw = utf8(text, 'text');
-    return [raw.length ? koffi.address(raw) : 0n, raw.length, raw];
+    return [raw.length ? koffi.address(raw) : 0n, raw.length, raw, false];
   }
+  const size = WIDE ? text.length * 2 : text.length * 3;
   let buf;
-  let len;
-  if (text.length * 3 > SCRATCH_MAX) {
-    buf = Buffer.from(text, 'utf8');
-    len = buf.length;
+  if (size > SCRATCH_MAX) {
+    buf = Buffer.allocUnsafeSlow(size);
   } else {
-    growText(text.length * 3);
+    growText(size);
     buf = hot.text;
-    len = buf.write(text, 0, 'utf8');
   }
-  if (buf.subarray(0, len).indexOf(REPLACEMENT) >= 0 && !text.isWellFormed()) {
+  const len = buf.write(text, 0, WIDE ? 'utf16le' : 'utf8');
+  if (!WIDE && buf.subarray(0, len).indexOf(REPLACEMENT) >= 0 && !text.isWellFormed()) {
     throw failure(3, 'text is not well-formed: it has a lone surrogate, which UTF-8 cannot hold');
   }
-  return [buf === hot.text ? hot.textAddr : koffi.address(buf), len, buf];
+  const addr = buf === hot.text ? hot.textAddr : koffi.address(buf);
+  return [len ? addr : 0n, WIDE ? len / 2 : len, buf, WIDE];
 }
 
 /** Calls a hot entry point whose last two arguments are the count and error cells. */
@@ -256,10 +267,19 @@ function takeBytes(b) {
   return out;
 }
 
+/** A copy of a typed array. (V8's slice() is several times slower than new + set() for
+ * large arrays, and faster for small ones.) */
+function copyOf(src, Type) {
+  if (src.length < 4096) return src.slice();
+  const out = new Type(src.length);
+  out.set(src);
+  return out;
+}
+
 function takeTokens(t) {
   const L = lib();
   const n = Number(t.len);
-  const out = n ? new Uint32Array(koffi.view(t.ids, n * 4).slice(0)) : new Uint32Array(0);
+  const out = n ? copyOf(new Uint32Array(koffi.view(t.ids, n * 4)), Uint32Array) : new Uint32Array(0);
   L.tokensFree(t);
   return out;
 }
@@ -504,17 +524,19 @@ class Tokenizer extends Native {
   /**
    * encode() into `out` (a Uint32Array the caller keeps and reuses: no allocation per
    * call); returns how many ids were written. If they do not fit, BufferTooSmallError
-   * (its `needed` is the count) and `out` is left as it was; a text of n UTF-8 bytes
-   * needs at most n ids (3n for a tokenizer that normalizes).
+   * (its `needed` is the count) and `out` is left as it was. A string of n UTF-16 units
+   * (`text.length`) needs at most 3n ids, bytes of n UTF-8 bytes at most n (three
+   * times as many for a tokenizer that normalizes).
    */
   encodeInto(text, out, options) {
     const tok = this._live('tokenizer');
     if (!(out instanceof Uint32Array)) throw new TypeError('out must be a Uint32Array');
     const [policy, keepPolicy] = policyAddr(policyOf(options));
-    const [addr, len, keep] = textArg(text);
+    const [addr, len, keep, wide] = textArg(text);
     if (hot.cellsAddr === 0n) hot.cellsAddr = koffi.address(hot.cells);
     const outAddr = out.length ? koffi.address(out) : 0n;
-    const status = this._L.encodeIntoRaw(tok, addr, len, policy, outAddr, out.length, hot.cellsAddr, hot.cellsAddr + 8n);
+    const fn = wide ? this._L.encodeUtf16IntoRaw : this._L.encodeIntoRaw;
+    const status = fn(tok, addr, len, policy, outAddr, out.length, hot.cellsAddr, hot.cellsAddr + 8n);
     void keep;
     void keepPolicy;
     if (status !== 0) {
@@ -532,26 +554,29 @@ class Tokenizer extends Native {
 
   _encode(text, p) {
     const tok = this._live('tokenizer');
-    const [addr, len, keep] = textArg(text);
+    const [addr, len, keep, wide] = textArg(text);
     const [policy, keepPolicy] = policyAddr(p);
+    // A token has at least one byte, and a UTF-16 unit at most 3 bytes.
+    const cap = wide ? 3 * len : len;
     let out;
     let outAddr;
-    if (len > SCRATCH_MAX / 4) {
-      out = new Uint32Array(len); // a token has at least one byte
+    if (cap > SCRATCH_MAX / 4) {
+      out = new Uint32Array(cap);
       outAddr = koffi.address(out);
     } else {
-      growIds(len);
+      growIds(cap);
       [out, outAddr] = [hot.ids, hot.idsAddr];
     }
     if (hot.cellsAddr === 0n) hot.cellsAddr = koffi.address(hot.cells);
-    const status = this._L.encodeIntoRaw(tok, addr, len, policy, outAddr, out.length, hot.cellsAddr, hot.cellsAddr + 8n);
+    const fn = wide ? this._L.encodeUtf16IntoRaw : this._L.encodeIntoRaw;
+    const status = fn(tok, addr, len, policy, outAddr, out.length, hot.cellsAddr, hot.cellsAddr + 8n);
     if (status === 8) {
       // BUFFER_TOO_SMALL: a normalizing tokenizer made the text longer (NFC); the count
       // needed is in the first cell. (The error object it made is released first.)
       cellError(status);
       const need = Number(hot.cells[0]);
       out = new Uint32Array(need);
-      const n = hotCall(this._L.encodeIntoRaw, tok, addr, len, policy, koffi.address(out), need);
+      const n = hotCall(fn, tok, addr, len, policy, koffi.address(out), need);
       void keep;
       void keepPolicy;
       return out.subarray(0, n);
@@ -559,7 +584,7 @@ class Tokenizer extends Native {
     if (status !== 0) throw cellError(status);
     void keep;
     void keepPolicy;
-    return out.slice(0, Number(hot.cells[0]));
+    return copyOf(out.subarray(0, Number(hot.cells[0])), Uint32Array);
   }
 
   /** The number of tokens encode() would give, without building them. */
@@ -568,8 +593,8 @@ class Tokenizer extends Native {
     // (The policy first: reading the options can run user code, which may encode and
     // so reuse the scratch text.)
     const [policy, keepPolicy] = policyAddr(policyOf(options));
-    const [addr, len, keep] = textArg(text);
-    const n = hotCall(this._L.countRaw, tok, addr, len, policy);
+    const [addr, len, keep, wide] = textArg(text);
+    const n = hotCall(wide ? this._L.countUtf16Raw : this._L.countRaw, tok, addr, len, policy);
     void keep;
     void keepPolicy;
     return n;
@@ -589,7 +614,7 @@ class Tokenizer extends Native {
     void keepPolicy;
     const flat = takeTokens(ids);
     const n = Number(offsets.len);
-    const at = n ? new BigUint64Array(koffi.view(offsets.data, n * 8).slice(0)) : [];
+    const at = n ? copyOf(new BigUint64Array(koffi.view(offsets.data, n * 8)), BigUint64Array) : [];
     this._L.offsetsFree(offsets);
     const out = [];
     for (let i = 0; i + 1 < n; i++) out.push(flat.subarray(Number(at[i]), Number(at[i + 1])));

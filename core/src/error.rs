@@ -8,7 +8,8 @@ use std::fmt;
 pub enum ErrorKind {
     /// An argument is out of range or inconsistent (e.g. a vocab size below 256).
     InvalidArg,
-    /// Input documented as text is not valid UTF-8.
+    /// Input documented as text is not valid UTF-8 (or, for UTF-16 input, has a lone
+    /// surrogate).
     InvalidUtf8,
     /// A token id has no bytes in this tokenizer.
     UnknownToken,

@@ -46,6 +46,7 @@
 //! | `corpus` | raw corpus bytes and Arrow arrays into documents: [`split_docs`], [`docs_from_arrow`] |
 //! | `pools` | the worker pools shared by batch calls and training |
 //! | `error` | [`Error`], [`ErrorKind`] |
+//! | `utf16` | UTF-16 text into UTF-8, for the C ABI's `_utf16` entry points |
 //! | `simd` | byte classes 64 bytes at a time, and the prefetch hint: two `unsafe` calls of CPU intrinsics, each a documented exception |
 //! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` besides those two calls |
 //!
@@ -81,6 +82,7 @@ mod shardset;
 mod simd;
 mod split;
 mod train;
+mod utf16;
 
 pub use corpus::{
     from_arrow as docs_from_arrow, split as split_docs, ArrowOffsets, Docs, Layout, SplitOptions, Utf8Errors,

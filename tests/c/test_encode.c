@@ -179,6 +179,57 @@ static void test_encode_into_ordinary(void)
     bpekit_tokenizer_free(tok);
 }
 
+/* UTF-16 text: the ids and counts of its UTF-8 (ASCII runs longer than a block, two- and
+ * three-byte characters, a surrogate pair, a special token); a lone surrogate is
+ * BPEKIT_ERR_INVALID_UTF8 naming its unit; a short buffer is reported as for UTF-8. */
+static void test_encode_utf16(void)
+{
+    bpekit_error *err = SENTINEL;
+    bpekit_tokenizer *tok = special_tokenizer();
+    /* "the cat sat on the mat, caf\u00e9 \u20ac \U0001F389 <|endoftext|>" */
+    const char *text = "the cat sat on the mat, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x89 <|endoftext|>";
+    uint16_t units[64];
+    size_t n_units = 0;
+    for (const char *c = "the cat sat on the mat, caf"; *c; c++)
+        units[n_units++] = (uint8_t)*c;
+    const uint16_t rest[] = {0xe9, ' ', 0x20ac, ' ', 0xd83c, 0xdf89, ' '};
+    for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
+        units[n_units++] = rest[i];
+    for (const char *c = "<|endoftext|>"; *c; c++)
+        units[n_units++] = (uint8_t)*c;
+    bpekit_special_policy all = {NULL, 0, NULL, 0, BPEKIT_SPECIAL_ALLOW_ALL};
+    bpekit_tokens ref = sentinel_tokens;
+    uint32_t buf[3 * 64];
+    size_t n = SENTINEL_LEN, count = SENTINEL_LEN;
+
+    EXPECT_OK(bpekit_tokenizer_encode(tok, U8(text), strlen(text), &all, &ref, &err), &err);
+    EXPECT_OK(bpekit_tokenizer_encode_utf16_into(tok, units, n_units, &all, buf, 3 * n_units, &n, &err), &err);
+    CHECK(same_ids(buf, n, ref.ids, ref.len));
+    EXPECT_OK(bpekit_tokenizer_count_utf16(tok, units, n_units, &all, &count, &err), &err);
+    CHECK(count == ref.len);
+    /* The default policy refuses the special token, as for UTF-8. */
+    EXPECT_ERR(bpekit_tokenizer_count_utf16(tok, units, n_units, NULL, &count, &err), &err,
+               BPEKIT_ERR_DISALLOWED_SPECIAL, "<|endoftext|>");
+    n = SENTINEL_LEN;
+    EXPECT_ERR(bpekit_tokenizer_encode_utf16_into(tok, units, n_units, &all, buf, ref.len - 1, &n, &err), &err,
+               BPEKIT_ERR_BUFFER_TOO_SMALL, "do not fit");
+    CHECK(n == ref.len);
+    /* A lone high surrogate (the pair's low half replaced), then a lone low one. */
+    units[n_units - 15] = 'x';
+    EXPECT_ERR(bpekit_tokenizer_encode_utf16_into(tok, units, n_units, &all, buf, 3 * n_units, &n, &err), &err,
+               BPEKIT_ERR_INVALID_UTF8, "lone surrogate at unit 31");
+    units[n_units - 16] = 'x';
+    units[0] = 0xdc00;
+    EXPECT_ERR(bpekit_tokenizer_count_utf16(tok, units, n_units, &all, &count, &err), &err,
+               BPEKIT_ERR_INVALID_UTF8, "lone surrogate at unit 0");
+    /* NULL with length 0 is empty text; NULL with a length is NULL_ARG. */
+    EXPECT_OK(bpekit_tokenizer_encode_utf16_into(tok, NULL, 0, NULL, NULL, 0, &n, &err), &err);
+    CHECK(n == 0);
+    EXPECT_ERR(bpekit_tokenizer_count_utf16(tok, NULL, 3, NULL, &count, &err), &err, BPEKIT_ERR_NULL_ARG, "text");
+    bpekit_tokens_free(&ref);
+    bpekit_tokenizer_free(tok);
+}
+
 /* Bytes that need not be UTF-8 (tiktoken's _encode_bytes), and one piece without the
  * split (tiktoken's _encode_single_piece): both decode back to their input; UTF-8 input
  * to encode_bytes gives encode_ordinary's ids, and a piece the pattern would not split
@@ -409,6 +460,7 @@ const struct test encode_tests[] = {
     TEST(test_encode),
     TEST(test_encode_into),
     TEST(test_encode_into_ordinary),
+    TEST(test_encode_utf16),
     TEST(test_encode_bytes_and_piece),
     TEST(test_stream_decoder),
     TEST(test_encode_with_offsets),

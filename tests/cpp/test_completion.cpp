@@ -140,6 +140,47 @@ TEST(EncodeInto, TooSmallLeavesTheBufferAlone) {
     ExpectError(errc::null_arg, [&] { empty.encode_into("x", buf.data(), buf.size()); });
 }
 
+// The UTF-16 of valid UTF-8 (the test's own decoder, independent of the library's).
+static std::u16string Utf16(const std::string &s) {
+    std::u16string out;
+    for (size_t i = 0; i < s.size();) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        const size_t n = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+        char32_t c = n == 1 ? b : b & (0x7f >> n);
+        for (size_t k = 1; k < n; k++) c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+        if (c >= 0x10000) {
+            out.push_back(static_cast<char16_t>(0xd800 + ((c - 0x10000) >> 10)));
+            out.push_back(static_cast<char16_t>(0xdc00 + ((c - 0x10000) & 0x3ff)));
+        } else {
+            out.push_back(static_cast<char16_t>(c));
+        }
+        i += n;
+    }
+    return out;
+}
+
+TEST(EncodeInto, Utf16GivesTheIdsOfItsUtf8) {
+    const tokenizer &tok = Shared();
+    for (const auto &text : SampleTexts()) {
+        const std::u16string wide = Utf16(text);
+        std::vector<uint32_t> buf(3 * wide.size() + 1, 0xdeadbeef);
+        const size_t n = tok.encode_into(std::u16string_view(wide), buf.data(), buf.size());
+        EXPECT_EQ(Ids(buf.begin(), buf.begin() + n), tok.encode(text)) << text;
+        EXPECT_EQ(tok.count(std::u16string_view(wide)), n) << text;
+    }
+    const std::u16string special = Utf16("one " + kEot + " two");
+    std::vector<uint32_t> buf(3 * special.size());
+    const size_t n = tok.encode_into(std::u16string_view(special), buf.data(), buf.size(), special_policy::allowing_all());
+    EXPECT_EQ(Ids(buf.begin(), buf.begin() + n), tok.encode("one " + kEot + " two", special_policy::allowing_all()));
+    ExpectError(errc::disallowed_special, [&] { tok.count(std::u16string_view(special)); });
+    const std::u16string lone = u"ok \xd800 then";
+    const std::string msg = ExpectError(errc::invalid_utf8, [&] { tok.count(std::u16string_view(lone)); });
+    EXPECT_NE(msg.find("unit 3"), std::string::npos) << msg;
+    ExpectError(errc::buffer_too_small, [&] {
+        tok.encode_into(std::u16string_view(special), buf.data(), 1, special_policy::allowing_all());
+    });
+}
+
 TEST(StreamDecoder, IdByIdEqualsTheWholeDecode) {
     const tokenizer &tok = Shared();
     const std::string text = "streamed text: h\xc3\xa9llo w\xc3\xb6rld \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x99\x82!";

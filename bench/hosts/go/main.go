@@ -1,20 +1,15 @@
-// The Go line of bench/host_bench.py. Usage: bench TOKENIZER TEXT REPEAT
+// The Go host of bench/host_bench.py; the same commands as bench.c. Usage: bench_go
+// TOKENIZER TEXT
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
-	"sort"
-	"strconv"
 	"time"
 
 	bpekit "github.com/bpekit/bpekit/bindings/go"
 )
-
-func median(v []float64) float64 {
-	sort.Float64s(v)
-	return v[len(v)/2]
-}
 
 func main() {
 	tok, err := bpekit.Load(os.Args[1])
@@ -26,29 +21,32 @@ func main() {
 		panic(err)
 	}
 	text := string(data)
-	repeat, _ := strconv.Atoi(os.Args[3])
-	var times []float64
-	n := 0
-	for r := -1; r < repeat; r++ {
-		t0 := time.Now()
-		ids, err := tok.EncodeOrdinary(text)
-		if err != nil {
-			panic(err)
-		}
-		dt := time.Since(t0).Seconds()
-		n = len(ids)
-		if r >= 0 {
-			times = append(times, dt)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch in.Text() {
+		case "big", "tokens":
+			t0 := time.Now()
+			ids, err := tok.EncodeOrdinary(text)
+			if err != nil {
+				panic(err)
+			}
+			dt := time.Since(t0).Seconds()
+			if in.Text() == "big" {
+				fmt.Printf("%.9f\n", dt)
+			} else {
+				fmt.Println(len(ids))
+			}
+		case "short":
+			const calls = 20000
+			t0 := time.Now()
+			for i := 0; i < calls; i++ {
+				if _, err := tok.EncodeOrdinary("hello world"); err != nil {
+					panic(err)
+				}
+			}
+			fmt.Printf("%.3f\n", float64(time.Since(t0).Nanoseconds())/calls)
+		default:
+			os.Exit(2)
 		}
 	}
-	var lat []float64
-	for r := 0; r < 5; r++ {
-		t0 := time.Now()
-		for i := 0; i < 20000; i++ {
-			tok.EncodeOrdinary("hello world")
-		}
-		lat = append(lat, float64(time.Since(t0).Nanoseconds())/20000)
-	}
-	fmt.Printf("{\"host\":\"go\",\"mb_s\":%.2f,\"tokens\":%d,\"short_ns\":%.0f}\n",
-		float64(len(data))/1e6/median(times), n, median(lat))
 }

@@ -807,6 +807,22 @@ public:
     }
 #endif
 
+    /// encode_into of UTF-16 text (code units in the platform's byte order, e.g. a
+    /// QString's or a Windows wide string's), transcoded by the library: the ids of its
+    /// UTF-8. `cap >= 3 * text.size()` suffices (`9 *` for a tokenizer that normalizes).
+    /// A lone surrogate throws errc::invalid_utf8 naming its unit; otherwise as
+    /// encode_into.
+    size_t encode_into(std::u16string_view text, uint32_t *out, size_t cap,
+                       const special_policy &policy = special_policy()) const {
+        const detail::c_policy c(policy);
+        size_t n = 0;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_encode_utf16_into(h_.get(), reinterpret_cast<const uint16_t *>(text.data()),
+                                                      text.size(), c.get(), out, cap, &n, e);
+        });
+        return n;
+    }
+
     /// Encodes for completion (tiktoken's `encode_with_unstable`) under `policy`: the
     /// stable ids and every id sequence the rest could become once more text follows.
     /// The search is brute force, as in tiktoken: it costs far more than an encode.
@@ -832,6 +848,17 @@ public:
         size_t n = 0;
         detail::call([&](bpekit_error **e) {
             return bpekit_tokenizer_count(h_.get(), detail::bytes_of(text), text.size(), c.get(), &n, e);
+        });
+        return n;
+    }
+
+    /// count of UTF-16 text (as encode_into of a std::u16string_view takes it).
+    size_t count(std::u16string_view text, const special_policy &policy = special_policy()) const {
+        const detail::c_policy c(policy);
+        size_t n = 0;
+        detail::call([&](bpekit_error **e) {
+            return bpekit_tokenizer_count_utf16(h_.get(), reinterpret_cast<const uint16_t *>(text.data()),
+                                                text.size(), c.get(), &n, e);
         });
         return n;
     }

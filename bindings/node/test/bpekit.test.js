@@ -128,9 +128,29 @@ test('count tables from many trainers train the same vocabulary', () => {
   assert.throws(() => merged.addCounts(Buffer.from('not a table')), bpekit.FormatError);
 });
 
+test('a string gives the ids of its UTF-8, however many per UTF-16 unit', () => {
+  const tok = trained();
+  // ASCII runs past a block, 2- and 3-byte characters, surrogate pairs; rare characters
+  // become several byte tokens, more ids than the string has units.
+  for (const text of ['', 'plain ascii text, long enough for several blocks of sixteen units',
+    'caf\u00e9 na\u00efve \u20ac\u20ac', '\u9fff\u4e00'.repeat(30), '\u{1f389}\u{10fffd} x'.repeat(20)]) {
+    const bytes = Buffer.from(text, 'utf8');
+    const ids = tok.encodeOrdinary(bytes);
+    assert.deepEqual(tok.encodeOrdinary(text), ids, text);
+    assert.equal(tok.count(text), ids.length);
+    const out = new Uint32Array(3 * text.length);
+    assert.deepEqual(out.subarray(0, tok.encodeInto(text, out)), ids);
+  }
+  const rare = '\u{10fffd}'.repeat(10);
+  assert.ok(tok.encodeOrdinary(rare).length > rare.length, 'the case of more ids than units is covered');
+});
+
 test('bad input is a typed error, never a crash', () => {
   const tok = trained();
   assert.throws(() => tok.encodeOrdinary('lone \ud800 surrogate'), bpekit.InvalidUtf8Error);
+  assert.throws(() => tok.count('x'.repeat(40) + '\udc00'), (e) => e instanceof bpekit.InvalidUtf8Error &&
+    /unit 40/.test(e.message));
+  assert.throws(() => tok.encodeInto('ab\ud83c', new Uint32Array(9)), bpekit.InvalidUtf8Error);
   assert.throws(() => tok.encodeOrdinary(Buffer.from([0x61, 0xff])), bpekit.InvalidUtf8Error);
   assert.throws(() => tok.encodeOrdinary(42), TypeError);
   assert.throws(() => tok.decode([5, 2 ** 30]), bpekit.UnknownTokenError);

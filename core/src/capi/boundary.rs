@@ -83,6 +83,28 @@ pub(crate) unsafe fn try_slice<'a, T>(p: *const T, len: usize, arg: &str) -> Res
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// The most bytes of capacity a thread keeps in one scratch buffer between calls (a
+/// buffer grown past it for a larger call is dropped after that call): calls on texts
+/// up to a few MB then allocate nothing, and a thread holds at most this much per buffer.
+pub(crate) const SCRATCH_KEEP_BYTES: usize = 4 << 20;
+
+/// Runs `f` with this thread's buffer in `key`, emptied; the buffer is taken out of its
+/// cell for the call (a nested call finds an empty one) and put back unless it outgrew
+/// [`SCRATCH_KEEP_BYTES`] or the thread is exiting.
+pub(crate) fn with_scratch<T: 'static, R>(
+    key: &'static std::thread::LocalKey<std::cell::Cell<Vec<T>>>,
+    f: impl FnOnce(&mut Vec<T>) -> R,
+) -> R {
+    let mut buf = key.try_with(|c| c.take()).unwrap_or_default();
+    buf.clear();
+    let result = f(&mut buf);
+    if buf.capacity().saturating_mul(std::mem::size_of::<T>()) <= SCRATCH_KEEP_BYTES {
+        buf.clear();
+        let _ = key.try_with(|c| c.set(buf));
+    }
+    result
+}
+
 /// Validates `bytes` as UTF-8 text, naming `arg` in the error.
 pub(crate) fn utf8<'a>(bytes: &'a [u8], arg: &str) -> Result<&'a str, CError> {
     std::str::from_utf8(bytes)

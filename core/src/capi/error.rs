@@ -13,7 +13,8 @@ pub const BPEKIT_OK: bpekit_status = 0;
 pub const BPEKIT_ERR_NULL_ARG: bpekit_status = 1;
 /// An argument is out of range or inconsistent (e.g. a vocab size below 256).
 pub const BPEKIT_ERR_INVALID_ARG: bpekit_status = 2;
-/// Input documented as text is not valid UTF-8.
+/// Input documented as text is not valid UTF-8 (for the `_utf16` functions: has a
+/// lone surrogate).
 pub const BPEKIT_ERR_INVALID_UTF8: bpekit_status = 3;
 /// A token id is not in the vocabulary.
 pub const BPEKIT_ERR_UNKNOWN_TOKEN: bpekit_status = 4;

@@ -1,11 +1,14 @@
 //! `bpekit_tokenizer`: encode, decode and export through the C ABI.
 
+use std::cell::Cell;
 use std::ffi::c_char;
 use std::sync::Arc;
 
 use hashbrown::HashSet;
 
-use super::boundary::{call, call_or, path_arg, try_out, try_ref, try_slice, try_strs, utf8, write};
+use super::boundary::{
+    call, call_or, path_arg, try_out, try_ref, try_slice, try_strs, utf8, with_scratch, write,
+};
 use super::buffers::{bpekit_bytes, bpekit_offsets, bpekit_slice, bpekit_tokens};
 use super::error::{
     bpekit_error, bpekit_status, CError, BPEKIT_ERR_BUFFER_TOO_SMALL, BPEKIT_ERR_INVALID_ARG,
@@ -331,23 +334,128 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_into(
             let tok = try_ref(tok, "tok")?;
             let out_len = try_out(out_len, "out_len")?;
             let text = utf8(try_slice(text, len, "text")?, "text")?;
-            let sets = PolicySets::read(policy)?;
-            let ids = tok.inner.encode_with(text, &sets.policy())?;
-            if ids.len() > cap {
-                write(out_len, ids.len());
-                return Err(CError::new(
-                    BPEKIT_ERR_BUFFER_TOO_SMALL,
-                    format!("{} ids do not fit in a buffer of {cap}", ids.len()),
-                ));
-            }
-            if !ids.is_empty() {
-                let out = try_out(out, "out")?;
-                std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
-            }
-            write(out_len, ids.len());
-            Ok(())
+            encode_into_buffer(tok, text, policy, out, cap, out_len)
         })
     }
+}
+
+/// `bpekit_tokenizer_encode_into` of a validated text.
+///
+/// # Safety
+/// `policy`, `out` and `cap` as `bpekit_tokenizer_encode_into` documents; `out_len` is
+/// valid for a write.
+unsafe fn encode_into_buffer(
+    tok: &bpekit_tokenizer,
+    text: &str,
+    policy: *const bpekit_special_policy,
+    out: *mut u32,
+    cap: usize,
+    out_len: *mut usize,
+) -> Result<(), CError> {
+    // SAFETY: delegated to the caller.
+    let sets = unsafe { PolicySets::read(policy) }?;
+    with_scratch(&IDS_SCRATCH, |ids| {
+        ids.reserve(text.len() / 3 + 1);
+        tok.inner.encode_with_into(text, &sets.policy(), ids)?;
+        // SAFETY: delegated to the caller.
+        unsafe { copy_ids_out(ids, out, cap, out_len) }
+    })
+}
+
+/// Copies `ids` into the caller's `out` (room for `cap`), or reports the size needed.
+///
+/// # Safety
+/// As [`encode_into_buffer`].
+unsafe fn copy_ids_out(ids: &[u32], out: *mut u32, cap: usize, out_len: *mut usize) -> Result<(), CError> {
+    if ids.len() > cap {
+        // SAFETY: as documented above.
+        unsafe { write(out_len, ids.len()) };
+        return Err(CError::new(
+            BPEKIT_ERR_BUFFER_TOO_SMALL,
+            format!("{} ids do not fit in a buffer of {cap}", ids.len()),
+        ));
+    }
+    if !ids.is_empty() {
+        // SAFETY: `out` has room for `cap >= ids.len()` ids (the caller's contract).
+        unsafe {
+            let out = try_out(out, "out")?;
+            std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len());
+        }
+    }
+    // SAFETY: as documented above.
+    unsafe { write(out_len, ids.len()) };
+    Ok(())
+}
+
+/// `bpekit_tokenizer_encode_into` of UTF-16 text: `text` is `len` 16-bit code units in
+/// the platform's byte order (a JavaScript, Java or .NET string as it is held, a
+/// Windows wide string), which the core turns into UTF-8 first. A lone surrogate is
+/// `BPEKIT_ERR_INVALID_UTF8` naming its unit (the text has no UTF-8 form). `cap >= 3 *
+/// len` always suffices (a unit is at most 3 UTF-8 bytes, an id at least one byte),
+/// `cap >= 9 * len` if the tokenizer normalizes; or ask for the size with `cap` 0.
+/// Otherwise as `bpekit_tokenizer_encode_into`.
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_encode_utf16_into(
+    tok: *const bpekit_tokenizer,
+    text: *const u16,
+    len: usize,
+    policy: *const bpekit_special_policy,
+    out: *mut u32,
+    cap: usize,
+    out_len: *mut usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out_len = try_out(out_len, "out_len")?;
+            let units = try_slice(text, len, "text")?;
+            with_utf16_text(units, |text| encode_into_buffer(tok, text, policy, out, cap, out_len))
+        })
+    }
+}
+
+/// `bpekit_tokenizer_count` of UTF-16 text (`text` and `len` as
+/// `bpekit_tokenizer_encode_utf16_into` takes them).
+#[no_mangle]
+pub unsafe extern "C" fn bpekit_tokenizer_count_utf16(
+    tok: *const bpekit_tokenizer,
+    text: *const u16,
+    len: usize,
+    policy: *const bpekit_special_policy,
+    out: *mut usize,
+    err: *mut *mut bpekit_error,
+) -> bpekit_status {
+    // SAFETY: pointers are NULL or valid as documented (caller's contract).
+    unsafe {
+        call(err, || {
+            let tok = try_ref(tok, "tok")?;
+            let out = try_out(out, "out")?;
+            let units = try_slice(text, len, "text")?;
+            let sets = PolicySets::read(policy)?;
+            with_utf16_text(units, |text| {
+                write(out, tok.inner.count_with(text, &sets.policy())?);
+                Ok(())
+            })
+        })
+    }
+}
+
+thread_local! {
+    /// Each thread's UTF-8 of the `_utf16` entry points' text.
+    static TEXT_SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// Each thread's ids of the `_into` entry points, before they are copied out (so a
+    /// buffer too small is left as it was).
+    static IDS_SCRATCH: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on the UTF-8 of `units`, transcoded into this thread's buffer.
+fn with_utf16_text<R>(units: &[u16], f: impl FnOnce(&str) -> Result<R, CError>) -> Result<R, CError> {
+    with_scratch(&TEXT_SCRATCH, |buf| match crate::utf16::utf16_to_utf8(units, buf) {
+        Ok(text) => f(text),
+        Err(e) => Err(e.into()),
+    })
 }
 
 /// Counts the tokens `bpekit_tokenizer_encode` would give, without building them:

@@ -199,6 +199,15 @@ impl Tokenizer {
         self.encode(text, policy.allowed)
     }
 
+    /// [`Tokenizer::encode_with`], appending to `out` (left unchanged on error).
+    ///
+    /// # Errors
+    /// As [`Tokenizer::encode_with`].
+    pub fn encode_with_into(&self, text: &str, policy: &SpecialPolicy<'_>, out: &mut Vec<u32>) -> Result<()> {
+        self.check_disallowed(text, policy)?;
+        self.encode_into(text, policy.allowed, out)
+    }
+
     /// [`Tokenizer::encode_with`]'s count, without building the list.
     ///
     /// # Errors
