@@ -114,6 +114,8 @@ pub(crate) enum Flavor {
     Rustbpe,
     /// [`crate::pattern::NANOCHAT_PATTERN`].
     Nanochat,
+    /// [`crate::pattern::QWEN2_PATTERN`] (and Llama 3's with [`Flavor::Rustbpe`]).
+    Qwen2,
 }
 
 /// Calls `f` on each piece of `text`, in order, as fancy-regex would split it with the
@@ -126,6 +128,7 @@ pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, f: impl FnMut(&'
         Flavor::O200k => split::<O200k>(t, text, f),
         Flavor::Rustbpe => split::<Rustbpe>(t, text, f),
         Flavor::Nanochat => split::<Nanochat>(t, text, f),
+        Flavor::Qwen2 => split::<Qwen2>(t, text, f),
     }
 }
 
@@ -752,6 +755,20 @@ impl Rules for Nanochat {
     const LETTERS: Letters = Letters::Prefix;
     const NUMBER_SPACE: bool = false;
     const NUMBER_MAX: usize = 2;
+    const PUNCT_NEWLINES: bool = true;
+    const PUNCT_SLASH: bool = false;
+    const SPACE_TO_END: bool = false;
+    const SPACE_NEWLINE: bool = true;
+}
+
+/// As [`Rustbpe`] with single numbers, `\p{N}` (Qwen 2's pattern, which is Llama 3's
+/// with that change; Llama 3's is [`Rustbpe`]'s, see `pattern::FAST`).
+struct Qwen2;
+impl Rules for Qwen2 {
+    const CONTRACTION: Option<bool> = Some(true);
+    const LETTERS: Letters = Letters::Prefix;
+    const NUMBER_SPACE: bool = false;
+    const NUMBER_MAX: usize = 1;
     const PUNCT_NEWLINES: bool = true;
     const PUNCT_SLASH: bool = false;
     const SPACE_TO_END: bool = false;

@@ -21,7 +21,7 @@ fn both_engines() -> &'static [(Pattern, Pattern)] {
             .collect();
         sources.sort();
         sources.dedup();
-        assert_eq!(sources.len(), 5, "gpt2, cl100k, o200k, rustbpe, nanochat");
+        assert_eq!(sources.len(), 7, "gpt2, cl100k, o200k, rustbpe, nanochat, llama3, qwen2");
         sources
             .iter()
             .map(|src| {

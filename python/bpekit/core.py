@@ -68,7 +68,7 @@ O200K_PATTERN: str = _named_pattern("o200k_base")
 RUSTBPE_GPT4_PATTERN: str = _named_pattern("rustbpe")
 #: nanochat's variant: numbers in groups of at most two digits.
 NANOCHAT_PATTERN: str = _named_pattern("nanochat")
-#: Llama 3's split pattern (runs on the automaton engine).
+#: Llama 3's split pattern (the same pieces as rustbpe's; runs on the named splitter).
 LLAMA3_PATTERN: str = _named_pattern("llama3")
 #: Qwen 2's (and Qwen 3's) split pattern: Llama 3's with single digits.
 QWEN2_PATTERN: str = _named_pattern("qwen2")
@@ -396,8 +396,8 @@ class Encoding(Handle):
     @property
     def split_engine(self) -> str:
         """Which engine splits text for this pattern: ``"named"`` (the hand-written
-        splitter of an OpenAI or rustbpe pattern), ``"automaton"`` (DFAs compiled from a
-        pattern proven to qualify, such as Llama 3's) or ``"backtracking"`` (fancy-regex,
+        splitter of an OpenAI, rustbpe, Llama 3 or Qwen 2 pattern), ``"automaton"`` (DFAs
+        compiled from a pattern proven to qualify, such as DeepSeek's) or ``"backtracking"`` (fancy-regex,
         for every other pattern). Every engine gives the same pieces; only speed differs."""
         return ffi.string(lib.bpekit_tokenizer_split_engine(self._ptr)).decode("ascii")
 

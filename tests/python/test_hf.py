@@ -361,7 +361,7 @@ def test_import_llama3_through_transformers_converter(tmp_path):
                                     extra_special_tokens=specials).converted()
     tok.save(str(tmp_path / "tokenizer.json"))
     enc = bpekit.from_hf(tmp_path / "tokenizer.json")
-    assert enc.pat_str == bpekit.LLAMA3_PATTERN and enc.split_engine == "automaton"
+    assert enc.pat_str == bpekit.LLAMA3_PATTERN and enc.split_engine == "named"
     assert enc.mergeable_ranks == ranks and enc.special_tokens == specials
     for sample in ["english", "code", "multilingual"]:
         assert_same(enc, tok, corpus(sample, 60_000).split("\n\n"))

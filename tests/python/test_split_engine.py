@@ -31,8 +31,8 @@ def byte_ranks() -> dict[bytes, int]:
         (bpekit.GPT2_PATTERN, "named"),
         (bpekit.O200K_PATTERN, "named"),
         (bpekit.NANOCHAT_PATTERN, "named"),
-        (bpekit.LLAMA3_PATTERN, "automaton"),
-        (bpekit.QWEN2_PATTERN, "automaton"),
+        (bpekit.LLAMA3_PATTERN, "named"),
+        (bpekit.QWEN2_PATTERN, "named"),
         (bpekit.DEEPSEEK_V3_PATTERN, "automaton"),
         (r"\w+|\s+|[^\w\s]+", "automaton"),
         (r"(\w)\1|\w|\s+|[^\w\s]", "backtracking"),  # a back-reference
@@ -51,19 +51,20 @@ def test_named_patterns_of_the_open_models():
     assert r"\p{N}{1,3}" not in bpekit.QWEN2_PATTERN
 
 
-@pytest.mark.parametrize("name", ["LLAMA3_PATTERN", "QWEN2_PATTERN", "DEEPSEEK_V3_PATTERN"])
-def test_automaton_encodes_like_tiktoken(name):
+@pytest.mark.parametrize(("name", "engine"), [("LLAMA3_PATTERN", "named"), ("QWEN2_PATTERN", "named"),
+                                              ("DEEPSEEK_V3_PATTERN", "automaton")])
+def test_open_model_patterns_encode_like_tiktoken(name, engine):
     tiktoken = pytest.importorskip("tiktoken")
     pattern = getattr(bpekit, name)
     enc = bpekit.train(TEXTS * 20, vocab_size=400, pattern=pattern)
-    assert enc.split_engine == "automaton"
+    assert enc.split_engine == engine
     ref = tiktoken.Encoding("ref", pat_str=pattern, mergeable_ranks=enc.mergeable_ranks, special_tokens={})
     for text in TEXTS + ["".join(TEXTS)]:
         assert enc.encode_ordinary(text) == ref.encode_ordinary(text), text
 
 
 def test_inspect_prints_the_split_engine(capsys, tmp_path):
-    enc = bpekit.train(TEXTS * 5, vocab_size=300, pattern=bpekit.LLAMA3_PATTERN)
+    enc = bpekit.train(TEXTS * 5, vocab_size=300, pattern=bpekit.DEEPSEEK_V3_PATTERN)
     path = str(tmp_path / "t.bpekit")
     enc.save(path)
     assert main(["inspect", path]) == 0
