@@ -87,7 +87,8 @@ static void test_split_engine(void)
         {NULL, "named"}, /* the default, cl100k_base's */
         {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
          "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-         "automaton"}, /* Llama 3's */
+         "named"}, /* Llama 3's (rustbpe's pieces) */
+        {"\\w+|\\s+|[^\\w\\s]+", "automaton"}, /* a pattern no named splitter knows */
         {"(\\w)\\1|\\w|\\s+|[^\\w\\s]", "backtracking"}, /* a back-reference */
     };
     bpekit_error *err = SENTINEL;
