@@ -308,6 +308,8 @@ fn block_pieces<'t, R: Rules>(text: &'t str, p: usize, v: View<'_>, f: &mut impl
     let ends = |m: u64| prev(m) & !m; // just after each run
 
     let mut at = 1 | ends(letter) | ends(digit);
+    // Where `\p{N}{1,MAX}` pieces start (none for GPT-2's unbounded numbers).
+    let mut digit_starts = 0;
 
     if R::LETTERS == Letters::Space {
         // ---- GPT-2 ----
@@ -357,17 +359,31 @@ fn block_pieces<'t, R: Rules>(text: &'t str, p: usize, v: View<'_>, f: &mut impl
             full &= digit << k;
         }
         let mut chunks = first;
+        if max == 1 {
+            chunks = digit;
+        }
         while (chunks << max) & full & !chunks != 0 {
             chunks |= (chunks << max) & full;
         }
         at |= chunks;
+        digit_starts = chunks;
     }
 
     // Starts are known up to `g`: the start of the run of one class that ends at `valid`.
     let class_end = valid - 1;
     let class = [letter, digit, white, other].into_iter().find(|m| has(*m, class_end as usize)).unwrap_or(0);
     let before = !class & !(u64::MAX << class_end);
-    let g = if before == 0 { 0 } else { 64 - before.leading_zeros() };
+    let mut g = if before == 0 { 0 } else { 64 - before.leading_zeros() };
+    if class == digit {
+        // In that last run of digits, the pieces start every `MAX` digits from the run's
+        // start whatever follows: starts are known up to the last of them (a text of digits
+        // alone is then cut a block at a time, not a piece at a time).
+        let upto = u64::MAX >> (63 - class_end);
+        let inside = digit_starts & upto & (u64::MAX << g);
+        if inside != 0 {
+            g = 63 - inside.leading_zeros();
+        }
+    }
     let mut bits = at & !1 & !(u64::MAX << g).wrapping_shl(1);
     if g == 0 {
         bits = 0;
