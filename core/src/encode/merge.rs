@@ -44,6 +44,9 @@ const _: () = assert!(SCAN_MAX <= 255, "merge_scan_n links tokens by u8 byte off
 /// Pieces per call of [`Tokenizer::encode_pieces_in`].
 pub(super) const CHUNK: usize = 64;
 
+/// Hits of a chunk that [`Tokenizer::encode_pieces_in`] makes room for at a time.
+const HIT_RUN: usize = 16;
+
 /// The shortest piece past the pretoken cache's keys.
 const MID_MIN: usize = SHORT_MAX + 1;
 
@@ -318,14 +321,18 @@ impl Tokenizer {
             }
             let mut hits = 0;
             // Hits write all of an entry's id slots past the ids so far (`w`) and count
-            // the ones that are ids: `out` has room for every piece left in the chunk,
-            // and is cut back to `w` for a miss (which pushes) and at the end.
+            // the ones that are ids: `out` is grown (zeroed) for up to `HIT_RUN` more
+            // hits when a hit finds no room, and is cut back to `w` for a miss (which
+            // pushes) and at the end. (Growing for the whole chunk at once would zero
+            // it again after every miss: quadratic in a chunk of misses.)
             let mut w = out.len();
-            out.resize(w + INLINE * pieces.len(), 0);
             for (i, (&(key, home), &piece)) in keys.iter().zip(pieces).enumerate() {
                 let hit = if key == 0 { None } else { c.short.lookup(key, home) };
                 match hit {
                     Some(Hit::Inline(ids, n)) => {
+                        if out.len() < w + INLINE {
+                            out.resize(w + INLINE * (pieces.len() - i).min(HIT_RUN), 0);
+                        }
                         out[w..w + INLINE].copy_from_slice(ids);
                         w += n;
                         hits += u32::from(piece.len() >= 3);
@@ -346,7 +353,6 @@ impl Tokenizer {
                     }
                 }
                 w = out.len();
-                out.resize(w + INLINE * (pieces.len() - i - 1), 0);
             }
             out.truncate(w);
             c.short_window.count_hits(hits);
