@@ -247,6 +247,8 @@ impl View<'_> {
 fn block_masks(b: &[u8], at: usize) -> Masks {
     match b.get(at..at + 64) {
         Some(block) => simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
+        // Wholly past the end (the second block of a short text): known without a look.
+        None if at >= b.len() => Masks { non_ascii: u64::MAX, ..Masks::default() },
         None => {
             let mut block = [0x80; 64];
             let tail = b.get(at..).unwrap_or_default();
@@ -384,16 +386,28 @@ fn block_pieces<'t, R: Rules>(text: &'t str, p: usize, v: View<'_>, f: &mut impl
             g = 63 - inside.leading_zeros();
         }
     }
-    let mut bits = at & !1 & !(u64::MAX << g).wrapping_shl(1);
-    if g == 0 {
-        bits = 0;
-    }
+    // The text itself ends at `valid` (no stop before it), and its last run is not
+    // whitespace (whose pieces depend on what follows): that run ends the text, so every
+    // start up to it is known and the last piece ends with the text. (Without this, the
+    // last piece of every text went to the per-character code.)
+    let ends_text = p + valid as usize == text.len() && class != 0 && class != white;
+    let mut bits = if ends_text {
+        at & !1 & (u64::MAX >> (63 - class_end))
+    } else if g == 0 {
+        0
+    } else {
+        at & !1 & !(u64::MAX << g).wrapping_shl(1)
+    };
     let mut start = p;
     while bits != 0 {
         let end = p + bits.trailing_zeros() as usize;
         f(&text[start..end]);
         start = end;
         bits &= bits - 1;
+    }
+    if ends_text {
+        f(&text[start..]);
+        return text.len();
     }
     start
 }

@@ -173,6 +173,20 @@ fn long_runs_cross_blocks() {
     }
 }
 
+/// Short whole texts, which end inside their first block: every pair and triple of
+/// atoms, so each kind of run ends a text after each other kind.
+#[test]
+fn texts_end_after_every_kind_of_run() {
+    for a in PLAIN {
+        for b in PLAIN {
+            assert_same_split(&format!("{a}{b}")).unwrap();
+            for c in ["x", "1", ".", " ", "\n", "Ab"] {
+                assert_same_split(&format!("{a}{b}{c}")).unwrap();
+            }
+        }
+    }
+}
+
 /// All-space and all-newline blocks, with every kind of piece after them.
 #[test]
 fn whitespace_blocks() {
