@@ -1062,7 +1062,9 @@ bpekit_status bpekit_tokenizer_encode_with_offsets(const struct bpekit_tokenizer
  * If they do not fit, returns `BPEKIT_ERR_BUFFER_TOO_SMALL` and sets `*out_len` to the
  * number needed: the one documented case where an out-param is written on failure.
  * `out` may be NULL when `cap` is 0 (to ask for the size). Other errors as
- * `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary.
+ * `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary,
+ * and the calling thread keeps its working buffers between calls (each at most 4 MiB;
+ * larger ones are freed when the call returns).
  */
 bpekit_status bpekit_tokenizer_encode_into(const struct bpekit_tokenizer *tok, const uint8_t *text, size_t len, const struct bpekit_special_policy *policy, uint32_t *out, size_t cap, size_t *out_len, struct bpekit_error **err);
 

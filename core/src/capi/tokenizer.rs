@@ -316,7 +316,9 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_with_offsets(
 /// If they do not fit, returns `BPEKIT_ERR_BUFFER_TOO_SMALL` and sets `*out_len` to the
 /// number needed: the one documented case where an out-param is written on failure.
 /// `out` may be NULL when `cap` is 0 (to ask for the size). Other errors as
-/// `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary.
+/// `bpekit_tokenizer_encode`. Meant for hot loops: no allocation crosses the boundary,
+/// and the calling thread keeps its working buffers between calls (each at most 4 MiB;
+/// larger ones are freed when the call returns).
 #[no_mangle]
 pub unsafe extern "C" fn bpekit_tokenizer_encode_into(
     tok: *const bpekit_tokenizer,
