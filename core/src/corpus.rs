@@ -146,7 +146,7 @@ impl Docs {
         self.spans
             .iter()
             .map(|r| {
-                base.get(r.clone()).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(|| {
+                base.get(r.clone()).and_then(|b| crate::simd::str_from_utf8(b).ok()).ok_or_else(|| {
                     Error::invalid_arg("the input is not the one these documents were split from")
                 })
             })
@@ -347,7 +347,7 @@ impl<'i, 'o> Builder<'i, 'o> {
     /// stops the split here. Returns whether it stopped.
     fn offer(&mut self, range: Range<usize>, done: u64, loc: Loc) -> Result<bool> {
         let bytes = &self.input[range.clone()];
-        match std::str::from_utf8(bytes) {
+        match crate::simd::str_from_utf8(bytes) {
             Ok(text) => Ok(self.take(text, Some(range.start), done)),
             Err(e) => match self.opts.errors {
                 Utf8Errors::Strict => Err(self.utf8_error(range.start, e.valid_up_to(), loc)),
@@ -494,7 +494,7 @@ fn split_jsonl(b: &mut Builder<'_, '_>, key: &[u8]) -> Result<()> {
             if b.opts.errors == Utf8Errors::Strict {
                 // Strict: invalid UTF-8 anywhere in the line fails, as decoding the file
                 // before parsing it would (the other policies look only at the document).
-                if let Err(e) = std::str::from_utf8(text) {
+                if let Err(e) = crate::simd::str_from_utf8(text) {
                     let off = b.opts.base_offset.saturating_add((start + e.valid_up_to()) as u64);
                     return Err(
                         ctx.error(ErrorKind::InvalidUtf8, format!("invalid UTF-8 at byte offset {off}"))
@@ -506,7 +506,7 @@ fn split_jsonl(b: &mut Builder<'_, '_>, key: &[u8]) -> Result<()> {
             match outcome {
                 Extracted::Ok => {
                     // Valid: the line (strict) or each run (the other policies) was checked.
-                    let s = std::str::from_utf8(&scratch)
+                    let s = crate::simd::str_from_utf8(&scratch)
                         .map_err(|_| ctx.error(ErrorKind::InvalidUtf8, "invalid UTF-8"))?;
                     if b.take(s, None, next as u64) {
                         return Ok(());
@@ -903,7 +903,7 @@ fn unescape_lossy(s: &[u8], out: &mut Vec<u8>) {
 /// Appends a raw run of a string under `Replace` or `Skip`; false: the document is
 /// dropped (`Skip` met invalid UTF-8).
 fn decode_run(run: &[u8], errors: Utf8Errors, out: &mut Vec<u8>) -> bool {
-    match std::str::from_utf8(run) {
+    match crate::simd::str_from_utf8(run) {
         Ok(s) => out.extend_from_slice(s.as_bytes()),
         Err(_) if errors == Utf8Errors::Skip => return false,
         Err(_) => out.extend_from_slice(String::from_utf8_lossy(run).as_bytes()),

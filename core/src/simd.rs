@@ -17,8 +17,19 @@
 //!   the reference the SSE2 code is tested against.
 //! - [`prefetch`] (a cache hint) is here too: with the SSE2 call above, the only
 //!   `unsafe` outside `capi`, for the same reason.
+//! - [`str_from_utf8`] validates text with the `simdutf8` crate (SIMD, runtime feature
+//!   detection) and asks std only for the error's position once the text is known bad.
 //! - The classes are about ASCII bytes only: a byte `>= 0x80` is in [`Masks::non_ascii`]
 //!   and in no other mask, so callers that meet one fall back to per-character code.
+
+/// `bytes` as `str` if they are UTF-8; std's error (with its position) if not.
+#[inline]
+pub(crate) fn str_from_utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(_) => std::str::from_utf8(bytes),
+    }
+}
 
 /// Class bitmasks of a block of 64 bytes: bit `i` is byte `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -174,6 +185,22 @@ mod sse2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Valid text, and text with one byte changed (mostly invalid, at any position,
+        /// past the SIMD blocks' edges too): std's verdict and error position.
+        #[test]
+        fn str_from_utf8_agrees_with_std(text in "\\PC{0,200}", at in any::<prop::sample::Index>(), b in any::<u8>()) {
+            let mut bytes = text.into_bytes();
+            prop_assert_eq!(str_from_utf8(&bytes), std::str::from_utf8(&bytes));
+            if !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+                prop_assert_eq!(str_from_utf8(&bytes), std::str::from_utf8(&bytes));
+            }
+        }
+    }
 
     /// Every byte value at every position of a block, against the portable version.
     #[test]

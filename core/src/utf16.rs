@@ -67,7 +67,7 @@ pub(crate) fn utf16_to_utf8<'a>(units: &[u16], out: &'a mut Vec<u8>) -> Result<&
     }
     // The bytes are UTF-8 by construction; the check is the safe way to say so and
     // costs a fraction of the loop above.
-    std::str::from_utf8(out).map_err(|e| Error::new(ErrorKind::InvalidUtf8, e.to_string()))
+    crate::simd::str_from_utf8(out).map_err(|e| Error::new(ErrorKind::InvalidUtf8, e.to_string()))
 }
 
 fn lone(unit: usize) -> Error {

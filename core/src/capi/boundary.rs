@@ -107,7 +107,7 @@ pub(crate) fn with_scratch<T: 'static, R>(
 
 /// Validates `bytes` as UTF-8 text, naming `arg` in the error.
 pub(crate) fn utf8<'a>(bytes: &'a [u8], arg: &str) -> Result<&'a str, CError> {
-    std::str::from_utf8(bytes)
+    crate::simd::str_from_utf8(bytes)
         .map_err(|e| CError::new(BPEKIT_ERR_INVALID_UTF8, format!("`{arg}` is not valid UTF-8: {e}")))
 }
 

@@ -81,7 +81,7 @@ pub(crate) fn span_strs<'a>(
         }
         // In range of a slice length, so both fit in usize.
         let bytes = &data[s.start as usize..s.end as usize];
-        let text = std::str::from_utf8(bytes).map_err(|e| {
+        let text = crate::simd::str_from_utf8(bytes).map_err(|e| {
             CError::new(
                 BPEKIT_ERR_INVALID_UTF8,
                 format!(

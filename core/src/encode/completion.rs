@@ -145,7 +145,7 @@ impl Tokenizer {
     /// # Errors
     /// [`ErrorKind::BadPattern`](crate::ErrorKind::BadPattern) if the regex engine fails while splitting.
     pub fn encode_bytes(&self, bytes: &[u8]) -> Result<Vec<u32>> {
-        let valid = match std::str::from_utf8(bytes) {
+        let valid = match crate::simd::str_from_utf8(bytes) {
             Ok(text) => return self.encode_ordinary(text),
             Err(e) => e.valid_up_to(),
         };
