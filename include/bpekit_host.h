@@ -116,6 +116,14 @@ typedef struct bpekit_host_python_api {
      * `PyGILState_Check`.
      */
     int (*gil_state_check)(void);
+    /**
+     * `PyByteArray_FromStringAndSize`.
+     */
+    void *(*bytearray_from_string_and_size)(const char*, ptrdiff_t);
+    /**
+     * `PyByteArray_AsString`.
+     */
+    char *(*bytearray_as_string)(void*);
 } bpekit_host_python_api;
 
 #ifdef __cplusplus
@@ -151,9 +159,11 @@ int64_t bpekit_host_encode_ordinary_cstr(const bpekit_tokenizer *tok, const char
 int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const char *text);
 
 /**
- * Makes a CPython builtin function `f(text: str) -> list[int]` that ordinary-encodes
- * with `tok`, for the Python binding (other hosts have no use for it), and appends it
- * to the list `out_list`. Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
+ * Makes two CPython builtin functions that ordinary-encode with `tok`, for the Python
+ * binding (other hosts have no use for them), and appends the list of both to the list
+ * `out_list`: `encode_ordinary(text: str) -> list[int]` and `encode_ordinary_u32(text: str) ->
+ * bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
+ * without a copy). Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
  * releases it).
  *
  * `api` holds the interpreter's C API functions (every call in a process must pass the
@@ -162,7 +172,7 @@ int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const ch
  * never keeps a pointer to an input"). `error_type` is the exception class the builtin
  * raises for internal errors. The builtin raises `TypeError` for a non-str and
  * `UnicodeEncodeError` for a str with lone surrogates (the caller handles both), and
- * releases the GIL while it encodes a long text.
+ * release the GIL while they encode a long text.
  *
  * Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
  * NULL member, or other functions than the first call's, if the calling thread does

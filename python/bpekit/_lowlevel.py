@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, List, Tuple
 
 from ._ffi import ffi
 
@@ -138,6 +138,8 @@ _API_FUNCTIONS = {
     "eval_save_thread": "PyEval_SaveThread",
     "eval_restore_thread": "PyEval_RestoreThread",
     "gil_state_check": "PyGILState_Check",
+    "bytearray_from_string_and_size": "PyByteArray_FromStringAndSize",
+    "bytearray_as_string": "PyByteArray_AsString",
 }
 
 
@@ -153,9 +155,14 @@ def python_encoder_export() -> Any:
     return f
 
 
-def _builtin_maker() -> Callable[[Any, type], Callable[[str], list[int]] | None] | None:
-    """``make(tok, error_type)``: a builtin ``f(text) -> ids`` for the gc'd handle ``tok``
-    (which it keeps alive), or None where the builtin is unavailable."""
+Builtins = Tuple[Callable[[str], List[int]], Callable[[str], bytearray]]
+
+
+def _builtin_maker() -> Callable[[Any, type], Builtins | None] | None:
+    """``make(tok, error_type)``: the builtins ``(encode_ordinary, encode_ordinary_u32)``
+    for the gc'd handle ``tok`` (which they keep alive): ``text -> list of ids`` and
+    ``text -> bytearray of native-endian uint32 ids``; or None where they are
+    unavailable."""
     if (
         os.environ.get("BPEKIT_PYTHON_BUILTIN", "1") == "0"
         or sys.implementation.name != "cpython"
@@ -176,13 +183,13 @@ def _builtin_maker() -> Callable[[Any, type], Callable[[str], list[int]] | None]
         return None
     api_address = int(ffi.cast("uintptr_t", api))
 
-    def make(tok: Any, error_type: type) -> Callable[[str], list[int]] | None:
-        out: list[Callable[[str], list[int]]] = []
+    def make(tok: Any, error_type: type) -> Builtins | None:
+        out: list[list[Any]] = []
         try:
             status = maker(api_address, int(ffi.cast("uintptr_t", tok)), tok, error_type, out, None)
         except Exception:  # noqa: BLE001 (a CPython call failed: no builtin, the cffi path)
             return None
-        return out[0] if status == 0 and out else None
+        return (out[0][0], out[0][1]) if status == 0 and out else None
 
     make.api = api  # type: ignore[attr-defined]  # read by every call
     return make

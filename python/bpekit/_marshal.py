@@ -175,13 +175,16 @@ class Policy:
     variable), never only its ``ptr``.
     """
 
-    __slots__ = ("ptr", "disallows_others", "_allow", "_disallow", "_struct")
+    __slots__ = ("ptr", "disallows_others", "ordinary", "_allow", "_disallow", "_struct")
 
     def __init__(self, allowed: Any, disallowed: Any, special_tokens: frozenset[str]) -> None:
         #: whether some disallowed strings are not special tokens: text with no
         #: special-token text in it may hold them, so only the core can tell whether
         #: `encode` of such text is its `encode_ordinary` (see _route)
         self.disallows_others = disallowed != "all" and not disallowed <= special_tokens
+        #: whether `encode` under this policy is `encode_ordinary` whatever the text and
+        #: the tokenizer: nothing allowed and nothing disallowed (`not "all"` is False)
+        self.ordinary = not allowed and not disallowed
         self.ptr: Any = ffi.NULL
         if (not special_tokens and not self.disallows_others) or (allowed == frozenset() and disallowed == "all"):
             return  # nothing to allow or disallow, or tiktoken's default

@@ -119,9 +119,11 @@ def prepare(enc: Encoding, char_is_piece: bool) -> None:
     """Sets the state the routes read on a new Encoding (whose handle and
     ``_special_tokens`` are set): ``char_is_piece`` says that its pattern makes every
     character a piece of its own."""
-    # `encode_ordinary` as a CPython builtin bound to the handle, where available: it
-    # holds the handle, so `Encoding.close()` drops it.
-    enc._fast = make_builtin(enc._raw, TokenizerError) if make_builtin else None
+    # `encode_ordinary` as CPython builtins bound to the handle, where available (a
+    # list, and a bytearray of uint32 for `encode_to_numpy`): they hold the handle, so
+    # `Encoding.close()` drops them.
+    builtins = make_builtin(enc._raw, TokenizerError) if make_builtin else None
+    enc._fast, enc._fast_u32 = builtins if builtins is not None else (None, None)
     # One ASCII character is one piece and one byte, so one token: its id, for a call
     # whose native round trip would cost more than the work.
     enc._ascii_ids = None

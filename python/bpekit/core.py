@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
 
 from . import _route
-from ._errors import DisallowedSpecialTokenError
+from ._errors import DisallowedSpecialTokenError, TokenizerError
 from ._lowlevel import Handle, ffi, lib, rustcall
 from ._marshal import (
     DEFAULT_POLICY,
@@ -173,6 +173,7 @@ class Encoding(Handle):
     _free = lib.bpekit_tokenizer_free
     # The fast-path state `_route.prepare` sets (read by the methods bound from _route):
     _fast: Any = None  # encode_ordinary as a CPython builtin, or None
+    _fast_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
     _ascii_ids: tuple[int, ...] | None  # the id of each ASCII character, where one is one token
     _char_ids: dict[str, int]  # single characters' packed results, as computed
     _special_start: str | None  # the first character of every special token, if one
@@ -283,7 +284,7 @@ class Encoding(Handle):
         return f"<Encoding {self.name!r}>"
 
     def close(self) -> None:
-        self._fast = None  # the builtin holds the handle
+        self._fast = self._fast_u32 = None  # the builtins hold the handle
         super().close()
 
     def __copy__(self) -> Encoding:
@@ -599,9 +600,25 @@ class Encoding(Handle):
         """Like :meth:`encode`, as a ``numpy.uint32`` array (no Python list in between)."""
         import numpy  # missing: ImportError before any encoding
 
-        text = as_str(text)
-        raw = text_bytes(text)
+        if type(text) is not str:
+            text = as_str(text)  # a subclass is read by its characters
         policy = self._policy(allowed_special, disallowed_special)
+        fast = self._fast_u32
+        if fast is not None and (
+            policy.ordinary
+            or (
+                not policy.disallows_others
+                and (self._no_specials or (self._special_start is not None and self._special_start not in text))
+            )
+        ):
+            # No special token can be in it: the builtin's bytearray becomes the array's
+            # memory (writable, no copy).
+            try:
+                return numpy.frombuffer(fast(text), dtype=numpy.uint32)
+            except (UnicodeEncodeError, TokenizerError):
+                pass  # lone surrogates (fixed up below, as tiktoken does), or an encode
+                # error (raised below with its own class)
+        raw = text_bytes(text)
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         return take_tokens_numpy(out, numpy)

@@ -1,6 +1,6 @@
-"""The CPython builtin behind encode_ordinary (_lowlevel.PYTHON_ENCODER): used where it can
-be, the same ids as the cffi route, references balanced, nothing leaked, and long texts
-encoded with the GIL released by threads sharing one Encoding."""
+"""The CPython builtins behind encode_ordinary and encode_to_numpy (_lowlevel.PYTHON_ENCODER):
+used where they can be, the same ids as the cffi route, references balanced, nothing
+leaked, and long texts encoded with the GIL released by threads sharing one Encoding."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def test_builtin_is_used_on_cpython(enc):
         pytest.skip("BPEKIT_PYTHON_BUILTIN=0")
     assert type(enc._fast).__name__ == "builtin_function_or_method"
     assert enc._fast.__name__ == "encode_ordinary"
+    assert enc._fast_u32.__name__ == "encode_ordinary_u32"
 
 
 @needs_builtin
@@ -55,6 +56,34 @@ def test_builtin_gives_the_cffi_ids(enc):
         enc._fast(b"ab")
     with pytest.raises(TypeError, match="expected str"):
         enc.encode_ordinary(b"ab")
+
+
+@needs_builtin
+def test_u32_builtin_gives_the_cffi_arrays(enc):
+    """encode_to_numpy through the bytearray builtin (ordinary text, or a policy that
+    cannot meet a special token) equals the cffi route's array, is writable and owns a
+    copy; what the builtin refuses, the cffi route answers or raises."""
+    np = pytest.importorskip("numpy")
+    cffi = on_route(enc, "cffi")
+    for text in [*TEXTS, "é" * 5000, "a<|end|>b" * 3]:
+        raw = enc._fast_u32(text)
+        assert type(raw) is bytearray
+        assert np.frombuffer(raw, dtype=np.uint32).tolist() == cffi.encode_ordinary(text), repr(text)
+        for kw in [{"disallowed_special": ()}, {"allowed_special": "all"}, {}]:
+            if "<|end|>" in text and not kw:
+                with pytest.raises(ValueError, match="disallowed special token"):
+                    enc.encode_to_numpy(text, **kw)
+                continue
+            got, want = enc.encode_to_numpy(text, **kw), cffi.encode_to_numpy(text, **kw)
+            assert got.dtype == want.dtype == np.uint32 and got.tolist() == want.tolist(), (text, kw)
+            assert got.flags.writeable
+    assert enc.encode_to_numpy("a\ud800b").tolist() == cffi.encode_to_numpy("a\ud800b").tolist()
+    with pytest.raises(UnicodeEncodeError):
+        enc._fast_u32("a\ud800")
+    with pytest.raises(TypeError):
+        enc._fast_u32(b"ab")
+    with pytest.raises(TypeError, match="expected str"):
+        enc.encode_to_numpy(b"ab")
 
 
 @needs_builtin
@@ -74,12 +103,16 @@ def test_builtin_holds_its_handle_and_lets_it_go(enc):
     del extra
     gc.collect()
     assert (sys.getrefcount(handle), sys.getrefcount(Failure)) == before
-    f = e2._fast
+    f, f32 = e2._fast, e2._fast_u32
     e2.close()
     with pytest.raises(ValueError, match="closed"):
         e2.encode_ordinary("ab")
+    with pytest.raises(ValueError, match="closed"):
+        e2.encode_to_numpy("ab")
     assert f("héllo") == enc.encode_ordinary("héllo")  # still alive through f
-    del f, handle
+    del f
+    assert list(memoryview(f32("héllo")).cast("I")) == enc.encode_ordinary("héllo")  # and f32
+    del f32, handle
 
 
 @needs_builtin
@@ -87,6 +120,7 @@ def test_builtin_does_not_leak(enc):
     texts = [t * k for t in TEXTS for k in (1, 3)]
     for t in texts:
         enc.encode_ordinary(t)
+        enc._fast_u32(t)
     gc.collect()
     tracemalloc.start()
     try:
@@ -95,11 +129,12 @@ def test_builtin_does_not_leak(enc):
             for _ in range(3000):
                 for t in texts:
                     enc.encode_ordinary(t)
+                    enc._fast_u32(t)
             gc.collect()
             grown = tracemalloc.get_traced_memory()[0] - base
     finally:
         tracemalloc.stop()
-    # 60k calls that each leaked a list or an int would have grown by megabytes
+    # 120k calls that each leaked a list, a bytearray or an int would have grown by megabytes
     assert grown < 64 * 1024, grown
 
 
@@ -130,7 +165,7 @@ def test_builtin_threads_share_one_encoding(enc):
 @needs_builtin
 def test_builtin_maker_refuses_bad_arguments(enc):
     """As the package calls it (ctypes): each bad argument is refused with its status and
-    nothing appended; a good call appends one working builtin."""
+    nothing appended; a good call appends one list of the two working builtins."""
     maker = _lowlevel.python_encoder_export()
     ffi, lib = _lowlevel.ffi, _lowlevel.lib
     api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
@@ -151,7 +186,9 @@ def test_builtin_maker_refuses_bad_arguments(enc):
         assert maker(address, t, enc._raw, bpekit.TokenizerError, out, None) == want
         assert out == []
     assert maker(good, tok, enc._raw, bpekit.TokenizerError, out, None) == 0
-    assert len(out) == 1 and out[0]("ab") == enc.encode_ordinary("ab")
+    assert len(out) == 1 and len(out[0]) == 2
+    assert out[0][0]("ab") == enc.encode_ordinary("ab")
+    assert list(memoryview(out[0][1]("ab")).cast("I")) == enc.encode_ordinary("ab")
 
 
 @needs_builtin

@@ -71,6 +71,10 @@ pub struct bpekit_host_python_api {
     pub eval_restore_thread: Option<unsafe extern "C" fn(*mut c_void)>,
     /// `PyGILState_Check`.
     pub gil_state_check: Option<unsafe extern "C" fn() -> c_int>,
+    /// `PyByteArray_FromStringAndSize`.
+    pub bytearray_from_string_and_size: Option<unsafe extern "C" fn(*const c_char, isize) -> *mut c_void>,
+    /// `PyByteArray_AsString`.
+    pub bytearray_as_string: Option<unsafe extern "C" fn(*mut c_void) -> *mut c_char>,
 }
 
 /// `bpekit_host_python_api` with every member present.
@@ -97,11 +101,13 @@ struct Api {
     save_thread: unsafe extern "C" fn() -> *mut c_void,
     restore_thread: unsafe extern "C" fn(*mut c_void),
     gil_state_check: unsafe extern "C" fn() -> c_int,
+    bytearray_new: unsafe extern "C" fn(*const c_char, isize) -> *mut c_void,
+    bytearray_data: unsafe extern "C" fn(*mut c_void) -> *mut c_char,
 }
 
 impl Api {
     /// The functions' addresses, to compare two `Api`s.
-    fn addresses(&self) -> [usize; 17] {
+    fn addresses(&self) -> [usize; 19] {
         [
             self.as_utf8 as usize,
             self.unicode_get_length as usize,
@@ -120,6 +126,8 @@ impl Api {
             self.err_set_string as usize,
             self.save_thread as usize,
             self.restore_thread as usize,
+            self.bytearray_new as usize,
+            self.bytearray_data as usize,
         ]
     }
 
@@ -145,6 +153,8 @@ impl Api {
             err_set_string: c.err_set_string?,
             save_thread: c.eval_save_thread?,
             restore_thread: c.eval_restore_thread?,
+            bytearray_new: c.bytearray_from_string_and_size?,
+            bytearray_data: c.bytearray_as_string?,
         })
     }
 }
@@ -227,13 +237,23 @@ static ENCODE_ORDINARY: MethodDef = MethodDef(PyMethodDef {
         .as_ptr(),
 });
 
+static ENCODE_ORDINARY_U32: MethodDef = MethodDef(PyMethodDef {
+    name: c"encode_ordinary_u32".as_ptr(),
+    meth: encode_ordinary_u32,
+    flags: METH_O,
+    doc: c"encode_ordinary_u32(text, /)\n--\n\nThe ids of str `text`, special-token text as ordinary text, as a bytearray of native-endian uint32."
+        .as_ptr(),
+});
+
 /// Texts of at least this many bytes are encoded with the GIL released, so Python threads
 /// encode in parallel; shorter ones keep it (releasing costs about as much as their encode).
 const GIL_RELEASE_MIN: usize = 256;
 
-/// Makes a CPython builtin function `f(text: str) -> list[int]` that ordinary-encodes
-/// with `tok`, for the Python binding (other hosts have no use for it), and appends it
-/// to the list `out_list`. Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
+/// Makes two CPython builtin functions that ordinary-encode with `tok`, for the Python
+/// binding (other hosts have no use for them), and appends the list of both to the list
+/// `out_list`: `encode_ordinary(text: str) -> list[int]` and `encode_ordinary_u32(text: str) ->
+/// bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
+/// without a copy). Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
 /// releases it).
 ///
 /// `api` holds the interpreter's C API functions (every call in a process must pass the
@@ -242,7 +262,7 @@ const GIL_RELEASE_MIN: usize = 256;
 /// never keeps a pointer to an input"). `error_type` is the exception class the builtin
 /// raises for internal errors. The builtin raises `TypeError` for a non-str and
 /// `UnicodeEncodeError` for a str with lone surrogates (the caller handles both), and
-/// releases the GIL while it encodes a long text.
+/// release the GIL while they encode a long text.
 ///
 /// Errors: `BPEKIT_ERR_NULL_ARG`; `BPEKIT_ERR_INVALID_ARG` if `api` has another size, a
 /// NULL member, or other functions than the first call's, if the calling thread does
@@ -292,15 +312,30 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
                 release_binding(api, binding);
                 return Err(python_failed());
             }
-            let def = std::ptr::from_ref(&ENCODE_ORDINARY.0).cast_mut().cast();
-            let function = (api.cfunction_new)(def, capsule, std::ptr::null_mut());
-            (api.dec_ref)(capsule); // the builtin holds it now (or it is gone)
-            if function.is_null() {
+            // Each builtin takes a reference to the capsule; `out_list` gets one new item,
+            // the list of both, or nothing.
+            let pair = (api.list_new)(2);
+            if pair.is_null() {
+                (api.dec_ref)(capsule);
                 return Err(python_failed());
             }
-            let appended = (api.list_append)(out_list, function);
-            (api.dec_ref)(function); // the list holds it now (or it is gone)
-            if appended != 0 {
+            let mut made = true;
+            for (i, def) in [(0, &ENCODE_ORDINARY), (1, &ENCODE_ORDINARY_U32)] {
+                let def = std::ptr::from_ref(&def.0).cast_mut().cast();
+                let function = if made {
+                    (api.cfunction_new)(def, capsule, std::ptr::null_mut())
+                } else {
+                    std::ptr::null_mut()
+                };
+                made &= !function.is_null();
+                if made {
+                    (api.list_set_item)(pair, i, function); // takes the reference
+                }
+            }
+            (api.dec_ref)(capsule); // the builtins hold it now (or it is gone)
+            let appended = made && (api.list_append)(out_list, pair) == 0;
+            (api.dec_ref)(pair); // `out_list` holds it now (or it is gone)
+            if !appended {
                 return Err(python_failed());
             }
             Ok(())
@@ -337,8 +372,25 @@ unsafe extern "C" fn release(capsule: *mut c_void) {
     }
 }
 
-/// The builtin's body (`METH_O`: `slf` is the capsule, `text` the argument).
+/// The list builtin's body (`METH_O`: `slf` is the capsule, `text` the argument).
 unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
+    // SAFETY: as `encode_with`'s (CPython's call).
+    unsafe { encode_with(slf, text, new_list) }
+}
+
+/// The bytearray builtin's body (as [`encode_ordinary`]).
+unsafe extern "C" fn encode_ordinary_u32(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
+    // SAFETY: as `encode_with`'s (CPython's call).
+    unsafe { encode_with(slf, text, new_u32_bytearray) }
+}
+
+/// Encodes `text` for a builtin (`slf` its capsule) and returns `build` of the ids, or
+/// NULL with the exception set. Called by CPython's call of a builtin: GIL held.
+unsafe fn encode_with(
+    slf: *mut c_void,
+    text: *mut c_void,
+    build: unsafe fn(Api, &Binding, &[u32]) -> *mut c_void,
+) -> *mut c_void {
     let Some(&api) = API.get() else { return std::ptr::null_mut() };
     // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `text` a live
     // object. The str's UTF-8 stays valid while `text` lives, which the caller ensures
@@ -354,7 +406,7 @@ unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mu
         let list = with_scratch_ids(|ids| {
             let mut encode = || {
                 catch_unwind(AssertUnwindSafe(|| {
-                    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+                    let text = crate::simd::str_from_utf8(bytes).map_err(|e| e.to_string())?;
                     ids.reserve(text.len() / 3 + 1);
                     tok.encode_into(text, Allowed::None, ids).map_err(|e| e.to_string())
                 }))
@@ -373,7 +425,7 @@ unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mu
                 encode()
             };
             match result {
-                Ok(()) => new_list(api, binding, ids),
+                Ok(()) => build(api, binding, ids),
                 Err(message) => {
                     let message = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
                     (api.err_set_string)(binding.error_type, message.as_ptr());
@@ -427,6 +479,28 @@ unsafe fn utf8_of<'a>(api: Api, text: *mut c_void) -> Option<(&'a [u8], *mut c_v
             return None;
         }
         Some((std::slice::from_raw_parts(data.cast::<u8>(), len.unsigned_abs()), owner))
+    }
+}
+
+/// A new bytearray of `ids` as native-endian `uint32`, or NULL with the exception set.
+/// GIL held.
+unsafe fn new_u32_bytearray(api: Api, _: &Binding, ids: &[u32]) -> *mut c_void {
+    let bytes = std::mem::size_of_val(ids);
+    // SAFETY: the GIL is held; a new bytearray of `bytes` bytes has that many writable
+    // bytes at its data pointer (CPython allocates one more, for a NUL).
+    unsafe {
+        #[allow(clippy::cast_possible_wrap)] // a slice's size never exceeds isize::MAX
+        let array = (api.bytearray_new)(std::ptr::null(), bytes as isize);
+        if array.is_null() {
+            return array;
+        }
+        let data = (api.bytearray_data)(array);
+        if data.is_null() {
+            (api.dec_ref)(array);
+            return std::ptr::null_mut();
+        }
+        std::ptr::copy_nonoverlapping(ids.as_ptr().cast::<u8>(), data.cast::<u8>(), bytes);
+        array
     }
 }
 
