@@ -3,8 +3,8 @@
 //! [`Tokenizer::encode_piece_in`] sends a piece to the cheapest exact route: one or two
 //! bytes through the byte and pair tables; 3 to [`SHORT_MAX`] bytes through this
 //! thread's pretoken cache ([`super::pretoken`]), and on a miss a whole token through
-//! the rank table, else the scan ([`super::scan`]); 16 to `MID_MAX` bytes to the rank
-//! table, else through the thread's [`PieceCache`] to the scan; long pieces to the rank
+//! the rank table, else the scan ([`super::scan`]); 16 to `MID_MAX` bytes through the
+//! thread's [`PieceCache`], else to the rank table, else the scan; long pieces to the rank
 //! table, else cut where no token can join the two sides ([`Tokenizer::merge_long`]),
 //! each part by these routes, and parts still long to the backtracking search
 //! ([`super::backtrack`]), which hands the pieces it gives up to the heap merge
@@ -144,13 +144,24 @@ impl HitWindow {
     }
 }
 
-/// A per-thread cache of pieces of `MID_MIN` to `MID_MAX` bytes that are not whole
-/// tokens: piece → its tokens (shorter pieces have the pretoken cache). Words repeat
-/// (Zipf), so most such pieces are merged once per thread.
+/// A per-thread cache of pieces of `MID_MIN` to `MID_MAX` bytes, whole tokens included:
+/// piece → its tokens (shorter pieces have the pretoken cache). Words repeat (Zipf), so
+/// most such pieces are merged or looked up in the rank table once per thread.
 struct PieceCache {
     map: BytesMap<(u32, u32)>,
     arena: Vec<u32>,
     window: HitWindow,
+}
+
+/// Remembers `ids` as the tokens of `piece` in `cache`, which starts over when full.
+fn cache_insert(cache: &mut PieceCache, piece: &[u8], ids: &[u32]) {
+    if cache.arena.len() >= CACHE_MAX_TOKENS || cache.map.len() >= CACHE_MAX_PIECES {
+        cache.map.clear(); // keeps its capacity: no regrowing from empty
+        cache.arena.clear();
+    }
+    let off = cache.arena.len() as u32;
+    cache.arena.extend_from_slice(ids);
+    cache.map.insert(piece, (off, ids.len() as u32));
 }
 
 /// Every three-byte string that some token has, one bit each (2 MiB, built on a
@@ -559,28 +570,22 @@ impl Tokenizer {
             // Pieces do not repeat here, and are rarely tokens: through the bitsets.
             return self.merge_mid(piece, out, true);
         }
-        // Whole tokens first, and never through the cache: they are not cached here, so
-        // counting their lookups as misses would turn the cache off in text whose long
-        // pieces are mostly tokens, leaving the others to be merged every time. Through
-        // the bitsets: pieces this long are mostly not tokens.
-        if let Some(id) = self.encoder.get(piece) {
-            return out.push(id);
-        }
+        // Through the cache first, whole tokens included: a token's lookup in the rank
+        // table (megabytes, and keys this long sit in its slower tier) mostly misses the
+        // core's caches, a repeated piece's in this thread's cache mostly does not.
         let found = cache.map.get(piece).copied();
         cache.window.count(found.is_some());
         if let Some((off, len)) = found {
             out.extend_from_slice(&cache.arena[off as usize..(off + len) as usize]);
             return;
         }
+        if let Some(id) = self.encoder.get(piece) {
+            out.push(id);
+            return cache_insert(cache, piece, &[id]);
+        }
         let start = out.len();
         self.merge_scan_non_token(piece, out);
-        if cache.arena.len() >= CACHE_MAX_TOKENS || cache.map.len() >= CACHE_MAX_PIECES {
-            cache.map.clear(); // keeps its capacity: no regrowing from empty
-            cache.arena.clear();
-        }
-        let off = cache.arena.len() as u32;
-        cache.arena.extend_from_slice(&out[start..]);
-        cache.map.insert(piece, (off, (out.len() - start) as u32));
+        cache_insert(cache, piece, &out[start..]);
     }
 
     /// The plain merge, without cache or trie: the scan for short input, else the heap.
