@@ -124,6 +124,26 @@ typedef struct bpekit_host_python_api {
      * `PyByteArray_AsString`.
      */
     char *(*bytearray_as_string)(void*);
+    /**
+     * `PyTuple_GetItem`.
+     */
+    void *(*tuple_get_item)(void*, ptrdiff_t);
+    /**
+     * `PyList_Size`.
+     */
+    ptrdiff_t (*list_size)(void*);
+    /**
+     * `PyList_GetItem`.
+     */
+    void *(*list_get_item)(void*, ptrdiff_t);
+    /**
+     * `PyLong_AsSsize_t`.
+     */
+    ptrdiff_t (*long_as_ssize_t)(void*);
+    /**
+     * `PyErr_Occurred`.
+     */
+    void *(*err_occurred)(void);
 } bpekit_host_python_api;
 
 #ifdef __cplusplus
@@ -159,11 +179,12 @@ int64_t bpekit_host_encode_ordinary_cstr(const bpekit_tokenizer *tok, const char
 int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const char *text);
 
 /**
- * Makes two CPython builtin functions that ordinary-encode with `tok`, for the Python
- * binding (other hosts have no use for them), and appends the list of both to the list
- * `out_list`: `encode_ordinary(text: str) -> list[int]` and `encode_ordinary_u32(text: str) ->
- * bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
- * without a copy). Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
+ * Makes three CPython builtin functions that ordinary-encode with `tok`, for the Python
+ * binding (other hosts have no use for them), and appends the list of them to the list
+ * `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
+ * -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
+ * without a copy), and `encode_ordinary_batch((texts: list[str], num_threads: int)) ->
+ * list[list[int]]`, the batch encode with the GIL released. Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
  * releases it).
  *
  * `api` holds the interpreter's C API functions (every call in a process must pass the

@@ -140,6 +140,11 @@ _API_FUNCTIONS = {
     "gil_state_check": "PyGILState_Check",
     "bytearray_from_string_and_size": "PyByteArray_FromStringAndSize",
     "bytearray_as_string": "PyByteArray_AsString",
+    "tuple_get_item": "PyTuple_GetItem",
+    "list_size": "PyList_Size",
+    "list_get_item": "PyList_GetItem",
+    "long_as_ssize_t": "PyLong_AsSsize_t",
+    "err_occurred": "PyErr_Occurred",
 }
 
 
@@ -155,14 +160,16 @@ def python_encoder_export() -> Any:
     return f
 
 
-Builtins = Tuple[Callable[[str], List[int]], Callable[[str], bytearray]]
+Builtins = Tuple[
+    Callable[[str], List[int]], Callable[[str], bytearray], Callable[[Tuple[List[str], int]], List[List[int]]]
+]
 
 
 def _builtin_maker() -> Callable[[Any, type], Builtins | None] | None:
-    """``make(tok, error_type)``: the builtins ``(encode_ordinary, encode_ordinary_u32)``
-    for the gc'd handle ``tok`` (which they keep alive): ``text -> list of ids`` and
-    ``text -> bytearray of native-endian uint32 ids``; or None where they are
-    unavailable."""
+    """``make(tok, error_type)``: the builtins ``(encode_ordinary, encode_ordinary_u32,
+    encode_ordinary_batch)`` for the gc'd handle ``tok`` (which they keep alive): ``text
+    -> list of ids``, ``text -> bytearray of native-endian uint32 ids`` and ``(list of
+    texts, num_threads) -> list of lists of ids``; or None where they are unavailable."""
     if (
         os.environ.get("BPEKIT_PYTHON_BUILTIN", "1") == "0"
         or sys.implementation.name != "cpython"
@@ -189,7 +196,7 @@ def _builtin_maker() -> Callable[[Any, type], Builtins | None] | None:
             status = maker(api_address, int(ffi.cast("uintptr_t", tok)), tok, error_type, out, None)
         except Exception:  # noqa: BLE001 (a CPython call failed: no builtin, the cffi path)
             return None
-        return (out[0][0], out[0][1]) if status == 0 and out else None
+        return (out[0][0], out[0][1], out[0][2]) if status == 0 and out else None
 
     make.api = api  # type: ignore[attr-defined]  # read by every call
     return make

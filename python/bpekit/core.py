@@ -43,6 +43,9 @@ from ._marshal import (
 )
 from ._train import Trainer, train  # (bpekit.core's names, as TextLike)
 
+#: str's own `in` (a subclass's `__contains__` may say anything about its characters)
+_str_has = str.__contains__
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -174,6 +177,7 @@ class Encoding(Handle):
     # The fast-path state `_route.prepare` sets (read by the methods bound from _route):
     _fast: Any = None  # encode_ordinary as a CPython builtin, or None
     _fast_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
+    _fast_batch: Any = None  # the same for a list of texts ((texts, num_threads)), or None
     _ascii_ids: tuple[int, ...] | None  # the id of each ASCII character, where one is one token
     _char_ids: dict[str, int]  # single characters' packed results, as computed
     _special_start: str | None  # the first character of every special token, if one
@@ -284,7 +288,7 @@ class Encoding(Handle):
         return f"<Encoding {self.name!r}>"
 
     def close(self) -> None:
-        self._fast = self._fast_u32 = None  # the builtins hold the handle
+        self._fast = self._fast_u32 = self._fast_batch = None  # the builtins hold the handle
         super().close()
 
     def __copy__(self) -> Encoding:
@@ -623,19 +627,12 @@ class Encoding(Handle):
         rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         return take_tokens_numpy(out, numpy)
 
-    def _encode_batch_flat(
-        self,
-        texts: Iterable[str],
-        allowed_special: AllowedSpecial,
-        disallowed_special: DisallowedSpecial,
-        num_threads: int,
-    ) -> tuple[Any, Any]:
+    def _encode_batch_flat(self, texts: Iterable[str], policy: Policy, num_threads: int) -> tuple[Any, Any]:
         """One native batch call: the owned ids and offsets buffers (caller frees them).
         A disallowed special token raises tiktoken's message for the first text at fault.
         ``texts`` may be any iterable, read once (like every argument of many items)."""
         if type(texts) is not list:
             texts = list(texts)
-        policy = self._policy(allowed_special, disallowed_special)
         slices = TextSlices(texts)
         ids, offsets = ffi.new("bpekit_tokens *"), ffi.new("bpekit_offsets *")
         try:
@@ -659,7 +656,27 @@ class Encoding(Handle):
     ) -> list[list[int]]:
         """Encodes many texts (any iterable of str) in one native call, on up to
         ``num_threads`` threads."""
-        return take_batch(*self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads))
+        policy = self._policy(allowed_special, disallowed_special)  # (reads them once)
+        fast = self._fast_batch
+        if fast is not None:
+            texts = text if type(text) is list else list(text)
+            start = self._special_start
+            try:
+                ordinary = policy.ordinary or (
+                    not policy.disallows_others
+                    # (str's own `in`: a subclass is read by its characters; TypeError if
+                    # an item is not a str)
+                    and (self._no_specials or (start is not None and not any(_str_has(t, start) for t in texts)))
+                )
+                if ordinary:
+                    # No special token can be in them: the builtin builds the lists (with
+                    # the GIL released while it encodes).
+                    return fast((texts, num_threads))  # type: ignore[no-any-return]
+            except (UnicodeEncodeError, TypeError, TokenizerError):
+                pass  # lone surrogates, an item that is not a str, a bad num_threads, or
+                # an encode error: the general call fixes up or raises
+            text = texts
+        return take_batch(*self._encode_batch_flat(text, policy, num_threads))
 
     def encode_ordinary_batch(self, text: Iterable[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts (special-token text as ordinary text) in one native call."""
@@ -676,7 +693,8 @@ class Encoding(Handle):
         """Encodes many texts: one flat ``uint32`` id array and ``len(text) + 1`` offsets."""
         import numpy  # missing: ImportError before any encoding
 
-        return take_batch_numpy(*self._encode_batch_flat(text, allowed_special, disallowed_special, num_threads), numpy)
+        policy = self._policy(allowed_special, disallowed_special)
+        return take_batch_numpy(*self._encode_batch_flat(text, policy, num_threads), numpy)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of text or bytes that form exactly one token (``KeyError`` otherwise)."""

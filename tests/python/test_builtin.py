@@ -41,6 +41,7 @@ def test_builtin_is_used_on_cpython(enc):
     assert type(enc._fast).__name__ == "builtin_function_or_method"
     assert enc._fast.__name__ == "encode_ordinary"
     assert enc._fast_u32.__name__ == "encode_ordinary_u32"
+    assert enc._fast_batch.__name__ == "encode_ordinary_batch"
 
 
 @needs_builtin
@@ -87,6 +88,40 @@ def test_u32_builtin_gives_the_cffi_arrays(enc):
 
 
 @needs_builtin
+@pytest.mark.parametrize("threads", [0, 1, 2, 3])
+def test_batch_builtin_gives_the_cffi_lists(enc, threads):
+    """encode_batch through the batch builtin (texts that cannot hold a special token,
+    or a policy that ignores them) equals the cffi route's lists, for any thread count;
+    what it refuses (lone surrogates, an item that is not a str, a disallowed special
+    token, a bad thread count) the cffi route answers or raises as before."""
+    cffi = on_route(enc, "cffi")
+    texts = [*TEXTS, "é" * 5000, "你好世界 " * 3000, "x" * 70_000] * 3
+    plain = [t for t in texts if "<" not in t]
+    assert enc._fast_batch((plain, threads)) == [cffi.encode_ordinary(t) for t in plain]
+    for kw in [{"disallowed_special": ()}, {"allowed_special": "all"}, {}]:
+        batch = plain if not kw else texts
+        assert enc.encode_batch(batch, num_threads=threads, **kw) == cffi.encode_batch(batch, num_threads=threads, **kw)
+    assert enc.encode_ordinary_batch(iter(texts), num_threads=threads) == cffi.encode_ordinary_batch(texts)
+    assert enc.encode_ordinary_batch([]) == []
+    odd = ["a\ud800b", "ok"]
+    assert enc.encode_ordinary_batch(odd, num_threads=threads) == cffi.encode_ordinary_batch(odd)
+    with pytest.raises(UnicodeEncodeError):
+        enc._fast_batch((odd, threads))
+    with pytest.raises(TypeError):
+        enc._fast_batch((["a", b"b"], threads))
+    with pytest.raises(TypeError):
+        enc.encode_ordinary_batch(["a", b"b"])
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode_batch(texts)
+    with pytest.raises(bpekit.TokenizerError):
+        enc._fast_batch((plain, -1))
+    with pytest.raises(TypeError):
+        enc._fast_batch((plain, "2"))
+    with pytest.raises((TypeError, SystemError)):
+        enc._fast_batch(plain)  # not a (texts, num_threads) tuple
+
+
+@needs_builtin
 def test_builtin_holds_its_handle_and_lets_it_go(enc):
     """The builtin keeps the native handle alive after close() (a call under way must not
     lose it), and its references are given back when it goes."""
@@ -103,7 +138,7 @@ def test_builtin_holds_its_handle_and_lets_it_go(enc):
     del extra
     gc.collect()
     assert (sys.getrefcount(handle), sys.getrefcount(Failure)) == before
-    f, f32 = e2._fast, e2._fast_u32
+    f, f32, fb = e2._fast, e2._fast_u32, e2._fast_batch
     e2.close()
     with pytest.raises(ValueError, match="closed"):
         e2.encode_ordinary("ab")
@@ -112,7 +147,11 @@ def test_builtin_holds_its_handle_and_lets_it_go(enc):
     assert f("héllo") == enc.encode_ordinary("héllo")  # still alive through f
     del f
     assert list(memoryview(f32("héllo")).cast("I")) == enc.encode_ordinary("héllo")  # and f32
-    del f32, handle
+    del f32
+    assert fb((["héllo", "x"], 2)) == [enc.encode_ordinary("héllo"), enc.encode_ordinary("x")]  # and fb
+    with pytest.raises(ValueError, match="closed"):
+        e2.encode_ordinary_batch(["ab"])
+    del fb, handle
 
 
 @needs_builtin
@@ -121,6 +160,8 @@ def test_builtin_does_not_leak(enc):
     for t in texts:
         enc.encode_ordinary(t)
         enc._fast_u32(t)
+    batch = (texts, 2)
+    enc._fast_batch(batch)
     gc.collect()
     tracemalloc.start()
     try:
@@ -130,12 +171,36 @@ def test_builtin_does_not_leak(enc):
                 for t in texts:
                     enc.encode_ordinary(t)
                     enc._fast_u32(t)
+                enc._fast_batch(batch)
             gc.collect()
             grown = tracemalloc.get_traced_memory()[0] - base
     finally:
         tracemalloc.stop()
     # 120k calls that each leaked a list, a bytearray or an int would have grown by megabytes
     assert grown < 64 * 1024, grown
+
+
+@needs_builtin
+def test_batch_builtin_holds_its_texts(enc):
+    """The batch builtin encodes the texts the list held when it was called, even if
+    another thread empties the list (and drops the last other reference to each text)
+    while the GIL is released."""
+    base = [f"text {i}: " + "héllo wörld, 你好 " * 300 for i in range(48)]
+    want = [enc.encode_ordinary(t) for t in base]
+    for _ in range(30):
+        texts = [(t + " ")[:-1] for t in base]  # objects only this list holds
+        started = threading.Event()
+
+        def clear(texts=texts, started=started) -> None:
+            started.wait()
+            texts.clear()
+
+        th = threading.Thread(target=clear)
+        th.start()
+        started.set()
+        got = enc._fast_batch((texts, 2))
+        th.join()
+        assert got == want
 
 
 @needs_builtin
@@ -150,6 +215,8 @@ def test_builtin_threads_share_one_encoding(enc):
     def work(k: int) -> None:
         try:
             got[k] = [enc.encode_ordinary(t) for _ in range(20) for t in texts][-len(texts):]
+            for _ in range(5):
+                assert enc.encode_ordinary_batch(texts, num_threads=2) == want
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
@@ -186,9 +253,10 @@ def test_builtin_maker_refuses_bad_arguments(enc):
         assert maker(address, t, enc._raw, bpekit.TokenizerError, out, None) == want
         assert out == []
     assert maker(good, tok, enc._raw, bpekit.TokenizerError, out, None) == 0
-    assert len(out) == 1 and len(out[0]) == 2
+    assert len(out) == 1 and len(out[0]) == 3
     assert out[0][0]("ab") == enc.encode_ordinary("ab")
     assert list(memoryview(out[0][1]("ab")).cast("I")) == enc.encode_ordinary("ab")
+    assert out[0][2]((["ab", "c"], 1)) == [enc.encode_ordinary("ab"), enc.encode_ordinary("c")]
 
 
 @needs_builtin

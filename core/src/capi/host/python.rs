@@ -18,9 +18,9 @@ use std::sync::OnceLock;
 
 use super::super::boundary::{call, panic_message, try_ref};
 use super::super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
-use super::super::tokenizer::bpekit_tokenizer;
+use super::super::tokenizer::{bpekit_tokenizer, pool};
 use super::with_scratch_ids;
-use crate::Allowed;
+use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 
 /// The CPython C API functions `bpekit_host_python_encoder` uses, by address: each member is
 /// the function of the same name (`PyUnicode_AsUTF8AndSize`, `PyList_New`, ...) of the
@@ -75,6 +75,16 @@ pub struct bpekit_host_python_api {
     pub bytearray_from_string_and_size: Option<unsafe extern "C" fn(*const c_char, isize) -> *mut c_void>,
     /// `PyByteArray_AsString`.
     pub bytearray_as_string: Option<unsafe extern "C" fn(*mut c_void) -> *mut c_char>,
+    /// `PyTuple_GetItem`.
+    pub tuple_get_item: Option<unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void>,
+    /// `PyList_Size`.
+    pub list_size: Option<unsafe extern "C" fn(*mut c_void) -> isize>,
+    /// `PyList_GetItem`.
+    pub list_get_item: Option<unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void>,
+    /// `PyLong_AsSsize_t`.
+    pub long_as_ssize_t: Option<unsafe extern "C" fn(*mut c_void) -> isize>,
+    /// `PyErr_Occurred`.
+    pub err_occurred: Option<unsafe extern "C" fn() -> *mut c_void>,
 }
 
 /// `bpekit_host_python_api` with every member present.
@@ -103,11 +113,16 @@ struct Api {
     gil_state_check: unsafe extern "C" fn() -> c_int,
     bytearray_new: unsafe extern "C" fn(*const c_char, isize) -> *mut c_void,
     bytearray_data: unsafe extern "C" fn(*mut c_void) -> *mut c_char,
+    tuple_get: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
+    list_size: unsafe extern "C" fn(*mut c_void) -> isize,
+    list_get: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
+    long_as_ssize: unsafe extern "C" fn(*mut c_void) -> isize,
+    err_occurred: unsafe extern "C" fn() -> *mut c_void,
 }
 
 impl Api {
     /// The functions' addresses, to compare two `Api`s.
-    fn addresses(&self) -> [usize; 19] {
+    fn addresses(&self) -> [usize; 24] {
         [
             self.as_utf8 as usize,
             self.unicode_get_length as usize,
@@ -128,6 +143,11 @@ impl Api {
             self.restore_thread as usize,
             self.bytearray_new as usize,
             self.bytearray_data as usize,
+            self.tuple_get as usize,
+            self.list_size as usize,
+            self.list_get as usize,
+            self.long_as_ssize as usize,
+            self.err_occurred as usize,
         ]
     }
 
@@ -155,6 +175,11 @@ impl Api {
             restore_thread: c.eval_restore_thread?,
             bytearray_new: c.bytearray_from_string_and_size?,
             bytearray_data: c.bytearray_as_string?,
+            tuple_get: c.tuple_get_item?,
+            list_size: c.list_size?,
+            list_get: c.list_get_item?,
+            long_as_ssize: c.long_as_ssize_t?,
+            err_occurred: c.err_occurred?,
         })
     }
 }
@@ -245,15 +270,24 @@ static ENCODE_ORDINARY_U32: MethodDef = MethodDef(PyMethodDef {
         .as_ptr(),
 });
 
+static ENCODE_ORDINARY_BATCH: MethodDef = MethodDef(PyMethodDef {
+    name: c"encode_ordinary_batch".as_ptr(),
+    meth: encode_ordinary_batch,
+    flags: METH_O,
+    doc: c"encode_ordinary_batch(args, /)\n--\n\n`args` is `(texts, num_threads)`, `texts` a list of str: the ids of each text, special-token text as ordinary text, encoded on up to `num_threads` threads (0: the default)."
+        .as_ptr(),
+});
+
 /// Texts of at least this many bytes are encoded with the GIL released, so Python threads
 /// encode in parallel; shorter ones keep it (releasing costs about as much as their encode).
 const GIL_RELEASE_MIN: usize = 256;
 
-/// Makes two CPython builtin functions that ordinary-encode with `tok`, for the Python
-/// binding (other hosts have no use for them), and appends the list of both to the list
-/// `out_list`: `encode_ordinary(text: str) -> list[int]` and `encode_ordinary_u32(text: str) ->
-/// bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
-/// without a copy). Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
+/// Makes three CPython builtin functions that ordinary-encode with `tok`, for the Python
+/// binding (other hosts have no use for them), and appends the list of them to the list
+/// `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
+/// -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
+/// without a copy), and `encode_ordinary_batch((texts: list[str], num_threads: int)) ->
+/// list[list[int]]`, the batch encode with the GIL released. Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
 /// releases it).
 ///
 /// `api` holds the interpreter's C API functions (every call in a process must pass the
@@ -314,13 +348,13 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
             }
             // Each builtin takes a reference to the capsule; `out_list` gets one new item,
             // the list of both, or nothing.
-            let pair = (api.list_new)(2);
+            let pair = (api.list_new)(3);
             if pair.is_null() {
                 (api.dec_ref)(capsule);
                 return Err(python_failed());
             }
             let mut made = true;
-            for (i, def) in [(0, &ENCODE_ORDINARY), (1, &ENCODE_ORDINARY_U32)] {
+            for (i, def) in [(0, &ENCODE_ORDINARY), (1, &ENCODE_ORDINARY_U32), (2, &ENCODE_ORDINARY_BATCH)] {
                 let def = std::ptr::from_ref(&def.0).cast_mut().cast();
                 let function = if made {
                     (api.cfunction_new)(def, capsule, std::ptr::null_mut())
@@ -479,6 +513,98 @@ unsafe fn utf8_of<'a>(api: Api, text: *mut c_void) -> Option<(&'a [u8], *mut c_v
             return None;
         }
         Some((std::slice::from_raw_parts(data.cast::<u8>(), len.unsigned_abs()), owner))
+    }
+}
+
+/// The batch builtin's body (`METH_O`: `slf` is the capsule, `args` the argument).
+///
+/// Every text is held (a reference each) while the GIL is released, so another thread
+/// that empties the list meanwhile cannot free a text being read.
+unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) -> *mut c_void {
+    let Some(&api) = API.get() else { return std::ptr::null_mut() };
+    // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `args` a live
+    // object; the texts' UTF-8 stays valid while the references taken below are held
+    // (they are given back after the last read); `tok` lives as long as the binding
+    // holds `keepalive`.
+    unsafe {
+        let binding = (api.capsule_get)(slf, CAPSULE_NAME.as_ptr()).cast::<Binding>();
+        if binding.is_null() {
+            return std::ptr::null_mut();
+        }
+        let binding = &*binding;
+        let (list, threads) = ((api.tuple_get)(args, 0), (api.tuple_get)(args, 1));
+        if list.is_null() || threads.is_null() {
+            return std::ptr::null_mut();
+        }
+        let threads = (api.long_as_ssize)(threads);
+        let n = (api.list_size)(list);
+        if (threads == -1 || n == -1) && !(api.err_occurred)().is_null() {
+            return std::ptr::null_mut();
+        }
+        let set_error = |message: String| {
+            let message = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+            (api.err_set_string)(binding.error_type, message.as_ptr());
+            std::ptr::null_mut()
+        };
+        let Ok(threads) = usize::try_from(threads) else {
+            return set_error(format!("num_threads must be 0 or more, not {threads}"));
+        };
+        // (text, the object that owns its UTF-8 if not the text): each a reference held.
+        let mut held: Vec<(&[u8], *mut c_void, *mut c_void)> = Vec::with_capacity(n.unsigned_abs());
+        let release = |held: &[(&[u8], *mut c_void, *mut c_void)]| {
+            for &(_, text, owner) in held {
+                (api.dec_ref)(text);
+                if !owner.is_null() {
+                    (api.dec_ref)(owner);
+                }
+            }
+        };
+        for i in 0..n {
+            let text = (api.list_get)(list, i);
+            let read = if text.is_null() { None } else { utf8_of(api, text) };
+            let Some((bytes, owner)) = read else {
+                release(&held);
+                return std::ptr::null_mut();
+            };
+            (api.inc_ref)(text);
+            held.push((bytes, text, owner));
+        }
+        let tok = &(*binding.tok).inner;
+        let state = (api.save_thread)();
+        let result = catch_unwind(AssertUnwindSafe(|| -> Result<(Vec<u32>, Vec<usize>), String> {
+            let texts = held
+                .iter()
+                .map(|&(b, _, _)| crate::simd::str_from_utf8(b))
+                .collect::<Result<Vec<&str>, _>>()
+                .map_err(|e| e.to_string())?;
+            let policy = SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
+            let done = if Tokenizer::batch_is_serial(&texts, crate::pools::pool_size(threads)) {
+                tok.encode_batch_on(&texts, &policy, 1)
+            } else {
+                pool(threads).map_err(|e| e.message)?.install(|| tok.encode_batch(&texts, &policy))
+            };
+            done.map_err(|e| e.to_string())
+        }))
+        .unwrap_or_else(|payload| Err(panic_message(&*payload)));
+        (api.restore_thread)(state);
+        release(&held);
+        let (flat, offsets) = match result {
+            Ok(r) => r,
+            Err(message) => return set_error(message),
+        };
+        let lists = (api.list_new)(n);
+        if lists.is_null() {
+            return lists;
+        }
+        for (i, w) in (0..n).zip(offsets.windows(2)) {
+            let item = new_list(api, binding, &flat[w[0]..w[1]]);
+            if item.is_null() {
+                (api.dec_ref)(lists);
+                return std::ptr::null_mut();
+            }
+            (api.list_set_item)(lists, i, item);
+        }
+        lists
     }
 }
 
