@@ -437,6 +437,12 @@ impl Tokenizer {
         let mut start = 0;
         for (i, pair) in piece.windows(2).enumerate() {
             let (a, b) = (pair[0], pair[1]);
+            if b & 0xC0 == 0x80 {
+                // Inside a character (a UTF-8 continuation byte follows): not tested. A
+                // cut here would be exact too, but tokens nearly always hold a
+                // character's bytes together, and the tests below cost table reads.
+                continue;
+            }
             let ab = usize::from(a) << 8 | usize::from(b);
             let joined = self.joins[ab / 64] & (1 << (ab % 64)) != 0
                 && (self.pair2[ab] != u32::MAX
