@@ -1209,11 +1209,32 @@ impl Tables {
 /// ASCII letters, as a class scanned eight bytes at a time; [`Tables::run_ascii`] relies on
 /// these being exactly the ASCII members of [`L`] and [`W`] (tested).
 #[derive(Clone, Copy)]
-enum Ascii {
+pub(crate) enum Ascii {
     /// `[A-Za-z]`: the ASCII of `\p{L}`.
     Letter,
     /// `[a-z]`: the ASCII of `W`.
     Lower,
+}
+
+/// The end of the run of ASCII letters of `kind` in `b` from `i` (`i` itself if there
+/// is none).
+#[inline]
+pub(crate) fn ascii_run_end(b: &[u8], mut i: usize, kind: Ascii) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let k = ascii_prefix(chunk, kind);
+        i += k;
+        if k < 8 {
+            return i;
+        }
+    }
+    let member = |x: &u8| match kind {
+        Ascii::Letter => x.is_ascii_alphabetic(),
+        Ascii::Lower => x.is_ascii_lowercase(),
+    };
+    while b.get(i).is_some_and(member) {
+        i += 1;
+    }
+    i
 }
 
 /// How many leading bytes of `chunk` (eight bytes) are ASCII letters of `kind`.
