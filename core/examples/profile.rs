@@ -111,7 +111,7 @@ fn encode(args: &[String], text: &str, mb: f64) {
         let own = tok.pattern().as_str().to_owned();
         for (what, pattern) in [
             ("same pattern on the automaton", Pattern::new_automaton(&own).unwrap()),
-            ("llama3 pattern (automaton)", Pattern::new(LLAMA3_PATTERN).unwrap()),
+            ("llama3 pattern (its engine)", Pattern::new(LLAMA3_PATTERN).unwrap()),
         ] {
             let other = bpekit::Tokenizer::from_tiktoken(&data, pattern).unwrap();
             let mut s = f64::MAX;
