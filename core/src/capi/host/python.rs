@@ -418,6 +418,25 @@ unsafe extern "C" fn encode_ordinary_u32(slf: *mut c_void, text: *mut c_void) ->
     unsafe { encode_with(slf, text, new_u32_bytearray) }
 }
 
+/// The interpreter's functions and the binding of the builtin whose capsule is `slf`, or
+/// None (with the exception set, if CPython set one). GIL held.
+unsafe fn bound<'a>(slf: *mut c_void) -> Option<(Api, &'a Binding)> {
+    let &api = API.get()?;
+    // SAFETY: the GIL is held and `slf` is a live object (caller's contract); our
+    // capsule's pointer is a binding it owns, alive while the capsule is.
+    unsafe { (api.capsule_get)(slf, CAPSULE_NAME.as_ptr()).cast::<Binding>().as_ref().map(|b| (api, b)) }
+}
+
+/// Sets the builtin's exception (`binding`'s error type) with `message`; returns NULL,
+/// for the builtin to return. GIL held.
+unsafe fn raise(api: Api, binding: &Binding, message: &str) -> *mut c_void {
+    let message = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: the GIL is held (caller's contract); the error type is a live class (the
+    // binding holds a reference).
+    unsafe { (api.err_set_string)(binding.error_type, message.as_ptr()) };
+    std::ptr::null_mut()
+}
+
 /// Encodes `text` for a builtin (`slf` its capsule) and returns `build` of the ids, or
 /// NULL with the exception set. Called by CPython's call of a builtin: GIL held.
 unsafe fn encode_with(
@@ -425,16 +444,11 @@ unsafe fn encode_with(
     text: *mut c_void,
     build: unsafe fn(Api, &Binding, &[u32]) -> *mut c_void,
 ) -> *mut c_void {
-    let Some(&api) = API.get() else { return std::ptr::null_mut() };
     // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `text` a live
     // object. The str's UTF-8 stays valid while `text` lives, which the caller ensures
     // for the whole call; `tok` lives as long as the binding holds `keepalive`.
     unsafe {
-        let binding = (api.capsule_get)(slf, CAPSULE_NAME.as_ptr()).cast::<Binding>();
-        if binding.is_null() {
-            return std::ptr::null_mut();
-        }
-        let binding = &*binding;
+        let Some((api, binding)) = bound(slf) else { return std::ptr::null_mut() };
         let Some((bytes, owner)) = utf8_of(api, text) else { return std::ptr::null_mut() };
         let tok = &(*binding.tok).inner;
         let list = with_scratch_ids(|ids| {
@@ -460,11 +474,7 @@ unsafe fn encode_with(
             };
             match result {
                 Ok(()) => build(api, binding, ids),
-                Err(message) => {
-                    let message = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
-                    (api.err_set_string)(binding.error_type, message.as_ptr());
-                    std::ptr::null_mut()
-                }
+                Err(message) => raise(api, binding, &message),
             }
         });
         if !owner.is_null() {
@@ -521,17 +531,12 @@ unsafe fn utf8_of<'a>(api: Api, text: *mut c_void) -> Option<(&'a [u8], *mut c_v
 /// Every text is held (a reference each) while the GIL is released, so another thread
 /// that empties the list meanwhile cannot free a text being read.
 unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) -> *mut c_void {
-    let Some(&api) = API.get() else { return std::ptr::null_mut() };
     // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `args` a live
     // object; the texts' UTF-8 stays valid while the references taken below are held
     // (they are given back after the last read); `tok` lives as long as the binding
     // holds `keepalive`.
     unsafe {
-        let binding = (api.capsule_get)(slf, CAPSULE_NAME.as_ptr()).cast::<Binding>();
-        if binding.is_null() {
-            return std::ptr::null_mut();
-        }
-        let binding = &*binding;
+        let Some((api, binding)) = bound(slf) else { return std::ptr::null_mut() };
         let (list, threads) = ((api.tuple_get)(args, 0), (api.tuple_get)(args, 1));
         if list.is_null() || threads.is_null() {
             return std::ptr::null_mut();
@@ -541,13 +546,8 @@ unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) 
         if (threads == -1 || n == -1) && !(api.err_occurred)().is_null() {
             return std::ptr::null_mut();
         }
-        let set_error = |message: String| {
-            let message = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
-            (api.err_set_string)(binding.error_type, message.as_ptr());
-            std::ptr::null_mut()
-        };
         let Ok(threads) = usize::try_from(threads) else {
-            return set_error(format!("num_threads must be 0 or more, not {threads}"));
+            return raise(api, binding, &format!("num_threads must be 0 or more, not {threads}"));
         };
         // (text, the object that owns its UTF-8 if not the text): each a reference held.
         let mut held: Vec<(&[u8], *mut c_void, *mut c_void)> = Vec::with_capacity(n.unsigned_abs());
@@ -590,7 +590,7 @@ unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) 
         release(&held);
         let (flat, offsets) = match result {
             Ok(r) => r,
-            Err(message) => return set_error(message),
+            Err(message) => return raise(api, binding, &message),
         };
         let lists = (api.list_new)(n);
         if lists.is_null() {
