@@ -608,13 +608,8 @@ class Encoding(Handle):
             text = as_str(text)  # a subclass is read by its characters
         policy = self._policy(allowed_special, disallowed_special)
         fast = self._fast_u32
-        if fast is not None and (
-            policy.ordinary
-            or (
-                not policy.disallows_others
-                and (self._no_specials or (self._special_start is not None and self._special_start not in text))
-            )
-        ):
+        unless = self._ordinary_unless(policy)
+        if fast is not None and (unless is True or (unless is not False and unless not in text)):
             # No special token can be in it: the builtin's bytearray becomes the array's
             # memory (writable, no copy).
             try:
@@ -626,6 +621,17 @@ class Encoding(Handle):
         out = ffi.new("bpekit_tokens *")
         rustcall(lib.bpekit_tokenizer_encode, self._ptr, raw, len(raw), policy.ptr, out)
         return take_tokens_numpy(out, numpy)
+
+    def _ordinary_unless(self, policy: Policy) -> bool | str:
+        """Whether ``encode`` under ``policy`` is ``encode_ordinary``: True whatever the
+        text (the policy ignores special tokens, or there are none and nothing else is
+        disallowed), False if only the core can tell, or the character (the first of every
+        special token) whose absence from a text makes it so."""
+        if policy.ordinary or (self._no_specials and not policy.disallows_others):
+            return True
+        if policy.disallows_others or self._special_start is None:
+            return False
+        return self._special_start
 
     def _encode_batch_flat(self, texts: Iterable[str], policy: Policy, num_threads: int) -> tuple[Any, Any]:
         """One native batch call: the owned ids and offsets buffers (caller frees them).
@@ -660,15 +666,11 @@ class Encoding(Handle):
         fast = self._fast_batch
         if fast is not None:
             texts = text if type(text) is list else list(text)
-            start = self._special_start
+            unless = self._ordinary_unless(policy)
             try:
-                ordinary = policy.ordinary or (
-                    not policy.disallows_others
-                    # (str's own `in`: a subclass is read by its characters; TypeError if
-                    # an item is not a str)
-                    and (self._no_specials or (start is not None and not any(_str_has(t, start) for t in texts)))
-                )
-                if ordinary:
+                # (str's own `in`: a subclass is read by its characters; TypeError if an
+                # item is not a str)
+                if unless is True or (unless is not False and not any(_str_has(t, unless) for t in texts)):
                     # No special token can be in them: the builtin builds the lists (with
                     # the GIL released while it encodes).
                     return fast((texts, num_threads))  # type: ignore[no-any-return]
