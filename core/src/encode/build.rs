@@ -111,7 +111,7 @@ impl Tokenizer {
             long_merges: OnceBox::new(),
             sorted_ranks: OnceBox::new(),
             made: OnceBox::new(),
-            trigrams: OnceBox::new(),
+            cuts: OnceBox::new(),
         })
     }
 

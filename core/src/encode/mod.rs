@@ -98,8 +98,8 @@ pub struct Tokenizer {
     /// Per id, whether the token's own bytes merge into it, found as needed (see
     /// [`Tokenizer::merge_long`]).
     made: OnceBox<Arc<merge::Made>>,
-    /// The three-byte strings in the tokens (see [`Tokenizer::merge_long`]).
-    trigrams: OnceBox<Arc<merge::Trigrams>>,
+    /// The tables of the cut tests of long pieces (see [`Tokenizer::merge_long`]).
+    cuts: OnceBox<Arc<merge::Cuts>>,
 }
 
 impl Tokenizer {
