@@ -91,7 +91,7 @@
 //!   twin, so that a boundary from a boundary state into itself still changes the id (the
 //!   loop skips transitions that keep the id, which are only position changes);
 //! - a state that every ASCII letter (or every lowercase one) leads back to itself is
-//!   marked (`letter_loop`): entering it, the walk steps over the run of such letters
+//!   marked (in its id's low bits): entering it, the walk steps over the run of such letters
 //!   that follows eight bytes at a time, which is taking them one by one without the
 //!   per-byte branch (words are most of the bytes of most text).
 //!
@@ -150,9 +150,6 @@ struct Level {
     match_pattern: Vec<u32>,
     /// Per state index: 1 + the pattern of a match ending at the end of text, or 0.
     eoi: Vec<u32>,
-    /// Per state index: which ASCII letters all lead the state back to itself (in a run
-    /// of letters, say), so the walk may step over a run of them at once.
-    letter_loop: Vec<LetterLoop>,
     /// The kind of each of this DFA's patterns (branch `first + i`).
     kinds: Vec<Kind>,
     /// For each pattern of this DFA: the level searching the branches after it, if the
@@ -160,14 +157,18 @@ struct Level {
     after: Vec<Option<usize>>,
 }
 
-/// The ASCII letters that all lead a state back to itself ([`Level::letter_loop`]).
+/// The low bits of a state's id: its [`LetterLoop`] (ids are multiples of 4 otherwise).
+const LOOP_BITS: u32 = 3;
+
+/// The ASCII letters that all lead a state back to itself ([`LOOP_BITS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
 enum LetterLoop {
-    None,
+    None = 0,
     /// `[A-Za-z]`.
-    Letters,
+    Letters = 1,
     /// `[a-z]` (not all of `[A-Z]`).
-    Lower,
+    Lower = 2,
 }
 
 /// What an anchored walk found.
@@ -204,7 +205,8 @@ impl Level {
             }
         }
         let alphabet = reps.len();
-        let stride2 = alphabet.next_power_of_two().trailing_zeros();
+        // (At least 4: the low two bits of an id are its letter loop.)
+        let stride2 = alphabet.next_power_of_two().trailing_zeros().max(2);
         let stride = 1usize << stride2;
         // Every state reachable from the start.
         let mut seen = std::collections::HashMap::from([(start, ())]);
@@ -285,7 +287,7 @@ impl Level {
         for &s in finals.iter().chain(&matches) {
             match_pattern[index[&s]] = dfa.match_pattern(s, 0).as_u32();
         }
-        let letter_loop = (0..states)
+        let letter_loop: Vec<LetterLoop> = (0..states)
             .map(|row| {
                 let id = (row as u32) << stride2;
                 let loops =
@@ -297,24 +299,29 @@ impl Level {
                 }
             })
             .collect();
+        // Each id carries its state's letter loop in its low bits (see `LOOP_BITS`).
+        let with_loop = |id: u32| id | letter_loop[(id >> stride2) as usize] as u32;
+        for next in &mut table {
+            *next = with_loop(*next);
+        }
+        let start = with_loop(id(start));
         Ok(Level {
             table,
             classes,
             stride2,
-            start: id(start),
+            start,
             final_end: ((1 + f) as u32) << stride2,
             special_end: ((1 + f + 2 * twins) as u32) << stride2,
             match_end: ((1 + f + 2 * twins + m) as u32) << stride2,
             match_pattern,
             eoi,
-            letter_loop,
             after: vec![None; kinds.len()],
             kinds,
         })
     }
 
     fn memory_usage(&self) -> usize {
-        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len()) + self.letter_loop.len() + 256
+        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len()) + 256
     }
 
     /// Whether `id` is a match state other than a final one (which the walk never
@@ -350,7 +357,7 @@ impl Level {
         let mut found = Walked::None;
         let mut i = *piece;
         while i < bytes.len() {
-            let next = table[(sid + u32::from(classes[usize::from(bytes[i])])) as usize];
+            let next = table[((sid & !LOOP_BITS) + u32::from(classes[usize::from(bytes[i])])) as usize];
             if next != sid {
                 if next < self.special_end {
                     if next == 0 {
@@ -375,10 +382,10 @@ impl Level {
                     found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
                 }
                 sid = next;
-                let run = match self.letter_loop[(sid >> self.stride2) as usize] {
-                    LetterLoop::None => None,
-                    LetterLoop::Letters => Some(Ascii::Letter),
-                    LetterLoop::Lower => Some(Ascii::Lower),
+                let run = match sid & LOOP_BITS {
+                    0 => None,
+                    1 => Some(Ascii::Letter),
+                    _ => Some(Ascii::Lower),
                 };
                 if let Some(kind) = run {
                     // The letters that follow keep the state: step over them at once
