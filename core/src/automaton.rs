@@ -345,11 +345,11 @@ impl Level {
     /// run of letters, say) changes nothing but the position, so the loop looks at
     /// states only when they change, and the next load need not wait for this one.
     #[inline(always)]
-    fn walk<'t, const EMIT: bool>(
+    fn walk<const EMIT: bool>(
         &self,
-        text: &'t str,
+        text: &str,
         piece: &mut usize,
-        f: &mut impl FnMut(&'t str),
+        f: &mut impl FnMut(usize, usize),
     ) -> Walked {
         let bytes = text.as_bytes();
         let (table, classes) = (&self.table[..], &self.classes);
@@ -373,7 +373,7 @@ impl Level {
                     if !EMIT {
                         return Walked::Plain { end: i };
                     }
-                    f(&text[*piece..i]);
+                    f(*piece, i);
                     *piece = i;
                     found = Walked::None;
                 } else if self.is_match(sid) {
@@ -689,14 +689,14 @@ impl Automaton {
             }
             level = l.after[pattern]?;
             let mut at = s;
-            walked = self.levels[level].walk::<false>(text, &mut at, &mut |_| ());
+            walked = self.levels[level].walk::<false>(text, &mut at, &mut |_, _| ());
         }
     }
 
     /// The end of the pattern's match anchored at `s`, if it matches there.
     fn match_at(&self, text: &str, s: usize) -> Option<usize> {
         let mut at = s;
-        let walked = self.levels[0].walk::<false>(text, &mut at, &mut |_| ());
+        let walked = self.levels[0].walk::<false>(text, &mut at, &mut |_, _| ());
         self.resolve(text, s, 0, walked)
     }
 
@@ -715,13 +715,27 @@ impl Automaton {
     /// Calls `f` on each piece of `text`, in order (fancy-regex's `find_iter` pieces).
     #[inline]
     pub(crate) fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
+        self.for_each_range(text, |start, end| f(&text[start..end]));
+    }
+
+    /// [`Automaton::for_each_piece`] with each piece as bytes (see
+    /// [`crate::split::for_each_piece_bytes`]).
+    #[inline]
+    pub(crate) fn for_each_piece_bytes<'t>(&self, text: &'t str, mut f: impl FnMut(&'t [u8])) {
+        let bytes = text.as_bytes();
+        self.for_each_range(text, |start, end| f(&bytes[start..end]));
+    }
+
+    /// Calls `f` on the byte range of each piece of `text`, in order.
+    #[inline]
+    fn for_each_range(&self, text: &str, mut f: impl FnMut(usize, usize)) {
         let mut pos = 0;
         while pos < text.len() {
             // Pieces that end at boundaries are emitted by the walk; it returns at the
             // first piece that needs a decision (or the end of text).
             let walked = self.levels[0].walk::<true>(text, &mut pos, &mut f);
             if let Some(end) = self.resolve(text, pos, 0, walked) {
-                f(&text[pos..end]);
+                f(pos, end);
                 pos = end;
                 continue;
             }
@@ -741,7 +755,7 @@ impl Automaton {
                     None => from,
                 };
                 if let Some(end) = self.match_at(text, s) {
-                    f(&text[s..end]);
+                    f(s, end);
                     pos = end;
                     break;
                 }

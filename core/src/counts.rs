@@ -74,7 +74,7 @@ impl PieceCounts {
     /// [`crate::ErrorKind::BadPattern`] if the regex engine fails; the table is then unchanged.
     pub fn count_text(pattern: &Pattern, text: &str) -> Result<Self> {
         let mut local = PieceCounts::new();
-        pattern.for_each_piece(text, |piece| local.add_piece(piece.as_bytes(), 1))?;
+        pattern.for_each_piece_bytes(text, |piece| local.add_piece(piece, 1))?;
         local.texts = 1;
         local.bytes = text.len() as u64;
         Ok(local)
@@ -109,7 +109,7 @@ impl PieceCounts {
             for (i, text) in texts[r.clone()].iter().enumerate() {
                 let text = text.as_ref();
                 pattern
-                    .for_each_piece(text, |piece| local.add_piece(piece.as_bytes(), 1))
+                    .for_each_piece_bytes(text, |piece| local.add_piece(piece, 1))
                     .map_err(|e| Error::new(e.kind(), format!("texts[{}]: {}", r.start + i, e.message())))?;
                 local.texts += 1;
                 local.bytes += text.len() as u64;

@@ -420,6 +420,25 @@ impl Pattern {
         }
         Ok(())
     }
+
+    /// [`Pattern::for_each_piece`] with each piece as bytes, for callers that want bytes:
+    /// the fast splitters then skip testing that each piece's ends are character
+    /// boundaries (they always are).
+    ///
+    /// # Errors
+    /// As [`Pattern::for_each_piece`].
+    #[inline]
+    pub fn for_each_piece_bytes<'t>(&self, text: &'t str, mut f: impl FnMut(&'t [u8])) -> Result<()> {
+        if let Some(flavor) = self.fast {
+            split::for_each_piece_bytes(flavor, text, f);
+            return Ok(());
+        }
+        if let Some(automaton) = &self.automaton {
+            automaton.for_each_piece_bytes(text, f);
+            return Ok(());
+        }
+        self.for_each_piece(text, |piece| f(piece.as_bytes()))
+    }
 }
 
 /// The pieces of `text` under the split chain `steps`: each piece of the first step

@@ -120,7 +120,19 @@ pub(crate) enum Flavor {
 
 /// Calls `f` on each piece of `text`, in order, as fancy-regex would split it with the
 /// pattern of `flavor`.
-pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, f: impl FnMut(&'t str)) {
+pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, mut f: impl FnMut(&'t str)) {
+    for_each_range(flavor, text, |start, end| f(&text[start..end]));
+}
+
+/// [`for_each_piece`] with each piece as bytes: no test that its ends are character
+/// boundaries (they are), which the encoder's hot loop would pay for every piece.
+pub(crate) fn for_each_piece_bytes<'t>(flavor: Flavor, text: &'t str, mut f: impl FnMut(&'t [u8])) {
+    let bytes = text.as_bytes();
+    for_each_range(flavor, text, |start, end| f(&bytes[start..end]));
+}
+
+/// Calls `f` on the byte range of each piece of `text`, in order.
+fn for_each_range(flavor: Flavor, text: &str, f: impl FnMut(usize, usize)) {
     let t = tables();
     match flavor {
         Flavor::Gpt2 => split::<Gpt2>(t, text, f),
@@ -134,7 +146,7 @@ pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, f: impl FnMut(&'
 
 // Not inlined: each pattern gets its own compact loop.
 #[inline(never)]
-fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
+fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
     let mut w = Window::new(b);
     let mut p = 0;
@@ -161,7 +173,7 @@ fn split<'t, R: Rules>(t: &Tables, text: &'t str, mut f: impl FnMut(&'t str)) {
             debug_assert!(false, "empty piece at {p}");
             end = p + text[p..].chars().next().map_or(1, char::len_utf8);
         }
-        f(&text[p..end]);
+        f(p, end);
         p = end;
     }
 }
@@ -292,7 +304,7 @@ fn has(mask: u64, i: usize) -> bool {
 ///   run's last newline, at `q - 1` if that is not a newline, and at `q` unless the
 ///   character at `q - 1` (not a newline) joins the piece at `q` as a prefix.
 #[inline(always)]
-fn block_pieces<'t, R: Rules>(text: &'t str, p: usize, v: View<'_>, f: &mut impl FnMut(&'t str)) -> usize {
+fn block_pieces<R: Rules>(text: &str, p: usize, v: View<'_>, f: &mut impl FnMut(usize, usize)) -> usize {
     let stop = v.get(|m| m.non_ascii | m.apostrophe);
     let mut valid = stop.trailing_zeros();
     if valid < 2 {
@@ -401,12 +413,12 @@ fn block_pieces<'t, R: Rules>(text: &'t str, p: usize, v: View<'_>, f: &mut impl
     let mut start = p;
     while bits != 0 {
         let end = p + bits.trailing_zeros() as usize;
-        f(&text[start..end]);
+        f(start, end);
         start = end;
         bits &= bits - 1;
     }
     if ends_text {
-        f(&text[start..]);
+        f(start, text.len());
         return text.len();
     }
     start

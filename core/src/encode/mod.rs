@@ -267,18 +267,18 @@ impl Tokenizer {
     /// Ordinary text as it is: split and encoded.
     fn encode_split<S: Sink>(&self, text: &str, out: &mut S) -> Result<()> {
         if !S::TAKES_CACHES || text.len() < 3 {
-            return self.pattern.for_each_piece(text, |piece| out.piece(self, piece.as_bytes()));
+            return self.pattern.for_each_piece_bytes(text, |piece| out.piece(self, piece));
         }
         // The thread's caches once per text, not once per piece (see `merge`'s notes).
         self.with_piece_caches(|caches| {
             let Some(c) = caches else {
-                return self.pattern.for_each_piece(text, |piece| out.piece_in(self, piece.as_bytes(), None));
+                return self.pattern.for_each_piece_bytes(text, |piece| out.piece_in(self, piece, None));
             };
             // Pieces go to the sink a chunk at a time (see `merge::Tokenizer::encode_pieces_in`).
             let mut chunk: [&[u8]; merge::CHUNK] = [&[]; merge::CHUNK];
             let mut n = 0;
-            self.pattern.for_each_piece(text, |piece| {
-                chunk[n] = piece.as_bytes();
+            self.pattern.for_each_piece_bytes(text, |piece| {
+                chunk[n] = piece;
                 n += 1;
                 if n == merge::CHUNK {
                     out.pieces_in(self, text.as_bytes(), &chunk, c);
