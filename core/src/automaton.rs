@@ -132,7 +132,8 @@ enum Kind {
 /// regex-automata's dense DFA into a table of our own layout (module notes, "Engine").
 struct Level {
     /// `table[id + class]`: the next state's id. Ids are state indexes shifted left by
-    /// `stride2` (rows padded to a power of two, so an id's index is a shift away).
+    /// `stride2` plus their [`LOOP_BITS`] (rows padded to a power of two, so an id's
+    /// index is a shift away).
     table: Vec<u32>,
     /// Byte to equivalence class (regex-automata's byte classes).
     classes: [u8; 256],
@@ -157,7 +158,9 @@ struct Level {
     after: Vec<Option<usize>>,
 }
 
-/// The low bits of a state's id: its [`LetterLoop`] (ids are multiples of 4 otherwise).
+/// The low bits of a state's id: its [`LetterLoop`]. An id is otherwise its row's index
+/// times the row stride, and the row's transitions start at the id itself (rows are
+/// padded so that they fit), so the walk indexes `table[id + class]` with no mask.
 const LOOP_BITS: u32 = 3;
 
 /// The ASCII letters that all lead a state back to itself ([`LOOP_BITS`]).
@@ -205,8 +208,8 @@ impl Level {
             }
         }
         let alphabet = reps.len();
-        // (At least 4: the low two bits of an id are its letter loop.)
-        let stride2 = alphabet.next_power_of_two().trailing_zeros().max(2);
+        // Room for a row to start up to `LOOP_BITS` entries late (see `LOOP_BITS`).
+        let stride2 = (alphabet + LOOP_BITS as usize).next_power_of_two().trailing_zeros();
         let stride = 1usize << stride2;
         // Every state reachable from the start.
         let mut seen = std::collections::HashMap::from([(start, ())]);
@@ -299,11 +302,17 @@ impl Level {
                 }
             })
             .collect();
-        // Each id carries its state's letter loop in its low bits (see `LOOP_BITS`).
+        // Each id carries its state's letter loop in its low bits, and the state's row
+        // starts that many entries into its slot (see `LOOP_BITS`).
         let with_loop = |id: u32| id | letter_loop[(id >> stride2) as usize] as u32;
-        for next in &mut table {
-            *next = with_loop(*next);
+        let mut shifted = vec![0u32; table.len()];
+        for (row, next) in table.chunks(stride).enumerate() {
+            let at = row * stride + letter_loop[row] as usize;
+            for (to, &id) in shifted[at..at + alphabet].iter_mut().zip(next) {
+                *to = with_loop(id);
+            }
         }
+        let table = shifted;
         let start = with_loop(id(start));
         Ok(Level {
             table,
@@ -357,7 +366,7 @@ impl Level {
         let mut found = Walked::None;
         let mut i = *piece;
         while i < bytes.len() {
-            let next = table[((sid & !LOOP_BITS) + u32::from(classes[usize::from(bytes[i])])) as usize];
+            let next = table[(sid + u32::from(classes[usize::from(bytes[i])])) as usize];
             if next != sid {
                 if next < self.special_end {
                     if next == 0 {
