@@ -76,7 +76,8 @@
 //! and its cache misses cost a determinization step inside the split loop). The search
 //! loop walks the table directly, one load per byte, instead of calling `find` per piece,
 //! whose set-up would cost more than the ~4 bytes of a typical piece. In the copy:
-//! - rows are padded to a power of two, so a state's index is its id shifted;
+//! - a row has an entry per byte (not per byte class: the walk then has no class to load
+//!   between one state and the next), and a state's id is where its row starts;
 //! - the dead state, final match states and boundary states (below) get the lowest ids,
 //!   so one comparison tells whether the walk must look at a state it enters; the other
 //!   match states come next, looked at only when the walk leaves one for an ordinary
@@ -95,7 +96,7 @@
 //!   that follows eight bytes at a time, which is taking them one by one without the
 //!   per-byte branch (words are most of the bytes of most text).
 //!
-//! Memory: a table is (states × padded alphabet × 4) bytes; regex-automata's limits
+//! Memory: a table is (states × 260 × 4) bytes; regex-automata's limits
 //! ([`DFA_SIZE_LIMIT`], also during determinization) bound the DFA, and the same bound
 //! is checked for the table; a pattern over it is refused (fancy-regex runs it). A
 //! pattern has one table plus one per idiom branch that has branches after it, and at
@@ -131,13 +132,9 @@ enum Kind {
 /// One anchored DFA over the branches `first..` of the pattern, copied out of
 /// regex-automata's dense DFA into a table of our own layout (module notes, "Engine").
 struct Level {
-    /// `table[id + class]`: the next state's id. Ids are state indexes shifted left by
-    /// `stride2` plus their [`LOOP_BITS`] (rows padded to a power of two, so an id's
-    /// index is a shift away).
+    /// `table[id + byte]`: the next state's id. An id is its state's index times
+    /// [`STRIDE`] plus its [`LOOP_BITS`].
     table: Vec<u32>,
-    /// Byte to equivalence class (regex-automata's byte classes).
-    classes: [u8; 256],
-    stride2: u32,
     start: u32,
     /// Ids below this are final match states (every byte leads to the dead state, the
     /// end of text to no other match), id 0 (the dead state) aside.
@@ -159,9 +156,15 @@ struct Level {
 }
 
 /// The low bits of a state's id: its [`LetterLoop`]. An id is otherwise its row's index
-/// times the row stride, and the row's transitions start at the id itself (rows are
-/// padded so that they fit), so the walk indexes `table[id + class]` with no mask.
+/// times [`STRIDE`], and the row's 256 transitions (one per byte) start at the id itself,
+/// so the walk indexes `table[id + byte]`: no mask, and no load of the byte's class on
+/// the path from one state to the next.
 const LOOP_BITS: u32 = 3;
+
+/// Entries per row: 256 bytes, from up to [`LOOP_BITS`] entries into the row; a multiple
+/// of `LOOP_BITS + 1`, so that an id's low bits are its letter loop alone.
+const STRIDE: u32 = 256 + LOOP_BITS + 1;
+const _: () = assert!(STRIDE % (LOOP_BITS + 1) == 0);
 
 /// The ASCII letters that all lead a state back to itself ([`LOOP_BITS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,8 +211,8 @@ impl Level {
             }
         }
         let alphabet = reps.len();
-        // Room for a row to start up to `LOOP_BITS` entries late (see `LOOP_BITS`).
-        let stride2 = (alphabet + LOOP_BITS as usize).next_power_of_two().trailing_zeros();
+        // The rows while the table is built: one entry per byte class.
+        let stride2 = alphabet.next_power_of_two().trailing_zeros();
         let stride = 1usize << stride2;
         // Every state reachable from the start.
         let mut seen = std::collections::HashMap::from([(start, ())]);
@@ -250,7 +253,7 @@ impl Level {
         let twins = copies.len();
         let (f, m) = (finals.len(), matches.len());
         let states = 1 + f + 2 * twins + m + normals.len();
-        if states.saturating_mul(stride) > DFA_SIZE_LIMIT / 4 {
+        if states.saturating_mul(STRIDE as usize) > DFA_SIZE_LIMIT / 4 {
             return refuse("the DFA's table is over the size limit");
         }
         let index: std::collections::HashMap<StateID, usize> = finals
@@ -302,26 +305,25 @@ impl Level {
                 }
             })
             .collect();
-        // Each id carries its state's letter loop in its low bits, and the state's row
-        // starts that many entries into its slot (see `LOOP_BITS`).
-        let with_loop = |id: u32| id | letter_loop[(id >> stride2) as usize] as u32;
-        let mut shifted = vec![0u32; table.len()];
+        // The walk's layout: one entry per byte, each id its row times `STRIDE` plus its
+        // letter loop, and the row starting at its id (see `LOOP_BITS`).
+        let final_id = |id: u32| {
+            let row = (id >> stride2) as usize;
+            row as u32 * STRIDE + letter_loop[row] as u32
+        };
+        let mut by_byte = vec![0u32; states * STRIDE as usize];
         for (row, next) in table.chunks(stride).enumerate() {
-            let at = row * stride + letter_loop[row] as usize;
-            for (to, &id) in shifted[at..at + alphabet].iter_mut().zip(next) {
-                *to = with_loop(id);
+            let at = final_id((row as u32) << stride2) as usize;
+            for (b, to) in by_byte[at..at + 256].iter_mut().enumerate() {
+                *to = final_id(next[usize::from(classes[b])]);
             }
         }
-        let table = shifted;
-        let start = with_loop(id(start));
         Ok(Level {
-            table,
-            classes,
-            stride2,
-            start,
-            final_end: ((1 + f) as u32) << stride2,
-            special_end: ((1 + f + 2 * twins) as u32) << stride2,
-            match_end: ((1 + f + 2 * twins + m) as u32) << stride2,
+            table: by_byte,
+            start: final_id(id(start)),
+            final_end: (1 + f) as u32 * STRIDE,
+            special_end: (1 + f + 2 * twins) as u32 * STRIDE,
+            match_end: (1 + f + 2 * twins + m) as u32 * STRIDE,
             match_pattern,
             eoi,
             after: vec![None; kinds.len()],
@@ -330,7 +332,7 @@ impl Level {
     }
 
     fn memory_usage(&self) -> usize {
-        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len()) + 256
+        4 * (self.table.len() + self.eoi.len() + self.match_pattern.len())
     }
 
     /// Whether `id` is a match state other than a final one (which the walk never
@@ -342,7 +344,7 @@ impl Level {
 
     #[inline]
     fn pattern(&self, id: u32) -> u32 {
-        self.match_pattern[(id >> self.stride2) as usize]
+        self.match_pattern[(id / STRIDE) as usize]
     }
 
     /// Walks from `s`; with `emit`, calls `f` on each piece that ends at a boundary and
@@ -361,12 +363,12 @@ impl Level {
         f: &mut impl FnMut(usize, usize),
     ) -> Walked {
         let bytes = text.as_bytes();
-        let (table, classes) = (&self.table[..], &self.classes);
+        let table = &self.table[..];
         let mut sid = self.start;
         let mut found = Walked::None;
         let mut i = *piece;
         while i < bytes.len() {
-            let next = table[(sid + u32::from(classes[usize::from(bytes[i])])) as usize];
+            let next = table[(sid + u32::from(bytes[i])) as usize];
             if next != sid {
                 if next < self.special_end {
                     if next == 0 {
@@ -408,7 +410,7 @@ impl Level {
         if self.is_match(sid) {
             found = Walked::Match { pattern: self.pattern(sid), end: bytes.len() - 1 };
         }
-        match self.eoi[(sid >> self.stride2) as usize] {
+        match self.eoi[(sid / STRIDE) as usize] {
             0 => found,
             p => Walked::Match { pattern: p - 1, end: bytes.len() },
         }
