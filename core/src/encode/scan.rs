@@ -89,9 +89,10 @@ impl Tokenizer {
         for i in 0..n - 1 {
             pair[i] = self.pair2[usize::from(piece[i]) << 8 | usize::from(piece[i + 1])];
         }
-        let pairs = &mut pair[..n]; // pairs[n - 1] stays u32::MAX: the last token has no pair
-                                    // The rank of the pair of tokens that spans piece[a..b]; in a piece known not to
-                                    // be a token, the pair spanning all of it has none.
+        // pairs[n - 1] stays u32::MAX: the last token has no pair.
+        let pairs = &mut pair[..n];
+        // The rank of the pair of tokens that spans piece[a..b]; in a piece known not to
+        // be a token, the pair spanning all of it has none.
         let pair_rank = |a: usize, b: usize| {
             if !NON_TOKEN {
                 self.rank(&piece[a..b])
