@@ -277,9 +277,10 @@ def test_builtin_errors_have_the_cffi_classes():
 
 @needs_builtin
 def test_builtin_leaves_long_strs_as_they_were(enc):
-    """A long non-ASCII str is read through a temporary copy, so it does not keep a UTF-8
-    copy of itself afterwards (CPython's cache, which tiktoken's reading fills)."""
-    for text in ["你好世界" * 2000, "héllo " * 1000, "x" * 5000]:
+    """A long non-ASCII str (64K characters or more) is read through a temporary copy, so
+    it does not keep a UTF-8 copy of itself afterwards (CPython's cache, which tiktoken's
+    reading fills for every str)."""
+    for text in ["你好世界" * 16384, "héllo " * 11000, "x" * 70000]:
         size = sys.getsizeof(text)
         assert enc.encode_ordinary(text) == on_route(enc, "cffi").encode_ordinary(text)
         assert sys.getsizeof(text) == size
