@@ -723,23 +723,10 @@ impl Automaton {
         Some(self.finder.get_or_init(|| Box::new(built)))
     }
 
-    /// Calls `f` on each piece of `text`, in order (fancy-regex's `find_iter` pieces).
+    /// Calls `f` on the byte range of each piece of `text`, in order (fancy-regex's
+    /// `find_iter` pieces).
     #[inline]
-    pub(crate) fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
-        self.for_each_range(text, |start, end| f(&text[start..end]));
-    }
-
-    /// [`Automaton::for_each_piece`] with each piece as bytes (see
-    /// [`crate::split::for_each_piece_bytes`]).
-    #[inline]
-    pub(crate) fn for_each_piece_bytes<'t>(&self, text: &'t str, mut f: impl FnMut(&'t [u8])) {
-        let bytes = text.as_bytes();
-        self.for_each_range(text, |start, end| f(&bytes[start..end]));
-    }
-
-    /// Calls `f` on the byte range of each piece of `text`, in order.
-    #[inline]
-    fn for_each_range(&self, text: &str, mut f: impl FnMut(usize, usize)) {
+    pub(crate) fn for_each_range(&self, text: &str, mut f: impl FnMut(usize, usize)) {
         let mut pos = 0;
         while pos < text.len() {
             // Pieces that end at boundaries are emitted by the walk; it returns at the

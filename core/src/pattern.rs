@@ -401,43 +401,46 @@ impl Pattern {
     /// [`ErrorKind::BadPattern`] if the regex engine gives up (e.g. its backtracking limit).
     #[inline]
     pub fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) -> Result<()> {
-        if let Some(flavor) = self.fast {
-            split::for_each_piece(flavor, text, f);
-            return Ok(());
-        }
-        if let Some(automaton) = &self.automaton {
-            automaton.for_each_piece(text, f);
-            return Ok(());
-        }
-        let Some(regex) = &self.regex else {
-            return chain_pieces(self.chain.as_deref().unwrap_or_default(), text, &mut f);
-        };
-        for m in regex.find_iter(text) {
-            let m = m.map_err(|e| {
-                Error::new(ErrorKind::BadPattern, format!("split pattern failed while matching: {e}"))
-            })?;
-            f(m.as_str());
-        }
-        Ok(())
+        self.for_each_range(text, |start, end| f(&text[start..end]))
     }
 
     /// [`Pattern::for_each_piece`] with each piece as bytes, for callers that want bytes:
-    /// the fast splitters then skip testing that each piece's ends are character
-    /// boundaries (they always are).
+    /// no test that each piece's ends are character boundaries (they always are), which
+    /// an encoder would pay for every piece.
     ///
     /// # Errors
     /// As [`Pattern::for_each_piece`].
     #[inline]
     pub fn for_each_piece_bytes<'t>(&self, text: &'t str, mut f: impl FnMut(&'t [u8])) -> Result<()> {
+        let bytes = text.as_bytes();
+        self.for_each_range(text, |start, end| f(&bytes[start..end]))
+    }
+
+    /// Calls `f` on the byte range of each piece of `text`, in order.
+    #[inline]
+    fn for_each_range(&self, text: &str, mut f: impl FnMut(usize, usize)) -> Result<()> {
         if let Some(flavor) = self.fast {
-            split::for_each_piece_bytes(flavor, text, f);
+            split::for_each_range(flavor, text, f);
             return Ok(());
         }
         if let Some(automaton) = &self.automaton {
-            automaton.for_each_piece_bytes(text, f);
+            automaton.for_each_range(text, f);
             return Ok(());
         }
-        self.for_each_piece(text, |piece| f(piece.as_bytes()))
+        let Some(regex) = &self.regex else {
+            // A chain's pieces are parts of `text`: their ranges are where they lie in it.
+            let at = |piece: &str| (piece.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+            return chain_pieces(self.chain.as_deref().unwrap_or_default(), text, &mut |piece| {
+                f(at(piece), at(piece) + piece.len());
+            });
+        };
+        for m in regex.find_iter(text) {
+            let m = m.map_err(|e| {
+                Error::new(ErrorKind::BadPattern, format!("split pattern failed while matching: {e}"))
+            })?;
+            f(m.start(), m.end());
+        }
+        Ok(())
     }
 }
 

@@ -118,21 +118,9 @@ pub(crate) enum Flavor {
     Qwen2,
 }
 
-/// Calls `f` on each piece of `text`, in order, as fancy-regex would split it with the
-/// pattern of `flavor`.
-pub(crate) fn for_each_piece<'t>(flavor: Flavor, text: &'t str, mut f: impl FnMut(&'t str)) {
-    for_each_range(flavor, text, |start, end| f(&text[start..end]));
-}
-
-/// [`for_each_piece`] with each piece as bytes: no test that its ends are character
-/// boundaries (they are), which the encoder's hot loop would pay for every piece.
-pub(crate) fn for_each_piece_bytes<'t>(flavor: Flavor, text: &'t str, mut f: impl FnMut(&'t [u8])) {
-    let bytes = text.as_bytes();
-    for_each_range(flavor, text, |start, end| f(&bytes[start..end]));
-}
-
-/// Calls `f` on the byte range of each piece of `text`, in order.
-fn for_each_range(flavor: Flavor, text: &str, f: impl FnMut(usize, usize)) {
+/// Calls `f` on the byte range of each piece of `text`, in order, as fancy-regex would
+/// split it with the pattern of `flavor`.
+pub(crate) fn for_each_range(flavor: Flavor, text: &str, f: impl FnMut(usize, usize)) {
     let t = tables();
     match flavor {
         Flavor::Gpt2 => split::<Gpt2>(t, text, f),
