@@ -96,7 +96,9 @@
 //!   that follows eight bytes at a time, which is taking them one by one without the
 //!   per-byte branch (words are most of the bytes of most text).
 //!
-//! Memory: a table is (states × 260 × 4) bytes; regex-automata's limits
+//! Memory: a table is (states × 260 × 4) bytes (more than a row per byte class took for
+//! small alphabets, so a pattern of many states and few classes reaches the size limit
+//! sooner, at about 32K states); regex-automata's limits
 //! ([`DFA_SIZE_LIMIT`], also during determinization) bound the DFA, and the same bound
 //! is checked for the table; a pattern over it is refused (fancy-regex runs it). A
 //! pattern has one table plus one per idiom branch that has branches after it, and at
@@ -133,7 +135,7 @@ enum Kind {
 /// regex-automata's dense DFA into a table of our own layout (module notes, "Engine").
 struct Level {
     /// `table[id + byte]`: the next state's id. An id is its state's index times
-    /// [`STRIDE`] plus its [`LOOP_BITS`].
+    /// [`STRIDE`] plus its [`LetterLoop`] (see [`LOOP_MASK`]).
     table: Vec<u32>,
     start: u32,
     /// Ids below this are final match states (every byte leads to the dead state, the
@@ -156,17 +158,18 @@ struct Level {
 }
 
 /// The low bits of a state's id: its [`LetterLoop`]. An id is otherwise its row's index
-/// times [`STRIDE`], and the row's 256 transitions (one per byte) start at the id itself,
-/// so the walk indexes `table[id + byte]`: no mask, and no load of the byte's class on
-/// the path from one state to the next.
-const LOOP_BITS: u32 = 3;
+/// times [`STRIDE`], and the row's 256 transitions (one per byte) start at the id itself
+/// (its slot at `id & !LOOP_MASK`), so the walk indexes `table[id + byte]`: no mask, and
+/// no load of the byte's class on the path from one state to the next.
+const LOOP_MASK: u32 = 3;
+const _: () = assert!((LOOP_MASK + 1).is_power_of_two() && LetterLoop::Lower as u32 <= LOOP_MASK);
 
-/// Entries per row: 256 bytes, from up to [`LOOP_BITS`] entries into the row; a multiple
-/// of `LOOP_BITS + 1`, so that an id's low bits are its letter loop alone.
-const STRIDE: u32 = 256 + LOOP_BITS + 1;
-const _: () = assert!(STRIDE % (LOOP_BITS + 1) == 0);
+/// Entries per row: 256 bytes, from up to [`LOOP_MASK`] entries into the row; a multiple
+/// of `LOOP_MASK + 1`, so that an id's low bits are its letter loop alone.
+const STRIDE: u32 = 256 + LOOP_MASK + 1;
+const _: () = assert!(STRIDE % (LOOP_MASK + 1) == 0);
 
-/// The ASCII letters that all lead a state back to itself ([`LOOP_BITS`]).
+/// The ASCII letters that all lead a state back to itself ([`LOOP_MASK`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 enum LetterLoop {
@@ -306,7 +309,7 @@ impl Level {
             })
             .collect();
         // The walk's layout: one entry per byte, each id its row times `STRIDE` plus its
-        // letter loop, and the row starting at its id (see `LOOP_BITS`).
+        // letter loop, and the row starting at its id (see `LOOP_MASK`).
         let final_id = |id: u32| {
             let row = (id >> stride2) as usize;
             row as u32 * STRIDE + letter_loop[row] as u32
@@ -393,7 +396,7 @@ impl Level {
                     found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
                 }
                 sid = next;
-                let run = match sid & LOOP_BITS {
+                let run = match sid & LOOP_MASK {
                     0 => None,
                     1 => Some(Ascii::Letter),
                     _ => Some(Ascii::Lower),

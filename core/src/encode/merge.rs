@@ -175,15 +175,15 @@ pub(super) struct Cuts {
     /// meet at a character start inside a token (a filter: a pair no token has may
     /// find its bit set, and is then only not cut).
     bigrams: Box<[u64]>,
-    /// Bit `x` set if some token starts with continuation bytes ending in `x` at such
-    /// a meeting (the side [`partial`]`(x)` is in some pair) ...
+    /// Bit `x` set if some pair has the left side [`partial`]`(x)`: a token that holds
+    /// no whole character ending at the meeting, whose byte before it is `x` ...
     partial_left: [u64; 4],
     /// ... and bit `y` if some token ends inside a character that starts with `y`.
     partial_right: [u64; 4],
 }
 
-/// log2 of [`Cuts::bigrams`]' bits (256 KiB: o200k_base has ~25K pairs, so about 1%
-/// of absent pairs find their bit set).
+/// log2 of [`Cuts::bigrams`]' bits (256 KiB: o200k_base has under 25K pairs, so about
+/// 1% of absent pairs find their bit set).
 const BIGRAM_BITS: u32 = 21;
 
 /// The shortest part of a long piece that the character test may cut (see
@@ -525,10 +525,10 @@ impl Tokenizer {
     ///
     /// The boundaries between two CJK characters of the multilingual sample that no
     /// token crosses are 76% under o200k_base (90% under cl100k_base); the byte tests
-    /// find 20% (69%), the character pairs 75% (90%). A part of a single character
-    /// (fewer than [`CHAR_CUT_MIN`] bytes) is not cut by the character test: a part
-    /// costs a cache lookup whatever its length, and the pretoken cache answers a few
-    /// characters in one lookup.
+    /// find 20% (69%), the character pairs 75% (90%). The character test cuts only once
+    /// the part since the last cut has [`CHAR_CUT_MIN`] bytes: a part costs a cache
+    /// lookup whatever its length, and the pretoken cache answers a few characters in
+    /// one lookup.
     ///
     /// A part is merged, not looked up: those routes give a part that is a token that
     /// token, which is its merge unless the token's own bytes do not merge into it (no
@@ -595,7 +595,10 @@ impl Tokenizer {
                 for t in token.windows(3) {
                     set(&mut trigrams, usize::from(t[0]) << 16 | usize::from(t[1]) << 8 | usize::from(t[2]));
                 }
-                for k in (1..token.len()).filter(|&k| token[k] & 0xC0 != 0x80) {
+                // (Meetings of two ASCII bytes are never asked: `merge_long` tests them
+                // with the byte tests alone.)
+                let asked = |k: usize| token[k] & 0xC0 != 0x80 && (token[k - 1] | token[k]) >= 0x80;
+                for k in (1..token.len()).filter(|&k| asked(k)) {
                     let left = left_side(token, k).unwrap_or_else(|| {
                         set(&mut partial_left, usize::from(token[k - 1]));
                         partial(token[k - 1])
@@ -1139,10 +1142,15 @@ mod tests {
         ) {
             let chars: [&[u8]; 6] = [b"a", "\u{e9}".as_bytes(), "\u{4e2d}".as_bytes(), "\u{6587}".as_bytes(), "\u{1d11e}".as_bytes(), b" "];
             let text: Vec<u8> = text.iter().flat_map(|&c| chars[c].iter().copied()).collect();
+            // Some tokens from a copy with bytes out of place: leads with too few
+            // continuation bytes, bytes no UTF-8 has.
+            let broken: Vec<u8> =
+                text.iter().enumerate().map(|(i, &x)| if i % 7 == 3 { x.wrapping_add(0x47) } else { x }).collect();
             let mut tokens: Vec<Vec<u8>> = Vec::new();
-            for (at, len) in cuts {
+            for (k, (at, len)) in cuts.into_iter().enumerate() {
                 let at = at as usize % text.len();
-                let tok = text[at..text.len().min(at + len)].to_vec();
+                let from = if k % 4 == 3 { &broken } else { &text };
+                let tok = from[at..text.len().min(at + len)].to_vec();
                 if tok.len() > 1 && !tokens.contains(&tok) {
                     tokens.push(tok);
                 }
