@@ -20,7 +20,8 @@
 //! - [`str_from_utf8`] validates text with the `simdutf8` crate (SIMD, runtime feature
 //!   detection) and asks std only for the error's position once the text is known bad.
 //! - The classes are about ASCII bytes only: a byte `>= 0x80` is in [`Masks::non_ascii`]
-//!   and in no other mask, so callers that meet one fall back to per-character code.
+//!   and in no other class mask, so callers that meet one fall back to per-character code
+//!   (or, for two-byte characters, [`Masks::lead2`], classify them by table).
 
 /// `bytes` as `str` if they are UTF-8; std's error (with its position) if not.
 #[inline]
@@ -52,6 +53,8 @@ pub(crate) struct Masks {
     pub(crate) slash: u64,
     /// Bytes `>= 0x80`.
     pub(crate) non_ascii: u64,
+    /// Bytes `0xC0..=0xDF`: in UTF-8, the first byte of a two-byte character.
+    pub(crate) lead2: u64,
 }
 
 /// The 64 bits from bit `off` (`< 64`) of the 128-bit number `hi:lo`: with `lo` and `hi` the
@@ -120,6 +123,7 @@ pub(crate) fn masks_portable(block: &[u8; 64]) -> Masks {
         set(&mut m.apostrophe, x == b'\'');
         set(&mut m.slash, x == b'/');
         set(&mut m.non_ascii, x >= 0x80);
+        set(&mut m.lead2, x & 0xE0 == 0xC0);
     }
     m
 }
@@ -177,6 +181,7 @@ mod sse2 {
             m.apostrophe |= bits(eq(v, b'\'')) << shift;
             m.slash |= bits(eq(v, b'/')) << shift;
             m.non_ascii |= bits(v) << shift;
+            m.lead2 |= bits(in_range(v, 0xC0, 32)) << shift;
         }
         m
     }

@@ -56,26 +56,31 @@
 //! - Input is `&str`, so UTF-8 is valid; characters are decoded by hand from the bytes
 //!   (ASCII bytes need no decoding) and pieces are cut at byte offsets.
 //! - Speed: the time goes into mispredicted branches on the kind of each piece and at the
-//!   ends of runs, so ASCII text is cut from bitmasks. [`crate::simd::masks`] classifies
-//!   each aligned block of 64 bytes once (letters, capitals, digits, whitespace, newlines,
-//!   spaces, apostrophes, slashes, non-ASCII; SSE2 on x86-64), and a [`Window`] of two
-//!   blocks gives the masks of the 64 bytes from any position. Three paths, in order:
+//!   ends of runs, so text of one- and two-byte characters is cut from bitmasks.
+//!   [`crate::simd::masks`] classifies each aligned block of 64 bytes once (letters,
+//!   capitals, digits, whitespace, newlines, spaces, apostrophes, slashes, non-ASCII, the
+//!   first bytes of two-byte characters; SSE2 on x86-64); the block's two-byte characters,
+//!   if any, are then classified by table, their classes set on both their bytes
+//!   ([`Wide`]). A [`Window`] of two blocks gives the masks of the 64 bytes from any
+//!   position. Three paths, in order:
 //!   - [`block_pieces`] marks every piece start in the 64 bytes from `p` at once with
 //!     shifts and ands on the masks (rules in its doc, one per branch of the pattern) and
 //!     calls back for each piece with a trailing-zeros loop: no branch per kind of piece.
-//!     It is exact because it runs only on ASCII without apostrophes (every character is
-//!     one byte in exactly one of letters, digits, whitespace, the rest; no contraction),
-//!     and keeps only the starts whose neighbourhood is known: those up to the start of
-//!     the last run of one class before the first non-ASCII byte, apostrophe or the end
-//!     of the masks (that run may go on). Bytes past the end of the text count as
-//!     non-ASCII, so the end of the text (`\s++$`, `(?!\S)`) is never decided here.
+//!     It is exact because it runs only on characters of one or two bytes without
+//!     apostrophes (every character in exactly one of letters, digits, whitespace, the
+//!     rest; no contraction; for o200k, no character in both of its letter classes), and
+//!     keeps only the starts whose neighbourhood is known: those up to the start of the
+//!     last run of one class before the first longer character, apostrophe or the end of
+//!     the masks (that run may go on). Bytes past the end of the text count as non-ASCII,
+//!     so the end of the text (`\s++$`, `(?!\S)`) is never decided here.
 //!   - [`quick_end`] finds one piece's end from the masks, branch-free, when the piece
 //!     starts with ASCII but `block_pieces` could not cut it (an apostrophe or non-ASCII
 //!     character a little further on); [`block_end`] handles a few more cases with
 //!     branches.
 //!   - [`piece_end`], the per-character code, for everything else, with its letter runs
-//!     checked eight ASCII bytes at a time. Pieces with a non-ASCII byte among their
-//!     first two go straight here. Each pattern gets its own loop (generic over [`Rules`]).
+//!     checked eight ASCII bytes at a time. Pieces that start with a character of three
+//!     or four bytes go straight here. Each pattern gets its own loop (generic over
+//!     [`Rules`]).
 //!
 //!   Both mask paths take [`piece_end`]'s branches in its order and give up (to the next
 //!   path) whenever a decision depends on a character that may be non-ASCII; the tests
@@ -136,23 +141,35 @@ pub(crate) fn for_each_range(flavor: Flavor, text: &str, f: impl FnMut(usize, us
 #[inline(never)]
 fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
-    let mut w = Window::new(b);
+    let mut w = Window::new(t, b);
     let mut p = 0;
     while p < b.len() {
-        let mut end = if b[p] >= 0x80 || b.get(p + 1).is_some_and(|&x| x >= 0x80) {
-            // Non-ASCII in the first two characters (a space before a word, say): the masks
-            // would not decide the piece, so the per-character code, without them.
+        let mut end = if b[p] >= 0xE0 {
+            // A character of three or four bytes first (CJK, say): the masks stop there.
             char_end::<R>(t, b, p)
         } else {
-            w.reach(b, p);
-            let q = block_pieces::<R>(text, p, w.at(p), &mut f);
+            w.reach(t, b, p);
+            let v = w.at(p);
+            // The two-byte characters cost a few more operations per rule: only where
+            // there are some.
+            let q = if v.get(|m| m.w.two) == 0 {
+                block_pieces::<R, false>(text, p, v, &mut f)
+            } else {
+                block_pieces::<R, true>(text, p, v, &mut f)
+            };
             if q > p {
                 p = q;
                 continue;
             }
-            match quick_end::<R>(b, p, w.at(p)) {
-                Some(end) => end,
-                None => slow_end::<R>(t, b, p, w.at(p)),
+            if b[p] >= 0x80 || b.get(p + 1).is_some_and(|&x| x >= 0x80) {
+                // Non-ASCII in the first two characters (a space before a word, say): the
+                // single-piece mask paths would not decide it.
+                char_end::<R>(t, b, p)
+            } else {
+                match quick_end::<R>(b, p, w.at(p)) {
+                    Some(end) => end,
+                    None => slow_end::<R>(t, b, p, w.at(p)),
+                }
             }
         };
         if end <= p {
@@ -185,45 +202,83 @@ fn slow_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> usize {
 
 // ---- Blocks of 64 bytes ----
 
+/// The masks of one aligned block of 64 bytes: its bytes' ASCII classes, and the classes
+/// of its two-byte characters.
+#[derive(Clone, Copy, Default)]
+struct Block {
+    a: Masks,
+    w: Wide,
+}
+
+/// The classes of the two-byte characters (U+0080 to U+07FF: Latin, Greek, Cyrillic,
+/// Hebrew, Arabic, ...) of a block, each set on both bytes of the character, so that a
+/// class run is a run of bits whatever the characters' lengths. A continuation byte at
+/// bit 0 counts with the character that starts just before the block.
+#[derive(Clone, Copy, Default)]
+struct Wide {
+    /// Both bytes of each two-byte character.
+    two: u64,
+    /// The second byte of each.
+    cont: u64,
+    /// `\p{L}`.
+    letter: u64,
+    /// `\p{N}`.
+    digit: u64,
+    /// `\s`.
+    white: u64,
+    /// o200k's capitals: letters in `U` and not in `W` (see the module notes).
+    upper: u64,
+    /// o200k's ambiguous characters, in both `U` and `W` (`\p{Lm}`, `\p{Lo}`, `\p{M}`;
+    /// those in one only are cased letters): its word rules from masks do not cover them.
+    odd: u64,
+}
+
 /// The class masks of two consecutive aligned blocks of 64 bytes of the text, `[base,
 /// base + 64)` and the next, so that the 64 bytes from any position in the first are at
-/// hand. Bytes past the end of the text count as non-ASCII: every scan stops there and
-/// leaves the piece to the per-character code, which knows where the text ends.
+/// hand. Bytes past the end of the text count as non-ASCII (and in no two-byte
+/// character): every scan stops there and leaves the piece to the per-character code,
+/// which knows where the text ends.
 struct Window {
     base: usize,
-    cur: Masks,
-    next: Masks,
+    /// The two blocks: `blocks[cur]` is the one at `base`. Sliding by one block flips
+    /// `cur` and fills the other in place (no copy of a block's masks).
+    blocks: [Block; 2],
+    cur: usize,
 }
 
 impl Window {
-    fn new(b: &[u8]) -> Window {
-        Window { base: 0, cur: block_masks(b, 0), next: block_masks(b, 64) }
+    fn new(t: &Tables, b: &[u8]) -> Window {
+        let mut w = Window { base: 0, blocks: [Block::default(); 2], cur: 0 };
+        fill_block(&mut w.blocks[0], t, b, 0);
+        fill_block(&mut w.blocks[1], t, b, 64);
+        w
     }
 
     /// Moves the window so that its first block holds `p`.
     #[inline(always)]
-    fn reach(&mut self, b: &[u8], p: usize) {
+    fn reach(&mut self, t: &Tables, b: &[u8], p: usize) {
         if p >= self.base + 64 {
-            self.slide(b, p);
+            self.slide(t, b, p);
         }
     }
 
     #[inline(never)]
-    fn slide(&mut self, b: &[u8], p: usize) {
+    fn slide(&mut self, t: &Tables, b: &[u8], p: usize) {
         let base = p & !63;
         if base == self.base + 64 {
-            self.cur = self.next;
+            self.cur ^= 1;
         } else {
-            self.cur = block_masks(b, base);
+            fill_block(&mut self.blocks[self.cur & 1], t, b, base);
         }
-        self.next = block_masks(b, base + 64);
+        fill_block(&mut self.blocks[(self.cur ^ 1) & 1], t, b, base + 64);
         self.base = base;
     }
 
     /// The masks of the 64 bytes from `p` (in the first block).
     #[inline(always)]
     fn at(&self, p: usize) -> View<'_> {
-        View { w: self, off: (p - self.base) as u32 }
+        let (cur, next) = (&self.blocks[self.cur & 1], &self.blocks[(self.cur ^ 1) & 1]);
+        View { cur, next, off: (p - self.base) as u32 }
     }
 }
 
@@ -231,31 +286,66 @@ impl Window {
 /// bit `i` is the byte `i` bytes on.
 #[derive(Clone, Copy)]
 struct View<'w> {
-    w: &'w Window,
+    cur: &'w Block,
+    next: &'w Block,
     off: u32,
 }
 
 impl View<'_> {
     #[inline(always)]
-    fn get(self, class: impl Fn(&Masks) -> u64) -> u64 {
-        simd::join(class(&self.w.cur), class(&self.w.next), self.off)
+    fn get(self, class: impl Fn(&Block) -> u64) -> u64 {
+        simd::join(class(self.cur), class(self.next), self.off)
     }
 }
 
-/// The masks of the 64 bytes of `b` from `at`, with `0x80` (non-ASCII) past its end.
+/// Sets `out` to the masks of the 64 bytes of `b` from `at`, with `0x80` (non-ASCII) past
+/// its end. (In place: a block's masks returned by value went through `memcpy`.)
 #[inline(always)]
-fn block_masks(b: &[u8], at: usize) -> Masks {
+fn fill_block(out: &mut Block, t: &Tables, b: &[u8], at: usize) {
     match b.get(at..at + 64) {
-        Some(block) => simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
+        Some(block) => out.a = simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
         // Wholly past the end (the second block of a short text): known without a look.
-        None if at >= b.len() => Masks { non_ascii: u64::MAX, ..Masks::default() },
+        None if at >= b.len() => out.a = Masks { non_ascii: u64::MAX, ..Masks::default() },
         None => {
             let mut block = [0x80; 64];
             let tail = b.get(at..).unwrap_or_default();
             block[..tail.len()].copy_from_slice(tail);
-            simd::masks(&block)
+            out.a = simd::masks(&block);
         }
     }
+    out.w = if out.a.non_ascii == 0 { Wide::default() } else { wide_masks(t, b, at, &out.a) };
+}
+
+/// The [`Wide`] masks of the block of `b` at `at` with ASCII masks `a`: the two-byte
+/// characters classified one by one, with no branch on their classes.
+#[inline(never)]
+fn wide_masks(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
+    let mut w = Wide::default();
+    let mut add = |bits: u64, x: u8, y: u8| {
+        let c = t.two[usize::from(x & 0x1F) << 6 | usize::from(y & 0x3F)];
+        let on = |yes: bool| if yes { bits } else { 0 };
+        let (l, u, v) = (c & L != 0, c & U != 0, c & W != 0);
+        w.two |= bits;
+        w.letter |= on(l);
+        w.digit |= on(c & N != 0);
+        w.white |= on(c & S != 0);
+        w.upper |= on(l && u && !v);
+        w.odd |= on(u && v);
+    };
+    // A character that starts on the byte before the block.
+    if at > 0 && b.get(at).is_some_and(|&y| y & 0xC0 == 0x80) && b[at - 1] & 0xE0 == 0xC0 {
+        add(1, b[at - 1], b[at]);
+        w.cont |= 1;
+    }
+    let mut leads = a.lead2;
+    while leads != 0 {
+        let i = leads.trailing_zeros() as usize;
+        leads &= leads - 1;
+        // UTF-8 is valid, so the second byte is there (perhaps in the next block).
+        add(3 << i, b[at + i], b[at + i + 1]);
+        w.cont |= 2 << i;
+    }
+    w
 }
 
 /// The length of the run of set bits from bit 0 (64 if all are set).
@@ -273,9 +363,13 @@ fn has(mask: u64, i: usize) -> bool {
 /// Cuts the pieces that start in the 64 bytes from `p` (a piece start) from the masks alone,
 /// calls `f` on each, and returns where the last one ends (`p` if it cut none).
 ///
-/// Each rule below marks where pieces start, for all positions at once, in text that is
-/// ASCII without apostrophes (contractions are left to the per-piece code): the masks are
-/// valid up to the first non-ASCII byte or apostrophe (or the end of the masks), `f`. A
+/// Each rule below marks where pieces start, for all positions at once, in text of one-
+/// and two-byte characters without apostrophes (contractions are left to the per-piece
+/// code): the masks are valid up to the first longer character or apostrophe, o200k's
+/// first character in both its letter classes, or the end of the masks, `f`. A class
+/// mask holds all the bytes of its characters and a start is a character's first byte;
+/// with `WIDE` false the block has no two-byte character and the rules take one byte
+/// per character. A
 /// piece start is known once the characters around it are; the last run of one class
 /// before `f` (letters, digits, whitespace, the rest) may go on past `f`, so starts are
 /// taken up to the start of that run, `g`, and no further. Why each rule holds follows
@@ -292,20 +386,40 @@ fn has(mask: u64, i: usize) -> bool {
 ///   run's last newline, at `q - 1` if that is not a newline, and at `q` unless the
 ///   character at `q - 1` (not a newline) joins the piece at `q` as a prefix.
 #[inline(always)]
-fn block_pieces<R: Rules>(text: &str, p: usize, v: View<'_>, f: &mut impl FnMut(usize, usize)) -> usize {
-    let stop = v.get(|m| m.non_ascii | m.apostrophe);
+fn block_pieces<R: Rules, const WIDE: bool>(
+    text: &str,
+    p: usize,
+    v: View<'_>,
+    f: &mut impl FnMut(usize, usize),
+) -> usize {
+    let mut stop = if WIDE {
+        v.get(|m| (m.a.non_ascii & !m.w.two) | m.a.apostrophe)
+    } else {
+        v.get(|m| m.a.non_ascii | m.a.apostrophe)
+    };
+    if WIDE && R::LETTERS == Letters::O200k {
+        stop |= v.get(|m| m.w.odd);
+    }
     let mut valid = stop.trailing_zeros();
     if valid < 2 {
         return p;
     }
-    let letter = v.get(|m| m.letter);
-    let digit = v.get(|m| m.digit);
-    let white = v.get(|m| m.white);
-    let newline = v.get(|m| m.newline);
-    let space = v.get(|m| m.space);
+    let wide_or = |ascii: u64, wide: fn(&Block) -> u64| if WIDE { ascii | v.get(wide) } else { ascii };
+    let letter = wide_or(v.get(|m| m.a.letter), |m| m.w.letter);
+    let digit = wide_or(v.get(|m| m.a.digit), |m| m.w.digit);
+    let white = wide_or(v.get(|m| m.a.white), |m| m.w.white);
+    let newline = v.get(|m| m.a.newline);
+    let space = v.get(|m| m.a.space);
     let other = !(letter | digit | white | stop);
+    // A class mask has all the bytes of its characters, so at a character's first byte
+    // `prev` tells the previous character's class. Masks of first bytes (`lone`, `last`)
+    // move one character on with `after`; `next` is the next character's class at a
+    // character's first byte.
+    let cont = if WIDE { v.get(|m| m.w.cont) } else { 0 };
+    let wide = cont >> 1; // first bytes of two-byte characters
     let prev = |m: u64| m << 1;
-    let next = |m: u64| m >> 1;
+    let next = |m: u64| (m >> 1 & !wide) | (m >> 2 & wide);
+    let after = |m: u64| ((m & !wide) << 1) | ((m & wide) << 2);
     let starts = |m: u64| m & !prev(m);
     let ends = |m: u64| prev(m) & !m; // just after each run
 
@@ -316,13 +430,13 @@ fn block_pieces<R: Rules>(text: &str, p: usize, v: View<'_>, f: &mut impl FnMut(
     if R::LETTERS == Letters::Space {
         // ---- GPT-2 ----
         at |= (starts(letter) | starts(digit) | starts(other)) & !prev(space) | ends(other);
-        let last = white & !next(white);
-        let joins = prev(last & space) & (letter | digit | other);
-        at |= starts(white) | last | (prev(last) & !joins);
+        let last = white & !cont & !next(white);
+        let joins = after(last & space) & (letter | digit | other);
+        at |= starts(white) | last | (after(last) & !joins);
     } else {
         // ---- The rest ----
         // Punctuation runs, their tails, and lone prefixes of letters.
-        let tail_chars = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        let tail_chars = if R::PUNCT_SLASH { newline | v.get(|m| m.a.slash) } else { newline };
         let tail_starts = newline & prev(other);
         let tail = tail_chars & !tail_chars.wrapping_add(tail_starts);
         if R::PUNCT_SLASH {
@@ -335,37 +449,41 @@ fn block_pieces<R: Rules>(text: &str, p: usize, v: View<'_>, f: &mut impl FnMut(
         }
         let punct_at = starts(other) & !prev(space);
         let lone = punct_at & !next(other) & next(letter);
-        at |= punct_at | (ends(other) & !tail_starts & !prev(lone)) | ends(tail);
+        at |= punct_at | (ends(other) & !tail_starts & !after(lone)) | ends(tail);
         // Letters.
-        at |= starts(letter) & !prev((white & !newline) | lone);
+        at |= starts(letter) & !prev(white & !newline) & !after(lone);
         if R::LETTERS == Letters::O200k {
             // `U*W+` / `U+W*`: a capital after a lowercase letter starts a word.
-            let upper = v.get(|m| m.upper);
+            let upper = wide_or(v.get(|m| m.a.upper), |m| m.w.upper);
             at |= upper & prev(letter & !upper);
         }
         // Whitespace.
         let ws = white & !tail;
-        let last = ws & !next(ws);
+        let last = ws & !cont & !next(ws);
         // The part of each run after its last newline: filled back from the run's end.
         let plain = ws & !newline;
         let rev = plain.reverse_bits();
         let after_newlines = (rev & !rev.wrapping_add((last & !newline).reverse_bits())).reverse_bits();
-        let joins = (prev(last & !newline) & letter) | (prev(last & space) & other);
-        at |= starts(ws) | (after_newlines & prev(newline & ws)) | (last & !newline) | (prev(last) & !joins);
-        // Digits: `\p{N}{1,MAX}`.
+        let joins = (after(last & !newline) & letter) | (after(last & space) & other);
+        at |= starts(ws) | (after_newlines & prev(newline & ws)) | (last & !newline) | (after(last) & !joins);
+        // Digits: `\p{N}{1,MAX}`, counted in characters.
         let first = starts(digit);
         at |= first;
-        let max = R::NUMBER_MAX as u32;
-        let mut full = digit;
-        for k in 1..=max {
-            full &= digit << k;
+        let digits = digit & !cont;
+        let ahead = |mut m: u64| {
+            for _ in 0..R::NUMBER_MAX {
+                m = after(m);
+            }
+            m
+        };
+        // The digits with `MAX` digits before them.
+        let mut full = digits;
+        for _ in 0..R::NUMBER_MAX {
+            full = digits & after(full);
         }
-        let mut chunks = first;
-        if max == 1 {
-            chunks = digit;
-        }
-        while (chunks << max) & full & !chunks != 0 {
-            chunks |= (chunks << max) & full;
+        let mut chunks = if R::NUMBER_MAX == 1 { digits } else { first };
+        while ahead(chunks) & full & !chunks != 0 {
+            chunks |= ahead(chunks) & full;
         }
         at |= chunks;
         digit_starts = chunks;
@@ -422,11 +540,11 @@ fn block_pieces<R: Rules>(text: &str, p: usize, v: View<'_>, f: &mut impl FnMut(
 /// non-ASCII byte (which might extend it) or at the end of the masks.
 #[inline(always)]
 fn quick_end<R: Rules>(b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
-    let na = v.get(|m| m.non_ascii);
-    let letter = v.get(|m| m.letter);
-    let digit = v.get(|m| m.digit);
-    let white = v.get(|m| m.white);
-    let newline = v.get(|m| m.newline);
+    let na = v.get(|m| m.a.non_ascii);
+    let letter = v.get(|m| m.a.letter);
+    let digit = v.get(|m| m.a.digit);
+    let white = v.get(|m| m.a.white);
+    let newline = v.get(|m| m.a.newline);
     let other = !(letter | digit | white | na);
     let x = b[p];
     let space = x == b' ';
@@ -450,11 +568,11 @@ fn quick_end<R: Rules>(b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
             (e, na)
         }
         Letters::O200k => {
-            let upper = v.get(|m| m.upper);
+            let upper = v.get(|m| m.a.upper);
             let u = s + ones(upper >> s) as u32;
             let e = u + ones((letter & !upper).wrapping_shr(u)) as u32;
             // A contraction may follow.
-            (e, na | v.get(|m| m.apostrophe))
+            (e, na | v.get(|m| m.a.apostrophe))
         }
     };
     // Numbers.
@@ -465,7 +583,7 @@ fn quick_end<R: Rules>(b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
     let s = u32::from(!bit0(other));
     let punct_run = s + ones(other >> s) as u32;
     let punct_end = if R::PUNCT_NEWLINES {
-        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.a.slash) } else { newline };
         punct_run + ones(tail.wrapping_shr(punct_run)) as u32
     } else {
         punct_run
@@ -511,17 +629,17 @@ fn quick_end<R: Rules>(b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
 /// scan [`piece_end`] would use.
 #[inline(always)]
 fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> Option<usize> {
-    let na = v.get(|m| m.non_ascii);
+    let na = v.get(|m| m.a.non_ascii);
     if has(na, 0) {
         return None;
     }
-    let letter = v.get(|m| m.letter);
+    let letter = v.get(|m| m.a.letter);
 
     // A letter first.
     if has(letter, 0) {
         return match R::LETTERS {
             Letters::Space | Letters::Prefix => Some(letters(t, b, p, 0, letter, na)),
-            Letters::O200k => o200k_word(t, b, p, 0, letter, v.get(|m| m.upper), na),
+            Letters::O200k => o200k_word(t, b, p, 0, letter, v.get(|m| m.a.upper), na),
         };
     }
 
@@ -544,13 +662,13 @@ fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> Option<us
         if has(letter, 1) {
             return match R::LETTERS {
                 Letters::Space | Letters::Prefix => Some(letters(t, b, p, 1, letter, na)),
-                Letters::O200k => o200k_word(t, b, p, 1, letter, v.get(|m| m.upper), na),
+                Letters::O200k => o200k_word(t, b, p, 1, letter, v.get(|m| m.a.upper), na),
             };
         }
     }
 
     // Numbers.
-    let digit = v.get(|m| m.digit);
+    let digit = v.get(|m| m.a.digit);
     if has(digit, 0) {
         return number::<R>(t, b, p, 0, digit, na);
     }
@@ -565,7 +683,7 @@ fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> Option<us
 
     // Punctuation and the like (the ASCII of `[^\s\p{L}\p{N}]`), then `[\r\n]*`
     // (`[\r\n/]*`).
-    let white = v.get(|m| m.white);
+    let white = v.get(|m| m.a.white);
     let other = !(letter | digit | white | na);
     let s = if has(other, 0) {
         0
@@ -582,8 +700,8 @@ fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> Option<us
         if !R::PUNCT_NEWLINES {
             return Some(p + n);
         }
-        let newline = v.get(|m| m.newline);
-        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.slash) } else { newline };
+        let newline = v.get(|m| m.a.newline);
+        let tail = if R::PUNCT_SLASH { newline | v.get(|m| m.a.slash) } else { newline };
         // The tail's characters are ASCII: a non-ASCII byte ends it.
         let end = n + ones(tail >> n);
         return if end < 64 { Some(p + end) } else { None };
@@ -596,7 +714,7 @@ fn block_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> Option<us
         return None;
     }
     if R::SPACE_NEWLINE {
-        let newlines = v.get(|m| m.newline) & ((1 << n) - 1);
+        let newlines = v.get(|m| m.a.newline) & ((1 << n) - 1);
         if newlines != 0 {
             return Some(p + 64 - newlines.leading_zeros() as usize);
         }

@@ -1,7 +1,8 @@
 //! The named splitter's 64-byte block logic against fancy-regex, piece for piece.
 //!
-//! The splitter cuts ASCII text from bitmasks of 64-byte blocks and hands pieces to the
-//! per-character code at non-ASCII bytes, apostrophes and block ends. These tests build
+//! The splitter cuts text of one- and two-byte characters from bitmasks of 64-byte blocks
+//! and hands pieces to the per-character code at longer characters, apostrophes, o200k's
+//! ambiguous letters and block ends. These tests build
 //! texts long enough to span several blocks, mostly ASCII, so that every kind of piece
 //! meets every block boundary and every hand-over point.
 use bpekit::{Pattern, SplitEngine, NAMED_PATTERNS};
@@ -89,6 +90,48 @@ const PLAIN: &[&str] = &[
     "\x7f",
 ];
 
+/// Two-byte characters of every class, which the masks cut too: letters of each case
+/// (o200k's words split at a lowercase-to-capital step), titlecase, modifier and other
+/// letters and combining marks (in both of o200k's letter classes, which hand over),
+/// whitespace (`\u{a0}`, `\u{85}`), numbers (`²`, `¼`, `٣`) and the rest (`×`, `¿`, `«`).
+const TWO: &[&str] = &[
+    "é",
+    "É",
+    "ß",
+    "ÿ",
+    "µ",
+    "Ω",
+    "ω",
+    "жук",
+    "Жук",
+    "ЖУК",
+    "éA",
+    "aÉ",
+    "Éa",
+    "ǅ",
+    "ʰ",
+    "ª",
+    "א",
+    "\u{301}",
+    "a\u{301}",
+    "\u{a0}",
+    "\u{85}",
+    "\u{a0}\u{a0}",
+    " \u{a0}",
+    "\u{a0}\n",
+    "²",
+    "¼",
+    "٣",
+    "٣٣٣٣",
+    "1²3",
+    "×",
+    "¿",
+    "«",
+    "»\n",
+    " é",
+    "é ",
+];
+
 /// Contractions, apostrophes and non-ASCII characters: where the block logic hands over.
 const STOPS: &[&str] =
     &["'", "'s", "'t", "'ll", "'S", "é", "\u{a0}", "\u{85}", "中", "\u{301}", "٣", "\u{2028}"];
@@ -109,8 +152,44 @@ fn block_text() -> impl Strategy<Value = String> {
     vec(proptest::sample::select(PLAIN), 0..150).prop_map(|v| v.concat())
 }
 
+/// ASCII and two-byte text: whole blocks cut from the masks, but for o200k's ambiguous
+/// letters and marks.
+fn two_byte_text() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        3 => proptest::sample::select(PLAIN).prop_map(String::from),
+        2 => proptest::sample::select(TWO).prop_map(String::from),
+        1 => (0x80u32..0x800).prop_map(|c| char::from_u32(c).map(String::from).unwrap_or_default()),
+    ];
+    vec(atom, 0..150).prop_map(|v| v.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn two_byte_text_splits_like_fancy_regex(text in two_byte_text()) {
+        assert_same_split(&text)?;
+    }
+
+    /// Random Latin-1 characters, the splitter's worst case before the masks took
+    /// two-byte characters.
+    #[test]
+    fn latin1_splits_like_fancy_regex(bytes in vec(any::<u8>(), 0..300)) {
+        let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+        assert_same_split(&text)?;
+    }
+
+    /// A stop character (three bytes, an apostrophe) at every offset of two-byte text.
+    #[test]
+    fn a_stop_character_in_two_byte_text(text in two_byte_text(), at in 0usize..300, c in proptest::sample::select(STOPS)) {
+        let mut text = text;
+        let mut at = at.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.insert_str(at, c);
+        assert_same_split(&text)?;
+    }
 
     #[test]
     fn mostly_ascii_text_splits_like_fancy_regex(text in ascii_text()) {
@@ -147,13 +226,23 @@ proptest! {
             assert_same_split(&text[skip..])?;
         }
     }
+
+    #[test]
+    fn every_offset_of_two_byte_text(text in two_byte_text()) {
+        for skip in (0..text.len().min(70)).filter(|&i| text.is_char_boundary(i)) {
+            assert_same_split(&text[skip..])?;
+        }
+    }
 }
 
 /// Long runs of one class across several blocks, alone and between other pieces (a run
 /// of ASCII digits may go on in non-ASCII ones, `٣`, which the masks do not see).
 #[test]
 fn long_runs_cross_blocks() {
-    for unit in ["a", "A", "aB", "1", " ", "\n", "\r\n", "\t", "!", "/", " \n", "\n "] {
+    for unit in [
+        "a", "A", "aB", "1", " ", "\n", "\r\n", "\t", "!", "/", " \n", "\n ", "é", "É", "éA", "\u{a0}", "²",
+        "٣", "×", "é1",
+    ] {
         for n in [1, 2, 3, 62, 63, 64, 65, 127, 128, 129, 200] {
             let run = unit.repeat(n);
             for (before, after) in [
@@ -177,10 +266,10 @@ fn long_runs_cross_blocks() {
 /// atoms, so each kind of run ends a text after each other kind.
 #[test]
 fn texts_end_after_every_kind_of_run() {
-    for a in PLAIN {
-        for b in PLAIN {
+    for a in PLAIN.iter().chain(TWO) {
+        for b in PLAIN.iter().chain(TWO) {
             assert_same_split(&format!("{a}{b}")).unwrap();
-            for c in ["x", "1", ".", " ", "\n", "Ab"] {
+            for c in ["x", "1", ".", " ", "\n", "Ab", "é", "\u{a0}", "²"] {
                 assert_same_split(&format!("{a}{b}{c}")).unwrap();
             }
         }
