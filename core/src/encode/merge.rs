@@ -654,6 +654,8 @@ impl Tokenizer {
             out.push(id);
         } else if let [a, b, c] = *piece {
             self.merge_three_non_token(a, b, c, out);
+        } else if n >= 5 && piece.iter().any(|&x| x >= 0x80) {
+            self.merge_long(piece, out, None);
         } else {
             self.merge_scan_non_token(piece, out);
         }
