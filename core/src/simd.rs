@@ -84,6 +84,33 @@ pub(crate) fn masks(block: &[u8; 64]) -> Masks {
     }
 }
 
+/// For each test `(mask, want)`, the bitmask of the bytes `x` of `block` with
+/// `x & mask == want` (bit `i` is byte `i`).
+#[inline(always)]
+pub(crate) fn select<const K: usize>(block: &[u8; 64], tests: [(u8, u8); K]) -> [u64; K] {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: as in `masks`.
+        #[allow(unsafe_code)]
+        unsafe {
+            sse2::select(block, tests)
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        select_portable(block, tests)
+    }
+}
+
+/// [`select`] one byte at a time.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn select_portable<const K: usize>(block: &[u8; 64], tests: [(u8, u8); K]) -> [u64; K] {
+    tests.map(|(mask, want)| {
+        block.iter().enumerate().fold(0, |m, (i, &x)| m | u64::from(x & mask == want) << i)
+    })
+}
+
 /// Asks the CPU to start loading the cache line that holds `x`: a hint, with no effect
 /// on any result. A lookup in a table larger than the core's caches costs its load's
 /// latency when nothing else is in flight, and next to nothing when its line was
@@ -131,8 +158,8 @@ pub(crate) fn masks_portable(block: &[u8; 64]) -> Masks {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_set_epi64x,
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
     };
 
     use super::Masks;
@@ -159,16 +186,36 @@ mod sse2 {
         u64::from(_mm_movemask_epi8(v) as u16)
     }
 
+    /// The 16 bytes of `chunk` (16 long) as a vector.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn load(chunk: &[u8]) -> __m128i {
+        let word = |i: usize| {
+            let bytes: [u8; 8] = chunk[i..i + 8].try_into().unwrap_or_else(|_| unreachable!("8 bytes"));
+            i64::from_le_bytes(bytes)
+        };
+        _mm_set_epi64x(word(8), word(0))
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(super) fn select<const K: usize>(block: &[u8; 64], tests: [(u8, u8); K]) -> [u64; K] {
+        let mut out = [0; K];
+        for (k, chunk) in block.chunks_exact(16).enumerate() {
+            let v = load(chunk);
+            for (m, (mask, want)) in out.iter_mut().zip(tests) {
+                *m |= bits(eq(_mm_and_si128(v, _mm_set1_epi8(mask as i8)), want)) << (16 * k);
+            }
+        }
+        out
+    }
+
     #[inline]
     #[target_feature(enable = "sse2")]
     pub(super) fn masks(block: &[u8; 64]) -> Masks {
         let mut m = Masks::default();
         for (k, chunk) in block.chunks_exact(16).enumerate() {
-            let word = |i: usize| {
-                let bytes: [u8; 8] = chunk[i..i + 8].try_into().unwrap_or_else(|_| unreachable!("8 bytes"));
-                i64::from_le_bytes(bytes)
-            };
-            let v = _mm_set_epi64x(word(8), word(0));
+            let v = load(chunk);
             let shift = 16 * k;
             let space = eq(v, b' ');
             let newline = _mm_or_si128(eq(v, b'\n'), eq(v, b'\r'));
@@ -235,6 +282,28 @@ mod tests {
         assert_eq!(m.apostrophe & 0xFFFF, 0b1000_0000);
         assert_eq!(m.slash & 0xFFFF, 0b1_0000_0000);
         assert_eq!(m.non_ascii, 0b1_1000_0000_0000);
+        assert_eq!(m.lead2, 0b1000_0000_0000);
+    }
+
+    /// Every byte value at every position of a block, against the portable version.
+    #[test]
+    fn select_agrees_with_the_portable_version() {
+        let tests = [(0xFF, 0x41), (0x0F, 0x03), (0xC0, 0x80), (0x00, 0x00), (0x81, 0x81)];
+        for x in 0..=255u8 {
+            for at in 0..64 {
+                let mut block = [b'q'; 64];
+                block[at] = x;
+                assert_eq!(select(&block, tests), select_portable(&block, tests), "byte {x:#x} at {at}");
+            }
+        }
+        let block: [u8; 64] = std::array::from_fn(|i| (i * 37 + 11) as u8);
+        let got = select_portable(&block, tests);
+        assert_eq!(got, select(&block, tests));
+        assert_eq!(got[3], u64::MAX);
+        for (i, &x) in block.iter().enumerate() {
+            assert_eq!(got[0] >> i & 1 == 1, x == 0x41);
+            assert_eq!(got[2] >> i & 1 == 1, (0x80..0xC0).contains(&x));
+        }
     }
 
     #[test]

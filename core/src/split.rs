@@ -316,34 +316,36 @@ fn fill_block(out: &mut Block, t: &Tables, b: &[u8], at: usize) {
     out.w = if out.a.non_ascii == 0 { Wide::default() } else { wide_masks(t, b, at, &out.a) };
 }
 
-/// The [`Wide`] masks of the block of `b` at `at` with ASCII masks `a`: the two-byte
-/// characters classified one by one, with no branch on their classes.
+/// The [`Wide`] masks of the block of `b` at `at` with ASCII masks `a`: the class of each
+/// two-byte character looked up into a byte at its first byte's position, then all
+/// classes turned into masks at once and spread to the second bytes.
 #[inline(never)]
 fn wide_masks(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
-    let mut w = Wide::default();
-    let mut add = |bits: u64, x: u8, y: u8| {
-        let c = t.two[usize::from(x & 0x1F) << 6 | usize::from(y & 0x3F)];
-        let on = |yes: bool| if yes { bits } else { 0 };
-        let (l, u, v) = (c & L != 0, c & U != 0, c & W != 0);
-        w.two |= bits;
-        w.letter |= on(l);
-        w.digit |= on(c & N != 0);
-        w.white |= on(c & S != 0);
-        w.upper |= on(l && u && !v);
-        w.odd |= on(u && v);
-    };
-    // A character that starts on the byte before the block.
-    if at > 0 && b.get(at).is_some_and(|&y| y & 0xC0 == 0x80) && b[at - 1] & 0xE0 == 0xC0 {
-        add(1, b[at - 1], b[at]);
-        w.cont |= 1;
-    }
+    let class = |x: u8, y: u8| t.two[usize::from(x & 0x1F) << 6 | usize::from(y & 0x3F)];
+    let mut classes = [0u8; 64];
     let mut leads = a.lead2;
     while leads != 0 {
         let i = leads.trailing_zeros() as usize;
         leads &= leads - 1;
         // UTF-8 is valid, so the second byte is there (perhaps in the next block).
-        add(3 << i, b[at + i], b[at + i + 1]);
-        w.cont |= 2 << i;
+        classes[i] = class(b[at + i], b[at + i + 1]);
+    }
+    let [letter, digit, white, upper, odd] =
+        simd::select(&classes, [(L, L), (N, N), (S, S), (L | U | W, L | U), (U | W, U | W)])
+            .map(|m| m << 1 | m);
+    let mut w = Wide { two: a.lead2 << 1 | a.lead2, cont: a.lead2 << 1, letter, digit, white, upper, odd };
+    // A character that starts on the byte before the block: its second byte is bit 0.
+    if at > 0 && b.get(at).is_some_and(|&y| y & 0xC0 == 0x80) && b[at - 1] & 0xE0 == 0xC0 {
+        let c = class(b[at - 1], b[at]);
+        let on = |yes: bool| u64::from(yes);
+        let (u, v) = (c & U != 0, c & W != 0);
+        w.two |= 1;
+        w.cont |= 1;
+        w.letter |= on(c & L != 0);
+        w.digit |= on(c & N != 0);
+        w.white |= on(c & S != 0);
+        w.upper |= on(c & L != 0 && u && !v);
+        w.odd |= on(u && v);
     }
     w
 }
