@@ -577,7 +577,8 @@ impl Tokenizer {
         let start = out.len();
         self.encode_piece_in(part, out, caches);
         if let [id] = out[start..] {
-            if part.len() > 1 && !self.made_by_merges(id) {
+            // (A token of two bytes is always their merge: its rank is their pair's.)
+            if part.len() > 2 && !self.made_by_merges(id) {
                 out.truncate(start);
                 self.merge_scan(part, out);
             }
