@@ -2,21 +2,22 @@
 //!
 //! [`masks`] turns a block of 64 bytes into [`Masks`]: bit `i` of each mask says whether byte
 //! `i` is in that class. Scanners then find the end of a run with bit tricks (trailing
-//! zeros of the inverted mask) instead of a branch per byte.
+//! zeros of the inverted mask) instead of a branch per byte. [`select`] does the same for
+//! bytes tested against bit patterns (the splitter's class bytes of two-byte characters).
 //!
 //! Design notes
 //! - x86-64 uses SSE2, which every x86-64 CPU has: 16 bytes per compare, `pmovmskb` to
 //!   gather the bits. The loads go through `_mm_set_epi64x` on two `u64`s read with
 //!   `from_le_bytes` (the compiler folds them into vector loads), so the only `unsafe` is
-//!   the call into the `#[target_feature(enable = "sse2")]` function, which Rust requires
+//!   the call into each `#[target_feature(enable = "sse2")]` function, which Rust requires
 //!   even when the whole build enables SSE2; it is compiled only then (`cfg`). The portable
 //!   loop below is not turned into `pcmpeqb`/`pmovmskb` by LLVM (it works two bytes at a
 //!   time). AVX2 would halve the compares, but a block is classified once per 64 bytes,
 //!   about an eighth of the splitter's instructions, and it would need runtime detection.
 //! - Elsewhere (aarch64 included) a portable loop computes the same masks; it is also
 //!   the reference the SSE2 code is tested against.
-//! - [`prefetch`] (a cache hint) is here too: with the SSE2 call above, the only
-//!   `unsafe` outside `capi`, for the same reason.
+//! - [`prefetch`] (a cache hint) is here too: with the SSE2 calls above ([`masks`],
+//!   [`select`]), the only `unsafe` outside `capi`, for the same reason.
 //! - [`str_from_utf8`] validates text with the `simdutf8` crate (SIMD, runtime feature
 //!   detection) and asks std only for the error's position once the text is known bad.
 //! - The classes are about ASCII bytes only: a byte `>= 0x80` is in [`Masks::non_ascii`]

@@ -87,8 +87,8 @@
 //!   in `tests/split_blocks.rs` put every kind of piece across block edges and stop
 //!   characters at every offset.
 //! - SSE2 is part of x86-64, but calling a `#[target_feature]` function still needs
-//!   `unsafe` (even with the feature enabled for the whole build), so `simd.rs` has one
-//!   `unsafe` call, under `cfg(target_feature = "sse2")`; LLVM does not turn the portable
+//!   `unsafe` (even with the feature enabled for the whole build), so `simd.rs` makes
+//!   those calls in `unsafe` blocks, under `cfg(target_feature = "sse2")`; LLVM does not turn the portable
 //!   byte loop into `pcmpeqb`/`pmovmskb` (it goes two bytes at a time), and AVX2 would
 //!   need runtime detection for the one eighth of the time spent classifying.
 //! - Tests: `pattern.rs` compares this splitter with fancy-regex on random text built
@@ -183,8 +183,9 @@ fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
     }
 }
 
-/// [`piece_end`] for pieces with non-ASCII in their first two bytes, inlined into the loop
-/// as before the mask paths (most pieces of non-Latin text).
+/// [`piece_end`] for pieces that start with a character of three or four bytes (most
+/// pieces of CJK text), or that the mask paths left with non-ASCII in their first two
+/// bytes, inlined into the loop.
 #[inline(always)]
 fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
     piece_end::<R>(t, b, p)
@@ -321,6 +322,11 @@ fn fill_block(out: &mut Block, t: &Tables, b: &[u8], at: usize) {
 /// classes turned into masks at once and spread to the second bytes.
 #[inline(never)]
 fn wide_masks(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
+    // A character that starts on the byte before the block: its second byte is bit 0.
+    let carry = at > 0 && b.get(at).is_some_and(|&y| y & 0xC0 == 0x80) && b[at - 1] & 0xE0 == 0xC0;
+    if a.lead2 == 0 && !carry {
+        return Wide::default(); // (blocks of CJK, say)
+    }
     let class = |x: u8, y: u8| t.two[usize::from(x & 0x1F) << 6 | usize::from(y & 0x3F)];
     let mut classes = [0u8; 64];
     let mut leads = a.lead2;
@@ -334,8 +340,7 @@ fn wide_masks(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
         simd::select(&classes, [(L, L), (N, N), (S, S), (L | U | W, L | U), (U | W, U | W)])
             .map(|m| m << 1 | m);
     let mut w = Wide { two: a.lead2 << 1 | a.lead2, cont: a.lead2 << 1, letter, digit, white, upper, odd };
-    // A character that starts on the byte before the block: its second byte is bit 0.
-    if at > 0 && b.get(at).is_some_and(|&y| y & 0xC0 == 0x80) && b[at - 1] & 0xE0 == 0xC0 {
+    if carry {
         let c = class(b[at - 1], b[at]);
         let on = |yes: bool| u64::from(yes);
         let (u, v) = (c & U != 0, c & W != 0);
@@ -370,8 +375,8 @@ fn has(mask: u64, i: usize) -> bool {
 /// code): the masks are valid up to the first longer character or apostrophe, o200k's
 /// first character in both its letter classes, or the end of the masks, `f`. A class
 /// mask holds all the bytes of its characters and a start is a character's first byte;
-/// with `WIDE` false the block has no two-byte character and the rules take one byte
-/// per character. A
+/// with `WIDE` false the 64 bytes from `p` hold no two-byte character and the rules take
+/// one byte per character. A
 /// piece start is known once the characters around it are; the last run of one class
 /// before `f` (letters, digits, whitespace, the rest) may go on past `f`, so starts are
 /// taken up to the start of that run, `g`, and no further. Why each rule holds follows
@@ -385,8 +390,8 @@ fn has(mask: u64, i: usize) -> bool {
 /// - A punctuation run starts a piece unless a space is before it, and ends one unless it is
 ///   a lone prefix of letters or the `[\r\n]*` (`[\r\n/]*`) tail follows: the tail ends it.
 /// - Whitespace (what the tails left of it) runs `[s, q)`: a piece starts at `s`, after the
-///   run's last newline, at `q - 1` if that is not a newline, and at `q` unless the
-///   character at `q - 1` (not a newline) joins the piece at `q` as a prefix.
+///   run's last newline, at the run's last character if that is not a newline, and at `q`
+///   unless that last character (not a newline) joins the piece at `q` as a prefix.
 #[inline(always)]
 fn block_pieces<R: Rules, const WIDE: bool>(
     text: &str,

@@ -92,7 +92,8 @@ const PLAIN: &[&str] = &[
 
 /// Two-byte characters of every class, which the masks cut too: letters of each case
 /// (o200k's words split at a lowercase-to-capital step), titlecase, modifier and other
-/// letters and combining marks (in both of o200k's letter classes, which hand over),
+/// letters and combining marks (the last three in both of o200k's letter classes, which
+/// hand over),
 /// whitespace (`\u{a0}`, `\u{85}`), numbers (`²`, `¼`, `٣`) and the rest (`×`, `¿`, `«`).
 const TWO: &[&str] = &[
     "é",
@@ -132,9 +133,11 @@ const TWO: &[&str] = &[
     "é ",
 ];
 
-/// Contractions, apostrophes and non-ASCII characters: where the block logic hands over.
+/// Contractions, apostrophes, characters of three and four bytes (where the block logic
+/// hands over) and two-byte ones (where it does for o200k's ambiguous letters, and did
+/// before it took two-byte characters).
 const STOPS: &[&str] =
-    &["'", "'s", "'t", "'ll", "'S", "é", "\u{a0}", "\u{85}", "中", "\u{301}", "٣", "\u{2028}"];
+    &["'", "'s", "'t", "'ll", "'S", "é", "\u{a0}", "\u{85}", "中", "\u{301}", "٣", "\u{2028}", "€", "😀"];
 
 /// Mostly ASCII text of up to a few hundred bytes.
 fn ascii_text() -> impl Strategy<Value = String> {
@@ -236,7 +239,8 @@ proptest! {
 }
 
 /// Long runs of one class across several blocks, alone and between other pieces (a run
-/// of ASCII digits may go on in non-ASCII ones, `٣`, which the masks do not see).
+/// of ASCII digits may go on in non-ASCII ones: `٣`, two bytes, which the masks count,
+/// and `१`, three, where they hand over).
 #[test]
 fn long_runs_cross_blocks() {
     for unit in [
@@ -255,6 +259,7 @@ fn long_runs_cross_blocks() {
                 (" ", "é"),
                 ("", "٣٣"),
                 ("x", "٣1"),
+                ("", "१1"),
             ] {
                 assert_same_split(&format!("{before}{run}{after}")).unwrap();
             }

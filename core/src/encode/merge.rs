@@ -511,9 +511,9 @@ impl Tokenizer {
     /// so none spans such a cut; a pair across it is never merged, and each side's
     /// merges happen as they would on that side alone (the argument of fact 1 in
     /// [`super::backtrack`]'s notes). So each part is merged alone, by the route of its
-    /// length, and those of up to [`SHORT_MAX`] bytes go through the pretoken cache:
-    /// runs of CJK text, one long piece under the named patterns, are mostly made of
-    /// such parts.
+    /// length, and with `caches`, those of up to [`SHORT_MAX`] bytes go through the
+    /// pretoken cache: runs of CJK text, one long piece under the named patterns, are
+    /// mostly made of such parts.
     ///
     /// The tests at a boundary between bytes `a b` (`b` starts a character), each of
     /// which finds only cuts that no token crosses:
@@ -569,8 +569,8 @@ impl Tokenizer {
         }
     }
 
-    /// The merge of `part` of a long piece, which has no cut (see
-    /// [`Tokenizer::merge_long`]).
+    /// The merge of `part` of a piece [`Tokenizer::merge_long`] cut, which has no cut
+    /// (bar those the tests after its end would find).
     fn merge_part(&self, part: &[u8], out: &mut Vec<u32>, caches: Option<&mut PieceCaches>) {
         if part.len() > MID_MAX {
             return self.merge_backtrack(part, out); // (the merge, token or not)
