@@ -139,6 +139,16 @@ const TWO: &[&str] = &[
 const STOPS: &[&str] =
     &["'", "'s", "'t", "'ll", "'S", "é", "\u{a0}", "\u{85}", "中", "\u{301}", "٣", "\u{2028}", "€", "😀"];
 
+/// `text` with `c` inserted at the character boundary at or before `at` (or at its end).
+fn with_stop(mut text: String, at: usize, c: &str) -> String {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text.insert_str(at, c);
+    text
+}
+
 /// Mostly ASCII text of up to a few hundred bytes.
 fn ascii_text() -> impl Strategy<Value = String> {
     let atom = prop_oneof![
@@ -185,13 +195,7 @@ proptest! {
     /// A stop character (three bytes, an apostrophe) at every offset of two-byte text.
     #[test]
     fn a_stop_character_in_two_byte_text(text in two_byte_text(), at in 0usize..300, c in proptest::sample::select(STOPS)) {
-        let mut text = text;
-        let mut at = at.min(text.len());
-        while !text.is_char_boundary(at) {
-            at -= 1;
-        }
-        text.insert_str(at, c);
-        assert_same_split(&text)?;
+        assert_same_split(&with_stop(text, at, c))?;
     }
 
     #[test]
@@ -207,13 +211,7 @@ proptest! {
     /// One non-ASCII character (or apostrophe) at every offset of the first blocks.
     #[test]
     fn a_stop_character_anywhere(text in block_text(), at in 0usize..200, c in proptest::sample::select(STOPS)) {
-        let mut text = text;
-        let mut at = at.min(text.len());
-        while !text.is_char_boundary(at) {
-            at -= 1;
-        }
-        text.insert_str(at, c);
-        assert_same_split(&text)?;
+        assert_same_split(&with_stop(text, at, c))?;
     }
 
 }
