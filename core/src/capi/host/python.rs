@@ -197,6 +197,87 @@ struct Binding {
     /// The int object of each id below `INT_CACHE_MAX` that a list has held (a reference
     /// held; NULL until then): see [`Binding::int`].
     ints: Box<[AtomicPtr<c_void>]>,
+    /// Whether the interpreter's objects have CPython's classic layout ([`Layout`]).
+    layout: Layout,
+}
+
+/// How the builtins fill a new list and take a new reference to a kept int.
+///
+/// Through the C API, each is a call into the interpreter per id (`PyList_SetItem`,
+/// `Py_IncRef`), which costs more than the store it makes. CPython's own
+/// macros for both (`PyList_SET_ITEM`, `Py_INCREF`) are plain stores in the object
+/// layout every CPython 3 build with a GIL has: an object starts with its reference count
+/// (`Py_ssize_t`), and a list's item array pointer follows the list's header (reference
+/// count, type, size). That layout is not part of the stable ABI, and other builds lay
+/// objects out differently (the free-threaded build starts an object with its owning
+/// thread), so it is checked, not assumed: [`Layout::probe`] watches a reference count
+/// change under `Py_IncRef` and finds a list's items where `PyList_SetItem` put them,
+/// and anything else keeps the calls. Even with the classic layout, only counts below
+/// [`DIRECT_REFCNT_MAX`] are changed in place: immortal objects (small ints, since
+/// CPython 3.12) have larger ones and their own rules (as have objects whose word holds
+/// flags beside a 32-bit count), so they keep `Py_IncRef`. The interpreter takes the
+/// references back as it always does (`Py_DECREF` when a list goes): the counts are
+/// exactly those the calls would have made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// CPython's classic object layout: the stores above.
+    Classic,
+    /// Unknown: the C API calls.
+    Calls,
+}
+
+/// The largest reference count [`Binding::int`] increments in place (see [`Layout`]).
+const DIRECT_REFCNT_MAX: isize = 1 << 30;
+
+/// Pointer-sized words before a list's item array in the classic layout: reference
+/// count, type, size (`PyListObject.ob_item`).
+const LIST_ITEMS_WORD: usize = 3;
+
+impl Layout {
+    /// The layout of this interpreter's objects, by experiment on two new ints and a new
+    /// list (see [`Layout`]), or None with the exception set if a CPython call failed.
+    /// GIL held.
+    unsafe fn probe(api: Api) -> Option<Layout> {
+        // SAFETY: the GIL is held (caller's contract). Every object read is a live one
+        // this function holds a reference to, and every read is of its first
+        // `LIST_ITEMS_WORD + 1` words, which every object of these types has whatever
+        // its layout (a list's header alone is larger in every CPython build).
+        unsafe {
+            let (a, b) = ((api.long_from)(1_000_003), (api.long_from)(1_000_033));
+            if a.is_null() || b.is_null() {
+                for x in [a, b] {
+                    if !x.is_null() {
+                        (api.dec_ref)(x);
+                    }
+                }
+                return None;
+            }
+            let count = |x: *mut c_void| x.cast::<isize>().read();
+            let before = count(a);
+            (api.inc_ref)(a);
+            let counted = count(a) == before.wrapping_add(1) && (1..DIRECT_REFCNT_MAX).contains(&before);
+            (api.dec_ref)(a);
+            let counted = counted && count(a) == before;
+            let list = (api.list_new)(2);
+            if list.is_null() {
+                (api.dec_ref)(a);
+                (api.dec_ref)(b);
+                return None;
+            }
+            (api.list_set_item)(list, 0, a); // takes the references
+            (api.list_set_item)(list, 1, b);
+            // (Read only where the first word was found to be the reference count: the
+            // header is then CPython's variable-size one, whose third word is the size,
+            // and a list's fourth is its item array, NULL or holding the items.)
+            let header = list.cast::<*mut c_void>();
+            let classic = counted && header.add(LIST_ITEMS_WORD - 1).cast::<isize>().read() == 2 && {
+                let items = header.add(LIST_ITEMS_WORD).read().cast::<*mut c_void>();
+                !items.is_null() && items.read() == a && items.add(1).read() == b
+            };
+            (api.dec_ref)(list);
+            Some(if classic { Layout::Classic } else { Layout::Calls })
+        }
+    }
 }
 
 /// Ids below this get a kept int object (see [`Binding::int`]): the table costs 8 bytes
@@ -220,10 +301,17 @@ impl Binding {
         };
         // (The GIL orders these; the atomics only make sharing the table sound.)
         let kept = slot.load(Ordering::Relaxed);
-        // SAFETY: the GIL is held; `kept` is NULL or an int the table holds a reference to.
+        // SAFETY: the GIL is held; `kept` is NULL or an int the table holds a reference to;
+        // with the classic layout its first word is its reference count (see `Layout`).
         unsafe {
             if !kept.is_null() {
-                (api.inc_ref)(kept);
+                let count = kept.cast::<isize>();
+                if self.layout == Layout::Classic && count.read() < DIRECT_REFCNT_MAX {
+                    // (At least 1: the table holds a reference.)
+                    count.write(count.read() + 1);
+                } else {
+                    (api.inc_ref)(kept);
+                }
                 return kept;
             }
             let new = (api.long_from)(c_ulong::from(id));
@@ -337,7 +425,8 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
             let python_failed =
                 || CError::new(BPEKIT_ERR_INVALID_ARG, "a CPython call failed (its exception is set)");
             let ints = (0..vocab).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect();
-            let binding = Box::into_raw(Box::new(Binding { tok, keepalive, error_type, ints }));
+            let layout = Layout::probe(api).ok_or_else(python_failed)?;
+            let binding = Box::into_raw(Box::new(Binding { tok, keepalive, error_type, ints, layout }));
             // The capsule takes the binding (freed by `release`), the builtin the capsule.
             (api.inc_ref)(keepalive);
             (api.inc_ref)(error_type);
@@ -605,7 +694,7 @@ unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) 
                 (api.dec_ref)(lists);
                 return std::ptr::null_mut();
             }
-            (api.list_set_item)(lists, i, item);
+            set_item(api, binding.layout, lists, i, item);
         }
         lists
     }
@@ -638,8 +727,7 @@ unsafe fn new_u32_bytearray(api: Api, _: &Binding, ids: &[u32]) -> *mut c_void {
 unsafe fn new_list(api: Api, binding: &Binding, ids: &[u32]) -> *mut c_void {
     #[allow(clippy::cast_possible_wrap)] // a Vec's length never exceeds isize::MAX
     let n = ids.len() as isize;
-    // SAFETY: the GIL is held; `PyList_SetItem` takes the item's reference, into a slot
-    // of the new list, which is in range.
+    // SAFETY: the GIL is held; a new list of `n` items has `n` empty slots, in range.
     unsafe {
         let list = (api.list_new)(n);
         if list.is_null() {
@@ -651,8 +739,25 @@ unsafe fn new_list(api: Api, binding: &Binding, ids: &[u32]) -> *mut c_void {
                 (api.dec_ref)(list);
                 return std::ptr::null_mut();
             }
-            (api.list_set_item)(list, i, item);
+            set_item(api, binding.layout, list, i, item);
         }
         list
+    }
+}
+
+/// Puts `item` (its reference taken) in the empty slot `i` of the new `list`.
+/// GIL held; `i` in range.
+#[inline]
+unsafe fn set_item(api: Api, layout: Layout, list: *mut c_void, i: isize, item: *mut c_void) {
+    // SAFETY: the GIL is held and `i` is in range (caller's contract); with the classic
+    // layout the list's item array pointer is its `LIST_ITEMS_WORD`th word (see `Layout`),
+    // and the slot of a new list is empty (what `PyList_SET_ITEM` stores into).
+    unsafe {
+        if layout == Layout::Classic {
+            let items = list.cast::<*mut c_void>().add(LIST_ITEMS_WORD).read().cast::<*mut c_void>();
+            items.offset(i).write(item);
+        } else {
+            (api.list_set_item)(list, i, item);
+        }
     }
 }
