@@ -47,7 +47,7 @@
 //! | `pools` | the worker pools shared by batch calls and training |
 //! | `error` | [`Error`], [`ErrorKind`] |
 //! | `utf16` | UTF-16 text into UTF-8, for the C ABI's `_utf16` entry points |
-//! | `simd` | byte classes 64 bytes at a time, and the prefetch hint: two `unsafe` calls of CPU intrinsics, each a documented exception |
+//! | `simd` | byte classes 64 bytes at a time (SSE2; AVX2 where the CPU has it), and the prefetch hint: the `unsafe` calls of CPU intrinsics, each a documented exception |
 //! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` besides those two calls |
 //!
 //! # Example
