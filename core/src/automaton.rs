@@ -167,7 +167,7 @@ const _: () = assert!((LOOP_MASK + 1).is_power_of_two() && LetterLoop::Lower as 
 /// Entries per row: 256 bytes, from up to [`LOOP_MASK`] entries into the row; a multiple
 /// of `LOOP_MASK + 1`, so that an id's low bits are its letter loop alone.
 const STRIDE: u32 = 256 + LOOP_MASK + 1;
-const _: () = assert!(STRIDE % (LOOP_MASK + 1) == 0);
+const _: () = assert!(STRIDE.is_multiple_of(LOOP_MASK + 1));
 
 /// The ASCII letters that all lead a state back to itself ([`LOOP_MASK`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

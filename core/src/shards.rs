@@ -704,7 +704,7 @@ fn llmc_check(path: &Path, head: &[u8], size: u64) -> Result<(TokenDtype, u64)> 
 }
 
 fn nanogpt_check(path: &Path, size: u64) -> Result<u64> {
-    if size % 2 != 0 {
+    if !size.is_multiple_of(2) {
         return Err(damaged(path, ShardFormat::Nanogpt, format!("odd size {size}: not uint16 tokens")));
     }
     Ok(size / 2)
@@ -957,7 +957,7 @@ fn megatron_check(
         return Err(bad(idx, "no document indices (they always start with 0)".into()));
     }
     let item = dtype.size() as u64;
-    if bin_size % item != 0 {
+    if !bin_size.is_multiple_of(item) {
         return Err(bad(bin, format!("size {bin_size} is not a multiple of the {}-byte dtype", item)));
     }
     Ok(MegatronHeader { dtype, sequences, doc_indices, tokens: bin_size / item })

@@ -166,6 +166,34 @@ pub(crate) fn masks_portable(block: &[u8; 64]) -> Masks {
     m
 }
 
+/// The body of an x86-64 [`masks`]: `block` classified `$lanes` bytes per vector, with the
+/// vector functions of one instruction set (`$load` of `$lanes` bytes, `$eq` to a byte,
+/// `$in_range` of bytes, `$bits` of a compare's lanes, `$or`, and `$case`, the vector of
+/// 0x20 bytes that folds letters to lowercase). One body for SSE2 and AVX2.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+macro_rules! class_masks {
+    ($block:ident, $lanes:expr, $load:ident, $eq:ident, $in_range:ident, $bits:ident, $or:ident, $case:expr) => {{
+        let mut m = Masks::default();
+        for (k, chunk) in $block.chunks_exact($lanes).enumerate() {
+            let v = $load(chunk);
+            let shift = $lanes * k;
+            let space = $eq(v, b' ');
+            let newline = $or($eq(v, b'\n'), $eq(v, b'\r'));
+            m.letter |= $bits($in_range($or(v, $case), b'a', 26)) << shift;
+            m.upper |= $bits($in_range(v, b'A', 26)) << shift;
+            m.digit |= $bits($in_range(v, b'0', 10)) << shift;
+            m.space |= $bits(space) << shift;
+            m.white |= $bits($or($in_range(v, b'\t', 5), space)) << shift;
+            m.newline |= $bits(newline) << shift;
+            m.apostrophe |= $bits($eq(v, b'\'')) << shift;
+            m.slash |= $bits($eq(v, b'/')) << shift;
+            m.non_ascii |= $bits(v) << shift;
+            m.lead2 |= $bits($in_range(v, 0xC0, 32)) << shift;
+        }
+        m
+    }};
+}
+
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use std::arch::x86_64::{
@@ -224,24 +252,8 @@ mod sse2 {
     #[inline]
     #[target_feature(enable = "sse2")]
     pub(super) fn masks(block: &[u8; 64]) -> Masks {
-        let mut m = Masks::default();
-        for (k, chunk) in block.chunks_exact(16).enumerate() {
-            let v = load(chunk);
-            let shift = 16 * k;
-            let space = eq(v, b' ');
-            let newline = _mm_or_si128(eq(v, b'\n'), eq(v, b'\r'));
-            m.letter |= bits(in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26)) << shift;
-            m.upper |= bits(in_range(v, b'A', 26)) << shift;
-            m.digit |= bits(in_range(v, b'0', 10)) << shift;
-            m.space |= bits(space) << shift;
-            m.white |= bits(_mm_or_si128(in_range(v, b'\t', 5), space)) << shift;
-            m.newline |= bits(newline) << shift;
-            m.apostrophe |= bits(eq(v, b'\'')) << shift;
-            m.slash |= bits(eq(v, b'/')) << shift;
-            m.non_ascii |= bits(v) << shift;
-            m.lead2 |= bits(in_range(v, 0xC0, 32)) << shift;
-        }
-        m
+        let or = |a, b| _mm_or_si128(a, b);
+        class_masks!(block, 16, load, eq, in_range, bits, or, _mm_set1_epi8(0x20))
     }
 }
 
@@ -289,24 +301,8 @@ mod avx2 {
     /// `sse2::masks`, 32 bytes at a time.
     #[target_feature(enable = "avx2")]
     pub(super) fn masks(block: &[u8; 64]) -> Masks {
-        let mut m = Masks::default();
-        for (k, chunk) in block.chunks_exact(32).enumerate() {
-            let v = load(chunk);
-            let shift = 32 * k;
-            let space = eq(v, b' ');
-            let newline = _mm256_or_si256(eq(v, b'\n'), eq(v, b'\r'));
-            m.letter |= bits(in_range(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), b'a', 26)) << shift;
-            m.upper |= bits(in_range(v, b'A', 26)) << shift;
-            m.digit |= bits(in_range(v, b'0', 10)) << shift;
-            m.space |= bits(space) << shift;
-            m.white |= bits(_mm256_or_si256(in_range(v, b'\t', 5), space)) << shift;
-            m.newline |= bits(newline) << shift;
-            m.apostrophe |= bits(eq(v, b'\'')) << shift;
-            m.slash |= bits(eq(v, b'/')) << shift;
-            m.non_ascii |= bits(v) << shift;
-            m.lead2 |= bits(in_range(v, 0xC0, 32)) << shift;
-        }
-        m
+        let or = |a, b| _mm256_or_si256(a, b);
+        class_masks!(block, 32, load, eq, in_range, bits, or, _mm256_set1_epi8(0x20))
     }
 }
 

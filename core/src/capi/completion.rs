@@ -86,7 +86,7 @@ mod tests {
             let tok = tokenizer();
             let text = "say h";
             let (mut s, mut c, mut o) = (EMPTY_T, EMPTY_T, EMPTY_O);
-            let mut err = 0x1 as *mut bpekit_error;
+            let mut err = ptr::dangling_mut::<bpekit_error>(); // (not NULL: a success must clear it)
             let status = bpekit_tokenizer_encode_with_unstable(
                 tok,
                 text.as_ptr(),
