@@ -4,8 +4,9 @@
 //! bytes through the byte and pair tables; 3 to [`SHORT_MAX`] bytes through this
 //! thread's pretoken cache ([`super::pretoken`]), and on a miss a whole token through
 //! the rank table, else the scan ([`super::scan`]); 16 to `MID_MAX` bytes through the
-//! thread's [`PieceCache`], else to the rank table, else the scan; long pieces to the rank
-//! table, else cut where no token can join the two sides ([`Tokenizer::merge_long`]),
+//! thread's [`PieceCache`], else to the rank table, else the scan; long pieces (up to
+//! [`LONG_CACHE_MAX`] bytes through a second piece cache) to the rank table, else cut
+//! where no token can join the two sides ([`Tokenizer::merge_long`]),
 //! each part by these routes, and parts still long to the backtracking search
 //! ([`super::backtrack`]), which hands the pieces it gives up to the heap merge
 //! ([`super::heap`]). Every route gives tiktoken's result (the tests below check each
@@ -18,14 +19,24 @@
 //!   the borrow and the slot search add to it, which is a visible share of the ~10-40 ns
 //!   a short piece takes.
 //! - Memory per thread: per tokenizer slot ([`CACHE_SLOTS`]), the pretoken cache (at most
-//!   9 MiB, see [`super::pretoken`]) and the piece cache (at most [`CACHE_MAX_TOKENS`]
-//!   ids, 4 MiB, and [`CACHE_MAX_PIECES`] map entries of 48 bytes, 6 MiB): at most 19 MiB
-//!   per tokenizer a thread encodes with, reached only by text with that many distinct
+//!   9 MiB, see [`super::pretoken`]), the piece cache of mid-length pieces (at most
+//!   [`CACHE_MAX_TOKENS`] ids, 4 MiB, and [`CACHE_MAX_PIECES`] map entries of 48 bytes,
+//!   6 MiB) and that of long ones ([`LONG_CACHE_MAX_TOKENS`] ids, 1 MiB, and
+//!   [`LONG_CACHE_MAX_PIECES`] entries, each with its key of up to [`LONG_CACHE_MAX`]
+//!   bytes on the heap: at most 5 MiB, and the 128 KiB of [`Seen`]): at most 25 MiB per
+//!   tokenizer a thread encodes with, reached only by text with that many distinct
 //!   pieces (a few pages of text need well under 1 MiB). The rank table and the search
 //!   trie belong to the tokenizer and are shared by its threads.
-//! - Both caches count their hits per window of lookups and turn themselves off for a
+//! - The caches count their hits per window of lookups and turn themselves off for a
 //!   while when they hit too rarely ([`HitWindow`]): in text whose pieces do not repeat
 //!   (random bytes as latin-1) a lookup and an insert per piece are pure cost.
+//! - Why long pieces are cached too: a long piece is merged part by part, each part a
+//!   lookup at best (runs of CJK text, one piece each under the named patterns, are 14%
+//!   of the multilingual sample's bytes and took about 17% of its encode in a profile),
+//!   and text repeats long pieces where it repeats itself: boilerplate, quoted or
+//!   duplicated documents, a corpus encoded again (the sample's 10 KB documents encoded
+//!   again: +23-28%). The cache takes a piece only the second time it is seen
+//!   ([`Seen`]): in text seen once most long pieces occur once.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -54,12 +65,23 @@ const MID_MIN: usize = SHORT_MAX + 1;
 /// past the cached lengths the scan's quadratic cost outgrows the search's linear one.
 const BACKTRACK_MIN: usize = MID_MAX + 1;
 
-/// Tokens kept per piece cache before it starts over (4 MiB of ids plus the map: the bound
-/// on its size). 8 MB of the multilingual sample has 37K distinct pieces of 16-31 bytes,
-/// about 300K tokens: a quarter of this bound made it start over within each pass.
+/// Tokens kept per piece cache of mid-length pieces before it starts over (4 MiB of ids
+/// plus the map: the bound on its size). 8 MB of the multilingual sample has 37K
+/// distinct pieces of 16-31 bytes, about 300K tokens: a quarter of this bound made it
+/// start over within each pass.
 const CACHE_MAX_TOKENS: usize = 1 << 20;
-/// Pieces kept per piece cache before it starts over (its map's share of the bound).
+/// Pieces kept per piece cache of mid-length pieces before it starts over (its map's
+/// share of the bound).
 const CACHE_MAX_PIECES: usize = 1 << 17;
+/// The longest piece the cache of long pieces takes: longer ones are rarer, and their
+/// keys larger.
+pub(super) const LONG_CACHE_MAX: usize = 255;
+/// The bounds of the cache of long pieces (see the module notes). 8 MB of the
+/// multilingual sample has 20K distinct pieces of 32 to [`LONG_CACHE_MAX`] bytes (258K
+/// tokens under o200k_base, 365K under cl100k_base) in 21.4K occurrences: the cache
+/// holds only the repeated ones.
+const LONG_CACHE_MAX_TOKENS: usize = CACHE_MAX_TOKENS / 4;
+const LONG_CACHE_MAX_PIECES: usize = CACHE_MAX_PIECES / 8;
 /// Tokenizers a thread keeps piece caches for at once ([`Recent`]).
 const CACHE_SLOTS: usize = 4;
 
@@ -83,6 +105,7 @@ const CACHE_WINDOW: u32 = 2048;
 /// A window with fewer hits than this, for the piece cache (pieces that are not tokens:
 /// a miss costs a merge, so even a few hits pay) ...
 const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 32;
+
 /// ... and for the pretoken cache (all short pieces: a miss costs one rank-table lookup
 /// and an insert more than no cache, so it must hit often to pay; in random bytes as
 /// latin-1 it hits 2-20% of the time) ...
@@ -144,24 +167,56 @@ impl HitWindow {
     }
 }
 
-/// A per-thread cache of pieces of `MID_MIN` to `MID_MAX` bytes, whole tokens included:
-/// piece → its tokens (shorter pieces have the pretoken cache). Words repeat (Zipf), so
-/// most such pieces are merged or looked up in the rank table once per thread.
+/// A per-thread cache of pieces longer than the pretoken cache's, whole tokens included:
+/// piece → its tokens. One takes pieces of `MID_MIN` to `MID_MAX` bytes, one longer
+/// pieces up to [`LONG_CACHE_MAX`]. Words repeat (Zipf), so most such pieces are merged
+/// or looked up in the rank table once per thread.
 struct PieceCache {
     map: BytesMap<(u32, u32)>,
     arena: Vec<u32>,
     window: HitWindow,
+    /// Tokens, and pieces, kept before the cache starts over.
+    max_tokens: usize,
+    max_pieces: usize,
 }
 
-/// Remembers `ids` as the tokens of `piece` in `cache`, which starts over when full.
-fn cache_insert(cache: &mut PieceCache, piece: &[u8], ids: &[u32]) {
-    if cache.arena.len() >= CACHE_MAX_TOKENS || cache.map.len() >= CACHE_MAX_PIECES {
-        cache.map.clear(); // keeps its capacity: no regrowing from empty
-        cache.arena.clear();
+impl PieceCache {
+    fn new(max_tokens: usize, max_pieces: usize) -> PieceCache {
+        PieceCache {
+            map: BytesMap::default(),
+            arena: Vec::new(),
+            window: HitWindow::new(CACHE_MIN_HITS),
+            max_tokens,
+            max_pieces,
+        }
     }
-    let off = cache.arena.len() as u32;
-    cache.arena.extend_from_slice(ids);
-    cache.map.insert(piece, (off, ids.len() as u32));
+
+    /// Empties the cache, keeping its storage (no regrowing from empty).
+    fn clear(&mut self) {
+        self.map.clear();
+        self.arena.clear();
+        self.window = HitWindow::new(CACHE_MIN_HITS);
+    }
+
+    /// The cached ids of `piece`, counted in the window (hit or miss); `None` on a miss.
+    #[inline]
+    fn lookup(&mut self, piece: &[u8]) -> Option<&[u32]> {
+        let found = self.map.get(piece).copied();
+        self.window.count(found.is_some());
+        let (off, len) = found?;
+        Some(&self.arena[off as usize..(off + len) as usize])
+    }
+
+    /// Remembers `ids` as the tokens of `piece`; the cache starts over when full.
+    fn insert(&mut self, piece: &[u8], ids: &[u32]) {
+        if self.arena.len() >= self.max_tokens || self.map.len() >= self.max_pieces {
+            self.map.clear(); // keeps its capacity: no regrowing from empty
+            self.arena.clear();
+        }
+        let off = self.arena.len() as u32;
+        self.arena.extend_from_slice(ids);
+        self.map.insert(piece, (off, ids.len() as u32));
+    }
 }
 
 /// What [`Tokenizer::merge_long`] tests its cuts against, built from the tokens on a
@@ -287,11 +342,58 @@ impl Made {
 }
 
 /// One thread's caches for one tokenizer: the pretoken cache for short pieces, and the
-/// piece cache for mid-length ones.
+/// piece caches for mid-length and long ones.
 pub(super) struct PieceCaches {
     short: Pretokens,
     short_window: HitWindow,
     mid: PieceCache,
+    long: PieceCache,
+    /// The long pieces seen (see [`Seen`]).
+    long_seen: Seen,
+}
+
+/// log2 of [`Seen`]'s bits (128 KiB).
+const SEEN_BITS: u32 = 20;
+
+/// The long pieces a thread has seen, one bit per hash: the cache of long pieces takes a
+/// piece the second time it is seen, and only looks up pieces seen before. Most long
+/// pieces of text seen once occur once (7% of those of 8 MB of the multilingual sample
+/// are repeats), and a lookup and an insert of each cost those pieces' encode 6% under
+/// cl100k_base; a hash and a bit cost a few nanoseconds. Exact whatever it answers: a
+/// piece taken for seen is looked up, one taken for new is merged. Forgets everything
+/// when an eighth of its bits are set, which bounds the pieces taken for seen wrongly.
+#[derive(Default)]
+struct Seen {
+    bits: Box<[u64]>,
+    set: usize,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl Seen {
+    /// Whether `piece` was seen before (or shares a bit with one that was); marks it seen.
+    fn seen_before(&mut self, piece: &[u8]) -> bool {
+        use std::hash::BuildHasher;
+        if self.bits.is_empty() {
+            self.bits = vec![0; (1 << SEEN_BITS) / 64].into_boxed_slice();
+        }
+        let k = (self.hasher.hash_one(piece) >> (64 - SEEN_BITS)) as usize;
+        let (word, bit) = (k / 64, 1u64 << (k % 64));
+        if self.bits[word] & bit != 0 {
+            return true;
+        }
+        self.bits[word] |= bit;
+        self.set += 1;
+        if self.set > (1 << SEEN_BITS) / 8 {
+            self.bits.fill(0);
+            self.set = 0;
+        }
+        false
+    }
+
+    fn clear(&mut self) {
+        self.bits.fill(0);
+        self.set = 0;
+    }
 }
 
 impl PieceCaches {
@@ -320,19 +422,17 @@ impl PieceCaches {
             Some(mut c) => {
                 c.short.clear();
                 c.short_window = HitWindow::new(PRETOKEN_MIN_HITS);
-                c.mid.map.clear(); // keeps its capacity: no regrowing from empty
-                c.mid.arena.clear();
-                c.mid.window = HitWindow::new(CACHE_MIN_HITS);
+                c.mid.clear();
+                c.long.clear();
+                c.long_seen.clear();
                 c
             }
             None => PieceCaches {
                 short: Pretokens::new(),
                 short_window: HitWindow::new(PRETOKEN_MIN_HITS),
-                mid: PieceCache {
-                    map: BytesMap::default(),
-                    arena: Vec::new(),
-                    window: HitWindow::new(CACHE_MIN_HITS),
-                },
+                mid: PieceCache::new(CACHE_MAX_TOKENS, CACHE_MAX_PIECES),
+                long: PieceCache::new(LONG_CACHE_MAX_TOKENS, LONG_CACHE_MAX_PIECES),
+                long_seen: Seen::default(),
             },
         }
     }
@@ -496,11 +596,35 @@ impl Tokenizer {
                 Some(c) => self.merge_mid_cached(piece, out, &mut c.mid),
                 None => self.merge_mid(piece, out, false),
             },
-            _ => match self.encoder.get_unfiltered(piece) {
-                Some(id) => out.push(id),
-                None => self.merge_long(piece, out, caches),
+            n => match caches {
+                Some(c) if n <= LONG_CACHE_MAX => self.merge_long_cached(piece, out, c),
+                caches => self.merge_long_piece(piece, out, caches),
             },
         }
+    }
+
+    /// A piece of more than `MID_MAX` bytes: a whole token, else merged
+    /// ([`Tokenizer::merge_long`]).
+    fn merge_long_piece(&self, piece: &[u8], out: &mut Vec<u32>, caches: Option<&mut PieceCaches>) {
+        match self.encoder.get_unfiltered(piece) {
+            Some(id) => out.push(id),
+            None => self.merge_long(piece, out, caches),
+        }
+    }
+
+    /// [`Tokenizer::merge_long_piece`] through the thread's cache of long pieces, for
+    /// pieces seen before (see [`Seen`]; the merge's parts go through the other caches,
+    /// as without it).
+    fn merge_long_cached(&self, piece: &[u8], out: &mut Vec<u32>, c: &mut PieceCaches) {
+        if c.long.window.skipping() || !c.long_seen.seen_before(piece) {
+            return self.merge_long_piece(piece, out, Some(c));
+        }
+        if let Some(ids) = c.long.lookup(piece) {
+            return out.extend_from_slice(ids);
+        }
+        let start = out.len();
+        self.merge_long_piece(piece, out, Some(&mut *c));
+        c.long.insert(piece, &out[start..]);
     }
 
     /// A piece that is not a token (of more than [`MID_MAX`] bytes, or a short one with
@@ -706,19 +830,16 @@ impl Tokenizer {
         // Through the cache first, whole tokens included: a token's lookup in the rank
         // table (megabytes, and keys this long sit in its slower tier) mostly misses the
         // core's caches, a repeated piece's in this thread's cache mostly does not.
-        let found = cache.map.get(piece).copied();
-        cache.window.count(found.is_some());
-        if let Some((off, len)) = found {
-            out.extend_from_slice(&cache.arena[off as usize..(off + len) as usize]);
-            return;
+        if let Some(ids) = cache.lookup(piece) {
+            return out.extend_from_slice(ids);
         }
         if let Some(id) = self.encoder.get(piece) {
             out.push(id);
-            return cache_insert(cache, piece, &[id]);
+            return cache.insert(piece, &[id]);
         }
         let start = out.len();
         self.merge_scan_non_token(piece, out);
-        cache_insert(cache, piece, &out[start..]);
+        cache.insert(piece, &out[start..]);
     }
 
     /// The plain merge, without cache or trie: the scan for short input, else the heap.
@@ -823,6 +944,26 @@ mod tests {
                 check(&repeating[i % 3..i % 3 + min_len + i % 7]);
             }
             assert_eq!(skip(), Some(0), "pieces of {len} bytes");
+        }
+    }
+
+    /// The cache of long pieces takes a piece the second time the thread sees it and
+    /// answers it from then on, never one longer than [`LONG_CACHE_MAX`]; every answer is
+    /// the merge's.
+    #[test]
+    fn long_pieces_are_cached_from_their_second_time() {
+        let t = toy();
+        let piece = b"abcaabcaaaacabcaabcaaaacabcaabcaabcaa".repeat(2); // 74 bytes
+        let huge = piece.repeat(4); // 296 bytes
+        let cached = || PIECE_CACHES.with(|c| c.borrow().peek(t.id).map(|c| c.long.map.len()));
+        for (round, held) in [0, 1, 1, 1].into_iter().enumerate() {
+            for p in [&piece, &huge] {
+                let (mut got, mut expect) = (Vec::new(), Vec::new());
+                t.encode_piece(p, &mut got);
+                t.merge_heap(p, &mut expect);
+                assert_eq!(got, expect, "round {round}, {} bytes", p.len());
+            }
+            assert_eq!(cached(), Some(held), "round {round}");
         }
     }
 
