@@ -21,10 +21,8 @@
 //! - Memory per thread: per tokenizer slot ([`CACHE_SLOTS`]), the pretoken cache (at most
 //!   9 MiB, see [`super::pretoken`]), the piece cache of mid-length pieces (at most
 //!   [`CACHE_MAX_TOKENS`] ids, 4 MiB, and [`CACHE_MAX_PIECES`] map entries of 48 bytes,
-//!   6 MiB) and that of long ones ([`LONG_CACHE_MAX_TOKENS`] ids, 1 MiB, and
-//!   [`LONG_CACHE_MAX_PIECES`] entries, each with its key of up to [`LONG_CACHE_MAX`]
-//!   bytes on the heap: at most 5 MiB, and the 128 KiB of [`Seen`]): at most 25 MiB per
-//!   tokenizer a thread encodes with, reached only by text with that many distinct
+//!   6 MiB) and the cache of long pieces ([`LongCache`], at most 4 MiB): at most 23 MiB
+//!   per tokenizer a thread encodes with, reached only by text with that many distinct
 //!   pieces (a few pages of text need well under 1 MiB). The rank table and the search
 //!   trie belong to the tokenizer and are shared by its threads.
 //! - The caches count their hits per window of lookups and turn themselves off for a
@@ -35,8 +33,9 @@
 //!   of the multilingual sample's bytes and took about 17% of its encode in a profile),
 //!   and text repeats long pieces where it repeats itself: boilerplate, quoted or
 //!   duplicated documents, a corpus encoded again (the sample's 10 KB documents encoded
-//!   again: +23-28%). The cache takes a piece only the second time it is seen
-//!   ([`Seen`]): in text seen once most long pieces occur once.
+//!   again: +23-28%). In text seen once most long pieces occur once, so a miss must cost
+//!   little next to the merge: [`LongCache`] keeps its keys and ids in two arenas, and
+//!   a miss costs one hash, one probe and two appends.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -65,23 +64,22 @@ const MID_MIN: usize = SHORT_MAX + 1;
 /// past the cached lengths the scan's quadratic cost outgrows the search's linear one.
 const BACKTRACK_MIN: usize = MID_MAX + 1;
 
-/// Tokens kept per piece cache of mid-length pieces before it starts over (4 MiB of ids
-/// plus the map: the bound on its size). 8 MB of the multilingual sample has 37K
-/// distinct pieces of 16-31 bytes, about 300K tokens: a quarter of this bound made it
-/// start over within each pass.
+/// Tokens kept per piece cache before it starts over (4 MiB of ids plus the map: the bound
+/// on its size). 8 MB of the multilingual sample has 37K distinct pieces of 16-31 bytes,
+/// about 300K tokens: a quarter of this bound made it start over within each pass.
 const CACHE_MAX_TOKENS: usize = 1 << 20;
-/// Pieces kept per piece cache of mid-length pieces before it starts over (its map's
-/// share of the bound).
+/// Pieces kept per piece cache before it starts over (its map's share of the bound).
 const CACHE_MAX_PIECES: usize = 1 << 17;
 /// The longest piece the cache of long pieces takes: longer ones are rarer, and their
 /// keys larger.
 pub(super) const LONG_CACHE_MAX: usize = 255;
-/// The bounds of the cache of long pieces (see the module notes). 8 MB of the
-/// multilingual sample has 20K distinct pieces of 32 to [`LONG_CACHE_MAX`] bytes (258K
-/// tokens under o200k_base, 365K under cl100k_base) in 21.4K occurrences: the cache
-/// holds only the repeated ones.
-const LONG_CACHE_MAX_TOKENS: usize = CACHE_MAX_TOKENS / 4;
-const LONG_CACHE_MAX_PIECES: usize = CACHE_MAX_PIECES / 8;
+/// The bounds of [`LongCache`]: key bytes, ids and pieces kept before it starts over
+/// (2 + 1 + 0.75 MiB). 8 MB of the multilingual sample has 20K distinct pieces of 32 to
+/// [`LONG_CACHE_MAX`] bytes, 1.1 MB of them (258K tokens under o200k_base, 365K under
+/// cl100k_base).
+const LONG_CACHE_MAX_BYTES: usize = 2 << 20;
+const LONG_CACHE_MAX_TOKENS: usize = 1 << 18;
+const LONG_CACHE_MAX_PIECES: usize = 1 << 15;
 /// Tokenizers a thread keeps piece caches for at once ([`Recent`]).
 const CACHE_SLOTS: usize = 4;
 
@@ -105,7 +103,6 @@ const CACHE_WINDOW: u32 = 2048;
 /// A window with fewer hits than this, for the piece cache (pieces that are not tokens:
 /// a miss costs a merge, so even a few hits pay) ...
 const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 32;
-
 /// ... and for the pretoken cache (all short pieces: a miss costs one rank-table lookup
 /// and an insert more than no cache, so it must hit often to pay; in random bytes as
 /// latin-1 it hits 2-20% of the time) ...
@@ -167,28 +164,19 @@ impl HitWindow {
     }
 }
 
-/// A per-thread cache of pieces longer than the pretoken cache's, whole tokens included:
-/// piece → its tokens. One takes pieces of `MID_MIN` to `MID_MAX` bytes, one longer
-/// pieces up to [`LONG_CACHE_MAX`]. Words repeat (Zipf), so most such pieces are merged
-/// or looked up in the rank table once per thread.
+/// A per-thread cache of pieces of `MID_MIN` to `MID_MAX` bytes, whole tokens included:
+/// piece → its tokens (shorter pieces have the pretoken cache, longer ones
+/// [`LongCache`]). Words repeat (Zipf), so most such pieces are merged or looked up in
+/// the rank table once per thread.
 struct PieceCache {
     map: BytesMap<(u32, u32)>,
     arena: Vec<u32>,
     window: HitWindow,
-    /// Tokens, and pieces, kept before the cache starts over.
-    max_tokens: usize,
-    max_pieces: usize,
 }
 
 impl PieceCache {
-    fn new(max_tokens: usize, max_pieces: usize) -> PieceCache {
-        PieceCache {
-            map: BytesMap::default(),
-            arena: Vec::new(),
-            window: HitWindow::new(CACHE_MIN_HITS),
-            max_tokens,
-            max_pieces,
-        }
+    fn new() -> PieceCache {
+        PieceCache { map: BytesMap::default(), arena: Vec::new(), window: HitWindow::new(CACHE_MIN_HITS) }
     }
 
     /// Empties the cache, keeping its storage (no regrowing from empty).
@@ -209,7 +197,7 @@ impl PieceCache {
 
     /// Remembers `ids` as the tokens of `piece`; the cache starts over when full.
     fn insert(&mut self, piece: &[u8], ids: &[u32]) {
-        if self.arena.len() >= self.max_tokens || self.map.len() >= self.max_pieces {
+        if self.arena.len() >= CACHE_MAX_TOKENS || self.map.len() >= CACHE_MAX_PIECES {
             self.map.clear(); // keeps its capacity: no regrowing from empty
             self.arena.clear();
         }
@@ -347,52 +335,91 @@ pub(super) struct PieceCaches {
     short: Pretokens,
     short_window: HitWindow,
     mid: PieceCache,
-    long: PieceCache,
-    /// The long pieces seen (see [`Seen`]).
-    long_seen: Seen,
+    long: LongCache,
 }
 
-/// log2 of [`Seen`]'s bits (128 KiB).
-const SEEN_BITS: u32 = 20;
-
-/// The long pieces a thread has seen, one bit per hash: the cache of long pieces takes a
-/// piece the second time it is seen, and only looks up pieces seen before. Most long
-/// pieces of text seen once occur once (7% of those of 8 MB of the multilingual sample
-/// are repeats), and a lookup and an insert of each cost those pieces' encode 6% under
-/// cl100k_base; a hash and a bit cost a few nanoseconds. Exact whatever it answers: a
-/// piece taken for seen is looked up, one taken for new is merged. Forgets everything
-/// when an eighth of its bits are set, which bounds the pieces taken for seen wrongly.
-#[derive(Default)]
-struct Seen {
-    bits: Box<[u64]>,
-    set: usize,
+/// The per-thread cache of long pieces (of `MID_MAX + 1` to [`LONG_CACHE_MAX`] bytes):
+/// piece → its tokens, like [`PieceCache`], with the keys and ids in two arenas that
+/// start over together when a bound is reached (see the module notes): an insert is two
+/// appends and a table entry, no allocation per key.
+struct LongCache {
+    table: hashbrown::HashTable<LongEntry>,
+    keys: Vec<u8>,
+    ids: Vec<u32>,
     hasher: hashbrown::DefaultHashBuilder,
+    window: HitWindow,
 }
 
-impl Seen {
-    /// Whether `piece` was seen before (or shares a bit with one that was); marks it seen.
-    fn seen_before(&mut self, piece: &[u8]) -> bool {
-        use std::hash::BuildHasher;
-        if self.bits.is_empty() {
-            self.bits = vec![0; (1 << SEEN_BITS) / 64].into_boxed_slice();
+/// A [`LongCache`] entry: the piece's hash, and where its bytes and ids are.
+#[derive(Clone, Copy)]
+struct LongEntry {
+    hash: u64,
+    key: u32,
+    ids: u32,
+    key_len: u8,
+    ids_len: u8,
+}
+
+const _: () = assert!(LONG_CACHE_MAX <= u8::MAX as usize, "a long piece's length and ids fit a u8");
+
+impl LongCache {
+    fn new() -> LongCache {
+        LongCache {
+            table: hashbrown::HashTable::new(),
+            keys: Vec::new(),
+            ids: Vec::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            window: HitWindow::new(CACHE_MIN_HITS),
         }
-        let k = (self.hasher.hash_one(piece) >> (64 - SEEN_BITS)) as usize;
-        let (word, bit) = (k / 64, 1u64 << (k % 64));
-        if self.bits[word] & bit != 0 {
-            return true;
-        }
-        self.bits[word] |= bit;
-        self.set += 1;
-        if self.set > (1 << SEEN_BITS) / 8 {
-            self.bits.fill(0);
-            self.set = 0;
-        }
-        false
     }
 
+    /// Empties the cache, keeping its storage.
     fn clear(&mut self) {
-        self.bits.fill(0);
-        self.set = 0;
+        self.table.clear();
+        self.keys.clear();
+        self.ids.clear();
+        self.window = HitWindow::new(CACHE_MIN_HITS);
+    }
+
+    /// The cached ids of `piece` (at most [`LONG_CACHE_MAX`] bytes), counted in the
+    /// window; on a miss, its hash, for [`LongCache::insert`].
+    #[inline]
+    fn lookup(&mut self, piece: &[u8]) -> Result<&[u32], u64> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(piece);
+        let keys = &self.keys;
+        let found = self.table.find(hash, |e| {
+            e.hash == hash && keys.get(e.key as usize..e.key as usize + usize::from(e.key_len)) == Some(piece)
+        });
+        self.window.count(found.is_some());
+        match found {
+            Some(e) => Ok(&self.ids[e.ids as usize..e.ids as usize + usize::from(e.ids_len)]),
+            None => Err(hash),
+        }
+    }
+
+    /// Remembers `ids` as the tokens of `piece` (absent, of hash `hash`); the cache
+    /// starts over when a bound is reached.
+    fn insert(&mut self, piece: &[u8], hash: u64, ids: &[u32]) {
+        debug_assert!(piece.len() <= LONG_CACHE_MAX && ids.len() <= piece.len());
+        if self.keys.len() + piece.len() > LONG_CACHE_MAX_BYTES
+            || self.ids.len() + ids.len() > LONG_CACHE_MAX_TOKENS
+            || self.table.len() >= LONG_CACHE_MAX_PIECES
+        {
+            self.table.clear();
+            self.keys.clear();
+            self.ids.clear();
+        }
+        let e = LongEntry {
+            hash,
+            key: self.keys.len() as u32,
+            ids: self.ids.len() as u32,
+            key_len: piece.len() as u8,
+            ids_len: ids.len() as u8,
+        };
+        self.keys.extend_from_slice(piece);
+        self.ids.extend_from_slice(ids);
+        self.table.insert_unique(hash, e, |e| e.hash);
     }
 }
 
@@ -424,15 +451,13 @@ impl PieceCaches {
                 c.short_window = HitWindow::new(PRETOKEN_MIN_HITS);
                 c.mid.clear();
                 c.long.clear();
-                c.long_seen.clear();
                 c
             }
             None => PieceCaches {
                 short: Pretokens::new(),
                 short_window: HitWindow::new(PRETOKEN_MIN_HITS),
-                mid: PieceCache::new(CACHE_MAX_TOKENS, CACHE_MAX_PIECES),
-                long: PieceCache::new(LONG_CACHE_MAX_TOKENS, LONG_CACHE_MAX_PIECES),
-                long_seen: Seen::default(),
+                mid: PieceCache::new(),
+                long: LongCache::new(),
             },
         }
     }
@@ -612,19 +637,19 @@ impl Tokenizer {
         }
     }
 
-    /// [`Tokenizer::merge_long_piece`] through the thread's cache of long pieces, for
-    /// pieces seen before (see [`Seen`]; the merge's parts go through the other caches,
-    /// as without it).
+    /// [`Tokenizer::merge_long_piece`] through the thread's cache of long pieces (the
+    /// merge's parts go through the other caches, as without it).
     fn merge_long_cached(&self, piece: &[u8], out: &mut Vec<u32>, c: &mut PieceCaches) {
-        if c.long.window.skipping() || !c.long_seen.seen_before(piece) {
+        if c.long.window.skipping() {
             return self.merge_long_piece(piece, out, Some(c));
         }
-        if let Some(ids) = c.long.lookup(piece) {
-            return out.extend_from_slice(ids);
-        }
+        let hash = match c.long.lookup(piece) {
+            Ok(ids) => return out.extend_from_slice(ids),
+            Err(hash) => hash,
+        };
         let start = out.len();
         self.merge_long_piece(piece, out, Some(&mut *c));
-        c.long.insert(piece, &out[start..]);
+        c.long.insert(piece, hash, &out[start..]);
     }
 
     /// A piece that is not a token (of more than [`MID_MAX`] bytes, or a short one with
@@ -947,16 +972,16 @@ mod tests {
         }
     }
 
-    /// The cache of long pieces takes a piece the second time the thread sees it and
+    /// The cache of long pieces takes a piece the first time the thread sees it and
     /// answers it from then on, never one longer than [`LONG_CACHE_MAX`]; every answer is
     /// the merge's.
     #[test]
-    fn long_pieces_are_cached_from_their_second_time() {
+    fn long_pieces_are_cached() {
         let t = toy();
         let piece = b"abcaabcaaaacabcaabcaaaacabcaabcaabcaa".repeat(2); // 74 bytes
         let huge = piece.repeat(4); // 296 bytes
-        let cached = || PIECE_CACHES.with(|c| c.borrow().peek(t.id).map(|c| c.long.map.len()));
-        for (round, held) in [0, 1, 1, 1].into_iter().enumerate() {
+        let cached = || PIECE_CACHES.with(|c| c.borrow().peek(t.id).map(|c| c.long.table.len()));
+        for (round, held) in [1, 1, 1].into_iter().enumerate() {
             for p in [&piece, &huge] {
                 let (mut got, mut expect) = (Vec::new(), Vec::new());
                 t.encode_piece(p, &mut got);
@@ -964,6 +989,33 @@ mod tests {
                 assert_eq!(got, expect, "round {round}, {} bytes", p.len());
             }
             assert_eq!(cached(), Some(held), "round {round}");
+        }
+    }
+
+    /// The cache of long pieces starts over when a bound is reached: the pieces after
+    /// that are answered, those before are gone.
+    #[test]
+    fn long_cache_starts_over_at_its_bounds() {
+        let mut c = LongCache::new();
+        let piece = |i: usize| format!("{i:0>40}").into_bytes();
+        for i in 0..LONG_CACHE_MAX_PIECES + 10 {
+            let hash = c.lookup(&piece(i)).expect_err("a new piece");
+            c.insert(&piece(i), hash, &[i as u32, 7]);
+        }
+        assert_eq!(c.table.len(), 10);
+        let last = LONG_CACHE_MAX_PIECES + 9;
+        assert_eq!(c.lookup(&piece(last)), Ok(&[last as u32, 7][..]));
+        assert!(c.lookup(&piece(3)).is_err());
+        // Bytes and ids have their bounds too.
+        let mut c = LongCache::new();
+        let long = vec![b'z'; LONG_CACHE_MAX];
+        let ids = vec![1u32; LONG_CACHE_MAX];
+        for i in 0..LONG_CACHE_MAX_BYTES / LONG_CACHE_MAX + 2 {
+            let mut p = long.clone();
+            p[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let hash = c.lookup(&p).expect_err("a new piece");
+            c.insert(&p, hash, &ids);
+            assert!(c.keys.len() <= LONG_CACHE_MAX_BYTES && c.ids.len() <= LONG_CACHE_MAX_TOKENS);
         }
     }
 
