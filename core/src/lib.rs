@@ -48,7 +48,7 @@
 //! | `error` | [`Error`], [`ErrorKind`] |
 //! | `utf16` | UTF-16 text into UTF-8, for the C ABI's `_utf16` entry points |
 //! | `simd` | byte classes 64 bytes at a time (SSE2; AVX2 where the CPU has it), and the prefetch hint: the `unsafe` calls of CPU intrinsics, each a documented exception |
-//! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` besides those two calls |
+//! | `capi` | the C ABI (`include/bpekit.h`): the only module allowed `unsafe` besides the intrinsic calls of `simd` |
 //!
 //! # Example
 //! ```

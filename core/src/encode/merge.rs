@@ -20,9 +20,11 @@
 //!   a short piece takes.
 //! - Memory per thread: per tokenizer slot ([`CACHE_SLOTS`]), the pretoken cache (at most
 //!   9 MiB, see [`super::pretoken`]), the piece cache of mid-length pieces (at most
-//!   [`CACHE_MAX_TOKENS`] ids, 4 MiB, and [`CACHE_MAX_PIECES`] map entries of 48 bytes,
-//!   6 MiB) and the cache of long pieces ([`LongCache`], at most 4 MiB): at most 23 MiB
-//!   per tokenizer a thread encodes with, reached only by text with that many distinct
+//!   [`CACHE_MAX_TOKENS`] ids, 4 MiB, in a vector whose last doubling may have reserved
+//!   8, and [`CACHE_MAX_PIECES`] map entries of 48 bytes in twice as many slots with a
+//!   control byte each, 12.25 MiB) and the cache of long pieces ([`LongCache`], its
+//!   storage reserved at its bounds on first use: 3.75 MiB): at most 33 MiB per
+//!   tokenizer a thread encodes with, reached only by text with that many distinct
 //!   pieces (a few pages of text need well under 1 MiB). The rank table and the search
 //!   trie belong to the tokenizer and are shared by its threads.
 //! - The caches count their hits per window of lookups and turn themselves off for a
@@ -35,7 +37,8 @@
 //!   duplicated documents, a corpus encoded again (the sample's 10 KB documents encoded
 //!   again: +23-28%). In text seen once most long pieces occur once, so a miss must cost
 //!   little next to the merge: [`LongCache`] keeps its keys and ids in two arenas, and
-//!   a miss costs one hash, one probe and two appends.
+//!   a miss costs one hash, one probe, two appends and a table entry (no allocation:
+//!   the storage is reserved at the first insert).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -74,12 +77,13 @@ const CACHE_MAX_PIECES: usize = 1 << 17;
 /// keys larger.
 pub(super) const LONG_CACHE_MAX: usize = 255;
 /// The bounds of [`LongCache`]: key bytes, ids and pieces kept before it starts over
-/// (2 + 1 + 0.75 MiB). 8 MB of the multilingual sample has 20K distinct pieces of 32 to
-/// [`LONG_CACHE_MAX`] bytes, 1.1 MB of them (258K tokens under o200k_base, 365K under
-/// cl100k_base).
+/// (2 MiB of keys, 1 MiB of ids, and a table of 32K slots of 25 bytes: at 7/8 of them
+/// hashbrown would double it). 8 MB of the multilingual sample has 20K distinct pieces
+/// of 32 to [`LONG_CACHE_MAX`] bytes, 1.1 MB of them, with 258K tokens under o200k_base
+/// and 365K under cl100k_base: under cl100k_base the cache starts over within those 8 MB.
 const LONG_CACHE_MAX_BYTES: usize = 2 << 20;
 const LONG_CACHE_MAX_TOKENS: usize = 1 << 18;
-const LONG_CACHE_MAX_PIECES: usize = 1 << 15;
+const LONG_CACHE_MAX_PIECES: usize = (1 << 15) / 8 * 7;
 /// Tokenizers a thread keeps piece caches for at once ([`Recent`]).
 const CACHE_SLOTS: usize = 4;
 
@@ -402,6 +406,12 @@ impl LongCache {
     /// starts over when a bound is reached.
     fn insert(&mut self, piece: &[u8], hash: u64, ids: &[u32]) {
         debug_assert!(piece.len() <= LONG_CACHE_MAX && ids.len() <= piece.len());
+        if self.keys.capacity() == 0 {
+            // All of it at once, at the bounds: no vector or table grows past them.
+            self.keys.reserve_exact(LONG_CACHE_MAX_BYTES);
+            self.ids.reserve_exact(LONG_CACHE_MAX_TOKENS);
+            self.table.reserve(LONG_CACHE_MAX_PIECES, |e| e.hash);
+        }
         if self.keys.len() + piece.len() > LONG_CACHE_MAX_BYTES
             || self.ids.len() + ids.len() > LONG_CACHE_MAX_TOKENS
             || self.table.len() >= LONG_CACHE_MAX_PIECES
@@ -933,8 +943,9 @@ mod tests {
     /// exact with it off and on, and repeated pieces turn it back on.
     #[test]
     fn piece_cache_turns_off_for_pieces_that_do_not_repeat() {
-        // Short pieces (the pretoken cache) and mid-length ones (the piece cache).
-        for (len, min_len, short) in [(12, 8, true), (20, 16, false)] {
+        // Short pieces (the pretoken cache), mid-length ones (the piece cache) and long
+        // ones (the cache of long pieces).
+        for (len, min_len) in [(12, 8), (20, 16), (40, 32)] {
             let t = toy();
             let mut x = 0x9e37_79b9_7f4a_7c15u64;
             let check = |piece: &[u8]| {
@@ -948,7 +959,11 @@ mod tests {
             };
             let skip = || {
                 PIECE_CACHES.with(|c| {
-                    c.borrow().peek(t.id).map(|c| if short { c.short_window.skip } else { c.mid.window.skip })
+                    c.borrow().peek(t.id).map(|c| match len {
+                        ..=SHORT_MAX => c.short_window.skip,
+                        MID_MIN..=MID_MAX => c.mid.window.skip,
+                        _ => c.long.window.skip,
+                    })
                 })
             };
             for _ in 0..CACHE_WINDOW {
@@ -964,7 +979,7 @@ mod tests {
             }
             assert_eq!(skip(), Some(CACHE_SKIP), "pieces of {len} bytes");
             // Merged without the cache, then with it again, repeating pieces.
-            let repeating = b"abcaabcaaaacabcaabcaaaacabcaab";
+            let repeating = b"abcaabcaaaacabcaabcaaaacabcaab".repeat(2);
             for i in 0..CACHE_SKIP as usize + 2 * CACHE_WINDOW as usize {
                 check(&repeating[i % 3..i % 3 + min_len + i % 7]);
             }
@@ -1003,6 +1018,9 @@ mod tests {
             c.insert(&piece(i), hash, &[i as u32, 7]);
         }
         assert_eq!(c.table.len(), 10);
+        let reserved = (c.keys.capacity(), c.ids.capacity(), c.table.capacity());
+        assert_eq!((reserved.0, reserved.1), (LONG_CACHE_MAX_BYTES, LONG_CACHE_MAX_TOKENS));
+        assert!(reserved.2 >= LONG_CACHE_MAX_PIECES && reserved.2 < 2 * LONG_CACHE_MAX_PIECES);
         let last = LONG_CACHE_MAX_PIECES + 9;
         assert_eq!(c.lookup(&piece(last)), Ok(&[last as u32, 7][..]));
         assert!(c.lookup(&piece(3)).is_err());
@@ -1017,6 +1035,8 @@ mod tests {
             c.insert(&p, hash, &ids);
             assert!(c.keys.len() <= LONG_CACHE_MAX_BYTES && c.ids.len() <= LONG_CACHE_MAX_TOKENS);
         }
+        // (Never grown past the storage reserved at the bounds.)
+        assert_eq!((c.keys.capacity(), c.ids.capacity()), (LONG_CACHE_MAX_BYTES, LONG_CACHE_MAX_TOKENS));
     }
 
     /// Long pieces cut where no token joins two bytes: `x` is in no token of more than

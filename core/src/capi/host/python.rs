@@ -209,15 +209,18 @@ struct Binding {
 /// layout every CPython 3 build with a GIL has: an object starts with its reference count
 /// (`Py_ssize_t`), and a list's item array pointer follows the list's header (reference
 /// count, type, size). That layout is not part of the stable ABI, and other builds lay
-/// objects out differently (the free-threaded build starts an object with its owning
-/// thread), so it is checked, not assumed: [`Layout::probe`] watches a reference count
+/// objects out differently (the free-threaded build, which gets a builtin when its GIL
+/// is on, starts an object with its owning thread; `Py_TRACE_REFS` builds with two list
+/// links), so it is checked, not assumed: [`Layout::probe`] watches a reference count
 /// change under `Py_IncRef` and finds a list's items where `PyList_SetItem` put them,
 /// and anything else keeps the calls. Even with the classic layout, only counts below
 /// [`DIRECT_REFCNT_MAX`] are changed in place: immortal objects (small ints, since
 /// CPython 3.12) have larger ones and their own rules (as have objects whose word holds
 /// flags beside a 32-bit count), so they keep `Py_IncRef`. The interpreter takes the
-/// references back as it always does (`Py_DECREF` when a list goes): the counts are
-/// exactly those the calls would have made.
+/// references back as it always does (`Py_DECREF` when a list goes): every object's
+/// count is exactly what the calls would have made. (A debug build's running total of
+/// references, `sys.gettotalrefcount()`, does not see the increments made in place and
+/// drifts down by one per id placed: a statistic, not a count any object holds.)
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Layout {
     /// CPython's classic object layout: the stores above.
@@ -226,8 +229,10 @@ enum Layout {
     Calls,
 }
 
-/// The largest reference count [`Binding::int`] increments in place (see [`Layout`]).
-const DIRECT_REFCNT_MAX: isize = 1 << 30;
+/// Reference counts from this one up are left to `Py_IncRef` (see [`Layout`]): below
+/// every immortal count CPython has used (2^32 - 1 on 64-bit builds of 3.12 and 3.13,
+/// 2^30 - 1 on 32-bit ones, at least 2^30 on 3.14).
+const DIRECT_REFCNT_MAX: isize = 1 << 29;
 
 /// Pointer-sized words before a list's item array in the classic layout: reference
 /// count, type, size (`PyListObject.ob_item`).
