@@ -22,8 +22,8 @@
 //!   9 MiB, see [`super::pretoken`]), the piece cache of mid-length pieces (at most
 //!   [`CACHE_MAX_TOKENS`] ids, 4 MiB, in a vector whose last doubling may have reserved
 //!   8, and [`CACHE_MAX_PIECES`] map entries of 48 bytes in twice as many slots with a
-//!   control byte each, 12.25 MiB) and the cache of long pieces ([`LongCache`], its
-//!   storage reserved at its bounds on first use: 3.75 MiB): at most 33 MiB per
+//!   control byte each, 12.25 MiB) and the cache of long pieces ([`LongCache`], at its
+//!   bounds 3.75 MiB): at most 33 MiB per
 //!   tokenizer a thread encodes with, reached only by text with that many distinct
 //!   pieces (a few pages of text need well under 1 MiB). The rank table and the search
 //!   trie belong to the tokenizer and are shared by its threads.
@@ -37,8 +37,8 @@
 //!   duplicated documents, a corpus encoded again (the sample's 10 KB documents encoded
 //!   again: +23-28%). In text seen once most long pieces occur once, so a miss must cost
 //!   little next to the merge: [`LongCache`] keeps its keys and ids in two arenas, and
-//!   a miss costs one hash, one probe, two appends and a table entry (no allocation:
-//!   the storage is reserved at the first insert).
+//!   a miss costs one hash, one probe, two appends and a table entry (no allocation
+//!   but the table's growth: the arenas are reserved at the first insert).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -407,10 +407,12 @@ impl LongCache {
     fn insert(&mut self, piece: &[u8], hash: u64, ids: &[u32]) {
         debug_assert!(piece.len() <= LONG_CACHE_MAX && ids.len() <= piece.len());
         if self.keys.capacity() == 0 {
-            // All of it at once, at the bounds: no vector or table grows past them.
+            // The arenas at their bounds at once, so that no doubling takes them past
+            // (pages are touched as they fill). The table grows as it fills: a table of
+            // the largest size from the start made lookups slower (more of its lines
+            // to miss), and it never grows past that size (the bound is 7/8 of it).
             self.keys.reserve_exact(LONG_CACHE_MAX_BYTES);
             self.ids.reserve_exact(LONG_CACHE_MAX_TOKENS);
-            self.table.reserve(LONG_CACHE_MAX_PIECES, |e| e.hash);
         }
         if self.keys.len() + piece.len() > LONG_CACHE_MAX_BYTES
             || self.ids.len() + ids.len() > LONG_CACHE_MAX_TOKENS
@@ -1020,7 +1022,10 @@ mod tests {
         assert_eq!(c.table.len(), 10);
         let reserved = (c.keys.capacity(), c.ids.capacity(), c.table.capacity());
         assert_eq!((reserved.0, reserved.1), (LONG_CACHE_MAX_BYTES, LONG_CACHE_MAX_TOKENS));
-        assert!(reserved.2 >= LONG_CACHE_MAX_PIECES && reserved.2 < 2 * LONG_CACHE_MAX_PIECES);
+        assert!(
+            reserved.2 >= LONG_CACHE_MAX_PIECES && reserved.2 < 2 * LONG_CACHE_MAX_PIECES,
+            "{reserved:?}"
+        );
         let last = LONG_CACHE_MAX_PIECES + 9;
         assert_eq!(c.lookup(&piece(last)), Ok(&[last as u32, 7][..]));
         assert!(c.lookup(&piece(3)).is_err());
