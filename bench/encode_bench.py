@@ -6,10 +6,12 @@ Sections (medians of --repeat runs; every table is followed by bpekit's speed ov
 peer's from the same run, and the issue's targets as `target: ...: met|NOT MET` lines, which
 never fail the run):
   encode  single-thread encode_ordinary (Python list), one call per document; every engine's
-          ids are checked against tiktoken's;
+          ids are checked against tiktoken's; besides the median, the first round alone
+          ("1st pass": text the engine has not seen, as when a corpus is encoded once);
   decode  decode throughput (ids -> str), one call per document;
   numpy   single-thread NumPy output for one text (bpekit and tiktoken encode_to_numpy,
           gigatoken Tokenizer.encode), one call per document, checked against tiktoken's ids;
+          with its first pass too;
   latency short strings (1 to 100 characters: prose, code, mixed Unicode, 'x' * 100), microseconds
           per call of encode and encode_ordinary, best of 3 rounds (bpekit, tiktoken, gigatoken's
           tiktoken wrapper, quicktok);
@@ -241,6 +243,11 @@ def check_cell(name: str, diff: str, ndocs: int, what: str, failures: list, peer
 # ---------------------------------------------------------------------------------------------
 
 
+FIRST_PASS_NOTE = ("MB/s is the median of the rounds; 1st pass = the first round alone, text the engine sees for "
+                   "the first time (only its first five documents were encoded before, to build lazy tables): the "
+                   "speed of a corpus encoded once, where caches of pieces seen before help less")
+
+
 def ratio_table(title: str, heads: list[str], keys: list[tuple], base: dict, peers: dict[str, dict]) -> str:
     """bpekit's speed over each peer's, measured in the same run (ratios of median times):
     `keys` are row labels (one cell per entry of `heads`), base[key] bpekit's median seconds,
@@ -354,6 +361,7 @@ def fmt_ratio(x: float) -> str:
 def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failures, peer_diffs):
     enc_rows, dec_rows = [], []
     enc_med, dec_med = {}, {}  # engine -> {(corpus, encoding): median seconds}
+    enc_first = {}  # engine -> {(corpus, encoding): seconds of the first round}
     for encoding in args.encodings:
         engs = {name: Engine(name, encoding, args.ranks) for name in engines}
         for corpus in corpora:
@@ -389,6 +397,7 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
             for n in engines:
                 med = C.median(times[n])
                 enc_med.setdefault(n, {})[(corpus, encoding)] = med
+                enc_first.setdefault(n, {})[(corpus, encoding)] = times[n][0]
                 if n == "tiktoken":
                     check = "(reference)"
                 elif ref_ids is None:
@@ -396,7 +405,7 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
                 else:
                     check = check_cell(n, first_difference(ids[n], ref_ids), len(texts),
                                        f"encode {n} {encoding} {corpus}", failures, peer_diffs)
-                enc_rows.append([corpus, encoding, n, f"{mb / med:.1f}", fmt_ratio(ref_enc / med),
+                enc_rows.append([corpus, encoding, n, f"{mb / med:.1f}", f"{mb / times[n][0]:.1f}", fmt_ratio(ref_enc / med),
                                  f"{sum(cpus[n]) / sum(times[n]):.2f}", f"{nbytes[corpus] / ntok:.2f}", check])
                 if "decode" in sections:
                     dmed = C.median(dtimes[n])
@@ -408,15 +417,18 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
     peers = {p: enc_med[p] for p in PEERS if p in enc_med}
     if "encode" in sections or "decode" in sections:
         print("## encode_ordinary (Python list), single thread, one call per document; MB/s = MiB of UTF-8 per second; "
-              "cpu/wall = the process's CPU seconds (all threads) over wall seconds while timed "
+              f"{FIRST_PASS_NOTE}; cpu/wall = the process's CPU seconds (all threads) over wall seconds while timed "
               "(above 1.00: more than one "
               "thread worked; below: the process waited for a core, a loaded machine)")
-        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "cpu/wall", "bytes/token",
+        print(C.table(["corpus", "encoding", "engine", "MB/s", "1st pass", "vs tiktoken", "cpu/wall", "bytes/token",
                        "ids = tiktoken"],
-                      enc_rows, right={3, 4, 5, 6}))
+                      enc_rows, right={3, 4, 5, 6, 7}))
         if "bpekit" in enc_med:
             print(ratio_table("bpekit encode_ordinary speed / peer's (>1: bpekit faster)", ["corpus", "encoding"],
                               keys, enc_med["bpekit"], peers))
+            print(ratio_table("the same, first pass (text each engine sees for the first time)",
+                              ["corpus", "encoding"], keys, enc_first["bpekit"],
+                              {p: enc_first[p] for p in PEERS if p in enc_first}))
             g = enc_med.get("gigatoken", {})
             print(target_line(f"encode_ordinary >= {TARGET_LIST}x gigatoken's list output "
                               "(as_tiktoken().encode_ordinary) on every corpus",
@@ -441,6 +453,7 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
         return
     rows, notes = [], []
     meds = {}  # engine -> {(corpus, encoding): median seconds}
+    firsts = {}  # engine -> {(corpus, encoding): seconds of the first round}
     for encoding in args.encodings:
         engs = {}
         for name in engines:
@@ -473,6 +486,7 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
             for n in engs:
                 med = C.median(times[n])
                 meds.setdefault(n, {})[(corpus, encoding)] = med
+                firsts.setdefault(n, {})[(corpus, encoding)] = times[n][0]
                 wrong_type = [a for a in arrays[n] if not isinstance(a, np.ndarray) or a.dtype != np.uint32]
                 if wrong_type:
                     a = wrong_type[0]
@@ -488,20 +502,23 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
                     bad = [i for i, (a, b) in enumerate(zip(arrays[n], ref)) if not np.array_equal(a, b)]
                     diff = f"{len(bad)}/{len(texts)} docs differ (first: doc {bad[0]})" if bad else ""
                     check = check_cell(n, diff, len(texts), f"numpy {n} {encoding} {corpus}", failures, peer_diffs)
-                rows.append([corpus, encoding, n, f"{mb / med:.1f}", fmt_ratio(ref_t / med),
+                rows.append([corpus, encoding, n, f"{mb / med:.1f}", f"{mb / times[n][0]:.1f}", fmt_ratio(ref_t / med),
                              f"{sum(cpus[n]) / sum(times[n]):.2f}", check])
             arrays.clear()
             print(f"  numpy {encoding} {corpus} done", file=sys.stderr, flush=True)
     print_heading("NumPy output for one text (uint32 array, no special-token handling), single thread, one call per "
                   "document; bpekit and tiktoken: encode_to_numpy(text, disallowed_special=()); gigatoken: "
-                  "Tokenizer.encode(text); MB/s = MiB of UTF-8 per second; cpu/wall as in the encode table", notes)
+                  f"Tokenizer.encode(text); MB/s = MiB of UTF-8 per second; {FIRST_PASS_NOTE}; cpu/wall as in the "
+                  "encode table", notes)
     if rows:
-        print(C.table(["corpus", "encoding", "engine", "MB/s", "vs tiktoken", "cpu/wall", "ids = tiktoken"], rows,
-                      right={3, 4, 5}))
+        print(C.table(["corpus", "encoding", "engine", "MB/s", "1st pass", "vs tiktoken", "cpu/wall", "ids = tiktoken"],
+                      rows, right={3, 4, 5, 6}))
     keys = [(c, e) for e in args.encodings for c in corpora]
     if "bpekit" in meds:
         print(ratio_table("bpekit encode_to_numpy speed / peer's (>1: bpekit faster)", ["corpus", "encoding"], keys,
                           meds["bpekit"], {p: meds[p] for p in PEERS if p in meds}))
+        print(ratio_table("the same, first pass (text each engine sees for the first time)", ["corpus", "encoding"],
+                          keys, firsts["bpekit"], {p: firsts[p] for p in PEERS if p in firsts}))
         g = meds.get("gigatoken", {})
         print(target_line(f"encode_to_numpy >= {TARGET_NUMPY}x gigatoken's NumPy encode on every corpus",
                           {f"{c} {e}": g.get((c, e), float("nan")) / meds["bpekit"][(c, e)] for c, e in keys},
