@@ -604,9 +604,14 @@ def batch_child(spec: dict) -> int:
         engs = {n: Engine(n, encoding, Path(spec["ranks"])) for n in spec["engines"]}
         variants = {v: x for v, x in batch_variants(engs).items() if np is not None or x[1] != "flat"}
         for corpus, docs in texts.items():
-            warm = docs[:20]
-            for fn, _ in variants.values():  # first-use costs (lazy tables, pools) outside the timing
-                fn(warm, threads)
+            # First-use costs (lazy tables, pools) and the per-thread caches outside the
+            # timing: one untimed pass over all the documents, so that every round runs
+            # on threads that have seen them, whichever thread gets which (with only a few
+            # documents first, the rounds of a pool would stand for a cold corpus on more
+            # threads and a warm one on one: the encode section's first pass measures
+            # that).
+            for fn, _ in variants.values():
+                fn(docs + [WARM_UP], threads)
             times = {v: [] for v in variants}
             checks = {}
             ref = engs["tiktoken"].batch(docs, 1) if "tiktoken" in engs else None
