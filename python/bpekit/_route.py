@@ -120,10 +120,11 @@ def prepare(enc: Encoding, char_is_piece: bool) -> None:
     ``_special_tokens`` are set): ``char_is_piece`` says that its pattern makes every
     character a piece of its own."""
     # `encode_ordinary` as CPython builtins bound to the handle, where available (a
-    # list, a bytearray of uint32 for `encode_to_numpy`, and lists for a list of texts):
-    # they hold the handle, so `Encoding.close()` drops them.
+    # list, a bytearray of uint32 for `encode_to_numpy`, lists for a list of texts, and
+    # bytearrays of ids and offsets for `encode_batch_to_numpy`): they hold the handle,
+    # so `Encoding.close()` drops them.
     builtins = make_builtin(enc._raw, TokenizerError) if make_builtin else None
-    enc._fast, enc._fast_u32, enc._fast_batch = builtins if builtins is not None else (None, None, None)
+    enc._fast, enc._fast_u32, enc._fast_batch, enc._fast_batch_u32 = builtins or (None, None, None, None)
     # One ASCII character is one piece and one byte, so one token: its id, for a call
     # whose native round trip would cost more than the work.
     enc._ascii_ids = None

@@ -178,6 +178,7 @@ class Encoding(Handle):
     _fast: Any = None  # encode_ordinary as a CPython builtin, or None
     _fast_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
     _fast_batch: Any = None  # the same for a list of texts ((texts, num_threads)), or None
+    _fast_batch_u32: Any = None  # the same as [ids bytearray (uint32), offsets bytearray (uint64)], or None
     _ascii_ids: tuple[int, ...] | None  # the id of each ASCII character, where one is one token
     _char_ids: dict[str, int]  # single characters' packed results, as computed
     _special_start: str | None  # the first character of every special token, if one
@@ -288,7 +289,7 @@ class Encoding(Handle):
         return f"<Encoding {self.name!r}>"
 
     def close(self) -> None:
-        self._fast = self._fast_u32 = self._fast_batch = None  # the builtins hold the handle
+        self._fast = self._fast_u32 = self._fast_batch = self._fast_batch_u32 = None  # they hold the handle
         super().close()
 
     def __copy__(self) -> Encoding:
@@ -663,22 +664,28 @@ class Encoding(Handle):
         """Encodes many texts (any iterable of str) in one native call, on up to
         ``num_threads`` threads."""
         policy = self._policy(allowed_special, disallowed_special)  # (reads them once)
-        fast = self._fast_batch
-        if fast is not None:
-            texts = text if type(text) is list else list(text)
-            unless = self._ordinary_unless(policy)
-            try:
-                # (str's own `in`: a subclass is read by its characters; TypeError if an
-                # item is not a str)
-                if unless is True or (unless is not False and not any(_str_has(t, unless) for t in texts)):
-                    # No special token can be in them: the builtin builds the lists (with
-                    # the GIL released while it encodes).
-                    return fast((texts, num_threads))  # type: ignore[no-any-return]
-            except (UnicodeEncodeError, TypeError, TokenizerError):
-                pass  # lone surrogates, an item that is not a str, a bad num_threads, or
-                # an encode error: the general call fixes up or raises
-            text = texts
+        if self._fast_batch is not None:
+            text = text if type(text) is list else list(text)
+            lists = self._fast_batch_call(self._fast_batch, text, policy, num_threads)
+            if lists is not None:
+                return lists  # type: ignore[no-any-return]
         return take_batch(*self._encode_batch_flat(text, policy, num_threads))
+
+    def _fast_batch_call(self, fast: Any, texts: list[str], policy: Policy, num_threads: int) -> Any:
+        """``fast((texts, num_threads))``, a batch builtin (which encodes with the GIL
+        released, reading the texts' UTF-8 in place), where no special token can be in
+        the texts; None where it cannot serve: a special token may be there, or it
+        refuses the texts (lone surrogates, an item that is not a str, a bad
+        num_threads, an encode error), which the native call fixes up or raises."""
+        unless = self._ordinary_unless(policy)
+        try:
+            # (str's own `in`: a subclass is read by its characters; TypeError if an item
+            # is not a str)
+            if unless is True or (unless is not False and not any(_str_has(t, unless) for t in texts)):
+                return fast((texts, num_threads))
+        except (UnicodeEncodeError, TypeError, TokenizerError):
+            pass
+        return None
 
     def encode_ordinary_batch(self, text: Iterable[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts (special-token text as ordinary text) in one native call."""
@@ -696,6 +703,12 @@ class Encoding(Handle):
         import numpy  # missing: ImportError before any encoding
 
         policy = self._policy(allowed_special, disallowed_special)
+        if self._fast_batch_u32 is not None:
+            text = text if type(text) is list else list(text)
+            flat = self._fast_batch_call(self._fast_batch_u32, text, policy, num_threads)
+            if flat is not None:
+                # (the bytearrays become the arrays' memory: no copy)
+                return numpy.frombuffer(flat[0], dtype=numpy.uint32), numpy.frombuffer(flat[1], dtype=numpy.uint64)
         return take_batch_numpy(*self._encode_batch_flat(text, policy, num_threads), numpy)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:

@@ -42,6 +42,7 @@ def test_builtin_is_used_on_cpython(enc):
     assert enc._fast.__name__ == "encode_ordinary"
     assert enc._fast_u32.__name__ == "encode_ordinary_u32"
     assert enc._fast_batch.__name__ == "encode_ordinary_batch"
+    assert enc._fast_batch_u32.__name__ == "encode_ordinary_batch_u32"
 
 
 @needs_builtin
@@ -122,6 +123,50 @@ def test_batch_builtin_gives_the_cffi_lists(enc, threads):
 
 
 @needs_builtin
+@pytest.mark.parametrize("threads", [0, 1, 2])
+def test_flat_batch_builtin_gives_the_cffi_arrays(enc, threads):
+    """encode_batch_to_numpy through the flat builtin equals the cffi route's arrays
+    (ids, offsets and dtypes), whatever the thread count; what the builtin refuses the
+    cffi route answers or raises as before."""
+    np = pytest.importorskip("numpy")
+    cffi = on_route(enc, "cffi")
+    texts = [*TEXTS, "é" * 5000, "你好世界 " * 3000, "x" * 70_000] * 3
+    plain = [t for t in texts if "<" not in t]
+
+    def same(a, b):
+        assert a[0].dtype == b[0].dtype == np.uint32 and a[1].dtype == b[1].dtype == np.uint64
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+    ids, offsets = enc._fast_batch_u32((plain, threads))
+    same((np.frombuffer(ids, np.uint32), np.frombuffer(offsets, np.uint64)),
+         cffi.encode_batch_to_numpy(plain, num_threads=threads))
+    for kw in [{"disallowed_special": ()}, {"allowed_special": "all"}, {}]:
+        batch = plain if not kw else texts
+        same(enc.encode_batch_to_numpy(batch, num_threads=threads, **kw),
+             cffi.encode_batch_to_numpy(batch, num_threads=threads, **kw))
+    same(enc.encode_batch_to_numpy(iter(plain), num_threads=threads), cffi.encode_batch_to_numpy(plain))
+    same(enc.encode_batch_to_numpy([]), cffi.encode_batch_to_numpy([]))
+    flat, off = enc.encode_batch_to_numpy(plain)
+    assert [flat[off[i]:off[i + 1]].tolist() for i in range(len(plain))] == [cffi.encode_ordinary(t) for t in plain]
+    odd = ["a\ud800b", "ok"]
+    same(enc.encode_batch_to_numpy(odd, disallowed_special=()), cffi.encode_batch_to_numpy(odd, disallowed_special=()))
+    with pytest.raises(UnicodeEncodeError):
+        enc._fast_batch_u32((odd, threads))
+    with pytest.raises(TypeError):
+        enc._fast_batch_u32((["a", b"b"], threads))
+    with pytest.raises(TypeError):
+        enc.encode_batch_to_numpy(["a", b"b"])
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode_batch_to_numpy(texts)
+    with pytest.raises(bpekit.TokenizerError):
+        enc._fast_batch_u32((plain, -1))
+    with pytest.raises(TypeError):
+        enc._fast_batch_u32((plain, "2"))
+    with pytest.raises((TypeError, SystemError)):
+        enc._fast_batch_u32(plain)  # not a (texts, num_threads) tuple
+
+
+@needs_builtin
 def test_builtin_holds_its_handle_and_lets_it_go(enc):
     """The builtin keeps the native handle alive after close() (a call under way must not
     lose it), and its references are given back when it goes."""
@@ -138,7 +183,7 @@ def test_builtin_holds_its_handle_and_lets_it_go(enc):
     del extra
     gc.collect()
     assert (sys.getrefcount(handle), sys.getrefcount(Failure)) == before
-    f, f32, fb = e2._fast, e2._fast_u32, e2._fast_batch
+    f, f32, fb, fb32 = e2._fast, e2._fast_u32, e2._fast_batch, e2._fast_batch_u32
     e2.close()
     with pytest.raises(ValueError, match="closed"):
         e2.encode_ordinary("ab")
@@ -149,9 +194,13 @@ def test_builtin_holds_its_handle_and_lets_it_go(enc):
     assert list(memoryview(f32("héllo")).cast("I")) == enc.encode_ordinary("héllo")  # and f32
     del f32
     assert fb((["héllo", "x"], 2)) == [enc.encode_ordinary("héllo"), enc.encode_ordinary("x")]  # and fb
+    del fb
+    assert list(memoryview(fb32((["héllo"], 2))[0]).cast("I")) == enc.encode_ordinary("héllo")  # and fb32
     with pytest.raises(ValueError, match="closed"):
         e2.encode_ordinary_batch(["ab"])
-    del fb, handle
+    with pytest.raises(ValueError, match="closed"):
+        e2.encode_batch_to_numpy(["ab"])
+    del fb32, handle
 
 
 @needs_builtin
@@ -162,6 +211,7 @@ def test_builtin_does_not_leak(enc):
         enc._fast_u32(t)
     batch = (texts, 2)
     enc._fast_batch(batch)
+    enc._fast_batch_u32(batch)
     gc.collect()
     tracemalloc.start()
     try:
@@ -172,6 +222,7 @@ def test_builtin_does_not_leak(enc):
                     enc.encode_ordinary(t)
                     enc._fast_u32(t)
                 enc._fast_batch(batch)
+                enc._fast_batch_u32(batch)
             gc.collect()
             grown = tracemalloc.get_traced_memory()[0] - base
     finally:
@@ -232,7 +283,7 @@ def test_builtin_threads_share_one_encoding(enc):
 @needs_builtin
 def test_builtin_maker_refuses_bad_arguments(enc):
     """As the package calls it (ctypes): each bad argument is refused with its status and
-    nothing appended; a good call appends one list of the two working builtins."""
+    nothing appended; a good call appends one list of the four working builtins."""
     maker = _lowlevel.python_encoder_export()
     ffi, lib = _lowlevel.ffi, _lowlevel.lib
     api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
@@ -253,10 +304,13 @@ def test_builtin_maker_refuses_bad_arguments(enc):
         assert maker(address, t, enc._raw, bpekit.TokenizerError, out, None) == want
         assert out == []
     assert maker(good, tok, enc._raw, bpekit.TokenizerError, out, None) == 0
-    assert len(out) == 1 and len(out[0]) == 3
+    assert len(out) == 1 and len(out[0]) == 4
     assert out[0][0]("ab") == enc.encode_ordinary("ab")
     assert list(memoryview(out[0][1]("ab")).cast("I")) == enc.encode_ordinary("ab")
     assert out[0][2]((["ab", "c"], 1)) == [enc.encode_ordinary("ab"), enc.encode_ordinary("c")]
+    ids, offsets = out[0][3]((["ab", "c"], 1))
+    assert list(memoryview(ids).cast("I")) == enc.encode_ordinary("ab") + enc.encode_ordinary("c")
+    assert list(memoryview(offsets).cast("Q")) == [0, len(enc.encode_ordinary("ab")), len(ids) // 4]
 
 
 @needs_builtin

@@ -371,17 +371,28 @@ static ENCODE_ORDINARY_BATCH: MethodDef = MethodDef(PyMethodDef {
         .as_ptr(),
 });
 
+static ENCODE_ORDINARY_BATCH_U32: MethodDef = MethodDef(PyMethodDef {
+    name: c"encode_ordinary_batch_u32".as_ptr(),
+    meth: encode_ordinary_batch_u32,
+    flags: METH_O,
+    doc: c"encode_ordinary_batch_u32(args, /)\n--\n\n`args` as for encode_ordinary_batch: `[ids, offsets]`, two bytearrays, the ids of all texts one after another as native-endian uint32 and `len(texts) + 1` offsets into them as native-endian uint64."
+        .as_ptr(),
+});
+
 /// Texts of at least this many bytes are encoded with the GIL released, so Python threads
 /// encode in parallel; shorter ones keep it (releasing costs about as much as their encode).
 const GIL_RELEASE_MIN: usize = 256;
 
-/// Makes three CPython builtin functions that ordinary-encode with `tok`, for the Python
+/// Makes four CPython builtin functions that ordinary-encode with `tok`, for the Python
 /// binding (other hosts have no use for them), and appends the list of them to the list
 /// `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
 /// -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
-/// without a copy), and `encode_ordinary_batch((texts: list[str], num_threads: int)) ->
-/// list[list[int]]`, the batch encode with the GIL released. Call it with the GIL held (ctypes' `PyDLL`, not cffi, which
-/// releases it).
+/// without a copy), `encode_ordinary_batch((texts: list[str], num_threads: int)) ->
+/// list[list[int]]`, the batch encode with the GIL released, and
+/// `encode_ordinary_batch_u32((texts, num_threads)) -> [bytearray, bytearray]`, the same
+/// batch as all ids (`uint32`) and `len(texts) + 1` offsets (`uint64`), native-endian
+/// (the texts are read in place: no copy of their UTF-8 per call). Call it with the GIL
+/// held (ctypes' `PyDLL`, not cffi, which releases it).
 ///
 /// `api` holds the interpreter's C API functions (every call in a process must pass the
 /// same ones). `keepalive` is the Python object that owns `tok`; the builtin holds a
@@ -441,14 +452,16 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
                 return Err(python_failed());
             }
             // Each builtin takes a reference to the capsule; `out_list` gets one new item,
-            // the list of both, or nothing.
-            let pair = (api.list_new)(3);
+            // the list of them, or nothing.
+            let pair = (api.list_new)(4);
             if pair.is_null() {
                 (api.dec_ref)(capsule);
                 return Err(python_failed());
             }
             let mut made = true;
-            for (i, def) in [(0, &ENCODE_ORDINARY), (1, &ENCODE_ORDINARY_U32), (2, &ENCODE_ORDINARY_BATCH)] {
+            let defs =
+                [&ENCODE_ORDINARY, &ENCODE_ORDINARY_U32, &ENCODE_ORDINARY_BATCH, &ENCODE_ORDINARY_BATCH_U32];
+            for (i, def) in (0..).zip(defs) {
                 let def = std::ptr::from_ref(&def.0).cast_mut().cast();
                 let function = if made {
                     (api.cfunction_new)(def, capsule, std::ptr::null_mut())
@@ -623,28 +636,94 @@ unsafe fn utf8_of<'a>(api: Api, text: *mut c_void) -> Option<(&'a [u8], *mut c_v
     }
 }
 
-/// The batch builtin's body (`METH_O`: `slf` is the capsule, `args` the argument).
+/// The list builtin's body (`METH_O`: `slf` is the capsule, `args` the argument).
+unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) -> *mut c_void {
+    // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `args` a live
+    // object (`encode_batch`'s contract).
+    unsafe {
+        let Some((api, binding, flat, offsets)) = encode_batch(slf, args) else {
+            return std::ptr::null_mut();
+        };
+        let lists = (api.list_new)(offsets.len().saturating_sub(1).cast_signed());
+        if lists.is_null() {
+            return lists;
+        }
+        for (i, w) in (0..).zip(offsets.windows(2)) {
+            let item = new_list(api, binding, &flat[w[0]..w[1]]);
+            if item.is_null() {
+                (api.dec_ref)(lists);
+                return std::ptr::null_mut();
+            }
+            set_item(api, binding.layout, lists, i, item);
+        }
+        lists
+    }
+}
+
+/// The flat builtin's body: `[ids, offsets]` as bytearrays.
+unsafe extern "C" fn encode_ordinary_batch_u32(slf: *mut c_void, args: *mut c_void) -> *mut c_void {
+    // SAFETY: as in `encode_ordinary_batch`.
+    unsafe {
+        let Some((api, _, flat, offsets)) = encode_batch(slf, args) else { return std::ptr::null_mut() };
+        let offsets: Vec<u64> = offsets.iter().map(|&o| o as u64).collect();
+        let pair = (api.list_new)(2);
+        if pair.is_null() {
+            return pair;
+        }
+        let ids = new_bytearray(api, as_bytes(&flat));
+        let offs = if ids.is_null() { ids } else { new_bytearray(api, as_bytes(&offsets)) };
+        if offs.is_null() {
+            if !ids.is_null() {
+                (api.dec_ref)(ids);
+            }
+            (api.dec_ref)(pair);
+            return std::ptr::null_mut();
+        }
+        (api.list_set_item)(pair, 0, ids); // each takes the reference
+        (api.list_set_item)(pair, 1, offs);
+        pair
+    }
+}
+
+/// Integers whose slices may be read as bytes: no padding, every byte initialized.
+trait Word: Copy {}
+impl Word for u32 {}
+impl Word for u64 {}
+
+/// The native-endian bytes of `items`.
+fn as_bytes<T: Word>(items: &[T]) -> &[u8] {
+    // SAFETY: a `Word` has no padding and every byte initialized, and a byte slice needs
+    // no alignment; the bytes are borrowed for as long as `items`.
+    unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items)) }
+}
+
+/// The batch builtins' encode: `args` is `(texts: list[str], num_threads: int)`; the ids
+/// of all texts and their offsets, or None with the exception set.
 ///
 /// Every text is held (a reference each) while the GIL is released, so another thread
 /// that empties the list meanwhile cannot free a text being read.
-unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) -> *mut c_void {
-    // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `args` a live
-    // object; the texts' UTF-8 stays valid while the references taken below are held
-    // (they are given back after the last read); `tok` lives as long as the binding
+unsafe fn encode_batch<'a>(
+    slf: *mut c_void,
+    args: *mut c_void,
+) -> Option<(Api, &'a Binding, Vec<u32>, Vec<usize>)> {
+    // SAFETY: CPython calls the builtins with the GIL held, `slf` our capsule and `args`
+    // a live object; the texts' UTF-8 stays valid while the references taken below are
+    // held (they are given back after the last read); `tok` lives as long as the binding
     // holds `keepalive`.
     unsafe {
-        let Some((api, binding)) = bound(slf) else { return std::ptr::null_mut() };
+        let (api, binding) = bound(slf)?;
         let (list, threads) = ((api.tuple_get)(args, 0), (api.tuple_get)(args, 1));
         if list.is_null() || threads.is_null() {
-            return std::ptr::null_mut();
+            return None;
         }
         let threads = (api.long_as_ssize)(threads);
         let n = (api.list_size)(list);
         if (threads == -1 || n == -1) && !(api.err_occurred)().is_null() {
-            return std::ptr::null_mut();
+            return None;
         }
         let Ok(threads) = usize::try_from(threads) else {
-            return raise(api, binding, &format!("num_threads must be 0 or more, not {threads}"));
+            raise(api, binding, &format!("num_threads must be 0 or more, not {threads}"));
+            return None;
         };
         // (text, the object that owns its UTF-8 if not the text): each a reference held.
         let mut held: Vec<(&[u8], *mut c_void, *mut c_void)> = Vec::with_capacity(n.unsigned_abs());
@@ -661,7 +740,7 @@ unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) 
             let read = if text.is_null() { None } else { utf8_of(api, text) };
             let Some((bytes, owner)) = read else {
                 release(&held);
-                return std::ptr::null_mut();
+                return None;
             };
             (api.inc_ref)(text);
             held.push((bytes, text, owner));
@@ -685,35 +764,29 @@ unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) 
         .unwrap_or_else(|payload| Err(panic_message(&*payload)));
         (api.restore_thread)(state);
         release(&held);
-        let (flat, offsets) = match result {
-            Ok(r) => r,
-            Err(message) => return raise(api, binding, &message),
-        };
-        let lists = (api.list_new)(n);
-        if lists.is_null() {
-            return lists;
-        }
-        for (i, w) in (0..n).zip(offsets.windows(2)) {
-            let item = new_list(api, binding, &flat[w[0]..w[1]]);
-            if item.is_null() {
-                (api.dec_ref)(lists);
-                return std::ptr::null_mut();
+        match result {
+            Ok((flat, offsets)) => Some((api, binding, flat, offsets)),
+            Err(message) => {
+                raise(api, binding, &message);
+                None
             }
-            set_item(api, binding.layout, lists, i, item);
         }
-        lists
     }
 }
 
 /// A new bytearray of `ids` as native-endian `uint32`, or NULL with the exception set.
 /// GIL held.
 unsafe fn new_u32_bytearray(api: Api, _: &Binding, ids: &[u32]) -> *mut c_void {
-    let bytes = std::mem::size_of_val(ids);
-    // SAFETY: the GIL is held; a new bytearray of `bytes` bytes has that many writable
-    // bytes at its data pointer (CPython allocates one more, for a NUL).
+    // SAFETY: the GIL is held (caller's contract).
+    unsafe { new_bytearray(api, as_bytes(ids)) }
+}
+
+/// A new bytearray of `bytes`, or NULL with the exception set. GIL held.
+unsafe fn new_bytearray(api: Api, bytes: &[u8]) -> *mut c_void {
+    // SAFETY: the GIL is held; a new bytearray of `bytes.len()` bytes has that many
+    // writable bytes at its data pointer (CPython allocates one more, for a NUL).
     unsafe {
-        #[allow(clippy::cast_possible_wrap)] // a slice's size never exceeds isize::MAX
-        let array = (api.bytearray_new)(std::ptr::null(), bytes as isize);
+        let array = (api.bytearray_new)(std::ptr::null(), bytes.len().cast_signed());
         if array.is_null() {
             return array;
         }
@@ -722,7 +795,7 @@ unsafe fn new_u32_bytearray(api: Api, _: &Binding, ids: &[u32]) -> *mut c_void {
             (api.dec_ref)(array);
             return std::ptr::null_mut();
         }
-        std::ptr::copy_nonoverlapping(ids.as_ptr().cast::<u8>(), data.cast::<u8>(), bytes);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), data.cast::<u8>(), bytes.len());
         array
     }
 }
