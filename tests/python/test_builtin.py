@@ -106,20 +106,26 @@ def test_batch_builtin_gives_the_cffi_lists(enc, threads):
     assert enc.encode_ordinary_batch([]) == []
     odd = ["a\ud800b", "ok"]
     assert enc.encode_ordinary_batch(odd, num_threads=threads) == cffi.encode_ordinary_batch(odd)
+    check_refusals(enc._fast_batch, enc.encode_batch, texts, plain, odd, threads)
+
+
+def check_refusals(builtin, method, texts, plain, odd, threads):
+    """What a batch builtin refuses (lone surrogates, an item that is not a str, a bad
+    thread count or argument) and what its method then raises."""
     with pytest.raises(UnicodeEncodeError):
-        enc._fast_batch((odd, threads))
+        builtin((odd, threads))
     with pytest.raises(TypeError):
-        enc._fast_batch((["a", b"b"], threads))
+        builtin((["a", b"b"], threads))
     with pytest.raises(TypeError):
-        enc.encode_ordinary_batch(["a", b"b"])
+        method(["a", b"b"], disallowed_special=())
     with pytest.raises(ValueError, match="disallowed special token"):
-        enc.encode_batch(texts)
+        method(texts)
     with pytest.raises(bpekit.TokenizerError):
-        enc._fast_batch((plain, -1))
+        builtin((plain, -1))
     with pytest.raises(TypeError):
-        enc._fast_batch((plain, "2"))
+        builtin((plain, "2"))
     with pytest.raises((TypeError, SystemError)):
-        enc._fast_batch(plain)  # not a (texts, num_threads) tuple
+        builtin(plain)  # not a (texts, num_threads) tuple
 
 
 @needs_builtin
@@ -150,20 +156,7 @@ def test_flat_batch_builtin_gives_the_cffi_arrays(enc, threads):
     assert [flat[off[i]:off[i + 1]].tolist() for i in range(len(plain))] == [cffi.encode_ordinary(t) for t in plain]
     odd = ["a\ud800b", "ok"]
     same(enc.encode_batch_to_numpy(odd, disallowed_special=()), cffi.encode_batch_to_numpy(odd, disallowed_special=()))
-    with pytest.raises(UnicodeEncodeError):
-        enc._fast_batch_u32((odd, threads))
-    with pytest.raises(TypeError):
-        enc._fast_batch_u32((["a", b"b"], threads))
-    with pytest.raises(TypeError):
-        enc.encode_batch_to_numpy(["a", b"b"])
-    with pytest.raises(ValueError, match="disallowed special token"):
-        enc.encode_batch_to_numpy(texts)
-    with pytest.raises(bpekit.TokenizerError):
-        enc._fast_batch_u32((plain, -1))
-    with pytest.raises(TypeError):
-        enc._fast_batch_u32((plain, "2"))
-    with pytest.raises((TypeError, SystemError)):
-        enc._fast_batch_u32(plain)  # not a (texts, num_threads) tuple
+    check_refusals(enc._fast_batch_u32, enc.encode_batch_to_numpy, texts, plain, odd, threads)
 
 
 @needs_builtin
