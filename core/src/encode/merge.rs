@@ -19,11 +19,11 @@
 //!   the borrow and the slot search add to it, which is a visible share of the ~10-40 ns
 //!   a short piece takes.
 //! - Memory per thread: per tokenizer slot ([`CACHE_SLOTS`]), the pretoken cache (at most
-//!   9 MiB, see [`super::pretoken`]), the piece cache of mid-length pieces (at most
+//!   33 MiB, see [`super::pretoken`]), the piece cache of mid-length pieces (at most
 //!   [`CACHE_MAX_TOKENS`] ids, 4 MiB, in a vector whose last doubling may have reserved
 //!   8, and [`CACHE_MAX_PIECES`] map entries of 48 bytes in twice as many slots with a
 //!   control byte each, 12.25 MiB) and the cache of long pieces ([`LongCache`], at its
-//!   bounds 3.75 MiB): at most 33 MiB per
+//!   bounds 3.75 MiB): at most 57 MiB per
 //!   tokenizer a thread encodes with, reached only by text with that many distinct
 //!   pieces (a few pages of text need well under 1 MiB). The rank table and the search
 //!   trie belong to the tokenizer and are shared by its threads.

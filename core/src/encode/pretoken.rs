@@ -21,9 +21,13 @@
 //! - Size: it starts at [`MIN_PAIRS`] pairs and doubles at 3/4 load, up to [`MAX_PAIRS`]
 //!   pairs; full at that size, it starts over empty. Distinct pieces of 3 to 15 bytes in
 //!   8 MB of each sample (cl100k's split): English 99K, code 51K, multilingual 127K; the
-//!   largest table holds 196K. At half that size English started over every few MB and
-//!   ran 1.7x slower than now; the lookups of a table this size miss the core's caches,
-//!   which is why [`super::merge`] requests a chunk of pieces' lines before using them.
+//!   largest table holds 786K. A table that starts over loses the common pieces with the
+//!   rest, and each is merged again: with a largest table of 196K, 16 MB of the
+//!   multilingual sample encoded a second time ran at 103-106 MB/s (o200k_base), with
+//!   this one at 190-205 (English and code, whose pieces fit either, unchanged); at 98K,
+//!   English started over every few MB and ran 1.7x slower. The lookups of a table this
+//!   size miss the core's caches, which is why [`super::merge`] requests a chunk of
+//!   pieces' lines before using them.
 //!   Text whose pieces never repeat (random bytes as latin-1) fills any size, and there
 //!   [`super::merge`] turns the cache off.
 //! - Pieces of more than [`INLINE`] tokens (rare but for CJK and Thai: a piece of 15
@@ -31,9 +35,10 @@
 //!   the entry holds the offset and the arena's epoch, and the arena starts over (a new
 //!   epoch, so older such entries miss) when full.
 //! - Memory bound per table: `MAX_PAIRS * 64` bytes plus the arena, `4 * ARENA_MAX`
-//!   bytes: 9 MiB (and 4 MiB more for a moment while the table doubles to its largest
-//!   size), reached only by text with that many distinct short pieces; a thread that
-//!   encodes a few pages holds a table of 128 KiB. The arena holds about as many ids as
+//!   bytes: 33 MiB (and 16 MiB more for a moment while the table doubles to its largest
+//!   size), reached only by text with that many distinct short pieces (more than 393K:
+//!   the table grows as it fills); a thread that encodes a few pages holds a table of
+//!   128 KiB. The arena holds about as many ids as
 //!   a full table's CJK or Thai pieces have beyond their first three. The per-thread
 //!   total is in [`super::merge`]'s notes.
 //! - The keys are exact (the whole packed piece, its length included), so a collision
@@ -44,8 +49,8 @@ use crate::bytemap::SHORT_MAX;
 
 /// Pairs of a new table (a power of two).
 const MIN_PAIRS: usize = 1 << 11;
-/// Pairs of the largest table (a power of two): 8 MiB.
-pub(super) const MAX_PAIRS: usize = 1 << 17;
+/// Pairs of the largest table (a power of two): 32 MiB.
+pub(super) const MAX_PAIRS: usize = 1 << 19;
 
 /// Ids stored in the entry itself.
 pub(super) const INLINE: usize = 3;
