@@ -106,9 +106,13 @@ pub(super) struct HitWindow {
 
 /// Lookups per window of a cache's hit count.
 const CACHE_WINDOW: u32 = 2048;
-/// A window with fewer hits than this, for the piece cache (pieces that are not tokens:
-/// a miss costs a merge, so even a few hits pay) ...
-const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 32;
+/// A window with fewer hits than this, for the caches of mid-length and long pieces (a
+/// miss costs a merge of hundreds of nanoseconds or more, an insert far less, so even a
+/// few hits pay; in a corpus's first megabytes few of its long pieces have come twice,
+/// and at 1/32 the caches turned off there and cached few of the pieces that came back:
+/// 16 MB of the multilingual sample encoded a second time, cl100k_base, 146 -> 182-187
+/// MB/s; random bytes as latin-1, whose long pieces do not repeat, still turn them off) ...
+const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 256;
 /// ... and for the pretoken cache (all short pieces: a miss costs one rank-table lookup
 /// and an insert more than no cache, so it must hit often to pay; in random bytes as
 /// latin-1 it hits 2-20% of the time) ...
