@@ -123,7 +123,7 @@ pub(super) fn pool(num_threads: usize) -> Result<Arc<rayon::ThreadPool>, CError>
 }
 
 /// `BPEKIT_ERR_INVALID_ARG` if `num_threads` exceeds `BPEKIT_MAX_THREADS`.
-fn check_threads(num_threads: usize) -> Result<(), CError> {
+pub(super) fn check_threads(num_threads: usize) -> Result<(), CError> {
     if num_threads > BPEKIT_MAX_THREADS {
         return Err(CError::new(
             BPEKIT_ERR_INVALID_ARG,
@@ -518,12 +518,7 @@ pub unsafe extern "C" fn bpekit_tokenizer_encode_batch(
             let sets = PolicySets::read(policy)?;
             let policy = sets.policy();
             check_threads(num_threads)?;
-            let (flat, offs) = if Tokenizer::batch_is_serial(&texts, crate::pools::pool_size(num_threads)) {
-                // Too little to share: on this thread (entering a pool costs a handoff).
-                tok.inner.encode_batch_on(&texts, &policy, 1)
-            } else {
-                pool(num_threads)?.install(|| tok.inner.encode_batch(&texts, &policy))
-            }?;
+            let (flat, offs) = tok.inner.encode_batch_threads(&texts, &policy, num_threads)?.join();
             write(ids, bpekit_tokens::from_vec(flat));
             write(offsets, bpekit_offsets::from_vec(offs));
             Ok(())

@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{SpecialPolicy, Tokenizer};
 use crate::error::{Error, Result};
@@ -22,8 +23,9 @@ const GROUP_MIN_BYTES: usize = 16 << 10;
 const GROUP_MAX_BYTES: usize = 1 << 20;
 
 impl Tokenizer {
-    /// Encodes many texts in parallel (on the current rayon pool): the ids of all texts
-    /// one after another, and `texts.len() + 1` offsets (text `i` is `ids[off[i]..off[i+1]]`).
+    /// Encodes many texts in parallel on the current rayon pool (the calling thread takes
+    /// part: see [`Tokenizer::encode_batch_threads`]): the ids of all texts one after
+    /// another, and `texts.len() + 1` offsets (text `i` is `ids[off[i]..off[i+1]]`).
     ///
     /// # Errors
     /// The first failing text's error, prefixed with its index; no partial output.
@@ -32,73 +34,81 @@ impl Tokenizer {
         texts: &[S],
         policy: &SpecialPolicy<'_>,
     ) -> Result<(Vec<u32>, Vec<usize>)> {
-        self.encode_batch_on(texts, policy, rayon::current_num_threads())
+        Ok(self.encode_batch_in(texts, policy, rayon::current_num_threads(), None)?.join())
     }
 
-    /// Whether [`Tokenizer::encode_batch`] on `threads` threads makes one group of
-    /// `texts`, encoded on the calling thread: a caller outside a pool can then skip
-    /// entering one (a thread handoff) and call [`Tokenizer::encode_batch_on`] there.
-    pub(crate) fn batch_is_serial<S: AsRef<str>>(texts: &[S], threads: usize) -> bool {
-        threads <= 1 || groups(texts, threads).len() <= 1
-    }
-
-    /// [`Tokenizer::encode_batch`] for a pool of `threads` threads, called inside that
-    /// pool; with one group (see [`Tokenizer::batch_is_serial`]), on the calling thread,
-    /// in a pool or not (it touches none).
-    pub(crate) fn encode_batch_on<S: AsRef<str> + Sync>(
+    /// [`Tokenizer::encode_batch`] on `threads` threads (0: the default, see
+    /// [`crate::pools`]): the calling thread and `threads - 1` threads of the shared pool
+    /// of that size. A batch of one group is encoded on the calling thread alone, and
+    /// touches no pool.
+    ///
+    /// The caller works rather than handing the batch to a pool and waiting: a thread
+    /// that wakes a pool and then sleeps leaves the scheduler free to wake the pool's
+    /// threads on one core (Linux places a woken thread near its waker), and a batch on
+    /// two threads could then run at one thread's speed, as measured on a 2-core VM
+    /// about one call in three after the threads had idled. A running caller keeps its
+    /// core busy, and the helpers take the groups it has not reached.
+    pub(crate) fn encode_batch_threads<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         policy: &SpecialPolicy<'_>,
         threads: usize,
-    ) -> Result<(Vec<u32>, Vec<usize>)> {
-        use rayon::prelude::*;
+    ) -> Result<Parts> {
+        let threads = crate::pools::pool_size(threads);
+        if threads <= 1 || groups(texts, threads).len() <= 1 {
+            return self.encode_batch_in(texts, policy, 1, None);
+        }
+        let helpers = crate::pools::shared(threads - 1)?;
+        self.encode_batch_in(texts, policy, threads, Some(helpers))
+    }
+
+    /// The batch on the calling thread and at most `threads - 1` tasks of `pool` (the
+    /// current rayon pool if `None`), each taking the next group of texts until none is
+    /// left.
+    fn encode_batch_in<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy<'_>,
+        threads: usize,
+        pool: Option<Arc<rayon::ThreadPool>>,
+    ) -> Result<Parts> {
         #[allow(clippy::single_range_in_vec_init)] // one group: every text
         let groups = if threads <= 1 { vec![0..texts.len()] } else { groups(texts, threads) };
         let failed = AtomicUsize::new(usize::MAX);
         if let [range] = &groups[..] {
             // No parallelism to have, so no task to start (and no copy).
             return match self.encode_group(texts, range.clone(), policy, &failed) {
-                Group::Done(ids, offsets) => Ok((ids, offsets)),
+                Group::Done(ids, offsets) => {
+                    Ok(Parts { parts: vec![(ids, offsets)], pool: None, threads: 1 })
+                }
                 Group::Failed(i, e) => Err(batch_error(i, &e)),
                 Group::Stopped => unreachable!("a lone group stops only at a failure of its own"),
             };
         }
-        // One task per group (rayon would otherwise hand a thread several at once).
-        let done: Vec<Group> = groups
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|range| self.encode_group(texts, range, policy, &failed))
-            .collect();
+        let done: Vec<Mutex<Option<Group>>> = groups.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        together(pool.as_deref(), threads.min(groups.len()), &|| {
+            let mut g = next.fetch_add(1, Ordering::Relaxed);
+            while let Some(range) = groups.get(g) {
+                let group = self.encode_group(texts, range.clone(), policy, &failed);
+                *lock(&done[g]) = Some(group);
+                g = next.fetch_add(1, Ordering::Relaxed);
+            }
+        });
         // The first group that did not finish holds the first failing text: groups stop
         // only after a text later than a failure (see `encode_group`).
         let mut parts = Vec::with_capacity(done.len());
         for group in done {
-            match group {
-                Group::Done(ids, offsets) => parts.push((ids, offsets)),
-                Group::Failed(i, e) => return Err(batch_error(i, &e)),
-                Group::Stopped => unreachable!("a group stopped after a failure that no group reported"),
+            match group.into_inner().unwrap_or_else(PoisonError::into_inner) {
+                Some(Group::Done(ids, offsets)) => parts.push((ids, offsets)),
+                Some(Group::Failed(i, e)) => return Err(batch_error(i, &e)),
+                Some(Group::Stopped) => {
+                    unreachable!("a group stopped after a failure that no group reported")
+                }
+                None => unreachable!("every group is taken before the threads return"),
             }
         }
-        let total: usize = parts.iter().map(|(ids, _)| ids.len()).sum();
-        let mut offsets = Vec::with_capacity(texts.len() + 1);
-        offsets.push(0);
-        let mut base = 0;
-        for (ids, offs) in &parts {
-            offsets.extend(offs[1..].iter().map(|o| base + o));
-            base += ids.len();
-        }
-        // Copy the groups' ids into place in parallel: serial, this copy would be a
-        // visible share of the call on many threads.
-        let mut ids = vec![0u32; total];
-        let mut slots = Vec::with_capacity(parts.len());
-        let mut rest = &mut ids[..];
-        for (part, _) in &parts {
-            let (slot, tail) = rest.split_at_mut(part.len());
-            slots.push(slot);
-            rest = tail;
-        }
-        slots.into_par_iter().zip(parts.par_iter()).for_each(|(slot, (part, _))| slot.copy_from_slice(part));
-        Ok((ids, offsets))
+        Ok(Parts { parts, pool, threads })
     }
 
     /// Encodes `texts[range]` into one vector, with `range.len() + 1` offsets from 0.
@@ -135,6 +145,106 @@ impl Tokenizer {
     }
 }
 
+/// A batch's ids as its groups left them: each group's ids, with offsets from 0 of its
+/// texts' ids, in order. Joined by [`Parts::join`] or written by [`Parts::write`] into
+/// the caller's buffer, on the threads that encoded them.
+pub(crate) struct Parts {
+    parts: Vec<(Vec<u32>, Vec<usize>)>,
+    /// The pool that helped encode them (the current one if `None`) and the threads.
+    pool: Option<Arc<rayon::ThreadPool>>,
+    threads: usize,
+}
+
+impl Parts {
+    /// The number of ids.
+    pub(crate) fn len(&self) -> usize {
+        self.parts.iter().map(|(ids, _)| ids.len()).sum()
+    }
+
+    /// Each text's ids, in order.
+    pub(crate) fn texts(&self) -> impl Iterator<Item = &[u32]> {
+        self.parts.iter().flat_map(|(ids, offsets)| offsets.windows(2).map(move |w| &ids[w[0]..w[1]]))
+    }
+
+    /// The offsets of the joined ids: 0, then the end of each text's ids.
+    pub(crate) fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut base = 0;
+        std::iter::once(0).chain(self.parts.iter().flat_map(move |(ids, offsets)| {
+            let b = base;
+            base += ids.len();
+            offsets[1..].iter().map(move |o| b + o)
+        }))
+    }
+
+    /// Writes the ids one after another into `out` ([`Parts::len`] ids of
+    /// [`IdWord::PER_ID`] words), each group's on one of the batch's threads: serial,
+    /// this copy would be a visible share of the call on many threads.
+    ///
+    /// # Panics
+    /// If `out` has another length.
+    pub(crate) fn write<W: IdWord>(&self, out: &mut [W]) {
+        assert_eq!(out.len(), self.len() * W::PER_ID, "the output's length");
+        if let [(ids, _)] = &self.parts[..] {
+            return W::put(out, ids);
+        }
+        let mut slots = Vec::with_capacity(self.parts.len());
+        let mut rest = out;
+        for (part, _) in &self.parts {
+            let (slot, tail) = rest.split_at_mut(part.len() * W::PER_ID);
+            slots.push(Mutex::new(Some(slot)));
+            rest = tail;
+        }
+        let next = AtomicUsize::new(0);
+        together(self.pool.as_deref(), self.threads.min(self.parts.len()), &|| {
+            let mut i = next.fetch_add(1, Ordering::Relaxed);
+            while let Some((part, _)) = self.parts.get(i) {
+                if let Some(slot) = lock(&slots[i]).take() {
+                    W::put(slot, part);
+                }
+                i = next.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// The ids one after another, and the offsets.
+    pub(crate) fn join(mut self) -> (Vec<u32>, Vec<usize>) {
+        let offsets = self.offsets().collect();
+        if self.parts.len() == 1 {
+            return (self.parts.swap_remove(0).0, offsets); // no copy
+        }
+        let mut ids = vec![0u32; self.len()];
+        self.write(&mut ids);
+        (ids, offsets)
+    }
+}
+
+/// A word of a buffer that [`Parts::write`] fills: `u32` ids, or their native-endian
+/// bytes (a host's byte buffer).
+pub(crate) trait IdWord: Send {
+    /// Words per id.
+    const PER_ID: usize;
+    /// Writes `ids` into `out` (`ids.len() * PER_ID` words).
+    fn put(out: &mut [Self], ids: &[u32])
+    where
+        Self: Sized;
+}
+
+impl IdWord for u32 {
+    const PER_ID: usize = 1;
+    fn put(out: &mut [u32], ids: &[u32]) {
+        out.copy_from_slice(ids);
+    }
+}
+
+impl IdWord for u8 {
+    const PER_ID: usize = 4;
+    fn put(out: &mut [u8], ids: &[u32]) {
+        for (out, id) in out.chunks_exact_mut(4).zip(ids) {
+            out.copy_from_slice(&id.to_ne_bytes());
+        }
+    }
+}
+
 /// What became of a group of texts.
 enum Group {
     /// Every text encoded: the ids, and offsets from 0.
@@ -164,6 +274,26 @@ fn groups<S: AsRef<str>>(texts: &[S], threads: usize) -> Vec<Range<usize>> {
         groups.push(start..texts.len());
     }
     groups
+}
+
+/// Runs `work` on the calling thread and on `threads - 1` tasks of `pool` (the current
+/// rayon pool if `None`); returns when all have returned (a panic in any is raised here).
+fn together<'w>(pool: Option<&rayon::ThreadPool>, threads: usize, work: &'w (dyn Fn() + Sync + 'w)) {
+    let body = |s: &rayon::Scope<'w>| {
+        for _ in 1..threads {
+            s.spawn(|_| work());
+        }
+        work();
+    };
+    match pool {
+        Some(pool) => pool.in_place_scope(body),
+        None => rayon::in_place_scope(body),
+    }
+}
+
+/// A slot's lock (a panic while it was held is raised by [`together`] anyway).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Text `i` of a batch failed with `e`: the same error, its message prefixed `texts[i]: `.
@@ -216,18 +346,34 @@ mod tests {
     }
 
     #[test]
-    fn one_thread_or_one_group_runs_here() {
+    fn any_thread_count_from_outside_a_pool() {
         let t = with_specials();
         let texts = texts();
         let policy = SpecialPolicy::ORDINARY;
         let expect = on_threads(2, || t.encode_batch(&texts, &policy).unwrap());
-        assert!(Tokenizer::batch_is_serial(&texts, 1) && !Tokenizer::batch_is_serial(&texts, 2));
-        // Not in any pool: serial runs must not need one (nor start rayon's global pool).
-        assert_eq!(t.encode_batch_on(&texts, &policy, 1).unwrap(), expect);
+        assert!(groups(&texts, 2).len() > 1);
+        // The calling thread (not a pool's) with 0..3 threads of a shared pool; one
+        // group (a small batch) on the calling thread alone, however many are asked for.
+        for threads in [1, 2, 3, 4, 0] {
+            let parts = t.encode_batch_threads(&texts, &policy, threads).unwrap();
+            // Every view of the parts is the joined batch's.
+            assert_eq!(parts.len(), expect.0.len());
+            assert_eq!(parts.offsets().collect::<Vec<_>>(), expect.1, "{threads} threads");
+            let each: Vec<&[u32]> = expect.1.windows(2).map(|w| &expect.0[w[0]..w[1]]).collect();
+            assert_eq!(parts.texts().collect::<Vec<_>>(), each, "{threads} threads");
+            let mut bytes = vec![0u8; parts.len() * 4];
+            parts.write(&mut bytes);
+            let words: Vec<u32> =
+                bytes.chunks(4).map(|b| u32::from_ne_bytes(b.try_into().unwrap())).collect();
+            assert_eq!(words, expect.0, "{threads} threads");
+            assert_eq!(parts.join(), expect, "{threads} threads");
+        }
         let small = &texts[..20];
-        assert!(Tokenizer::batch_is_serial(small, 64));
+        assert_eq!(groups(small, 64).len(), 1);
         let expect = on_threads(2, || t.encode_batch(small, &policy).unwrap());
-        assert_eq!(t.encode_batch_on(small, &policy, 64).unwrap(), expect);
+        assert_eq!(t.encode_batch_threads(small, &policy, 64).unwrap().join(), expect);
+        let Err(e) = t.encode_batch_threads(&["<s>"], &SpecialPolicy::DEFAULT, 2) else { panic!("no error") };
+        assert!(e.message().starts_with("texts[0]: "), "{}", e.message());
     }
 
     #[test]
@@ -240,13 +386,19 @@ mod tests {
         for bad in [n - 3, n / 2, 5, 0] {
             texts[bad] = format!("ab{}<s>", texts[bad]);
             for threads in [1, 2, 4] {
-                let e = on_threads(threads, || t.encode_batch(&texts, &SpecialPolicy::DEFAULT).unwrap_err());
-                assert_eq!(e.kind(), crate::ErrorKind::DisallowedSpecial);
-                assert!(
-                    e.message().starts_with(&format!("texts[{bad}]: ")),
-                    "{threads} threads: {}",
-                    e.message()
-                );
+                let in_pool =
+                    on_threads(threads, || t.encode_batch(&texts, &SpecialPolicy::DEFAULT).unwrap_err());
+                let Err(outside) = t.encode_batch_threads(&texts, &SpecialPolicy::DEFAULT, threads) else {
+                    panic!("no error")
+                };
+                for e in [in_pool, outside] {
+                    assert_eq!(e.kind(), crate::ErrorKind::DisallowedSpecial);
+                    assert!(
+                        e.message().starts_with(&format!("texts[{bad}]: ")),
+                        "{threads} threads: {}",
+                        e.message()
+                    );
+                }
             }
         }
         let e = t.encode_batch(&["<s>"], &SpecialPolicy::DEFAULT).unwrap_err();

@@ -52,6 +52,7 @@ mod specials;
 #[cfg(test)]
 mod testing;
 
+pub(crate) use batch::Parts;
 pub(crate) use build::unique_id;
 pub use decode::{StreamDecoder, Utf8Mode};
 pub use normalize::Normalization;

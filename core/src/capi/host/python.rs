@@ -18,8 +18,9 @@ use std::sync::OnceLock;
 
 use super::super::boundary::{call, panic_message, try_ref};
 use super::super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALID_ARG};
-use super::super::tokenizer::{bpekit_tokenizer, pool};
+use super::super::tokenizer::{bpekit_tokenizer, check_threads};
 use super::with_scratch_ids;
+use crate::encode::Parts;
 use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 
 /// The CPython C API functions `bpekit_host_python_encoder` uses, by address: each member is
@@ -513,6 +514,16 @@ unsafe extern "C" fn release(capsule: *mut c_void) {
     }
 }
 
+/// The text of UTF-8 that [`utf8_of`] read from a str: valid by construction (CPython's
+/// encoder refuses lone surrogates, the one thing a str holds that UTF-8 cannot), so not
+/// checked again.
+fn str_utf8(bytes: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(bytes).is_ok());
+    // SAFETY: `bytes` is CPython's UTF-8 of a str (the caller's contract: every caller
+    // passes bytes from `utf8_of`), which is valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
 /// The list builtin's body (`METH_O`: `slf` is the capsule, `text` the argument).
 unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
     // SAFETY: as `encode_with`'s (CPython's call).
@@ -561,7 +572,7 @@ unsafe fn encode_with(
         let list = with_scratch_ids(|ids| {
             let mut encode = || {
                 catch_unwind(AssertUnwindSafe(|| {
-                    let text = crate::simd::str_from_utf8(bytes).map_err(|e| e.to_string())?;
+                    let text = str_utf8(bytes);
                     ids.reserve(text.len() / 3 + 1);
                     tok.encode_into(text, Allowed::None, ids).map_err(|e| e.to_string())
                 }))
@@ -641,15 +652,15 @@ unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) 
     // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `args` a live
     // object (`encode_batch`'s contract).
     unsafe {
-        let Some((api, binding, flat, offsets)) = encode_batch(slf, args) else {
+        let Some((api, binding, parts, n)) = encode_batch(slf, args) else {
             return std::ptr::null_mut();
         };
-        let lists = (api.list_new)(offsets.len().saturating_sub(1).cast_signed());
+        let lists = (api.list_new)(n.cast_signed());
         if lists.is_null() {
             return lists;
         }
-        for (i, w) in (0..).zip(offsets.windows(2)) {
-            let item = new_list(api, binding, &flat[w[0]..w[1]]);
+        for (i, ids) in (0..).zip(parts.texts()) {
+            let item = new_list(api, binding, ids);
             if item.is_null() {
                 (api.dec_ref)(lists);
                 return std::ptr::null_mut();
@@ -664,14 +675,20 @@ unsafe extern "C" fn encode_ordinary_batch(slf: *mut c_void, args: *mut c_void) 
 unsafe extern "C" fn encode_ordinary_batch_u32(slf: *mut c_void, args: *mut c_void) -> *mut c_void {
     // SAFETY: as in `encode_ordinary_batch`.
     unsafe {
-        let Some((api, _, flat, offsets)) = encode_batch(slf, args) else { return std::ptr::null_mut() };
-        let offsets: Vec<u64> = offsets.iter().map(|&o| o as u64).collect();
+        let Some((api, binding, parts, _)) = encode_batch(slf, args) else { return std::ptr::null_mut() };
+        let offsets: Vec<u64> = parts.offsets().map(|o| o as u64).collect();
         let pair = (api.list_new)(2);
         if pair.is_null() {
             return pair;
         }
-        let ids = new_bytearray(api, as_bytes(&flat));
-        let offs = if ids.is_null() { ids } else { new_bytearray(api, as_bytes(&offsets)) };
+        let ids = new_bytearray_with(api, binding, parts.len() * 4, |out| {
+            // Copied on the batch's threads, without the GIL.
+            let state = (api.save_thread)();
+            let copied = catch_unwind(AssertUnwindSafe(|| parts.write(out)));
+            (api.restore_thread)(state);
+            copied.map_err(|payload| panic_message(&*payload))
+        });
+        let offs = if ids.is_null() { ids } else { new_bytearray(api, binding, as_bytes(&offsets)) };
         if offs.is_null() {
             if !ids.is_null() {
                 (api.dec_ref)(ids);
@@ -702,10 +719,7 @@ fn as_bytes<T: Word>(items: &[T]) -> &[u8] {
 ///
 /// Every text is held (a reference each) while the GIL is released, so another thread
 /// that empties the list meanwhile cannot free a text being read.
-unsafe fn encode_batch<'a>(
-    slf: *mut c_void,
-    args: *mut c_void,
-) -> Option<(Api, &'a Binding, Vec<u32>, Vec<usize>)> {
+unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, &'a Binding, Parts, usize)> {
     // SAFETY: CPython calls the builtins with the GIL held, `slf` our capsule and `args`
     // a live object; the texts' UTF-8 stays valid while the references taken below are
     // held (they are given back after the last read); `tok` lives as long as the binding
@@ -747,25 +761,17 @@ unsafe fn encode_batch<'a>(
         }
         let tok = &(*binding.tok).inner;
         let state = (api.save_thread)();
-        let result = catch_unwind(AssertUnwindSafe(|| -> Result<(Vec<u32>, Vec<usize>), String> {
-            let texts = held
-                .iter()
-                .map(|&(b, _, _)| crate::simd::str_from_utf8(b))
-                .collect::<Result<Vec<&str>, _>>()
-                .map_err(|e| e.to_string())?;
+        let result = catch_unwind(AssertUnwindSafe(|| -> Result<Parts, String> {
+            let texts: Vec<&str> = held.iter().map(|&(b, _, _)| str_utf8(b)).collect();
             let policy = SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
-            let done = if Tokenizer::batch_is_serial(&texts, crate::pools::pool_size(threads)) {
-                tok.encode_batch_on(&texts, &policy, 1)
-            } else {
-                pool(threads).map_err(|e| e.message)?.install(|| tok.encode_batch(&texts, &policy))
-            };
-            done.map_err(|e| e.to_string())
+            check_threads(threads).map_err(|e| e.message)?;
+            tok.encode_batch_threads(&texts, &policy, threads).map_err(|e| e.to_string())
         }))
         .unwrap_or_else(|payload| Err(panic_message(&*payload)));
         (api.restore_thread)(state);
         release(&held);
         match result {
-            Ok((flat, offsets)) => Some((api, binding, flat, offsets)),
+            Ok(parts) => Some((api, binding, parts, held.len())),
             Err(message) => {
                 raise(api, binding, &message);
                 None
@@ -776,17 +782,35 @@ unsafe fn encode_batch<'a>(
 
 /// A new bytearray of `ids` as native-endian `uint32`, or NULL with the exception set.
 /// GIL held.
-unsafe fn new_u32_bytearray(api: Api, _: &Binding, ids: &[u32]) -> *mut c_void {
+unsafe fn new_u32_bytearray(api: Api, binding: &Binding, ids: &[u32]) -> *mut c_void {
     // SAFETY: the GIL is held (caller's contract).
-    unsafe { new_bytearray(api, as_bytes(ids)) }
+    unsafe { new_bytearray(api, binding, as_bytes(ids)) }
 }
 
 /// A new bytearray of `bytes`, or NULL with the exception set. GIL held.
-unsafe fn new_bytearray(api: Api, bytes: &[u8]) -> *mut c_void {
-    // SAFETY: the GIL is held; a new bytearray of `bytes.len()` bytes has that many
-    // writable bytes at its data pointer (CPython allocates one more, for a NUL).
+unsafe fn new_bytearray(api: Api, binding: &Binding, bytes: &[u8]) -> *mut c_void {
+    // SAFETY: the GIL is held (caller's contract).
     unsafe {
-        let array = (api.bytearray_new)(std::ptr::null(), bytes.len().cast_signed());
+        new_bytearray_with(api, binding, bytes.len(), |out| {
+            out.copy_from_slice(bytes);
+            Ok(())
+        })
+    }
+}
+
+/// A new bytearray of `len` bytes, written by `fill`, or NULL with the exception set
+/// (`fill`'s error raised as the binding's). GIL held.
+unsafe fn new_bytearray_with(
+    api: Api,
+    binding: &Binding,
+    len: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), String>,
+) -> *mut c_void {
+    // SAFETY: the GIL is held; a new bytearray of `len` bytes has that many writable
+    // bytes at its data pointer (CPython allocates one more, for a NUL), which no one
+    // else can reach until it is returned.
+    unsafe {
+        let array = (api.bytearray_new)(std::ptr::null(), len.cast_signed());
         if array.is_null() {
             return array;
         }
@@ -795,7 +819,10 @@ unsafe fn new_bytearray(api: Api, bytes: &[u8]) -> *mut c_void {
             (api.dec_ref)(array);
             return std::ptr::null_mut();
         }
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), data.cast::<u8>(), bytes.len());
+        if let Err(message) = fill(std::slice::from_raw_parts_mut(data.cast::<u8>(), len)) {
+            (api.dec_ref)(array);
+            return raise(api, binding, &message);
+        }
         array
     }
 }
