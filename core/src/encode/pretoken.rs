@@ -168,8 +168,7 @@ impl Pretokens {
     /// without a branch on the count), or the ids of a longer piece.
     #[inline(always)]
     pub(super) fn lookup(&self, key: u128, home: usize) -> Option<Hit<'_>> {
-        let (i, j) = self.find_from(key, home)?;
-        let e = &self.pairs[i].0[j];
+        let e = self.entry(key, home)?;
         let n = e.n as usize;
         if n <= INLINE {
             return Some(Hit::Inline(&e.ids, n));
@@ -178,11 +177,32 @@ impl Pretokens {
         (e.ids[1] == self.epoch).then(|| Hit::Arena(&self.arena[off..off + n]))
     }
 
+    /// The entry of `key` (nonzero) from its home pair, if present. The home pair's
+    /// entry is picked by index, not by a branch (which of the two holds a key is a coin
+    /// toss that a branch predictor loses: 8-9% of an encode of cached pieces); a key
+    /// in neither walks on, out of line.
+    #[inline(always)]
+    fn entry(&self, key: u128, home: usize) -> Option<&Entry> {
+        let pair = &self.pairs.get(home)?.0;
+        let e = &pair[usize::from(pair[0].key != key)];
+        if e.key == key {
+            Some(e)
+        } else {
+            self.entry_past_home(key, home)
+        }
+    }
+
+    /// [`Pretokens::entry`] past the home pair.
+    #[inline(never)]
+    fn entry_past_home(&self, key: u128, home: usize) -> Option<&Entry> {
+        let (i, j) = self.find_from(key, home)?;
+        Some(&self.pairs[i].0[j])
+    }
+
     /// [`Pretokens::get`] given the key's [`Pretokens::home`].
     #[inline(always)]
     pub(super) fn get_from(&self, key: u128, home: usize) -> Option<&[u32]> {
-        let (i, j) = self.find_from(key, home)?;
-        let e = &self.pairs[i].0[j];
+        let e = self.entry(key, home)?;
         let n = e.n as usize;
         if n <= INLINE {
             return Some(&e.ids[..n]);
