@@ -18,8 +18,12 @@
 //!   pieces to conflicts: on text that repeats a few thousand distinct pieces a few
 //!   percent of lookups missed, and each miss of a piece that is not a token cost a
 //!   merge of thousands of instructions.)
-//! - Size: it starts at [`MIN_PAIRS`] pairs and doubles at 3/4 load, up to [`MAX_PAIRS`]
-//!   pairs; full at that size, it starts over empty. Distinct pieces of 3 to 15 bytes in
+//! - Size: it starts at [`MIN_PAIRS`] pairs and doubles at half load, up to [`MAX_PAIRS`]
+//!   pairs; at that size it fills to 3/4, then starts over empty. The load is a trade of
+//!   memory for speed: a key that is not in its home pair costs a second line and a
+//!   mispredicted branch, and at 3/4 load about one key in five is not (2 MB of English
+//!   in documents, cached, ran 7-8% slower at 3/4 than at 1/2); at the largest size,
+//!   room for more pieces is worth more. Distinct pieces of 3 to 15 bytes in
 //!   8 MB of each sample (cl100k's split): English 99K, code 51K, multilingual 127K; the
 //!   largest table holds 786K. A table that starts over loses the common pieces with the
 //!   rest, and each is merged again: with a largest table of 196K, 16 MB of the
@@ -36,7 +40,7 @@
 //!   epoch, so older such entries miss) when full.
 //! - Memory bound per table: `MAX_PAIRS * 64` bytes plus the arena, `4 * ARENA_MAX`
 //!   bytes: 33 MiB (and 16 MiB more for a moment while the table doubles to its largest
-//!   size), reached only by text with that many distinct short pieces (more than 393K:
+//!   size), reached only by text with that many distinct short pieces (more than 262K:
 //!   the table grows as it fills); a thread that encodes a few pages holds a table of
 //!   128 KiB. The arena holds about as many ids as
 //!   a full table's CJK or Thai pieces have beyond their first three. The per-thread
@@ -242,7 +246,7 @@ impl Pretokens {
                 return;
             }
         }
-        if 4 * (self.len + 1) > 3 * 2 * self.pairs.len() {
+        if self.len + 1 > self.max_len() {
             self.grow();
         }
         self.place(e);
@@ -261,6 +265,17 @@ impl Pretokens {
                 return;
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// The entries the table holds before it grows: half its entries below
+    /// [`MAX_PAIRS`], three quarters at that size (see the module notes).
+    fn max_len(&self) -> usize {
+        let pairs = self.pairs.len();
+        if pairs < MAX_PAIRS {
+            pairs
+        } else {
+            pairs / 2 * 3
         }
     }
 
