@@ -67,11 +67,12 @@
 //!     shifts and ands on the masks (rules in its doc, one per branch of the pattern) and
 //!     calls back for each piece with a trailing-zeros loop: no branch per kind of piece.
 //!     It is exact because it runs only on characters of one or two bytes without
-//!     apostrophes (every character in exactly one of letters, digits, whitespace, the
-//!     rest; no contraction; for o200k, no character in both of its letter classes), and
-//!     keeps only the starts whose neighbourhood is known: those up to the start of the
-//!     last run of one class before the first longer character, apostrophe or the end of
-//!     the masks (that run may go on). Bytes past the end of the text count as non-ASCII,
+//!     an apostrophe a contraction may follow (every character in exactly one of
+//!     letters, digits, whitespace, the rest; no contraction; for o200k, no character in
+//!     both of its letter classes), and keeps only the starts whose neighbourhood is
+//!     known: those up to the start of the last run of one class before the first longer
+//!     character, such apostrophe or the end of the masks (that run may go on). An
+//!     apostrophe before any other character is punctuation (source code's quotes). Bytes past the end of the text count as non-ASCII,
 //!     so the end of the text (`\s++$`, `(?!\S)`) is never decided here.
 //!   - [`quick_end`] finds one piece's end from the masks, branch-free, when the piece
 //!     starts with ASCII but `block_pieces` could not cut it (an apostrophe or non-ASCII
@@ -371,8 +372,9 @@ fn has(mask: u64, i: usize) -> bool {
 /// calls `f` on each, and returns where the last one ends (`p` if it cut none).
 ///
 /// Each rule below marks where pieces start, for all positions at once, in text of one-
-/// and two-byte characters without apostrophes (contractions are left to the per-piece
-/// code): the masks are valid up to the first longer character or apostrophe, o200k's
+/// and two-byte characters without contractions (left to the per-piece code): the masks
+/// are valid up to the first longer character or apostrophe a contraction may follow
+/// ([`contraction_starts`]), o200k's
 /// first character in both its letter classes, or the end of the masks, `f`. A class
 /// mask holds all the bytes of its characters and a start is a character's first byte;
 /// with `WIDE` false the 64 bytes from `p` hold no two-byte character and the rules take
@@ -399,11 +401,11 @@ fn block_pieces<R: Rules, const WIDE: bool>(
     v: View<'_>,
     f: &mut impl FnMut(usize, usize),
 ) -> usize {
-    let mut stop = if WIDE {
-        v.get(|m| (m.a.non_ascii & !m.w.two) | m.a.apostrophe)
-    } else {
-        v.get(|m| m.a.non_ascii | m.a.apostrophe)
-    };
+    let mut stop = if WIDE { v.get(|m| m.a.non_ascii & !m.w.two) } else { v.get(|m| m.a.non_ascii) };
+    let apostrophes = v.get(|m| m.a.apostrophe);
+    if apostrophes != 0 {
+        stop |= contraction_starts(text.as_bytes(), p, apostrophes);
+    }
     if WIDE && R::LETTERS == Letters::O200k {
         stop |= v.get(|m| m.w.odd);
     }
@@ -535,6 +537,26 @@ fn block_pieces<R: Rules, const WIDE: bool>(
         return text.len();
     }
     start
+}
+
+/// The apostrophes among `apostrophes` (a mask of the 64 bytes from `p`) that a
+/// contraction may follow: those before a letter that starts one (`s d m t l v r`, either
+/// case: GPT-2's are lowercase, the others' fold case), a non-ASCII byte (`ſ` folds to
+/// `s`) or the end of the text. Any other apostrophe is punctuation to every branch of the
+/// patterns, as the contraction branch fails there and no other branch names it, so
+/// [`block_pieces`] cuts around it with the rules of punctuation.
+#[inline(always)]
+fn contraction_starts(b: &[u8], p: usize, mut apostrophes: u64) -> u64 {
+    let mut starts = 0;
+    while apostrophes != 0 {
+        let i = apostrophes.trailing_zeros();
+        let may = b
+            .get(p + i as usize + 1)
+            .is_none_or(|&x| x >= 0x80 || matches!(x | 0x20, b's' | b'd' | b'm' | b't' | b'l' | b'v' | b'r'));
+        starts |= u64::from(may) << i;
+        apostrophes &= apostrophes - 1;
+    }
+    starts
 }
 
 /// The end of the piece that starts at `p` in the common cases, without a branch on the

@@ -1,8 +1,8 @@
 //! The named splitter's 64-byte block logic against fancy-regex, piece for piece.
 //!
 //! The splitter cuts text of one- and two-byte characters from bitmasks of 64-byte blocks
-//! and hands pieces to the per-character code at longer characters, apostrophes, o200k's
-//! ambiguous letters and block ends. These tests build
+//! and hands pieces to the per-character code at longer characters, apostrophes a
+//! contraction may follow, o200k's ambiguous letters and block ends. These tests build
 //! texts long enough to span several blocks, mostly ASCII, so that every kind of piece
 //! meets every block boundary and every hand-over point.
 use bpekit::{Pattern, SplitEngine, NAMED_PATTERNS};
@@ -159,6 +159,25 @@ fn ascii_text() -> impl Strategy<Value = String> {
     vec(atom, 0..120).prop_map(|v| v.concat())
 }
 
+/// Apostrophes as contractions, as the start of one that does not go on (`'r` without
+/// `e`), and as punctuation (before any other letter, punctuation, digits, whitespace,
+/// two-byte letters and the end): the masks cut around the apostrophes no contraction can
+/// follow and hand over at the others.
+const APOSTROPHES: &[&str] = &[
+    "'", "''", "'''", " '", "'\n", "'s", "'S", "'t", "'d", "'D", "'m", "'M", "'re", "'RE", "'rx", "'ve",
+    "'vx", "'ll", "'lx", "'L", "'a", "'word", "'x", "'Z", "'1", "'.", "'é", "'ſ", "word'", "Word's", "can't",
+    "'\t",
+];
+
+/// Mostly ASCII text with many apostrophes.
+fn apostrophe_text() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        4 => proptest::sample::select(PLAIN).prop_map(String::from),
+        2 => proptest::sample::select(APOSTROPHES).prop_map(String::from),
+    ];
+    vec(atom, 0..150).prop_map(|v| v.concat())
+}
+
 /// Text of the ASCII classes only (no apostrophes, no non-ASCII), so whole blocks are cut
 /// from the masks.
 fn block_text() -> impl Strategy<Value = String> {
@@ -189,6 +208,11 @@ proptest! {
     #[test]
     fn latin1_splits_like_fancy_regex(bytes in vec(any::<u8>(), 0..300)) {
         let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+        assert_same_split(&text)?;
+    }
+
+    #[test]
+    fn apostrophes_split_like_fancy_regex(text in apostrophe_text()) {
         assert_same_split(&text)?;
     }
 
