@@ -40,8 +40,9 @@
 /**
  * The CPython C API functions `bpekit_host_python_encoder` uses, by address: each member is
  * the function of the same name (`PyUnicode_AsUTF8AndSize`, `PyList_New`, ...) of the
- * running interpreter. Objects are `PyObject *`, written `void *`; `ptrdiff_t` is
- * `Py_ssize_t`. `size` must be `sizeof(bpekit_host_python_api)`.
+ * running interpreter, whose contracts the builtins rely on (the UTF-8 it gives for a
+ * str is not checked again, for one). Objects are `PyObject *`, written `void *`;
+ * `ptrdiff_t` is `Py_ssize_t`. `size` must be `sizeof(bpekit_host_python_api)`.
  */
 typedef struct bpekit_host_python_api {
     /**

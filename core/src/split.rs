@@ -72,8 +72,9 @@
 //!     both of its letter classes), and keeps only the starts whose neighbourhood is
 //!     known: those up to the start of the last run of one class before the first longer
 //!     character, such apostrophe or the end of the masks (that run may go on). An
-//!     apostrophe before any other character is punctuation (source code's quotes). Bytes past the end of the text count as non-ASCII,
-//!     so the end of the text (`\s++$`, `(?!\S)`) is never decided here.
+//!     apostrophe before any other character is punctuation (source code's quotes).
+//!     Bytes past the end of the text count as non-ASCII, so the end of the text
+//!     (`\s++$`, `(?!\S)`) is never decided here.
 //!   - [`quick_end`] finds one piece's end from the masks, branch-free, when the piece
 //!     starts with ASCII but `block_pieces` could not cut it (an apostrophe or non-ASCII
 //!     character a little further on); [`block_end`] handles a few more cases with

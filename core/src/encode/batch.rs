@@ -1,11 +1,13 @@
 //! Encoding many texts in parallel.
 //!
 //! The texts are cut into groups of neighbouring texts of about equal bytes, a few groups
-//! per thread; each group is one rayon task that encodes its texts one after another
-//! into one id vector with its own offsets, and the groups' results are stitched in
-//! order. So the cost per text is a push of an offset, not a task, an allocation and a
-//! copy: a batch of paragraph-sized texts costs per byte what one long text does.
+//! per thread; the threads (the calling one and the pool's helpers) take the groups in
+//! turn from a counter, each encoding its group's texts one after another into one id
+//! vector with its own offsets, and the groups' results are put together in order. So
+//! the cost per text is a push of an offset, not a task, an allocation and a copy: a
+//! batch of paragraph-sized texts costs per byte what one long text does.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,9 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::{SpecialPolicy, Tokenizer};
 use crate::error::{Error, Result};
 
-/// Groups per pool thread: enough for the threads to even out texts that encode at
-/// different speeds (the last group to finish bounds the call), few enough that each
-/// group is long next to a task's start.
+/// Groups per thread: enough for the threads to even out texts that encode at different
+/// speeds and a helper that starts late (the last group to finish bounds the call), few
+/// enough that each group is long next to taking it (a new id vector, the thread's
+/// caches fetched for each text anyway).
 const GROUPS_PER_THREAD: usize = 4;
 /// Bytes of text per group, at least (a smaller batch runs on fewer threads) and at most
 /// (a large batch gets more groups, so none holds a large share of the ids at once).
@@ -38,9 +41,10 @@ impl Tokenizer {
     }
 
     /// [`Tokenizer::encode_batch`] on `threads` threads (0: the default, see
-    /// [`crate::pools`]): the calling thread and `threads - 1` threads of the shared pool
-    /// of that size. A batch of one group is encoded on the calling thread alone, and
-    /// touches no pool.
+    /// [`crate::pools`]): the calling thread and `threads - 1` tasks on the shared pool
+    /// of that size (one of its threads idle: one pool per size serves every parallel
+    /// call). A batch of one group is encoded on the calling thread alone, and touches no
+    /// pool.
     ///
     /// The caller works rather than handing the batch to a pool and waiting: a thread
     /// that wakes a pool and then sleeps leaves the scheduler free to wake the pool's
@@ -58,8 +62,8 @@ impl Tokenizer {
         if threads <= 1 || groups(texts, threads).len() <= 1 {
             return self.encode_batch_in(texts, policy, 1, None);
         }
-        let helpers = crate::pools::shared(threads - 1)?;
-        self.encode_batch_in(texts, policy, threads, Some(helpers))
+        let pool = crate::pools::shared(threads)?;
+        self.encode_batch_in(texts, policy, threads, Some(pool))
     }
 
     /// The batch on the calling thread and at most `threads - 1` tasks of `pool` (the
@@ -161,6 +165,11 @@ impl Parts {
         self.parts.iter().map(|(ids, _)| ids.len()).sum()
     }
 
+    /// The number of groups (each one id vector).
+    pub(crate) fn groups(&self) -> usize {
+        self.parts.len()
+    }
+
     /// Each text's ids, in order.
     pub(crate) fn texts(&self) -> impl Iterator<Item = &[u32]> {
         self.parts.iter().flat_map(|(ids, offsets)| offsets.windows(2).map(move |w| &ids[w[0]..w[1]]))
@@ -219,7 +228,7 @@ impl Parts {
 }
 
 /// A word of a buffer that [`Parts::write`] fills: `u32` ids, or their native-endian
-/// bytes (a host's byte buffer).
+/// bytes in a host's new buffer.
 pub(crate) trait IdWord: Send {
     /// Words per id.
     const PER_ID: usize;
@@ -236,11 +245,14 @@ impl IdWord for u32 {
     }
 }
 
-impl IdWord for u8 {
+/// Bytes not yet written (a new host buffer): each is written once.
+impl IdWord for MaybeUninit<u8> {
     const PER_ID: usize = 4;
-    fn put(out: &mut [u8], ids: &[u32]) {
+    fn put(out: &mut [MaybeUninit<u8>], ids: &[u32]) {
         for (out, id) in out.chunks_exact_mut(4).zip(ids) {
-            out.copy_from_slice(&id.to_ne_bytes());
+            for (byte, b) in out.iter_mut().zip(id.to_ne_bytes()) {
+                byte.write(b);
+            }
         }
     }
 }
@@ -278,6 +290,8 @@ fn groups<S: AsRef<str>>(texts: &[S], threads: usize) -> Vec<Range<usize>> {
 
 /// Runs `work` on the calling thread and on `threads - 1` tasks of `pool` (the current
 /// rayon pool if `None`); returns when all have returned (a panic in any is raised here).
+/// A task that starts after the caller has taken all the work returns at once, but the
+/// caller still waits for it to start: behind another call's tasks on a busy pool.
 fn together<'w>(pool: Option<&rayon::ThreadPool>, threads: usize, work: &'w (dyn Fn() + Sync + 'w)) {
     let body = |s: &rayon::Scope<'w>| {
         for _ in 1..threads {
@@ -361,8 +375,11 @@ mod tests {
             assert_eq!(parts.offsets().collect::<Vec<_>>(), expect.1, "{threads} threads");
             let each: Vec<&[u32]> = expect.1.windows(2).map(|w| &expect.0[w[0]..w[1]]).collect();
             assert_eq!(parts.texts().collect::<Vec<_>>(), each, "{threads} threads");
-            let mut bytes = vec![0u8; parts.len() * 4];
+            let mut bytes = vec![MaybeUninit::<u8>::uninit(); parts.len() * 4];
             parts.write(&mut bytes);
+            // SAFETY: `write` wrote every byte (the length is checked above).
+            #[allow(unsafe_code)]
+            let bytes: Vec<u8> = bytes.iter().map(|b| unsafe { b.assume_init() }).collect();
             let words: Vec<u32> =
                 bytes.chunks(4).map(|b| u32::from_ne_bytes(b.try_into().unwrap())).collect();
             assert_eq!(words, expect.0, "{threads} threads");

@@ -12,6 +12,7 @@
 //! (`bpekit_host_python_api`). PyPy and other interpreters keep the cffi path.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void};
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
@@ -25,8 +26,9 @@ use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 
 /// The CPython C API functions `bpekit_host_python_encoder` uses, by address: each member is
 /// the function of the same name (`PyUnicode_AsUTF8AndSize`, `PyList_New`, ...) of the
-/// running interpreter. Objects are `PyObject *`, written `void *`; `ptrdiff_t` is
-/// `Py_ssize_t`. `size` must be `sizeof(bpekit_host_python_api)`.
+/// running interpreter, whose contracts the builtins rely on (the UTF-8 it gives for a
+/// str is not checked again, for one). Objects are `PyObject *`, written `void *`;
+/// `ptrdiff_t` is `Py_ssize_t`. `size` must be `sizeof(bpekit_host_python_api)`.
 #[repr(C)]
 pub struct bpekit_host_python_api {
     /// `sizeof(bpekit_host_python_api)`.
@@ -517,10 +519,13 @@ unsafe extern "C" fn release(capsule: *mut c_void) {
 /// The text of UTF-8 that [`utf8_of`] read from a str: valid by construction (CPython's
 /// encoder refuses lone surrogates, the one thing a str holds that UTF-8 cannot), so not
 /// checked again.
-fn str_utf8(bytes: &[u8]) -> &str {
+///
+/// # Safety
+/// `bytes` must come from [`utf8_of`] (with the interpreter's own C API functions, as the
+/// host header requires of the table it is given).
+unsafe fn str_utf8(bytes: &[u8]) -> &str {
     debug_assert!(std::str::from_utf8(bytes).is_ok());
-    // SAFETY: `bytes` is CPython's UTF-8 of a str (the caller's contract: every caller
-    // passes bytes from `utf8_of`), which is valid UTF-8.
+    // SAFETY: CPython's UTF-8 of a str is valid UTF-8 (the caller's contract).
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
@@ -572,7 +577,7 @@ unsafe fn encode_with(
         let list = with_scratch_ids(|ids| {
             let mut encode = || {
                 catch_unwind(AssertUnwindSafe(|| {
-                    let text = str_utf8(bytes);
+                    let text = str_utf8(bytes); // (from `utf8_of`)
                     ids.reserve(text.len() / 3 + 1);
                     tok.encode_into(text, Allowed::None, ids).map_err(|e| e.to_string())
                 }))
@@ -682,10 +687,17 @@ unsafe extern "C" fn encode_ordinary_batch_u32(slf: *mut c_void, args: *mut c_vo
             return pair;
         }
         let ids = new_bytearray_with(api, binding, parts.len() * 4, |out| {
-            // Copied on the batch's threads, without the GIL.
-            let state = (api.save_thread)();
-            let copied = catch_unwind(AssertUnwindSafe(|| parts.write(out)));
-            (api.restore_thread)(state);
+            // Copied on the batch's threads, without the GIL; one group's copy is short
+            // and serial, and keeps it (taking it back can wait for another thread).
+            let mut copy = || catch_unwind(AssertUnwindSafe(|| parts.write(out)));
+            let copied = if parts.groups() > 1 {
+                let state = (api.save_thread)();
+                let copied = copy();
+                (api.restore_thread)(state);
+                copied
+            } else {
+                copy()
+            };
             copied.map_err(|payload| panic_message(&*payload))
         });
         let offs = if ids.is_null() { ids } else { new_bytearray(api, binding, as_bytes(&offsets)) };
@@ -715,7 +727,8 @@ fn as_bytes<T: Word>(items: &[T]) -> &[u8] {
 }
 
 /// The batch builtins' encode: `args` is `(texts: list[str], num_threads: int)`; the ids
-/// of all texts and their offsets, or None with the exception set.
+/// of all texts as the batch's groups left them, and the number of texts, or None with
+/// the exception set.
 ///
 /// Every text is held (a reference each) while the GIL is released, so another thread
 /// that empties the list meanwhile cannot free a text being read.
@@ -762,7 +775,7 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
         let tok = &(*binding.tok).inner;
         let state = (api.save_thread)();
         let result = catch_unwind(AssertUnwindSafe(|| -> Result<Parts, String> {
-            let texts: Vec<&str> = held.iter().map(|&(b, _, _)| str_utf8(b)).collect();
+            let texts: Vec<&str> = held.iter().map(|&(b, _, _)| str_utf8(b)).collect(); // (from `utf8_of`)
             let policy = SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
             check_threads(threads).map_err(|e| e.message)?;
             tok.encode_batch_threads(&texts, &policy, threads).map_err(|e| e.to_string())
@@ -792,7 +805,9 @@ unsafe fn new_bytearray(api: Api, binding: &Binding, bytes: &[u8]) -> *mut c_voi
     // SAFETY: the GIL is held (caller's contract).
     unsafe {
         new_bytearray_with(api, binding, bytes.len(), |out| {
-            out.copy_from_slice(bytes);
+            for (o, &b) in out.iter_mut().zip(bytes) {
+                o.write(b);
+            }
             Ok(())
         })
     }
@@ -804,11 +819,11 @@ unsafe fn new_bytearray_with(
     api: Api,
     binding: &Binding,
     len: usize,
-    fill: impl FnOnce(&mut [u8]) -> Result<(), String>,
+    fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<(), String>,
 ) -> *mut c_void {
     // SAFETY: the GIL is held; a new bytearray of `len` bytes has that many writable
-    // bytes at its data pointer (CPython allocates one more, for a NUL), which no one
-    // else can reach until it is returned.
+    // (uninitialized) bytes at its data pointer (CPython allocates one more, for a NUL),
+    // which no one else can reach until it is returned; `fill` writes them all.
     unsafe {
         let array = (api.bytearray_new)(std::ptr::null(), len.cast_signed());
         if array.is_null() {
@@ -819,7 +834,7 @@ unsafe fn new_bytearray_with(
             (api.dec_ref)(array);
             return std::ptr::null_mut();
         }
-        if let Err(message) = fill(std::slice::from_raw_parts_mut(data.cast::<u8>(), len)) {
+        if let Err(message) = fill(std::slice::from_raw_parts_mut(data.cast::<MaybeUninit<u8>>(), len)) {
             (api.dec_ref)(array);
             return raise(api, binding, &message);
         }
