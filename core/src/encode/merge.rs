@@ -557,9 +557,21 @@ impl Tokenizer {
         c: &mut PieceCaches,
     ) {
         for pieces in pieces.chunks(CHUNK) {
+            if c.short_window.skip != 0 {
+                // The cache is off (pieces do not repeat here): each piece straight to
+                // its route, without the lookups that would answer nothing.
+                for &piece in pieces {
+                    match piece.len() {
+                        1 | 2 => self.encode_piece_in(piece, out, None),
+                        3..=SHORT_MAX if c.short_window.skipping() => self.merge_short(piece, out, true),
+                        _ => self.encode_piece_slow(piece, out, Some(c)),
+                    }
+                }
+                continue;
+            }
             // The packed key of each short piece (0: not looked up) and its home pair.
             let mut keys = [(0u128, 0usize); CHUNK];
-            if c.short_window.skip == 0 {
+            {
                 for (key, piece) in keys.iter_mut().zip(pieces) {
                     let k = pack_within(text, piece).unwrap_or(0);
                     *key = (k, c.short.home(k));
