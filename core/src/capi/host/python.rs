@@ -516,6 +516,28 @@ unsafe extern "C" fn release(capsule: *mut c_void) {
     }
 }
 
+/// `f`, with the GIL released around it if `release`.
+///
+/// # Safety
+/// The GIL is held on entry (and is on return); `f` touches no Python object.
+///
+/// (A daemon thread still in `f` when the interpreter finalizes is ended by
+/// PyEval_RestoreThread up to 3.13, through pthread_exit: the same as with PyO3's
+/// allow_threads; nothing of ours is left half-done but the thread's own buffers.)
+unsafe fn without_gil_if<R>(api: Api, release: bool, f: impl FnOnce() -> R) -> R {
+    if !release {
+        return f();
+    }
+    // SAFETY: the GIL is held (caller's contract), so it can be released and taken back;
+    // `f` needs no Python object without it (caller's contract).
+    unsafe {
+        let state = (api.save_thread)();
+        let result = f();
+        (api.restore_thread)(state);
+        result
+    }
+}
+
 /// The text of UTF-8 that [`utf8_of`] read from a str: valid by construction (CPython's
 /// encoder refuses lone surrogates, the one thing a str holds that UTF-8 cannot), so not
 /// checked again.
@@ -575,7 +597,7 @@ unsafe fn encode_with(
         let Some((bytes, owner)) = utf8_of(api, text) else { return std::ptr::null_mut() };
         let tok = &(*binding.tok).inner;
         let list = with_scratch_ids(|ids| {
-            let mut encode = || {
+            let encode = || {
                 catch_unwind(AssertUnwindSafe(|| {
                     let text = str_utf8(bytes); // (from `utf8_of`)
                     ids.reserve(text.len() / 3 + 1);
@@ -583,18 +605,7 @@ unsafe fn encode_with(
                 }))
                 .unwrap_or_else(|payload| Err(panic_message(&*payload)))
             };
-            let result = if bytes.len() >= GIL_RELEASE_MIN {
-                // (A daemon thread still in here when the interpreter finalizes is ended
-                // by PyEval_RestoreThread up to 3.13, through pthread_exit: the same as
-                // with PyO3's allow_threads; nothing of ours is left half-done but the
-                // thread's own buffer.)
-                let state = (api.save_thread)();
-                let result = encode();
-                (api.restore_thread)(state);
-                result
-            } else {
-                encode()
-            };
+            let result = without_gil_if(api, bytes.len() >= GIL_RELEASE_MIN, encode);
             match result {
                 Ok(()) => build(api, binding, ids),
                 Err(message) => raise(api, binding, &message),
@@ -689,16 +700,8 @@ unsafe extern "C" fn encode_ordinary_batch_u32(slf: *mut c_void, args: *mut c_vo
         let ids = new_bytearray_with(api, binding, parts.len() * 4, |out| {
             // Copied on the batch's threads, without the GIL; one group's copy is short
             // and serial, and keeps it (taking it back can wait for another thread).
-            let mut copy = || catch_unwind(AssertUnwindSafe(|| parts.write(out)));
-            let copied = if parts.groups() > 1 {
-                let state = (api.save_thread)();
-                let copied = copy();
-                (api.restore_thread)(state);
-                copied
-            } else {
-                copy()
-            };
-            copied.map_err(|payload| panic_message(&*payload))
+            let copy = || catch_unwind(AssertUnwindSafe(|| parts.write(out)));
+            without_gil_if(api, parts.groups() > 1, copy).map_err(|payload| panic_message(&*payload))
         });
         let offs = if ids.is_null() { ids } else { new_bytearray(api, binding, as_bytes(&offsets)) };
         if offs.is_null() {
@@ -773,15 +776,15 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
             held.push((bytes, text, owner));
         }
         let tok = &(*binding.tok).inner;
-        let state = (api.save_thread)();
-        let result = catch_unwind(AssertUnwindSafe(|| -> Result<Parts, String> {
-            let texts: Vec<&str> = held.iter().map(|&(b, _, _)| str_utf8(b)).collect(); // (from `utf8_of`)
-            let policy = SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
-            check_threads(threads).map_err(|e| e.message)?;
-            tok.encode_batch_threads(&texts, &policy, threads).map_err(|e| e.to_string())
-        }))
-        .unwrap_or_else(|payload| Err(panic_message(&*payload)));
-        (api.restore_thread)(state);
+        let result = without_gil_if(api, true, || {
+            catch_unwind(AssertUnwindSafe(|| -> Result<Parts, String> {
+                let texts: Vec<&str> = held.iter().map(|&(b, _, _)| str_utf8(b)).collect(); // (from `utf8_of`)
+                let policy = SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
+                check_threads(threads).map_err(|e| e.message)?;
+                tok.encode_batch_threads(&texts, &policy, threads).map_err(|e| e.to_string())
+            }))
+            .unwrap_or_else(|payload| Err(panic_message(&*payload)))
+        });
         release(&held);
         match result {
             Ok(parts) => Some((api, binding, parts, held.len())),
