@@ -90,14 +90,8 @@ impl Tokenizer {
             };
         }
         let done: Vec<Mutex<Option<Group>>> = groups.iter().map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        together(pool.as_deref(), threads.min(groups.len()), &|| {
-            let mut g = next.fetch_add(1, Ordering::Relaxed);
-            while let Some(range) = groups.get(g) {
-                let group = self.encode_group(texts, range.clone(), policy, &failed);
-                *lock(&done[g]) = Some(group);
-                g = next.fetch_add(1, Ordering::Relaxed);
-            }
+        for_each_shared(pool.as_deref(), threads, groups.len(), &|g| {
+            *lock(&done[g]) = Some(self.encode_group(texts, groups[g].clone(), policy, &failed));
         });
         // The first group that did not finish holds the first failing text: groups stop
         // only after a text later than a failure (see `encode_group`).
@@ -203,14 +197,9 @@ impl Parts {
             slots.push(Mutex::new(Some(slot)));
             rest = tail;
         }
-        let next = AtomicUsize::new(0);
-        together(self.pool.as_deref(), self.threads.min(self.parts.len()), &|| {
-            let mut i = next.fetch_add(1, Ordering::Relaxed);
-            while let Some((part, _)) = self.parts.get(i) {
-                if let Some(slot) = lock(&slots[i]).take() {
-                    W::put(slot, part);
-                }
-                i = next.fetch_add(1, Ordering::Relaxed);
+        for_each_shared(self.pool.as_deref(), self.threads, self.parts.len(), &|i| {
+            if let Some(slot) = lock(&slots[i]).take() {
+                W::put(slot, &self.parts[i].0);
             }
         });
     }
@@ -288,24 +277,40 @@ fn groups<S: AsRef<str>>(texts: &[S], threads: usize) -> Vec<Range<usize>> {
     groups
 }
 
-/// Runs `work` on the calling thread and on `threads - 1` tasks of `pool` (the current
-/// rayon pool if `None`); returns when all have returned (a panic in any is raised here).
-/// A task that starts after the caller has taken all the work returns at once, but the
-/// caller still waits for it to start: behind another call's tasks on a busy pool.
-fn together<'w>(pool: Option<&rayon::ThreadPool>, threads: usize, work: &'w (dyn Fn() + Sync + 'w)) {
-    let body = |s: &rayon::Scope<'w>| {
-        for _ in 1..threads {
-            s.spawn(|_| work());
+/// Runs `work(i)` for each `i < items`, on the calling thread and on at most
+/// `threads - 1` tasks of `pool` (the current rayon pool if `None`), each taking the next
+/// `i` from a counter until none is left; returns when all have returned (a panic in any
+/// is raised here). A task that starts after the others have taken every item returns at
+/// once, but the caller still waits for it to start: behind another call's tasks on a
+/// busy pool.
+fn for_each_shared(
+    pool: Option<&rayon::ThreadPool>,
+    threads: usize,
+    items: usize,
+    work: &(dyn Fn(usize) + Sync),
+) {
+    let next = AtomicUsize::new(0);
+    let take = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= items {
+            return;
         }
-        work();
+        work(i);
     };
+    let helpers = threads.min(items).saturating_sub(1);
     match pool {
-        Some(pool) => pool.in_place_scope(body),
-        None => rayon::in_place_scope(body),
+        Some(pool) => pool.in_place_scope(|s| {
+            (0..helpers).for_each(|_| s.spawn(|_| take()));
+            take();
+        }),
+        None => rayon::in_place_scope(|s| {
+            (0..helpers).for_each(|_| s.spawn(|_| take()));
+            take();
+        }),
     }
 }
 
-/// A slot's lock (a panic while it was held is raised by [`together`] anyway).
+/// A slot's lock (a panic while it was held is raised by [`for_each_shared`] anyway).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
