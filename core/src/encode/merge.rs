@@ -571,12 +571,10 @@ impl Tokenizer {
             }
             // The packed key of each short piece (0: not looked up) and its home pair.
             let mut keys = [(0u128, 0usize); CHUNK];
-            {
-                for (key, piece) in keys.iter_mut().zip(pieces) {
-                    let k = pack_within(text, piece).unwrap_or(0);
-                    *key = (k, c.short.home(k));
-                    c.short.prefetch(key.1);
-                }
+            for (key, piece) in keys.iter_mut().zip(pieces) {
+                let k = pack_within(text, piece).unwrap_or(0);
+                *key = (k, c.short.home(k));
+                c.short.prefetch(key.1);
             }
             let mut hits = 0;
             // Hits write all of an entry's id slots past the ids so far (`w`) and count
