@@ -56,17 +56,18 @@
 //! - Input is `&str`, so UTF-8 is valid; characters are decoded by hand from the bytes
 //!   (ASCII bytes need no decoding) and pieces are cut at byte offsets.
 //! - Speed: the time goes into mispredicted branches on the kind of each piece and at the
-//!   ends of runs, so text of one- and two-byte characters is cut from bitmasks.
+//!   ends of runs, so text of characters of one to three bytes is cut from bitmasks.
 //!   [`crate::simd::masks`] classifies each aligned block of 64 bytes once (letters,
 //!   capitals, digits, whitespace, newlines, spaces, apostrophes, slashes, non-ASCII, the
-//!   first bytes of two-byte characters; SSE2 on x86-64); the block's two-byte characters,
-//!   if any, are then classified by table, their classes set on both their bytes
-//!   ([`Wide`]). A [`Window`] of two blocks gives the masks of the 64 bytes from any
-//!   position. Three paths, in order:
+//!   first bytes of two-byte characters; SSE2 or AVX2 on x86-64); the block's characters
+//!   of two and three bytes (not three for o200k, see [`three_bytes`]), if any, are then
+//!   classified by table, their classes set on all their bytes ([`Wide`]). A [`Window`]
+//!   of two blocks gives the masks of the 64 bytes from any position. Three paths, in
+//!   order:
 //!   - [`block_pieces`] marks every piece start in the 64 bytes from `p` at once with
 //!     shifts and ands on the masks (rules in its doc, one per branch of the pattern) and
 //!     calls back for each piece with a trailing-zeros loop: no branch per kind of piece.
-//!     It is exact because it runs only on characters of one or two bytes without
+//!     It is exact because it runs only on characters of one to three bytes without
 //!     an apostrophe a contraction may follow (every character in exactly one of
 //!     letters, digits, whitespace, the rest; no contraction; for o200k, no character in
 //!     both of its letter classes), and keeps only the starts whose neighbourhood is
@@ -80,9 +81,9 @@
 //!     character a little further on); [`block_end`] handles a few more cases with
 //!     branches.
 //!   - [`piece_end`], the per-character code, for everything else, with its letter runs
-//!     checked eight ASCII bytes at a time. Pieces that start with a character of three
-//!     or four bytes go straight here. Each pattern gets its own loop (generic over
-//!     [`Rules`]).
+//!     checked eight ASCII bytes at a time. Pieces that start with a character the masks
+//!     do not classify (four bytes; three for o200k) go straight here. Each pattern gets
+//!     its own loop (generic over [`Rules`]).
 //!
 //!   Both mask paths take [`piece_end`]'s branches in its order and give up (to the next
 //!   path) whenever a decision depends on a character that may be non-ASCII; the tests
@@ -139,21 +140,29 @@ pub(crate) fn for_each_range(flavor: Flavor, text: &str, f: impl FnMut(usize, us
     }
 }
 
+/// Whether the masks classify three-byte characters for `R`: not for o200k, whose
+/// three-byte letters are mostly CJK and kana, in both its letter classes, where the masks
+/// stop anyway (classifying them would only cost).
+const fn three_bytes<R: Rules>() -> bool {
+    !matches!(R::LETTERS, Letters::O200k)
+}
+
 // Not inlined: each pattern gets its own compact loop.
 #[inline(never)]
 fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
-    let mut w = Window::new(t, b);
+    let three = three_bytes::<R>();
+    let mut w = Window::<R>::new(t, b);
     let mut p = 0;
     while p < b.len() {
-        let mut end = if b[p] >= 0xE0 {
-            // A character of three or four bytes first (CJK, say): the masks stop there.
+        let mut end = if b[p] >= if three { 0xF0 } else { 0xE0 } {
+            // A character the masks do not classify first (emoji, say): they stop there.
             char_end::<R>(t, b, p)
         } else {
             w.reach(t, b, p);
             let v = w.at(p);
-            // The two-byte characters cost a few more operations per rule: only where
-            // there are some.
+            // The characters of two and three bytes cost a few more operations per rule:
+            // only where there are some.
             let q = if v.get(|m| m.w.two) == 0 {
                 block_pieces::<R, false>(text, p, v, &mut f)
             } else {
@@ -185,9 +194,9 @@ fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
     }
 }
 
-/// [`piece_end`] for pieces that start with a character of three or four bytes (most
-/// pieces of CJK text), or that the mask paths left with non-ASCII in their first two
-/// bytes, inlined into the loop.
+/// [`piece_end`] for pieces that start with a character the masks do not classify
+/// (emoji; for o200k most pieces of CJK text), or that the mask paths left with
+/// non-ASCII in their first two bytes, inlined into the loop.
 #[inline(always)]
 fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
     piece_end::<R>(t, b, p)
@@ -206,22 +215,24 @@ fn slow_end<R: Rules>(t: &Tables, b: &[u8], p: usize, v: View<'_>) -> usize {
 // ---- Blocks of 64 bytes ----
 
 /// The masks of one aligned block of 64 bytes: its bytes' ASCII classes, and the classes
-/// of its two-byte characters.
+/// of its characters of two and three bytes.
 #[derive(Clone, Copy, Default)]
 struct Block {
     a: Masks,
     w: Wide,
 }
 
-/// The classes of the two-byte characters (U+0080 to U+07FF: Latin, Greek, Cyrillic,
-/// Hebrew, Arabic, ...) of a block, each set on both bytes of the character, so that a
-/// class run is a run of bits whatever the characters' lengths. A continuation byte at
-/// bit 0 counts with the character that starts just before the block.
+/// The classes of the characters of two bytes (U+0080 to U+07FF: Latin, Greek, Cyrillic,
+/// Hebrew, Arabic, ...) and three (U+0800 to U+FFFF: CJK, kana, Georgian, Indic scripts,
+/// punctuation such as `“` and `—`, ...) of a block, each set on all the bytes of the
+/// character, so that a class run is a run of bits whatever the characters' lengths.
+/// Continuation bytes at the start of the block count with the character that starts
+/// before it.
 #[derive(Clone, Copy, Default)]
 struct Wide {
-    /// Both bytes of each two-byte character.
+    /// All bytes of each such character.
     two: u64,
-    /// The second byte of each.
+    /// Their bytes after the first.
     cont: u64,
     /// `\p{L}`.
     letter: u64,
@@ -238,22 +249,25 @@ struct Wide {
 
 /// The class masks of two consecutive aligned blocks of 64 bytes of the text, `[base,
 /// base + 64)` and the next, so that the 64 bytes from any position in the first are at
-/// hand. Bytes past the end of the text count as non-ASCII (and in no two-byte
+/// hand. Bytes past the end of the text count as non-ASCII (and in no classified
 /// character): every scan stops there and leaves the piece to the per-character code,
 /// which knows where the text ends.
-struct Window {
+struct Window<R> {
     base: usize,
     /// The two blocks: `blocks[cur]` is the one at `base`. Sliding by one block flips
     /// `cur` and fills the other in place (no copy of a block's masks).
     blocks: [Block; 2],
     cur: usize,
+    /// The pattern, for [`three_bytes`].
+    rules: std::marker::PhantomData<R>,
 }
 
-impl Window {
-    fn new(t: &Tables, b: &[u8]) -> Window {
-        let mut w = Window { base: 0, blocks: [Block::default(); 2], cur: 0 };
-        fill_block(&mut w.blocks[0], t, b, 0);
-        fill_block(&mut w.blocks[1], t, b, 64);
+impl<R: Rules> Window<R> {
+    fn new(t: &Tables, b: &[u8]) -> Self {
+        let mut w =
+            Window { base: 0, blocks: [Block::default(); 2], cur: 0, rules: std::marker::PhantomData };
+        fill_block::<R>(&mut w.blocks[0], t, b, 0);
+        fill_block::<R>(&mut w.blocks[1], t, b, 64);
         w
     }
 
@@ -271,9 +285,9 @@ impl Window {
         if base == self.base + 64 {
             self.cur ^= 1;
         } else {
-            fill_block(&mut self.blocks[self.cur & 1], t, b, base);
+            fill_block::<R>(&mut self.blocks[self.cur & 1], t, b, base);
         }
-        fill_block(&mut self.blocks[(self.cur ^ 1) & 1], t, b, base + 64);
+        fill_block::<R>(&mut self.blocks[(self.cur ^ 1) & 1], t, b, base + 64);
         self.base = base;
     }
 
@@ -304,50 +318,77 @@ impl View<'_> {
 /// Sets `out` to the masks of the 64 bytes of `b` from `at`, with `0x80` (non-ASCII) past
 /// its end. (In place: a block's masks returned by value went through `memcpy`.)
 #[inline(always)]
-fn fill_block(out: &mut Block, t: &Tables, b: &[u8], at: usize) {
+fn fill_block<R: Rules>(out: &mut Block, t: &Tables, b: &[u8], at: usize) {
     match b.get(at..at + 64) {
         Some(block) => out.a = simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
         // Wholly past the end (the second block of a short text): known without a look.
         None if at >= b.len() => out.a = Masks { non_ascii: u64::MAX, ..Masks::default() },
-        None => {
-            let mut block = [0x80; 64];
-            let tail = b.get(at..).unwrap_or_default();
-            block[..tail.len()].copy_from_slice(tail);
-            out.a = simd::masks(&block);
-        }
+        None => out.a = simd::masks(&padded_block(b, at)),
     }
-    out.w = if out.a.non_ascii == 0 { Wide::default() } else { wide_masks(t, b, at, &out.a) };
+    out.w = if out.a.non_ascii == 0 { Wide::default() } else { wide_masks::<R>(t, b, at, &out.a) };
 }
 
-/// The [`Wide`] masks of the block of `b` at `at` with ASCII masks `a`: the class of each
-/// two-byte character looked up into a byte at its first byte's position, then all
-/// classes turned into masks at once and spread to the second bytes.
+/// The last bytes of `b`, from `at`, and `0x80` bytes up to 64.
+fn padded_block(b: &[u8], at: usize) -> [u8; 64] {
+    let mut block = [0x80; 64];
+    let tail = b.get(at..).unwrap_or_default();
+    block[..tail.len()].copy_from_slice(tail);
+    block
+}
+
+/// The [`Wide`] masks of the block of `b` at `at`, with ASCII masks `a`: the
+/// class of each character of two bytes (and of three, see [`three_bytes`]) looked up into a
+/// byte at its first byte's position, then all classes turned into masks at once and
+/// spread to the other bytes.
 #[inline(never)]
-fn wide_masks(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
-    // A character that starts on the byte before the block: its second byte is bit 0.
-    let carry = at > 0 && b.get(at).is_some_and(|&y| y & 0xC0 == 0x80) && b[at - 1] & 0xE0 == 0xC0;
-    if a.lead2 == 0 && !carry {
-        return Wide::default(); // (blocks of CJK, say)
+fn wide_masks<R: Rules>(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
+    let three = three_bytes::<R>();
+    let leads3 = |block: &[u8; 64]| simd::select(block, [(0xF0, 0xE0)])[0];
+    let lead3 = match b.get(at..at + 64) {
+        _ if !three => 0,
+        Some(block) => leads3(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
+        None => leads3(&padded_block(b, at)),
+    };
+    // A character that starts before the block: its other bytes are the first `carry`.
+    let (mut carry, mut carry_class) = (0, 0);
+    if at > 0 && b.get(at).is_some_and(|&y| y & 0xC0 == 0x80) {
+        let lead = (at.saturating_sub(3)..at).rev().find(|&k| b[k] & 0xC0 != 0x80).unwrap_or(at - 1);
+        let (class, n) = t.class_at(b, lead);
+        if n == 2 || (n == 3 && three) {
+            (carry, carry_class) = (lead + n - at, class);
+        }
     }
-    let class = |x: u8, y: u8| t.two[usize::from(x & 0x1F) << 6 | usize::from(y & 0x3F)];
+    if a.lead2 == 0 && lead3 == 0 && carry == 0 {
+        return Wide::default(); // (blocks of emoji, say)
+    }
     let mut classes = [0u8; 64];
     let mut leads = a.lead2;
     while leads != 0 {
         let i = leads.trailing_zeros() as usize;
         leads &= leads - 1;
-        // UTF-8 is valid, so the second byte is there (perhaps in the next block).
-        classes[i] = class(b[at + i], b[at + i + 1]);
+        // UTF-8 is valid, so the other bytes are there (perhaps in the next block).
+        classes[i] = t.two[usize::from(b[at + i] & 0x1F) << 6 | usize::from(b[at + i + 1] & 0x3F)];
     }
+    let mut leads = lead3;
+    while leads != 0 {
+        let i = leads.trailing_zeros() as usize;
+        leads &= leads - 1;
+        let c = usize::from(b[at + i] & 0x0F) << 12
+            | usize::from(b[at + i + 1] & 0x3F) << 6
+            | usize::from(b[at + i + 2] & 0x3F);
+        classes[i] = t.three[c];
+    }
+    let spread = |m: u64| m | m << 1 | (m & lead3) << 2;
     let [letter, digit, white, upper, odd] =
-        simd::select(&classes, [(L, L), (N, N), (S, S), (L | U | W, L | U), (U | W, U | W)])
-            .map(|m| m << 1 | m);
-    let mut w = Wide { two: a.lead2 << 1 | a.lead2, cont: a.lead2 << 1, letter, digit, white, upper, odd };
-    if carry {
-        let c = class(b[at - 1], b[at]);
-        let on = |yes: bool| u64::from(yes);
+        simd::select(&classes, [(L, L), (N, N), (S, S), (L | U | W, L | U), (U | W, U | W)]).map(spread);
+    let cont = a.lead2 << 1 | lead3 << 1 | lead3 << 2;
+    let mut w = Wide { two: a.lead2 | lead3 | cont, cont, letter, digit, white, upper, odd };
+    if carry != 0 {
+        let c = carry_class;
+        let on = |yes: bool| if yes { (1u64 << carry) - 1 } else { 0 };
         let (u, v) = (c & U != 0, c & W != 0);
-        w.two |= 1;
-        w.cont |= 1;
+        w.two |= on(true);
+        w.cont |= on(true);
         w.letter |= on(c & L != 0);
         w.digit |= on(c & N != 0);
         w.white |= on(c & S != 0);
@@ -372,14 +413,14 @@ fn has(mask: u64, i: usize) -> bool {
 /// Cuts the pieces that start in the 64 bytes from `p` (a piece start) from the masks alone,
 /// calls `f` on each, and returns where the last one ends (`p` if it cut none).
 ///
-/// Each rule below marks where pieces start, for all positions at once, in text of one-
-/// and two-byte characters without contractions (left to the per-piece code): the masks
-/// are valid up to the first longer character or apostrophe a contraction may follow
+/// Each rule below marks where pieces start, for all positions at once, in text of
+/// characters of one to three bytes without contractions (left to the per-piece code): the
+/// masks are valid up to the first unclassified character or apostrophe a contraction may follow
 /// ([`contraction_starts`]), o200k's
 /// first character in both its letter classes, or the end of the masks, `f`. A class
 /// mask holds all the bytes of its characters and a start is a character's first byte;
-/// with `WIDE` false the 64 bytes from `p` hold no two-byte character and the rules take
-/// one byte per character. A
+/// with `WIDE` false the 64 bytes from `p` hold no classified character of two or three
+/// bytes and the rules take one byte per character. A
 /// piece start is known once the characters around it are; the last run of one class
 /// before `f` (letters, digits, whitespace, the rest) may go on past `f`, so starts are
 /// taken up to the start of that run, `g`, and no further. Why each rule holds follows
@@ -426,10 +467,18 @@ fn block_pieces<R: Rules, const WIDE: bool>(
     // move one character on with `after`; `next` is the next character's class at a
     // character's first byte.
     let cont = if WIDE { v.get(|m| m.w.cont) } else { 0 };
-    let wide = cont >> 1; // first bytes of two-byte characters
+    // The first bytes of three-byte characters, and of two-byte ones (`cont >> 1` has
+    // those of both and the second bytes of three-byte ones).
+    let (lead3, lead2) = if WIDE && three_bytes::<R>() {
+        let lead3 = cont >> 1 & cont >> 2 & !cont;
+        (lead3, cont >> 1 & !cont & !lead3)
+    } else {
+        (0, cont >> 1)
+    };
+    let one = !(lead2 | lead3);
     let prev = |m: u64| m << 1;
-    let next = |m: u64| (m >> 1 & !wide) | (m >> 2 & wide);
-    let after = |m: u64| ((m & !wide) << 1) | ((m & wide) << 2);
+    let next = |m: u64| (m >> 1 & one) | (m >> 2 & lead2) | (m >> 3 & lead3);
+    let after = |m: u64| ((m & one) << 1) | ((m & lead2) << 2) | ((m & lead3) << 3);
     let starts = |m: u64| m & !prev(m);
     let ends = |m: u64| prev(m) & !m; // just after each run
 
@@ -1105,6 +1154,9 @@ struct Tables {
     fold_ascii: [u8; 128],
     /// Case-fold bits of the other characters that fold to a contraction letter.
     fold_other: Vec<(char, u8)>,
+    /// Classes of the code points below U+10000 (up to three UTF-8 bytes), for the
+    /// masks' three-byte characters ([`wide_masks`]): one load (64 KiB).
+    three: Box<[u8]>,
 }
 
 /// The tables, built on first use.
@@ -1186,7 +1238,8 @@ impl Tables {
         }
         let mut two = [0u8; 0x800];
         two.copy_from_slice(&class[..0x800]);
-        Tables { ascii, two, index, rows, fold_ascii, fold_other }
+        let three = class[..0x10000].to_vec().into_boxed_slice();
+        Tables { ascii, two, index, rows, fold_ascii, fold_other, three }
     }
 
     /// The class of the character at byte `i` (a character boundary) and its length.

@@ -1,7 +1,7 @@
 //! The named splitter's 64-byte block logic against fancy-regex, piece for piece.
 //!
-//! The splitter cuts text of one- and two-byte characters from bitmasks of 64-byte blocks
-//! and hands pieces to the per-character code at longer characters, apostrophes a
+//! The splitter cuts text of characters of one to three bytes from bitmasks of 64-byte
+//! blocks and hands pieces to the per-character code at four-byte characters, apostrophes a
 //! contraction may follow, o200k's ambiguous letters and block ends. These tests build
 //! texts long enough to span several blocks, mostly ASCII, so that every kind of piece
 //! meets every block boundary and every hand-over point.
@@ -133,11 +133,49 @@ const TWO: &[&str] = &[
     "é ",
 ];
 
-/// Contractions, apostrophes, characters of three and four bytes (where the block logic
-/// hands over) and two-byte ones (where it does for o200k's ambiguous letters, and did
-/// before it took two-byte characters).
-const STOPS: &[&str] =
-    &["'", "'s", "'t", "'ll", "'S", "é", "\u{a0}", "\u{85}", "中", "\u{301}", "٣", "\u{2028}", "€", "😀"];
+/// Three-byte characters of every class, which the masks cut too: CJK and kana (in both
+/// of o200k's letter classes, which hand over), Georgian (lowercase; its capitals,
+/// Mtavruli, are uppercase), Devanagari letters and marks (`\u{93f}`: not `\p{L}`, so
+/// the rest), whitespace (`\u{3000}`, `\u{2028}`, `\u{2009}`), numbers (`१`, `Ⅻ`,
+/// `①`) and punctuation (`“`, `—`, `、`, `€`).
+const THREE: &[&str] = &[
+    "中",
+    "中文",
+    "ひらがな",
+    "カタカナ",
+    "ქართ",
+    "Ქართ",
+    "ᲥᲐᲠ",
+    "हिन्दी",
+    "क\u{93f}",
+    "\u{3000}",
+    "\u{2028}",
+    "\u{2009}",
+    " \u{3000}",
+    "\u{3000}\n",
+    "१",
+    "१२३४",
+    "1१2",
+    "Ⅻ",
+    "①",
+    "“",
+    "”\n",
+    "—",
+    "、",
+    "。\n",
+    "€",
+    " “",
+    "中 ",
+    "aქ",
+    "ქa",
+];
+
+/// Contractions, apostrophes, characters of four bytes (where the block logic hands
+/// over) and of two and three (where it does for o200k's ambiguous letters, and did
+/// before it took them).
+const STOPS: &[&str] = &[
+    "'", "'s", "'t", "'ll", "'S", "é", "\u{a0}", "\u{85}", "中", "\u{301}", "٣", "\u{2028}", "€", "😀", "𝐀",
+];
 
 /// `text` with `c` inserted at the character boundary at or before `at` (or at its end).
 fn with_stop(mut text: String, at: usize, c: &str) -> String {
@@ -195,8 +233,32 @@ fn two_byte_text() -> impl Strategy<Value = String> {
     vec(atom, 0..150).prop_map(|v| v.concat())
 }
 
+/// ASCII, two- and three-byte text: whole blocks cut from the masks, but for four-byte
+/// characters and o200k's ambiguous letters and marks.
+fn three_byte_text() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        3 => proptest::sample::select(PLAIN).prop_map(String::from),
+        1 => proptest::sample::select(TWO).prop_map(String::from),
+        2 => proptest::sample::select(THREE).prop_map(String::from),
+        1 => (0x800u32..0x10000).prop_map(|c| char::from_u32(c).map(String::from).unwrap_or_default()),
+    ];
+    vec(atom, 0..150).prop_map(|v| v.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn three_byte_text_splits_like_fancy_regex(text in three_byte_text()) {
+        assert_same_split(&text)?;
+    }
+
+    /// A stop character (four bytes, an apostrophe, ...) at every offset of three-byte
+    /// text.
+    #[test]
+    fn a_stop_character_in_three_byte_text(text in three_byte_text(), at in 0usize..400, c in proptest::sample::select(STOPS)) {
+        assert_same_split(&with_stop(text, at, c))?;
+    }
 
     #[test]
     fn two_byte_text_splits_like_fancy_regex(text in two_byte_text()) {
@@ -216,7 +278,8 @@ proptest! {
         assert_same_split(&text)?;
     }
 
-    /// A stop character (three bytes, an apostrophe) at every offset of two-byte text.
+    /// A stop character (four bytes, an apostrophe, a three-byte one: o200k stops at
+    /// CJK) at every offset of two-byte text.
     #[test]
     fn a_stop_character_in_two_byte_text(text in two_byte_text(), at in 0usize..300, c in proptest::sample::select(STOPS)) {
         assert_same_split(&with_stop(text, at, c))?;
@@ -254,6 +317,13 @@ proptest! {
 
     #[test]
     fn every_offset_of_two_byte_text(text in two_byte_text()) {
+        for skip in (0..text.len().min(70)).filter(|&i| text.is_char_boundary(i)) {
+            assert_same_split(&text[skip..])?;
+        }
+    }
+
+    #[test]
+    fn every_offset_of_three_byte_text(text in three_byte_text()) {
         for skip in (0..text.len().min(70)).filter(|&i| text.is_char_boundary(i)) {
             assert_same_split(&text[skip..])?;
         }
