@@ -163,7 +163,7 @@ fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
             let v = w.at(p);
             // The characters of two and three bytes cost a few more operations per rule:
             // only where there are some.
-            let q = if v.get(|m| m.w.two) == 0 {
+            let q = if v.get(|m| m.w.chars) == 0 {
                 block_pieces::<R, false>(text, p, v, &mut f)
             } else {
                 block_pieces::<R, true>(text, p, v, &mut f)
@@ -231,7 +231,7 @@ struct Block {
 #[derive(Clone, Copy, Default)]
 struct Wide {
     /// All bytes of each such character.
-    two: u64,
+    chars: u64,
     /// Their bytes after the first.
     cont: u64,
     /// `\p{L}`.
@@ -382,12 +382,12 @@ fn wide_masks<R: Rules>(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
     let [letter, digit, white, upper, odd] =
         simd::select(&classes, [(L, L), (N, N), (S, S), (L | U | W, L | U), (U | W, U | W)]).map(spread);
     let cont = a.lead2 << 1 | lead3 << 1 | lead3 << 2;
-    let mut w = Wide { two: a.lead2 | lead3 | cont, cont, letter, digit, white, upper, odd };
+    let mut w = Wide { chars: a.lead2 | lead3 | cont, cont, letter, digit, white, upper, odd };
     if carry != 0 {
         let c = carry_class;
         let on = |yes: bool| if yes { (1u64 << carry) - 1 } else { 0 };
         let (u, v) = (c & U != 0, c & W != 0);
-        w.two |= on(true);
+        w.chars |= on(true);
         w.cont |= on(true);
         w.letter |= on(c & L != 0);
         w.digit |= on(c & N != 0);
@@ -443,7 +443,7 @@ fn block_pieces<R: Rules, const WIDE: bool>(
     v: View<'_>,
     f: &mut impl FnMut(usize, usize),
 ) -> usize {
-    let mut stop = if WIDE { v.get(|m| m.a.non_ascii & !m.w.two) } else { v.get(|m| m.a.non_ascii) };
+    let mut stop = if WIDE { v.get(|m| m.a.non_ascii & !m.w.chars) } else { v.get(|m| m.a.non_ascii) };
     let apostrophes = v.get(|m| m.a.apostrophe);
     if apostrophes != 0 {
         stop |= contraction_starts(text.as_bytes(), p, apostrophes);
@@ -467,8 +467,10 @@ fn block_pieces<R: Rules, const WIDE: bool>(
     // move one character on with `after`; `next` is the next character's class at a
     // character's first byte.
     let cont = if WIDE { v.get(|m| m.w.cont) } else { 0 };
-    // The first bytes of three-byte characters, and of two-byte ones (`cont >> 1` has
-    // those of both and the second bytes of three-byte ones).
+    // The first bytes of three-byte characters (a first byte before two continuation
+    // bytes), and of two-byte ones (`cont >> 1` has those of both and the second bytes of
+    // three-byte ones). A three-byte character at bit 62 counts as two bytes, its third
+    // past the mask: either way the character after it starts past bit 63.
     let (lead3, lead2) = if WIDE && three_bytes::<R>() {
         let lead3 = cont >> 1 & cont >> 2 & !cont;
         (lead3, cont >> 1 & !cont & !lead3)
