@@ -147,12 +147,17 @@ const fn three_bytes<R: Rules>() -> bool {
     !matches!(R::LETTERS, Letters::O200k)
 }
 
+/// Texts shorter than this do not have their three-byte characters classified: the
+/// classes of a block cost more than the per-character code takes for a few pieces (a
+/// single CJK character took 30 ns to split that way, 70 through the masks).
+const THREE_MIN_TEXT: usize = 64;
+
 // Not inlined: each pattern gets its own compact loop.
 #[inline(never)]
 fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
-    let three = three_bytes::<R>();
-    let mut w = Window::<R>::new(t, b);
+    let three = three_bytes::<R>() && b.len() >= THREE_MIN_TEXT;
+    let mut w = Window::new(t, b, three);
     let mut p = 0;
     while p < b.len() {
         let mut end = if b[p] >= if three { 0xF0 } else { 0xE0 } {
@@ -252,22 +257,21 @@ struct Wide {
 /// hand. Bytes past the end of the text count as non-ASCII (and in no classified
 /// character): every scan stops there and leaves the piece to the per-character code,
 /// which knows where the text ends.
-struct Window<R> {
+struct Window {
     base: usize,
     /// The two blocks: `blocks[cur]` is the one at `base`. Sliding by one block flips
     /// `cur` and fills the other in place (no copy of a block's masks).
     blocks: [Block; 2],
     cur: usize,
-    /// The pattern, for [`three_bytes`].
-    rules: std::marker::PhantomData<R>,
+    /// Whether three-byte characters are classified (see [`three_bytes`]).
+    three: bool,
 }
 
-impl<R: Rules> Window<R> {
-    fn new(t: &Tables, b: &[u8]) -> Self {
-        let mut w =
-            Window { base: 0, blocks: [Block::default(); 2], cur: 0, rules: std::marker::PhantomData };
-        fill_block::<R>(&mut w.blocks[0], t, b, 0);
-        fill_block::<R>(&mut w.blocks[1], t, b, 64);
+impl Window {
+    fn new(t: &Tables, b: &[u8], three: bool) -> Self {
+        let mut w = Window { base: 0, blocks: [Block::default(); 2], cur: 0, three };
+        fill_block(&mut w.blocks[0], t, b, 0, three);
+        fill_block(&mut w.blocks[1], t, b, 64, three);
         w
     }
 
@@ -285,9 +289,9 @@ impl<R: Rules> Window<R> {
         if base == self.base + 64 {
             self.cur ^= 1;
         } else {
-            fill_block::<R>(&mut self.blocks[self.cur & 1], t, b, base);
+            fill_block(&mut self.blocks[self.cur & 1], t, b, base, self.three);
         }
-        fill_block::<R>(&mut self.blocks[(self.cur ^ 1) & 1], t, b, base + 64);
+        fill_block(&mut self.blocks[(self.cur ^ 1) & 1], t, b, base + 64, self.three);
         self.base = base;
     }
 
@@ -318,17 +322,30 @@ impl View<'_> {
 /// Sets `out` to the masks of the 64 bytes of `b` from `at`, with `0x80` (non-ASCII) past
 /// its end. (In place: a block's masks returned by value went through `memcpy`.)
 #[inline(always)]
-fn fill_block<R: Rules>(out: &mut Block, t: &Tables, b: &[u8], at: usize) {
-    match b.get(at..at + 64) {
-        Some(block) => out.a = simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes"))),
-        // Wholly past the end (the second block of a short text): known without a look.
-        None if at >= b.len() => out.a = Masks { non_ascii: u64::MAX, ..Masks::default() },
-        None => out.a = simd::masks(&padded_block(b, at)),
-    }
-    out.w = if out.a.non_ascii == 0 { Wide::default() } else { wide_masks::<R>(t, b, at, &out.a) };
+fn fill_block(out: &mut Block, t: &Tables, b: &[u8], at: usize, three: bool) {
+    let in_text = match b.get(at..at + 64) {
+        Some(block) => {
+            out.a = simd::masks(block.try_into().unwrap_or_else(|_| unreachable!("64 bytes")));
+            u64::MAX
+        }
+        None if at >= b.len() => {
+            // Wholly past the end (the second block of a short text): known without a look.
+            out.a = Masks { non_ascii: u64::MAX, ..Masks::default() };
+            0
+        }
+        None => {
+            out.a = simd::masks(&padded_block(b, at));
+            (1 << (b.len() - at)) - 1
+        }
+    };
+    // (Only non-ASCII bytes of the text need the wide masks, not the padding past its end:
+    // a short text's blocks are filled on every call.)
+    out.w =
+        if out.a.non_ascii & in_text == 0 { Wide::default() } else { wide_masks(t, b, at, &out.a, three) };
 }
 
 /// The last bytes of `b`, from `at`, and `0x80` bytes up to 64.
+#[inline(always)]
 fn padded_block(b: &[u8], at: usize) -> [u8; 64] {
     let mut block = [0x80; 64];
     let tail = b.get(at..).unwrap_or_default();
@@ -337,12 +354,11 @@ fn padded_block(b: &[u8], at: usize) -> [u8; 64] {
 }
 
 /// The [`Wide`] masks of the block of `b` at `at`, with ASCII masks `a`: the
-/// class of each character of two bytes (and of three, see [`three_bytes`]) looked up into a
+/// class of each character of two bytes (and with `three`, of three) looked up into a
 /// byte at its first byte's position, then all classes turned into masks at once and
 /// spread to the other bytes.
 #[inline(never)]
-fn wide_masks<R: Rules>(t: &Tables, b: &[u8], at: usize, a: &Masks) -> Wide {
-    let three = three_bytes::<R>();
+fn wide_masks(t: &Tables, b: &[u8], at: usize, a: &Masks, three: bool) -> Wide {
     let leads3 = |block: &[u8; 64]| simd::select(block, [(0xF0, 0xE0)])[0];
     let lead3 = match b.get(at..at + 64) {
         _ if !three => 0,
