@@ -92,8 +92,8 @@
 //! - SSE2 is part of x86-64, but calling a `#[target_feature]` function still needs
 //!   `unsafe` (even with the feature enabled for the whole build), so `simd.rs` makes
 //!   those calls in `unsafe` blocks, under `cfg(target_feature = "sse2")`; LLVM does not turn the portable
-//!   byte loop into `pcmpeqb`/`pmovmskb` (it goes two bytes at a time), and AVX2 would
-//!   need runtime detection for the one eighth of the time spent classifying.
+//!   byte loop into `pcmpeqb`/`pmovmskb` (it goes two bytes at a time); AVX2 is picked
+//!   at run time where the CPU has it (see `simd.rs`).
 //! - Tests: `pattern.rs` compares this splitter with fancy-regex on random text built
 //!   from the characters where branches meet and on arbitrary characters;
 //!   `tests/split_corpora.rs` on real corpora.

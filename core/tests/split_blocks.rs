@@ -359,6 +359,28 @@ fn long_runs_cross_blocks() {
     }
 }
 
+/// Three-byte characters at every position around the first block boundaries, in texts
+/// whose lengths cross the length from which the masks classify them (64 bytes): whitespace
+/// (`\u{3000}`, `\u{2028}`) before letters, digits that group with ASCII ones (`१`),
+/// Georgian capitals (o200k's `U`), and stops after them.
+#[test]
+fn three_byte_characters_at_every_block_offset() {
+    let chars = ["中", "\u{3000}", "\u{2028}", "१", "Ⅻ", "Ქ", "ქ", "“", "\u{93f}", "、"];
+    let ends = ["", "a", "1", " a", "😀", "'s"];
+    for filler in ["a", " ", "1", "!", "é"] {
+        for n in (50..=72).chain(112..=136) {
+            let before = filler.repeat(n / filler.len());
+            for c in chars {
+                for copies in [1, 2] {
+                    for end in ends {
+                        assert_same_split(&format!("{before}{}{end}", c.repeat(copies))).unwrap();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Short whole texts, which end inside their first block: every pair and triple of
 /// atoms, so each kind of run ends a text after each other kind.
 #[test]
