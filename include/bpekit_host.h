@@ -180,16 +180,19 @@ int64_t bpekit_host_encode_ordinary_cstr(const bpekit_tokenizer *tok, const char
 int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const char *text);
 
 /**
- * Makes four CPython builtin functions that ordinary-encode with `tok`, for the Python
- * binding (other hosts have no use for them), and appends the list of them to the list
+ * Makes six CPython builtin functions that encode with `tok`, for the Python binding
+ * (other hosts have no use for them), and appends the list of them to the list
  * `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
  * -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
  * without a copy), `encode_ordinary_batch((texts: list[str], num_threads: int)) ->
- * list[list[int]]`, the batch encode with the GIL released, and
+ * list[list[int]]`, the batch encode with the GIL released,
  * `encode_ordinary_batch_u32((texts, num_threads)) -> [bytearray, bytearray]`, the same
  * batch as all ids (`uint32`) and `len(texts) + 1` offsets (`uint64`), native-endian
- * (the texts are read in place: no copy of their UTF-8 per call). Call it with the GIL
- * held (ctypes' `PyDLL`, not cffi, which releases it).
+ * (the texts are read in place: no copy of their UTF-8 per call), and `encode(text:
+ * str) -> list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with
+ * its default arguments (every special token's text disallowed: such a text raises
+ * `error_type`, for the caller to raise tiktoken's error its own way). Call it with
+ * the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
  *
  * `api` holds the interpreter's C API functions (every call in a process must pass the
  * same ones). `keepalive` is the Python object that owns `tok`; the builtin holds a

@@ -165,16 +165,20 @@ Builtins = Tuple[
     Callable[[str], bytearray],
     Callable[[Tuple[List[str], int]], List[List[int]]],
     Callable[[Tuple[List[str], int]], List[bytearray]],
+    Callable[[str], List[int]],
+    Callable[[str], bytearray],
 ]
 
 
 def _builtin_maker() -> Callable[[Any, type], Builtins | None] | None:
     """``make(tok, error_type)``: the builtins ``(encode_ordinary, encode_ordinary_u32,
-    encode_ordinary_batch, encode_ordinary_batch_u32)`` for the gc'd handle ``tok`` (which
-    they keep alive): ``text -> list of ids``, ``text -> bytearray of native-endian uint32
-    ids``, ``(list of texts, num_threads) -> list of lists of ids`` and ``(list of texts,
-    num_threads) -> [bytearray of uint32 ids, bytearray of len(texts) + 1 uint64
-    offsets]``; or None where they are unavailable."""
+    encode_ordinary_batch, encode_ordinary_batch_u32, encode, encode_u32)`` for the gc'd
+    handle ``tok`` (which they keep alive): ``text -> list of ids``, ``text -> bytearray
+    of native-endian uint32 ids``, ``(list of texts, num_threads) -> list of lists of
+    ids``, ``(list of texts, num_threads) -> [bytearray of uint32 ids, bytearray of
+    len(texts) + 1 uint64 offsets]``, and the first two again for tiktoken's ``encode``
+    with its default arguments (``error_type`` for a text with a special token's text);
+    or None where they are unavailable."""
     if (
         os.environ.get("BPEKIT_PYTHON_BUILTIN", "1") == "0"
         or sys.implementation.name != "cpython"
@@ -201,7 +205,7 @@ def _builtin_maker() -> Callable[[Any, type], Builtins | None] | None:
             status = maker(api_address, int(ffi.cast("uintptr_t", tok)), tok, error_type, out, None)
         except Exception:  # noqa: BLE001 (a CPython call failed: no builtin, the cffi path)
             return None
-        return (out[0][0], out[0][1], out[0][2], out[0][3]) if status == 0 and out else None
+        return tuple(out[0]) if status == 0 and out else None  # type: ignore[return-value]
 
     make.api = api  # type: ignore[attr-defined]  # read by every call
     return make

@@ -16,7 +16,9 @@ error. Calls on these routes have no side effects, so redoing one is safe.
     5. ``bpekit_tokenizer_encode_ordinary`` into a buffer the library allocates.
 
 ``encode(enc, text, allowed_special=..., disallowed_special=...)``
-    text that cannot hold a special token goes to ``encode_ordinary``; one ASCII
+    with tiktoken's default arguments, first the builtin for them (``enc._fast_default``,
+    which raises for a special token's text); text that cannot hold a special token
+    goes to ``encode_ordinary``; one ASCII
     character from the table (neither where strings that are not special tokens are
     disallowed: only the core's search finds those); then ``bpekit_tokenizer_encode_into``
     into a scratch buffer with no error object; then ``bpekit_tokenizer_encode``, which
@@ -111,6 +113,16 @@ def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
 
 # ==== Fast-path state ====
 
+#: The Encoding attributes that hold its builtins, in `make_builtin`'s order (None
+#: without them: the cffi calls).
+BUILTINS = ("_fast", "_fast_u32", "_fast_batch", "_fast_batch_u32", "_fast_default", "_fast_default_u32")
+
+
+def drop_builtins(enc: Encoding) -> None:
+    """Takes `enc`'s builtins away (they hold its handle): the cffi calls from now on."""
+    for name in BUILTINS:
+        setattr(enc, name, None)
+
 #: the most single characters (other than ASCII) whose ids an Encoding remembers
 CHAR_MEMO_MAX = 4096
 
@@ -121,10 +133,12 @@ def prepare(enc: Encoding, char_is_piece: bool) -> None:
     character a piece of its own."""
     # `encode_ordinary` as CPython builtins bound to the handle, where available (a
     # list, a bytearray of uint32 for `encode_to_numpy`, lists for a list of texts, and
-    # bytearrays of ids and offsets for `encode_batch_to_numpy`): they hold the handle,
-    # so `Encoding.close()` drops them.
+    # bytearrays of ids and offsets for `encode_batch_to_numpy`), and `encode` with
+    # tiktoken's default arguments (a list, a bytearray): they hold the handle, so
+    # `Encoding.close()` drops them.
     builtins = make_builtin(enc._raw, TokenizerError) if make_builtin else None
-    enc._fast, enc._fast_u32, enc._fast_batch, enc._fast_batch_u32 = builtins or (None, None, None, None)
+    for name, builtin in zip(BUILTINS, builtins or (None,) * len(BUILTINS)):
+        setattr(enc, name, builtin)
     # One ASCII character is one piece and one byte, so one token: its id, for a call
     # whose native round trip would cost more than the work.
     enc._ascii_ids = None
@@ -232,7 +246,15 @@ def encode(
     if type(text) is not str:
         text = as_str(text)  # a subclass is read by its characters, whatever its methods say
     if disallowed_special == "all" and not allowed_special:
-        policy = DEFAULT_POLICY  # tiktoken's default (what `_policy` gives it, without the call)
+        # tiktoken's default: its builtin looks for special tokens' text itself (faster
+        # than `in`, which finds the "<" of most code and markup)
+        fast = self._fast_default
+        if fast is not None:
+            try:
+                return fast(text)  # type: ignore[no-any-return]
+            except (UnicodeEncodeError, TypeError, TokenizerError):
+                pass  # lone surrogates, or a special token's text: below, which raises its error
+        policy = DEFAULT_POLICY  # (what `_policy` gives it, without the call)
     else:
         policy = self._policy(allowed_special, disallowed_special)
         if policy.disallows_others:

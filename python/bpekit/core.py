@@ -179,6 +179,8 @@ class Encoding(Handle):
     _fast_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
     _fast_batch: Any = None  # the same for a list of texts ((texts, num_threads)), or None
     _fast_batch_u32: Any = None  # the same as [ids bytearray (uint32), offsets bytearray (uint64)], or None
+    _fast_default: Any = None  # encode with tiktoken's default arguments as a CPython builtin, or None
+    _fast_default_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
     _ascii_ids: tuple[int, ...] | None  # the id of each ASCII character, where one is one token
     _char_ids: dict[str, int]  # single characters' packed results, as computed
     _special_start: str | None  # the first character of every special token, if one
@@ -289,7 +291,7 @@ class Encoding(Handle):
         return f"<Encoding {self.name!r}>"
 
     def close(self) -> None:
-        self._fast = self._fast_u32 = self._fast_batch = self._fast_batch_u32 = None  # they hold the handle
+        _route.drop_builtins(self)  # they hold the handle
         super().close()
 
     def __copy__(self) -> Encoding:
@@ -608,8 +610,10 @@ class Encoding(Handle):
         if type(text) is not str:
             text = as_str(text)  # a subclass is read by its characters
         policy = self._policy(allowed_special, disallowed_special)
-        fast = self._fast_u32
-        unless = self._ordinary_unless(policy)
+        if policy is DEFAULT_POLICY and self._fast_default_u32 is not None:
+            fast, unless = self._fast_default_u32, True  # (it raises for special tokens' text)
+        else:
+            fast, unless = self._fast_u32, self._ordinary_unless(policy)
         if fast is not None and (unless is True or (unless is not False and unless not in text)):
             # No special token can be in it: the builtin's bytearray becomes the array's
             # memory (writable, no copy).

@@ -32,9 +32,11 @@ def on_route(enc, route: str):
     PyPy or with BPEKIT_PYTHON_BUILTIN=0)."""
     import pickle
 
+    from bpekit._route import drop_builtins
+
     copy = pickle.loads(pickle.dumps(enc))
     if route == "cffi":
-        copy._fast = copy._fast_u32 = copy._fast_batch = copy._fast_batch_u32 = None
+        drop_builtins(copy)
     elif copy._fast is None:
         pytest.skip("no builtin on this interpreter (not CPython, free-threaded, or BPEKIT_PYTHON_BUILTIN=0)")
     return copy

@@ -43,6 +43,8 @@ def test_builtin_is_used_on_cpython(enc):
     assert enc._fast_u32.__name__ == "encode_ordinary_u32"
     assert enc._fast_batch.__name__ == "encode_ordinary_batch"
     assert enc._fast_batch_u32.__name__ == "encode_ordinary_batch_u32"
+    assert enc._fast_default.__name__ == "encode"
+    assert enc._fast_default_u32.__name__ == "encode_u32"
 
 
 @needs_builtin
@@ -58,6 +60,32 @@ def test_builtin_gives_the_cffi_ids(enc):
         enc._fast(b"ab")
     with pytest.raises(TypeError, match="expected str"):
         enc.encode_ordinary(b"ab")
+
+
+@needs_builtin
+def test_default_builtins_give_the_cffi_ids_or_refuse(enc):
+    """The builtins for tiktoken's default `encode` give the cffi route's ids for text
+    without a special token's text (a "<" or an unfinished token is ordinary text), and
+    refuse the rest, which `encode` and `encode_to_numpy` then raise as tiktoken does."""
+    np = pytest.importorskip("numpy")
+    cffi = on_route(enc, "cffi")
+    plain = [t for t in TEXTS if "<|end|>" not in t] + ["a < b", "<|end", "|end|>", "<|en\nd|>" * 50]
+    for text in plain:
+        want = cffi.encode(text)
+        assert enc._fast_default(text) == want == enc.encode(text), repr(text)
+        assert np.frombuffer(enc._fast_default_u32(text), dtype=np.uint32).tolist() == want, repr(text)
+        assert enc.encode_to_numpy(text).tolist() == want, repr(text)
+    for text in ["<|end|>", "a<|end|>b", "x" * 70_000 + "<|end|>", "é<|end|>"]:
+        for builtin in (enc._fast_default, enc._fast_default_u32):
+            with pytest.raises(bpekit.TokenizerError):
+                builtin(text)
+        for method in (enc.encode, enc.encode_to_numpy, cffi.encode):
+            with pytest.raises(ValueError, match="disallowed special token '<|end|>'"):
+                method(text)
+    with pytest.raises(UnicodeEncodeError):
+        enc._fast_default("a\ud800")
+    assert enc.encode("a\ud800<") == cffi.encode("a\ud800<")
+    assert enc.encode_to_numpy("a\ud800<").tolist() == cffi.encode("a\ud800<")
 
 
 @needs_builtin
@@ -177,7 +205,12 @@ def test_builtin_holds_its_handle_and_lets_it_go(enc):
     gc.collect()
     assert (sys.getrefcount(handle), sys.getrefcount(Failure)) == before
     f, f32, fb, fb32 = e2._fast, e2._fast_u32, e2._fast_batch, e2._fast_batch_u32
+    fd = e2._fast_default
     e2.close()
+    with pytest.raises(ValueError, match="closed"):
+        e2.encode("ab")
+    assert fd("héllo") == enc.encode("héllo")  # alive through fd
+    del fd
     with pytest.raises(ValueError, match="closed"):
         e2.encode_ordinary("ab")
     with pytest.raises(ValueError, match="closed"):
@@ -276,7 +309,7 @@ def test_builtin_threads_share_one_encoding(enc):
 @needs_builtin
 def test_builtin_maker_refuses_bad_arguments(enc):
     """As the package calls it (ctypes): each bad argument is refused with its status and
-    nothing appended; a good call appends one list of the four working builtins."""
+    nothing appended; a good call appends one list of the six working builtins."""
     maker = _lowlevel.python_encoder_export()
     ffi, lib = _lowlevel.ffi, _lowlevel.lib
     api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
@@ -297,13 +330,14 @@ def test_builtin_maker_refuses_bad_arguments(enc):
         assert maker(address, t, enc._raw, bpekit.TokenizerError, out, None) == want
         assert out == []
     assert maker(good, tok, enc._raw, bpekit.TokenizerError, out, None) == 0
-    assert len(out) == 1 and len(out[0]) == 4
+    assert len(out) == 1 and len(out[0]) == len(bpekit._route.BUILTINS)
     assert out[0][0]("ab") == enc.encode_ordinary("ab")
     assert list(memoryview(out[0][1]("ab")).cast("I")) == enc.encode_ordinary("ab")
     assert out[0][2]((["ab", "c"], 1)) == [enc.encode_ordinary("ab"), enc.encode_ordinary("c")]
     ids, offsets = out[0][3]((["ab", "c"], 1))
     assert list(memoryview(ids).cast("I")) == enc.encode_ordinary("ab") + enc.encode_ordinary("c")
     assert list(memoryview(offsets).cast("Q")) == [0, len(enc.encode_ordinary("ab")), len(ids) // 4]
+    assert out[0][4]("ab") == list(memoryview(out[0][5]("ab")).cast("I")) == enc.encode("ab")
 
 
 @needs_builtin

@@ -387,20 +387,38 @@ static ENCODE_ORDINARY_BATCH_U32: MethodDef = MethodDef(PyMethodDef {
         .as_ptr(),
 });
 
+static ENCODE: MethodDef = MethodDef(PyMethodDef {
+    name: c"encode".as_ptr(),
+    meth: encode,
+    flags: METH_O,
+    doc: c"encode(text, /)\n--\n\nThe ids of str `text`, which holds no special token's text (tiktoken's `encode` with its default arguments; else the error of the builtins)."
+        .as_ptr(),
+});
+
+static ENCODE_U32: MethodDef = MethodDef(PyMethodDef {
+    name: c"encode_u32".as_ptr(),
+    meth: encode_u32,
+    flags: METH_O,
+    doc: c"encode_u32(text, /)\n--\n\n`encode`'s ids as a bytearray of native-endian uint32.".as_ptr(),
+});
+
 /// Texts of at least this many bytes are encoded with the GIL released, so Python threads
 /// encode in parallel; shorter ones keep it (releasing costs about as much as their encode).
 const GIL_RELEASE_MIN: usize = 256;
 
-/// Makes four CPython builtin functions that ordinary-encode with `tok`, for the Python
-/// binding (other hosts have no use for them), and appends the list of them to the list
+/// Makes six CPython builtin functions that encode with `tok`, for the Python binding
+/// (other hosts have no use for them), and appends the list of them to the list
 /// `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
 /// -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
 /// without a copy), `encode_ordinary_batch((texts: list[str], num_threads: int)) ->
-/// list[list[int]]`, the batch encode with the GIL released, and
+/// list[list[int]]`, the batch encode with the GIL released,
 /// `encode_ordinary_batch_u32((texts, num_threads)) -> [bytearray, bytearray]`, the same
 /// batch as all ids (`uint32`) and `len(texts) + 1` offsets (`uint64`), native-endian
-/// (the texts are read in place: no copy of their UTF-8 per call). Call it with the GIL
-/// held (ctypes' `PyDLL`, not cffi, which releases it).
+/// (the texts are read in place: no copy of their UTF-8 per call), and `encode(text:
+/// str) -> list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with
+/// its default arguments (every special token's text disallowed: such a text raises
+/// `error_type`, for the caller to raise tiktoken's error its own way). Call it with
+/// the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
 ///
 /// `api` holds the interpreter's C API functions (every call in a process must pass the
 /// same ones). `keepalive` is the Python object that owns `tok`; the builtin holds a
@@ -461,14 +479,20 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
             }
             // Each builtin takes a reference to the capsule; `out_list` gets one new item,
             // the list of them, or nothing.
-            let pair = (api.list_new)(4);
+            let pair = (api.list_new)(6);
             if pair.is_null() {
                 (api.dec_ref)(capsule);
                 return Err(python_failed());
             }
             let mut made = true;
-            let defs =
-                [&ENCODE_ORDINARY, &ENCODE_ORDINARY_U32, &ENCODE_ORDINARY_BATCH, &ENCODE_ORDINARY_BATCH_U32];
+            let defs = [
+                &ENCODE_ORDINARY,
+                &ENCODE_ORDINARY_U32,
+                &ENCODE_ORDINARY_BATCH,
+                &ENCODE_ORDINARY_BATCH_U32,
+                &ENCODE,
+                &ENCODE_U32,
+            ];
             for (i, def) in (0..).zip(defs) {
                 let def = std::ptr::from_ref(&def.0).cast_mut().cast();
                 let function = if made {
@@ -559,14 +583,34 @@ unsafe fn str_utf8(bytes: &[u8]) -> &str {
 /// The list builtin's body (`METH_O`: `slf` is the capsule, `text` the argument).
 unsafe extern "C" fn encode_ordinary(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
     // SAFETY: as `encode_with`'s (CPython's call).
-    unsafe { encode_with(slf, text, new_list) }
+    unsafe { encode_with(slf, text, None, new_list) }
 }
 
 /// The bytearray builtin's body (as [`encode_ordinary`]).
 unsafe extern "C" fn encode_ordinary_u32(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
     // SAFETY: as `encode_with`'s (CPython's call).
-    unsafe { encode_with(slf, text, new_u32_bytearray) }
+    unsafe { encode_with(slf, text, None, new_u32_bytearray) }
 }
+
+/// The `encode` builtin's body (as [`encode_ordinary`]).
+unsafe extern "C" fn encode(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
+    // SAFETY: as `encode_with`'s (CPython's call).
+    unsafe { encode_with(slf, text, Some(&TIKTOKEN_DEFAULT), new_list) }
+}
+
+/// The `encode_u32` builtin's body (as [`encode_ordinary`]).
+unsafe extern "C" fn encode_u32(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
+    // SAFETY: as `encode_with`'s (CPython's call).
+    unsafe { encode_with(slf, text, Some(&TIKTOKEN_DEFAULT), new_u32_bytearray) }
+}
+
+/// Special-token text as ordinary text.
+const ORDINARY: SpecialPolicy<'static> =
+    SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
+
+/// tiktoken's `encode(text)`: every special token's text disallowed.
+const TIKTOKEN_DEFAULT: SpecialPolicy<'static> =
+    SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::AllNotAllowed };
 
 /// The interpreter's functions and the binding of the builtin whose capsule is `slf`, or
 /// None (with the exception set, if CPython set one). GIL held.
@@ -587,11 +631,13 @@ unsafe fn raise(api: Api, binding: &Binding, message: &str) -> *mut c_void {
     std::ptr::null_mut()
 }
 
-/// Encodes `text` for a builtin (`slf` its capsule) and returns `build` of the ids, or
-/// NULL with the exception set. Called by CPython's call of a builtin: GIL held.
+/// Encodes `text` under `policy` (None: [`ORDINARY`], by the shortest route) for a
+/// builtin (`slf` its capsule) and returns `build` of the ids, or NULL with the
+/// exception set. Called by CPython's call of a builtin: GIL held.
 unsafe fn encode_with(
     slf: *mut c_void,
     text: *mut c_void,
+    policy: Option<&SpecialPolicy<'_>>,
     build: unsafe fn(Api, &Binding, &[u32]) -> *mut c_void,
 ) -> *mut c_void {
     // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `text` a live
@@ -606,7 +652,11 @@ unsafe fn encode_with(
                 catch_unwind(AssertUnwindSafe(|| {
                     let text = str_utf8(bytes); // (from `utf8_of`)
                     ids.reserve(text.len() / 3 + 1);
-                    tok.encode_into(text, Allowed::None, ids).map_err(|e| e.to_string())
+                    match policy {
+                        None => tok.encode_into(text, Allowed::None, ids),
+                        Some(policy) => tok.encode_with_into(text, policy, ids),
+                    }
+                    .map_err(|e| e.to_string())
                 }))
                 .unwrap_or_else(|payload| Err(panic_message(&*payload)))
             };
@@ -784,9 +834,8 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
         let result = without_gil_if(api, true, || {
             catch_unwind(AssertUnwindSafe(|| -> Result<Parts, String> {
                 let texts: Vec<&str> = held.iter().map(|&(b, _, _)| str_utf8(b)).collect(); // (from `utf8_of`)
-                let policy = SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
                 check_threads(threads).map_err(|e| e.message)?;
-                tok.encode_batch_threads(&texts, &policy, threads).map_err(|e| e.to_string())
+                tok.encode_batch_threads(&texts, &ORDINARY, threads).map_err(|e| e.to_string())
             }))
             .unwrap_or_else(|payload| Err(panic_message(&*payload)))
         });
