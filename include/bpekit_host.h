@@ -145,6 +145,10 @@ typedef struct bpekit_host_python_api {
      * `PyErr_Occurred`.
      */
     void *(*err_occurred)(void);
+    /**
+     * `PyTuple_Size`.
+     */
+    ptrdiff_t (*tuple_size)(void*);
 } bpekit_host_python_api;
 
 #ifdef __cplusplus
@@ -191,7 +195,8 @@ int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const ch
  * (the texts are read in place: no copy of their UTF-8 per call), and `encode(text:
  * str) -> list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with
  * its default arguments (every special token's text disallowed: such a text raises
- * `error_type`, for the caller to raise tiktoken's error its own way). Call it with
+ * `error_type`, for the caller to raise tiktoken's error its own way), which the batch
+ * builtins apply too when given a third item, `(texts, num_threads, True)`. Call it with
  * the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
  *
  * `api` holds the interpreter's C API functions (every call in a process must pass the

@@ -145,6 +145,7 @@ _API_FUNCTIONS = {
     "list_get_item": "PyList_GetItem",
     "long_as_ssize_t": "PyLong_AsSsize_t",
     "err_occurred": "PyErr_Occurred",
+    "tuple_size": "PyTuple_Size",
 }
 
 
@@ -177,8 +178,9 @@ def _builtin_maker() -> Callable[[Any, type], Builtins | None] | None:
     of native-endian uint32 ids``, ``(list of texts, num_threads) -> list of lists of
     ids``, ``(list of texts, num_threads) -> [bytearray of uint32 ids, bytearray of
     len(texts) + 1 uint64 offsets]``, and the first two again for tiktoken's ``encode``
-    with its default arguments (``error_type`` for a text with a special token's text);
-    or None where they are unavailable."""
+    with its default arguments (``error_type`` for a text with a special token's text),
+    which the batch builtins apply to ``(texts, num_threads, True)``; or None where they
+    are unavailable."""
     if (
         os.environ.get("BPEKIT_PYTHON_BUILTIN", "1") == "0"
         or sys.implementation.name != "cpython"

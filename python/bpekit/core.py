@@ -678,11 +678,14 @@ class Encoding(Handle):
     def _fast_batch_call(self, fast: Any, texts: list[str], policy: Policy, num_threads: int) -> Any:
         """``fast((texts, num_threads))``, a batch builtin (which encodes with the GIL
         released, reading the texts' UTF-8 in place), where no special token can be in
-        the texts; None where it cannot serve: a special token may be there, or it
-        refuses the texts (lone surrogates, an item that is not a str, a bad
-        num_threads, an encode error), which the native call fixes up or raises."""
-        unless = self._ordinary_unless(policy)
+        the texts, or with tiktoken's default policy, which it applies itself; None where
+        it cannot serve: a special token may be there, or it refuses the texts (lone
+        surrogates, an item that is not a str, a bad num_threads, an encode error, a
+        special token's text), which the native call fixes up or raises."""
         try:
+            if policy is DEFAULT_POLICY and self._fast_default is not None:  # (then it takes the 3rd item)
+                return fast((texts, num_threads, True))
+            unless = self._ordinary_unless(policy)
             # (str's own `in`: a subclass is read by its characters; TypeError if an item
             # is not a str)
             if unless is True or (unless is not False and not any(_str_has(t, unless) for t in texts)):

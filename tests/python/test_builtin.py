@@ -27,7 +27,7 @@ def enc() -> bpekit.Encoding:
     return bpekit.train(texts, vocab_size=400, special_tokens=["<|end|>"])
 
 
-TEXTS = ["", "a", "ab", "héllo", "你好", "🙂🙂", "a\0b", "<|end|>", "x" * 300, "the lazy dog. " * 50]
+TEXTS = ["", "a", "ab", "héllo", "你好", "🙂🙂", "a\0b", "<|end|>", "x < y <|end", "x" * 300, "the lazy dog. " * 50]
 
 
 def test_builtin_is_used_on_cpython(enc):
@@ -125,8 +125,9 @@ def test_batch_builtin_gives_the_cffi_lists(enc, threads):
     token, a bad thread count) the cffi route answers or raises as before."""
     cffi = on_route(enc, "cffi")
     texts = [*TEXTS, "é" * 5000, "你好世界 " * 3000, "x" * 70_000] * 3
-    plain = [t for t in texts if "<" not in t]
+    plain = [t for t in texts if "<|end|>" not in t]
     assert enc._fast_batch((plain, threads)) == [cffi.encode_ordinary(t) for t in plain]
+    assert enc._fast_batch((plain, threads, True)) == cffi.encode_batch(plain)
     for kw in [{"disallowed_special": ()}, {"allowed_special": "all"}, {}]:
         batch = plain if not kw else texts
         assert enc.encode_batch(batch, num_threads=threads, **kw) == cffi.encode_batch(batch, num_threads=threads, **kw)
@@ -139,7 +140,8 @@ def test_batch_builtin_gives_the_cffi_lists(enc, threads):
 
 def check_refusals(builtin, method, texts, plain, odd, threads):
     """What a batch builtin refuses (lone surrogates, an item that is not a str, a bad
-    thread count or argument) and what its method then raises."""
+    thread count or argument, a special token's text under tiktoken's default checks)
+    and what its method then raises."""
     with pytest.raises(UnicodeEncodeError):
         builtin((odd, threads))
     with pytest.raises(TypeError):
@@ -148,6 +150,11 @@ def check_refusals(builtin, method, texts, plain, odd, threads):
         method(["a", b"b"], disallowed_special=())
     with pytest.raises(ValueError, match="disallowed special token"):
         method(texts)
+    with pytest.raises(bpekit.TokenizerError):
+        builtin((texts, threads, True))  # tiktoken's default checks: a special token's text
+    builtin((texts, threads, False))
+    with pytest.raises(TypeError):
+        builtin((plain, threads, "yes"))
     with pytest.raises(bpekit.TokenizerError):
         builtin((plain, -1))
     with pytest.raises(TypeError):
@@ -165,7 +172,7 @@ def test_flat_batch_builtin_gives_the_cffi_arrays(enc, threads):
     np = pytest.importorskip("numpy")
     cffi = on_route(enc, "cffi")
     texts = [*TEXTS, "é" * 5000, "你好世界 " * 3000, "x" * 70_000] * 3
-    plain = [t for t in texts if "<" not in t]
+    plain = [t for t in texts if "<|end|>" not in t]
 
     def same(a, b):
         assert a[0].dtype == b[0].dtype == np.uint32 and a[1].dtype == b[1].dtype == np.uint64

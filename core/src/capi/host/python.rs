@@ -88,6 +88,8 @@ pub struct bpekit_host_python_api {
     pub long_as_ssize_t: Option<unsafe extern "C" fn(*mut c_void) -> isize>,
     /// `PyErr_Occurred`.
     pub err_occurred: Option<unsafe extern "C" fn() -> *mut c_void>,
+    /// `PyTuple_Size`.
+    pub tuple_size: Option<unsafe extern "C" fn(*mut c_void) -> isize>,
 }
 
 /// `bpekit_host_python_api` with every member present.
@@ -121,11 +123,12 @@ struct Api {
     list_get: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
     long_as_ssize: unsafe extern "C" fn(*mut c_void) -> isize,
     err_occurred: unsafe extern "C" fn() -> *mut c_void,
+    tuple_size: unsafe extern "C" fn(*mut c_void) -> isize,
 }
 
 impl Api {
     /// The functions' addresses, to compare two `Api`s.
-    fn addresses(&self) -> [usize; 24] {
+    fn addresses(&self) -> [usize; 25] {
         [
             self.as_utf8 as usize,
             self.unicode_get_length as usize,
@@ -151,6 +154,7 @@ impl Api {
             self.list_get as usize,
             self.long_as_ssize as usize,
             self.err_occurred as usize,
+            self.tuple_size as usize,
         ]
     }
 
@@ -183,6 +187,7 @@ impl Api {
             list_get: c.list_get_item?,
             long_as_ssize: c.long_as_ssize_t?,
             err_occurred: c.err_occurred?,
+            tuple_size: c.tuple_size?,
         })
     }
 }
@@ -375,7 +380,7 @@ static ENCODE_ORDINARY_BATCH: MethodDef = MethodDef(PyMethodDef {
     name: c"encode_ordinary_batch".as_ptr(),
     meth: encode_ordinary_batch,
     flags: METH_O,
-    doc: c"encode_ordinary_batch(args, /)\n--\n\n`args` is `(texts, num_threads)`, `texts` a list of str: the ids of each text, special-token text as ordinary text, encoded on up to `num_threads` threads (0: the default)."
+    doc: c"encode_ordinary_batch(args, /)\n--\n\n`args` is `(texts, num_threads)` or `(texts, num_threads, checked)`, `texts` a list of str: the ids of each text, special-token text as ordinary text (with a true `checked`, as tiktoken's `encode` with its default arguments: refused if a text holds a special token's text), encoded on up to `num_threads` threads (0: the default)."
         .as_ptr(),
 });
 
@@ -417,7 +422,8 @@ const GIL_RELEASE_MIN: usize = 256;
 /// (the texts are read in place: no copy of their UTF-8 per call), and `encode(text:
 /// str) -> list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with
 /// its default arguments (every special token's text disallowed: such a text raises
-/// `error_type`, for the caller to raise tiktoken's error its own way). Call it with
+/// `error_type`, for the caller to raise tiktoken's error its own way), which the batch
+/// builtins apply too when given a third item, `(texts, num_threads, True)`. Call it with
 /// the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
 ///
 /// `api` holds the interpreter's C API functions (every call in a process must pass the
@@ -803,9 +809,15 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
         }
         let threads = (api.long_as_ssize)(threads);
         let n = (api.list_size)(list);
-        if (threads == -1 || n == -1) && !(api.err_occurred)().is_null() {
+        // (A third item: whether tiktoken's default `encode` checks apply, a bool.)
+        let checked = match (api.tuple_size)(args) {
+            3 => (api.long_as_ssize)((api.tuple_get)(args, 2)),
+            _ => 0,
+        };
+        if (threads == -1 || n == -1 || checked == -1) && !(api.err_occurred)().is_null() {
             return None;
         }
+        let policy = if checked == 0 { &ORDINARY } else { &TIKTOKEN_DEFAULT };
         let Ok(threads) = usize::try_from(threads) else {
             raise(api, binding, &format!("num_threads must be 0 or more, not {threads}"));
             return None;
@@ -835,7 +847,7 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
             catch_unwind(AssertUnwindSafe(|| -> Result<Parts, String> {
                 let texts: Vec<&str> = held.iter().map(|&(b, _, _)| str_utf8(b)).collect(); // (from `utf8_of`)
                 check_threads(threads).map_err(|e| e.message)?;
-                tok.encode_batch_threads(&texts, &ORDINARY, threads).map_err(|e| e.to_string())
+                tok.encode_batch_threads(&texts, policy, threads).map_err(|e| e.to_string())
             }))
             .unwrap_or_else(|payload| Err(panic_message(&*payload)))
         });
