@@ -184,7 +184,7 @@ int64_t bpekit_host_encode_ordinary_cstr(const bpekit_tokenizer *tok, const char
 int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const char *text);
 
 /**
- * Makes six CPython builtin functions that encode with `tok`, for the Python binding
+ * Makes eight CPython builtin functions that encode with `tok`, for the Python binding
  * (other hosts have no use for them), and appends the list of them to the list
  * `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
  * -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
@@ -192,11 +192,13 @@ int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const ch
  * list[list[int]]`, the batch encode with the GIL released,
  * `encode_ordinary_batch_u32((texts, num_threads)) -> [bytearray, bytearray]`, the same
  * batch as all ids (`uint32`) and `len(texts) + 1` offsets (`uint64`), native-endian
- * (the texts are read in place: no copy of their UTF-8 per call), and `encode(text:
- * str) -> list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with
- * its default arguments (every special token's text disallowed: such a text raises
- * `error_type`, for the caller to raise tiktoken's error its own way), which the batch
- * builtins apply too when given a third item, `(texts, num_threads, True)`. Call it with
+ * (the texts are read in place: no copy of their UTF-8 per call), `encode(text: str) ->
+ * list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with its
+ * default arguments (every special token's text disallowed: such a text raises
+ * `error_type`, for the caller to raise tiktoken's error its own way), and
+ * `encode_all_special(text: str) -> list[int]` and `encode_all_special_u32(text: str) ->
+ * bytearray`, tiktoken's `encode` with `allowed_special="all"`. The batch builtins take
+ * a third item for the last two ways, `(texts, num_threads, mode)`: [`BATCH_MODES`]. Call it with
  * the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
  *
  * `api` holds the interpreter's C API functions (every call in a process must pass the

@@ -175,7 +175,7 @@ class Policy:
     variable), never only its ``ptr``.
     """
 
-    __slots__ = ("ptr", "disallows_others", "ordinary", "_allow", "_disallow", "_struct")
+    __slots__ = ("ptr", "disallows_others", "ordinary", "mode", "_allow", "_disallow", "_struct")
 
     def __init__(self, allowed: Any, disallowed: Any, special_tokens: frozenset[str]) -> None:
         #: whether some disallowed strings are not special tokens: text with no
@@ -185,6 +185,16 @@ class Policy:
         #: whether `encode` under this policy is `encode_ordinary` whatever the text and
         #: the tokenizer: nothing allowed and nothing disallowed (`not "all"` is False)
         self.ordinary = not allowed and not disallowed
+        #: the policy's mode for the builtins (see _route.BUILTINS): 0 as ordinary text,
+        #: 1 tiktoken's default (nothing allowed, every special token disallowed), 2 every
+        #: special token allowed and nothing disallowed; None for any other policy
+        self.mode: int | None = None
+        if self.ordinary:
+            self.mode = 0
+        elif not allowed and (disallowed == "all" or disallowed == special_tokens):
+            self.mode = 1
+        elif (allowed == "all" or allowed == special_tokens) and (disallowed == "all" or not disallowed):
+            self.mode = 2
         self.ptr: Any = ffi.NULL
         if (not special_tokens and not self.disallows_others) or (allowed == frozenset() and disallowed == "all"):
             return  # nothing to allow or disallow, or tiktoken's default

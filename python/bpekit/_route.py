@@ -17,8 +17,10 @@ error. Calls on these routes have no side effects, so redoing one is safe.
 
 ``encode(enc, text, allowed_special=..., disallowed_special=...)``
     with tiktoken's default arguments, first the builtin for them (``enc._fast_default``,
-    which raises for a special token's text); text that cannot hold a special token
-    goes to ``encode_ordinary``; one ASCII
+    which raises for a special token's text), with ``allowed_special="all"`` its own
+    (``enc._fast_all``); under a policy that reads special tokens'
+    text as ordinary text, and for text that cannot hold a special token, the
+    ``encode_ordinary`` builtin; one ASCII
     character from the table (neither where strings that are not special tokens are
     disallowed: only the core's search finds those); then ``bpekit_tokenizer_encode_into``
     into a scratch buffer with no error object; then ``bpekit_tokenizer_encode``, which
@@ -115,7 +117,16 @@ def _encode_fast(ptr: Any, raw: bytes, policy: Any) -> list[int] | None:
 
 #: The Encoding attributes that hold its builtins, in `make_builtin`'s order (None
 #: without them: the cffi calls).
-BUILTINS = ("_fast", "_fast_u32", "_fast_batch", "_fast_batch_u32", "_fast_default", "_fast_default_u32")
+BUILTINS = (
+    "_fast",
+    "_fast_u32",
+    "_fast_batch",
+    "_fast_batch_u32",
+    "_fast_default",
+    "_fast_default_u32",
+    "_fast_all",
+    "_fast_all_u32",
+)
 
 
 def drop_builtins(enc: Encoding) -> None:
@@ -134,8 +145,8 @@ def prepare(enc: Encoding, char_is_piece: bool) -> None:
     # `encode_ordinary` as CPython builtins bound to the handle, where available (a
     # list, a bytearray of uint32 for `encode_to_numpy`, lists for a list of texts, and
     # bytearrays of ids and offsets for `encode_batch_to_numpy`), and `encode` with
-    # tiktoken's default arguments (a list, a bytearray): they hold the handle, so
-    # `Encoding.close()` drops them.
+    # tiktoken's default arguments and with allowed_special="all" (a list, a bytearray
+    # each): they hold the handle, so `Encoding.close()` drops them.
     builtins = make_builtin(enc._raw, TokenizerError) if make_builtin else None
     for name, builtin in zip(BUILTINS, builtins or (None,) * len(BUILTINS)):
         setattr(enc, name, builtin)
@@ -260,8 +271,14 @@ def encode(
         if policy.disallows_others:
             # No shortcut: only the core's search finds strings that are not special tokens.
             return _encode_general(self, text, policy)
-    if self._no_specials or (self._special_start is not None and self._special_start not in text):
-        # No special token can be in it: encode_ordinary's builtin, if any, directly.
+        if policy.mode == 2 and self._fast_all is not None:
+            try:
+                return self._fast_all(text)  # type: ignore[no-any-return]
+            except (UnicodeEncodeError, TypeError, TokenizerError):
+                pass  # as the default's builtin
+    if policy.ordinary or self._no_specials or (self._special_start is not None and self._special_start not in text):
+        # Special tokens' text is ordinary text here (disallowed_special=(), tiktoken's
+        # idiom for that), or none can be in it: encode_ordinary's builtin, if any, directly.
         fast = self._fast
         if fast is not None:
             try:

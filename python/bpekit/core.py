@@ -181,6 +181,8 @@ class Encoding(Handle):
     _fast_batch_u32: Any = None  # the same as [ids bytearray (uint32), offsets bytearray (uint64)], or None
     _fast_default: Any = None  # encode with tiktoken's default arguments as a CPython builtin, or None
     _fast_default_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
+    _fast_all: Any = None  # encode with allowed_special="all" as a CPython builtin, or None
+    _fast_all_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
     _ascii_ids: tuple[int, ...] | None  # the id of each ASCII character, where one is one token
     _char_ids: dict[str, int]  # single characters' packed results, as computed
     _special_start: str | None  # the first character of every special token, if one
@@ -610,8 +612,10 @@ class Encoding(Handle):
         if type(text) is not str:
             text = as_str(text)  # a subclass is read by its characters
         policy = self._policy(allowed_special, disallowed_special)
-        if policy is DEFAULT_POLICY and self._fast_default_u32 is not None:
+        if policy.mode == 1 and self._fast_default_u32 is not None:
             fast, unless = self._fast_default_u32, True  # (it raises for special tokens' text)
+        elif policy.mode == 2 and self._fast_all_u32 is not None:
+            fast, unless = self._fast_all_u32, True
         else:
             fast, unless = self._fast_u32, self._ordinary_unless(policy)
         if fast is not None and (unless is True or (unless is not False and unless not in text)):
@@ -678,13 +682,13 @@ class Encoding(Handle):
     def _fast_batch_call(self, fast: Any, texts: list[str], policy: Policy, num_threads: int) -> Any:
         """``fast((texts, num_threads))``, a batch builtin (which encodes with the GIL
         released, reading the texts' UTF-8 in place), where no special token can be in
-        the texts, or with tiktoken's default policy, which it applies itself; None where
+        the texts, or under a policy it applies itself (``Policy.mode``); None where
         it cannot serve: a special token may be there, or it refuses the texts (lone
         surrogates, an item that is not a str, a bad num_threads, an encode error, a
         special token's text), which the native call fixes up or raises."""
         try:
-            if policy is DEFAULT_POLICY and self._fast_default is not None:  # (then it takes the 3rd item)
-                return fast((texts, num_threads, True))
+            if policy.mode and self._fast_default is not None:  # (then it takes the mode)
+                return fast((texts, num_threads, policy.mode))
             unless = self._ordinary_unless(policy)
             # (str's own `in`: a subclass is read by its characters; TypeError if an item
             # is not a str)

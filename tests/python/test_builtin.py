@@ -45,6 +45,8 @@ def test_builtin_is_used_on_cpython(enc):
     assert enc._fast_batch_u32.__name__ == "encode_ordinary_batch_u32"
     assert enc._fast_default.__name__ == "encode"
     assert enc._fast_default_u32.__name__ == "encode_u32"
+    assert enc._fast_all.__name__ == "encode_all_special"
+    assert enc._fast_all_u32.__name__ == "encode_all_special_u32"
 
 
 @needs_builtin
@@ -89,6 +91,29 @@ def test_default_builtins_give_the_cffi_ids_or_refuse(enc):
 
 
 @needs_builtin
+def test_all_special_builtins_give_the_cffi_ids(enc):
+    """The builtins for `encode(text, allowed_special="all")` give the cffi route's ids,
+    special tokens' text as their ids (alone, inside, at either end, repeated, next to
+    an unfinished one), through `encode`, `encode_to_numpy` and `encode_batch`."""
+    np = pytest.importorskip("numpy")
+    cffi = on_route(enc, "cffi")
+    texts = [*TEXTS, "a<|end|>b", "<|end|><|end|>x<|end|>", "é<|end", "<|en<|end|>d|>", "x" * 70_000 + "<|end|>"]
+    end = enc.encode_single_token("<|end|>")
+    assert enc._fast_all("a<|end|>b").count(end) == 1
+    for text in texts:
+        want = cffi.encode(text, allowed_special="all")
+        assert enc._fast_all(text) == want == enc.encode(text, allowed_special="all"), repr(text)
+        assert np.frombuffer(enc._fast_all_u32(text), dtype=np.uint32).tolist() == want, repr(text)
+        assert enc.encode_to_numpy(text, allowed_special="all").tolist() == want, repr(text)
+        # the same policy spelled out: every special token allowed, nothing disallowed
+        assert enc.encode(text, allowed_special=enc.special_tokens_set, disallowed_special=()) == want
+    assert enc.encode_batch(texts, allowed_special="all") == [cffi.encode(t, allowed_special="all") for t in texts]
+    with pytest.raises(UnicodeEncodeError):
+        enc._fast_all("a\ud800")
+    assert enc.encode("a\ud800<|end|>", allowed_special="all") == cffi.encode("a\ud800<|end|>", allowed_special="all")
+
+
+@needs_builtin
 def test_u32_builtin_gives_the_cffi_arrays(enc):
     """encode_to_numpy through the bytearray builtin (ordinary text, or a policy that
     cannot meet a special token) equals the cffi route's array, is writable and owns a
@@ -127,7 +152,9 @@ def test_batch_builtin_gives_the_cffi_lists(enc, threads):
     texts = [*TEXTS, "é" * 5000, "你好世界 " * 3000, "x" * 70_000] * 3
     plain = [t for t in texts if "<|end|>" not in t]
     assert enc._fast_batch((plain, threads)) == [cffi.encode_ordinary(t) for t in plain]
-    assert enc._fast_batch((plain, threads, True)) == cffi.encode_batch(plain)
+    assert enc._fast_batch((plain, threads, 1)) == cffi.encode_batch(plain)
+    all_special = [cffi.encode(t, allowed_special="all") for t in texts]
+    assert enc._fast_batch((texts, threads, 2)) == all_special
     for kw in [{"disallowed_special": ()}, {"allowed_special": "all"}, {}]:
         batch = plain if not kw else texts
         assert enc.encode_batch(batch, num_threads=threads, **kw) == cffi.encode_batch(batch, num_threads=threads, **kw)
@@ -151,10 +178,16 @@ def check_refusals(builtin, method, texts, plain, odd, threads):
     with pytest.raises(ValueError, match="disallowed special token"):
         method(texts)
     with pytest.raises(bpekit.TokenizerError):
-        builtin((texts, threads, True))  # tiktoken's default checks: a special token's text
-    builtin((texts, threads, False))
+        builtin((texts, threads, 1))  # tiktoken's default checks: a special token's text
+    builtin((texts, threads, 0))
+    builtin((texts, threads, 2))
+    for mode in (3, -1):
+        with pytest.raises(bpekit.TokenizerError, match="mode must be 0, 1 or 2"):
+            builtin((plain, threads, mode))
     with pytest.raises(TypeError):
         builtin((plain, threads, "yes"))
+    with pytest.raises(bpekit.TokenizerError, match="a tuple of 4"):
+        builtin((plain, threads, 0, 0))
     with pytest.raises(bpekit.TokenizerError):
         builtin((plain, -1))
     with pytest.raises(TypeError):
@@ -316,7 +349,7 @@ def test_builtin_threads_share_one_encoding(enc):
 @needs_builtin
 def test_builtin_maker_refuses_bad_arguments(enc):
     """As the package calls it (ctypes): each bad argument is refused with its status and
-    nothing appended; a good call appends one list of the six working builtins."""
+    nothing appended; a good call appends one list of the eight working builtins."""
     maker = _lowlevel.python_encoder_export()
     ffi, lib = _lowlevel.ffi, _lowlevel.lib
     api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
@@ -345,6 +378,8 @@ def test_builtin_maker_refuses_bad_arguments(enc):
     assert list(memoryview(ids).cast("I")) == enc.encode_ordinary("ab") + enc.encode_ordinary("c")
     assert list(memoryview(offsets).cast("Q")) == [0, len(enc.encode_ordinary("ab")), len(ids) // 4]
     assert out[0][4]("ab") == list(memoryview(out[0][5]("ab")).cast("I")) == enc.encode("ab")
+    assert out[0][6]("a<|end|>") == list(memoryview(out[0][7]("a<|end|>")).cast("I"))
+    assert out[0][6]("a<|end|>") == enc.encode("a<|end|>", allowed_special="all")
 
 
 @needs_builtin

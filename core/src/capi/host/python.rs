@@ -380,7 +380,7 @@ static ENCODE_ORDINARY_BATCH: MethodDef = MethodDef(PyMethodDef {
     name: c"encode_ordinary_batch".as_ptr(),
     meth: encode_ordinary_batch,
     flags: METH_O,
-    doc: c"encode_ordinary_batch(args, /)\n--\n\n`args` is `(texts, num_threads)` or `(texts, num_threads, checked)`, `texts` a list of str: the ids of each text, special-token text as ordinary text (with a true `checked`, as tiktoken's `encode` with its default arguments: refused if a text holds a special token's text), encoded on up to `num_threads` threads (0: the default)."
+    doc: c"encode_ordinary_batch(args, /)\n--\n\n`args` is `(texts, num_threads)` or `(texts, num_threads, mode)`, `texts` a list of str: the ids of each text, encoded on up to `num_threads` threads (0: the default), special-token text as ordinary text (mode 0, the default), or as tiktoken's `encode` with its default arguments (mode 1: refused if a text holds a special token's text) or with allowed_special=\"all\" (mode 2)."
         .as_ptr(),
 });
 
@@ -407,11 +407,27 @@ static ENCODE_U32: MethodDef = MethodDef(PyMethodDef {
     doc: c"encode_u32(text, /)\n--\n\n`encode`'s ids as a bytearray of native-endian uint32.".as_ptr(),
 });
 
+static ENCODE_ALL_SPECIAL: MethodDef = MethodDef(PyMethodDef {
+    name: c"encode_all_special".as_ptr(),
+    meth: encode_all_special,
+    flags: METH_O,
+    doc: c"encode_all_special(text, /)\n--\n\nThe ids of str `text`, each special token's text as its id (tiktoken's `encode` with allowed_special=\"all\")."
+        .as_ptr(),
+});
+
+static ENCODE_ALL_SPECIAL_U32: MethodDef = MethodDef(PyMethodDef {
+    name: c"encode_all_special_u32".as_ptr(),
+    meth: encode_all_special_u32,
+    flags: METH_O,
+    doc: c"encode_all_special_u32(text, /)\n--\n\n`encode_all_special`'s ids as a bytearray of native-endian uint32."
+        .as_ptr(),
+});
+
 /// Texts of at least this many bytes are encoded with the GIL released, so Python threads
 /// encode in parallel; shorter ones keep it (releasing costs about as much as their encode).
 const GIL_RELEASE_MIN: usize = 256;
 
-/// Makes six CPython builtin functions that encode with `tok`, for the Python binding
+/// Makes eight CPython builtin functions that encode with `tok`, for the Python binding
 /// (other hosts have no use for them), and appends the list of them to the list
 /// `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
 /// -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
@@ -419,11 +435,13 @@ const GIL_RELEASE_MIN: usize = 256;
 /// list[list[int]]`, the batch encode with the GIL released,
 /// `encode_ordinary_batch_u32((texts, num_threads)) -> [bytearray, bytearray]`, the same
 /// batch as all ids (`uint32`) and `len(texts) + 1` offsets (`uint64`), native-endian
-/// (the texts are read in place: no copy of their UTF-8 per call), and `encode(text:
-/// str) -> list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with
-/// its default arguments (every special token's text disallowed: such a text raises
-/// `error_type`, for the caller to raise tiktoken's error its own way), which the batch
-/// builtins apply too when given a third item, `(texts, num_threads, True)`. Call it with
+/// (the texts are read in place: no copy of their UTF-8 per call), `encode(text: str) ->
+/// list[int]` and `encode_u32(text: str) -> bytearray`, tiktoken's `encode` with its
+/// default arguments (every special token's text disallowed: such a text raises
+/// `error_type`, for the caller to raise tiktoken's error its own way), and
+/// `encode_all_special(text: str) -> list[int]` and `encode_all_special_u32(text: str) ->
+/// bytearray`, tiktoken's `encode` with `allowed_special="all"`. The batch builtins take
+/// a third item for the last two ways, `(texts, num_threads, mode)`: [`BATCH_MODES`]. Call it with
 /// the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
 ///
 /// `api` holds the interpreter's C API functions (every call in a process must pass the
@@ -485,7 +503,7 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
             }
             // Each builtin takes a reference to the capsule; `out_list` gets one new item,
             // the list of them, or nothing.
-            let pair = (api.list_new)(6);
+            let pair = (api.list_new)(8);
             if pair.is_null() {
                 (api.dec_ref)(capsule);
                 return Err(python_failed());
@@ -498,6 +516,8 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
                 &ENCODE_ORDINARY_BATCH_U32,
                 &ENCODE,
                 &ENCODE_U32,
+                &ENCODE_ALL_SPECIAL,
+                &ENCODE_ALL_SPECIAL_U32,
             ];
             for (i, def) in (0..).zip(defs) {
                 let def = std::ptr::from_ref(&def.0).cast_mut().cast();
@@ -610,6 +630,18 @@ unsafe extern "C" fn encode_u32(slf: *mut c_void, text: *mut c_void) -> *mut c_v
     unsafe { encode_with(slf, text, Some(&TIKTOKEN_DEFAULT), new_u32_bytearray) }
 }
 
+/// The `encode_all_special` builtin's body (as [`encode_ordinary`]).
+unsafe extern "C" fn encode_all_special(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
+    // SAFETY: as `encode_with`'s (CPython's call).
+    unsafe { encode_with(slf, text, Some(&ALL_SPECIAL), new_list) }
+}
+
+/// The `encode_all_special_u32` builtin's body (as [`encode_ordinary`]).
+unsafe extern "C" fn encode_all_special_u32(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
+    // SAFETY: as `encode_with`'s (CPython's call).
+    unsafe { encode_with(slf, text, Some(&ALL_SPECIAL), new_u32_bytearray) }
+}
+
 /// Special-token text as ordinary text.
 const ORDINARY: SpecialPolicy<'static> =
     SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::None };
@@ -617,6 +649,14 @@ const ORDINARY: SpecialPolicy<'static> =
 /// tiktoken's `encode(text)`: every special token's text disallowed.
 const TIKTOKEN_DEFAULT: SpecialPolicy<'static> =
     SpecialPolicy { allowed: Allowed::None, disallowed: Disallowed::AllNotAllowed };
+
+/// tiktoken's `encode(text, allowed_special="all")`: each special token's text its id.
+const ALL_SPECIAL: SpecialPolicy<'static> =
+    SpecialPolicy { allowed: Allowed::All, disallowed: Disallowed::None };
+
+/// The batch builtins' policy for each value of their optional third item (0 without
+/// it).
+const BATCH_MODES: [SpecialPolicy<'static>; 3] = [ORDINARY, TIKTOKEN_DEFAULT, ALL_SPECIAL];
 
 /// The interpreter's functions and the binding of the builtin whose capsule is `slf`, or
 /// None (with the exception set, if CPython set one). GIL held.
@@ -809,15 +849,22 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
         }
         let threads = (api.long_as_ssize)(threads);
         let n = (api.list_size)(list);
-        // (A third item: whether tiktoken's default `encode` checks apply, a bool.)
-        let checked = match (api.tuple_size)(args) {
+        // (A third item: the policy, as an index into BATCH_MODES.)
+        let mode = match (api.tuple_size)(args) {
+            2 => 0,
             3 => (api.long_as_ssize)((api.tuple_get)(args, 2)),
-            _ => 0,
+            size => {
+                raise(api, binding, &format!("expected (texts, num_threads[, mode]), a tuple of {size}"));
+                return None;
+            }
         };
-        if (threads == -1 || n == -1 || checked == -1) && !(api.err_occurred)().is_null() {
+        if (threads == -1 || n == -1 || mode == -1) && !(api.err_occurred)().is_null() {
             return None;
         }
-        let policy = if checked == 0 { &ORDINARY } else { &TIKTOKEN_DEFAULT };
+        let Some(policy) = usize::try_from(mode).ok().and_then(|m| BATCH_MODES.get(m)) else {
+            raise(api, binding, &format!("mode must be 0, 1 or 2, not {mode}"));
+            return None;
+        };
         let Ok(threads) = usize::try_from(threads) else {
             raise(api, binding, &format!("num_threads must be 0 or more, not {threads}"));
             return None;
