@@ -149,6 +149,10 @@ typedef struct bpekit_host_python_api {
      * `PyTuple_Size`.
      */
     ptrdiff_t (*tuple_size)(void*);
+    /**
+     * `PyBytes_FromStringAndSize`.
+     */
+    void *(*bytes_from_string_and_size)(const char*, ptrdiff_t);
 } bpekit_host_python_api;
 
 #ifdef __cplusplus
@@ -184,7 +188,7 @@ int64_t bpekit_host_encode_ordinary_cstr(const bpekit_tokenizer *tok, const char
 int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const char *text);
 
 /**
- * Makes eight CPython builtin functions that encode with `tok`, for the Python binding
+ * Makes nine CPython builtin functions that encode and decode with `tok`, for the Python binding
  * (other hosts have no use for them), and appends the list of them to the list
  * `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
  * -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
@@ -198,7 +202,10 @@ int64_t bpekit_host_encode_ordinary_packed(const bpekit_tokenizer *tok, const ch
  * `error_type`, for the caller to raise tiktoken's error its own way), and
  * `encode_all_special(text: str) -> list[int]` and `encode_all_special_u32(text: str) ->
  * bytearray`, tiktoken's `encode` with `allowed_special="all"`. The batch builtins take
- * a third item for the last two ways, `(texts, num_threads, mode)`: [`BATCH_MODES`]. Call it with
+ * a third item for the last two ways, `(texts, num_threads, mode)`: [`BATCH_MODES`].
+ * Last, `decode_bytes(ids: list[int]) -> bytes`, raising `error_type` for an id that is
+ * not a token or not in 0..2^32-1 (and CPython's `TypeError` or `OverflowError` for an
+ * item that is not an int or does not fit a `Py_ssize_t`). Call it with
  * the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
  *
  * `api` holds the interpreter's C API functions (every call in a process must pass the

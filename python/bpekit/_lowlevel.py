@@ -146,6 +146,7 @@ _API_FUNCTIONS = {
     "long_as_ssize_t": "PyLong_AsSsize_t",
     "err_occurred": "PyErr_Occurred",
     "tuple_size": "PyTuple_Size",
+    "bytes_from_string_and_size": "PyBytes_FromStringAndSize",
 }
 
 
@@ -168,6 +169,9 @@ Builtins = Tuple[
     Callable[[Tuple[List[str], int]], List[bytearray]],
     Callable[[str], List[int]],
     Callable[[str], bytearray],
+    Callable[[str], List[int]],
+    Callable[[str], bytearray],
+    Callable[[List[int]], bytes],
 ]
 
 
@@ -179,7 +183,8 @@ def _builtin_maker() -> Callable[[Any, type], Builtins | None] | None:
     ids``, ``(list of texts, num_threads) -> [bytearray of uint32 ids, bytearray of
     len(texts) + 1 uint64 offsets]``, and the first two again for tiktoken's ``encode``
     with its default arguments (``error_type`` for a text with a special token's text),
-    which the batch builtins apply to ``(texts, num_threads, True)``; or None where they
+    and again with ``allowed_special="all"`` (the batch builtins take a third item, the
+    policy's ``mode``), and ``decode_bytes(list of ints) -> bytes``; or None where they
     are unavailable."""
     if (
         os.environ.get("BPEKIT_PYTHON_BUILTIN", "1") == "0"

@@ -126,6 +126,7 @@ BUILTINS = (
     "_fast_default_u32",
     "_fast_all",
     "_fast_all_u32",
+    "_fast_decode",
 )
 
 
@@ -144,9 +145,10 @@ def prepare(enc: Encoding, char_is_piece: bool) -> None:
     character a piece of its own."""
     # `encode_ordinary` as CPython builtins bound to the handle, where available (a
     # list, a bytearray of uint32 for `encode_to_numpy`, lists for a list of texts, and
-    # bytearrays of ids and offsets for `encode_batch_to_numpy`), and `encode` with
+    # bytearrays of ids and offsets for `encode_batch_to_numpy`), `encode` with
     # tiktoken's default arguments and with allowed_special="all" (a list, a bytearray
-    # each): they hold the handle, so `Encoding.close()` drops them.
+    # each), and `decode_bytes` of a list: they hold the handle, so `Encoding.close()`
+    # drops them.
     builtins = make_builtin(enc._raw, TokenizerError) if make_builtin else None
     for name, builtin in zip(BUILTINS, builtins or (None,) * len(BUILTINS)):
         setattr(enc, name, builtin)
@@ -264,7 +266,9 @@ def encode(
             try:
                 return fast(text)  # type: ignore[no-any-return]
             except (UnicodeEncodeError, TypeError, TokenizerError):
-                pass  # lone surrogates, or a special token's text: below, which raises its error
+                # lone surrogates (fixed up as tiktoken does), or a special token's text
+                # (tiktoken's error): the general call, which does either
+                return _encode_general(self, text, DEFAULT_POLICY)
         policy = DEFAULT_POLICY  # (what `_policy` gives it, without the call)
     else:
         policy = self._policy(allowed_special, disallowed_special)
@@ -275,7 +279,7 @@ def encode(
             try:
                 return self._fast_all(text)  # type: ignore[no-any-return]
             except (UnicodeEncodeError, TypeError, TokenizerError):
-                pass  # as the default's builtin
+                return _encode_general(self, text, policy)  # (as the default's builtin)
     if policy.ordinary or self._no_specials or (self._special_start is not None and self._special_start not in text):
         # Special tokens' text is ordinary text here (disallowed_special=(), tiktoken's
         # idiom for that), or none can be in it: encode_ordinary's builtin, if any, directly.

@@ -183,6 +183,7 @@ class Encoding(Handle):
     _fast_default_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
     _fast_all: Any = None  # encode with allowed_special="all" as a CPython builtin, or None
     _fast_all_u32: Any = None  # the same, returning a bytearray of uint32 ids, or None
+    _fast_decode: Any = None  # decode_bytes of a list as a CPython builtin, or None
     _ascii_ids: tuple[int, ...] | None  # the id of each ASCII character, where one is one token
     _char_ids: dict[str, int]  # single characters' packed results, as computed
     _special_start: str | None  # the first character of every special token, if one
@@ -738,6 +739,11 @@ class Encoding(Handle):
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         """Decodes ids to bytes. Raises :class:`UnknownTokenError` (a ``KeyError``)."""
+        if type(tokens) is list and self._fast_decode is not None:
+            try:
+                return self._fast_decode(tokens)  # type: ignore[no-any-return]
+            except (TokenizerError, TypeError, OverflowError):
+                pass  # an id that is no token, or not an int in range: raised below
         ids = ids_buffer(tokens)
         out = ffi.new("bpekit_bytes *")
         buf = ffi.from_buffer("uint32_t[]", ids)

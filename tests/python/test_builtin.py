@@ -5,6 +5,7 @@ leaked, and long texts encoded with the GIL released by threads sharing one Enco
 from __future__ import annotations
 
 import gc
+import re
 import sys
 import threading
 import tracemalloc
@@ -47,6 +48,7 @@ def test_builtin_is_used_on_cpython(enc):
     assert enc._fast_default_u32.__name__ == "encode_u32"
     assert enc._fast_all.__name__ == "encode_all_special"
     assert enc._fast_all_u32.__name__ == "encode_all_special_u32"
+    assert enc._fast_decode.__name__ == "decode_bytes"
 
 
 @needs_builtin
@@ -82,12 +84,55 @@ def test_default_builtins_give_the_cffi_ids_or_refuse(enc):
             with pytest.raises(bpekit.TokenizerError):
                 builtin(text)
         for method in (enc.encode, enc.encode_to_numpy, cffi.encode):
-            with pytest.raises(ValueError, match="disallowed special token '<|end|>'"):
+            with pytest.raises(ValueError, match=re.escape("disallowed special token '<|end|>'")):
                 method(text)
     with pytest.raises(UnicodeEncodeError):
         enc._fast_default("a\ud800")
     assert enc.encode("a\ud800<") == cffi.encode("a\ud800<")
     assert enc.encode_to_numpy("a\ud800<").tolist() == cffi.encode("a\ud800<")
+
+
+def outcome(f, *a, **kw):
+    """f's result, or its exception's class and message."""
+    try:
+        r = f(*a, **kw)
+        return r.tolist() if hasattr(r, "tolist") else r
+    except Exception as e:  # noqa: BLE001 (compared, not handled)
+        return (type(e), str(e))
+
+
+class Str(str):
+    def __contains__(self, x):  # a subclass is read by its characters, whatever it says
+        return False
+
+
+@needs_builtin
+@pytest.mark.parametrize("specials", [[], ["[SEP]", "[CLS]"], ["<|a|>", "<|ab|>", "x<|"]])
+def test_policy_builtins_agree_with_cffi_on_any_special_tokens(specials):
+    """Every route of encode, encode_to_numpy and encode_batch under the policies the
+    builtins serve gives the cffi route's ids, or its exception (class and message), on
+    encodings with no special tokens, with some that do not start with "<", and with
+    overlapping ones; texts with special tokens at either end, lone surrogates beside
+    them, and a str subclass."""
+    pytest.importorskip("numpy")
+    enc = bpekit.train(["hello world [SEP] <|a|> x " * 20, "héllo 你好 🙂"], vocab_size=300, special_tokens=specials)
+    cffi = on_route(enc, "cffi")
+    texts = ["", "plain", "a < b", "[SEP]x", "x[CLS]", "<|ab|>", "x<|a|>y", "x<|ab", "a\ud800", "a\ud800[SEP]",
+             "<|a|>\ud800", Str("q[SEP]"), Str("q<|a|>"), "é" * 300 + "[CLS]", "z" * 300]
+    kws = [{}, {"disallowed_special": ()}, {"allowed_special": "all"}, {"allowed_special": set(specials)},
+           {"allowed_special": "all", "disallowed_special": ()}]
+    for text in texts:
+        for kw in kws:
+            for method in ("encode", "encode_to_numpy"):
+                got, want = outcome(getattr(enc, method), text, **kw), outcome(getattr(cffi, method), text, **kw)
+                assert got == want, (text, kw, method)
+    for kw in kws:
+        assert outcome(enc.encode_batch, texts, **kw) == outcome(cffi.encode_batch, texts, **kw), kw
+        got, want = outcome(enc.encode_batch_to_numpy, texts, **kw), outcome(cffi.encode_batch_to_numpy, texts, **kw)
+        if isinstance(want, tuple) and len(want) == 2 and isinstance(want[0], type):
+            assert got == want, kw
+        else:
+            assert [a.tolist() for a in got] == [a.tolist() for a in want], kw
 
 
 @needs_builtin
@@ -111,6 +156,38 @@ def test_all_special_builtins_give_the_cffi_ids(enc):
     with pytest.raises(UnicodeEncodeError):
         enc._fast_all("a\ud800")
     assert enc.encode("a\ud800<|end|>", allowed_special="all") == cffi.encode("a\ud800<|end|>", allowed_special="all")
+
+
+@needs_builtin
+def test_decode_builtin_gives_the_cffi_bytes_or_refuses(enc):
+    """The decode builtin gives the cffi route's bytes for a list of ids (special tokens,
+    bools and int subclasses included, long lists decoded without the GIL), and refuses
+    what the cffi route then raises its own way: ids that are no token, negative or too
+    large, and items that are not ints."""
+    cffi = on_route(enc, "cffi")
+    end = enc.encode_single_token("<|end|>")
+    lists = [enc.encode_ordinary(t) for t in TEXTS] + [[end, 65, end], [True, False], [], list(range(256)) * 40]
+
+    class Id(int):
+        pass
+
+    lists.append([Id(x) for x in enc.encode_ordinary("héllo")])
+    for ids in lists:
+        want = cffi.decode_bytes(ids)
+        assert enc._fast_decode(ids) == want == enc.decode_bytes(ids), ids[:10]
+        assert enc.decode(ids) == cffi.decode(ids)
+    big = enc.n_vocab + 5
+    for bad, error in [([65, big], bpekit.UnknownTokenError), ([-1], OverflowError), ([2**32], OverflowError),
+                       ([2**80], OverflowError), ([1.0], TypeError), (["a"], TypeError), ([None], TypeError)]:
+        with pytest.raises((bpekit.TokenizerError, TypeError, OverflowError)):
+            enc._fast_decode(bad)
+        with pytest.raises(error) as got:
+            enc.decode_bytes(bad)
+        with pytest.raises(error) as want:
+            cffi.decode_bytes(bad)
+        assert type(got.value) is type(want.value) and str(got.value) == str(want.value)
+    with pytest.raises(SystemError):
+        enc._fast_decode((65,))  # not a list: the methods send only lists
 
 
 @needs_builtin
@@ -349,7 +426,7 @@ def test_builtin_threads_share_one_encoding(enc):
 @needs_builtin
 def test_builtin_maker_refuses_bad_arguments(enc):
     """As the package calls it (ctypes): each bad argument is refused with its status and
-    nothing appended; a good call appends one list of the eight working builtins."""
+    nothing appended; a good call appends one list of the nine working builtins."""
     maker = _lowlevel.python_encoder_export()
     ffi, lib = _lowlevel.ffi, _lowlevel.lib
     api = _lowlevel.make_builtin.api  # type: ignore[attr-defined]
@@ -380,6 +457,7 @@ def test_builtin_maker_refuses_bad_arguments(enc):
     assert out[0][4]("ab") == list(memoryview(out[0][5]("ab")).cast("I")) == enc.encode("ab")
     assert out[0][6]("a<|end|>") == list(memoryview(out[0][7]("a<|end|>")).cast("I"))
     assert out[0][6]("a<|end|>") == enc.encode("a<|end|>", allowed_special="all")
+    assert out[0][8]([65, 66]) == enc.decode_bytes([65, 66])
 
 
 @needs_builtin

@@ -15,7 +15,8 @@ from conftest import on_route
 
 SPECIALS = {"<|endoftext|>": 600, "<|end|>": 601}
 # Outer texts of many lengths (so that collections fall at every point of the calls);
-# "<" sends `encode` past the builtin, to its own native call.
+# "<" sends `encode`, on the cffi route, past `encode_ordinary` to its own native call
+# (on the builtin route the builtins for its policies take it).
 OUTER = [("The quick brown fox <jumps> over the lazy dog. " * (1 + i % 7))[: 20 + 13 * i] for i in range(60)]
 INNER = "zzzz qqqq 12345 " * 9
 
@@ -105,6 +106,10 @@ def test_encode_inside_an_encode(enc, route, kind, outer, inner):
                 hook.outer_running = True
                 got.append(outer_call(enc, t))
                 hook.outer_running = False
-    assert hook.during_outer >= len(OUTER), "the hook must run inside the outer calls, or this test tests nothing"
     assert all(r == inner_want for r in hook.results)
     assert got == want * 3
+    if outer == "decode" and route == "builtin" and hook.during_outer == 0:
+        # Nothing can run inside it: the builtin reads the ids and makes one bytes
+        # object (which the collector does not track), and `decode` one str.
+        pytest.skip("the decode builtin allocates nothing the collector tracks: no hook runs inside it")
+    assert hook.during_outer >= len(OUTER), "the hook must run inside the outer calls, or this test tests nothing"

@@ -4,6 +4,7 @@
 use hashbrown::{HashMap, HashSet};
 use once_cell::race::OnceBox;
 
+use super::decode::DECODE_CHUNK;
 use super::{Specials, Tokenizer};
 use crate::bytemap::{BytesMap, Key, RankMap};
 use crate::error::{Error, Result};
@@ -78,6 +79,7 @@ impl Tokenizer {
             }
         }
         starts.push(token_data.len());
+        token_data.extend_from_slice(&[0; DECODE_CHUNK]);
         drop(by_rank);
         let mut pair2 = vec![u32::MAX; 1 << 16];
         for (token, &rank) in encoder.iter() {
@@ -154,8 +156,9 @@ impl Tokenizer {
         // their length once): the old special tokens out, the new ones in.
         let n_ids = self.vocab_size().max(max_id + 1);
         let mut starts = Vec::with_capacity(n_ids + 1);
-        let mut token_data =
-            Vec::with_capacity(self.token_data.len() + sorted.iter().map(|t| t.0.len()).sum::<usize>());
+        let mut token_data = Vec::with_capacity(
+            self.token_data.len() + sorted.iter().map(|t| t.0.len()).sum::<usize>() + DECODE_CHUNK,
+        );
         let mut new = sorted.iter().peekable();
         for id in 0..n_ids as u32 {
             starts.push(token_data.len());
@@ -167,6 +170,7 @@ impl Tokenizer {
             }
         }
         starts.push(token_data.len());
+        token_data.extend_from_slice(&[0; DECODE_CHUNK]);
         self.starts = starts;
         self.token_data = token_data;
         self.specials = Specials::new(sorted, by_text)?;

@@ -73,7 +73,8 @@ pub struct Tokenizer {
     pattern: Pattern,
     encoder: RankMap,
     /// `token_data[starts[id]..starts[id + 1]]` are the bytes of `id` (a rank or a
-    /// special token); empty if `id` is unused.
+    /// special token); empty if `id` is unused. `token_data` ends with
+    /// [`decode::DECODE_CHUNK`] bytes of padding (see [`Tokenizer::decode`]).
     starts: Vec<usize>,
     token_data: Vec<u8>,
     byte_ranks: [u32; 256],

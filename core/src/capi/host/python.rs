@@ -90,6 +90,8 @@ pub struct bpekit_host_python_api {
     pub err_occurred: Option<unsafe extern "C" fn() -> *mut c_void>,
     /// `PyTuple_Size`.
     pub tuple_size: Option<unsafe extern "C" fn(*mut c_void) -> isize>,
+    /// `PyBytes_FromStringAndSize`.
+    pub bytes_from_string_and_size: Option<unsafe extern "C" fn(*const c_char, isize) -> *mut c_void>,
 }
 
 /// `bpekit_host_python_api` with every member present.
@@ -124,11 +126,12 @@ struct Api {
     long_as_ssize: unsafe extern "C" fn(*mut c_void) -> isize,
     err_occurred: unsafe extern "C" fn() -> *mut c_void,
     tuple_size: unsafe extern "C" fn(*mut c_void) -> isize,
+    bytes_new: unsafe extern "C" fn(*const c_char, isize) -> *mut c_void,
 }
 
 impl Api {
     /// The functions' addresses, to compare two `Api`s.
-    fn addresses(&self) -> [usize; 25] {
+    fn addresses(&self) -> [usize; 26] {
         [
             self.as_utf8 as usize,
             self.unicode_get_length as usize,
@@ -155,6 +158,7 @@ impl Api {
             self.long_as_ssize as usize,
             self.err_occurred as usize,
             self.tuple_size as usize,
+            self.bytes_new as usize,
         ]
     }
 
@@ -188,6 +192,7 @@ impl Api {
             long_as_ssize: c.long_as_ssize_t?,
             err_occurred: c.err_occurred?,
             tuple_size: c.tuple_size?,
+            bytes_new: c.bytes_from_string_and_size?,
         })
     }
 }
@@ -423,11 +428,19 @@ static ENCODE_ALL_SPECIAL_U32: MethodDef = MethodDef(PyMethodDef {
         .as_ptr(),
 });
 
+static DECODE_BYTES: MethodDef = MethodDef(PyMethodDef {
+    name: c"decode_bytes".as_ptr(),
+    meth: decode_bytes,
+    flags: METH_O,
+    doc: c"decode_bytes(ids, /)\n--\n\nThe bytes of the ids in list `ids` (each an int: no `__index__`)."
+        .as_ptr(),
+});
+
 /// Texts of at least this many bytes are encoded with the GIL released, so Python threads
 /// encode in parallel; shorter ones keep it (releasing costs about as much as their encode).
 const GIL_RELEASE_MIN: usize = 256;
 
-/// Makes eight CPython builtin functions that encode with `tok`, for the Python binding
+/// Makes nine CPython builtin functions that encode and decode with `tok`, for the Python binding
 /// (other hosts have no use for them), and appends the list of them to the list
 /// `out_list`: `encode_ordinary(text: str) -> list[int]`, `encode_ordinary_u32(text: str)
 /// -> bytearray`, the ids as native-endian `uint32` (what a NumPy array can take over
@@ -441,7 +454,10 @@ const GIL_RELEASE_MIN: usize = 256;
 /// `error_type`, for the caller to raise tiktoken's error its own way), and
 /// `encode_all_special(text: str) -> list[int]` and `encode_all_special_u32(text: str) ->
 /// bytearray`, tiktoken's `encode` with `allowed_special="all"`. The batch builtins take
-/// a third item for the last two ways, `(texts, num_threads, mode)`: [`BATCH_MODES`]. Call it with
+/// a third item for the last two ways, `(texts, num_threads, mode)`: [`BATCH_MODES`].
+/// Last, `decode_bytes(ids: list[int]) -> bytes`, raising `error_type` for an id that is
+/// not a token or not in 0..2^32-1 (and CPython's `TypeError` or `OverflowError` for an
+/// item that is not an int or does not fit a `Py_ssize_t`). Call it with
 /// the GIL held (ctypes' `PyDLL`, not cffi, which releases it).
 ///
 /// `api` holds the interpreter's C API functions (every call in a process must pass the
@@ -503,7 +519,7 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
             }
             // Each builtin takes a reference to the capsule; `out_list` gets one new item,
             // the list of them, or nothing.
-            let pair = (api.list_new)(8);
+            let pair = (api.list_new)(9);
             if pair.is_null() {
                 (api.dec_ref)(capsule);
                 return Err(python_failed());
@@ -518,6 +534,7 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
                 &ENCODE_U32,
                 &ENCODE_ALL_SPECIAL,
                 &ENCODE_ALL_SPECIAL_U32,
+                &DECODE_BYTES,
             ];
             for (i, def) in (0..).zip(defs) {
                 let def = std::ptr::from_ref(&def.0).cast_mut().cast();
@@ -640,6 +657,52 @@ unsafe extern "C" fn encode_all_special(slf: *mut c_void, text: *mut c_void) -> 
 unsafe extern "C" fn encode_all_special_u32(slf: *mut c_void, text: *mut c_void) -> *mut c_void {
     // SAFETY: as `encode_with`'s (CPython's call).
     unsafe { encode_with(slf, text, Some(&ALL_SPECIAL), new_u32_bytearray) }
+}
+
+/// Lists of at least this many ids are decoded with the GIL released (an id takes about
+/// a nanosecond; releasing, about as long as a few hundred).
+const DECODE_GIL_RELEASE_MIN: usize = 1 << 12;
+
+/// The `decode_bytes` builtin's body (`METH_O`: `slf` is the capsule, `ids` the list).
+unsafe extern "C" fn decode_bytes(slf: *mut c_void, ids: *mut c_void) -> *mut c_void {
+    // SAFETY: CPython calls this with the GIL held, `slf` our capsule and `ids` a live
+    // object; `list_get`'s borrowed items are read before any other Python code can run
+    // (reading an int runs none); `tok` lives as long as the binding holds `keepalive`.
+    unsafe {
+        let Some((api, binding)) = bound(slf) else { return std::ptr::null_mut() };
+        let n = (api.list_size)(ids); // (SystemError for what is not a list)
+        if n < 0 {
+            return std::ptr::null_mut();
+        }
+        // (With the classic layout, the items where `PyList_GetItem` finds them.)
+        let items = match binding.layout {
+            Layout::Classic => ids.cast::<*mut c_void>().add(LIST_ITEMS_WORD).read().cast::<*mut c_void>(),
+            Layout::Calls => std::ptr::null_mut(),
+        };
+        with_scratch_ids(|buf| {
+            for i in 0..n {
+                let item = if items.is_null() { (api.list_get)(ids, i) } else { items.offset(i).read() };
+                let id = (api.long_as_ssize)(item);
+                if id == -1 && !(api.err_occurred)().is_null() {
+                    return std::ptr::null_mut();
+                }
+                let Ok(id) = u32::try_from(id) else {
+                    return raise(api, binding, &format!("token id {id} is not in 0..2**32-1"));
+                };
+                buf.push(id);
+            }
+            let tok = &(*binding.tok).inner;
+            let decode = || {
+                catch_unwind(AssertUnwindSafe(|| tok.decode(buf).map_err(|e| e.to_string())))
+                    .unwrap_or_else(|payload| Err(panic_message(&*payload)))
+            };
+            match without_gil_if(api, buf.len() >= DECODE_GIL_RELEASE_MIN, decode) {
+                #[allow(clippy::cast_possible_wrap)] // a Vec's length never exceeds isize::MAX
+                Ok(bytes) => (api.bytes_new)(bytes.as_ptr().cast(), bytes.len() as isize),
+                Err(message) => raise(api, binding, &message),
+            }
+        })
+    }
 }
 
 /// Special-token text as ordinary text.
