@@ -910,8 +910,16 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
         if list.is_null() || threads.is_null() {
             return None;
         }
+        // (Each checked as it is made: no CPython call with an exception set.)
+        let failed = |x: isize| x == -1 && !(api.err_occurred)().is_null();
         let threads = (api.long_as_ssize)(threads);
+        if failed(threads) {
+            return None;
+        }
         let n = (api.list_size)(list);
+        if failed(n) {
+            return None;
+        }
         // (A third item: the policy, as an index into BATCH_MODES.)
         let mode = match (api.tuple_size)(args) {
             2 => 0,
@@ -921,7 +929,7 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
                 return None;
             }
         };
-        if (threads == -1 || n == -1 || mode == -1) && !(api.err_occurred)().is_null() {
+        if failed(mode) {
             return None;
         }
         let Some(policy) = usize::try_from(mode).ok().and_then(|m| BATCH_MODES.get(m)) else {
