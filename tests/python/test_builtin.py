@@ -399,10 +399,15 @@ def test_batch_builtin_holds_its_texts(enc):
 
 @needs_builtin
 def test_builtin_threads_share_one_encoding(enc):
-    """Texts of 256+ bytes are encoded with the GIL released: four threads on one
-    Encoding get the ids one thread gets."""
+    """Texts of 256+ bytes (and lists of 4096+ ids) are encoded (decoded) with the GIL
+    released: four threads on one Encoding get the results one thread gets, through
+    each policy's builtins."""
     texts = [f"thread {i}: the quick brown fox, héllo 你好. " * (20 + i) for i in range(24)]
     want = [enc.encode_ordinary(t) for t in texts]
+    with_special = [t + "<|end|>" + t for t in texts]
+    want_all = [enc.encode(t, allowed_special="all") for t in with_special]
+    long_ids = [i % 256 for i in range(5000)]
+    want_decoded = enc.decode_bytes(long_ids)
     got: dict[int, list] = {}
     errors: list[BaseException] = []
 
@@ -411,6 +416,10 @@ def test_builtin_threads_share_one_encoding(enc):
             got[k] = [enc.encode_ordinary(t) for _ in range(20) for t in texts][-len(texts):]
             for _ in range(5):
                 assert enc.encode_ordinary_batch(texts, num_threads=2) == want
+                assert [enc.encode(t) for t in texts] == want
+                assert [enc.encode(t, allowed_special="all") for t in with_special] == want_all
+                assert enc.encode_batch(with_special, allowed_special="all", num_threads=2) == want_all
+                assert enc.decode_bytes(long_ids) == want_decoded
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
