@@ -26,7 +26,8 @@
  *            belong to the caller and may be freed on any thread. Batch functions and
  *            training run on shared worker pools started on first use: a call for n
  *            threads runs on a pool of min(n, 4 per core) threads (or of the default
- *            count, if larger), and the pools of the 4 most recently used sizes are kept
+ *            count, if larger; an encode batch on the calling thread and a pool of one
+ *            thread fewer), and the pools of the 4 most recently used sizes are kept
  *            (a pool dropped ends its threads once the calls on it return), so at most
  *            16 threads per core are kept. A forked child starts its own pools as it
  *            needs them; fork handlers (installed by bpekit's first fallible call)
@@ -1097,8 +1098,8 @@ bpekit_status bpekit_tokenizer_count(const struct bpekit_tokenizer *tok, const u
  * `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
  * `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
  * `BPEKIT_MAX_THREADS`; more than 4 per core are served by 4 per core): the calling
- * thread and `num_threads - 1` of the shared pool of that size (kept while it is one of
- * the 4 most recently used; see Threads); a batch too small to share among them (under
+ * thread and the shared pool of `num_threads - 1` threads (kept while it is one of the 4
+ * most recently used; see Threads); a batch too small to share among them (under
  * 16 KiB of text, or one thread) is encoded on the calling thread alone, without the
  * pool. On
  * success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`

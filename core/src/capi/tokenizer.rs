@@ -489,8 +489,8 @@ pub unsafe extern "C" fn bpekit_tokenizer_count(
 /// `texts` is an array of `n` UTF-8 `bpekit_slice`s (NULL allowed when `n` is 0).
 /// `num_threads` threads do the work (0: one per core, or `RAYON_NUM_THREADS`; at most
 /// `BPEKIT_MAX_THREADS`; more than 4 per core are served by 4 per core): the calling
-/// thread and `num_threads - 1` of the shared pool of that size (kept while it is one of
-/// the 4 most recently used; see Threads); a batch too small to share among them (under
+/// thread and the shared pool of `num_threads - 1` threads (kept while it is one of the 4
+/// most recently used; see Threads); a batch too small to share among them (under
 /// 16 KiB of text, or one thread) is encoded on the calling thread alone, without the
 /// pool. On
 /// success `*ids` holds every text's ids one after another and `*offsets` holds `n + 1`
