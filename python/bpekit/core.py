@@ -141,6 +141,17 @@ _CHAR_IS_PIECE = frozenset((GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN, RUSTBPE
 _POLICY_CACHE_MAX = 64
 #: argument types whose empty values mean "no special tokens" (see Encoding._policy)
 _PLAIN_EMPTY = frozenset({set, frozenset, tuple, list, type(None)})
+
+#: numpy's uint32 and uint64 dtypes, made on first use (numpy is imported lazily): given
+#: as a dtype, `numpy.frombuffer` takes 0.13 µs, given as `numpy.uint32` 0.33 µs
+_DTYPES: tuple[Any, Any] | None = None
+
+
+def _dtypes(numpy: Any) -> tuple[Any, Any]:
+    global _DTYPES
+    if _DTYPES is None:
+        _DTYPES = (numpy.dtype(numpy.uint32), numpy.dtype(numpy.uint64))
+    return _DTYPES
 #: the normalized (allowed, disallowed) pair of no special-token handling
 _NO_SPECIALS = (frozenset(), frozenset())
 
@@ -623,7 +634,7 @@ class Encoding(Handle):
             # No special token can be in it: the builtin's bytearray becomes the array's
             # memory (writable, no copy).
             try:
-                return numpy.frombuffer(fast(text), dtype=numpy.uint32)
+                return numpy.frombuffer(fast(text), (_DTYPES or _dtypes(numpy))[0])
             except (UnicodeEncodeError, TokenizerError):
                 pass  # lone surrogates (fixed up below, as tiktoken does), or an encode
                 # error (raised below with its own class)
@@ -720,7 +731,8 @@ class Encoding(Handle):
             flat = self._fast_batch_call(self._fast_batch_u32, text, policy, num_threads)
             if flat is not None:
                 # (the bytearrays become the arrays' memory: no copy)
-                return numpy.frombuffer(flat[0], dtype=numpy.uint32), numpy.frombuffer(flat[1], dtype=numpy.uint64)
+                u32, u64 = _DTYPES or _dtypes(numpy)
+                return numpy.frombuffer(flat[0], u32), numpy.frombuffer(flat[1], u64)
         return take_batch_numpy(*self._encode_batch_flat(text, policy, num_threads), numpy)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
