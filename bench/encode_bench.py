@@ -244,6 +244,29 @@ def timed_cpu(fn, *a):
         gc.enable()
 
 
+def engine_rounds(fns: dict, texts: list, repeat: int) -> dict:
+    """Times each engine's `fn` over every text, engine by engine: a first pass (the text
+    new to it), then `repeat` rounds back to back, as an encoder runs over a dataset.
+    {label: (first-pass seconds, [round seconds], [round CPU seconds], first pass's result)}.
+
+    Rounds are not interleaved between engines: a round that follows another engine's
+    starts in the core caches that engine left, and the engines with the largest tables
+    lose the most (after each round of tiktoken's over the corpus, gigatoken's NumPy encode
+    of English ran 20% slower, bpekit's 6%), so interleaving measured less than either
+    keeps up over a corpus. Drift between engines is the price; the medians and repeated
+    runs bound it."""
+    got = {}
+    for label, fn in fns.items():
+        first, _, out = timed_cpu(lambda: [fn(t) for t in texts])
+        walls, cpus = [], []
+        for _ in range(repeat):
+            s, cpu, _ = timed_cpu(lambda: [fn(t) for t in texts])
+            walls.append(s)
+            cpus.append(cpu)
+        got[label] = (first, walls, cpus, out)
+    return got
+
+
 def first_difference(got: list, ref: list) -> str:
     """'k/N docs differ (first: doc i)' or '' when equal (lists of id sequences)."""
     bad = [i for i, (a, b) in enumerate(zip(got, ref)) if list(a) != list(b)]
@@ -271,7 +294,8 @@ def check_cell(name: str, diff: str, ndocs: int, what: str, failures: list, peer
 # first use are built before the timed rounds, and its first pass measures encoding.
 WARM_UP = " ünïcödé façade " + "x" * 300 + " 中文字符测试 " + "=" * 80 + " hello world"
 
-FIRST_PASS_NOTE = ("MB/s is the median of the rounds; 1st pass = the first round alone, text the engine sees for "
+FIRST_PASS_NOTE = ("MB/s is the median of the rounds that follow the first pass, each engine's rounds back to back "
+                   "(see engine_rounds); 1st pass = the first round alone, text the engine sees for "
                    "the first time (only its first five documents and a warm-up string were encoded before, to "
                    "build lazy tables): the speed of a corpus encoded once, where caches of pieces seen before "
                    "help less")
@@ -396,19 +420,15 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
         for corpus in corpora:
             texts = docs[corpus]
             mb = nbytes[corpus] / C.MIB
-            times = {n: [] for n in engines}
-            cpus = {n: [] for n in engines}
             dtimes = {n: [] for n in engines}
-            ids = {}
             for e in engs.values():  # first-use costs (lazy tables) outside the timing
                 for t in texts[:5] + [WARM_UP]:
                     e.encode(t)
-            for _ in range(args.repeat):
-                for n, e in engs.items():  # interleaved, so drift hits every engine alike
-                    s, cpu, out = timed_cpu(lambda: [e.encode(t) for t in texts])
-                    times[n].append(s)
-                    cpus[n].append(cpu)
-                    ids.setdefault(n, out)
+            got = engine_rounds({n: e.encode for n, e in engs.items()}, texts, args.repeat)
+            firsts = {n: g[0] for n, g in got.items()}
+            times = {n: g[1] for n, g in got.items()}
+            cpus = {n: g[2] for n, g in got.items()}
+            ids = {n: g[3] for n, g in got.items()}
             ref_ids = ids.get("tiktoken")
             if "decode" in sections:
                 source = ref_ids or ids[engines[0]]
@@ -426,7 +446,7 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
             for n in engines:
                 med = C.median(times[n])
                 enc_med.setdefault(n, {})[(corpus, encoding)] = med
-                enc_first.setdefault(n, {})[(corpus, encoding)] = times[n][0]
+                enc_first.setdefault(n, {})[(corpus, encoding)] = firsts[n]
                 if n == "tiktoken":
                     check = "(reference)"
                 elif ref_ids is None:
@@ -434,7 +454,7 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
                 else:
                     check = check_cell(n, first_difference(ids[n], ref_ids), len(texts),
                                        f"encode {n} {encoding} {corpus}", failures, peer_diffs)
-                enc_rows.append([corpus, encoding, n, f"{mb / med:.1f}", f"{mb / times[n][0]:.1f}", fmt_ratio(ref_enc / med),
+                enc_rows.append([corpus, encoding, n, f"{mb / med:.1f}", f"{mb / firsts[n]:.1f}", fmt_ratio(ref_enc / med),
                                  f"{sum(cpus[n]) / sum(times[n]):.2f}", f"{nbytes[corpus] / ntok:.2f}", check])
                 if "decode" in sections:
                     dmed = C.median(dtimes[n])
@@ -482,7 +502,7 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
         return
     rows, notes = [], []
     meds = {}  # engine -> {(corpus, encoding): median seconds}
-    firsts = {}  # engine -> {(corpus, encoding): seconds of the first round}
+    firsts_all = {}  # engine -> {(corpus, encoding): seconds of the first round}
     for encoding in args.encodings:
         engs = {}
         for name in engines:
@@ -498,24 +518,20 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
         for corpus in corpora:
             texts = docs[corpus]
             mb = nbytes[corpus] / C.MIB
-            times = {n: [] for n in engs}
-            cpus = {n: [] for n in engs}
-            arrays = {}
             for e in engs.values():
                 for t in texts[:5] + [WARM_UP]:
                     e.to_numpy(t)
-            for _ in range(args.repeat):
-                for n, e in engs.items():  # interleaved, as in the encode section
-                    s, cpu, out = timed_cpu(lambda: [e.to_numpy(t) for t in texts])
-                    times[n].append(s)
-                    cpus[n].append(cpu)
-                    arrays.setdefault(n, out)
+            got = engine_rounds({n: e.to_numpy for n, e in engs.items()}, texts, args.repeat)
+            firsts = {n: g[0] for n, g in got.items()}
+            times = {n: g[1] for n, g in got.items()}
+            cpus = {n: g[2] for n, g in got.items()}
+            arrays = {n: g[3] for n, g in got.items()}
             ref = arrays.get("tiktoken")
             ref_t = C.median(times["tiktoken"]) if "tiktoken" in engs else float("nan")
             for n in engs:
                 med = C.median(times[n])
                 meds.setdefault(n, {})[(corpus, encoding)] = med
-                firsts.setdefault(n, {})[(corpus, encoding)] = times[n][0]
+                firsts_all.setdefault(n, {})[(corpus, encoding)] = firsts[n]
                 wrong_type = [a for a in arrays[n] if not isinstance(a, np.ndarray) or a.dtype != np.uint32]
                 if wrong_type:
                     a = wrong_type[0]
@@ -531,7 +547,7 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
                     bad = [i for i, (a, b) in enumerate(zip(arrays[n], ref)) if not np.array_equal(a, b)]
                     diff = f"{len(bad)}/{len(texts)} docs differ (first: doc {bad[0]})" if bad else ""
                     check = check_cell(n, diff, len(texts), f"numpy {n} {encoding} {corpus}", failures, peer_diffs)
-                rows.append([corpus, encoding, n, f"{mb / med:.1f}", f"{mb / times[n][0]:.1f}", fmt_ratio(ref_t / med),
+                rows.append([corpus, encoding, n, f"{mb / med:.1f}", f"{mb / firsts[n]:.1f}", fmt_ratio(ref_t / med),
                              f"{sum(cpus[n]) / sum(times[n]):.2f}", check])
             arrays.clear()
             print(f"  numpy {encoding} {corpus} done", file=sys.stderr, flush=True)
@@ -547,7 +563,7 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
         print(ratio_table("bpekit encode_to_numpy speed / peer's (>1: bpekit faster)", ["corpus", "encoding"], keys,
                           meds["bpekit"], {p: meds[p] for p in PEERS if p in meds}))
         print(ratio_table("the same, first pass (text each engine sees for the first time)", ["corpus", "encoding"],
-                          keys, firsts["bpekit"], {p: firsts[p] for p in PEERS if p in firsts}))
+                          keys, firsts_all["bpekit"], {p: firsts_all[p] for p in PEERS if p in firsts_all}))
         g = meds.get("gigatoken", {})
         print(target_line(f"encode_to_numpy >= {TARGET_NUMPY}x gigatoken's NumPy encode on every corpus",
                           {f"{c} {e}": g.get((c, e), float("nan")) / meds["bpekit"][(c, e)] for c, e in keys},
@@ -974,16 +990,12 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
             if key in CUSTOM_NFC:
                 texts = [unicodedata.normalize("NFC", t) for t in texts]
             mb = sum(len(t.encode("utf-8")) for t in texts) / C.MIB
-            times = {v: [] for v in variants}
-            outs = {}
             for fn_label, (_, _, _, fn, _, _) in variants.items():
                 for t in texts[:5] + [WARM_UP]:  # first-use costs outside the timing
                     fn(t)
-            for _ in range(args.repeat):
-                for v, (_, _, _, fn, _, _) in variants.items():
-                    s, out = timed(lambda: [fn(t) for t in texts])
-                    times[v].append(s)
-                    outs.setdefault(v, out)
+            got = engine_rounds({v: spec[3] for v, spec in variants.items()}, texts, args.repeat)
+            times = {v: g[1] for v, g in got.items()}
+            outs = {v: g[3] for v, g in got.items()}
             refs = {id(ref_enc): outs["tiktoken"]}
             ref_t = C.median(times["tiktoken"])
             for v, (eng, pat, method, _, ref, split) in variants.items():
