@@ -551,28 +551,27 @@ fn block_pieces<R: Rules, const WIDE: bool>(
         };
         let joins = (after(last & !newline) & letter) | (after(last & space) & other);
         at |= starts(ws) | after_last_newline | (last & !newline) | (after(last) & !joins);
-        // Digits: `\p{N}{1,MAX}`, counted in characters (none in most blocks of prose).
-        if digit != 0 {
-            let first = starts(digit);
-            let digits = digit & !cont;
-            let ahead = |mut m: u64| {
-                for _ in 0..R::NUMBER_MAX {
-                    m = after(m);
-                }
-                m
-            };
-            // The digits with `MAX` digits before them.
-            let mut full = digits;
+        // Digits: `\p{N}{1,MAX}`, counted in characters.
+        let first = starts(digit);
+        at |= first;
+        let digits = digit & !cont;
+        let ahead = |mut m: u64| {
             for _ in 0..R::NUMBER_MAX {
-                full = digits & after(full);
+                m = after(m);
             }
-            let mut chunks = if R::NUMBER_MAX == 1 { digits } else { first };
-            while ahead(chunks) & full & !chunks != 0 {
-                chunks |= ahead(chunks) & full;
-            }
-            at |= first | chunks;
-            digit_starts = chunks;
+            m
+        };
+        // The digits with `MAX` digits before them.
+        let mut full = digits;
+        for _ in 0..R::NUMBER_MAX {
+            full = digits & after(full);
         }
+        let mut chunks = if R::NUMBER_MAX == 1 { digits } else { first };
+        while ahead(chunks) & full & !chunks != 0 {
+            chunks |= ahead(chunks) & full;
+        }
+        at |= chunks;
+        digit_starts = chunks;
     }
 
     // Starts are known up to `g`: the start of the run of one class that ends at `valid`.
