@@ -60,8 +60,8 @@
 //!   [`crate::simd::masks`] classifies each aligned block of 64 bytes once (letters,
 //!   capitals, digits, whitespace, newlines, spaces, apostrophes, slashes, non-ASCII, the
 //!   first bytes of two-byte characters; SSE2 or AVX2 on x86-64); the block's characters
-//!   of two and three bytes (not three for o200k, see [`three_bytes`]), if any, are then
-//!   classified by table, their classes set on all their bytes ([`Wide`]). A [`Window`]
+//!   of two and three bytes (three only in texts of [`THREE_MIN_TEXT`] bytes or more), if
+//!   any, are then classified by table, their classes set on all their bytes ([`Wide`]). A [`Window`]
 //!   of two blocks gives the masks of the 64 bytes from any position. Three paths, in
 //!   order:
 //!   - [`block_pieces`] marks every piece start in the 64 bytes from `p` at once with
@@ -69,10 +69,11 @@
 //!     calls back for each piece with a trailing-zeros loop: no branch per kind of piece.
 //!     It is exact because it runs only on characters of one to three bytes without
 //!     an apostrophe a contraction may follow (every character in exactly one of
-//!     letters, digits, whitespace, the rest; no contraction; for o200k, no character in
-//!     both of its letter classes), and keeps only the starts whose neighbourhood is
-//!     known: those up to the start of the last run of one class before the first longer
-//!     character, such apostrophe or the end of the masks (that run may go on). An
+//!     letters, digits, whitespace, the rest; no contraction; for o200k, no mark and no
+//!     character in both of its letter classes next to a cased letter), and keeps only
+//!     the starts whose neighbourhood is known: those up to the start of the last run of
+//!     one class before the first longer character, such apostrophe or the end of the
+//!     masks (that run may go on). An
 //!     apostrophe before any other character is punctuation (source code's quotes).
 //!     Bytes past the end of the text count as non-ASCII, so the end of the text
 //!     (`\s++$`, `(?!\S)`) is never decided here.
@@ -82,7 +83,7 @@
 //!     branches.
 //!   - [`piece_end`], the per-character code, for everything else, with its letter runs
 //!     checked eight ASCII bytes at a time. Pieces that start with a character the masks
-//!     do not classify (four bytes; three for o200k) go straight here. Each pattern gets
+//!     do not classify (four bytes) go straight here. Each pattern gets
 //!     its own loop (generic over [`Rules`]).
 //!
 //!   Both mask paths take [`piece_end`]'s branches in its order and give up (to the next
@@ -140,13 +141,6 @@ pub(crate) fn for_each_range(flavor: Flavor, text: &str, f: impl FnMut(usize, us
     }
 }
 
-/// Whether the masks classify three-byte characters for `R`: not for o200k, whose
-/// three-byte letters are mostly CJK and kana, in both its letter classes, where the masks
-/// stop anyway (classifying them would only cost).
-const fn three_bytes<R: Rules>() -> bool {
-    !matches!(R::LETTERS, Letters::O200k)
-}
-
 /// Texts shorter than this do not have their three-byte characters classified: the
 /// classes of a block cost more than the per-character code takes for a few pieces (a
 /// single CJK character took 30 ns to split that way, 70 through the masks).
@@ -156,7 +150,7 @@ const THREE_MIN_TEXT: usize = 64;
 #[inline(never)]
 fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
-    let three = three_bytes::<R>() && b.len() >= THREE_MIN_TEXT;
+    let three = b.len() >= THREE_MIN_TEXT;
     let mut w = Window::new(t, b, three);
     let mut p = 0;
     while p < b.len() {
@@ -200,7 +194,7 @@ fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
 }
 
 /// [`piece_end`] for pieces that start with a character the masks do not classify
-/// (emoji; for o200k most pieces of CJK text), or that the mask paths left with
+/// (emoji, say), or that the mask paths left with
 /// non-ASCII in their first two bytes, inlined into the loop.
 #[inline(always)]
 fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
@@ -248,7 +242,8 @@ struct Wide {
     /// o200k's capitals: letters in `U` and not in `W` (see the module notes).
     upper: u64,
     /// o200k's ambiguous characters, in both `U` and `W` (`\p{Lm}`, `\p{Lo}`, `\p{M}`;
-    /// those in one only are cased letters): its word rules from masks do not cover them.
+    /// those in one only are cased letters): its word rules from masks cover only runs of
+    /// such letters alone (see [`block_pieces`]).
     odd: u64,
 }
 
@@ -263,7 +258,7 @@ struct Window {
     /// `cur` and fills the other in place (no copy of a block's masks).
     blocks: [Block; 2],
     cur: usize,
-    /// Whether three-byte characters are classified (see [`three_bytes`]).
+    /// Whether three-byte characters are classified (see [`THREE_MIN_TEXT`]).
     three: bool,
 }
 
@@ -433,7 +428,8 @@ fn has(mask: u64, i: usize) -> bool {
 /// characters of one to three bytes without contractions (left to the per-piece code): the
 /// masks are valid up to the first unclassified character or apostrophe a contraction may follow
 /// ([`contraction_starts`]), o200k's
-/// first character in both its letter classes, or the end of the masks, `f`. A class
+/// first character in both its letter classes next to a cased letter (or first mark),
+/// or the end of the masks, `f`. A class
 /// mask holds all the bytes of its characters and a start is a character's first byte;
 /// with `WIDE` false the 64 bytes from `p` hold no classified character of two or three
 /// bytes and the rules take one byte per character. A
@@ -464,20 +460,8 @@ fn block_pieces<R: Rules, const WIDE: bool>(
     if apostrophes != 0 {
         stop |= contraction_starts(text.as_bytes(), p, apostrophes);
     }
-    if WIDE && R::LETTERS == Letters::O200k {
-        stop |= v.get(|m| m.w.odd);
-    }
-    let mut valid = stop.trailing_zeros();
-    if valid < 2 {
-        return p;
-    }
     let wide_or = |ascii: u64, wide: fn(&Block) -> u64| if WIDE { ascii | v.get(wide) } else { ascii };
     let letter = wide_or(v.get(|m| m.a.letter), |m| m.w.letter);
-    let digit = wide_or(v.get(|m| m.a.digit), |m| m.w.digit);
-    let white = wide_or(v.get(|m| m.a.white), |m| m.w.white);
-    let newline = v.get(|m| m.a.newline);
-    let space = v.get(|m| m.a.space);
-    let other = !(letter | digit | white | stop);
     // A class mask has all the bytes of its characters, so at a character's first byte
     // `prev` tells the previous character's class. Masks of first bytes (`lone`, `last`)
     // move one character on with `after`; `next` is the next character's class at a
@@ -487,7 +471,7 @@ fn block_pieces<R: Rules, const WIDE: bool>(
     // bytes), and of two-byte ones (`cont >> 1` has those of both and the second bytes of
     // three-byte ones). A three-byte character at bit 62 counts as two bytes, its third
     // past the mask: either way the character after it starts past bit 63.
-    let (lead3, lead2) = if WIDE && three_bytes::<R>() {
+    let (lead3, lead2) = if WIDE {
         let lead3 = cont >> 1 & cont >> 2 & !cont;
         (lead3, cont >> 1 & !cont & !lead3)
     } else {
@@ -496,6 +480,27 @@ fn block_pieces<R: Rules, const WIDE: bool>(
     let one = !(lead2 | lead3);
     let prev = |m: u64| m << 1;
     let next = |m: u64| (m >> 1 & one) | (m >> 2 & lead2) | (m >> 3 & lead3);
+    if WIDE && R::LETTERS == Letters::O200k {
+        // o200k's characters in both its letter classes (`\p{Lm}`, `\p{Lo}`, marks): a run
+        // of such letters alone is one piece, as any run of letters (`U*` takes it, gives
+        // its last character back to `W+`, and the word ends with the run), which the rules
+        // below cut; next to a cased letter the word rules depend on the order of the two
+        // classes along the run, and a mark is no letter but in both word classes (and in
+        // the prefix class): the per-character code decides those. A run that mixes them
+        // has such a character next to a cased one, so that its whole run is left.
+        let odd = v.get(|m| m.w.odd);
+        let cased = letter & !odd;
+        stop |= odd & (!letter | prev(cased) | next(cased));
+    }
+    let mut valid = stop.trailing_zeros();
+    if valid < 2 {
+        return p;
+    }
+    let digit = wide_or(v.get(|m| m.a.digit), |m| m.w.digit);
+    let white = wide_or(v.get(|m| m.a.white), |m| m.w.white);
+    let newline = v.get(|m| m.a.newline);
+    let space = v.get(|m| m.a.space);
+    let other = !(letter | digit | white | stop);
     let after = |m: u64| ((m & one) << 1) | ((m & lead2) << 2) | ((m & lead3) << 3);
     let starts = |m: u64| m & !prev(m);
     let ends = |m: u64| prev(m) & !m; // just after each run

@@ -2,7 +2,8 @@
 //!
 //! The splitter cuts text of characters of one to three bytes from bitmasks of 64-byte
 //! blocks and hands pieces to the per-character code at four-byte characters, apostrophes a
-//! contraction may follow, o200k's ambiguous letters and block ends. These tests build
+//! contraction may follow, o200k's ambiguous letters next to cased ones (and its marks)
+//! and block ends. These tests build
 //! texts long enough to span several blocks, mostly ASCII, so that every kind of piece
 //! meets every block boundary and every hand-over point.
 use bpekit::{Pattern, SplitEngine, NAMED_PATTERNS};
@@ -131,10 +132,17 @@ const TWO: &[&str] = &[
     "»\n",
     " é",
     "é ",
+    "אA",
+    "Aא",
+    "אa",
+    "ʰA",
+    "aʰ",
+    "א\u{301}",
 ];
 
 /// Three-byte characters of every class, which the masks cut too: CJK and kana (in both
-/// of o200k's letter classes, which hand over), Georgian (lowercase; its capitals,
+/// of o200k's letter classes: cut from the masks in runs of their own, handed over next
+/// to a cased letter, as in `中A`), Georgian (lowercase; its capitals,
 /// Mtavruli, are uppercase), Devanagari letters and marks (`\u{93f}`: not `\p{L}`, so
 /// the rest), whitespace (`\u{3000}`, `\u{2028}`, `\u{2009}`), numbers (`१`, `Ⅻ`,
 /// `①`) and punctuation (`“`, `—`, `、`, `€`).
@@ -168,6 +176,15 @@ const THREE: &[&str] = &[
     "中 ",
     "aქ",
     "ქa",
+    "中A",
+    "A中",
+    "a中",
+    "中a",
+    "中中A中",
+    "ab中A",
+    "AB中中",
+    "aB中",
+    "中\u{301}",
 ];
 
 /// Contractions, apostrophes, characters of four bytes (where the block logic hands
