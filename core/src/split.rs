@@ -61,9 +61,9 @@
 //!   capitals, digits, whitespace, newlines, spaces, apostrophes, slashes, non-ASCII, the
 //!   first bytes of two-byte characters; SSE2 or AVX2 on x86-64); the block's characters
 //!   of two and three bytes (three only in texts of [`THREE_MIN_TEXT`] bytes or more), if
-//!   any, are then classified by table, their classes set on all their bytes ([`Wide`]). A [`Window`]
-//!   of two blocks gives the masks of the 64 bytes from any position. Three paths, in
-//!   order:
+//!   any, are then classified by table, their classes set on all their bytes ([`Wide`]).
+//!   A [`Window`] of two blocks gives the masks of the 64 bytes from any position. Three
+//!   paths, in order:
 //!   - [`block_pieces`] marks every piece start in the 64 bytes from `p` at once with
 //!     shifts and ands on the masks (rules in its doc, one per branch of the pattern) and
 //!     calls back for each piece with a trailing-zeros loop: no branch per kind of piece.
@@ -73,8 +73,8 @@
 //!     character in both of its letter classes next to a cased letter), and keeps only
 //!     the starts whose neighbourhood is known: those up to the start of the last run of
 //!     one class before the first longer character, such apostrophe or the end of the
-//!     masks (that run may go on). An
-//!     apostrophe before any other character is punctuation (source code's quotes).
+//!     masks (that run may go on). An apostrophe before any other character is
+//!     punctuation (source code's quotes).
 //!     Bytes past the end of the text count as non-ASCII, so the end of the text
 //!     (`\s++$`, `(?!\S)`) is never decided here.
 //!   - [`quick_end`] finds one piece's end from the masks, branch-free, when the piece
@@ -83,8 +83,8 @@
 //!     branches.
 //!   - [`piece_end`], the per-character code, for everything else, with its letter runs
 //!     checked eight ASCII bytes at a time. Pieces that start with a character the masks
-//!     do not classify (four bytes) go straight here. Each pattern gets
-//!     its own loop (generic over [`Rules`]).
+//!     do not classify (four bytes) go straight here. Each pattern gets its own loop
+//!     (generic over [`Rules`]).
 //!
 //!   Both mask paths take [`piece_end`]'s branches in its order and give up (to the next
 //!   path) whenever a decision depends on a character that may be non-ASCII; the tests
@@ -194,8 +194,8 @@ fn split<R: Rules>(t: &Tables, text: &str, mut f: impl FnMut(usize, usize)) {
 }
 
 /// [`piece_end`] for pieces that start with a character the masks do not classify
-/// (emoji, say), or that the mask paths left with
-/// non-ASCII in their first two bytes, inlined into the loop.
+/// (emoji, say), or that the mask paths left with non-ASCII in their first two bytes,
+/// inlined into the loop.
 #[inline(always)]
 fn char_end<R: Rules>(t: &Tables, b: &[u8], p: usize) -> usize {
     piece_end::<R>(t, b, p)
@@ -426,10 +426,9 @@ fn has(mask: u64, i: usize) -> bool {
 ///
 /// Each rule below marks where pieces start, for all positions at once, in text of
 /// characters of one to three bytes without contractions (left to the per-piece code): the
-/// masks are valid up to the first unclassified character or apostrophe a contraction may follow
-/// ([`contraction_starts`]), o200k's
-/// first character in both its letter classes next to a cased letter (or first mark),
-/// or the end of the masks, `f`. A class
+/// masks are valid up to the first unclassified character or apostrophe a contraction may
+/// follow ([`contraction_starts`]), o200k's first character in both its letter classes next
+/// to a cased letter (or first mark), or the end of the masks, `f`. A class
 /// mask holds all the bytes of its characters and a start is a character's first byte;
 /// with `WIDE` false the 64 bytes from `p` hold no classified character of two or three
 /// bytes and the rules take one byte per character. A
