@@ -122,6 +122,21 @@ pub(crate) const DFA_SIZE_LIMIT: usize = 32 << 20;
 /// The most `\s+(?!\S)` branches a qualifying pattern may have.
 pub(crate) const MAX_LOOKAHEAD_BRANCHES: usize = 4;
 
+/// Texts of at least this many bytes are walked in two lanes
+/// ([`Automaton::for_each_range`]); shorter ones in one (in tests, nearly all, so that
+/// the tests of the splitter check the lanes).
+const LANES_MIN: usize = if cfg!(test) { 8 } else { 256 };
+/// The bytes of text per window of two lanes ([`Automaton::for_each_range`]): the
+/// second lane's pieces are held until the first's are out.
+const WINDOW: usize = if cfg!(test) { 16 } else { 2 << 10 };
+/// How far past the place it wants [`Automaton::sync_after`] looks for a cut.
+const SYNC_SCAN: usize = 256;
+/// Room for the pieces of one lane of a window ([`Ends`]): one entry per byte at most
+/// (a piece or skipped text takes one byte or more), and one for the write a lane makes
+/// past its last piece.
+const LANE_ENDS: usize = ((WINDOW + SYNC_SCAN) / 2 + SYNC_SCAN + 2).next_power_of_two();
+const _: () = assert!(LANE_ENDS < Ends::SKIP as usize, "a lane's offsets fit an entry");
+
 /// How a branch's DFA match is finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -181,6 +196,7 @@ enum LetterLoop {
 }
 
 /// What an anchored walk found.
+#[derive(Clone, Copy)]
 enum Walked {
     /// A match of `pattern` ending at `end`.
     Match {
@@ -350,14 +366,78 @@ impl Level {
         self.match_pattern[(id / STRIDE) as usize]
     }
 
-    /// Walks from `s`; with `emit`, calls `f` on each piece that ends at a boundary and
-    /// goes on, otherwise stops at the first boundary. Returns what the last (or only)
-    /// piece, starting at `*piece`, found.
+    /// One step of a walk of `lane` (one byte, or a run of letters its state keeps):
+    /// `None` to go on, or what the walk found, for [`Automaton::settle`]. `lane.i` must
+    /// be inside `bytes`. With `EMIT`, a piece that ends at a boundary goes to `f` and the
+    /// walk goes on; without, the walk stops there (`Walked::Plain`).
     ///
     /// regex-automata reports a match one byte late: being in a match state with byte
     /// `i` next means a match ends at `i - 1`. A transition that stays in its state (a
-    /// run of letters, say) changes nothing but the position, so the loop looks at
+    /// run of letters, say) changes nothing but the position, so the step looks at
     /// states only when they change, and the next load need not wait for this one.
+    #[inline(always)]
+    fn step<const EMIT: bool>(
+        &self,
+        bytes: &[u8],
+        lane: &mut Lane,
+        f: &mut impl FnMut(usize, usize),
+    ) -> Option<Walked> {
+        let (sid, i) = (lane.sid, lane.i);
+        let next = self.table[(sid + u32::from(bytes[i])) as usize];
+        if next != sid {
+            if next < self.special_end {
+                if next == 0 {
+                    if self.is_match(sid) {
+                        return Some(Walked::Match { pattern: self.pattern(sid), end: i - 1 });
+                    }
+                    return Some(lane.found);
+                }
+                if next < self.final_end {
+                    return Some(Walked::Match { pattern: self.pattern(next), end: i });
+                }
+                // A boundary: the piece ended before byte i.
+                if !EMIT {
+                    return Some(Walked::Plain { end: i });
+                }
+                f(lane.piece, i);
+                lane.piece = i;
+                lane.found = Walked::None;
+            } else if self.is_match(sid) {
+                // Leaving a match state for an ordinary one: remember the match.
+                // (Into another match state or a boundary, the match is superseded.)
+                lane.found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
+            }
+            lane.sid = next;
+            let run = match next & LOOP_MASK {
+                0 => None,
+                1 => Some(Ascii::Letter),
+                _ => Some(Ascii::Lower),
+            };
+            if let Some(kind) = run {
+                // The letters that follow keep the state: step over them at once
+                // (the same as taking them one by one, which changes only `i`).
+                lane.i = ascii_run_end(bytes, i + 1, kind);
+                return None;
+            }
+        }
+        lane.i = i + 1;
+        None
+    }
+
+    /// What a walk of `lane` that read all of `bytes` found.
+    fn at_end(&self, bytes: &[u8], lane: &Lane) -> Walked {
+        match self.eoi[(lane.sid / STRIDE) as usize] {
+            0 if self.is_match(lane.sid) => {
+                Walked::Match { pattern: self.pattern(lane.sid), end: bytes.len() - 1 }
+            }
+            0 => lane.found,
+            p => Walked::Match { pattern: p - 1, end: bytes.len() },
+        }
+    }
+
+    /// Walks from `*piece` to the first piece that needs a decision (with `EMIT`,
+    /// calling `f` on each piece before it that ends at a boundary and moving `*piece`
+    /// past it), and returns what that piece found.
     #[inline(always)]
     fn walk<const EMIT: bool>(
         &self,
@@ -366,56 +446,90 @@ impl Level {
         f: &mut impl FnMut(usize, usize),
     ) -> Walked {
         let bytes = text.as_bytes();
-        let table = &self.table[..];
-        let mut sid = self.start;
-        let mut found = Walked::None;
-        let mut i = *piece;
-        while i < bytes.len() {
-            let next = table[(sid + u32::from(bytes[i])) as usize];
-            if next != sid {
-                if next < self.special_end {
-                    if next == 0 {
-                        if self.is_match(sid) {
-                            return Walked::Match { pattern: self.pattern(sid), end: i - 1 };
-                        }
-                        return found;
-                    }
-                    if next < self.final_end {
-                        return Walked::Match { pattern: self.pattern(next), end: i };
-                    }
-                    // A boundary: the piece ended before byte i.
-                    if !EMIT {
-                        return Walked::Plain { end: i };
-                    }
-                    f(*piece, i);
-                    *piece = i;
-                    found = Walked::None;
-                } else if self.is_match(sid) {
-                    // Leaving a match state for an ordinary one: remember the match.
-                    // (Into another match state or a boundary, the match is superseded.)
-                    found = Walked::Match { pattern: self.pattern(sid), end: i - 1 };
-                }
-                sid = next;
-                let run = match sid & LOOP_MASK {
-                    0 => None,
-                    1 => Some(Ascii::Letter),
-                    _ => Some(Ascii::Lower),
-                };
-                if let Some(kind) = run {
-                    // The letters that follow keep the state: step over them at once
-                    // (the same as taking them one by one, which changes only `i`).
-                    i = ascii_run_end(bytes, i + 1, kind);
-                    continue;
-                }
+        let mut lane = Lane::new(self, *piece);
+        let walked = loop {
+            if lane.i >= bytes.len() {
+                break self.at_end(bytes, &lane);
             }
-            i += 1;
+            if let Some(w) = self.step::<EMIT>(bytes, &mut lane, f) {
+                break w;
+            }
+        };
+        *piece = lane.piece;
+        walked
+    }
+}
+
+/// A walk of `levels[0]` under way: the state it is in, the next byte it reads, where
+/// its piece started, and the last match it left.
+#[derive(Clone, Copy)]
+struct Lane {
+    sid: u32,
+    i: usize,
+    piece: usize,
+    found: Walked,
+}
+
+impl Lane {
+    fn new(level: &Level, at: usize) -> Lane {
+        Lane { sid: level.start, i: at, piece: at, found: Walked::None }
+    }
+}
+
+/// Where a lane of [`Automaton::two_lanes`] puts its pieces until they go out in order:
+/// piece ends relative to `base`, each piece starting where the one before ended, and
+/// (with [`Ends::SKIP`]) places where the next piece starts after text no piece holds.
+struct Ends {
+    base: usize,
+    n: usize,
+    ends: [u16; LANE_ENDS],
+}
+
+impl Ends {
+    const SKIP: u16 = 1 << 15;
+
+    fn new(base: usize) -> Ends {
+        Ends { base, n: 0, ends: [0; LANE_ENDS] }
+    }
+
+    /// Byte `i` read: a piece ended before it if `boundary`. (The entry is written
+    /// either way, without a branch; only the count depends on `boundary`.)
+    #[inline(always)]
+    fn take(&mut self, i: usize, boundary: bool) {
+        self.ends[self.n % LANE_ENDS] = (i - self.base) as u16;
+        self.n += usize::from(boundary);
+    }
+
+    /// Where the last piece ended (the lane's start if none has).
+    fn last(&self) -> usize {
+        match self.n {
+            0 => self.base,
+            n => self.base + usize::from(self.ends[n - 1] & !Self::SKIP),
         }
-        if self.is_match(sid) {
-            found = Walked::Match { pattern: self.pattern(sid), end: bytes.len() - 1 };
+    }
+
+    /// Marks that the lane's pieces go on at `at` (if they do not already).
+    fn skip_to(&mut self, at: usize) {
+        if at != self.last() {
+            self.ends[self.n] = (at - self.base) as u16 | Self::SKIP;
+            self.n += 1;
         }
-        match self.eoi[(sid / STRIDE) as usize] {
-            0 => found,
-            p => Walked::Match { pattern: p - 1, end: bytes.len() },
+    }
+
+    fn push(&mut self, s: usize, e: usize) {
+        self.skip_to(s);
+        self.ends[self.n] = (e - self.base) as u16;
+        self.n += 1;
+    }
+
+    fn replay(&self, f: &mut impl FnMut(usize, usize)) {
+        let mut s = self.base;
+        for &e in &self.ends[..self.n] {
+            let at = self.base + usize::from(e & !Self::SKIP);
+            if e & Self::SKIP == 0 {
+                f(s, at);
+            }
+            s = at;
         }
     }
 }
@@ -428,6 +542,9 @@ pub(crate) struct Automaton {
     branches: Vec<String>,
     /// The leftmost-start finder for skipped text, built on first need.
     finder: OnceBox<meta::Regex>,
+    /// The pairs of ASCII bytes no piece crosses, in every level ([`sync_pairs`]):
+    /// where the text is cut for [`Automaton::for_each_range`]'s lanes.
+    sync: Box<[u128; 128]>,
 }
 
 /// Why a pattern does not qualify (for tests and diagnostics).
@@ -607,6 +724,48 @@ fn build_dfa(branches: &[String]) -> Result<dense::DFA<Vec<u32>>, Refusal> {
         .or_else(|e| refuse(format!("the DFA cannot be built within the limits: {e}")))
 }
 
+/// The pairs of ASCII bytes `a b` that no piece crosses, in `dfa` (bit `b` of entry `a`):
+/// from every state, reading `a` then `b` leads to the dead state or to a final match
+/// state (the match ended between them and can go no further). A walk that starts
+/// before `b` reads `a` and `b` (unless it ended before), so it ends there at the
+/// latest: no match of the DFA's branches holds both bytes, and a piece starts at `b`.
+fn sync_pairs(dfa: &dense::DFA<Vec<u32>>) -> Result<[u128; 128], Refusal> {
+    let start = dfa
+        .start_state(&start::Config::new().anchored(Anchored::Yes))
+        .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
+    let mut seen = std::collections::HashSet::from([start]);
+    let mut order = vec![start];
+    let mut k = 0;
+    while k < order.len() {
+        let sid = order[k];
+        k += 1;
+        for b in 0..=255u8 {
+            let next = dfa.next_state(sid, b);
+            if !dfa.is_dead_state(next) && seen.insert(next) {
+                order.push(next);
+            }
+        }
+    }
+    let ends_piece = |sid: StateID| {
+        dfa.is_dead_state(sid)
+            || (dfa.is_match_state(sid)
+                && (0..=255u8).all(|b| dfa.is_dead_state(dfa.next_state(sid, b)))
+                && !dfa.is_match_state(dfa.next_eoi_state(sid)))
+    };
+    let mut pairs = [0u128; 128];
+    for (a, row) in (0..128u8).zip(pairs.iter_mut()) {
+        let mut after_a: Vec<StateID> = order.iter().map(|&s| dfa.next_state(s, a)).collect();
+        after_a.sort_unstable();
+        after_a.dedup();
+        for b in 0..128u8 {
+            if after_a.iter().all(|&t| dfa.is_dead_state(t) || ends_piece(dfa.next_state(t, b))) {
+                *row |= 1 << b;
+            }
+        }
+    }
+    Ok(pairs)
+}
+
 impl std::fmt::Debug for Automaton {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Automaton")
@@ -649,13 +808,18 @@ impl Automaton {
         // Level for branches first.., built for 0 and after each idiom branch.
         let mut levels: Vec<Level> = Vec::new();
         let mut firsts: Vec<usize> = Vec::new();
+        let mut sync = Box::new([u128::MAX; 128]);
         let mut pending = vec![0usize];
         while let Some(first) = pending.pop() {
             if firsts.contains(&first) {
                 continue;
             }
             firsts.push(first);
-            levels.push(Level::new(&build_dfa(&branches[first..])?, kinds[first..].to_vec(), first == 0)?);
+            let dfa = build_dfa(&branches[first..])?;
+            for (all, these) in sync.iter_mut().zip(sync_pairs(&dfa)?) {
+                *all &= these;
+            }
+            levels.push(Level::new(&dfa, kinds[first..].to_vec(), first == 0)?);
             for (k, kind) in kinds.iter().enumerate().skip(first) {
                 if *kind == Kind::WsLookahead && k + 1 < branches.len() {
                     pending.push(k + 1);
@@ -671,7 +835,7 @@ impl Automaton {
                 }
             }
         }
-        Ok(Automaton { levels, branches, finder: OnceBox::new() })
+        Ok(Automaton { levels, branches, finder: OnceBox::new(), sync })
     }
 
     /// Heap bytes of the DFAs.
@@ -728,40 +892,209 @@ impl Automaton {
 
     /// Calls `f` on the byte range of each piece of `text`, in order (fancy-regex's
     /// `find_iter` pieces).
+    ///
+    /// A walk reads one byte per load, and each load waits for the one before (the next
+    /// state is found from the last): the walk is bound by the load's latency, not by
+    /// the core's width. So text of [`LANES_MIN`] bytes or more is cut into windows of
+    /// about [`WINDOW`] bytes where pieces start ([`Automaton::sync`]), each window at
+    /// such a place near its middle, and its two halves are walked at once, a byte of
+    /// each in turn: two chains of loads that do not wait for each other. The second
+    /// half's pieces wait in `buf` until the first half's are out.
     #[inline]
     pub(crate) fn for_each_range(&self, text: &str, mut f: impl FnMut(usize, usize)) {
-        let mut pos = 0;
-        while pos < text.len() {
-            // Pieces that end at boundaries are emitted by the walk; it returns at the
-            // first piece that needs a decision (or the end of text).
-            let walked = self.levels[0].walk::<true>(text, &mut pos, &mut f);
-            if let Some(end) = self.resolve(text, pos, 0, walked) {
-                f(pos, end);
-                pos = end;
-                continue;
+        let bytes = text.as_bytes();
+        if bytes.len() < LANES_MIN {
+            return self.run_lane(text, Lane::new(&self.levels[0], 0), bytes.len(), &mut f);
+        }
+        let mut w = 0;
+        while w < bytes.len() {
+            if w + WINDOW >= bytes.len() {
+                self.window(text, w, bytes.len(), &mut f);
+                return;
             }
-            // Rule 3: nothing matches at pos; find the next start that can.
-            let mut from = pos + text[pos..].chars().next().map_or(1, char::len_utf8);
-            loop {
-                if from >= text.len() {
-                    return;
+            match self.sync_after(bytes, w + WINDOW, SYNC_SCAN) {
+                Some(end) => {
+                    self.window(text, w, end, &mut f);
+                    w = end;
                 }
-                // Without a finder (it failed to build), every position is a candidate:
-                // slower, equally exact.
-                let s = match self.finder() {
-                    Some(r) => match r.search(&Input::new(text).range(from..)) {
-                        Some(m) => m.start(),
-                        None => return,
-                    },
-                    None => from,
-                };
-                if let Some(end) = self.match_at(text, s) {
-                    f(s, end);
-                    pos = end;
-                    break;
+                None => {
+                    // No cut near: one lane up to the next cut.
+                    let end = self.sync_after(bytes, w + WINDOW, usize::MAX).unwrap_or(bytes.len());
+                    self.run_lane(text, Lane::new(&self.levels[0], w), end, &mut f);
+                    w = end;
+                    continue;
                 }
-                from = s + text[s..].chars().next().map_or(1, char::len_utf8);
             }
         }
+    }
+
+    /// The pieces of `text[from..end]` (both places where pieces start, `end -
+    /// from` at most `WINDOW + SYNC_SCAN`): in two lanes if there is a cut near the middle.
+    fn window(&self, text: &str, from: usize, end: usize, f: &mut impl FnMut(usize, usize)) {
+        match self.sync_after(text.as_bytes(), from + (end - from) / 2, SYNC_SCAN).filter(|&p| p < end) {
+            Some(mid) => self.two_lanes(text, from, mid, end, f),
+            None => self.run_lane(text, Lane::new(&self.levels[0], from), end, f),
+        }
+    }
+
+    /// The first place at or after `at` (and within `scan` bytes) where a piece
+    /// starts whatever came before: between a pair of [`Automaton::sync`].
+    fn sync_after(&self, bytes: &[u8], at: usize, scan: usize) -> Option<usize> {
+        let from = at.max(1);
+        let to = bytes.len().min(from.saturating_add(scan));
+        (from..to).find(|&j| {
+            let (a, b) = (bytes[j - 1], bytes[j]);
+            a < 0x80 && b < 0x80 && self.sync[usize::from(a)] >> b & 1 != 0
+        })
+    }
+
+    /// The pieces of `text[from..end]`, both ends places where pieces start, walked in
+    /// two lanes cut at `mid` (see [`Automaton::for_each_range`]). A lane's step has no
+    /// branch but the one for the rare transitions into the dead state or a final match
+    /// state, and the loop's; such a piece is walked again from its start by
+    /// [`Level::walk`], which decides it as the one-lane walk does.
+    fn two_lanes(&self, text: &str, from: usize, mid: usize, end: usize, f: &mut impl FnMut(usize, usize)) {
+        let l = &self.levels[0];
+        let bytes = text.as_bytes();
+        let table = &l.table[..];
+        let (final_end, special_end) = (l.final_end, l.special_end);
+        let (mut out_a, mut out_b) = (Ends::new(from), Ends::new(mid));
+        let (mut sa, mut ia, mut sb, mut ib) = (l.start, from, l.start, mid);
+        // Lane A is done once it has read byte `mid` (it then ended a piece there); lane
+        // B once it has read byte `end`, or all of the text.
+        let (bytes_a, bytes_b) = (&bytes[..=mid], &bytes[..=end.min(bytes.len() - 1)]);
+        // (The counts in locals, where the loop keeps them in registers.)
+        let (mut na_, mut nb_) = (0, 0);
+        while ia < bytes_a.len() && ib < bytes_b.len() {
+            let na = table[(sa + u32::from(bytes_a[ia])) as usize];
+            let nb = table[(sb + u32::from(bytes_b[ib])) as usize];
+            if na < final_end || nb < final_end {
+                (out_a.n, out_b.n) = (na_, nb_);
+                (sa, ia) = if na < final_end {
+                    self.event(text, sa, na, ia, mid, &mut out_a)
+                } else {
+                    out_a.take(ia, na < special_end);
+                    (na, ia + 1)
+                };
+                (sb, ib) = if nb < final_end {
+                    self.event(text, sb, nb, ib, end, &mut out_b)
+                } else {
+                    out_b.take(ib, nb < special_end);
+                    (nb, ib + 1)
+                };
+                (na_, nb_) = (out_a.n, out_b.n);
+                continue;
+            }
+            out_a.ends[na_ % LANE_ENDS] = (ia - from) as u16;
+            na_ += usize::from(na < special_end);
+            out_b.ends[nb_ % LANE_ENDS] = (ib - mid) as u16;
+            nb_ += usize::from(nb < special_end);
+            (sa, ia, sb, ib) = (na, ia + 1, nb, ib + 1);
+        }
+        (out_a.n, out_b.n) = (na_, nb_);
+        // Each lane on alone from its last piece's end (the piece under way walked again).
+        self.run_lane(text, Lane::new(l, out_a.last()), mid, &mut |s, e| out_a.push(s, e));
+        self.run_lane(text, Lane::new(l, out_b.last()), end, &mut |s, e| out_b.push(s, e));
+        out_a.replay(f);
+        out_b.replay(f);
+    }
+
+    /// A lane of [`Automaton::two_lanes`] that read a byte into the dead state or a final
+    /// match state: its piece decided ([`Automaton::settle`]) and the lane's next state
+    /// and position (past the text if no piece starts before `stop`).
+    #[inline(never)]
+    fn event(&self, text: &str, sid: u32, next: u32, i: usize, stop: usize, out: &mut Ends) -> (u32, usize) {
+        let l = &self.levels[0];
+        let piece = out.last();
+        if next != 0 && i < text.len() && l.kinds[l.pattern(next) as usize] == Kind::WsLookahead {
+            // The most common case, rule 2 giving back a character, without the general
+            // path's calls ([`Automaton::resolve`] would decide the same).
+            let mut last = i - 1;
+            while !text.is_char_boundary(last) {
+                last -= 1;
+            }
+            if last > piece {
+                out.push(piece, last);
+                return (l.start, last);
+            }
+        }
+        let walked = if next != 0 {
+            Walked::Match { pattern: l.pattern(next), end: i }
+        } else if l.is_match(sid) {
+            Walked::Match { pattern: l.pattern(sid), end: i - 1 }
+        } else {
+            // The last match the walk left, found again.
+            let mut at = piece;
+            l.walk::<false>(text, &mut at, &mut |_, _| ())
+        };
+        let settled = self.settle(text, Lane::new(l, piece), walked, stop, &mut |s, e| out.push(s, e));
+        if settled.piece < stop {
+            return (l.start, settled.piece);
+        }
+        out.skip_to(stop);
+        (l.start, usize::MAX)
+    }
+
+    /// Goes on with the walk of `lane` until its pieces reach `stop` (a place where a
+    /// piece starts, or the end of text), calling `f` on each.
+    #[inline(always)]
+    fn run_lane(&self, text: &str, mut lane: Lane, stop: usize, f: &mut impl FnMut(usize, usize)) {
+        let l = &self.levels[0];
+        let bytes = text.as_bytes();
+        while lane.piece < stop {
+            let walked = if lane.i >= bytes.len() {
+                l.at_end(bytes, &lane)
+            } else {
+                match l.step::<true>(bytes, &mut lane, f) {
+                    Some(walked) => walked,
+                    None => continue,
+                }
+            };
+            lane = self.settle(text, lane, walked, stop, f);
+        }
+    }
+
+    /// After the walk of `lane` found `walked` for the piece at `lane.piece`: decides
+    /// that piece (rules 2 and 3), calls `f` on it, and returns a lane that walks on
+    /// from its end (one whose piece is `stop` if no piece starts before `stop`).
+    #[inline(never)]
+    fn settle(
+        &self,
+        text: &str,
+        lane: Lane,
+        walked: Walked,
+        stop: usize,
+        f: &mut impl FnMut(usize, usize),
+    ) -> Lane {
+        let l = &self.levels[0];
+        let pos = lane.piece;
+        if let Some(end) = self.resolve(text, pos, 0, walked) {
+            debug_assert!(end <= stop, "a piece crossed a place where pieces start");
+            f(pos, end);
+            return Lane::new(l, end);
+        }
+        // Rule 3: nothing matches at pos; find the next start that can.
+        let mut from = pos + text[pos..].chars().next().map_or(1, char::len_utf8);
+        while from < stop {
+            // Without a finder (it failed to build), every position is a candidate:
+            // slower, equally exact.
+            let s = match self.finder() {
+                Some(r) => match r.search(&Input::new(text).range(from..)) {
+                    Some(m) => m.start(),
+                    None => break,
+                },
+                None => from,
+            };
+            if s >= stop {
+                break;
+            }
+            if let Some(end) = self.match_at(text, s) {
+                debug_assert!(end <= stop, "a piece crossed a place where pieces start");
+                f(s, end);
+                return Lane::new(l, end);
+            }
+            from = s + text[s..].chars().next().map_or(1, char::len_utf8);
+        }
+        Lane::new(l, stop)
     }
 }
