@@ -129,12 +129,14 @@ const LANES_MIN: usize = if cfg!(test) { 8 } else { 256 };
 /// The bytes of text per window of two lanes ([`Automaton::for_each_range`]): the
 /// second lane's pieces are held until the first's are out.
 const WINDOW: usize = if cfg!(test) { 16 } else { 2 << 10 };
+/// Lanes walked at once ([`Automaton::lanes`]).
+const LANES: usize = 2;
 /// How far past the place it wants [`Automaton::sync_after`] looks for a cut.
 const SYNC_SCAN: usize = 256;
 /// Room for the pieces of one lane of a window ([`Ends`]): one entry per byte at most
 /// (a piece or skipped text takes one byte or more), and one for the write a lane makes
 /// past its last piece.
-const LANE_ENDS: usize = ((WINDOW + SYNC_SCAN) / 2 + SYNC_SCAN + 2).next_power_of_two();
+const LANE_ENDS: usize = (WINDOW + SYNC_SCAN) / 2 + SYNC_SCAN + 2;
 const _: () = assert!(LANE_ENDS < Ends::SKIP as usize, "a lane's offsets fit an entry");
 
 /// How a branch's DFA match is finished.
@@ -476,7 +478,7 @@ impl Lane {
     }
 }
 
-/// Where a lane of [`Automaton::two_lanes`] puts its pieces until they go out in order:
+/// Where a lane of [`Automaton::lanes`] puts its pieces until they go out in order:
 /// piece ends relative to `base`, each piece starting where the one before ended, and
 /// (with [`Ends::SKIP`]) places where the next piece starts after text no piece holds.
 struct Ends {
@@ -496,7 +498,7 @@ impl Ends {
     /// either way, without a branch; only the count depends on `boundary`.)
     #[inline(always)]
     fn take(&mut self, i: usize, boundary: bool) {
-        self.ends[self.n % LANE_ENDS] = (i - self.base) as u16;
+        self.ends[self.n.min(LANE_ENDS - 1)] = (i - self.base) as u16;
         self.n += usize::from(boundary);
     }
 
@@ -929,12 +931,19 @@ impl Automaton {
     }
 
     /// The pieces of `text[from..end]` (both places where pieces start, `end -
-    /// from` at most `WINDOW + SYNC_SCAN`): in two lanes if there is a cut near the middle.
+    /// from` at most `WINDOW + SYNC_SCAN`): in [`LANES`] lanes if there are cuts near
+    /// the places that divide it evenly.
     fn window(&self, text: &str, from: usize, end: usize, f: &mut impl FnMut(usize, usize)) {
-        match self.sync_after(text.as_bytes(), from + (end - from) / 2, SYNC_SCAN).filter(|&p| p < end) {
-            Some(mid) => self.two_lanes(text, from, mid, end, f),
-            None => self.run_lane(text, Lane::new(&self.levels[0], from), end, f),
+        let mut cuts = [end; LANES + 1];
+        cuts[0] = from;
+        for k in 1..LANES {
+            let at = from + k * (end - from) / LANES;
+            match self.sync_after(text.as_bytes(), at, SYNC_SCAN).filter(|&p| p > cuts[k - 1] && p < end) {
+                Some(p) => cuts[k] = p,
+                None => return self.run_lane(text, Lane::new(&self.levels[0], from), end, f),
+            }
         }
+        self.lanes(text, &cuts, f);
     }
 
     /// The first place at or after `at` (and within `scan` bytes) where a piece
@@ -948,58 +957,54 @@ impl Automaton {
         })
     }
 
-    /// The pieces of `text[from..end]`, both ends places where pieces start, walked in
-    /// two lanes cut at `mid` (see [`Automaton::for_each_range`]). A lane's step has no
-    /// branch but the one for the rare transitions into the dead state or a final match
-    /// state, and the loop's; such a piece is walked again from its start by
-    /// [`Level::walk`], which decides it as the one-lane walk does.
-    fn two_lanes(&self, text: &str, from: usize, mid: usize, end: usize, f: &mut impl FnMut(usize, usize)) {
+    /// The pieces of the text between `cuts[0]` and `cuts[LANES]`, all places where
+    /// pieces start, walked in lanes from each cut to the next (see
+    /// [`Automaton::for_each_range`]). A lane's step has no branch but the one for the
+    /// rare transitions into the dead state or a final match state, and the loop's.
+    fn lanes(&self, text: &str, cuts: &[usize; LANES + 1], f: &mut impl FnMut(usize, usize)) {
         let l = &self.levels[0];
         let bytes = text.as_bytes();
         let table = &l.table[..];
         let (final_end, special_end) = (l.final_end, l.special_end);
-        let (mut out_a, mut out_b) = (Ends::new(from), Ends::new(mid));
-        let (mut sa, mut ia, mut sb, mut ib) = (l.start, from, l.start, mid);
-        // Lane A is done once it has read byte `mid` (it then ended a piece there); lane
-        // B once it has read byte `end`, or all of the text.
-        let (bytes_a, bytes_b) = (&bytes[..=mid], &bytes[..=end.min(bytes.len() - 1)]);
+        let mut outs: [Ends; LANES] = std::array::from_fn(|k| Ends::new(cuts[k]));
+        let mut sid = [l.start; LANES];
+        let mut at: [usize; LANES] = std::array::from_fn(|k| cuts[k]);
+        // A lane is done once it has read the byte at the next cut (it then ended a
+        // piece there), or all of the text.
+        let last: [usize; LANES] = std::array::from_fn(|k| cuts[k + 1].min(bytes.len() - 1));
         // (The counts in locals, where the loop keeps them in registers.)
-        let (mut na_, mut nb_) = (0, 0);
-        while ia < bytes_a.len() && ib < bytes_b.len() {
-            let na = table[(sa + u32::from(bytes_a[ia])) as usize];
-            let nb = table[(sb + u32::from(bytes_b[ib])) as usize];
-            if na < final_end || nb < final_end {
-                (out_a.n, out_b.n) = (na_, nb_);
-                (sa, ia) = if na < final_end {
-                    self.event(text, sa, na, ia, mid, &mut out_a)
-                } else {
-                    out_a.take(ia, na < special_end);
-                    (na, ia + 1)
-                };
-                (sb, ib) = if nb < final_end {
-                    self.event(text, sb, nb, ib, end, &mut out_b)
-                } else {
-                    out_b.take(ib, nb < special_end);
-                    (nb, ib + 1)
-                };
-                (na_, nb_) = (out_a.n, out_b.n);
+        let mut n = [0usize; LANES];
+        while (0..LANES).all(|k| at[k] <= last[k]) {
+            let next: [u32; LANES] =
+                std::array::from_fn(|k| table[(sid[k] + u32::from(bytes[at[k]])) as usize]);
+            if next.iter().any(|&x| x < final_end) {
+                for k in 0..LANES {
+                    outs[k].n = n[k];
+                    (sid[k], at[k]) = if next[k] < final_end {
+                        self.event(text, sid[k], next[k], at[k], cuts[k + 1], &mut outs[k])
+                    } else {
+                        outs[k].take(at[k], next[k] < special_end);
+                        (next[k], at[k] + 1)
+                    };
+                    n[k] = outs[k].n;
+                }
                 continue;
             }
-            out_a.ends[na_ % LANE_ENDS] = (ia - from) as u16;
-            na_ += usize::from(na < special_end);
-            out_b.ends[nb_ % LANE_ENDS] = (ib - mid) as u16;
-            nb_ += usize::from(nb < special_end);
-            (sa, ia, sb, ib) = (na, ia + 1, nb, ib + 1);
+            for k in 0..LANES {
+                outs[k].ends[n[k].min(LANE_ENDS - 1)] = (at[k] - cuts[k]) as u16;
+                n[k] += usize::from(next[k] < special_end);
+                (sid[k], at[k]) = (next[k], at[k] + 1);
+            }
         }
-        (out_a.n, out_b.n) = (na_, nb_);
-        // Each lane on alone from its last piece's end (the piece under way walked again).
-        self.run_lane(text, Lane::new(l, out_a.last()), mid, &mut |s, e| out_a.push(s, e));
-        self.run_lane(text, Lane::new(l, out_b.last()), end, &mut |s, e| out_b.push(s, e));
-        out_a.replay(f);
-        out_b.replay(f);
+        for (k, out) in outs.iter_mut().enumerate() {
+            out.n = n[k];
+            // On alone from the last piece's end (the piece under way walked again).
+            self.run_lane(text, Lane::new(l, out.last()), cuts[k + 1], &mut |s, e| out.push(s, e));
+            out.replay(f);
+        }
     }
 
-    /// A lane of [`Automaton::two_lanes`] that read a byte into the dead state or a final
+    /// A lane of [`Automaton::lanes`] that read a byte into the dead state or a final
     /// match state: its piece decided ([`Automaton::settle`]) and the lane's next state
     /// and position (past the text if no piece starts before `stop`).
     #[inline(never)]
