@@ -96,6 +96,35 @@
 //!   that follows eight bytes at a time, which is taking them one by one without the
 //!   per-byte branch (words are most of the bytes of most text).
 //!
+//! # Lanes
+//!
+//! A walk is a chain of dependent loads (the next state is read from the last), so it
+//! runs at the load latency per byte, with most of the core idle. Text of [`LANES_MIN`]
+//! bytes or more is therefore cut into windows of about [`WINDOW`] bytes, each window
+//! into [`LANES`] parts, and the parts are walked at once, a byte of each in turn: chains
+//! that do not wait for each other. A cut must be a place where a piece starts whatever
+//! came before, so that each part's pieces are the text's. The places used are between
+//! ASCII byte pairs `a b` such that, in every level's DFA and from every one of its
+//! states, reading `a` then `b` leads to the dead state or a final match state
+//! ([`sync_pairs`]): any walk that reaches `b` ends its piece there at the latest (it
+//! ends before `a`, or the match ends between the two), so no piece, and no match tried
+//! by the rules above, holds both bytes. (In the usual patterns a letter before a space
+//! is such a pair: the space starts the next word's piece.) Such a cut is also where a
+//! search that skipped text (rule 3) would look: a skipped stretch that spans the cut
+//! holds no match start before it, and the search resumes at the cut as it would from
+//! further back. Each lane walks the real text (not a copy cut at its end: the end of
+//! text changes rule 2 and `$`) and stops once it has read the byte at its cut.
+//!
+//! In a lane, a step has no branch on the common path: the piece end is written
+//! whether or not the byte was a boundary, and only the count moves; a branch per
+//! byte would mispredict at most piece ends, and a misprediction throws away the work
+//! of every lane. Transitions into the dead state or a final match state leave the
+//! loop for the general decision ([`Automaton::settle`]); the rule-2 case, the most
+//! common, is decided inline. The lanes do not step over runs of letters (a branch
+//! per state change). Each lane's pieces wait in its [`Ends`] until the lanes before it
+//! are out. Two lanes: with three or four the loop's values no longer fit the
+//! registers, and it ran slower than one lane.
+//!
 //! Memory: a table is (states × 260 × 4) bytes (more than a row per byte class took for
 //! small alphabets, so a pattern of many states and few classes reaches the size limit
 //! sooner, at about 32K states); regex-automata's limits
@@ -893,15 +922,9 @@ impl Automaton {
     }
 
     /// Calls `f` on the byte range of each piece of `text`, in order (fancy-regex's
-    /// `find_iter` pieces).
-    ///
-    /// A walk reads one byte per load, and each load waits for the one before (the next
-    /// state is found from the last): the walk is bound by the load's latency, not by
-    /// the core's width. So text of [`LANES_MIN`] bytes or more is cut into windows of
-    /// about [`WINDOW`] bytes where pieces start ([`Automaton::sync`]), each window at
-    /// such a place near its middle, and its two halves are walked at once, a byte of
-    /// each in turn: two chains of loads that do not wait for each other. The second
-    /// half's pieces wait in `buf` until the first half's are out.
+    /// `find_iter` pieces); text of [`LANES_MIN`] bytes or more in windows walked in
+    /// lanes (module notes, "Lanes"). A window ends at the first cut at or after
+    /// [`WINDOW`] bytes; where none is near, one lane walks on to the next cut.
     #[inline]
     pub(crate) fn for_each_range(&self, text: &str, mut f: impl FnMut(usize, usize)) {
         let bytes = text.as_bytes();
