@@ -91,6 +91,17 @@
 //!   has read it", so a run of pieces is split in one pass. Each boundary state has a
 //!   twin, so that a boundary from a boundary state into itself still changes the id (the
 //!   loop skips transitions that keep the id, which are only position changes);
+//! - rule 2 too is taken in the table where it can be: a transition that ends an idiom
+//!   match (into its final match state, on the byte after the whitespace run) leads
+//!   instead to a *delayed boundary state*, if the run's last character is one ASCII
+//!   byte `c`: a copy of the state a piece is in after reading `c` and then this byte.
+//!   Taking it means "the piece ended before the byte before this one (`c`, given back),
+//!   and the next piece has read `c` and this byte". The states with such a transition
+//!   are split by the state the start reaches on the byte read last (so the copy to go to
+//!   is known); a run of one character gives nothing back, and there the copy would be
+//!   the final state itself, which is never copied. No copy is made when the next piece
+//!   would end at once (its state after the two bytes final or dead): the walk then
+//!   stops as without the copies;
 //! - a state that every ASCII letter (or every lowercase one) leads back to itself is
 //!   marked (in its id's low bits): entering it, the walk steps over the run of such letters
 //!   that follows eight bytes at a time, which is taking them one by one without the
@@ -119,8 +130,8 @@
 //! whether or not the byte was a boundary, and only the count moves; a branch per
 //! byte would mispredict at most piece ends, and a misprediction throws away the work
 //! of every lane. Transitions into the dead state or a final match state leave the
-//! loop for the general decision ([`Automaton::settle`]); the rule-2 case, the most
-//! common, is decided inline. The lanes do not step over runs of letters (a branch
+//! loop for the general decision ([`Automaton::settle`]); rule 2 (the most common
+//! event, where the table has no delayed boundary for it) is decided inline. The lanes do not step over runs of letters (a branch
 //! per state change). Each lane's pieces wait in its [`Ends`] until the lanes before it
 //! are out. Two lanes: with three or four the loop's values no longer fit the
 //! registers, and it ran slower than one lane.
@@ -187,10 +198,14 @@ struct Level {
     /// Ids below this are final match states (every byte leads to the dead state, the
     /// end of text to no other match), id 0 (the dead state) aside.
     final_end: u32,
-    /// Ids in `final_end..special_end` are boundary states (below). Every id below
-    /// `special_end` needs a look when the walk enters it; no other id does.
+    /// Ids in `final_end..delayed` are boundary states, those in `delayed..special_end`
+    /// delayed boundary states (module notes). Every id below `special_end` needs a look
+    /// when the walk enters it; no other id does.
+    delayed: u32,
     special_end: u32,
-    /// Ids in `special_end..match_end` are the other match states.
+    /// Ids in `match_start..match_end` are the match states other than final ones: the
+    /// delayed boundary states that copy match states, up to `special_end`, and the rest.
+    match_start: u32,
     match_end: u32,
     /// Per state index: the pattern of a match state's match.
     match_pattern: Vec<u32>,
@@ -241,12 +256,36 @@ enum Walked {
     None,
 }
 
+/// A state of the walk while [`Level::new`] builds it: a DFA state (one with a
+/// transition that ends an idiom match is split by the state the start reaches on the
+/// byte read last, if that byte is ASCII), a boundary state (a copy of the state a piece
+/// is in after its first byte), or a delayed boundary state (a copy of the state a piece
+/// is in after its first two bytes, the first given back by rule 2).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Node {
+    State(StateID, Option<StateID>),
+    Boundary(StateID, Option<StateID>),
+    Delayed(StateID),
+}
+
+impl Node {
+    /// The DFA state whose transitions this one takes, and its split.
+    fn state(self) -> (StateID, Option<StateID>) {
+        match self {
+            Node::State(s, t) | Node::Boundary(s, t) => (s, t),
+            Node::Delayed(s) => (s, None),
+        }
+    }
+}
+
 impl Level {
     /// Copies `dfa` into the walk's layout. With `boundaries`, a transition into a final
     /// match state of a plain branch becomes a transition into a *boundary state*: a copy
     /// of the state the start state reaches on the same byte. Taking it means "the piece
     /// ended before this byte, and the next piece has read it", so consecutive pieces are
     /// found in one pass, without returning to the start state and reading the byte again.
+    /// Likewise for the idiom's final match states and *delayed boundary states* (module
+    /// notes).
     fn new(dfa: &dense::DFA<Vec<u32>>, kinds: Vec<Kind>, boundaries: bool) -> Result<Self, Refusal> {
         let start = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
@@ -265,7 +304,7 @@ impl Level {
         let stride2 = alphabet.next_power_of_two().trailing_zeros();
         let stride = 1usize << stride2;
         // Every state reachable from the start.
-        let mut seen = std::collections::HashMap::from([(start, ())]);
+        let mut seen = std::collections::HashSet::from([start]);
         let mut order = vec![start];
         let mut k = 0;
         while k < order.len() {
@@ -273,7 +312,7 @@ impl Level {
             k += 1;
             for &b in &reps {
                 let next = dfa.next_state(sid, b);
-                if !dfa.is_dead_state(next) && seen.insert(next, ()).is_none() {
+                if !dfa.is_dead_state(next) && seen.insert(next) {
                     order.push(next);
                 }
             }
@@ -283,65 +322,136 @@ impl Level {
                 && reps.iter().all(|&b| dfa.is_dead_state(dfa.next_state(sid, b)))
                 && !dfa.is_match_state(dfa.next_eoi_state(sid))
         };
-        let plain = |sid: StateID| kinds[dfa.match_pattern(sid, 0).as_usize()] == Kind::Plain;
-        let finals: Vec<StateID> = order.iter().copied().filter(|&s| is_final(s)).collect();
-        let matches: Vec<StateID> =
-            order.iter().copied().filter(|&s| dfa.is_match_state(s) && !is_final(s)).collect();
-        let normals: Vec<StateID> = order.iter().copied().filter(|&s| !dfa.is_match_state(s)).collect();
-        // The boundary states: one per distinct live state the start reaches in one byte.
-        let mut copies: Vec<StateID> = Vec::new();
-        if boundaries {
-            for &b in &reps {
-                let x = dfa.next_state(start, b);
-                if !dfa.is_dead_state(x) && !copies.contains(&x) {
-                    copies.push(x);
+        let kind = |sid: StateID| kinds[dfa.match_pattern(sid, 0).as_usize()];
+        // The states with a transition that ends an idiom match (delayed boundaries, in
+        // the notes above), and the byte classes of ASCII bytes alone.
+        let ends_idiom = |sid: StateID| is_final(sid) && kind(sid) == Kind::WsLookahead;
+        let tagged: std::collections::HashSet<StateID> = if boundaries {
+            order
+                .iter()
+                .copied()
+                .filter(|&s| reps.iter().any(|&b| ends_idiom(dfa.next_state(s, b))))
+                .collect()
+        } else {
+            Default::default()
+        };
+        let ascii: Vec<bool> =
+            (0..alphabet).map(|c| (0..256).all(|b| classes[b] != c as u8 || b < 0x80)).collect();
+        // The walk's states: DFA states (those in `tagged` split by what the last byte
+        // was), boundary states and delayed boundary states (module notes).
+        let start_node = Node::State(start, None);
+        let tag =
+            |p: StateID, c: usize| (tagged.contains(&p) && ascii[c]).then(|| dfa.next_state(start, reps[c]));
+        let step = |node: Node, c: usize| -> Option<Node> {
+            let (sid, t) = node.state();
+            let next = dfa.next_state(sid, reps[c]);
+            if dfa.is_dead_state(next) {
+                return None;
+            }
+            if boundaries && is_final(next) && kind(next) == Kind::Plain {
+                let b0 = dfa.next_state(start, reps[c]);
+                return Some(Node::Boundary(b0, tag(b0, c)));
+            }
+            if let (true, Some(w)) = (ends_idiom(next), t) {
+                // Rule 2 gives back the run's last character, one byte: the next piece
+                // has read it and this byte, and is in state `u`. (After a run of one
+                // character `w` is the state itself and `u` the final one: rule 2 gives
+                // nothing back, and no copy is made.)
+                let u = dfa.next_state(w, reps[c]);
+                if !dfa.is_dead_state(u) && !is_final(u) && !tagged.contains(&u) {
+                    return Some(Node::Delayed(u));
+                }
+            }
+            Some(Node::State(next, tag(next, c)))
+        };
+        let mut nodes = vec![start_node];
+        let mut known = std::collections::HashSet::from([start_node]);
+        let mut k = 0;
+        while k < nodes.len() {
+            let node = nodes[k];
+            k += 1;
+            for c in 0..alphabet {
+                if let Some(next) = step(node, c) {
+                    if known.insert(next) {
+                        nodes.push(next);
+                    }
                 }
             }
         }
+        let of = |node: &Node| node.state().0;
+        let finals: Vec<Node> =
+            nodes.iter().copied().filter(|n| matches!(n, Node::State(..)) && is_final(of(n))).collect();
+        // Delayed boundary states of match states last, so that those are one range.
+        let mut delayed: Vec<Node> =
+            nodes.iter().copied().filter(|n| matches!(n, Node::Delayed(_))).collect();
+        delayed.sort_by_key(|n| dfa.is_match_state(of(n)));
+        let delayed_matches = delayed.iter().filter(|n| dfa.is_match_state(of(n))).count();
+        let copies: Vec<Node> = nodes.iter().copied().filter(|n| matches!(n, Node::Boundary(..))).collect();
+        let matches: Vec<Node> = nodes
+            .iter()
+            .copied()
+            .filter(|n| matches!(n, Node::State(..)) && dfa.is_match_state(of(n)) && !is_final(of(n)))
+            .collect();
+        let normals: Vec<Node> = nodes
+            .iter()
+            .copied()
+            .filter(|n| matches!(n, Node::State(..)) && !dfa.is_match_state(of(n)))
+            .collect();
         // Each boundary state has a twin: a boundary from a boundary state into itself
         // must change the id, or the walk would take it for a transition that stays.
+        // (A delayed boundary state is entered only from a state split by its last
+        // byte, never one itself, so it needs none.)
         let twins = copies.len();
-        let (f, m) = (finals.len(), matches.len());
-        let states = 1 + f + 2 * twins + m + normals.len();
+        let (f, d, m) = (finals.len(), delayed.len(), matches.len());
+        let states = 1 + f + d + 2 * twins + m + normals.len();
         if states.saturating_mul(STRIDE as usize) > DFA_SIZE_LIMIT / 4 {
             return refuse("the DFA's table is over the size limit");
         }
-        let index: std::collections::HashMap<StateID, usize> = finals
+        // The ids' order: finals, boundary states and their twins, delayed boundary states
+        // (of match states last, next to the other match states), match states, the rest.
+        let index: std::collections::HashMap<Node, usize> = finals
             .iter()
+            .chain(&copies)
             .enumerate()
-            .map(|(i, &s)| (s, 1 + i))
-            .chain(matches.iter().enumerate().map(|(i, &s)| (s, 1 + f + 2 * twins + i)))
-            .chain(normals.iter().enumerate().map(|(i, &s)| (s, 1 + f + 2 * twins + m + i)))
+            .map(|(i, &n)| (n, 1 + i))
+            .chain(
+                delayed
+                    .iter()
+                    .chain(&matches)
+                    .chain(&normals)
+                    .enumerate()
+                    .map(|(i, &n)| (n, 1 + f + 2 * twins + i)),
+            )
             .collect();
-        let copy_of = |x: StateID| copies.iter().position(|&c| c == x).map(|i| 1 + f + i);
-        let id = |sid: StateID| if dfa.is_dead_state(sid) { 0 } else { (index[&sid] as u32) << stride2 };
         let mut table = vec![0u32; states * stride];
         let mut eoi = vec![0u32; states];
         let mut match_pattern = vec![0u32; states];
-        let mut fill = |row: usize, sid: StateID| {
-            for (c, &b) in reps.iter().enumerate() {
-                let next = dfa.next_state(sid, b);
-                let boundary = if boundaries && is_final(next) && plain(next) {
-                    // From a boundary state into itself: to its twin (and a twin's
-                    // row, at `i + twins`, leads back to `i`).
-                    copy_of(dfa.next_state(start, b)).map(|i| if i == row { i + twins } else { i })
-                } else {
-                    None
+        let mut fill = |row: usize, node: Node| {
+            for c in 0..alphabet {
+                table[row * stride + c] = match step(node, c) {
+                    None => 0,
+                    Some(next) => {
+                        let i = index[&next];
+                        // From a boundary state into itself: to its twin (and a twin's
+                        // row, at `i + twins`, leads back to `i`).
+                        let i = if i == row && matches!(next, Node::Boundary(..)) { i + twins } else { i };
+                        (i as u32) << stride2
+                    }
                 };
-                table[row * stride + c] = boundary.map_or_else(|| id(next), |i| (i as u32) << stride2);
             }
+            let sid = node.state().0;
             let e = dfa.next_eoi_state(sid);
             eoi[row] = if dfa.is_match_state(e) { 1 + dfa.match_pattern(e, 0).as_u32() } else { 0 };
+            if dfa.is_match_state(sid) {
+                match_pattern[row] = dfa.match_pattern(sid, 0).as_u32();
+            }
         };
-        for &s in finals.iter().chain(&matches).chain(&normals) {
-            fill(index[&s], s);
+        for &n in finals.iter().chain(&delayed).chain(&matches).chain(&normals) {
+            fill(index[&n], n);
         }
-        for (i, &x) in copies.iter().enumerate() {
-            fill(1 + f + i, x);
-            fill(1 + f + twins + i, x);
-        }
-        for &s in finals.iter().chain(&matches) {
-            match_pattern[index[&s]] = dfa.match_pattern(s, 0).as_u32();
+        for &n in &copies {
+            fill(index[&n], n);
+            fill(index[&n] + twins, n);
         }
         let letter_loop: Vec<LetterLoop> = (0..states)
             .map(|row| {
@@ -370,10 +480,12 @@ impl Level {
         }
         Ok(Level {
             table: by_byte,
-            start: final_id(id(start)),
+            start: final_id((index[&start_node] as u32) << stride2),
             final_end: (1 + f) as u32 * STRIDE,
-            special_end: (1 + f + 2 * twins) as u32 * STRIDE,
-            match_end: (1 + f + 2 * twins + m) as u32 * STRIDE,
+            delayed: (1 + f + 2 * twins) as u32 * STRIDE,
+            match_start: (1 + f + 2 * twins + d - delayed_matches) as u32 * STRIDE,
+            special_end: (1 + f + 2 * twins + d) as u32 * STRIDE,
+            match_end: (1 + f + 2 * twins + d + m) as u32 * STRIDE,
             match_pattern,
             eoi,
             after: vec![None; kinds.len()],
@@ -389,7 +501,7 @@ impl Level {
     /// stays in).
     #[inline]
     fn is_match(&self, id: u32) -> bool {
-        id.wrapping_sub(self.special_end) < self.match_end - self.special_end
+        id.wrapping_sub(self.match_start) < self.match_end - self.match_start
     }
 
     #[inline]
@@ -426,12 +538,14 @@ impl Level {
                 if next < self.final_end {
                     return Some(Walked::Match { pattern: self.pattern(next), end: i });
                 }
-                // A boundary: the piece ended before byte i.
+                // A boundary: the piece ended before byte i (before byte i - 1, the
+                // character rule 2 gave back, at a delayed one).
+                let end = i - usize::from(next >= self.delayed);
                 if !EMIT {
-                    return Some(Walked::Plain { end: i });
+                    return Some(Walked::Plain { end });
                 }
-                f(lane.piece, i);
-                lane.piece = i;
+                f(lane.piece, end);
+                lane.piece = end;
                 lane.found = Walked::None;
             } else if self.is_match(sid) {
                 // Leaving a match state for an ordinary one: remember the match.
@@ -523,11 +637,11 @@ impl Ends {
         Ends { base, n: 0, ends: [0; LANE_ENDS] }
     }
 
-    /// Byte `i` read: a piece ended before it if `boundary`. (The entry is written
-    /// either way, without a branch; only the count depends on `boundary`.)
+    /// A byte read: a piece ended at `end` if `boundary`. (The entry is written either
+    /// way, without a branch; only the count depends on `boundary`.)
     #[inline(always)]
-    fn take(&mut self, i: usize, boundary: bool) {
-        self.ends[self.n.min(LANE_ENDS - 1)] = (i - self.base) as u16;
+    fn take(&mut self, end: usize, boundary: bool) {
+        self.ends[self.n.min(LANE_ENDS - 1)] = (end - self.base) as u16;
         self.n += usize::from(boundary);
     }
 
@@ -988,33 +1102,40 @@ impl Automaton {
         let l = &self.levels[0];
         let bytes = text.as_bytes();
         let table = &l.table[..];
-        let (final_end, special_end) = (l.final_end, l.special_end);
+        let (final_end, delayed, special_end) = (l.final_end, l.delayed, l.special_end);
         let mut outs: [Ends; LANES] = std::array::from_fn(|k| Ends::new(cuts[k]));
         let mut sid = [l.start; LANES];
-        let mut at: [usize; LANES] = std::array::from_fn(|k| cuts[k]);
-        // A lane is done once it has read the byte at the next cut (it then ended a
-        // piece there), or all of the text.
-        let last: [usize; LANES] = std::array::from_fn(|k| cuts[k + 1].min(bytes.len() - 1));
+        // Each lane's bytes, from its cut up to the byte at the next one (a lane is done
+        // once it has read that byte: it then ended a piece there), or to the end of the
+        // text; `at` is relative to the lane's cut, as are the ends it writes.
+        let mine: [&[u8]; LANES] =
+            std::array::from_fn(|k| &bytes[cuts[k]..=cuts[k + 1].min(bytes.len() - 1)]);
+        let mut at = [0usize; LANES];
         // (The counts in locals, where the loop keeps them in registers.)
         let mut n = [0usize; LANES];
-        while (0..LANES).all(|k| at[k] <= last[k]) {
+        while (0..LANES).all(|k| at[k] < mine[k].len()) {
             let next: [u32; LANES] =
-                std::array::from_fn(|k| table[(sid[k] + u32::from(bytes[at[k]])) as usize]);
+                std::array::from_fn(|k| table[(sid[k] + u32::from(mine[k][at[k]])) as usize]);
             if next.iter().any(|&x| x < final_end) {
                 for k in 0..LANES {
                     outs[k].n = n[k];
-                    (sid[k], at[k]) = if next[k] < final_end {
-                        self.event(text, sid[k], next[k], at[k], cuts[k + 1], &mut outs[k])
+                    let i = cuts[k] + at[k];
+                    let (s, i) = if next[k] < final_end {
+                        self.event(text, sid[k], next[k], i, cuts[k + 1], &mut outs[k])
                     } else {
-                        outs[k].take(at[k], next[k] < special_end);
-                        (next[k], at[k] + 1)
+                        outs[k].take(i - usize::from(next[k] >= delayed), next[k] < special_end);
+                        (next[k], i + 1)
                     };
+                    (sid[k], at[k]) = (s, i.saturating_sub(cuts[k]));
                     n[k] = outs[k].n;
                 }
                 continue;
             }
             for k in 0..LANES {
-                outs[k].ends[n[k].min(LANE_ENDS - 1)] = (at[k] - cuts[k]) as u16;
+                // (Written whatever `next` is: only the count says whether it is an end,
+                // and `next >= delayed` holds for a delayed boundary among the boundaries.)
+                outs[k].ends[n[k].min(LANE_ENDS - 1)] =
+                    at[k].wrapping_sub(usize::from(next[k] >= delayed)) as u16;
                 n[k] += usize::from(next[k] < special_end);
                 (sid[k], at[k]) = (next[k], at[k] + 1);
             }
@@ -1124,5 +1245,69 @@ impl Automaton {
             from = s + text[s..].chars().next().map_or(1, char::len_utf8);
         }
         Lane::new(l, stop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::{Pattern, LLAMA3_PATTERN, NAMED_PATTERNS};
+
+    fn is_cut(a: &Automaton, x: u8, y: u8) -> bool {
+        a.sync[usize::from(x)] >> y & 1 != 0
+    }
+
+    /// The cuts of Llama 3's pattern are the places the pattern itself says no piece
+    /// crosses, and not the others (so the lanes run, and run where they may).
+    #[test]
+    fn cuts_are_between_bytes_no_piece_holds_together() {
+        let a = Automaton::new(LLAMA3_PATTERN).unwrap();
+        for (x, y) in [(b'a', b' '), (b'a', b'.'), (b'\n', b'a'), (b'1', b'a'), (b'a', b'1')] {
+            assert!(is_cut(&a, x, y), "{:?}", (x as char, y as char));
+        }
+        // " a", ".a" (a letter's prefix), "  ", "12" and "'s" can be inside pieces.
+        for (x, y) in [
+            (b' ', b'a'),
+            (b'.', b'a'),
+            (b' ', b' '),
+            (b'1', b'2'),
+            (b'\'', b's'),
+            (b'a', b'b'),
+            (b'\r', b'\n'),
+        ] {
+            assert!(!is_cut(&a, x, y), "{:?}", (x as char, y as char));
+        }
+    }
+
+    /// The table takes rule 2 for runs of ASCII whitespace (delayed boundary states).
+    #[test]
+    fn the_idiom_gives_back_in_the_table() {
+        let l = &Automaton::new(LLAMA3_PATTERN).unwrap().levels[0];
+        assert!(l.special_end > l.delayed, "no delayed boundary states");
+        let mut lane = Lane::new(l, 0);
+        let mut pieces = Vec::new();
+        let text = b"ab   cd";
+        while lane.i < text.len() {
+            assert!(l.step::<true>(text, &mut lane, &mut |s, e| pieces.push((s, e))).is_none());
+        }
+        assert_eq!(pieces, [(0, 2), (2, 4)]); // "ab", "  ", then " cd" under way
+    }
+
+    /// Long texts, walked in windows and lanes (in tests, from a few bytes on), with and
+    /// without cuts near the places wanted, against fancy-regex.
+    #[test]
+    fn lanes_split_long_texts_like_fancy_regex() {
+        let parts =
+            ["Hello  world's 12345\n\n  end.", "中文字符没有空格", "  \t x", "\u{a0}\u{3000} y", "a.b,c"];
+        let mut texts = vec![parts.concat().repeat(50), "中".repeat(400) + &parts.concat().repeat(9)];
+        texts.push(texts[1].chars().rev().collect());
+        for (_, src) in NAMED_PATTERNS {
+            let (auto, slow) = (Pattern::new_automaton(src).unwrap(), Pattern::new_general(src).unwrap());
+            for text in &texts {
+                let want: Vec<&str> = slow.split(text).map(|p| p.unwrap()).collect();
+                let got: Vec<&str> = auto.split(text).map(|p| p.unwrap()).collect();
+                assert_eq!(got, want, "{src}");
+            }
+        }
     }
 }
