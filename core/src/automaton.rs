@@ -97,11 +97,13 @@
 //!   byte `c`: a copy of the state a piece is in after reading `c` and then this byte.
 //!   Taking it means "the piece ended before the byte before this one (`c`, given back),
 //!   and the next piece has read `c` and this byte". The states with such a transition
-//!   are split by the state the start reaches on the byte read last (so the copy to go to
-//!   is known); a run of one character gives nothing back, and there the copy would be
-//!   the final state itself, which is never copied. No copy is made when the next piece
-//!   would end at once (its state after the two bytes final or dead): the walk then
-//!   stops as without the copies;
+//!   are split by the class of the byte read last (so the copy to go to is known) and
+//!   whether it was the piece's first. No copy is made when the next piece would end at
+//!   once (its state after the two bytes final or dead): the walk then stops as without
+//!   the copies. A run of one character gives nothing back, and the branches after the
+//!   idiom are searched at its start; where their DFA is in a final match state of a
+//!   plain branch after that character and this byte (it takes the character alone), the
+//!   transition is an ordinary boundary;
 //! - a state that every ASCII letter (or every lowercase one) leads back to itself is
 //!   marked (in its id's low bits): entering it, the walk steps over the run of such letters
 //!   that follows eight bytes at a time, which is taking them one by one without the
@@ -263,20 +265,24 @@ enum Walked {
 /// is in after its first two bytes, the first given back by rule 2).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Node {
-    State(StateID, Option<StateID>),
-    Boundary(StateID, Option<StateID>),
+    State(StateID, Option<(usize, bool)>),
+    Boundary(StateID, Option<(usize, bool)>),
     Delayed(StateID),
 }
 
 impl Node {
-    /// The DFA state whose transitions this one takes, and its split.
-    fn state(self) -> (StateID, Option<StateID>) {
+    /// The DFA state whose transitions this one takes, and its split: the class of the
+    /// byte read last, and whether it is the piece's first.
+    fn state(self) -> (StateID, Option<(usize, bool)>) {
         match self {
             Node::State(s, t) | Node::Boundary(s, t) => (s, t),
             Node::Delayed(s) => (s, None),
         }
     }
 }
+
+/// For an idiom branch, the DFA of the branches after it and their kinds ([`Level::new`]).
+type After<'a> = Option<(&'a dense::DFA<Vec<u32>>, &'a [Kind])>;
 
 impl Level {
     /// Copies `dfa` into the walk's layout. With `boundaries`, a transition into a final
@@ -286,7 +292,15 @@ impl Level {
     /// found in one pass, without returning to the start state and reading the byte again.
     /// Likewise for the idiom's final match states and *delayed boundary states* (module
     /// notes).
-    fn new(dfa: &dense::DFA<Vec<u32>>, kinds: Vec<Kind>, boundaries: bool) -> Result<Self, Refusal> {
+    ///
+    /// `after[k]`: for an idiom branch `k` of this DFA, the DFA of the branches after it
+    /// and their kinds (rule 2's search when the run is one character), if built.
+    fn new(
+        dfa: &dense::DFA<Vec<u32>>,
+        kinds: Vec<Kind>,
+        boundaries: bool,
+        after: &[After<'_>],
+    ) -> Result<Self, Refusal> {
         let start = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
             .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
@@ -340,29 +354,57 @@ impl Level {
         // The walk's states: DFA states (those in `tagged` split by what the last byte
         // was), boundary states and delayed boundary states (module notes).
         let start_node = Node::State(start, None);
-        let tag =
-            |p: StateID, c: usize| (tagged.contains(&p) && ascii[c]).then(|| dfa.next_state(start, reps[c]));
+        let tag = |p: StateID, c: usize, first: bool| (tagged.contains(&p) && ascii[c]).then_some((c, first));
+        // Rule 2 after a run of one character `c0` followed by a byte of class `c`: the
+        // branches after idiom branch `k` match the character alone (their DFA is in a
+        // final state of a plain branch after the two bytes), or None.
+        let alone = |k: usize, c0: usize, c: usize| -> Option<()> {
+            let (d1, kinds1) = after.get(k).copied().flatten()?;
+            let start1 = d1.start_state(&start::Config::new().anchored(Anchored::Yes)).ok()?;
+            let q = d1.next_state(start1, reps[c0]);
+            let f1 = d1.next_state(q, reps[c]);
+            // (Every byte of either class the same to that DFA.)
+            let same = (0..=255u8).all(|b| {
+                (classes[usize::from(b)] != c0 as u8 || d1.next_state(start1, b) == q)
+                    && (classes[usize::from(b)] != c as u8 || d1.next_state(q, b) == f1)
+            });
+            let final1 = d1.is_match_state(f1)
+                && (0..=255u8).all(|b| d1.is_dead_state(d1.next_state(f1, b)))
+                && !d1.is_match_state(d1.next_eoi_state(f1));
+            (same && final1 && kinds1[d1.match_pattern(f1, 0).as_usize()] == Kind::Plain).then_some(())
+        };
         let step = |node: Node, c: usize| -> Option<Node> {
             let (sid, t) = node.state();
+            let first = node == start_node;
             let next = dfa.next_state(sid, reps[c]);
             if dfa.is_dead_state(next) {
                 return None;
             }
-            if boundaries && is_final(next) && kind(next) == Kind::Plain {
+            let boundary = || {
                 let b0 = dfa.next_state(start, reps[c]);
-                return Some(Node::Boundary(b0, tag(b0, c)));
+                Some(Node::Boundary(b0, tag(b0, c, true)))
+            };
+            if boundaries && is_final(next) && kind(next) == Kind::Plain {
+                return boundary();
             }
-            if let (true, Some(w)) = (ends_idiom(next), t) {
-                // Rule 2 gives back the run's last character, one byte: the next piece
-                // has read it and this byte, and is in state `u`. (After a run of one
-                // character `w` is the state itself and `u` the final one: rule 2 gives
-                // nothing back, and no copy is made.)
-                let u = dfa.next_state(w, reps[c]);
-                if !dfa.is_dead_state(u) && !is_final(u) && !tagged.contains(&u) {
-                    return Some(Node::Delayed(u));
+            match (ends_idiom(next), t) {
+                (true, Some((c0, false))) => {
+                    // Rule 2 gives back the run's last character, one byte: the next
+                    // piece has read it and this byte, and is in state `u`.
+                    let u = dfa.next_state(dfa.next_state(start, reps[c0]), reps[c]);
+                    if !dfa.is_dead_state(u) && !is_final(u) && !tagged.contains(&u) {
+                        return Some(Node::Delayed(u));
+                    }
                 }
+                (true, Some((c0, true))) if alone(dfa.match_pattern(next, 0).as_usize(), c0, c).is_some() => {
+                    // A run of one character: rule 2 gives nothing back, and the branches
+                    // after the idiom decide; where they take the character alone, the
+                    // piece ends here like a plain one.
+                    return boundary();
+                }
+                _ => {}
             }
-            Some(Node::State(next, tag(next, c)))
+            Some(Node::State(next, tag(next, c, first)))
         };
         let mut nodes = vec![start_node];
         let mut known = std::collections::HashSet::from([start_node]);
@@ -951,8 +993,8 @@ impl Automaton {
             return refuse("too many `\\s+(?!\\S)` branches");
         }
         // Level for branches first.., built for 0 and after each idiom branch.
-        let mut levels: Vec<Level> = Vec::new();
         let mut firsts: Vec<usize> = Vec::new();
+        let mut dfas = Vec::new();
         let mut sync = Box::new([u128::MAX; 128]);
         let mut pending = vec![0usize];
         while let Some(first) = pending.pop() {
@@ -964,12 +1006,23 @@ impl Automaton {
             for (all, these) in sync.iter_mut().zip(sync_pairs(&dfa)?) {
                 *all &= these;
             }
-            levels.push(Level::new(&dfa, kinds[first..].to_vec(), first == 0)?);
+            dfas.push(dfa);
             for (k, kind) in kinds.iter().enumerate().skip(first) {
                 if *kind == Kind::WsLookahead && k + 1 < branches.len() {
                     pending.push(k + 1);
                 }
             }
+        }
+        let mut levels: Vec<Level> = Vec::new();
+        for (&first, dfa) in firsts.iter().zip(&dfas) {
+            let after: Vec<_> = (first..branches.len())
+                .map(|k| {
+                    let next =
+                        firsts.iter().position(|&f| f == k + 1).filter(|_| kinds[k] == Kind::WsLookahead)?;
+                    Some((&dfas[next], &kinds[k + 1..]))
+                })
+                .collect();
+            levels.push(Level::new(dfa, kinds[first..].to_vec(), first == 0, &after)?);
         }
         // Link each idiom branch to the level of the branches after it.
         for li in 0..levels.len() {
