@@ -301,9 +301,7 @@ impl Level {
         boundaries: bool,
         after: &[After<'_>],
     ) -> Result<Self, Refusal> {
-        let start = dfa
-            .start_state(&start::Config::new().anchored(Anchored::Yes))
-            .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
+        let start = anchored_start(dfa)?;
         let mut classes = [0u8; 256];
         let mut reps: Vec<u8> = Vec::new();
         for b in 0..=255u8 {
@@ -317,20 +315,7 @@ impl Level {
         // The rows while the table is built: one entry per byte class.
         let stride2 = alphabet.next_power_of_two().trailing_zeros();
         let stride = 1usize << stride2;
-        // Every state reachable from the start.
-        let mut seen = std::collections::HashSet::from([start]);
-        let mut order = vec![start];
-        let mut k = 0;
-        while k < order.len() {
-            let sid = order[k];
-            k += 1;
-            for &b in &reps {
-                let next = dfa.next_state(sid, b);
-                if !dfa.is_dead_state(next) && seen.insert(next) {
-                    order.push(next);
-                }
-            }
-        }
+        let order = reachable(dfa, start, &reps);
         let is_final = |sid: StateID| {
             dfa.is_match_state(sid)
                 && reps.iter().all(|&b| dfa.is_dead_state(dfa.next_state(sid, b)))
@@ -360,7 +345,7 @@ impl Level {
         // final state of a plain branch after the two bytes), or None.
         let alone = |k: usize, c0: usize, c: usize| -> Option<()> {
             let (d1, kinds1) = after.get(k).copied().flatten()?;
-            let start1 = d1.start_state(&start::Config::new().anchored(Anchored::Yes)).ok()?;
+            let start1 = anchored_start(d1).ok()?;
             let q = d1.next_state(start1, reps[c0]);
             let f1 = d1.next_state(q, reps[c]);
             // (Every byte of either class the same to that DFA.)
@@ -911,28 +896,39 @@ fn build_dfa(branches: &[String]) -> Result<dense::DFA<Vec<u32>>, Refusal> {
         .or_else(|e| refuse(format!("the DFA cannot be built within the limits: {e}")))
 }
 
-/// The pairs of ASCII bytes `a b` that no piece crosses, in `dfa` (bit `b` of entry `a`):
-/// from every state, reading `a` then `b` leads to the dead state or to a final match
-/// state (the match ended between them and can go no further). A walk that starts
-/// before `b` reads `a` and `b` (unless it ended before), so it ends there at the
-/// latest: no match of the DFA's branches holds both bytes, and a piece starts at `b`.
-fn sync_pairs(dfa: &dense::DFA<Vec<u32>>) -> Result<[u128; 128], Refusal> {
-    let start = dfa
-        .start_state(&start::Config::new().anchored(Anchored::Yes))
-        .or_else(|e| refuse(format!("no anchored start state: {e}")))?;
+/// The state every anchored search of `dfa` starts in.
+fn anchored_start(dfa: &dense::DFA<Vec<u32>>) -> Result<StateID, Refusal> {
+    dfa.start_state(&start::Config::new().anchored(Anchored::Yes))
+        .or_else(|e| refuse(format!("no anchored start state: {e}")))
+}
+
+/// Every state of `dfa` that `start` reaches on the bytes `bytes` (all 256, or one of each
+/// byte class), `start` first.
+fn reachable(dfa: &dense::DFA<Vec<u32>>, start: StateID, bytes: &[u8]) -> Vec<StateID> {
     let mut seen = std::collections::HashSet::from([start]);
     let mut order = vec![start];
     let mut k = 0;
     while k < order.len() {
         let sid = order[k];
         k += 1;
-        for b in 0..=255u8 {
+        for &b in bytes {
             let next = dfa.next_state(sid, b);
             if !dfa.is_dead_state(next) && seen.insert(next) {
                 order.push(next);
             }
         }
     }
+    order
+}
+
+/// The pairs of ASCII bytes `a b` that no piece crosses, in `dfa` (bit `b` of entry `a`):
+/// from every state, reading `a` then `b` leads to the dead state or to a final match
+/// state (the match ended between them and can go no further). A walk that starts
+/// before `b` reads `a` and `b` (unless it ended before), so it ends there at the
+/// latest: no match of the DFA's branches holds both bytes, and a piece starts at `b`.
+fn sync_pairs(dfa: &dense::DFA<Vec<u32>>) -> Result<[u128; 128], Refusal> {
+    let every: Vec<u8> = (0..=255).collect();
+    let order = reachable(dfa, anchored_start(dfa)?, &every);
     let ends_piece = |sid: StateID| {
         dfa.is_dead_state(sid)
             || (dfa.is_match_state(sid)
