@@ -133,9 +133,9 @@
 //! byte would mispredict at most piece ends, and a misprediction throws away the work
 //! of every lane. Transitions into the dead state or a final match state leave the
 //! loop for the general decision ([`Automaton::settle`]); rule 2 (the most common
-//! event, where the table has no delayed boundary for it) is decided inline. The lanes do not step over runs of letters (a branch
-//! per state change). Each lane's pieces wait in its [`Ends`] until the lanes before it
-//! are out. Two lanes: with three or four the loop's values no longer fit the
+//! event, where the table has no delayed boundary for it) is decided inline. The lanes
+//! do not step over runs of letters (a branch per state change). Each lane's pieces wait
+//! in its [`Ends`] until the lanes before it are out. Two lanes: with three or four the loop's values no longer fit the
 //! registers, and it ran slower than one lane.
 //!
 //! Memory: a table is (states × 260 × 4) bytes (more than a row per byte class took for
@@ -259,10 +259,10 @@ enum Walked {
 }
 
 /// A state of the walk while [`Level::new`] builds it: a DFA state (one with a
-/// transition that ends an idiom match is split by the state the start reaches on the
-/// byte read last, if that byte is ASCII), a boundary state (a copy of the state a piece
-/// is in after its first byte), or a delayed boundary state (a copy of the state a piece
-/// is in after its first two bytes, the first given back by rule 2).
+/// transition that ends an idiom match is split by the class of the byte read last, if
+/// that byte is ASCII, and whether it was the piece's first), a boundary state (a copy of
+/// the state a piece is in after its first byte), or a delayed boundary state (a copy of
+/// the state a piece is in after its first two bytes, the first given back by rule 2).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Node {
     State(StateID, Option<(usize, bool)>),
