@@ -153,6 +153,10 @@ typedef struct bpekit_host_python_api {
      * `PyBytes_FromStringAndSize`.
      */
     void *(*bytes_from_string_and_size)(const char*, ptrdiff_t);
+    /**
+     * `PyUnicode_FromStringAndSize`.
+     */
+    void *(*unicode_from_string_and_size)(const char*, ptrdiff_t);
 } bpekit_host_python_api;
 
 #ifdef __cplusplus

@@ -1,7 +1,9 @@
-//! UTF-16 text into UTF-8, for hosts whose strings are UTF-16 (JavaScript, Java, .NET,
-//! Windows): the C ABI's `_utf16` entry points take their code units as they are, so a
-//! host need not transcode first (a host's own transcoder is often the slower one: a
-//! general one, not vectorized for runs of ASCII as this one is).
+//! Host strings into UTF-8. UTF-16 text, for hosts whose strings are UTF-16 (JavaScript,
+//! Java, .NET, Windows): the C ABI's `_utf16` entry points take their code units as they
+//! are, so a host need not transcode first (a host's own transcoder is often the slower
+//! one: a general one, not vectorized for runs of ASCII as this one is). And text stored
+//! as fixed-width code points ([`code_points_to_utf8`]), as CPython stores a str: the
+//! Python builtins read a large str in place (see `capi/host/python.rs`).
 //!
 //! Contract: [`utf16_to_utf8`] gives exactly `String::from_utf16`'s text; a lone
 //! surrogate (a high one not followed by a low one, or a low one alone) is
@@ -70,6 +72,92 @@ pub(crate) fn utf16_to_utf8<'a>(units: &[u16], out: &'a mut Vec<u8>) -> Result<&
     crate::simd::str_from_utf8(out).map_err(|e| Error::new(ErrorKind::InvalidUtf8, e.to_string()))
 }
 
+/// A unit of a text stored as fixed-width code points, one per unit (CPython's str
+/// storage, PEP 393: Latin-1 in bytes, the BMP in 16-bit units, all of Unicode in 32-bit).
+pub(crate) trait CodePoint: Copy {
+    fn value(self) -> u32;
+}
+
+impl CodePoint for u8 {
+    #[inline(always)]
+    fn value(self) -> u32 {
+        u32::from(self)
+    }
+}
+
+impl CodePoint for u16 {
+    #[inline(always)]
+    fn value(self) -> u32 {
+        u32::from(self)
+    }
+}
+
+impl CodePoint for u32 {
+    #[inline(always)]
+    fn value(self) -> u32 {
+        self
+    }
+}
+
+/// Writes the UTF-8 of the code points `units` into `out` (cleared first) and returns it
+/// as text; `None` if a unit is no Unicode scalar value (a surrogate, which a Python str
+/// may hold and UTF-8 cannot, or a value past U+10FFFF), with `out` holding a prefix.
+///
+/// Runs of ASCII go a block at a time, as in [`utf16_to_utf8`]. Latin-1 text, whose
+/// characters are one or two bytes, is written without a branch per character: a text
+/// that mixes both (accented prose, or random bytes) would mispredict one at about every
+/// non-ASCII character.
+pub(crate) fn code_points_to_utf8<'a, U: CodePoint>(units: &[U], out: &'a mut Vec<u8>) -> Option<&'a str> {
+    out.clear();
+    let wide = std::mem::size_of::<U>() > 1;
+    // Exact for ASCII; Latin-1 needs up to two bytes per unit (room made ahead, below).
+    out.reserve(if wide { units.len() } else { 2 * units.len() });
+    let mut i = 0;
+    while i < units.len() {
+        while let Some(block) = units.get(i..i + BLOCK).and_then(|b| <&[U; BLOCK]>::try_from(b).ok()) {
+            if block.iter().fold(0, |m, &u| m | u.value()) >= 0x80 {
+                break;
+            }
+            let mut ascii = [0u8; BLOCK];
+            for (a, &u) in ascii.iter_mut().zip(block) {
+                *a = u.value() as u8;
+            }
+            out.extend_from_slice(&ascii);
+            i += BLOCK;
+        }
+        let end = (i + BLOCK).min(units.len());
+        if !wide {
+            // Two bytes written for every unit, the second overwritten when the unit
+            // takes one (its lead then is the unit itself).
+            let at = out.len();
+            out.resize(at + 2 * (end - i), 0);
+            let mut w = at;
+            for &u in &units[i..end] {
+                let x = u.value() as u8;
+                out[w] = if x < 0x80 { x } else { 0xc0 | x >> 6 };
+                out[w + 1] = 0x80 | (x & 0x3f);
+                w += 1 + usize::from(x >> 7);
+            }
+            out.truncate(w);
+            i = end;
+            continue;
+        }
+        for &u in &units[i..end] {
+            match u.value() {
+                x @ 0..=0x7f => out.push(x as u8),
+                x @ 0x80..=0x7ff => out.extend_from_slice(&[0xc0 | (x >> 6) as u8, 0x80 | (x & 0x3f) as u8]),
+                x => {
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(char::from_u32(x)?.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        i = end;
+    }
+    // UTF-8 by construction; the check is the safe way to say so (as above).
+    crate::simd::str_from_utf8(out).ok()
+}
+
 fn lone(unit: usize) -> Error {
     Error::new(
         ErrorKind::InvalidUtf8,
@@ -116,6 +204,62 @@ mod tests {
             let e = convert(&units).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidUtf8);
             assert!(e.message().ends_with(&format!("unit {at}")), "{units:x?}: {}", e.message());
+        }
+    }
+
+    /// The code points of `text` in units of `U` (each fits).
+    fn units_of<U: TryFrom<u32>>(text: &str) -> Vec<U> {
+        text.chars().map(|c| U::try_from(u32::from(c)).ok().expect("fits")).collect()
+    }
+
+    #[test]
+    fn code_points_known_texts() {
+        let mut out = Vec::new();
+        for text in ["", "a", "héllo wörld ÿ\u{80}\u{ff}", &"aé".repeat(100), &"x".repeat(130)] {
+            assert_eq!(code_points_to_utf8(&units_of::<u8>(text), &mut out), Some(text));
+            assert_eq!(code_points_to_utf8(&units_of::<u16>(text), &mut out), Some(text));
+            assert_eq!(code_points_to_utf8(&units_of::<u32>(text), &mut out), Some(text));
+        }
+        for text in ["日本語", "€ and ߿ and \u{800}\u{ffff}", &format!("{}€", "a".repeat(64))] {
+            assert_eq!(code_points_to_utf8(&units_of::<u16>(text), &mut out), Some(text));
+            assert_eq!(code_points_to_utf8(&units_of::<u32>(text), &mut out), Some(text));
+        }
+        let text = "🎉 x \u{10ffff}";
+        assert_eq!(code_points_to_utf8(&units_of::<u32>(text), &mut out), Some(text));
+    }
+
+    #[test]
+    fn code_points_that_are_no_scalar_values_are_refused() {
+        let mut out = Vec::new();
+        for bad in [0xd800u32, 0xdfff, 0x11_0000, u32::MAX] {
+            let mut units = vec![0x61u32; 70];
+            units.push(bad);
+            assert_eq!(code_points_to_utf8(&units, &mut out), None, "{bad:x}");
+            if let Ok(bad) = u16::try_from(bad) {
+                let units: Vec<u16> = [0x61, bad, 0x61].into();
+                assert_eq!(code_points_to_utf8(&units, &mut out), None, "{bad:x}");
+            }
+        }
+    }
+
+    proptest! {
+        /// Any Latin-1 bytes, and any code points: their text, or `None` where one is no
+        /// scalar value.
+        #[test]
+        fn code_points_equal_std(
+            bytes in prop::collection::vec(prop_oneof![3 => 0u8..0x80, 1 => any::<u8>()], 0..300),
+            points in prop::collection::vec(prop_oneof![
+                4 => 0u32..0x80, 1 => 0x80u32..0x800, 1 => 0xd7f0u32..0xe010, 1 => 0x10_fff0u32..0x11_0010,
+                1 => any::<u32>()], 0..300),
+        ) {
+            let mut out = Vec::new();
+            let latin: String = bytes.iter().map(|&b| char::from(b)).collect();
+            prop_assert_eq!(code_points_to_utf8(&bytes, &mut out), Some(latin.as_str()));
+            let chars: Option<String> = points.iter().map(|&p| char::from_u32(p)).collect();
+            prop_assert_eq!(code_points_to_utf8(&points, &mut out).map(str::to_owned), chars.clone());
+            if let Ok(units) = points.iter().map(|&p| u16::try_from(p)).collect::<std::result::Result<Vec<u16>, _>>() {
+                prop_assert_eq!(code_points_to_utf8(&units, &mut out).map(str::to_owned), chars);
+            }
         }
     }
 

@@ -147,6 +147,7 @@ _API_FUNCTIONS = {
     "err_occurred": "PyErr_Occurred",
     "tuple_size": "PyTuple_Size",
     "bytes_from_string_and_size": "PyBytes_FromStringAndSize",
+    "unicode_from_string_and_size": "PyUnicode_FromStringAndSize",
 }
 
 

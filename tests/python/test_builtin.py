@@ -487,13 +487,70 @@ def test_builtin_errors_have_the_cffi_classes():
 
 @needs_builtin
 def test_builtin_leaves_long_strs_as_they_were(enc):
-    """A long non-ASCII str (64K characters or more) is read through a temporary copy, so
-    it does not keep a UTF-8 copy of itself afterwards (CPython's cache, which tiktoken's
-    reading fills for every str)."""
+    """A long non-ASCII str (64K characters or more) is read in place (or through a
+    temporary copy), so it does not keep a UTF-8 copy of itself afterwards (CPython's
+    cache, which tiktoken's reading fills for every str)."""
     for text in ["你好世界" * 16384, "héllo " * 11000, "x" * 70000]:
         size = sys.getsizeof(text)
         assert enc.encode_ordinary(text) == on_route(enc, "cffi").encode_ordinary(text)
         assert sys.getsizeof(text) == size
+
+
+# Long strs (64K characters or more) of each width CPython stores (ASCII, Latin-1, the
+# BMP, any character), with the other widths' characters at block edges and in runs.
+LONG_STRS = {
+    "ascii": "the lazy dog, 42 times.\n" * 3000,
+    "latin1": "".join(chr((i * 7919) % 256) for i in range(70_001)),
+    "bmp": ("héllo wörld 你好世界 € — x" * 3000) + "\uffff",
+    "astral": ("a🙂b 𝔘 ñ 你 " * 7000) + "\U0010ffff",
+}
+
+
+@needs_builtin
+@pytest.mark.parametrize("kind", LONG_STRS)
+def test_long_strs_read_in_place_give_the_cffi_ids(enc, kind):
+    """A long str is read where CPython keeps its characters and converted by the library
+    (StrLayout in capi/host/python.rs): every builtin gives the cffi route's ids, for the
+    str and for a subclass's (whose characters lie elsewhere: the C API's copy); a lone
+    surrogate is refused as CPython's UTF-8 codec refuses it, which the methods fix up
+    as tiktoken does."""
+    np = pytest.importorskip("numpy")
+    cffi = on_route(enc, "cffi")
+    text = LONG_STRS[kind]
+    assert len(text) >= 1 << 16
+    want = cffi.encode_ordinary(text)
+    assert enc._fast(text) == want
+    for t in (Str(text), text[1:], text[:-1]):
+        assert enc._fast(t) == cffi.encode_ordinary(t)
+        assert np.frombuffer(enc._fast_u32(t), dtype=np.uint32).tolist() == cffi.encode_ordinary(t)
+    assert enc._fast_batch(([text, "x", text[:-1]], 2)) == [want, cffi.encode_ordinary("x"), cffi.encode_ordinary(text[:-1])]
+    flat, offsets = enc._fast_batch_u32(([text, text], 1))
+    assert np.frombuffer(flat, dtype=np.uint32).tolist() == want + want
+    for odd in (text + "\ud800", "\udfff" + text, text[:40_000] + "\ud83d\ude42" + text[40_000:]):
+        with pytest.raises(UnicodeEncodeError):
+            enc._fast(odd)
+        with pytest.raises(UnicodeEncodeError):
+            enc._fast_batch(([odd], 1))
+        assert enc.encode_ordinary(odd) == cffi.encode_ordinary(odd)
+
+
+@needs_builtin
+def test_long_non_ascii_strs_are_not_copied_by_cpython(enc):
+    """The builtin reads a long non-ASCII str's characters itself, not through a bytes
+    copy that CPython makes (`PyUnicode_AsUTF8String`), which tracemalloc would see at
+    its full UTF-8 size: this fails if the probe of the str layout found none on a CPython
+    whose builtin is used (then the builtins are exact but slower)."""
+    for kind in ("latin1", "bmp", "astral"):
+        text = LONG_STRS[kind] * 4
+        utf8 = len(text.encode())
+        enc._fast_u32(text)  # warm
+        tracemalloc.start()
+        try:
+            out = enc._fast_u32(text)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak - len(out) < utf8 // 4, (kind, peak, len(out), utf8)
 
 
 @needs_builtin

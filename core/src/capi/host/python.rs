@@ -22,6 +22,7 @@ use super::super::error::{bpekit_error, bpekit_status, CError, BPEKIT_ERR_INVALI
 use super::super::tokenizer::{bpekit_tokenizer, check_threads};
 use super::with_scratch_ids;
 use crate::encode::Parts;
+use crate::utf16::code_points_to_utf8;
 use crate::{Allowed, Disallowed, SpecialPolicy, Tokenizer};
 
 /// The CPython C API functions `bpekit_host_python_encoder` uses, by address: each member is
@@ -92,6 +93,8 @@ pub struct bpekit_host_python_api {
     pub tuple_size: Option<unsafe extern "C" fn(*mut c_void) -> isize>,
     /// `PyBytes_FromStringAndSize`.
     pub bytes_from_string_and_size: Option<unsafe extern "C" fn(*const c_char, isize) -> *mut c_void>,
+    /// `PyUnicode_FromStringAndSize`.
+    pub unicode_from_string_and_size: Option<unsafe extern "C" fn(*const c_char, isize) -> *mut c_void>,
 }
 
 /// `bpekit_host_python_api` with every member present.
@@ -127,11 +130,12 @@ struct Api {
     err_occurred: unsafe extern "C" fn() -> *mut c_void,
     tuple_size: unsafe extern "C" fn(*mut c_void) -> isize,
     bytes_new: unsafe extern "C" fn(*const c_char, isize) -> *mut c_void,
+    str_new: unsafe extern "C" fn(*const c_char, isize) -> *mut c_void,
 }
 
 impl Api {
     /// The functions' addresses, to compare two `Api`s.
-    fn addresses(&self) -> [usize; 26] {
+    fn addresses(&self) -> [usize; 27] {
         [
             self.as_utf8 as usize,
             self.unicode_get_length as usize,
@@ -159,6 +163,7 @@ impl Api {
             self.err_occurred as usize,
             self.tuple_size as usize,
             self.bytes_new as usize,
+            self.str_new as usize,
         ]
     }
 
@@ -193,6 +198,7 @@ impl Api {
             err_occurred: c.err_occurred?,
             tuple_size: c.tuple_size?,
             bytes_new: c.bytes_from_string_and_size?,
+            str_new: c.unicode_from_string_and_size?,
         })
     }
 }
@@ -212,6 +218,8 @@ struct Binding {
     ints: Box<[AtomicPtr<c_void>]>,
     /// Whether the interpreter's objects have CPython's classic layout ([`Layout`]).
     layout: Layout,
+    /// Where this interpreter's strs keep their characters, if known ([`StrLayout`]).
+    str_layout: Option<StrLayout>,
 }
 
 /// How the builtins fill a new list and take a new reference to a kept int.
@@ -299,6 +307,155 @@ impl Layout {
             };
             (api.dec_ref)(list);
             Some(if classic { Layout::Classic } else { Layout::Calls })
+        }
+    }
+}
+
+/// Where a str keeps its characters, for reading a large str in place ([`utf8_of`]).
+///
+/// CPython stores a str as fixed-width code points (PEP 393): one byte each if all are
+/// below U+0100, two if below U+10000, else four. A str's UTF-8 is made on request
+/// (`PyUnicode_AsUTF8AndSize`, kept in the str; `PyUnicode_AsUTF8String`, a new bytes),
+/// one character at a time, which for a large non-ASCII text took 13-14% of its encode;
+/// read in place and converted by [`crate::utf16::code_points_to_utf8`], it costs a few
+/// percent. Nothing in the stable ABI tells where the code points are, but every CPython
+/// with the GIL lays out a *compact* str (every str but those of subclasses and of a
+/// few legacy calls) the same way: a header of the reference count, the type, the
+/// length, the hash and the state bits (two bits of interning, three of the width, one
+/// "compact", one "ASCII"), then for an ASCII str its characters, for any other two or
+/// three more words, then its code points. The header's size has changed across
+/// versions (3.12 dropped a word from each), so it is not assumed: [`StrLayout::probe`]
+/// makes a str of each width and finds the length, the state bits and the characters
+/// where this layout puts them, or the builtins read every str through the C API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StrLayout {
+    /// Byte offset of an ASCII str's characters.
+    ascii: usize,
+    /// Byte offset of the code points of any other str.
+    wide: usize,
+}
+
+/// A str's characters where they lie ([`StrLayout::units`]).
+enum Units<'a> {
+    Ascii(&'a [u8]),
+    Latin1(&'a [u8]),
+    Ucs2(&'a [u16]),
+    Ucs4(&'a [u32]),
+}
+
+/// Word of a str that holds its length, and the byte that holds its state bits (after
+/// the reference count, the type, the length and the hash).
+const STR_LENGTH_WORD: usize = 2;
+const STR_STATE_BYTE: usize = 4 * std::mem::size_of::<usize>();
+
+/// What [`StrLayout::probe`] makes a str of: characters of one width and how many bytes
+/// each takes there (1 for ASCII too), the state's width field and ASCII bit.
+const STR_SAMPLES: [(&str, usize, u8, u8); 4] = [
+    ("bpekit probes where a str keeps its characters: abcdefghijklmn", 1, 1, 1),
+    ("\u{e9}\u{df}\u{ff} bpekit probes a str of Latin-1: abcdefghijklmnopqrstuvwx", 1, 1, 0),
+    ("\u{20ac}\u{3042}\u{ffff} bpekit probes a str of the BMP: abcdefghijklmnopqrstu", 2, 2, 0),
+    ("\u{1f389}\u{10ffff} bpekit probes a str of any characters: abcdefghijklmnopqr", 4, 4, 0),
+];
+
+impl StrLayout {
+    /// The state bits of `text` (a live str: its header has them).
+    unsafe fn state(text: *const c_void) -> u8 {
+        // SAFETY: every str's header is longer than `STR_STATE_BYTE + 1` bytes (caller's
+        // contract; in every CPython build).
+        unsafe { text.cast::<u8>().add(STR_STATE_BYTE).read() }
+    }
+
+    /// The layout, if this interpreter's strs have it (see [`StrLayout`]); `None` inside
+    /// if they do not, outside (with the exception set) if a CPython call failed. GIL
+    /// held.
+    unsafe fn probe(api: Api) -> Option<Option<StrLayout>> {
+        // SAFETY: the GIL is held (caller's contract). Every object read is a live str
+        // this function holds a reference to, of over 50 characters. The reads are of
+        // its first `STR_STATE_BYTE + 1` bytes (in every str's header), and, once those
+        // showed this layout's header, of 8 characters at offsets of at most three words
+        // past the ASCII header (the largest header of this layout): within the object,
+        // whose characters follow its header.
+        unsafe {
+            let mut found = Some(StrLayout { ascii: 0, wide: 0 });
+            for (i, &(sample, width, kind, ascii)) in STR_SAMPLES.iter().enumerate() {
+                let chars = sample.chars().count() as isize;
+                let text = (api.str_new)(sample.as_ptr().cast(), sample.len() as isize);
+                if text.is_null() {
+                    return None;
+                }
+                let state = Self::state(text);
+                let header_ok = text.cast::<isize>().add(STR_LENGTH_WORD).read() == chars
+                    && (api.unicode_get_length)(text) == chars
+                    && state >> 2 & 7 == kind
+                    && state >> 5 & 1 == 1
+                    && state >> 6 & 1 == ascii;
+                let first: Vec<u32> = sample.chars().take(8).map(u32::from).collect();
+                let units_at = |offset: usize| -> bool {
+                    let at = text.cast::<u8>().add(offset);
+                    (0..8).all(|k| {
+                        let p = at.add(k * width);
+                        let unit = match width {
+                            1 => u32::from(p.read()),
+                            2 => u32::from(p.cast::<u16>().read_unaligned()),
+                            _ => p.cast::<u32>().read_unaligned(),
+                        };
+                        unit == first[k]
+                    })
+                };
+                let word = std::mem::size_of::<usize>();
+                found = found.filter(|_| header_ok).and_then(|mut layout| {
+                    if i == 0 {
+                        // An ASCII str's UTF-8 is its characters themselves.
+                        let mut len = 0;
+                        let data = (api.as_utf8)(text, &mut len);
+                        let offset = (data as usize).wrapping_sub(text as usize);
+                        let max = STR_STATE_BYTE + 4 * word;
+                        (!data.is_null() && (STR_STATE_BYTE + 4..=max).contains(&offset) && units_at(offset))
+                            .then_some(StrLayout { ascii: offset, ..layout })
+                    } else {
+                        // Two or three words more than an ASCII str's header.
+                        let wide =
+                            [2, 3].map(|w| layout.ascii + w * word).into_iter().find(|&o| units_at(o))?;
+                        (i == 1 || wide == layout.wide).then(|| {
+                            layout.wide = wide;
+                            layout
+                        })
+                    }
+                });
+                (api.dec_ref)(text);
+                if !(api.err_occurred)().is_null() {
+                    return None; // (`PyUnicode_AsUTF8AndSize` failed: not expected)
+                }
+            }
+            Some(found)
+        }
+    }
+
+    /// The characters of str `text` of `chars` characters where they lie, or `None` if
+    /// it is not a compact str (the code points are elsewhere). GIL held.
+    unsafe fn units<'a>(self, text: *mut c_void, chars: usize) -> Option<Units<'a>> {
+        // SAFETY: `text` is a live str (caller's contract) whose header this layout
+        // describes (probed): a compact str's characters follow it, `chars` of the width
+        // its state gives; they stay where they are while the str lives (strs are
+        // immutable), which the caller ensures for `'a`.
+        unsafe {
+            let state = Self::state(text);
+            if state >> 5 & 1 == 0 {
+                return None;
+            }
+            let base = text.cast::<u8>().cast_const();
+            let (ascii, wide) = (base.add(self.ascii), base.add(self.wide));
+            Some(match (state >> 2 & 7, state >> 6 & 1) {
+                (1, 1) => Units::Ascii(std::slice::from_raw_parts(ascii, chars)),
+                (1, _) => Units::Latin1(std::slice::from_raw_parts(wide, chars)),
+                (2, _) if wide.cast::<u16>().is_aligned() => {
+                    Units::Ucs2(std::slice::from_raw_parts(wide.cast(), chars))
+                }
+                (4, _) if wide.cast::<u32>().is_aligned() => {
+                    Units::Ucs4(std::slice::from_raw_parts(wide.cast(), chars))
+                }
+                _ => return None,
+            })
         }
     }
 }
@@ -508,7 +665,9 @@ pub unsafe extern "C" fn bpekit_host_python_encoder(
                 || CError::new(BPEKIT_ERR_INVALID_ARG, "a CPython call failed (its exception is set)");
             let ints = (0..vocab).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect();
             let layout = Layout::probe(api).ok_or_else(python_failed)?;
-            let binding = Box::into_raw(Box::new(Binding { tok, keepalive, error_type, ints, layout }));
+            let str_layout = StrLayout::probe(api).ok_or_else(python_failed)?;
+            let binding =
+                Box::into_raw(Box::new(Binding { tok, keepalive, error_type, ints, layout, str_layout }));
             // The capsule takes the binding (freed by `release`), the builtin the capsule.
             (api.inc_ref)(keepalive);
             (api.inc_ref)(error_type);
@@ -754,7 +913,7 @@ unsafe fn encode_with(
     // for the whole call; `tok` lives as long as the binding holds `keepalive`.
     unsafe {
         let Some((api, binding)) = bound(slf) else { return std::ptr::null_mut() };
-        let Some((bytes, owner)) = utf8_of(api, text) else { return std::ptr::null_mut() };
+        let Some((bytes, owner)) = utf8_of(api, binding, text) else { return std::ptr::null_mut() };
         let tok = &(*binding.tok).inner;
         let list = with_scratch_ids(|ids| {
             let encode = || {
@@ -775,55 +934,84 @@ unsafe fn encode_with(
                 Err(message) => raise(api, binding, &message),
             }
         });
-        if !owner.is_null() {
-            (api.dec_ref)(owner);
-        }
+        owner.release(api);
         list
     }
 }
 
-/// Texts of at least this many characters are read through a temporary bytes object:
-/// `PyUnicode_AsUTF8AndSize` would leave a UTF-8 copy in a non-ASCII str for its whole
-/// life, which for a few huge texts kept in memory can double or triple what they take.
-/// Shorter ones (documents) are read through that cached copy, as tiktoken reads every
-/// str: a str encoded again, or read by another library first, then costs no
+/// Texts of at least this many characters are not read through
+/// `PyUnicode_AsUTF8AndSize`, which would leave a UTF-8 copy in a non-ASCII str for its
+/// whole life: for a few huge texts kept in memory that can double or triple what they
+/// take. They are read in place ([`StrLayout`]; an ASCII str's characters are its UTF-8,
+/// the others' are converted into a buffer of the call's), else through a temporary bytes
+/// object. Shorter ones (documents) are read through that cached copy, as tiktoken reads
+/// every str: a str encoded again, or read by another library first, then costs no
 /// conversion, where converting on every call cost 15-20% of the encode of a non-ASCII
 /// document of 10 KB.
 const CACHED_UTF8_MAX_CHARS: isize = 1 << 16;
 
-/// The UTF-8 of str `text` and the object that owns it if it is not `text` (to release
-/// after use), or None with the exception set (`TypeError` for a non-str,
-/// `UnicodeEncodeError` for lone surrogates). GIL held.
-unsafe fn utf8_of<'a>(api: Api, text: *mut c_void) -> Option<(&'a [u8], *mut c_void)> {
+/// What holds the UTF-8 that [`utf8_of`] read, if not the str itself.
+enum Owner {
+    None,
+    /// A bytes object (a reference held).
+    Bytes(*mut c_void),
+    /// A buffer of this call's.
+    Buffer(Vec<u8>),
+}
+
+impl Owner {
+    /// Lets the UTF-8 go. GIL held.
+    unsafe fn release(self, api: Api) {
+        if let Owner::Bytes(bytes) = self {
+            // SAFETY: the GIL is held (caller's contract); a reference is held to `bytes`.
+            unsafe { (api.dec_ref)(bytes) };
+        }
+    }
+}
+
+/// The UTF-8 of str `text` and what owns it if not `text` (to release after use), or None
+/// with the exception set (`TypeError` for a non-str, `UnicodeEncodeError` for lone
+/// surrogates). GIL held.
+unsafe fn utf8_of<'a>(api: Api, binding: &Binding, text: *mut c_void) -> Option<(&'a [u8], Owner)> {
     // SAFETY: the GIL is held and `text` is live (caller's contract); the bytes stay
-    // valid while `text` (or the returned owner) lives.
+    // valid while `text` (or the returned owner: a buffer's heap memory does not move
+    // with it) lives.
     unsafe {
         let chars = (api.unicode_get_length)(text);
         if chars < 0 {
             return None;
         }
-        let mut data: *const c_char = std::ptr::null();
         let mut len: isize = 0;
-        let mut owner = std::ptr::null_mut();
         if chars < CACHED_UTF8_MAX_CHARS {
-            data = (api.as_utf8)(text, &mut len);
-        } else {
-            owner = (api.as_utf8_string)(text);
-            if owner.is_null() {
-                return None;
-            }
-            let mut p: *mut c_char = std::ptr::null_mut();
-            if (api.bytes_as_string_and_size)(owner, &mut p, &mut len) == 0 {
-                data = p;
-            }
+            let data = (api.as_utf8)(text, &mut len);
+            return (!data.is_null())
+                .then(|| (std::slice::from_raw_parts(data.cast(), len.unsigned_abs()), Owner::None));
         }
-        if data.is_null() {
-            if !owner.is_null() {
-                (api.dec_ref)(owner);
+        // (`unicode_get_length` succeeded: `text` is a str.)
+        if let Some(units) = binding.str_layout.and_then(|layout| layout.units(text, chars.unsigned_abs())) {
+            let mut buffer = Vec::new();
+            let converted = match units {
+                Units::Ascii(bytes) => return Some((bytes, Owner::None)),
+                Units::Latin1(units) => code_points_to_utf8(units, &mut buffer).is_some(),
+                Units::Ucs2(units) => code_points_to_utf8(units, &mut buffer).is_some(),
+                Units::Ucs4(units) => code_points_to_utf8(units, &mut buffer).is_some(),
+            };
+            if converted {
+                let bytes = std::slice::from_raw_parts(buffer.as_ptr(), buffer.len());
+                return Some((bytes, Owner::Buffer(buffer)));
             }
+            // A lone surrogate: CPython's conversion below raises its error.
+        }
+        let owner = (api.as_utf8_string)(text);
+        if owner.is_null() {
             return None;
         }
-        Some((std::slice::from_raw_parts(data.cast::<u8>(), len.unsigned_abs()), owner))
+        let mut p: *mut c_char = std::ptr::null_mut();
+        if (api.bytes_as_string_and_size)(owner, &mut p, &mut len) != 0 || p.is_null() {
+            (api.dec_ref)(owner);
+            return None;
+        }
+        Some((std::slice::from_raw_parts(p.cast(), len.unsigned_abs()), Owner::Bytes(owner)))
     }
 }
 
@@ -941,20 +1129,18 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
             return None;
         };
         // (text, the object that owns its UTF-8 if not the text): each a reference held.
-        let mut held: Vec<(&[u8], *mut c_void, *mut c_void)> = Vec::with_capacity(n.unsigned_abs());
-        let release = |held: &[(&[u8], *mut c_void, *mut c_void)]| {
-            for &(_, text, owner) in held {
+        let mut held: Vec<(&[u8], *mut c_void, Owner)> = Vec::with_capacity(n.unsigned_abs());
+        let release = |held: Vec<(&[u8], *mut c_void, Owner)>| {
+            for (_, text, owner) in held {
                 (api.dec_ref)(text);
-                if !owner.is_null() {
-                    (api.dec_ref)(owner);
-                }
+                owner.release(api);
             }
         };
         for i in 0..n {
             let text = (api.list_get)(list, i);
-            let read = if text.is_null() { None } else { utf8_of(api, text) };
+            let read = if text.is_null() { None } else { utf8_of(api, binding, text) };
             let Some((bytes, owner)) = read else {
-                release(&held);
+                release(held);
                 return None;
             };
             (api.inc_ref)(text);
@@ -969,9 +1155,10 @@ unsafe fn encode_batch<'a>(slf: *mut c_void, args: *mut c_void) -> Option<(Api, 
             }))
             .unwrap_or_else(|payload| Err(panic_message(&*payload)))
         });
-        release(&held);
+        let texts = held.len();
+        release(held);
         match result {
-            Ok(parts) => Some((api, binding, parts, held.len())),
+            Ok(parts) => Some((api, binding, parts, texts)),
             Err(message) => {
                 raise(api, binding, &message);
                 None
