@@ -16,11 +16,13 @@
 //! - [`masks`] uses AVX2 (32 bytes per compare) where the CPU has it: std's runtime check
 //!   (`is_x86_feature_detected!`, a cached flag: one load and a predicted branch per
 //!   block) picks the function, which is then a call rather than inlined code. The named
-//!   splitter runs 4-5% faster with it. [`select`] stays on SSE2: it runs only on blocks
+//!   splitter runs 4-5% faster with it. Where the CPU has AVX-512BW, the whole block is
+//!   one vector and each compare gives its 64 bits at once, in a mask register
+//!   (measurements in bench/README.md). [`select`] stays on SSE2: it runs only on blocks
 //!   with two-byte characters.
 //! - Elsewhere (aarch64 included) a portable loop computes the same masks; it is also
 //!   the reference the SSE2 code is tested against.
-//! - [`prefetch`] (a cache hint) is here too: with the SSE2 and AVX2 calls above
+//! - [`prefetch`] (a cache hint) is here too: with the SSE2, AVX2 and AVX-512 calls above
 //!   ([`masks`], [`select`]), the only `unsafe` outside `capi`, for the same reason.
 //! - [`str_from_utf8`] validates text with the `simdutf8` crate (SIMD, runtime feature
 //!   detection) and asks std only for the error's position once the text is known bad.
@@ -76,6 +78,12 @@ pub(crate) fn join(lo: u64, hi: u64, off: u32) -> u64 {
 pub(crate) fn masks(block: &[u8; 64]) -> Masks {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
+        if std::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: `avx512::masks` only needs AVX-512BW (with AVX-512F, which it
+            // implies), which this CPU has (checked above, at run time).
+            #[allow(unsafe_code)]
+            return unsafe { avx512::masks(block) };
+        }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: `avx2::masks` only needs AVX2, which this CPU has (checked above,
             // at run time).
@@ -306,6 +314,54 @@ mod avx2 {
     }
 }
 
+/// [`masks`] for CPUs with AVX-512BW: the whole block in one vector, and each compare
+/// gives its 64 bits at once (a mask register), with no gathering of lanes' bits.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod avx512 {
+    use std::arch::x86_64::{
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmplt_epu8_mask, _mm512_movepi8_mask, _mm512_or_si512,
+        _mm512_set1_epi8, _mm512_set_epi64, _mm512_sub_epi8,
+    };
+
+    use super::Masks;
+
+    /// Bytes `x` with `x - lo < n` (unsigned, wrapping): AVX-512 compares unsigned bytes.
+    #[inline]
+    #[target_feature(enable = "avx512bw")]
+    fn in_range(v: __m512i, lo: u8, n: u8) -> u64 {
+        _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(lo as i8)), _mm512_set1_epi8(n as i8))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512bw")]
+    fn eq(v: __m512i, x: u8) -> u64 {
+        _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(x as i8))
+    }
+
+    #[target_feature(enable = "avx512bw")]
+    pub(super) fn masks(block: &[u8; 64]) -> Masks {
+        let word = |i: usize| {
+            let bytes: [u8; 8] =
+                block[8 * i..8 * i + 8].try_into().unwrap_or_else(|_| unreachable!("8 bytes"));
+            i64::from_le_bytes(bytes)
+        };
+        let v = _mm512_set_epi64(word(7), word(6), word(5), word(4), word(3), word(2), word(1), word(0));
+        let space = eq(v, b' ');
+        Masks {
+            letter: in_range(_mm512_or_si512(v, _mm512_set1_epi8(0x20)), b'a', 26),
+            upper: in_range(v, b'A', 26),
+            digit: in_range(v, b'0', 10),
+            space,
+            white: in_range(v, b'\t', 5) | space,
+            newline: eq(v, b'\n') | eq(v, b'\r'),
+            apostrophe: eq(v, b'\''),
+            slash: eq(v, b'/'),
+            non_ascii: _mm512_movepi8_mask(v),
+            lead2: in_range(v, 0xC0, 32),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +396,10 @@ mod tests {
             if std::is_x86_feature_detected!("avx2") {
                 #[allow(unsafe_code)]
                 fs.push(("avx2", |b| unsafe { avx2::masks(b) }));
+            }
+            if std::is_x86_feature_detected!("avx512bw") {
+                #[allow(unsafe_code)]
+                fs.push(("avx512", |b| unsafe { avx512::masks(b) }));
             }
         }
         fs
