@@ -24,8 +24,8 @@ $(VENV)/.installed: $(VENV)/bin/python $(shell find core/src python/bpekit -name
 
 ## test: everything CI runs: Rust, header/cffi/symbol checks, C (valgrind, sanitizers), C++, Go, Node, Python on the
 ## installed wheel
-test: tools test-rust test-fuzz check-header check-cffi check-symbols test-c test-cpp test-go test-node test-python test-sdist \
-      test-scenarios check-packaging
+test: tools test-rust test-aarch64 test-fuzz check-header check-cffi check-symbols test-c test-cpp test-go test-node test-python \
+      test-sdist test-scenarios check-packaging
 	@echo "make test: all suites passed"
 
 tools:
@@ -54,6 +54,19 @@ test-rust: corpora
 	else \
 	  echo "cargo test (corpus tests ignored: no shared samples in $$BPEKIT_DATA)"; \
 	  cargo test --release --locked; fi
+
+## test-aarch64: the core's tests of its SIMD code (NEON on aarch64, core/src/simd.rs) and of the splitter and
+## patterns over it, built for aarch64 and run under qemu's user-mode emulation (a cross linker and qemu-user:
+## Debian's gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user). Without LTO: a faster build, the same code.
+AARCH64 := aarch64-unknown-linux-gnu
+AARCH64_ENV := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR=target/aarch64
+test-aarch64:
+	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null || \
+	  { echo "test-aarch64: needs aarch64-linux-gnu-gcc and qemu-aarch64 (see the Makefile)" >&2; exit 1; }
+	rustup target add $(AARCH64)
+	$(AARCH64_ENV) cargo test --release --locked --target $(AARCH64) -p bpekit --lib -- simd:: split:: pattern::
 
 ## fuzz: every fuzz target of the core for FUZZ_SECONDS seconds each (fuzz/README.md);
 ## a failing input is saved under fuzz/artifacts/ and the run fails

@@ -20,10 +20,14 @@
 //!   one vector and each compare gives its 64 bits at once, in a mask register
 //!   (measurements in bench/README.md). [`select`] stays on SSE2: it runs only on blocks
 //!   with two-byte characters.
-//! - Elsewhere (aarch64 included) a portable loop computes the same masks; it is also
-//!   the reference the SSE2 code is tested against.
-//! - [`prefetch`] (a cache hint) is here too: with the SSE2, AVX2 and AVX-512 calls above
-//!   ([`masks`], [`select`]), the only `unsafe` outside `capi`, for the same reason.
+//! - aarch64 uses NEON, which its baseline has: 16 bytes per compare as with SSE2, and
+//!   the lanes' bits packed by pairwise additions (see the `neon` module). Tested on
+//!   aarch64 under qemu's user-mode emulation (`make test-aarch64`).
+//! - Elsewhere a portable loop computes the same masks; it is also the reference every
+//!   vector version is tested against.
+//! - [`prefetch`] (a cache hint) is here too: with the calls above into the functions of
+//!   each instruction set ([`masks`], [`select`]), the only `unsafe` outside `capi`, for
+//!   the same reason.
 //! - [`str_from_utf8`] validates text with the `simdutf8` crate (SIMD, runtime feature
 //!   detection) and asks std only for the error's position once the text is known bad.
 //! - The classes are about ASCII bytes only: a byte `>= 0x80` is in [`Masks::non_ascii`]
@@ -97,7 +101,19 @@ pub(crate) fn masks(block: &[u8; 64]) -> Masks {
             sse2::masks(block)
         }
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    {
+        // SAFETY: `neon::masks` only needs NEON, which this build enables for every CPU
+        // it runs on (the `cfg` above; it is part of the aarch64 baseline).
+        #[allow(unsafe_code)]
+        unsafe {
+            neon::masks(block)
+        }
+    }
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )))]
     {
         masks_portable(block)
     }
@@ -115,14 +131,31 @@ pub(crate) fn select<const K: usize>(block: &[u8; 64], tests: [(u8, u8); K]) -> 
             sse2::select(block, tests)
         }
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    {
+        // SAFETY: as in `masks`.
+        #[allow(unsafe_code)]
+        unsafe {
+            neon::select(block, tests)
+        }
+    }
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )))]
     {
         select_portable(block, tests)
     }
 }
 
 /// [`select`] one byte at a time.
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[cfg_attr(
+    any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    ),
+    allow(dead_code)
+)]
 #[inline(always)]
 pub(crate) fn select_portable<const K: usize>(block: &[u8; 64], tests: [(u8, u8); K]) -> [u64; K] {
     tests.map(|(mask, want)| {
@@ -153,7 +186,13 @@ pub(crate) fn prefetch<T>(x: &T) {
 }
 
 /// [`masks`] one byte at a time.
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[cfg_attr(
+    any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    ),
+    allow(dead_code)
+)]
 #[inline(always)]
 pub(crate) fn masks_portable(block: &[u8; 64]) -> Masks {
     let mut m = Masks::default();
@@ -362,6 +401,91 @@ mod avx512 {
     }
 }
 
+/// [`masks`] and [`select`] on aarch64, whose baseline has NEON: 16 bytes per compare,
+/// as with SSE2. NEON has no instruction that gathers each lane's top bit (SSE2's
+/// `pmovmskb`), so each lane keeps its own bit of a byte (`1 << i % 8`) and three rounds of
+/// pairwise additions pack the 64 lanes of four compares into one 64-bit word.
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod neon {
+    use std::arch::aarch64::{
+        uint8x16_t, vandq_u8, vceqq_u8, vcgeq_u8, vcltq_u8, vcombine_u8, vcreate_u8, vdupq_n_u8,
+        vgetq_lane_u64, vorrq_u8, vpaddq_u8, vreinterpretq_u64_u8, vsubq_u8,
+    };
+
+    use super::Masks;
+
+    /// A block as four vectors of 16 bytes.
+    type Block = [uint8x16_t; 4];
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn load(block: &[u8; 64]) -> Block {
+        let word = |i: usize| {
+            let bytes: [u8; 8] =
+                block[8 * i..8 * i + 8].try_into().unwrap_or_else(|_| unreachable!("8 bytes"));
+            u64::from_le_bytes(bytes)
+        };
+        [0, 1, 2, 3].map(|k| vcombine_u8(vcreate_u8(word(2 * k)), vcreate_u8(word(2 * k + 1))))
+    }
+
+    /// Bit `i` set if lane `i % 16` of vector `i / 16` of `m` (each lane 0 or 0xFF) is set.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn bits(m: Block) -> u64 {
+        // Lane i's own bit within its byte, then pairwise sums: 16 bytes of pairs, of
+        // fours, then 8 bytes of eights (each byte the mask of 8 consecutive lanes).
+        let weights = vcombine_u8(vcreate_u8(0x8040_2010_0804_0201), vcreate_u8(0x8040_2010_0804_0201));
+        let [a, b, c, d] = m.map(|v| vandq_u8(v, weights));
+        let fours = vpaddq_u8(vpaddq_u8(a, b), vpaddq_u8(c, d));
+        vgetq_lane_u64::<0>(vreinterpretq_u64_u8(vpaddq_u8(fours, fours)))
+    }
+
+    /// Bytes `x` with `x - lo < n` (unsigned, wrapping): NEON compares unsigned bytes.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn in_range(v: Block, lo: u8, n: u8) -> Block {
+        v.map(|x| vcltq_u8(vsubq_u8(x, vdupq_n_u8(lo)), vdupq_n_u8(n)))
+    }
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn eq(v: Block, x: u8) -> Block {
+        v.map(|y| vceqq_u8(y, vdupq_n_u8(x)))
+    }
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn or(a: Block, b: Block) -> Block {
+        [vorrq_u8(a[0], b[0]), vorrq_u8(a[1], b[1]), vorrq_u8(a[2], b[2]), vorrq_u8(a[3], b[3])]
+    }
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(super) fn select<const K: usize>(block: &[u8; 64], tests: [(u8, u8); K]) -> [u64; K] {
+        let v = load(block);
+        tests.map(|(mask, want)| bits(eq(v.map(|x| vandq_u8(x, vdupq_n_u8(mask))), want)))
+    }
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(super) fn masks(block: &[u8; 64]) -> Masks {
+        let v = load(block);
+        let space = eq(v, b' ');
+        Masks {
+            letter: bits(in_range(v.map(|x| vorrq_u8(x, vdupq_n_u8(0x20))), b'a', 26)),
+            upper: bits(in_range(v, b'A', 26)),
+            digit: bits(in_range(v, b'0', 10)),
+            space: bits(space),
+            white: bits(or(in_range(v, b'\t', 5), space)),
+            newline: bits(or(eq(v, b'\n'), eq(v, b'\r'))),
+            apostrophe: bits(eq(v, b'\'')),
+            slash: bits(eq(v, b'/')),
+            non_ascii: bits(v.map(|x| vcgeq_u8(x, vdupq_n_u8(0x80)))),
+            lead2: bits(in_range(v, 0xC0, 32)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +525,12 @@ mod tests {
                 #[allow(unsafe_code)]
                 fs.push(("avx512", |b| unsafe { avx512::masks(b) }));
             }
+        }
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        {
+            // SAFETY: NEON is in this build's baseline.
+            #[allow(unsafe_code)]
+            fs.push(("neon", |b| unsafe { neon::masks(b) }));
         }
         fs
     }
