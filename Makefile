@@ -55,9 +55,10 @@ test-rust: corpora
 	  echo "cargo test (corpus tests ignored: no shared samples in $$BPEKIT_DATA)"; \
 	  cargo test --release --locked; fi
 
-## test-aarch64: the core's tests of its SIMD code (NEON on aarch64, core/src/simd.rs) and of the splitter and
-## patterns over it, built for aarch64 and run under qemu's user-mode emulation (a cross linker and qemu-user:
-## Debian's gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user). Without LTO: a faster build, the same code.
+## test-aarch64: the core's tests of its aarch64 code (NEON and the prefetch hint, core/src/simd.rs) and of what
+## runs over it (the splitter, the patterns, the merge routes), built for aarch64 and run under qemu's user-mode
+## emulation (needs a cross linker and qemu-user: Debian's gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and
+## qemu-user). Built without LTO: faster to build, the same code.
 AARCH64 := aarch64-unknown-linux-gnu
 AARCH64_ENV := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
@@ -66,7 +67,7 @@ test-aarch64:
 	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null || \
 	  { echo "test-aarch64: needs aarch64-linux-gnu-gcc and qemu-aarch64 (see the Makefile)" >&2; exit 1; }
 	rustup target add $(AARCH64)
-	$(AARCH64_ENV) cargo test --release --locked --target $(AARCH64) -p bpekit --lib -- simd:: split:: pattern::
+	$(AARCH64_ENV) cargo test --release --locked --target $(AARCH64) -p bpekit --lib -- simd:: split:: pattern:: encode::merge encode::pretoken
 
 ## fuzz: every fuzz target of the core for FUZZ_SECONDS seconds each (fuzz/README.md);
 ## a failing input is saved under fuzz/artifacts/ and the run fails

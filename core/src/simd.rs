@@ -179,7 +179,17 @@ pub(crate) fn prefetch<T>(x: &T) {
             _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
         }
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    #[cfg(target_arch = "aarch64")]
+    {
+        // (aarch64's prefetch intrinsic is not stable: the instruction itself.)
+        // SAFETY: `prfm` is a hint: it reads nothing architecturally, cannot fault (an
+        // address that is not mapped is ignored) and changes no register or flag.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) x as *const T, options(nostack, preserves_flags, readonly));
+        }
+    }
+    #[cfg(not(any(all(target_arch = "x86_64", target_feature = "sse"), target_arch = "aarch64")))]
     {
         let _ = x; // no prefetch hint on stable Rust elsewhere: the lookups just wait
     }
