@@ -26,17 +26,7 @@ pub(crate) fn utf16_to_utf8<'a>(units: &[u16], out: &'a mut Vec<u8>) -> Result<&
     out.reserve(units.len());
     let mut i = 0;
     while i < units.len() {
-        while let Some(block) = units.get(i..i + BLOCK).and_then(|b| <&[u16; BLOCK]>::try_from(b).ok()) {
-            if block.iter().fold(0, |m, &u| m | u) >= 0x80 {
-                break;
-            }
-            let mut ascii = [0u8; BLOCK];
-            for (a, &u) in ascii.iter_mut().zip(block) {
-                *a = u as u8;
-            }
-            out.extend_from_slice(&ascii);
-            i += BLOCK;
-        }
+        i = ascii_blocks(units, i, out);
         // Up to the next block (a surrogate pair may take i one past it).
         let end = (i + BLOCK).min(units.len());
         while i < end {
@@ -74,7 +64,7 @@ pub(crate) fn utf16_to_utf8<'a>(units: &[u16], out: &'a mut Vec<u8>) -> Result<&
 
 /// A unit of a text stored as fixed-width code points, one per unit (CPython's str
 /// storage, PEP 393: Latin-1 in bytes, the BMP in 16-bit units, all of Unicode in 32-bit).
-pub(crate) trait CodePoint: Copy {
+pub(crate) trait CodePoint: Copy + Default + std::ops::BitOr<Output = Self> {
     fn value(self) -> u32;
 }
 
@@ -114,17 +104,7 @@ pub(crate) fn code_points_to_utf8<'a, U: CodePoint>(units: &[U], out: &'a mut Ve
     out.reserve(if wide { units.len() } else { 2 * units.len() });
     let mut i = 0;
     while i < units.len() {
-        while let Some(block) = units.get(i..i + BLOCK).and_then(|b| <&[U; BLOCK]>::try_from(b).ok()) {
-            if block.iter().fold(0, |m, &u| m | u.value()) >= 0x80 {
-                break;
-            }
-            let mut ascii = [0u8; BLOCK];
-            for (a, &u) in ascii.iter_mut().zip(block) {
-                *a = u.value() as u8;
-            }
-            out.extend_from_slice(&ascii);
-            i += BLOCK;
-        }
+        i = ascii_blocks(units, i, out);
         let end = (i + BLOCK).min(units.len());
         if !wide {
             // Two bytes written for every unit, the second overwritten when the unit
@@ -156,6 +136,25 @@ pub(crate) fn code_points_to_utf8<'a, U: CodePoint>(units: &[U], out: &'a mut Ve
     }
     // UTF-8 by construction; the check is the safe way to say so (as above).
     crate::simd::str_from_utf8(out).ok()
+}
+
+/// Appends the whole blocks of ASCII units of `units` from `i` on to `out`, and returns
+/// where the first block that is not all ASCII (or the last, partial one) starts.
+#[inline(always)]
+fn ascii_blocks<U: CodePoint>(units: &[U], mut i: usize, out: &mut Vec<u8>) -> usize {
+    while let Some(block) = units.get(i..i + BLOCK).and_then(|b| <&[U; BLOCK]>::try_from(b).ok()) {
+        // (Folded at the units' own width: lanes as wide as they must be.)
+        if block.iter().fold(U::default(), |m, &u| m | u).value() >= 0x80 {
+            break;
+        }
+        let mut ascii = [0u8; BLOCK];
+        for (a, &u) in ascii.iter_mut().zip(block) {
+            *a = u.value() as u8;
+        }
+        out.extend_from_slice(&ascii);
+        i += BLOCK;
+    }
+    i
 }
 
 fn lone(unit: usize) -> Error {
