@@ -316,9 +316,9 @@ impl Layout {
 /// CPython stores a str as fixed-width code points (PEP 393): one byte each if all are
 /// below U+0100, two if below U+10000, else four. A str's UTF-8 is made on request
 /// (`PyUnicode_AsUTF8AndSize`, kept in the str; `PyUnicode_AsUTF8String`, a new bytes),
-/// one character at a time, which for a large non-ASCII text took 13-14% of its encode;
-/// read in place and converted by [`crate::utf16::code_points_to_utf8`], it costs a few
-/// percent. Nothing in the stable ABI tells where the code points are, but every CPython
+/// one character at a time, a visible share of a large non-ASCII text's encode; read in
+/// place and converted by [`crate::utf16::code_points_to_utf8`] (runs of ASCII a block at
+/// a time) it is a small one (bench/README.md, "Reading a long str in place"). Nothing in the stable ABI tells where the code points are, but every CPython
 /// with the GIL lays out a *compact* str (every str but those of subclasses and of a
 /// few legacy calls) the same way: a header of the reference count, the type, the
 /// length, the hash and the state bits (two bits of interning, three of the width, one
