@@ -223,28 +223,30 @@ pub(crate) fn masks_portable(block: &[u8; 64]) -> Masks {
     m
 }
 
-/// The body of an x86-64 [`masks`]: `block` classified `$lanes` bytes per vector, with the
-/// vector functions of one instruction set (`$load` of `$lanes` bytes, `$eq` to a byte,
-/// `$in_range` of bytes, `$bits` of a compare's lanes, `$or`, and `$case`, the vector of
-/// 0x20 bytes that folds letters to lowercase). One body for SSE2 and AVX2.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+/// The body of every vector [`masks`]: the classes, each defined here once. `$vectors`
+/// yields the block's vectors of `$lanes` bytes in order; per instruction set, `$eq` to
+/// a byte and `$in_range` of bytes are compares, `$or` joins two compares, `$bits` turns
+/// a compare into its lanes' bits, `$fold` folds a vector's letters to lowercase (sets
+/// 0x20) and `$high` is the compare of its bytes `>= 0x80`.
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
 macro_rules! class_masks {
-    ($block:ident, $lanes:expr, $load:ident, $eq:ident, $in_range:ident, $bits:ident, $or:ident, $case:expr) => {{
+    ($vectors:expr, $lanes:expr, $eq:ident, $in_range:ident, $or:ident, $bits:ident, $fold:expr, $high:expr) => {{
         let mut m = Masks::default();
-        for (k, chunk) in $block.chunks_exact($lanes).enumerate() {
-            let v = $load(chunk);
+        for (k, v) in $vectors.into_iter().enumerate() {
             let shift = $lanes * k;
             let space = $eq(v, b' ');
-            let newline = $or($eq(v, b'\n'), $eq(v, b'\r'));
-            m.letter |= $bits($in_range($or(v, $case), b'a', 26)) << shift;
+            m.letter |= $bits($in_range($fold(v), b'a', 26)) << shift;
             m.upper |= $bits($in_range(v, b'A', 26)) << shift;
             m.digit |= $bits($in_range(v, b'0', 10)) << shift;
             m.space |= $bits(space) << shift;
             m.white |= $bits($or($in_range(v, b'\t', 5), space)) << shift;
-            m.newline |= $bits(newline) << shift;
+            m.newline |= $bits($or($eq(v, b'\n'), $eq(v, b'\r'))) << shift;
             m.apostrophe |= $bits($eq(v, b'\'')) << shift;
             m.slash |= $bits($eq(v, b'/')) << shift;
-            m.non_ascii |= $bits(v) << shift;
+            m.non_ascii |= $bits($high(v)) << shift;
             m.lead2 |= $bits($in_range(v, 0xC0, 32)) << shift;
         }
         m
@@ -310,7 +312,8 @@ mod sse2 {
     #[target_feature(enable = "sse2")]
     pub(super) fn masks(block: &[u8; 64]) -> Masks {
         let or = |a, b| _mm_or_si128(a, b);
-        class_masks!(block, 16, load, eq, in_range, bits, or, _mm_set1_epi8(0x20))
+        let fold = |v| _mm_or_si128(v, _mm_set1_epi8(0x20));
+        class_masks!(block.chunks_exact(16).map(|c| load(c)), 16, eq, in_range, or, bits, fold, |v| v)
     }
 }
 
@@ -359,7 +362,8 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     pub(super) fn masks(block: &[u8; 64]) -> Masks {
         let or = |a, b| _mm256_or_si256(a, b);
-        class_masks!(block, 32, load, eq, in_range, bits, or, _mm256_set1_epi8(0x20))
+        let fold = |v| _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+        class_masks!(block.chunks_exact(32).map(|c| load(c)), 32, eq, in_range, or, bits, fold, |v| v)
     }
 }
 
@@ -395,19 +399,10 @@ mod avx512 {
             i64::from_le_bytes(bytes)
         };
         let v = _mm512_set_epi64(word(7), word(6), word(5), word(4), word(3), word(2), word(1), word(0));
-        let space = eq(v, b' ');
-        Masks {
-            letter: in_range(_mm512_or_si512(v, _mm512_set1_epi8(0x20)), b'a', 26),
-            upper: in_range(v, b'A', 26),
-            digit: in_range(v, b'0', 10),
-            space,
-            white: in_range(v, b'\t', 5) | space,
-            newline: eq(v, b'\n') | eq(v, b'\r'),
-            apostrophe: eq(v, b'\''),
-            slash: eq(v, b'/'),
-            non_ascii: _mm512_movepi8_mask(v),
-            lead2: in_range(v, 0xC0, 32),
-        }
+        // (The compares are masks already: their bits as they are.)
+        let (or, bits) = (|a: u64, b: u64| a | b, |m: u64| m);
+        let fold = |v| _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        class_masks!([v], 64, eq, in_range, or, bits, fold, _mm512_movepi8_mask)
     }
 }
 
@@ -479,20 +474,9 @@ mod neon {
     #[inline]
     #[target_feature(enable = "neon")]
     pub(super) fn masks(block: &[u8; 64]) -> Masks {
-        let v = load(block);
-        let space = eq(v, b' ');
-        Masks {
-            letter: bits(in_range(v.map(|x| vorrq_u8(x, vdupq_n_u8(0x20))), b'a', 26)),
-            upper: bits(in_range(v, b'A', 26)),
-            digit: bits(in_range(v, b'0', 10)),
-            space: bits(space),
-            white: bits(or(in_range(v, b'\t', 5), space)),
-            newline: bits(or(eq(v, b'\n'), eq(v, b'\r'))),
-            apostrophe: bits(eq(v, b'\'')),
-            slash: bits(eq(v, b'/')),
-            non_ascii: bits(v.map(|x| vcgeq_u8(x, vdupq_n_u8(0x80)))),
-            lead2: bits(in_range(v, 0xC0, 32)),
-        }
+        let fold = |v: Block| v.map(|x| vorrq_u8(x, vdupq_n_u8(0x20)));
+        let high = |v: Block| v.map(|x| vcgeq_u8(x, vdupq_n_u8(0x80)));
+        class_masks!([load(block)], 64, eq, in_range, or, bits, fold, high)
     }
 }
 
