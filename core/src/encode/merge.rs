@@ -237,6 +237,11 @@ pub(super) struct Cuts {
     /// holds the end of `x` followed by the start of `y` (see [`latin_pairs`]): exact, and
     /// 8 KiB, so a piece of such characters is cut without the larger tables above.
     latin: Box<[u64]>,
+    /// For each three-byte character (see [`char3_index`]), the merge of its bytes: the
+    /// token they merge into, or how they split ([`CHAR3_AB_C`] and the codes after
+    /// it). 256 KiB: most of CJK and of the other scripts past Latin-1 are such
+    /// characters, and a part of one of them is a lookup here, not in the caches.
+    char3: Box<[u32]>,
 }
 
 /// log2 of [`Cuts::bigrams`]' bits (256 KiB: o200k_base has under 25K pairs, so about
@@ -244,12 +249,20 @@ pub(super) struct Cuts {
 const BIGRAM_BITS: u32 = 21;
 
 /// The shortest part of a long piece that the character test may cut (see
-/// [`Tokenizer::merge_long`]): parts of one CJK character each would cost more lookups
-/// than their cuts save where the byte tests already cut often (cl100k_base), while
-/// parts grown past a few characters would repeat too rarely for the caches.
+/// [`Tokenizer::merge_long`]) where a character on either side is not of three bytes:
+/// a part costs a cache lookup whatever its length, and the pretoken cache answers a
+/// few characters in one lookup. (Between two three-byte characters every boundary is
+/// tested: a part of one such character is a lookup in [`Cuts::char3`].)
 const CHAR_CUT_MIN: usize = 4;
 
 impl Cuts {
+    /// [`Cuts::char3`]'s entry for `part`, if it is one three-byte character.
+    #[inline]
+    fn char3(&self, part: &[u8]) -> Option<u32> {
+        let &[a, b, c] = part else { return None };
+        Some(self.char3[char3_index(a, b, c)?])
+    }
+
     #[inline]
     fn trigram(&self, a: u8, b: u8, c: u8) -> bool {
         let k = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
@@ -283,6 +296,23 @@ impl Cuts {
         left.zip(right).is_some_and(|(l, r)| self.bigram(l, r))
             || (bit(&self.partial_right, y)
                 && (left.is_some_and(|l| self.bigram(l, partial(y))) || self.bigram(partial(x), partial(y))))
+            || (bit(&self.partial_left, x) && right.is_some_and(|r| self.bigram(partial(x), r)))
+    }
+
+    /// [`Cuts::chars_join`] where `b[p - 3..p]` is a three-byte character (its lead and
+    /// continuation bytes checked by the caller) and `b[p]` starts one: the same sides,
+    /// without the search for the left one, and inlined (in a run of CJK text this test
+    /// is made at nearly every character, and the search and the call cost more than
+    /// its lookups).
+    #[inline(always)]
+    fn chars3_join(&self, b: &[u8], p: usize) -> bool {
+        let (x, y) = (b[p - 1], b[p]);
+        let left = u64::from(b[p - 3]) | u64::from(b[p - 2]) << 8 | u64::from(x) << 16;
+        let right = b.get(p..p + 3).map(|r| u64::from(r[0]) | u64::from(r[1]) << 8 | u64::from(r[2]) << 16);
+        let bit = |set: &[u64; 4], v: u8| set[usize::from(v / 64)] >> (v % 64) & 1 != 0;
+        right.is_some_and(|r| self.bigram(left, r))
+            || (bit(&self.partial_right, y)
+                && (self.bigram(left, partial(y)) || self.bigram(partial(x), partial(y))))
             || (bit(&self.partial_left, x) && right.is_some_and(|r| self.bigram(partial(x), r)))
     }
 }
@@ -347,6 +377,24 @@ fn latin_pairs<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Box<[u64]> {
         }
     }
     bits
+}
+
+/// [`Cuts::char3`]'s codes past the ids: a character whose bytes merge into a token with
+/// one of these four ids (no real vocabulary has that many) is merged as any other part;
+const CHAR3_UNKNOWN: u32 = u32::MAX - 3;
+/// one whose merge is not one token is its first two bytes' token and its last byte's, ...
+const CHAR3_AB_C: u32 = u32::MAX - 2;
+/// ... its first byte's and its last two bytes', ...
+const CHAR3_A_BC: u32 = u32::MAX - 1;
+/// ... or its three bytes'.
+const CHAR3_A_B_C: u32 = u32::MAX;
+
+/// The slot of a three-byte character `a b c` (a lead byte of three and two continuation
+/// bytes; overlong forms and surrogates too, each its own slot) in [`Cuts::char3`].
+#[inline]
+fn char3_index(a: u8, b: u8, c: u8) -> Option<usize> {
+    (a & 0xF0 == 0xE0 && b & 0xC0 == 0x80 && c & 0xC0 == 0x80)
+        .then(|| usize::from(a & 0x0F) << 12 | usize::from(b & 0x3F) << 6 | usize::from(c & 0x3F))
 }
 
 /// The bytes of a UTF-8 character that starts with `lead` (1 for a continuation byte).
@@ -776,14 +824,17 @@ impl Tokenizer {
     ///   the characters on each side are looked up as a pair ([`Cuts::chars_join`]);
     /// - before those, where `a` or `b` is not ASCII and the characters on both sides are
     ///   Latin-1, their pair in [`Cuts::latin`] (exact, and small enough to stay in the
-    ///   core's first cache: in random bytes as latin-1, o200k_base, +4%).
+    ///   core's first cache: in random bytes as latin-1, o200k_base, +4%);
+    /// - between two characters of three bytes, the `joins` bit, then the characters as
+    ///   a pair ([`Cuts::chars3_join`]), at every such boundary, without the pair and
+    ///   trigram tests (which read a table of 2 MiB and cut few of these boundaries
+    ///   under o200k_base): each part of one character, most parts then, is a lookup
+    ///   in [`Cuts::char3`].
     ///
     /// The boundaries between two CJK characters of the multilingual sample that no
     /// token crosses are 76% under o200k_base (90% under cl100k_base); the byte tests
-    /// find 20% (69%), the character pairs 75% (90%). The character test cuts only once
-    /// the part since the last cut has [`CHAR_CUT_MIN`] bytes: a part costs a cache
-    /// lookup whatever its length, and the pretoken cache answers a few characters in
-    /// one lookup.
+    /// find 20% (69%), the character pairs 75% (90%). Elsewhere the character test cuts
+    /// only once the part since the last cut has [`CHAR_CUT_MIN`] bytes.
     ///
     /// A part is merged, not looked up: those routes give a part that is a token that
     /// token, which is its merge unless the token's own bytes do not merge into it (no
@@ -801,14 +852,26 @@ impl Tokenizer {
                 continue;
             }
             let ab = usize::from(a) << 8 | usize::from(b);
-            let joined = ((a | b) < 0x80 || cuts.latin_join(piece, i + 1) != Some(false))
-                && self.joins[ab / 64] & (1 << (ab % 64)) != 0
-                && (self.pair2[ab] != u32::MAX
-                    || i.checked_sub(1).is_some_and(|x| cuts.trigram(piece[x], a, b))
-                    || piece.get(i + 2).is_some_and(|&y| cuts.trigram(a, b, y)))
-                && ((a | b) < 0x80 || i + 1 - start < CHAR_CUT_MIN || cuts.chars_join(piece, i + 1));
+            // Between two characters of three bytes each (checked as bytes only):
+            let three = b & 0xF0 == 0xE0
+                && i >= 2
+                && piece[i - 2] & 0xF0 == 0xE0
+                && piece[i - 1] & 0xC0 == 0x80
+                && a & 0xC0 == 0x80;
+            let joined = if three {
+                self.joins[ab / 64] & (1 << (ab % 64)) != 0 && cuts.chars3_join(piece, i + 1)
+            } else {
+                ((a | b) < 0x80 || cuts.latin_join(piece, i + 1) != Some(false))
+                    && self.joins[ab / 64] & (1 << (ab % 64)) != 0
+                    && (self.pair2[ab] != u32::MAX
+                        || i.checked_sub(1).is_some_and(|x| cuts.trigram(piece[x], a, b))
+                        || piece.get(i + 2).is_some_and(|&y| cuts.trigram(a, b, y)))
+                    && ((a | b) < 0x80 || i + 1 - start < CHAR_CUT_MIN || cuts.chars_join(piece, i + 1))
+            };
             if !joined {
-                self.merge_part(&piece[start..=i], out, caches.as_deref_mut());
+                if !self.push_char3(cuts, &piece[start..=i], out) {
+                    self.merge_part(&piece[start..=i], out, caches.as_deref_mut());
+                }
                 start = i + 1;
             }
         }
@@ -868,8 +931,46 @@ impl Tokenizer {
                 }
             }
             let latin = latin_pairs(self.tokens().map(|(token, _)| token));
-            Box::new(Arc::new(Cuts { trigrams, bigrams, partial_left, partial_right, latin }))
+            let char3 = (0..1 << 16).map(|k| self.char3_merge(k)).collect();
+            Box::new(Arc::new(Cuts { trigrams, bigrams, partial_left, partial_right, latin, char3 }))
         })
+    }
+
+    /// [`Cuts::char3`]'s entry for slot `k`: the merge of three bytes, which first joins
+    /// the pair of lower rank, then the other byte to it if the three are a token.
+    fn char3_merge(&self, k: usize) -> u32 {
+        let [hi, lo] = (k as u16).to_be_bytes();
+        let (a, b, c) = (0xE0 | hi >> 4, 0x80 | (hi & 0x0F) << 2 | lo >> 6, 0x80 | (lo & 0x3F));
+        let (ab, bc) = (
+            self.pair2[usize::from(a) << 8 | usize::from(b)],
+            self.pair2[usize::from(b) << 8 | usize::from(c)],
+        );
+        if ab == u32::MAX && bc == u32::MAX {
+            return CHAR3_A_B_C;
+        }
+        match self.encoder.get_unfiltered(&[a, b, c]) {
+            Some(id) if id < CHAR3_UNKNOWN => id,
+            Some(_) => CHAR3_UNKNOWN,
+            None if ab < bc => CHAR3_AB_C,
+            None => CHAR3_A_BC,
+        }
+    }
+
+    /// Appends the merge of the three-byte character `part` from [`Cuts::char3`], or
+    /// returns false if the table does not give it.
+    #[inline]
+    fn push_char3(&self, cuts: &Cuts, part: &[u8], out: &mut Vec<u32>) -> bool {
+        let Some(code) = cuts.char3(part) else { return false };
+        let byte = |x: u8| self.byte_ranks[usize::from(x)];
+        let pair = |x: u8, y: u8| self.pair2[usize::from(x) << 8 | usize::from(y)];
+        match code {
+            CHAR3_AB_C => out.extend([pair(part[0], part[1]), byte(part[2])]),
+            CHAR3_A_BC => out.extend([byte(part[0]), pair(part[1], part[2])]),
+            CHAR3_A_B_C => out.extend([byte(part[0]), byte(part[1]), byte(part[2])]),
+            CHAR3_UNKNOWN => return false,
+            id => out.push(id),
+        }
+        true
     }
 
     /// Whether token `id`'s own bytes merge into it (see [`Made`]).
@@ -1213,6 +1314,85 @@ mod tests {
 
     /// Failed windows in a row turn a cache off for twice as long each time, up to
     /// [`CACHE_SKIP_MAX`]; a window that passes brings the pause back to [`CACHE_SKIP`].
+    #[test]
+    fn three_byte_pieces_are_cut_where_no_token_joins() {
+        // Tokens of whole characters (one made by its pairs' merges, one not), of two,
+        // and of parts of characters that lie across their meetings.
+        let tokens: [&[u8]; 14] = [
+            b"\xE4\xB8",
+            b"\xE4\xB8\xAD", // 中
+            "文".as_bytes(), // no pair of its bytes is a token: not made by merges
+            b"\xAD\xE6",
+            b"\xAD\xE6\x96",
+            "中文".as_bytes(),
+            b"\x96\x87",
+            b"\xE6\x96\x87\xE4", // 文 and the lead byte of 中
+            "の".as_bytes(),
+            b"\x81\xAE",
+            "の中".as_bytes(),
+            "é".as_bytes(),
+            "é中".as_bytes(),
+            b"a\xE3",
+        ];
+        let t = Tokenizer::from_ranks(bytes_and(tokens.iter().map(|t| t.to_vec())), whole_text()).unwrap();
+        let alphabet = ["中", "文", "の", "字", "é", "a", "😀"];
+        proptest!(ProptestConfig::with_cases(3000), |(chars in prop::collection::vec(0..alphabet.len(), 2..40))| {
+            let piece: String = chars.iter().map(|&c| alphabet[c]).collect();
+            check_routes(&t, piece.as_bytes());
+        });
+        // Not UTF-8: lead bytes without their continuation bytes, and the reverse.
+        let bytes = [0xE4u8, 0xB8, 0xAD, 0xE6, 0x96, 0x87, 0xE3, 0x81, 0xAE, b'a'];
+        proptest!(ProptestConfig::with_cases(2000), |(piece in prop::collection::vec(prop::sample::select(bytes.to_vec()), 2..40))| {
+            check_routes(&t, &piece);
+        });
+    }
+
+    /// [`Cuts::char3`], slot by slot, against the definition of the merge.
+    fn check_char3(t: &Tokenizer) {
+        let cuts = t.cuts();
+        let mut got = Vec::new();
+        for a in 0xE0..=0xEFu8 {
+            for b in 0x80..=0xBFu8 {
+                for c in 0x80..=0xBFu8 {
+                    got.clear();
+                    let part = [a, b, c];
+                    let known = t.push_char3(cuts, &part, &mut got);
+                    assert!(known, "{part:x?}: not in the table");
+                    assert_eq!(got, reference_merge(t, &part), "{part:x?}");
+                }
+            }
+        }
+        for part in
+            [&b"\xE4\xB8"[..], b"\xF0\x9F\x98", b"\xE4\xB8\x20", b"\xE4\xC3\xAD", b"abc", "中中".as_bytes()]
+        {
+            assert!(!t.push_char3(cuts, part, &mut got), "{part:x?}");
+        }
+    }
+
+    #[test]
+    fn char3_table_is_each_characters_merge() {
+        let t = Tokenizer::from_ranks(
+            bytes_and([
+                b"\xE4\xB8".to_vec(),
+                b"\xB8\xAD".to_vec(),
+                "中".as_bytes().to_vec(),
+                "文".as_bytes().to_vec(),
+                b"\x96\x87".to_vec(),
+            ]),
+            whole_text(),
+        )
+        .unwrap();
+        check_char3(&t);
+    }
+
+    #[test]
+    fn char3_table_is_each_characters_merge_in_openai_tables() {
+        for name in ["cl100k_base", "o200k_base"] {
+            let t = Tokenizer::from_tiktoken(&shared_ranks(name), whole_text()).unwrap();
+            check_char3(&t);
+        }
+    }
+
     #[test]
     fn hit_window_backs_off_and_recovers() {
         let mut w = HitWindow::new(CACHE_WINDOW / 4);
