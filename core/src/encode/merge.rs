@@ -218,9 +218,10 @@ impl PieceCache {
 }
 
 /// What [`Tokenizer::merge_long`] tests its cuts against, built from the tokens on a
-/// tokenizer's first long piece (2.3 MiB, shared by its threads): every three-byte
+/// tokenizer's first long piece (2.5 MiB, shared by its threads): every three-byte
 /// string some token has, one bit each, and the pairs of characters that meet inside
-/// some token, in a Bloom filter, and exactly for Latin-1 characters.
+/// some token, in a Bloom filter, and exactly for Latin-1 characters; and the merge of
+/// each three-byte character.
 #[derive(Debug)]
 pub(super) struct Cuts {
     trigrams: Box<[u64]>,
