@@ -291,8 +291,12 @@ impl Cuts {
     /// token crosses.
     #[inline]
     fn chars_join(&self, b: &[u8], p: usize) -> bool {
-        let (x, y) = (b[p - 1], b[p]);
-        let (left, right) = (left_side(b, p), right_side(b, p));
+        self.sides_join(b[p - 1], b[p], left_side(b, p), right_side(b, p))
+    }
+
+    /// [`Cuts::chars_join`] given the sides at the meeting of bytes `x` and `y`.
+    #[inline(always)]
+    fn sides_join(&self, x: u8, y: u8, left: Option<u64>, right: Option<u64>) -> bool {
         let bit = |set: &[u64; 4], v: u8| set[usize::from(v / 64)] >> (v % 64) & 1 != 0;
         left.zip(right).is_some_and(|(l, r)| self.bigram(l, r))
             || (bit(&self.partial_right, y)
@@ -307,14 +311,8 @@ impl Cuts {
     /// its lookups).
     #[inline(always)]
     fn chars3_join(&self, b: &[u8], p: usize) -> bool {
-        let (x, y) = (b[p - 1], b[p]);
-        let left = u64::from(b[p - 3]) | u64::from(b[p - 2]) << 8 | u64::from(x) << 16;
-        let right = b.get(p..p + 3).map(|r| u64::from(r[0]) | u64::from(r[1]) << 8 | u64::from(r[2]) << 16);
-        let bit = |set: &[u64; 4], v: u8| set[usize::from(v / 64)] >> (v % 64) & 1 != 0;
-        right.is_some_and(|r| self.bigram(left, r))
-            || (bit(&self.partial_right, y)
-                && (self.bigram(left, partial(y)) || self.bigram(partial(x), partial(y))))
-            || (bit(&self.partial_left, x) && right.is_some_and(|r| self.bigram(partial(x), r)))
+        let three = |c: &[u8]| u64::from(c[0]) | u64::from(c[1]) << 8 | u64::from(c[2]) << 16;
+        self.sides_join(b[p - 1], b[p], Some(three(&b[p - 3..p])), b.get(p..p + 3).map(three))
     }
 }
 
