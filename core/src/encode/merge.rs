@@ -102,6 +102,11 @@ pub(super) struct HitWindow {
     /// Pieces the next failed window turns the cache off for: [`CACHE_SKIP`], doubled
     /// after each failed window up to [`CACHE_SKIP_MAX`], back after one that passes.
     next_skip: u32,
+    /// While the cache is off: pieces skipped since the last probe, and the probes and
+    /// their hits in the current window of [`PROBE_WINDOW`] probes (see [`PROBE_EVERY`]).
+    since_probe: u32,
+    probes: u32,
+    probe_hits: u32,
 }
 
 /// Lookups per window of a cache's hit count.
@@ -126,10 +131,39 @@ const CACHE_SKIP: u32 = 1 << 15;
 /// lookups miss the core's caches in a large, full table and its misses are inserted),
 /// so each failure doubles the pause, up to this.
 const CACHE_SKIP_MAX: u32 = 1 << 19;
+/// While the pretoken cache is off, one skipped piece of 3 bytes or more in this many
+/// is looked up in it anyway: a probe of whether the text has come back to pieces the
+/// cache holds. Without probes, ordinary text after text whose pieces do not repeat was
+/// encoded without the cache until the pause ran out (up to [`CACHE_SKIP_MAX`] pieces,
+/// 2 MB of English): after 1.5 MB of random bytes as latin-1, three megabytes of
+/// English the thread had not seen took 9-16 ms each instead of 3 (cl100k_base, Rust);
+/// with probes 9, 5 and 3. Probes do not insert: the pieces of the text that turned the
+/// cache off would fill it, and that text's probes would hit more and more (random
+/// latin-1 encoded again and again: 1 probe in 32 inserted made it 10% slower, with
+/// windows where the cache came back on). So a text whose pieces the cache has never
+/// held waits for the pause to end, as before. One probe in 256 costs within noise.
+const PROBE_EVERY: u32 = 256;
+/// Probes per judgement: a window of probes with at least [`PROBE_MIN_HITS`] hits turns
+/// the cache back on (the next full window then judges it as usual).
+const PROBE_WINDOW: u32 = 64;
+/// Three quarters of the probes: more than a window needs to keep the cache on (a
+/// quarter), so that text whose pieces repeat only now and then (random latin-1's
+/// pieces of two characters do; its probes hit 8-15% of the time) does not turn it on
+/// for a window that then fails; text the cache holds hits nearly every time.
+const PROBE_MIN_HITS: u32 = PROBE_WINDOW * 3 / 4;
 
 impl HitWindow {
     fn new(min_hits: u32) -> HitWindow {
-        HitWindow { lookups: 0, hits: 0, min_hits, skip: 0, next_skip: CACHE_SKIP }
+        HitWindow {
+            lookups: 0,
+            hits: 0,
+            min_hits,
+            skip: 0,
+            next_skip: CACHE_SKIP,
+            since_probe: 0,
+            probes: 0,
+            probe_hits: 0,
+        }
     }
 
     /// Whether the cache is off for this piece (counting it down).
@@ -140,6 +174,33 @@ impl HitWindow {
             return true;
         }
         false
+    }
+
+    /// Whether a piece the cache is off for ([`HitWindow::skipping`] said so) is to be
+    /// a probe ([`PROBE_EVERY`]).
+    #[inline]
+    fn probe_due(&mut self) -> bool {
+        self.since_probe += 1;
+        if self.since_probe < PROBE_EVERY {
+            return false;
+        }
+        self.since_probe = 0;
+        true
+    }
+
+    /// Counts a probe; at the end of a window of probes with enough hits, turns the
+    /// cache back on.
+    #[inline]
+    fn count_probe(&mut self, hit: bool) {
+        self.probes += 1;
+        self.probe_hits += u32::from(hit);
+        if self.probes >= PROBE_WINDOW {
+            if self.probe_hits >= PROBE_MIN_HITS {
+                self.skip = 0;
+            }
+            self.probes = 0;
+            self.probe_hits = 0;
+        }
     }
 
     /// Counts a lookup; at the end of a window, turns the cache off if it hit too rarely.
@@ -684,7 +745,13 @@ impl Tokenizer {
                 for &piece in pieces {
                     match piece.len() {
                         1 | 2 => self.encode_piece_in(piece, out, None),
-                        3..=SHORT_MAX if c.short_window.skipping() => self.merge_short(piece, out, true),
+                        3..=SHORT_MAX if c.short_window.skipping() => {
+                            if c.short_window.probe_due() {
+                                self.probe_short(piece, out, c);
+                            } else {
+                                self.merge_short(piece, out, true);
+                            }
+                        }
                         _ => self.encode_piece_slow(piece, out, Some(c)),
                     }
                 }
@@ -748,6 +815,27 @@ impl Tokenizer {
         } else {
             self.merge_short_cached_key(piece, key, out, c);
         }
+    }
+
+    /// A piece of 3 to [`SHORT_MAX`] bytes while the pretoken cache is off, as a probe
+    /// ([`PROBE_EVERY`]): looked up in the cache (merged if missing, not inserted),
+    /// counted in the probes' window.
+    #[inline(never)]
+    fn probe_short(&self, piece: &[u8], out: &mut Vec<u32>, c: &mut PieceCaches) {
+        let Some(key) = pack(piece) else {
+            return self.merge_short(piece, out, true);
+        };
+        let hit = match c.short.get(key) {
+            Some(ids) => {
+                out.extend_from_slice(ids);
+                true
+            }
+            None => {
+                self.merge_short(piece, out, true);
+                false
+            }
+        };
+        c.short_window.count_probe(hit);
     }
 
     /// [`Tokenizer::encode_piece_in`] past its inlined cases.
@@ -1416,6 +1504,68 @@ mod tests {
         w.count_hits(CACHE_WINDOW); // a window of hits passes
         assert_eq!(w.skip, 0);
         assert_eq!(fail(&mut w), CACHE_SKIP);
+    }
+
+    #[test]
+    fn probes_end_a_pause_only_with_enough_hits() {
+        let mut w = HitWindow::new(PRETOKEN_MIN_HITS);
+        for _ in 0..CACHE_WINDOW {
+            w.count(false);
+        }
+        assert_eq!(w.skip, CACHE_SKIP);
+        // A probe every `PROBE_EVERY` skipped pieces; a window of probes one hit short.
+        const _: () = assert!(PROBE_WINDOW * PROBE_EVERY < CACHE_SKIP);
+        let mut due = 0;
+        for i in 0..PROBE_WINDOW {
+            for _ in 0..PROBE_EVERY {
+                assert!(w.skipping());
+                if w.probe_due() {
+                    due += 1;
+                    w.count_probe(i < PROBE_MIN_HITS - 1);
+                }
+            }
+        }
+        assert_eq!(due, PROBE_WINDOW);
+        assert_eq!(w.skip, CACHE_SKIP - PROBE_WINDOW * PROBE_EVERY);
+        // A window of probes with enough hits ends the pause.
+        for i in 0..PROBE_WINDOW {
+            w.count_probe(i < PROBE_MIN_HITS);
+        }
+        assert_eq!(w.skip, 0);
+        assert!(!w.skipping());
+    }
+
+    /// Text whose pieces the cache holds, after text that turned the cache off: the
+    /// probes turn it back on long before the pause would have ended; the ids are the
+    /// reference's throughout.
+    #[test]
+    fn pretoken_cache_probes_turn_it_back_on() {
+        let t = toy();
+        let skip = || PIECE_CACHES.with(|c| c.borrow().peek(t.id).map(|c| c.short_window.skip));
+        let words = [" abc", " aabca", " cab", " abcd", " bacca"];
+        let repeating = |n: usize| -> String { (0..n).map(|i| words[i % words.len()]).collect() };
+        let warm = repeating(CACHE_WINDOW as usize);
+        assert_eq!(t.encode_ordinary(&warm).unwrap(), reference_text(&t, &warm));
+        assert_eq!(skip(), Some(0));
+        // Words that do not repeat (8 of 4 letters: 65536 of them).
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut random = String::new();
+        for _ in 0..2 * CACHE_WINDOW {
+            random.push(' ');
+            for _ in 0..8 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                random.push(['a', 'b', 'c', 'd'][(x % 4) as usize]);
+            }
+        }
+        assert_eq!(t.encode_ordinary(&random).unwrap(), reference_text(&t, &random));
+        let paused = skip().unwrap() as usize;
+        let needed = (PROBE_EVERY * PROBE_WINDOW) as usize + CHUNK;
+        assert!(paused > needed, "the cache is off ({paused} pieces) for longer than the probes need");
+        let back = repeating(needed);
+        assert_eq!(t.encode_ordinary(&back).unwrap(), reference_text(&t, &back));
+        assert_eq!(skip(), Some(0), "probes turned the cache back on");
     }
 
     /// The ids of `text` piece by piece from the definition (no cache).
