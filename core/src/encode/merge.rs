@@ -226,6 +226,8 @@ impl HitWindow {
             if self.hits < self.min_hits {
                 self.skip = self.next_skip;
                 self.next_skip = (2 * self.next_skip).min(CACHE_SKIP_MAX);
+                // (Each pause's probes from scratch.)
+                (self.since_probe, self.probes, self.probe_hits) = (0, 0, 0);
             } else {
                 self.next_skip = CACHE_SKIP;
             }
