@@ -244,26 +244,36 @@ def timed_cpu(fn, *a):
         gc.enable()
 
 
-def engine_rounds(fns: dict, texts: list, repeat: int) -> dict:
+def engine_rounds(fns: dict, texts: list, repeat: int, blocks: int = 1) -> dict:
     """Times each engine's `fn` over every text, engine by engine: a first pass (the text
     new to it), then `repeat` rounds back to back, as an encoder runs over a dataset.
+    With `blocks` > 1 that sequence runs `blocks` times, the engines' order reversed in
+    every other block, and each later block starts every engine with an untimed round;
+    the rounds of all blocks are returned together.
     {label: (first-pass seconds, [round seconds], [round CPU seconds], first pass's result)}.
 
     Rounds are not interleaved between engines: a round that follows another engine's
     starts in the core caches that engine left, and the engines with the largest tables
     lose the most (after each round of tiktoken's over the corpus, gigatoken's NumPy encode
     of English ran 20% slower, bpekit's 6%), so interleaving measured less than either
-    keeps up over a corpus. Drift between engines is the price; the medians and repeated
-    runs bound it."""
-    got = {}
-    for label, fn in fns.items():
-        first, _, out = timed_cpu(lambda: [fn(t) for t in texts])
-        walls, cpus = [], []
-        for _ in range(repeat):
-            s, cpu, _ = timed_cpu(lambda: [fn(t) for t in texts])
-            walls.append(s)
-            cpus.append(cpu)
-        got[label] = (first, walls, cpus, out)
+    keeps up over a corpus. Drift between engines is the price: on a shared VM a slow
+    spell of a few seconds can fall on one engine's rounds alone. Blocks spread each
+    engine's rounds over the whole measurement, so that the medians compare engines over
+    the same spells (every timed round still follows a round of its own engine)."""
+    got = {label: (None, [], [], None) for label in fns}
+    for block in range(blocks):
+        order = list(fns) if block % 2 == 0 else list(fns)[::-1]
+        for label in order:
+            fn = fns[label]
+            first, walls, cpus, out = got[label]
+            s, _, res = timed_cpu(lambda: [fn(t) for t in texts])
+            if block == 0:
+                first, out = s, res
+            for _ in range(repeat):
+                s, cpu, _ = timed_cpu(lambda: [fn(t) for t in texts])
+                walls.append(s)
+                cpus.append(cpu)
+            got[label] = (first, walls, cpus, out)
     return got
 
 
@@ -424,7 +434,7 @@ def section_encode_decode(args, engines, corpora, docs, nbytes, sections, failur
             for e in engs.values():  # first-use costs (lazy tables) outside the timing
                 for t in texts[:5] + [WARM_UP]:
                     e.encode(t)
-            got = engine_rounds({n: e.encode for n, e in engs.items()}, texts, args.repeat)
+            got = engine_rounds({n: e.encode for n, e in engs.items()}, texts, args.repeat, args.blocks)
             firsts = {n: g[0] for n, g in got.items()}
             times = {n: g[1] for n, g in got.items()}
             cpus = {n: g[2] for n, g in got.items()}
@@ -521,7 +531,7 @@ def section_numpy(args, engines, corpora, docs, nbytes, failures, peer_diffs):
             for e in engs.values():
                 for t in texts[:5] + [WARM_UP]:
                     e.to_numpy(t)
-            got = engine_rounds({n: e.to_numpy for n, e in engs.items()}, texts, args.repeat)
+            got = engine_rounds({n: e.to_numpy for n, e in engs.items()}, texts, args.repeat, args.blocks)
             firsts = {n: g[0] for n, g in got.items()}
             times = {n: g[1] for n, g in got.items()}
             cpus = {n: g[2] for n, g in got.items()}
@@ -993,7 +1003,7 @@ def section_custom(args, engines, corpora, docs, nbytes, tmp: Path, failures, pe
             for fn_label, (_, _, _, fn, _, _) in variants.items():
                 for t in texts[:5] + [WARM_UP]:  # first-use costs outside the timing
                     fn(t)
-            got = engine_rounds({v: spec[3] for v, spec in variants.items()}, texts, args.repeat)
+            got = engine_rounds({v: spec[3] for v, spec in variants.items()}, texts, args.repeat, args.blocks)
             times = {v: g[1] for v, g in got.items()}
             outs = {v: g[3] for v, g in got.items()}
             refs = {id(ref_enc): outs["tiktoken"]}
@@ -1072,6 +1082,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     ap.add_argument("--threads", default="1,2", help="thread counts for the batch section")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; medians reported (default 3)")
+    ap.add_argument("--blocks", type=int, default=1,
+                    help="encode, numpy and custom sections: run the engines' rounds this many times, "
+                         "alternating their order (see engine_rounds); medians over all rounds (default 1)")
     ap.add_argument("--worst-size", type=int, default=C.MIB, help="bytes per worst-case input (default 1 MiB)")
     ap.add_argument("--timeout", type=float, default=20, help="seconds allowed per worst-case engine and input")
     ap.add_argument("--calls", type=int, default=None,
@@ -1088,6 +1101,8 @@ def main(argv=None) -> int:
         args.calls = 20000 if args.megabytes >= 16 else 4000
     args.encodings = [e for e in args.encodings.split(",") if e]
     args.threads = [int(t) for t in args.threads.split(",") if t]
+    if args.blocks < 1:
+        ap.error("--blocks must be 1 or more")
     sections = [s for s in args.sections.split(",") if s]
     for s in sections:
         if s not in SECTIONS:
@@ -1105,7 +1120,8 @@ def main(argv=None) -> int:
 
     print(f"# encode_bench: {C.versions([PIP_NAME[e] for e in ENGINES] + ['numpy'])}")
     print(f"# {C.machine_line()}")
-    print(f"# data {args.data}, ranks {args.ranks}, {args.megabytes:g} MiB per corpus, repeat {args.repeat} (medians)")
+    print(f"# data {args.data}, ranks {args.ranks}, {args.megabytes:g} MiB per corpus, repeat {args.repeat} (medians)"
+          + (f", {args.blocks} blocks of rounds in alternating engine order" if args.blocks > 1 else ""))
     print(f"# threads: RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']} in this process (gigatoken's global pool; "
           f"single-thread sections), set to the thread count in each batch child; "
           + " ".join(f"{v}={os.environ[v]}" for v in C.BLAS_THREAD_VARS[:3]) + " (numpy's BLAS); the encode and "
