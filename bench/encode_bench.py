@@ -691,20 +691,24 @@ def batch_child(spec: dict) -> int:
 
 
 def section_batch(args, engines, corpora, caches, nbytes, failures, peer_diffs):
-    meds, kinds, checks = {}, {}, {}
-    for nthr in args.threads:
-        spec = {"threads": nthr, "encodings": args.encodings, "engines": engines, "ranks": str(args.ranks),
-                "repeat": args.repeat, "docs": {c: str(caches[c]) for c in corpora}}
-        res = C.run_child([sys.executable, __file__, "--batch-child", json.dumps(spec)], C.thread_env(nthr))
-        if not res["ok"]:
-            err = [x for x in res["stderr"].splitlines() if x.strip()]
-            failures.append(f"batch child, {nthr} threads: exit {res['rc']}: {(err or ['?'])[-1][:240]}")
-        for x in C.json_lines(res["stdout"]):
-            key = (x["corpus"], x["encoding"], nthr, x["variant"])
-            meds[key] = C.median(x["times"])
-            kinds[x["variant"]] = x["kind"]
-            checks[key] = x["check"]
-        print(f"  batch {nthr} threads done", file=sys.stderr, flush=True)
+    times, kinds, checks = {}, {}, {}
+    # With --blocks N the children run N times each, the thread counts' order reversed
+    # every other time: the scaling ratio then compares thread counts over the same spells.
+    for block in range(args.blocks):
+        for nthr in (args.threads if block % 2 == 0 else args.threads[::-1]):
+            spec = {"threads": nthr, "encodings": args.encodings, "engines": engines, "ranks": str(args.ranks),
+                    "repeat": args.repeat, "docs": {c: str(caches[c]) for c in corpora}}
+            res = C.run_child([sys.executable, __file__, "--batch-child", json.dumps(spec)], C.thread_env(nthr))
+            if not res["ok"]:
+                err = [x for x in res["stderr"].splitlines() if x.strip()]
+                failures.append(f"batch child, {nthr} threads: exit {res['rc']}: {(err or ['?'])[-1][:240]}")
+            for x in C.json_lines(res["stdout"]):
+                key = (x["corpus"], x["encoding"], nthr, x["variant"])
+                times.setdefault(key, []).extend(x["times"])
+                kinds[x["variant"]] = x["kind"]
+                checks[key] = checks.get(key) or x["check"]
+            print(f"  batch {nthr} threads done", file=sys.stderr, flush=True)
+    meds = {key: C.median(t) for key, t in times.items()}
     variants = list(dict.fromkeys(k[3] for k in meds))
     rows = []
     for encoding in args.encodings:
@@ -1084,7 +1088,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; medians reported (default 3)")
     ap.add_argument("--blocks", type=int, default=1,
                     help="encode, numpy and custom sections: run the engines' rounds this many times, "
-                         "alternating their order (see engine_rounds); medians over all rounds (default 1)")
+                         "alternating their order (see engine_rounds); batch section: run each thread count's "
+                         "child this many times, alternating; medians over all rounds (default 1)")
     ap.add_argument("--worst-size", type=int, default=C.MIB, help="bytes per worst-case input (default 1 MiB)")
     ap.add_argument("--timeout", type=float, default=20, help="seconds allowed per worst-case engine and input")
     ap.add_argument("--calls", type=int, default=None,
