@@ -148,10 +148,17 @@ _DTYPES: tuple[Any, Any] | None = None
 
 
 def _dtypes(numpy: Any) -> tuple[Any, Any]:
-    global _DTYPES
+    global _DTYPES, _FROMBUFFER
     if _DTYPES is None:
         _DTYPES = (numpy.dtype(numpy.uint32), numpy.dtype(numpy.uint64))
+        _FROMBUFFER = numpy.frombuffer
     return _DTYPES
+
+
+#: `numpy.frombuffer`, once `_dtypes` has run: `encode_to_numpy`'s common calls go
+#: straight to it (see there).
+_FROMBUFFER: Any = None
+
 #: the normalized (allowed, disallowed) pair of no special-token handling
 _NO_SPECIALS = (frozenset(), frozenset())
 
@@ -619,6 +626,21 @@ class Encoding(Handle):
         disallowed_special: DisallowedSpecial = "all",
     ) -> npt.NDArray[np.uint32]:
         """Like :meth:`encode`, as a ``numpy.uint32`` array (no Python list in between)."""
+        if _FROMBUFFER is not None and type(text) is str:
+            # The two common calls, tiktoken's defaults and disallowed_special=(), straight
+            # to their builtins without a policy: on a short text the general route below
+            # cost twice the encode and the array together.
+            fast = None
+            if not allowed_special and type(allowed_special) in _PLAIN_EMPTY:
+                if type(disallowed_special) is str and disallowed_special == "all":
+                    fast = self._fast_default_u32  # (it raises for special tokens' text)
+                elif not disallowed_special and type(disallowed_special) in _PLAIN_EMPTY:
+                    fast = self._fast_u32
+            if fast is not None:
+                try:
+                    return _FROMBUFFER(fast(text), _DTYPES[0])  # type: ignore[index]
+                except (UnicodeEncodeError, TokenizerError):
+                    pass  # as below: the general route decides
         import numpy  # missing: ImportError before any encoding
 
         if type(text) is not str:
