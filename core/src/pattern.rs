@@ -413,7 +413,9 @@ impl Pattern {
     #[inline]
     pub fn for_each_piece_bytes<'t>(&self, text: &'t str, mut f: impl FnMut(&'t [u8])) -> Result<()> {
         let bytes = text.as_bytes();
-        self.for_each_range(text, |start, end| f(&bytes[start..end]))
+        // (`f` moved in, not borrowed: see `Tokenizer::encode_split` for why its state is
+        // best held by value.)
+        self.for_each_range(text, move |start, end| f(&bytes[start..end]))
     }
 
     /// Calls `f` on the byte range of each piece of `text`, in order.
