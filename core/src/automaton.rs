@@ -136,7 +136,10 @@
 //! event, where the table has no delayed boundary for it) is decided inline. The lanes
 //! do not step over runs of letters (a branch per state change). Each lane's pieces wait
 //! in its [`Ends`] until the lanes before it are out. Two lanes: with three or four the loop's values no longer fit the
-//! registers, and it ran slower than one lane.
+//! registers, and it ran slower than one lane. The steps run in an inner loop with no
+//! call in it, as far as the shorter lane goes or up to the first event: the calls on the
+//! rare paths make the compiler keep values that live across them on the stack, and in a
+//! single loop a lane's state went through the stack at every byte.
 //!
 //! Memory: a table is (states × 260 × 4) bytes (more than a row per byte class took for
 //! small alphabets, so a pattern of many states and few classes reaches the size limit
@@ -1162,31 +1165,50 @@ impl Automaton {
         let mut at = [0usize; LANES];
         // (The counts in locals, where the loop keeps them in registers.)
         let mut n = [0usize; LANES];
-        while (0..LANES).all(|k| at[k] < mine[k].len()) {
-            let next: [u32; LANES] =
-                std::array::from_fn(|k| table[(sid[k] + u32::from(mine[k][at[k]])) as usize]);
-            if next.iter().any(|&x| x < final_end) {
-                for k in 0..LANES {
-                    outs[k].n = n[k];
-                    let i = cuts[k] + at[k];
-                    let (s, i) = if next[k] < final_end {
-                        self.event(text, sid[k], next[k], i, cuts[k + 1], &mut outs[k])
-                    } else {
-                        outs[k].take(i - usize::from(next[k] >= delayed), next[k] < special_end);
-                        (next[k], i + 1)
-                    };
-                    (sid[k], at[k]) = (s, i.saturating_sub(cuts[k]));
-                    n[k] = outs[k].n;
+        loop {
+            // A run of steps of all lanes, as far as the shortest goes, in a loop of its
+            // own: its values stay in registers (the calls of the rare paths, outside it,
+            // spill what lives across them), and it reads the lanes' bytes without
+            // bounds checks (zipped slices, one index).
+            let steps = (0..LANES).map(|k| mine[k].len().saturating_sub(at[k])).min().unwrap_or(0);
+            if steps == 0 {
+                break;
+            }
+            let run: [&[u8]; LANES] = std::array::from_fn(|k| &mine[k][at[k]..at[k] + steps]);
+            let (from, mut next, mut done) = (at, [0u32; LANES], steps);
+            const _: () = assert!(LANES == 2, "the steps below read two lanes");
+            for (j, (&b0, &b1)) in run[0].iter().zip(run[1]).enumerate() {
+                next = [table[(sid[0] + u32::from(b0)) as usize], table[(sid[1] + u32::from(b1)) as usize]];
+                if next[0] < final_end || next[1] < final_end {
+                    done = j;
+                    break;
                 }
+                for k in 0..LANES {
+                    // (Written whatever `next` is: only the count says whether it is an end,
+                    // and `next >= delayed` holds for a delayed boundary among the boundaries.)
+                    outs[k].ends[n[k].min(LANE_ENDS - 1)] =
+                        (from[k] + j).wrapping_sub(usize::from(next[k] >= delayed)) as u16;
+                    n[k] += usize::from(next[k] < special_end);
+                }
+                sid = next;
+            }
+            for k in 0..LANES {
+                at[k] = from[k] + done;
+            }
+            if done == steps {
                 continue;
             }
             for k in 0..LANES {
-                // (Written whatever `next` is: only the count says whether it is an end,
-                // and `next >= delayed` holds for a delayed boundary among the boundaries.)
-                outs[k].ends[n[k].min(LANE_ENDS - 1)] =
-                    at[k].wrapping_sub(usize::from(next[k] >= delayed)) as u16;
-                n[k] += usize::from(next[k] < special_end);
-                (sid[k], at[k]) = (next[k], at[k] + 1);
+                outs[k].n = n[k];
+                let i = cuts[k] + at[k];
+                let (s, i) = if next[k] < final_end {
+                    self.event(text, sid[k], next[k], i, cuts[k + 1], &mut outs[k])
+                } else {
+                    outs[k].take(i - usize::from(next[k] >= delayed), next[k] < special_end);
+                    (next[k], i + 1)
+                };
+                (sid[k], at[k]) = (s, i.saturating_sub(cuts[k]));
+                n[k] = outs[k].n;
             }
         }
         for (k, out) in outs.iter_mut().enumerate() {
