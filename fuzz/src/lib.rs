@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use bpekit::{
-    split_docs, Allowed, ErrorKind, Layout, Pattern, PieceCounts, SpecialPolicy, SplitOptions, Tokenizer,
-    Trainer, Utf8Errors,
+    split_docs, Allowed, ErrorKind, Layout, Pattern, PieceCounts, SpecialPolicy, SplitEngine, SplitOptions,
+    Tokenizer, Trainer, Utf8Errors, NAMED_PATTERNS,
 };
 
 /// A fuzz target: a name (the seed directory under `fuzz/corpus/`) and its function.
@@ -27,6 +27,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "tokenizer_file", run: tokenizer_file },
     Target { name: "count_table", run: count_table },
     Target { name: "encode", run: encode },
+    Target { name: "split", run: split },
     Target { name: "decode", run: decode },
     Target { name: "specials", run: specials },
     Target { name: "train", run: train },
@@ -296,6 +297,50 @@ pub fn encode(data: &[u8]) {
         let mut want = Vec::new();
         reference_piece(&tok, &raw, &mut want);
         assert_eq!(got, want, "encode_piece differs from the reference merge");
+    }
+}
+
+/// Each distinct named pattern compiled three ways: as `Pattern::new` takes it (its
+/// hand-written splitter, or the automaton), on the automaton, and on fancy-regex (the
+/// reference).
+fn split_patterns() -> &'static [(Pattern, Pattern, Pattern)] {
+    static PATTERNS: OnceLock<Vec<(Pattern, Pattern, Pattern)>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        let mut sources: Vec<&str> = NAMED_PATTERNS.iter().map(|&(_, p)| p).collect();
+        sources.dedup();
+        sources
+            .into_iter()
+            .map(|src| {
+                let auto =
+                    Pattern::new_automaton(src).expect("every named pattern compiles to the automaton");
+                assert_eq!(auto.engine(), SplitEngine::Automaton);
+                (Pattern::new(src).expect("valid"), auto, Pattern::new_general(src).expect("valid"))
+            })
+            .collect()
+    })
+}
+
+/// The splitters: for arbitrary text (long runs too, past the automaton's lanes and
+/// windows), every named pattern's pieces on its own engine and on the automaton equal
+/// fancy-regex's, piece for piece.
+pub fn split(data: &[u8]) {
+    let mut input = Input { data };
+    let all = split_patterns();
+    let (fast, auto, reference) = &all[usize::from(input.byte()) % all.len()];
+    let text = text_from(&mut input);
+    let want: Vec<&str> = reference.split(&text).map(|p| p.expect("fancy-regex split")).collect();
+    for engine in [fast, auto] {
+        let got: Vec<&str> = engine.split(&text).map(|p| p.expect("split")).collect();
+        if got != want {
+            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+            panic!(
+                "{} split of {:?} differs from fancy-regex at piece {at}: {:?} vs {:?}",
+                engine.engine(),
+                engine.as_str(),
+                got.get(at),
+                want.get(at)
+            );
+        }
     }
 }
 
