@@ -669,10 +669,11 @@ impl Ends {
     }
 
     /// A byte read: a piece ended at `end` if `boundary`. (The entry is written either
-    /// way, without a branch; only the count depends on `boundary`.)
+    /// way, without a branch; only the count depends on `boundary`. Where it is not one,
+    /// `end` may be anything, before the lane's start too: hence the wrapping arithmetic.)
     #[inline(always)]
     fn take(&mut self, end: usize, boundary: bool) {
-        self.ends[self.n.min(LANE_ENDS - 1)] = (end - self.base) as u16;
+        self.ends[self.n.min(LANE_ENDS - 1)] = end.wrapping_sub(self.base) as u16;
         self.n += usize::from(boundary);
     }
 
@@ -1204,7 +1205,7 @@ impl Automaton {
                 let (s, i) = if next[k] < final_end {
                     self.event(text, sid[k], next[k], i, cuts[k + 1], &mut outs[k])
                 } else {
-                    outs[k].take(i - usize::from(next[k] >= delayed), next[k] < special_end);
+                    outs[k].take(i.wrapping_sub(usize::from(next[k] >= delayed)), next[k] < special_end);
                     (next[k], i + 1)
                 };
                 (sid[k], at[k]) = (s, i.saturating_sub(cuts[k]));

@@ -320,16 +320,88 @@ fn split_patterns() -> &'static [(Pattern, Pattern, Pattern)] {
     })
 }
 
+/// Branch elements of the random patterns (the grammar of the real ones, as in the
+/// core's property tests): classes and literals with a quantifier, greedy or possessive,
+/// and contractions.
+const ATOMS: [&str; 9] =
+    [r"\p{L}", r"\p{N}", r"\s", r"[^\s\p{L}\p{N}]", r"[^\r\n\p{L}\p{N}]", r"[\r\n]", " ", "'", "[a-z]"];
+const QUANTIFIERS: [&str; 7] = ["", "?", "+", "*", "{1,3}", "{2}", "{1,2}"];
+const CONTRACTIONS: [&str; 4] =
+    [r"'(?i:[sdmt]|ll|ve|re)", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)", "'s", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?"];
+
+/// A pattern read from the input: one to six branches of one to three elements each
+/// (one in eight a `$` at its end), or the `\s+(?!\S)` idiom.
+fn random_pattern(input: &mut Input<'_>) -> String {
+    let branches = 1 + usize::from(input.byte() % 6);
+    let mut out = Vec::with_capacity(branches);
+    for _ in 0..branches {
+        let b = input.byte();
+        if b % 9 == 8 {
+            out.push(r"\s+(?!\S)".to_owned());
+            continue;
+        }
+        let mut branch = String::new();
+        for _ in 0..1 + (b / 9) % 3 {
+            let e = usize::from(input.byte());
+            if e % 7 == 6 {
+                branch += CONTRACTIONS[e / 7 % CONTRACTIONS.len()];
+                continue;
+            }
+            let q = usize::from(input.byte());
+            let quantifier = QUANTIFIERS[q % QUANTIFIERS.len()];
+            branch += ATOMS[e % ATOMS.len()];
+            branch += quantifier;
+            if !quantifier.is_empty() && q / QUANTIFIERS.len() % 2 == 1 {
+                branch += "+"; // possessive
+            }
+        }
+        if b / 27 % 8 == 7 {
+            branch += "$";
+        }
+        out.push(branch);
+    }
+    out.join("|")
+}
+
+/// A random pattern's automaton and fancy-regex programs (`None` if the automaton refuses
+/// it), compiled once per pattern: a DFA's construction costs far more than a split.
+fn random_patterns(source: &str) -> Option<(Pattern, Pattern)> {
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, Option<(Pattern, Pattern)>>> =
+            Default::default();
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if seen.len() >= 4096 {
+            seen.clear();
+        }
+        seen.entry(source.to_owned())
+            .or_insert_with(|| {
+                let reference = Pattern::new_general(source).expect("the grammar's patterns are valid");
+                Pattern::new_automaton(source).ok().map(|auto| (auto, reference))
+            })
+            .clone()
+    })
+}
+
 /// The splitters: for arbitrary text (long runs too, past the automaton's lanes and
-/// windows), every named pattern's pieces on its own engine and on the automaton equal
-/// fancy-regex's, piece for piece.
+/// windows), every named pattern's pieces on its own engine and on the automaton, and a
+/// random pattern's on the automaton (if it qualifies), equal fancy-regex's, piece for
+/// piece.
 pub fn split(data: &[u8]) {
     let mut input = Input { data };
-    let all = split_patterns();
-    let (fast, auto, reference) = &all[usize::from(input.byte()) % all.len()];
+    let choice = input.byte();
+    let (engines, reference) = if choice < 0x80 {
+        let all = split_patterns();
+        let (fast, auto, reference) = &all[usize::from(choice) % all.len()];
+        (vec![fast.clone(), auto.clone()], reference.clone())
+    } else {
+        let source = random_pattern(&mut input);
+        let Some((auto, reference)) = random_patterns(&source) else { return };
+        (vec![auto], reference)
+    };
     let text = text_from(&mut input);
     let want: Vec<&str> = reference.split(&text).map(|p| p.expect("fancy-regex split")).collect();
-    for engine in [fast, auto] {
+    for engine in &engines {
         let got: Vec<&str> = engine.split(&text).map(|p| p.expect("split")).collect();
         if got != want {
             let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
