@@ -400,7 +400,13 @@ pub fn split(data: &[u8]) {
         (vec![auto], reference)
     };
     let text = text_from(&mut input);
-    let want: Vec<&str> = reference.split(&text).map(|p| p.expect("fancy-regex split")).collect();
+    let want: Vec<&str> = match reference.split(&text).collect::<Result<_, _>>() {
+        Ok(pieces) => pieces,
+        // fancy-regex gives up past its backtracking limit on some random patterns: no
+        // reference to compare with.
+        Err(e) if e.message().contains("backtracking") => return,
+        Err(e) => panic!("fancy-regex split: {}", e.message()),
+    };
     for engine in &engines {
         let got: Vec<&str> = engine.split(&text).map(|p| p.expect("split")).collect();
         if got != want {
