@@ -330,7 +330,7 @@ const CONTRACTIONS: [&str; 4] =
     [r"'(?i:[sdmt]|ll|ve|re)", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)", "'s", r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?"];
 
 /// The longest text a random pattern splits in [`split`].
-const RANDOM_PATTERN_TEXT_MAX: usize = 16 << 10;
+const RANDOM_PATTERN_TEXT_MAX: usize = 8 << 10;
 
 /// A pattern read from the input: one to six branches of one to three elements each
 /// (one in eight a `$` at its end), or the `\s+(?!\S)` idiom.
