@@ -473,13 +473,95 @@ impl Tokenizer {
     /// Merges one long piece (see the module notes); same result as
     /// [`Tokenizer::merge_heap`], which it hands the piece to if it may hold a long token.
     pub(super) fn merge_backtrack(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let mut search =
+            |memo: &mut Memo| self.merge_runs(piece, out, memo) || self.backtrack(piece, out, memo);
         let done = with_recent(&MEMOS, self.id, Memo::reuse, |memo| match memo {
-            Some(memo) => self.backtrack(piece, out, memo),
-            None => self.backtrack(piece, out, &mut Memo::default()),
+            Some(memo) => search(memo),
+            None => search(&mut Memo::default()),
         });
         if !done {
             self.merge_heap(piece, out);
         }
+    }
+
+    /// A piece with long periodic runs (see [`find_run`]), merged run by run: false (and
+    /// `out` untouched) if it has none, or if a run's merge is not one token repeated.
+    ///
+    /// The search alone spends, in a run such as `-` repeated, the whole trie walk at
+    /// almost every position (each a dead end it backs out of: cl100k_base has
+    /// 26 tokens of dashes, up to 96 of them), about half a microsecond a byte. Here each
+    /// run costs two searches of a few hundred bytes, whatever its length:
+    /// - the search over the text before the run and its first [`RUN_HEAD`] bytes; its
+    ///   first token `t` to start at least [`SCAN_MAX`] bytes into the run, at `b`, is
+    ///   taken as the run's repeating token, if its length `k` is a multiple of the
+    ///   run's period (so `t` repeated spells the run from `b` on) and `(t, t)` is a
+    ///   valid pair;
+    /// - `t` repeated `q` times from `b`, leaving at least [`RUN_TAIL`] bytes of the run;
+    ///   what follows (the rest of the run and of the piece) is merged the same way, its
+    ///   first token checked against `t`.
+    ///
+    /// Exact by the criterion of the module notes: the result is a sequence whose first
+    /// token is valid alone and whose adjacent pairs are all valid. The tokens before
+    /// `t` and `t` itself are a part of a search's result (fact 1), `(t, t)` and each
+    /// boundary between two stretches are checked, and the last stretch is a search's
+    /// (or the heap merge's) result. The choices of `b`, `RUN_HEAD` and `RUN_TAIL` only
+    /// decide whether the checks pass (they do when the piece's merge repeats `t` along
+    /// the run, as it does for the runs of OpenAI's vocabularies); a check that fails
+    /// gives the piece back to the search.
+    fn merge_runs(&self, piece: &[u8], out: &mut Vec<u32>, memo: &mut Memo) -> bool {
+        if piece.len() < RUN_MIN {
+            return false;
+        }
+        let Some(mut run) = find_run(piece, 0) else { return false };
+        memo.prepare(self.vocab_size(), RUN_HEAD + RUN_TAIL);
+        let start = out.len();
+        let (mut cur, mut last) = (0, NO_TOKEN); // piece[..cur] is in `out`, ending with `last`
+        let mut head = Vec::new();
+        let ok = loop {
+            let (lo, hi, period) = run;
+            head.clear();
+            if !self.backtrack(&piece[cur..lo + RUN_HEAD], &mut head, memo) {
+                break false;
+            }
+            // The first token that starts SCAN_MAX bytes or more into the run.
+            let (mut i, mut b) = (0, cur);
+            while i < head.len() && b < lo + SCAN_MAX {
+                b += self.token_bytes(head[i]).map_or(0, <[u8]>::len);
+                i += 1;
+            }
+            let Some(&t) = head.get(i) else { break false };
+            let k = self.token_bytes(t).map_or(0, <[u8]>::len);
+            // (Each run has RUN_MIN bytes, far more than RUN_TAIL + SCAN_MAX + RUN_HEAD.)
+            let q = hi.saturating_sub(RUN_TAIL + b) / k.max(1);
+            if k == 0
+                || !k.is_multiple_of(period)
+                || q == 0
+                || !self.valid_pair(last, head[0], memo)
+                || !self.valid_pair(t, t, memo)
+            {
+                break false;
+            }
+            out.extend_from_slice(&head[..i]);
+            out.extend(std::iter::repeat_n(t, q));
+            (cur, last) = (b + q * k, t);
+            match find_run(piece, cur) {
+                Some(next) if next.0 >= cur => run = next,
+                _ => {
+                    // The rest: a search's (or the heap merge's) result.
+                    head.clear();
+                    if !self.backtrack(&piece[cur..], &mut head, memo) {
+                        self.merge_heap(&piece[cur..], &mut head);
+                    }
+                    let ok = self.valid_pair(last, head[0], memo);
+                    out.extend_from_slice(&head);
+                    break ok;
+                }
+            }
+        };
+        if !ok {
+            out.truncate(start);
+        }
+        ok
     }
 
     /// The search; false (and `out` untouched) if it gives the piece up.
@@ -518,6 +600,46 @@ impl Tokenizer {
         out.extend(stack.iter().map(|t| t.0));
         true
     }
+}
+
+/// Pieces shorter than this are not searched for runs; a run is at least this long.
+const RUN_MIN: usize = 8 * SCAN_MAX;
+/// Periods of the runs looked for, in bytes.
+const PERIOD_MAX: usize = 8;
+/// Bytes of a run searched with the text before it (see [`Tokenizer::merge_runs`]).
+const RUN_HEAD: usize = 3 * SCAN_MAX;
+/// Bytes of a run left to the search with the text after it.
+const RUN_TAIL: usize = 2 * SCAN_MAX;
+const _: () = assert!(RUN_HEAD + RUN_TAIL + SCAN_MAX <= RUN_MIN, "a run holds its head and tail");
+
+/// The first run in `piece[from..]` of at least [`RUN_MIN`] bytes that repeats with a
+/// period of at most [`PERIOD_MAX`] bytes: `(lo, hi, period)`, `piece[i] == piece[i +
+/// period]` for `lo <= i < hi - period`, with the smallest such period at the probe
+/// that found it. Probes `PROBE` bytes every `RUN_MIN / 2` (a run that long holds a
+/// whole probe), so a piece without runs costs a few failed comparisons per probe.
+fn find_run(piece: &[u8], from: usize) -> Option<(usize, usize, usize)> {
+    const PROBE: usize = 64;
+    let mut x = from;
+    while x + PROBE + PERIOD_MAX <= piece.len() {
+        for p in 1..=PERIOD_MAX {
+            if piece[x..x + PROBE] != piece[x + p..x + p + PROBE] {
+                continue;
+            }
+            let mut lo = x;
+            while lo > from && piece[lo - 1] == piece[lo - 1 + p] {
+                lo -= 1;
+            }
+            let mut hi = x + PROBE + p;
+            while hi < piece.len() && piece[hi] == piece[hi - p] {
+                hi += 1;
+            }
+            if hi - lo >= RUN_MIN {
+                return Some((lo, hi, p));
+            }
+        }
+        x += RUN_MIN / 2;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -628,6 +750,140 @@ mod tests {
                 t.merge_heap(&piece, &mut b);
                 assert_eq!(a, b, "{name}: piece {:?}", String::from_utf8_lossy(&piece));
             }
+        }
+    }
+
+    /// A piece of `prefix`, `unit` repeated to `len` bytes and `suffix`.
+    fn run_piece(prefix: &[u8], unit: &[u8], len: usize, suffix: &[u8]) -> Vec<u8> {
+        let mut piece = prefix.to_vec();
+        piece.extend(unit.iter().cycle().take(len));
+        piece.extend_from_slice(suffix);
+        piece
+    }
+
+    /// Runs on tables whose tokens of the run's byte come in a random rank order (so
+    /// the run's merge need not repeat one token): the run route, where it answers,
+    /// equals the heap merge, and it does answer for most tables.
+    #[test]
+    fn runs_merge_as_the_heap_does_on_random_rank_orders() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (mut answered, cases) = (0, 60);
+        for case in 0..cases {
+            let mut extra: Vec<Vec<u8>> =
+                (2..=40).filter(|_| next() % 3 != 0).map(|k| vec![b'-'; k]).collect();
+            extra.extend([b"'-".to_vec(), b"-'".to_vec(), b" '".to_vec(), b"-\n".to_vec()]);
+            for i in (1..extra.len()).rev() {
+                extra.swap(i, next() as usize % (i + 1));
+            }
+            let t = Tokenizer::from_ranks(bytes_and(extra), Pattern::default_pattern()).unwrap();
+            let len = RUN_MIN + next() as usize % 3000;
+            let piece = run_piece(b" '", b"-", len, if case % 2 == 0 { b"'" } else { b"-\n" });
+            let (mut runs, mut heap) = (Vec::new(), Vec::new());
+            t.merge_heap(&piece, &mut heap);
+            if t.merge_runs(&piece, &mut runs, &mut Memo::default()) {
+                answered += 1;
+                assert_eq!(runs, heap, "case {case}");
+            } else {
+                assert!(runs.is_empty(), "a run merge that gives up writes nothing");
+            }
+            let mut back = Vec::new();
+            t.merge_backtrack(&piece, &mut back);
+            assert_eq!(back, heap, "case {case}");
+        }
+        assert!(answered >= cases / 2, "the run route answered {answered} of {cases}");
+    }
+
+    /// Several runs of different periods in one piece, with text between them.
+    #[test]
+    fn pieces_with_several_runs() {
+        let t = Tokenizer::from_ranks(
+            bytes_and(
+                [&b"ab"[..], b"abab", b"aa", b"aaaa", b"ba", b"abc", b"abcabc", b"xy", b"cab"]
+                    .iter()
+                    .map(|x| x.to_vec()),
+            ),
+            Pattern::default_pattern(),
+        )
+        .unwrap();
+        let mut piece = Vec::new();
+        for (unit, len) in
+            [(&b"a"[..], 2000), (b"xyz", 40), (b"ab", 3000), (b"q", 1), (b"abc", 1500), (b"ba", 1100)]
+        {
+            piece.extend(unit.iter().cycle().take(len));
+        }
+        let (mut runs, mut heap) = (Vec::new(), Vec::new());
+        t.merge_heap(&piece, &mut heap);
+        assert!(t.merge_runs(&piece, &mut runs, &mut Memo::default()));
+        assert_eq!(runs, heap);
+        assert_eq!(find_run(&piece, 0), Some((0, 2000, 1)));
+        // No run: nothing found, and a short one is not one.
+        let plain: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        assert_eq!(find_run(&plain, 0), None);
+        assert_eq!(find_run(&run_piece(b"x", b"-", RUN_MIN - 1, b"y"), 0), None);
+        assert_eq!(find_run(&run_piece(b"x", b"-", RUN_MIN, b"y"), 0), Some((1, 1 + RUN_MIN, 1)));
+    }
+
+    /// Runs on the real vocabularies, with the text around them that a split gives
+    /// (a quote or space before, a quote or newline after): the run route answers for
+    /// runs of one byte and equals the heap merge.
+    #[test]
+    #[ignore = "needs the shared rank files: BPEKIT_DATA (make test-rust runs it when they exist)"]
+    fn runs_on_real_vocabularies() {
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let t = Tokenizer::from_tiktoken(&shared_ranks(name), Pattern::default_pattern()).unwrap();
+            for unit in [
+                &b"-"[..],
+                b" ",
+                b"a",
+                b"=",
+                b"\n",
+                b"0",
+                b"ab",
+                b"-=",
+                "\u{e9}".as_bytes(),
+                "\u{4e2d}".as_bytes(),
+            ] {
+                for (i, len) in [RUN_MIN, 1500, 4099, 20_000].into_iter().enumerate() {
+                    let (prefix, suffix): (&[u8], &[u8]) =
+                        [(&b""[..], &b""[..]), (b" '", b"'"), (b"x", b"\n"), (b" ", b".\n")][i];
+                    let piece = run_piece(prefix, unit, len, suffix);
+                    let (mut runs, mut heap, mut back) = (Vec::new(), Vec::new(), Vec::new());
+                    t.merge_heap(&piece, &mut heap);
+                    t.merge_backtrack(&piece, &mut back);
+                    let what = format!("{name}: {:?} x {len}", String::from_utf8_lossy(unit));
+                    assert_eq!(back, heap, "{what}");
+                    let answered = t.merge_runs(&piece, &mut runs, &mut Memo::default());
+                    if answered {
+                        assert_eq!(runs, heap, "{what}");
+                    }
+                    if unit.len() == 1 {
+                        assert!(answered, "{what}: the run route gave up");
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn runs_and_heap_agree(
+            unit in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c')], 1..=PERIOD_MAX),
+            prefix in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), Just(b'x')], 0..40),
+            suffix in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'c'), Just(b'x')], 0..40),
+            len in RUN_MIN..3 * RUN_MIN,
+        ) {
+            let t = toy();
+            let piece = run_piece(&prefix, &unit, len, &suffix);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            t.merge_backtrack(&piece, &mut a);
+            t.merge_heap(&piece, &mut b);
+            prop_assert_eq!(&a, &b);
         }
     }
 
