@@ -15,7 +15,7 @@ never fail the run):
   latency short strings (1 to 100 characters: prose, code, mixed Unicode, 'x' * 100), microseconds
           per call of encode and encode_ordinary, best of 3 rounds (bpekit, tiktoken, gigatoken's
           tiktoken wrapper, quicktok);
-  worst   adversarial 1 MiB inputs in one call ('a' x 1M, spaces, digits, random bytes as
+  worst   adversarial 1 MiB inputs in one call ('a' x 1M, spaces, '-' x 1M, digits, random bytes as
           latin-1 text, CJK without spaces), seconds per MiB and relative to English text; each
           runs in a child process with a time limit, so a quadratic engine shows "> N s";
   batch   all documents of a corpus on 1 and 2 threads, one child process per thread count
@@ -345,6 +345,7 @@ def target_line(what: str, values: dict, threshold: float, cmp: str = ">=") -> s
 WORST_INPUTS = {
     "a": "'a' repeated",
     "spaces": "spaces",
+    "dashes": "'-' repeated",
     "digits": "random digits",
     "latin1": "random bytes as latin-1",
     "cjk": "CJK, no spaces",
@@ -362,6 +363,7 @@ def make_worst_inputs(data_dir: Path, size: int, out_dir: Path) -> dict[str, Pat
     texts = {
         "a": "a" * size,
         "spaces": " " * size,
+        "dashes": "-" * size,
         "digits": "".join(rng.choice("0123456789") for _ in range(size)),
         "latin1": bytes(rng.getrandbits(8) for _ in range(size)).decode("latin-1"),
     }

@@ -45,6 +45,11 @@
 //!   two ids in [`LongMerges`] (fact 3: only a token's own last step makes it), not by
 //!   hashing their bytes: a hash costs the join's length, which long tokens make up to
 //!   the longest token's, per lookup.
+//! - A piece with a long periodic run (`-` or a space repeated, `ab` repeated: runs of
+//!   [`RUN_MIN`] bytes or more, periods of up to [`PERIOD_MAX`] bytes) is merged run by
+//!   run ([`Tokenizer::merge_runs`]): where a run's merge repeats one token, the
+//!   criterion above lets the repeats be checked and written without a search at each
+//!   position, where the search alone backs out of a dead end at almost every byte.
 //! - Checks and histories are memoized per thread and tokenizer ([`Memo`], in a
 //!   [`Recent`] of [`MEMO_SLOTS`] tokenizers): a direct-mapped pair table (long pieces
 //!   are repetitive, so most checks are hits) and a history slot per vocabulary id.
@@ -612,6 +617,13 @@ const RUN_HEAD: usize = 3 * SCAN_MAX;
 const RUN_TAIL: usize = 2 * SCAN_MAX;
 const _: () = assert!(RUN_HEAD + RUN_TAIL + SCAN_MAX <= RUN_MIN, "a run holds its head and tail");
 
+/// Whether most of `piece` (half or more) is one run of [`find_run`]'s: such a piece is
+/// better merged by [`Tokenizer::merge_backtrack`] (its runs a few searches each) than cut
+/// at each byte first.
+pub(super) fn mostly_run(piece: &[u8]) -> bool {
+    piece.len() >= RUN_MIN && find_run(piece, 0).is_some_and(|(lo, hi, _)| 2 * (hi - lo) >= piece.len())
+}
+
 /// The first run in `piece[from..]` of at least [`RUN_MIN`] bytes that repeats with a
 /// period of at most [`PERIOD_MAX`] bytes: `(lo, hi, period)`, `piece[i] == piece[i +
 /// period]` for `lo <= i < hi - period`, with the smallest such period at the probe
@@ -625,11 +637,18 @@ fn find_run(piece: &[u8], from: usize) -> Option<(usize, usize, usize)> {
             if piece[x..x + PROBE] != piece[x + p..x + p + PROBE] {
                 continue;
             }
+            // Extended a probe's length at a time, then byte by byte.
             let mut lo = x;
+            while lo >= from + PROBE && piece[lo - PROBE..lo] == piece[lo - PROBE + p..lo + p] {
+                lo -= PROBE;
+            }
             while lo > from && piece[lo - 1] == piece[lo - 1 + p] {
                 lo -= 1;
             }
             let mut hi = x + PROBE + p;
+            while hi + PROBE <= piece.len() && piece[hi..hi + PROBE] == piece[hi - p..hi - p + PROBE] {
+                hi += PROBE;
+            }
             while hi < piece.len() && piece[hi] == piece[hi - p] {
                 hi += 1;
             }
@@ -858,6 +877,9 @@ mod tests {
                     t.merge_backtrack(&piece, &mut back);
                     let what = format!("{name}: {:?} x {len}", String::from_utf8_lossy(unit));
                     assert_eq!(back, heap, "{what}");
+                    let mut whole = Vec::new();
+                    t.encode_piece(&piece, &mut whole);
+                    assert_eq!(whole, heap, "{what}: encode_piece");
                     let answered = t.merge_runs(&piece, &mut runs, &mut Memo::default());
                     if answered {
                         assert_eq!(runs, heap, "{what}");
@@ -880,10 +902,14 @@ mod tests {
         ) {
             let t = toy();
             let piece = run_piece(&prefix, &unit, len, &suffix);
-            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
             t.merge_backtrack(&piece, &mut a);
             t.merge_heap(&piece, &mut b);
             prop_assert_eq!(&a, &b);
+            t.encode_piece(&piece, &mut c);
+            if t.token_id(&piece).is_none() {
+                prop_assert_eq!(&c, &b);
+            }
         }
     }
 

@@ -44,6 +44,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+use super::backtrack;
 use super::cache::{with_recent, Recent};
 use super::pretoken::{Hit, Pretokens, INLINE};
 use super::Tokenizer;
@@ -930,6 +931,10 @@ impl Tokenizer {
     /// such token in OpenAI's tables, but possible in others), so a part that comes out
     /// as one token is checked against [`Made`].
     fn merge_long(&self, piece: &[u8], out: &mut Vec<u32>, mut caches: Option<&mut PieceCaches>) {
+        if backtrack::mostly_run(piece) {
+            // (A run's every boundary joins: the tests below would find no cut in it.)
+            return self.merge_backtrack(piece, out);
+        }
         let cuts = self.cuts();
         let mut start = 0;
         for (i, pair) in piece.windows(2).enumerate() {
