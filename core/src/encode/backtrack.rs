@@ -746,13 +746,7 @@ mod tests {
             b"\xc3",
             b"\x80",
         ];
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         for name in ["cl100k_base", "o200k_base", "r50k_base"] {
             let t = Tokenizer::from_tiktoken(&shared_ranks(name), Pattern::default_pattern()).unwrap();
             for case in 0..300 {
@@ -785,17 +779,11 @@ mod tests {
     /// equals the heap merge, and it does answer for most tables.
     #[test]
     fn runs_merge_as_the_heap_does_on_random_rank_orders() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let (mut answered, cases) = (0, 60);
         for case in 0..cases {
             let mut extra: Vec<Vec<u8>> =
-                (2..=40).filter(|_| next() % 3 != 0).map(|k| vec![b'-'; k]).collect();
+                (2..=40).filter(|_| !next().is_multiple_of(3)).map(|k| vec![b'-'; k]).collect();
             extra.extend([b"'-".to_vec(), b"-'".to_vec(), b" '".to_vec(), b"-\n".to_vec()]);
             for i in (1..extra.len()).rev() {
                 extra.swap(i, next() as usize % (i + 1));

@@ -95,6 +95,16 @@ pub(super) fn check_routes(t: &Tokenizer, piece: &[u8]) {
     }
 }
 
+/// A xorshift generator from `seed` (not 0): reproducible pseudo-random test inputs.
+pub(super) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// The shared rank files, or a panic naming where they were looked for.
 pub(super) fn shared_ranks(name: &str) -> Vec<u8> {
     let dir = std::env::var("BPEKIT_DATA")
