@@ -478,8 +478,14 @@ impl Tokenizer {
     /// Merges one long piece (see the module notes); same result as
     /// [`Tokenizer::merge_heap`], which it hands the piece to if it may hold a long token.
     pub(super) fn merge_backtrack(&self, piece: &[u8], out: &mut Vec<u32>) {
+        self.merge_backtrack_from(piece, None, out);
+    }
+
+    /// [`Tokenizer::merge_backtrack`] of a piece whose first run ([`find_run`]) the
+    /// caller has found (`None`: looked for here).
+    pub(super) fn merge_backtrack_from(&self, piece: &[u8], run: Option<Run>, out: &mut Vec<u32>) {
         let mut search =
-            |memo: &mut Memo| self.merge_runs(piece, out, memo) || self.backtrack(piece, out, memo);
+            |memo: &mut Memo| self.merge_runs(piece, run, out, memo) || self.backtrack(piece, out, memo);
         let done = with_recent(&MEMOS, self.id, Memo::reuse, |memo| match memo {
             Some(memo) => search(memo),
             None => search(&mut Memo::default()),
@@ -513,11 +519,11 @@ impl Tokenizer {
     /// decide whether the checks pass (they do when the piece's merge repeats `t` along
     /// the run, as it does for the runs of OpenAI's vocabularies); a check that fails
     /// gives the piece back to the search.
-    fn merge_runs(&self, piece: &[u8], out: &mut Vec<u32>, memo: &mut Memo) -> bool {
+    fn merge_runs(&self, piece: &[u8], first: Option<Run>, out: &mut Vec<u32>, memo: &mut Memo) -> bool {
         if piece.len() < RUN_MIN {
             return false;
         }
-        let Some(mut run) = find_run(piece, 0) else { return false };
+        let Some(mut run) = first.or_else(|| find_run(piece, 0)) else { return false };
         memo.prepare(self.vocab_size(), RUN_HEAD + RUN_TAIL);
         let start = out.len();
         let (mut cur, mut last) = (0, NO_TOKEN); // piece[..cur] is in `out`, ending with `last`
@@ -617,11 +623,17 @@ const RUN_HEAD: usize = 3 * SCAN_MAX;
 const RUN_TAIL: usize = 2 * SCAN_MAX;
 const _: () = assert!(RUN_HEAD + RUN_TAIL + SCAN_MAX <= RUN_MIN, "a run holds its head and tail");
 
-/// Whether most of `piece` (half or more) is one run of [`find_run`]'s: such a piece is
-/// better merged by [`Tokenizer::merge_backtrack`] (its runs a few searches each) than cut
-/// at each byte first.
-pub(super) fn mostly_run(piece: &[u8]) -> bool {
-    piece.len() >= RUN_MIN && find_run(piece, 0).is_some_and(|(lo, hi, _)| 2 * (hi - lo) >= piece.len())
+/// A run of [`find_run`]'s: `(lo, hi, period)`.
+pub(super) type Run = (usize, usize, usize);
+
+/// The run that is most of `piece` (half or more), if there is one: such a piece is
+/// better merged by [`Tokenizer::merge_backtrack_from`] (its runs a few searches each)
+/// than cut at each byte first.
+pub(super) fn mostly_run(piece: &[u8]) -> Option<Run> {
+    if piece.len() < RUN_MIN {
+        return None;
+    }
+    find_run(piece, 0).filter(|&(lo, hi, _)| 2 * (hi - lo) >= piece.len())
 }
 
 /// The first run in `piece[from..]` of at least [`RUN_MIN`] bytes that repeats with a
@@ -629,7 +641,7 @@ pub(super) fn mostly_run(piece: &[u8]) -> bool {
 /// period]` for `lo <= i < hi - period`, with the smallest such period at the probe
 /// that found it. Probes `PROBE` bytes every `RUN_MIN / 2` (a run that long holds a
 /// whole probe), so a piece without runs costs a few failed comparisons per probe.
-fn find_run(piece: &[u8], from: usize) -> Option<(usize, usize, usize)> {
+fn find_run(piece: &[u8], from: usize) -> Option<Run> {
     const PROBE: usize = 64;
     let mut x = from;
     while x + PROBE + PERIOD_MAX <= piece.len() {
@@ -793,7 +805,7 @@ mod tests {
             let piece = run_piece(b" '", b"-", len, if case % 2 == 0 { b"'" } else { b"-\n" });
             let (mut runs, mut heap) = (Vec::new(), Vec::new());
             t.merge_heap(&piece, &mut heap);
-            if t.merge_runs(&piece, &mut runs, &mut Memo::default()) {
+            if t.merge_runs(&piece, None, &mut runs, &mut Memo::default()) {
                 answered += 1;
                 assert_eq!(runs, heap, "case {case}");
             } else {
@@ -826,7 +838,7 @@ mod tests {
         }
         let (mut runs, mut heap) = (Vec::new(), Vec::new());
         t.merge_heap(&piece, &mut heap);
-        assert!(t.merge_runs(&piece, &mut runs, &mut Memo::default()));
+        assert!(t.merge_runs(&piece, None, &mut runs, &mut Memo::default()));
         assert_eq!(runs, heap);
         assert_eq!(find_run(&piece, 0), Some((0, 2000, 1)));
         // No run: nothing found, and a short one is not one.
@@ -868,7 +880,7 @@ mod tests {
                     let mut whole = Vec::new();
                     t.encode_piece(&piece, &mut whole);
                     assert_eq!(whole, heap, "{what}: encode_piece");
-                    let answered = t.merge_runs(&piece, &mut runs, &mut Memo::default());
+                    let answered = t.merge_runs(&piece, None, &mut runs, &mut Memo::default());
                     if answered {
                         assert_eq!(runs, heap, "{what}");
                     }

@@ -931,9 +931,9 @@ impl Tokenizer {
     /// such token in OpenAI's tables, but possible in others), so a part that comes out
     /// as one token is checked against [`Made`].
     fn merge_long(&self, piece: &[u8], out: &mut Vec<u32>, mut caches: Option<&mut PieceCaches>) {
-        if backtrack::mostly_run(piece) {
+        if let Some(run) = backtrack::mostly_run(piece) {
             // (A run's every boundary joins: the tests below would find no cut in it.)
-            return self.merge_backtrack(piece, out);
+            return self.merge_backtrack_from(piece, Some(run), out);
         }
         let cuts = self.cuts();
         let mut start = 0;
